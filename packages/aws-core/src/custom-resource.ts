@@ -1,0 +1,276 @@
+import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { describeError, InvalidEventError, NetkitError } from './errors.ts';
+import { type Logger, silentLogger } from './observability.ts';
+import { backoffDelay, type Clock, type LambdaContextLike, systemClock } from './retry.ts';
+
+export type RequestType = 'Create' | 'Update' | 'Delete';
+
+/** A CloudFormation custom resource request, as documented. */
+export interface CustomResourceRequest<P = Record<string, unknown>> {
+  RequestType: RequestType;
+  ResponseURL: string;
+  StackId: string;
+  RequestId: string;
+  LogicalResourceId: string;
+  ResourceType: string;
+  ServiceToken?: string;
+  ServiceTimeout?: string | number;
+  /** Present on Update and Delete. */
+  PhysicalResourceId?: string;
+  ResourceProperties: P & { ServiceToken?: string };
+  /** Present on Update. */
+  OldResourceProperties?: P & { ServiceToken?: string };
+}
+
+/** The JSON body PUT to the ResponseURL. */
+export interface CustomResourceResponse {
+  Status: 'SUCCESS' | 'FAILED';
+  Reason?: string;
+  PhysicalResourceId: string;
+  StackId: string;
+  RequestId: string;
+  LogicalResourceId: string;
+  NoEcho?: boolean;
+  Data?: Record<string, unknown>;
+}
+
+export interface CustomResourceResult {
+  /** Defaults to the request's id (Update, Delete) or a stable id derived from stack and logical id (Create). */
+  physicalResourceId?: string;
+  data?: Record<string, unknown>;
+  noEcho?: boolean;
+}
+
+export interface WorkContext {
+  /** Aborted when the deadline answer has been sent; long work should stop. */
+  signal: AbortSignal;
+  /** Time left before the runner answers FAILED on its own. */
+  remainingMs(): number;
+}
+
+export type CustomResourceWork<P> = (
+  request: CustomResourceRequest<P>,
+  work: WorkContext,
+) => Promise<CustomResourceResult | undefined | void>;
+
+export interface CustomResourceHandlers<P> {
+  create: CustomResourceWork<P>;
+  update: CustomResourceWork<P>;
+  delete: CustomResourceWork<P>;
+}
+
+/** PUTs a response body to the presigned URL. Injectable for tests. */
+export type ResponseSender = (url: string, body: string) => Promise<void>;
+
+export interface RunnerOptions {
+  logger?: Logger;
+  clock?: Clock;
+  send?: ResponseSender;
+  /** Answer FAILED this long before the Lambda deadline if the work has not finished. Default 15 s. */
+  deadlineMarginMs?: number;
+}
+
+/** CloudFormation rejects a response body over 4096 bytes. */
+export const MAX_RESPONSE_BYTES = 4096;
+const REQUEST_TYPES: readonly string[] = ['Create', 'Update', 'Delete'];
+const REQUIRED_FIELDS = ['RequestType', 'StackId', 'RequestId', 'LogicalResourceId', 'ResourceType'] as const;
+
+/** A stable PhysicalResourceId for a Create: the same stack and logical id always give the same id. */
+export function defaultPhysicalResourceId(stackId: string, logicalResourceId: string): string {
+  const digest = createHash('sha256').update(`${stackId}\u0000${logicalResourceId}`).digest('hex').slice(0, 16);
+  return `${logicalResourceId}-${digest}`.slice(0, 1024);
+}
+
+/** Validate the request's own fields (not its properties). Throws InvalidEventError naming what is wrong. */
+export function parseCustomResourceRequest<P>(event: unknown): CustomResourceRequest<P> {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw new InvalidEventError('Custom resource request must be a JSON object');
+  }
+  const e = event as Record<string, unknown>;
+  if (typeof e.ResponseURL !== 'string' || !/^https?:\/\//.test(e.ResponseURL)) {
+    throw new InvalidEventError('Custom resource request has no http(s) ResponseURL', 'ResponseURL');
+  }
+  const missing = REQUIRED_FIELDS.filter((f) => typeof e[f] !== 'string' || e[f] === '');
+  if (missing.length > 0) {
+    throw new InvalidEventError(`Custom resource request is missing ${missing.join(', ')}`, missing[0]);
+  }
+  if (!REQUEST_TYPES.includes(e.RequestType as string)) {
+    throw new InvalidEventError(`Unknown RequestType ${JSON.stringify(e.RequestType)}; expected Create, Update or Delete`, 'RequestType');
+  }
+  if (e.RequestType !== 'Create' && (typeof e.PhysicalResourceId !== 'string' || e.PhysicalResourceId === '')) {
+    throw new InvalidEventError(`${e.RequestType} request is missing PhysicalResourceId`, 'PhysicalResourceId');
+  }
+  if (e.ResourceProperties !== undefined && (typeof e.ResourceProperties !== 'object' || e.ResourceProperties === null)) {
+    throw new InvalidEventError('ResourceProperties must be an object', 'ResourceProperties');
+  }
+  return { ...(e as unknown as CustomResourceRequest<P>), ResourceProperties: (e.ResourceProperties ?? {}) as P };
+}
+
+/** Build the response body, keeping it under 4096 bytes (shortening Reason; refusing oversized Data). */
+export function buildResponseBody(response: CustomResourceResponse): string {
+  let body = JSON.stringify(response);
+  if (Buffer.byteLength(body) <= MAX_RESPONSE_BYTES) return body;
+  if (response.Data !== undefined) {
+    const size = Buffer.byteLength(JSON.stringify(response.Data));
+    return buildResponseBody({
+      ...response,
+      Status: 'FAILED',
+      Data: undefined,
+      Reason: `Response Data is ${size} bytes; a custom resource response must fit in ${MAX_RESPONSE_BYTES} bytes. ${response.Reason ?? ''}`.trim(),
+    });
+  }
+  const reason = response.Reason ?? '';
+  const over = Buffer.byteLength(body) - MAX_RESPONSE_BYTES;
+  const marker = ' [truncated]';
+  // Reason can hold multi-byte characters: cut until it fits.
+  let keep = Math.max(0, reason.length - over - marker.length);
+  do {
+    body = JSON.stringify({ ...response, Reason: reason.slice(0, keep) + marker });
+    keep -= 16;
+  } while (Buffer.byteLength(body) > MAX_RESPONSE_BYTES && keep > 0);
+  return body;
+}
+
+/** Default sender: HTTP(S) PUT with an empty Content-Type, as the presigned URL expects. */
+export const putResponse: ResponseSender = (url, body) =>
+  new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(
+      target,
+      { method: 'PUT', headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) }, timeout: 10_000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) resolve();
+          else reject(new NetkitError(`Response URL answered HTTP ${res.statusCode}`));
+        });
+      },
+    );
+    request.on('timeout', () => request.destroy(new NetkitError('Response URL timed out')));
+    request.on('error', reject);
+    request.end(body);
+  });
+
+async function sendWithRetry(send: ResponseSender, url: string, body: string, clock: Clock, logger: Logger) {
+  const attempts = 4;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    try {
+      await send(url, body);
+      return;
+    } catch (error) {
+      logger.warn('Sending the custom resource response failed', { attempt: attempt + 1, error: describeError(error) });
+      if (attempt === attempts - 1) throw error;
+      await clock.sleep(backoffDelay(attempt, { baseMs: 500, maxMs: 4_000 }));
+    }
+  }
+}
+
+const TIMED_OUT = Symbol('timed-out');
+
+/**
+ * Answer a CloudFormation custom resource request exactly once: SUCCESS with
+ * the work's result, FAILED with the reason when the work throws, and FAILED
+ * shortly before the Lambda deadline when the work has not finished. Never
+ * throws after answering, so Lambda's async retries cannot answer twice.
+ * Returns the response sent, or undefined when the request had no usable
+ * ResponseURL (nothing can be answered; the error is logged).
+ */
+export async function runCustomResource<P>(
+  event: unknown,
+  context: LambdaContextLike,
+  handlers: CustomResourceHandlers<P>,
+  options: RunnerOptions = {},
+): Promise<CustomResourceResponse | undefined> {
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
+  const send = options.send ?? putResponse;
+  const raw = (typeof event === 'object' && event !== null ? event : {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+  let request: CustomResourceRequest<P>;
+  try {
+    request = parseCustomResourceRequest<P>(event);
+  } catch (error) {
+    if (typeof raw.ResponseURL !== 'string' || !/^https?:\/\//.test(raw.ResponseURL)) {
+      logger.error('Malformed custom resource request without a ResponseURL; nothing can be answered', {
+        error: describeError(error),
+      });
+      return undefined;
+    }
+    const response: CustomResourceResponse = {
+      Status: 'FAILED',
+      Reason: `Malformed request: ${(error as Error).message}`,
+      PhysicalResourceId:
+        str(raw.PhysicalResourceId) ||
+        defaultPhysicalResourceId(str(raw.StackId) || 'unknown-stack', str(raw.LogicalResourceId) || 'InvalidRequest'),
+      StackId: str(raw.StackId),
+      RequestId: str(raw.RequestId),
+      LogicalResourceId: str(raw.LogicalResourceId),
+    };
+    await deliver(response, raw.ResponseURL);
+    return response;
+  }
+
+  const physicalResourceId =
+    request.RequestType === 'Create'
+      ? defaultPhysicalResourceId(request.StackId, request.LogicalResourceId)
+      : (request.PhysicalResourceId as string);
+  const base = {
+    PhysicalResourceId: physicalResourceId,
+    StackId: request.StackId,
+    RequestId: request.RequestId,
+    LogicalResourceId: request.LogicalResourceId,
+  };
+  const margin = options.deadlineMarginMs ?? 15_000;
+  const deadlineAt = clock.now() + Math.max(0, context.getRemainingTimeInMillis() - margin);
+  const abort = new AbortController();
+  const work: WorkContext = { signal: abort.signal, remainingMs: () => Math.max(0, deadlineAt - clock.now()) };
+  const handler =
+    request.RequestType === 'Create' ? handlers.create : request.RequestType === 'Update' ? handlers.update : handlers.delete;
+
+  logger.info('Custom resource request', {
+    requestType: request.RequestType,
+    logicalResourceId: request.LogicalResourceId,
+    physicalResourceId,
+  });
+  const timer = new AbortController();
+  let response: CustomResourceResponse;
+  try {
+    const outcome = await Promise.race([
+      handler(request, work),
+      clock.sleep(work.remainingMs(), timer.signal).then(() => TIMED_OUT),
+    ]);
+    if (outcome === TIMED_OUT) {
+      abort.abort();
+      response = {
+        ...base,
+        Status: 'FAILED',
+        Reason: `${request.RequestType} did not finish before the Lambda deadline; see CloudWatch Logs for request ${request.RequestId}`,
+      };
+    } else {
+      const result = (outcome ?? {}) as CustomResourceResult;
+      response = { ...base, Status: 'SUCCESS', PhysicalResourceId: result.physicalResourceId || physicalResourceId };
+      if (result.data !== undefined) response.Data = result.data;
+      if (result.noEcho !== undefined) response.NoEcho = result.noEcho;
+    }
+  } catch (error) {
+    logger.error('Custom resource work failed', { requestType: request.RequestType, error: describeError(error) });
+    response = { ...base, Status: 'FAILED', Reason: describeError(error) };
+  } finally {
+    timer.abort();
+  }
+  await deliver(response, request.ResponseURL);
+  return response;
+
+  async function deliver(body: CustomResourceResponse, url: string) {
+    const text = buildResponseBody(body);
+    try {
+      await sendWithRetry(send, url, text, clock, logger);
+      logger.info('Answered CloudFormation', { status: body.Status, physicalResourceId: body.PhysicalResourceId });
+    } catch (error) {
+      logger.error('Could not deliver the custom resource response', { error: describeError(error) });
+    }
+  }
+}

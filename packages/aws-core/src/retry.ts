@@ -1,0 +1,124 @@
+import { DeadlineExceededError } from './errors.ts';
+
+/** Time source, injectable so that tests and simulations control waits. */
+export interface Clock {
+  now(): number;
+  /** Resolve after `ms`, or early (without error) when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener('abort', done, { once: true });
+    }),
+};
+
+/** The Lambda context members the packages use. */
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+  awsRequestId?: string;
+}
+
+/** An absolute point in time (epoch ms) by which work must be done. */
+export class Deadline {
+  constructor(
+    readonly at: number,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  /** Lambda's remaining time minus `marginMs`, optionally capped by `maxMs` from now. */
+  static fromContext(context: LambdaContextLike, marginMs: number, clock: Clock = systemClock, maxMs?: number) {
+    const remaining = Math.max(0, context.getRemainingTimeInMillis() - marginMs);
+    return new Deadline(clock.now() + (maxMs === undefined ? remaining : Math.min(remaining, maxMs)), clock);
+  }
+
+  static in(ms: number, clock: Clock = systemClock) {
+    return new Deadline(clock.now() + ms, clock);
+  }
+
+  remaining(): number {
+    return Math.max(0, this.at - this.clock.now());
+  }
+
+  expired(): boolean {
+    return this.remaining() <= 0;
+  }
+}
+
+export interface BackoffOptions {
+  /** First delay, before jitter. */
+  baseMs?: number;
+  /** Cap of a single delay. */
+  maxMs?: number;
+  /** Source of randomness in [0, 1) for full jitter; injectable for tests. */
+  random?: () => number;
+}
+
+/** Exponential backoff with "equal jitter": half fixed, half random, so waits never collapse to zero. */
+export function backoffDelay(attempt: number, { baseMs = 200, maxMs = 5_000, random = Math.random }: BackoffOptions = {}) {
+  const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+export interface RetryOptions extends BackoffOptions {
+  /** Which errors are worth another try. */
+  retryable: (error: unknown) => boolean;
+  deadline: Deadline;
+  clock?: Clock;
+  /** Called before each wait, e.g. to log or heartbeat. */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void | Promise<void>;
+}
+
+/**
+ * Run `fn` until it succeeds, a non-retryable error is thrown, or the deadline
+ * would pass during the next wait (then the last error is rethrown).
+ */
+export async function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const clock = options.clock ?? systemClock;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      if (!options.retryable(error)) throw error;
+      const delay = backoffDelay(attempt, options);
+      if (delay >= options.deadline.remaining()) throw error;
+      await options.onRetry?.(error, attempt, delay);
+      await clock.sleep(delay);
+    }
+  }
+}
+
+export interface PollOptions extends BackoffOptions {
+  deadline: Deadline;
+  clock?: Clock;
+  /** What is being waited for, for the timeout message. */
+  what: string;
+  onWait?: (attempt: number, delayMs: number) => void | Promise<void>;
+}
+
+/**
+ * Bounded polling with backoff: call `check` until it returns a value other than
+ * `undefined`; throws DeadlineExceededError naming `what` when time runs out.
+ */
+export async function pollUntil<T>(check: (attempt: number) => Promise<T | undefined>, options: PollOptions): Promise<T> {
+  const clock = options.clock ?? systemClock;
+  for (let attempt = 0; ; attempt++) {
+    const value = await check(attempt);
+    if (value !== undefined) return value;
+    const delay = Math.min(backoffDelay(attempt, options), options.deadline.remaining());
+    if (delay <= 0 || options.deadline.expired()) {
+      throw new DeadlineExceededError(`Timed out waiting for ${options.what}`);
+    }
+    await options.onWait?.(attempt, delay);
+    await clock.sleep(delay);
+  }
+}

@@ -1,0 +1,3 @@
+import { bundle } from '@netkit/build';
+
+await bundle({ dir: import.meta.dirname, entries: { index: 'src/handler.ts', agent: 'src/agent.ts' } });

@@ -1,0 +1,24 @@
+import { basename, resolve } from 'node:path';
+import { defineProject, type UserWorkspaceConfig } from 'vitest/config';
+
+const root = import.meta.dirname;
+
+/**
+ * One vitest project per workspace package. `test/unit` never touches the network;
+ * `test/integration` talks to the local AWS emulator (tools/local-aws) over HTTP.
+ */
+export function packageProject(dir: string, overrides: UserWorkspaceConfig['test'] = {}): UserWorkspaceConfig {
+  return defineProject({
+    test: {
+      name: basename(dir),
+      root: dir,
+      include: ['test/**/*.test.ts'],
+      environment: 'node',
+      setupFiles: [resolve(root, 'test/setup/matchers.ts')],
+      testTimeout: 60_000,
+      hookTimeout: 60_000,
+      restoreMocks: true,
+      ...overrides,
+    },
+  });
+}
