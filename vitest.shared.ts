@@ -7,14 +7,17 @@ const root = import.meta.dirname;
  * One vitest project per workspace package. `test/unit` never touches the network;
  * `test/integration` talks to the local AWS emulator (tools/local-aws) over HTTP.
  */
-export function packageProject(dir: string, overrides: UserWorkspaceConfig['test'] = {}): UserWorkspaceConfig {
+export function packageProject(
+  dir: string,
+  overrides: UserWorkspaceConfig['test'] = {},
+): UserWorkspaceConfig {
   return defineProject({
     test: {
       name: basename(dir),
       root: dir,
       include: ['test/**/*.test.ts'],
       environment: 'node',
-      setupFiles: [resolve(root, 'test/setup/matchers.ts')],
+      setupFiles: [resolve(root, 'test/setup/setup.ts')],
       testTimeout: 60_000,
       hookTimeout: 60_000,
       restoreMocks: true,

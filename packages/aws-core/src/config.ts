@@ -1,4 +1,4 @@
-import { type ConfigIssue, ConfigError } from './errors.ts';
+import { ConfigError, type ConfigIssue } from './errors.ts';
 
 /**
  * Config is data: parse `process.env` once into a typed object. Every problem
@@ -16,7 +16,10 @@ export class Invalid extends Error {}
 type Spec = Record<string, Field<unknown>>;
 export type ConfigOf<S extends Spec> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never };
 
-export function parseConfig<S extends Spec>(spec: S, env: Record<string, string | undefined> = process.env): ConfigOf<S> {
+export function parseConfig<S extends Spec>(
+  spec: S,
+  env: Record<string, string | undefined> = process.env,
+): ConfigOf<S> {
   const issues: ConfigIssue[] = [];
   const out: Record<string, unknown> = {};
   for (const [variable, field] of Object.entries(spec)) {
@@ -42,7 +45,10 @@ function required<T>(expected: string, parse: (raw: string) => T): Field<T> {
 }
 
 /** Make a field optional: unset (or empty) gives `fallback`. */
-export function optional<T, D extends T | undefined = undefined>(field: Field<T>, fallback?: D): Field<T | D> {
+export function optional<T, D extends T | undefined = undefined>(
+  field: Field<T>,
+  fallback?: D,
+): Field<T | D> {
   return {
     parse(raw) {
       return raw === undefined ? (fallback as D) : field.parse(raw);
@@ -51,7 +57,8 @@ export function optional<T, D extends T | undefined = undefined>(field: Field<T>
 }
 
 export function string(options: { pattern?: RegExp; description?: string } = {}): Field<string> {
-  const expected = options.description ?? (options.pattern ? `a string matching ${options.pattern}` : 'a non-empty string');
+  const expected =
+    options.description ?? (options.pattern ? `a string matching ${options.pattern}` : 'a non-empty string');
   return required(expected, (raw) => {
     const value = raw.trim();
     if (value === '' || (options.pattern && !options.pattern.test(value))) throw new Invalid(expected);
@@ -90,7 +97,9 @@ export function oneOf<const T extends string>(values: readonly T[]): Field<T> {
 }
 
 /** A JSON array of strings or a comma-separated list; each item may be checked by `pattern`. */
-export function stringList(options: { pattern?: RegExp; item?: string; minItems?: number } = {}): Field<string[]> {
+export function stringList(
+  options: { pattern?: RegExp; item?: string; minItems?: number } = {},
+): Field<string[]> {
   const { pattern, item = 'string', minItems = 1 } = options;
   const expected = `a JSON array or comma-separated list of at least ${minItems} ${item}${minItems === 1 ? '' : 's'}`;
   return required(expected, (raw) => {
@@ -115,7 +124,9 @@ export function stringList(options: { pattern?: RegExp; item?: string; minItems?
 }
 
 /** A JSON object whose values are strings, e.g. tags `{"Application":"prod"}`. */
-export function stringMap(options: { keyPattern?: RegExp; valuePattern?: RegExp; what?: string; minKeys?: number } = {}): Field<Record<string, string>> {
+export function stringMap(
+  options: { keyPattern?: RegExp; valuePattern?: RegExp; what?: string; minKeys?: number } = {},
+): Field<Record<string, string>> {
   const { keyPattern, valuePattern, what = 'key -> string value', minKeys = 1 } = options;
   const expected = `a JSON object of ${what} with at least ${minKeys} entr${minKeys === 1 ? 'y' : 'ies'}`;
   return required(expected, (raw) => {
@@ -129,7 +140,12 @@ export function stringMap(options: { keyPattern?: RegExp; valuePattern?: RegExp;
     const entries = Object.entries(value);
     if (entries.length < minKeys) throw new Invalid(expected);
     for (const [k, v] of entries) {
-      if (k === '' || typeof v !== 'string' || (keyPattern && !keyPattern.test(k)) || (valuePattern && !valuePattern.test(v))) {
+      if (
+        k === '' ||
+        typeof v !== 'string' ||
+        (keyPattern && !keyPattern.test(k)) ||
+        (valuePattern && !valuePattern.test(v))
+      ) {
         throw new Invalid(`${expected}; bad entry ${JSON.stringify(k)}`);
       }
     }

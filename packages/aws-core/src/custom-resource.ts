@@ -53,7 +53,7 @@ export interface WorkContext {
 export type CustomResourceWork<P> = (
   request: CustomResourceRequest<P>,
   work: WorkContext,
-) => Promise<CustomResourceResult | undefined | void>;
+) => Promise<CustomResourceResult | undefined>;
 
 export interface CustomResourceHandlers<P> {
   create: CustomResourceWork<P>;
@@ -79,7 +79,10 @@ const REQUIRED_FIELDS = ['RequestType', 'StackId', 'RequestId', 'LogicalResource
 
 /** A stable PhysicalResourceId for a Create: the same stack and logical id always give the same id. */
 export function defaultPhysicalResourceId(stackId: string, logicalResourceId: string): string {
-  const digest = createHash('sha256').update(`${stackId}\u0000${logicalResourceId}`).digest('hex').slice(0, 16);
+  const digest = createHash('sha256')
+    .update(`${stackId}\u0000${logicalResourceId}`)
+    .digest('hex')
+    .slice(0, 16);
   return `${logicalResourceId}-${digest}`.slice(0, 1024);
 }
 
@@ -97,15 +100,30 @@ export function parseCustomResourceRequest<P>(event: unknown): CustomResourceReq
     throw new InvalidEventError(`Custom resource request is missing ${missing.join(', ')}`, missing[0]);
   }
   if (!REQUEST_TYPES.includes(e.RequestType as string)) {
-    throw new InvalidEventError(`Unknown RequestType ${JSON.stringify(e.RequestType)}; expected Create, Update or Delete`, 'RequestType');
+    throw new InvalidEventError(
+      `Unknown RequestType ${JSON.stringify(e.RequestType)}; expected Create, Update or Delete`,
+      'RequestType',
+    );
   }
-  if (e.RequestType !== 'Create' && (typeof e.PhysicalResourceId !== 'string' || e.PhysicalResourceId === '')) {
-    throw new InvalidEventError(`${e.RequestType} request is missing PhysicalResourceId`, 'PhysicalResourceId');
+  if (
+    e.RequestType !== 'Create' &&
+    (typeof e.PhysicalResourceId !== 'string' || e.PhysicalResourceId === '')
+  ) {
+    throw new InvalidEventError(
+      `${e.RequestType} request is missing PhysicalResourceId`,
+      'PhysicalResourceId',
+    );
   }
-  if (e.ResourceProperties !== undefined && (typeof e.ResourceProperties !== 'object' || e.ResourceProperties === null)) {
+  if (
+    e.ResourceProperties !== undefined &&
+    (typeof e.ResourceProperties !== 'object' || e.ResourceProperties === null)
+  ) {
     throw new InvalidEventError('ResourceProperties must be an object', 'ResourceProperties');
   }
-  return { ...(e as unknown as CustomResourceRequest<P>), ResourceProperties: (e.ResourceProperties ?? {}) as P };
+  return {
+    ...(e as unknown as CustomResourceRequest<P>),
+    ResourceProperties: (e.ResourceProperties ?? {}) as CustomResourceRequest<P>['ResourceProperties'],
+  };
 }
 
 /** Build the response body, keeping it under 4096 bytes (shortening Reason; refusing oversized Data). */
@@ -118,7 +136,8 @@ export function buildResponseBody(response: CustomResourceResponse): string {
       ...response,
       Status: 'FAILED',
       Data: undefined,
-      Reason: `Response Data is ${size} bytes; a custom resource response must fit in ${MAX_RESPONSE_BYTES} bytes. ${response.Reason ?? ''}`.trim(),
+      Reason:
+        `Response Data is ${size} bytes; a custom resource response must fit in ${MAX_RESPONSE_BYTES} bytes. ${response.Reason ?? ''}`.trim(),
     });
   }
   const reason = response.Reason ?? '';
@@ -139,7 +158,11 @@ export const putResponse: ResponseSender = (url, body) =>
     const target = new URL(url);
     const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(
       target,
-      { method: 'PUT', headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) }, timeout: 10_000 },
+      {
+        method: 'PUT',
+        headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) },
+        timeout: 10_000,
+      },
       (res) => {
         res.resume();
         res.on('end', () => {
@@ -160,7 +183,10 @@ async function sendWithRetry(send: ResponseSender, url: string, body: string, cl
       await send(url, body);
       return;
     } catch (error) {
-      logger.warn('Sending the custom resource response failed', { attempt: attempt + 1, error: describeError(error) });
+      logger.warn('Sending the custom resource response failed', {
+        attempt: attempt + 1,
+        error: describeError(error),
+      });
       if (attempt === attempts - 1) throw error;
       await clock.sleep(backoffDelay(attempt, { baseMs: 500, maxMs: 4_000 }));
     }
@@ -204,13 +230,15 @@ export async function runCustomResource<P>(
       Reason: `Malformed request: ${(error as Error).message}`,
       PhysicalResourceId:
         str(raw.PhysicalResourceId) ||
-        defaultPhysicalResourceId(str(raw.StackId) || 'unknown-stack', str(raw.LogicalResourceId) || 'InvalidRequest'),
+        defaultPhysicalResourceId(
+          str(raw.StackId) || 'unknown-stack',
+          str(raw.LogicalResourceId) || 'InvalidRequest',
+        ),
       StackId: str(raw.StackId),
       RequestId: str(raw.RequestId),
       LogicalResourceId: str(raw.LogicalResourceId),
     };
-    await deliver(response, raw.ResponseURL);
-    return response;
+    return deliver(response, raw.ResponseURL);
   }
 
   const physicalResourceId =
@@ -226,9 +254,16 @@ export async function runCustomResource<P>(
   const margin = options.deadlineMarginMs ?? 15_000;
   const deadlineAt = clock.now() + Math.max(0, context.getRemainingTimeInMillis() - margin);
   const abort = new AbortController();
-  const work: WorkContext = { signal: abort.signal, remainingMs: () => Math.max(0, deadlineAt - clock.now()) };
+  const work: WorkContext = {
+    signal: abort.signal,
+    remainingMs: () => Math.max(0, deadlineAt - clock.now()),
+  };
   const handler =
-    request.RequestType === 'Create' ? handlers.create : request.RequestType === 'Update' ? handlers.update : handlers.delete;
+    request.RequestType === 'Create'
+      ? handlers.create
+      : request.RequestType === 'Update'
+        ? handlers.update
+        : handlers.delete;
 
   logger.info('Custom resource request', {
     requestType: request.RequestType,
@@ -251,26 +286,38 @@ export async function runCustomResource<P>(
       };
     } else {
       const result = (outcome ?? {}) as CustomResourceResult;
-      response = { ...base, Status: 'SUCCESS', PhysicalResourceId: result.physicalResourceId || physicalResourceId };
+      response = {
+        ...base,
+        Status: 'SUCCESS',
+        PhysicalResourceId: result.physicalResourceId || physicalResourceId,
+      };
       if (result.data !== undefined) response.Data = result.data;
       if (result.noEcho !== undefined) response.NoEcho = result.noEcho;
     }
   } catch (error) {
-    logger.error('Custom resource work failed', { requestType: request.RequestType, error: describeError(error) });
+    logger.error('Custom resource work failed', {
+      requestType: request.RequestType,
+      error: describeError(error),
+    });
     response = { ...base, Status: 'FAILED', Reason: describeError(error) };
   } finally {
     timer.abort();
   }
-  await deliver(response, request.ResponseURL);
-  return response;
+  return deliver(response, request.ResponseURL);
 
-  async function deliver(body: CustomResourceResponse, url: string) {
+  /** Send the (size-capped) body once; returns what was actually sent. */
+  async function deliver(body: CustomResourceResponse, url: string): Promise<CustomResourceResponse> {
     const text = buildResponseBody(body);
+    const sent = JSON.parse(text) as CustomResourceResponse;
     try {
       await sendWithRetry(send, url, text, clock, logger);
-      logger.info('Answered CloudFormation', { status: body.Status, physicalResourceId: body.PhysicalResourceId });
+      logger.info('Answered CloudFormation', {
+        status: sent.Status,
+        physicalResourceId: sent.PhysicalResourceId,
+      });
     } catch (error) {
       logger.error('Could not deliver the custom resource response', { error: describeError(error) });
     }
+    return sent;
   }
 }

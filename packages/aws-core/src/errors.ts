@@ -22,7 +22,10 @@ export class ConfigError extends NetkitError {
   constructor(issues: readonly ConfigIssue[]) {
     super(
       `Invalid configuration: ${issues
-        .map((i) => `${i.variable}=${i.value === undefined ? '(unset)' : JSON.stringify(i.value)}: expected ${i.expected}`)
+        .map(
+          (i) =>
+            `${i.variable}=${i.value === undefined ? '(unset)' : JSON.stringify(i.value)}: expected ${i.expected}`,
+        )
         .join('; ')}`,
     );
     this.issues = issues;
@@ -85,7 +88,8 @@ const THROTTLING = new Set([
 export function isThrottlingError(error: unknown): boolean {
   const name = awsErrorName(error);
   if (name !== undefined && THROTTLING.has(name)) return true;
-  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
   return status === 429;
 }
 

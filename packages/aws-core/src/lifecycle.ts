@@ -42,11 +42,15 @@ function str(detail: Record<string, unknown>, field: string, required: false): s
 function str(detail: Record<string, unknown>, field: string, required: boolean) {
   const value = detail[field];
   if (value === undefined || value === null || value === '') {
-    if (required) throw new InvalidEventError(`Lifecycle event is missing detail.${field}`, `detail.${field}`);
+    if (required)
+      throw new InvalidEventError(`Lifecycle event is missing detail.${field}`, `detail.${field}`);
     return undefined;
   }
   if (typeof value !== 'string') {
-    throw new InvalidEventError(`Lifecycle event detail.${field} must be a string, got ${typeof value}`, `detail.${field}`);
+    throw new InvalidEventError(
+      `Lifecycle event detail.${field} must be a string, got ${typeof value}`,
+      `detail.${field}`,
+    );
   }
   return value;
 }
@@ -55,20 +59,35 @@ function str(detail: Record<string, unknown>, field: string, required: boolean) 
  * Parse and validate an EventBridge "EC2 Instance-launch/terminate Lifecycle
  * Action" event. Throws InvalidEventError naming the offending field.
  */
-export function parseLifecycleEvent(event: unknown, accept: readonly LifecycleKind[] = ['launch', 'terminate']): LifecycleAction {
+export function parseLifecycleEvent(
+  event: unknown,
+  accept: readonly LifecycleKind[] = ['launch', 'terminate'],
+): LifecycleAction {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
     throw new InvalidEventError('Lifecycle event must be a JSON object');
   }
   const e = event as Record<string, unknown>;
   if (e.source !== 'aws.autoscaling') {
-    throw new InvalidEventError(`Unexpected event source ${JSON.stringify(e.source)}; expected "aws.autoscaling"`, 'source');
+    throw new InvalidEventError(
+      `Unexpected event source ${JSON.stringify(e.source)}; expected "aws.autoscaling"`,
+      'source',
+    );
   }
   const detailType = e['detail-type'];
   const kind: LifecycleKind | undefined =
-    detailType === LAUNCH_DETAIL_TYPE ? 'launch' : detailType === TERMINATE_DETAIL_TYPE ? 'terminate' : undefined;
+    detailType === LAUNCH_DETAIL_TYPE
+      ? 'launch'
+      : detailType === TERMINATE_DETAIL_TYPE
+        ? 'terminate'
+        : undefined;
   if (kind === undefined || !accept.includes(kind)) {
-    const expected = accept.map((k) => JSON.stringify(k === 'launch' ? LAUNCH_DETAIL_TYPE : TERMINATE_DETAIL_TYPE)).join(' or ');
-    throw new InvalidEventError(`Unexpected detail-type ${JSON.stringify(detailType)}; expected ${expected}`, 'detail-type');
+    const expected = accept
+      .map((k) => JSON.stringify(k === 'launch' ? LAUNCH_DETAIL_TYPE : TERMINATE_DETAIL_TYPE))
+      .join(' or ');
+    throw new InvalidEventError(
+      `Unexpected detail-type ${JSON.stringify(detailType)}; expected ${expected}`,
+      'detail-type',
+    );
   }
   const detail = e.detail;
   if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
@@ -77,7 +96,10 @@ export function parseLifecycleEvent(event: unknown, accept: readonly LifecycleKi
   const d = detail as Record<string, unknown>;
   const instanceId = str(d, 'EC2InstanceId', true);
   if (!INSTANCE_ID.test(instanceId)) {
-    throw new InvalidEventError(`detail.EC2InstanceId ${JSON.stringify(instanceId)} is not an instance id`, 'detail.EC2InstanceId');
+    throw new InvalidEventError(
+      `detail.EC2InstanceId ${JSON.stringify(instanceId)} is not an instance id`,
+      'detail.EC2InstanceId',
+    );
   }
   const transition = str(d, 'LifecycleTransition', true);
   const expectedTransition = kind === 'launch' ? LAUNCHING : TERMINATING;
@@ -90,7 +112,10 @@ export function parseLifecycleEvent(event: unknown, accept: readonly LifecycleKi
   const place = (field: 'Origin' | 'Destination') => {
     const value = str(d, field, false);
     if (value !== undefined && !PLACES.includes(value)) {
-      throw new InvalidEventError(`detail.${field} ${JSON.stringify(value)} is not one of ${PLACES.join(', ')}`, `detail.${field}`);
+      throw new InvalidEventError(
+        `detail.${field} ${JSON.stringify(value)} is not one of ${PLACES.join(', ')}`,
+        `detail.${field}`,
+      );
     }
     return value as LifecyclePlace | undefined;
   };
@@ -111,7 +136,8 @@ export function parseLifecycleEvent(event: unknown, accept: readonly LifecycleKi
     account: typeof e.account === 'string' ? e.account : undefined,
     time: typeof e.time === 'string' ? e.time : undefined,
   };
-  for (const [k, v] of Object.entries(optionalFields)) if (v !== undefined) (action as unknown as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(optionalFields))
+    if (v !== undefined) (action as unknown as Record<string, unknown>)[k] = v;
   return action;
 }
 
@@ -120,7 +146,10 @@ export function parseLifecycleEvent(event: unknown, accept: readonly LifecycleKi
  * to a warm pool). Events without `Destination` predate warm pools: in service.
  */
 export function isEnteringGroup(action: LifecycleAction): boolean {
-  return action.kind === 'launch' && (action.destination === undefined || action.destination === 'AutoScalingGroup');
+  return (
+    action.kind === 'launch' &&
+    (action.destination === undefined || action.destination === 'AutoScalingGroup')
+  );
 }
 
 /** True when a terminating instance leaves from service (not from, or into, a warm pool). */
@@ -130,7 +159,10 @@ export function isLeavingGroup(action: LifecycleAction): boolean {
 
 /** AWS's answer when the action was already completed, abandoned or timed out. */
 export function isNoActiveLifecycleAction(error: unknown): boolean {
-  return awsErrorName(error) === 'ValidationError' && /No active Lifecycle Action found/i.test(String((error as Error).message));
+  return (
+    awsErrorName(error) === 'ValidationError' &&
+    /No active Lifecycle Action found/i.test(String((error as Error).message))
+  );
 }
 
 export type CompletionOutcome = 'completed' | 'already-completed';
@@ -159,7 +191,10 @@ export async function completeLifecycleAction(
     return 'completed';
   } catch (error) {
     if (isNoActiveLifecycleAction(error)) {
-      logger?.warn('Lifecycle action was already completed; treating as done', { instanceId: action.instanceId, result });
+      logger?.warn('Lifecycle action was already completed; treating as done', {
+        instanceId: action.instanceId,
+        result,
+      });
       return 'already-completed';
     }
     throw error;
@@ -184,7 +219,11 @@ export interface HeartbeatKeeper {
  * Record a lifecycle heartbeat every `intervalMs` while long work runs, so the
  * hook does not time out. Failures are logged, never thrown into the work.
  */
-export function startHeartbeat(autoscaling: AutoScalingClient, action: LifecycleAction, options: HeartbeatOptions): HeartbeatKeeper {
+export function startHeartbeat(
+  autoscaling: AutoScalingClient,
+  action: LifecycleAction,
+  options: HeartbeatOptions,
+): HeartbeatKeeper {
   const clock = options.clock ?? systemClock;
   const abort = new AbortController();
   let stopped = false;
@@ -205,7 +244,10 @@ export function startHeartbeat(autoscaling: AutoScalingClient, action: Lifecycle
         beats++;
         options.logger?.debug('Recorded lifecycle heartbeat', { instanceId: action.instanceId, beats });
       } catch (error) {
-        options.logger?.warn('Lifecycle heartbeat failed', { instanceId: action.instanceId, error: describeError(error) });
+        options.logger?.warn('Lifecycle heartbeat failed', {
+          instanceId: action.instanceId,
+          error: describeError(error),
+        });
         if (isNoActiveLifecycleAction(error)) stopped = true;
       }
     }
@@ -235,4 +277,36 @@ export async function withHeartbeat<T>(
   } finally {
     await keeper.stop();
   }
+}
+
+/** What a handler returns for an event that can never succeed: logged, not retried. */
+export interface RejectedEvent {
+  status: 'rejected';
+  reason: string;
+}
+
+/**
+ * Parse a lifecycle event for a handler. An invalid event is logged as one
+ * clear error and returned as `RejectedEvent` (the handler returns it instead
+ * of throwing, so Lambda does not retry an event that can never succeed).
+ */
+export function acceptLifecycleEvent(
+  event: unknown,
+  logger: Pick<Logger, 'error'>,
+  accept: readonly LifecycleKind[] = ['launch', 'terminate'],
+): LifecycleAction | RejectedEvent {
+  try {
+    return parseLifecycleEvent(event, accept);
+  } catch (error) {
+    if (!(error instanceof InvalidEventError)) throw error;
+    logger.error('Rejected lifecycle event; no AWS call was made', {
+      reason: error.message,
+      field: error.field,
+    });
+    return { status: 'rejected', reason: error.message };
+  }
+}
+
+export function isRejected(value: unknown): value is RejectedEvent {
+  return typeof value === 'object' && value !== null && (value as RejectedEvent).status === 'rejected';
 }

@@ -1,11 +1,14 @@
-import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
 /** Metric namespace shared by all packages; dimension `service` tells them apart. */
 export const METRICS_NAMESPACE = 'Netkit';
 
 /** Powertools Metrics (CloudWatch EMF) for pool gauges. Flush with `publishStoredMetrics()`. */
 export function createMetrics(serviceName: string): Metrics {
-  return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName });
+  return new Metrics({
+    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
+    serviceName,
+  });
 }
 
 /** Pool gauges the allocating packages publish, so users can alarm before a launch fails. */

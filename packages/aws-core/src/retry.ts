@@ -36,7 +36,12 @@ export class Deadline {
   ) {}
 
   /** Lambda's remaining time minus `marginMs`, optionally capped by `maxMs` from now. */
-  static fromContext(context: LambdaContextLike, marginMs: number, clock: Clock = systemClock, maxMs?: number) {
+  static fromContext(
+    context: LambdaContextLike,
+    marginMs: number,
+    clock: Clock = systemClock,
+    maxMs?: number,
+  ) {
     const remaining = Math.max(0, context.getRemainingTimeInMillis() - marginMs);
     return new Deadline(clock.now() + (maxMs === undefined ? remaining : Math.min(remaining, maxMs)), clock);
   }
@@ -64,7 +69,10 @@ export interface BackoffOptions {
 }
 
 /** Exponential backoff with "equal jitter": half fixed, half random, so waits never collapse to zero. */
-export function backoffDelay(attempt: number, { baseMs = 200, maxMs = 5_000, random = Math.random }: BackoffOptions = {}) {
+export function backoffDelay(
+  attempt: number,
+  { baseMs = 200, maxMs = 5_000, random = Math.random }: BackoffOptions = {},
+) {
   const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
   return Math.round(exp / 2 + random() * (exp / 2));
 }
@@ -109,7 +117,10 @@ export interface PollOptions extends BackoffOptions {
  * Bounded polling with backoff: call `check` until it returns a value other than
  * `undefined`; throws DeadlineExceededError naming `what` when time runs out.
  */
-export async function pollUntil<T>(check: (attempt: number) => Promise<T | undefined>, options: PollOptions): Promise<T> {
+export async function pollUntil<T>(
+  check: (attempt: number) => Promise<T | undefined>,
+  options: PollOptions,
+): Promise<T> {
   const clock = options.clock ?? systemClock;
   for (let attempt = 0; ; attempt++) {
     const value = await check(attempt);

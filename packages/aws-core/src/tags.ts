@@ -9,14 +9,19 @@ export function toTagList(tags: Record<string, string>): { Key: string; Value: s
 }
 
 /** Read EC2's `[{Key, Value}]` into a plain object. */
-export function fromTagList(tags: readonly { Key?: string; Value?: string }[] | undefined): Record<string, string> {
+export function fromTagList(
+  tags: readonly { Key?: string; Value?: string }[] | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const tag of tags ?? []) if (tag.Key !== undefined) out[tag.Key] = tag.Value ?? '';
   return out;
 }
 
 /** True when `tags` carries every pair of `wanted`. */
-export function hasAllTags(tags: readonly { Key?: string; Value?: string }[] | undefined, wanted: Record<string, string>) {
+export function hasAllTags(
+  tags: readonly { Key?: string; Value?: string }[] | undefined,
+  wanted: Record<string, string>,
+) {
   const have = fromTagList(tags);
   return Object.entries(wanted).every(([k, v]) => have[k] === v);
 }

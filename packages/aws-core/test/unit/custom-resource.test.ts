@@ -1,0 +1,223 @@
+import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  buildResponseBody,
+  type CustomResourceHandlers,
+  defaultPhysicalResourceId,
+  MAX_RESPONSE_BYTES,
+  runCustomResource,
+} from '../../src/custom-resource.ts';
+import { ValidationError } from '../../src/errors.ts';
+
+type Props = { VpcId?: string };
+
+function recorder() {
+  const sent: { url: string; body: Record<string, unknown> }[] = [];
+  const send = vi.fn(async (url: string, body: string) => {
+    sent.push({ url, body: JSON.parse(body) });
+  });
+  return { sent, send };
+}
+
+function handlers(overrides: Partial<CustomResourceHandlers<Props>> = {}): CustomResourceHandlers<Props> {
+  return {
+    create: vi.fn(async () => ({ data: { Removed: 'nat-1' } })),
+    update: vi.fn(async () => ({ data: { Removed: '' } })),
+    delete: vi.fn(async () => undefined),
+    ...overrides,
+  };
+}
+
+describe('runCustomResource', () => {
+  it('answers a Create with SUCCESS, a stable PhysicalResourceId and the Data', async () => {
+    const event = loadEvent('cloudformation/create');
+    const { sent, send } = recorder();
+    const h = handlers();
+    const response = await runCustomResource<Props>(event, fakeContext(), h, { send });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.url).toBe(event.ResponseURL);
+    const expectedId = defaultPhysicalResourceId(event.StackId, event.LogicalResourceId);
+    expect(sent[0]?.body).toEqual({
+      Status: 'SUCCESS',
+      PhysicalResourceId: expectedId,
+      StackId: event.StackId,
+      RequestId: event.RequestId,
+      LogicalResourceId: 'NatReaper',
+      Data: { Removed: 'nat-1' },
+    });
+    expect(response).toEqual(sent[0]?.body);
+    expect(h.create).toHaveBeenCalledOnce();
+    // The same stack and logical id always give the same id.
+    expect(defaultPhysicalResourceId(event.StackId, event.LogicalResourceId)).toBe(expectedId);
+    expect(defaultPhysicalResourceId(event.StackId, 'Other')).not.toBe(expectedId);
+  });
+
+  it('keeps the PhysicalResourceId of the request on Update and Delete', async () => {
+    for (const name of ['cloudformation/update', 'cloudformation/delete'] as const) {
+      const event = loadEvent(name);
+      const { sent, send } = recorder();
+      const h = handlers();
+      await runCustomResource<Props>(event, fakeContext(), h, { send });
+      expect(sent[0]?.body.PhysicalResourceId).toBe(event.PhysicalResourceId);
+      expect(sent[0]?.body.Status).toBe('SUCCESS');
+      expect(name.endsWith('update') ? h.update : h.delete).toHaveBeenCalledOnce();
+      expect(h.create).not.toHaveBeenCalled();
+    }
+  });
+
+  it('answers FAILED with the reason when the work throws', async () => {
+    const { sent, send } = recorder();
+    await runCustomResource<Props>(
+      loadEvent('cloudformation/create'),
+      fakeContext(),
+      handlers({
+        create: async () => {
+          throw new ValidationError('RouteTableIds: rtb-1 belongs to vpc-2, not vpc-1');
+        },
+      }),
+      { send },
+    );
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.body.Status).toBe('FAILED');
+    expect(sent[0]?.body.Reason).toBe('ValidationError: RouteTableIds: rtb-1 belongs to vpc-2, not vpc-1');
+  });
+
+  it('answers FAILED shortly before the Lambda deadline and aborts the work, exactly once', async () => {
+    const clock = manualClock();
+    const { sent, send } = recorder();
+    let signal: AbortSignal | undefined;
+    let finish: (() => void) | undefined;
+    const response = await runCustomResource<Props>(
+      loadEvent('cloudformation/create'),
+      fakeContext(60_000, clock.now),
+      handlers({
+        create: (_req, work) => {
+          signal = work.signal;
+          expect(work.remainingMs()).toBe(45_000);
+          return new Promise((resolve) => {
+            finish = () => resolve({ data: { late: true } });
+          });
+        },
+      }),
+      { send, clock, deadlineMarginMs: 15_000 },
+    );
+    expect(response?.Status).toBe('FAILED');
+    expect(response?.Reason).toMatch(/did not finish before the Lambda deadline/);
+    expect(signal?.aborted).toBe(true);
+    expect(clock.sleeps[0]).toBe(45_000);
+    finish?.();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(sent).toHaveLength(1);
+  });
+
+  it('answers FAILED to a malformed request that has a ResponseURL', async () => {
+    const event = loadEvent('cloudformation/update');
+    delete event.PhysicalResourceId;
+    const { sent, send } = recorder();
+    const h = handlers();
+    await runCustomResource<Props>(event, fakeContext(), h, { send });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.body).toMatchObject({
+      Status: 'FAILED',
+      Reason: 'Malformed request: Update request is missing PhysicalResourceId',
+      RequestId: event.RequestId,
+      StackId: event.StackId,
+      LogicalResourceId: 'NatReaper',
+    });
+    expect(sent[0]?.body.PhysicalResourceId).toEqual(expect.any(String));
+    expect(h.update).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    [
+      'an unknown RequestType',
+      (e: Record<string, unknown>) => (e.RequestType = 'Upsert'),
+      /Unknown RequestType "Upsert"/,
+    ],
+    ['no StackId', (e: Record<string, unknown>) => delete e.StackId, /missing StackId/],
+    [
+      'non-object properties',
+      (e: Record<string, unknown>) => (e.ResourceProperties = 'x'),
+      /ResourceProperties must be an object/,
+    ],
+  ])('answers FAILED to a request with %s', async (_label, mutate, reason) => {
+    const event = loadEvent('cloudformation/create');
+    mutate(event);
+    const { sent, send } = recorder();
+    await runCustomResource<Props>(event, fakeContext(), handlers(), { send });
+    expect(sent[0]?.body.Status).toBe('FAILED');
+    expect(sent[0]?.body.Reason).toMatch(reason);
+  });
+
+  it('logs and returns without answering when there is no ResponseURL to answer', async () => {
+    const event = loadEvent('cloudformation/create');
+    delete event.ResponseURL;
+    const { send } = recorder();
+    const error = vi.fn();
+    const response = await runCustomResource<Props>(event, fakeContext(), handlers(), {
+      send,
+      logger: { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error },
+    });
+    expect(response).toBeUndefined();
+    expect(send).not.toHaveBeenCalled();
+    expect(error).toHaveBeenCalledOnce();
+  });
+
+  it('retries a failed PUT and never throws when delivery keeps failing', async () => {
+    const clock = manualClock();
+    const send = vi.fn().mockRejectedValueOnce(new Error('ECONNRESET')).mockResolvedValue(undefined);
+    await runCustomResource<Props>(loadEvent('cloudformation/delete'), fakeContext(), handlers(), {
+      send,
+      clock,
+    });
+    expect(send).toHaveBeenCalledTimes(2);
+
+    const failing = vi.fn().mockRejectedValue(new Error('down'));
+    const response = await runCustomResource<Props>(
+      loadEvent('cloudformation/delete'),
+      fakeContext(),
+      handlers(),
+      {
+        send: failing,
+        clock,
+      },
+    );
+    expect(failing).toHaveBeenCalledTimes(4);
+    expect(response?.Status).toBe('SUCCESS');
+  });
+
+  it('uses the PhysicalResourceId the work returns', async () => {
+    const { sent, send } = recorder();
+    await runCustomResource<Props>(
+      loadEvent('cloudformation/create'),
+      fakeContext(),
+      handlers({ create: async () => ({ physicalResourceId: 'custom-id', noEcho: true }) }),
+      { send },
+    );
+    expect(sent[0]?.body).toMatchObject({ PhysicalResourceId: 'custom-id', NoEcho: true, Status: 'SUCCESS' });
+  });
+});
+
+describe('buildResponseBody', () => {
+  const base = { PhysicalResourceId: 'p', StackId: 's', RequestId: 'r', LogicalResourceId: 'l' };
+
+  it('keeps a small body as is', () => {
+    const body = { ...base, Status: 'SUCCESS' as const, Data: { a: 'b' } };
+    expect(JSON.parse(buildResponseBody(body))).toEqual(body);
+  });
+
+  it('shortens a long Reason to fit 4096 bytes', () => {
+    const text = buildResponseBody({ ...base, Status: 'FAILED', Reason: 'é'.repeat(5000) });
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
+    expect(JSON.parse(text).Reason).toMatch(/\[truncated\]$/);
+  });
+
+  it('answers FAILED rather than silently dropping oversized Data', () => {
+    const text = buildResponseBody({ ...base, Status: 'SUCCESS', Data: { big: 'x'.repeat(5000) } });
+    const body = JSON.parse(text);
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
+    expect(body.Status).toBe('FAILED');
+    expect(body.Data).toBeUndefined();
+    expect(body.Reason).toMatch(/Response Data is \d+ bytes/);
+  });
+});

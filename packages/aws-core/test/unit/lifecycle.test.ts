@@ -1,0 +1,303 @@
+import {
+  AutoScalingClient,
+  AutoScalingServiceException,
+  CompleteLifecycleActionCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { lifecycleEvent, loadEvent, manualClock } from '@netkit/testing';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { InvalidEventError } from '../../src/errors.ts';
+import {
+  acceptLifecycleEvent,
+  completeLifecycleAction,
+  isEnteringGroup,
+  isLeavingGroup,
+  isNoActiveLifecycleAction,
+  isRejected,
+  parseLifecycleEvent,
+  startHeartbeat,
+  withHeartbeat,
+} from '../../src/lifecycle.ts';
+
+const asg = mockClient(AutoScalingClient);
+const noActive = (token: string) =>
+  new AutoScalingServiceException({
+    name: 'ValidationError',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 400 },
+    message: `No active Lifecycle Action found with token ${token}`,
+  });
+
+beforeEach(() => asg.reset());
+
+describe('parseLifecycleEvent', () => {
+  it('parses a launch event with warm-pool fields', () => {
+    const action = parseLifecycleEvent(loadEvent('autoscaling/launch'));
+    expect(action).toEqual({
+      kind: 'launch',
+      instanceId: 'i-1234567890abcdef0',
+      groupName: 'my-asg',
+      hookName: 'my-lifecycle-hook',
+      token: '87654321-4321-4321-4321-210987654321',
+      transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+      origin: 'EC2',
+      destination: 'AutoScalingGroup',
+      notificationMetadata: 'additional-info',
+      eventId: '12345678-1234-1234-1234-123456789012',
+      region: 'us-east-1',
+      account: '123456789012',
+      time: '2026-11-21T10:00:00Z',
+    });
+  });
+
+  it('parses a terminate event', () => {
+    const action = parseLifecycleEvent(loadEvent('autoscaling/terminate'));
+    expect(action.kind).toBe('terminate');
+    expect(action.transition).toBe('autoscaling:EC2_INSTANCE_TERMINATING');
+  });
+
+  it('rejects a kind the caller does not accept', () => {
+    expect(() => parseLifecycleEvent(loadEvent('autoscaling/terminate'), ['launch'])).toThrow(
+      /Unexpected detail-type "EC2 Instance-terminate Lifecycle Action"; expected "EC2 Instance-launch Lifecycle Action"/,
+    );
+  });
+
+  const mutate = (fn: (e: ReturnType<typeof loadEvent>) => void) => {
+    const e = loadEvent('autoscaling/launch');
+    fn(e);
+    return e;
+  };
+
+  it.each([
+    ['a non-object', 'x', undefined, /must be a JSON object/],
+    ['another source', mutate((e) => (e.source = 'aws.ec2')), 'source', /Unexpected event source "aws.ec2"/],
+    [
+      'another detail-type',
+      mutate((e) => (e['detail-type'] = 'EC2 Instance Launch Successful')),
+      'detail-type',
+      /Unexpected detail-type/,
+    ],
+    ['no detail', mutate((e) => delete e.detail), 'detail', /no detail object/],
+    [
+      'no instance id',
+      mutate((e) => delete e.detail.EC2InstanceId),
+      'detail.EC2InstanceId',
+      /missing detail.EC2InstanceId/,
+    ],
+    [
+      'a malformed instance id',
+      mutate((e) => (e.detail.EC2InstanceId = 'i-xyz')),
+      'detail.EC2InstanceId',
+      /not an instance id/,
+    ],
+    [
+      'no token',
+      mutate((e) => delete e.detail.LifecycleActionToken),
+      'detail.LifecycleActionToken',
+      /missing detail.LifecycleActionToken/,
+    ],
+    [
+      'a numeric token',
+      mutate((e) => (e.detail.LifecycleActionToken = 5)),
+      'detail.LifecycleActionToken',
+      /must be a string/,
+    ],
+    [
+      'no group',
+      mutate((e) => delete e.detail.AutoScalingGroupName),
+      'detail.AutoScalingGroupName',
+      /missing/,
+    ],
+    ['no hook', mutate((e) => delete e.detail.LifecycleHookName), 'detail.LifecycleHookName', /missing/],
+    [
+      'a transition that contradicts the detail-type',
+      mutate((e) => (e.detail.LifecycleTransition = 'autoscaling:EC2_INSTANCE_TERMINATING')),
+      'detail.LifecycleTransition',
+      /does not match detail-type/,
+    ],
+    [
+      'an unknown destination',
+      mutate((e) => (e.detail.Destination = 'Moon')),
+      'detail.Destination',
+      /not one of/,
+    ],
+  ])('rejects %s with a message naming the field', (_label, event, field, message) => {
+    try {
+      parseLifecycleEvent(event);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidEventError);
+      expect((error as InvalidEventError).field).toBe(field);
+      expect((error as Error).message).toMatch(message);
+    }
+  });
+});
+
+describe('warm pool routing', () => {
+  it('treats launches into the group, and legacy events, as entering service', () => {
+    expect(isEnteringGroup(parseLifecycleEvent(loadEvent('autoscaling/launch')))).toBe(true);
+    expect(isEnteringGroup(parseLifecycleEvent(loadEvent('autoscaling/launch-legacy')))).toBe(true);
+    expect(isEnteringGroup(parseLifecycleEvent(loadEvent('autoscaling/launch-from-warm-pool')))).toBe(true);
+  });
+
+  it('does not treat a launch into the warm pool as entering service', () => {
+    expect(isEnteringGroup(parseLifecycleEvent(loadEvent('autoscaling/launch-to-warm-pool')))).toBe(false);
+  });
+
+  it('treats a terminate from service as leaving, but not one from the warm pool', () => {
+    expect(isLeavingGroup(parseLifecycleEvent(loadEvent('autoscaling/terminate')))).toBe(true);
+    expect(isLeavingGroup(parseLifecycleEvent(lifecycleEvent('terminate', { origin: 'WarmPool' })))).toBe(
+      false,
+    );
+  });
+});
+
+describe('completeLifecycleAction', () => {
+  const action = parseLifecycleEvent(loadEvent('autoscaling/launch'));
+
+  it('completes with the event token, group, hook and result', async () => {
+    asg.on(CompleteLifecycleActionCommand).resolves({});
+    await expect(
+      completeLifecycleAction(asg as unknown as AutoScalingClient, action, 'CONTINUE'),
+    ).resolves.toBe('completed');
+    expect(asg).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, {
+      AutoScalingGroupName: 'my-asg',
+      LifecycleHookName: 'my-lifecycle-hook',
+      LifecycleActionToken: action.token,
+      InstanceId: action.instanceId,
+      LifecycleActionResult: 'CONTINUE',
+    });
+  });
+
+  it('treats "No active Lifecycle Action found" on redelivery as already done', async () => {
+    asg.on(CompleteLifecycleActionCommand).rejects(noActive(action.token));
+    const warn = vi.fn();
+    await expect(
+      completeLifecycleAction(asg as unknown as AutoScalingClient, action, 'ABANDON', {
+        info: vi.fn(),
+        warn,
+      }),
+    ).resolves.toBe('already-completed');
+    expect(warn).toHaveBeenCalledOnce();
+  });
+
+  it('rethrows any other error', async () => {
+    asg.on(CompleteLifecycleActionCommand).rejects(
+      new AutoScalingServiceException({
+        name: 'Throttling',
+        $fault: 'client',
+        $metadata: {},
+        message: 'Rate exceeded',
+      }),
+    );
+    await expect(
+      completeLifecycleAction(asg as unknown as AutoScalingClient, action, 'CONTINUE'),
+    ).rejects.toThrow('Rate exceeded');
+  });
+
+  it('does not mistake another ValidationError for redelivery', () => {
+    const other = new AutoScalingServiceException({
+      name: 'ValidationError',
+      $fault: 'client',
+      $metadata: {},
+      message: 'Group not found',
+    });
+    expect(isNoActiveLifecycleAction(other)).toBe(false);
+    expect(isNoActiveLifecycleAction(noActive('t'))).toBe(true);
+  });
+});
+
+describe('heartbeat keeper', () => {
+  const action = parseLifecycleEvent(loadEvent('autoscaling/launch'));
+
+  it('records a heartbeat every interval while work runs and stops after it', async () => {
+    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+    const clock = manualClock();
+    const keeper = startHeartbeat(asg as unknown as AutoScalingClient, action, { intervalMs: 30_000, clock });
+    // Let the keeper loop run a few manual-clock intervals.
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    await keeper.stop();
+    expect(keeper.beats).toBeGreaterThanOrEqual(2);
+    const calls = asg.commandCalls(RecordLifecycleActionHeartbeatCommand);
+    expect(calls.length).toBe(keeper.beats);
+    expect(calls[0]?.args[0].input).toEqual({
+      AutoScalingGroupName: 'my-asg',
+      LifecycleHookName: 'my-lifecycle-hook',
+      LifecycleActionToken: action.token,
+      InstanceId: action.instanceId,
+    });
+    const after = calls.length;
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length).toBe(after);
+  });
+
+  it('never throws heartbeat failures into the work and stops once the action is gone', async () => {
+    asg.on(RecordLifecycleActionHeartbeatCommand).rejects(noActive(action.token));
+    const clock = manualClock();
+    const warn = vi.fn();
+    const keeper = startHeartbeat(asg as unknown as AutoScalingClient, action, {
+      intervalMs: 1_000,
+      clock,
+      logger: { warn, debug: vi.fn() },
+    });
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    await keeper.stop();
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+    expect(warn).toHaveBeenCalledOnce();
+  });
+
+  it('withHeartbeat returns the work result and stops the keeper with real timers', async () => {
+    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+    const started = Date.now();
+    const result = await withHeartbeat(
+      asg as unknown as AutoScalingClient,
+      action,
+      { intervalMs: 10 },
+      async () => {
+        await new Promise((r) => setTimeout(r, 55));
+        return 'done';
+      },
+    );
+    expect(result).toBe('done');
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length).toBeGreaterThanOrEqual(2);
+    const count = asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length;
+    await new Promise((r) => setTimeout(r, 40));
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length).toBe(count);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('withHeartbeat stops the keeper when the work throws', async () => {
+    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+    await expect(
+      withHeartbeat(asg as unknown as AutoScalingClient, action, { intervalMs: 60_000 }, async () => {
+        throw new Error('work failed');
+      }),
+    ).rejects.toThrow('work failed');
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(0);
+  });
+});
+
+describe('acceptLifecycleEvent', () => {
+  it('returns the action for a valid event', () => {
+    const error = vi.fn();
+    const result = acceptLifecycleEvent(loadEvent('autoscaling/launch'), { error });
+    expect(isRejected(result)).toBe(false);
+    expect(error).not.toHaveBeenCalled();
+  });
+
+  it('logs and returns a rejection for an invalid event instead of throwing', () => {
+    const error = vi.fn();
+    const event = loadEvent('autoscaling/launch');
+    delete event.detail.LifecycleActionToken;
+    const result = acceptLifecycleEvent(event, { error });
+    expect(result).toEqual({
+      status: 'rejected',
+      reason: 'Lifecycle event is missing detail.LifecycleActionToken',
+    });
+    expect(error).toHaveBeenCalledWith('Rejected lifecycle event; no AWS call was made', {
+      reason: 'Lifecycle event is missing detail.LifecycleActionToken',
+      field: 'detail.LifecycleActionToken',
+    });
+  });
+});

@@ -1,0 +1,112 @@
+import { manualClock } from '@netkit/testing';
+import { describe, expect, it, vi } from 'vitest';
+import { DeadlineExceededError } from '../../src/errors.ts';
+import { backoffDelay, Deadline, pollUntil, retry, systemClock } from '../../src/retry.ts';
+
+describe('backoffDelay', () => {
+  it('grows exponentially with jitter and respects the cap', () => {
+    expect(backoffDelay(0, { baseMs: 100, random: () => 0 })).toBe(50);
+    expect(backoffDelay(0, { baseMs: 100, random: () => 0.999999 })).toBe(100);
+    expect(backoffDelay(3, { baseMs: 100, random: () => 0 })).toBe(400);
+    expect(backoffDelay(30, { baseMs: 100, maxMs: 1000, random: () => 1 })).toBe(1000);
+  });
+});
+
+describe('Deadline', () => {
+  it('derives from the Lambda context minus a margin, optionally capped', () => {
+    const clock = manualClock();
+    const d = Deadline.fromContext({ getRemainingTimeInMillis: () => 60_000 }, 10_000, clock);
+    expect(d.remaining()).toBe(50_000);
+    const capped = Deadline.fromContext({ getRemainingTimeInMillis: () => 60_000 }, 10_000, clock, 5_000);
+    expect(capped.remaining()).toBe(5_000);
+    clock.advance(5_000);
+    expect(capped.expired()).toBe(true);
+    expect(Deadline.fromContext({ getRemainingTimeInMillis: () => 1_000 }, 10_000, clock).remaining()).toBe(
+      0,
+    );
+  });
+});
+
+describe('retry', () => {
+  it('retries retryable errors until success', async () => {
+    const clock = manualClock();
+    const fn = vi
+      .fn()
+      .mockRejectedValueOnce(new Error('a'))
+      .mockRejectedValueOnce(new Error('b'))
+      .mockResolvedValue('ok');
+    const onRetry = vi.fn();
+    await expect(
+      retry(fn, { retryable: () => true, deadline: Deadline.in(60_000, clock), clock, onRetry }),
+    ).resolves.toBe('ok');
+    expect(fn).toHaveBeenCalledTimes(3);
+    expect(onRetry).toHaveBeenCalledTimes(2);
+    expect(clock.sleeps).toHaveLength(2);
+  });
+
+  it('rethrows a non-retryable error at once', async () => {
+    const clock = manualClock();
+    const fn = vi.fn().mockRejectedValue(new TypeError('fatal'));
+    await expect(
+      retry(fn, { retryable: () => false, deadline: Deadline.in(60_000, clock), clock }),
+    ).rejects.toThrow('fatal');
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives up with the last error when the next wait would pass the deadline', async () => {
+    const clock = manualClock();
+    let n = 0;
+    const fn = () => Promise.reject(new Error(`e${++n}`));
+    await expect(
+      retry(fn, {
+        retryable: () => true,
+        deadline: Deadline.in(1_000, clock),
+        clock,
+        baseMs: 200,
+        random: () => 0,
+      }),
+    ).rejects.toThrow(/^e\d+$/);
+    expect(clock.now() - Date.parse('2026-11-21T10:00:00Z')).toBeLessThanOrEqual(1_000);
+  });
+});
+
+describe('pollUntil', () => {
+  it('returns the first defined value', async () => {
+    const clock = manualClock();
+    let n = 0;
+    const value = await pollUntil(async () => (++n === 3 ? 'ready' : undefined), {
+      deadline: Deadline.in(60_000, clock),
+      clock,
+      what: 'thing',
+    });
+    expect(value).toBe('ready');
+    expect(n).toBe(3);
+  });
+
+  it('throws DeadlineExceededError naming what it waited for', async () => {
+    const clock = manualClock();
+    const check = vi.fn(async () => undefined);
+    await expect(
+      pollUntil(check, {
+        deadline: Deadline.in(2_000, clock),
+        clock,
+        what: 'NAT gateway nat-1 to be deleted',
+      }),
+    ).rejects.toThrow(new DeadlineExceededError('Timed out waiting for NAT gateway nat-1 to be deleted'));
+    // It checks once more at the deadline instead of giving up early.
+    expect(clock.now() - Date.parse('2026-11-21T10:00:00Z')).toBe(2_000);
+    expect(check.mock.calls.length).toBeGreaterThan(2);
+  });
+});
+
+describe('systemClock.sleep', () => {
+  it('ends early when aborted', async () => {
+    const abort = new AbortController();
+    const started = Date.now();
+    const sleeping = systemClock.sleep(10_000, abort.signal);
+    abort.abort();
+    await sleeping;
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await systemClock.sleep(5, abort.signal);
+  });
+});

@@ -1,0 +1,2 @@
+// Types for the aws-sdk-client-mock matchers registered in setup.ts.
+import 'aws-sdk-client-mock-vitest/extend';
