@@ -1,0 +1,47 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Emulator } from '@netkit/local-aws';
+
+/** A Lambda entry point as the bundles export it. */
+export type BundleHandler = (event: unknown, context: unknown) => Promise<unknown>;
+
+export interface ScenarioContext {
+  emulator: Emulator;
+  /** Absolute path of the package's `dist` folder: the same bundles that deploy. */
+  distDir: string;
+  /**
+   * Import `dist/<entry>.mjs` after applying `env` (plus the emulator's env) to process.env.
+   * Each call gives a fresh module instance, so module-scope config and clients see `env`.
+   */
+  loadBundle<T = { handler: BundleHandler }>(entry: string, env: Record<string, string>): Promise<T>;
+  /** One progress line. */
+  step(message: string): void;
+  /** Show a spinner while `work` runs; resolves with its value. */
+  wait<T>(message: string, work: Promise<T>): Promise<T>;
+  /** Test-suite settings: shorter delays, smaller fleets. */
+  fast: boolean;
+}
+
+export interface ScenarioResult {
+  ok: boolean;
+  /** One line for the summary table. */
+  summary: string;
+  details?: Record<string, unknown>;
+}
+
+export interface Scenario {
+  /** The package name, e.g. `eip-associator` (used by `--only`). */
+  name: string;
+  title: string;
+  run(ctx: ScenarioContext): Promise<ScenarioResult>;
+}
+
+let generation = 0;
+
+/** Default `loadBundle`: env first, then a cache-busted dynamic import of the bundle file. */
+export async function importBundle<T>(distDir: string, entry: string, env: Record<string, string>): Promise<T> {
+  Object.assign(process.env, env);
+  const url = pathToFileURL(resolve(distDir, `${entry}.mjs`));
+  url.searchParams.set('instance', String(++generation));
+  return (await import(url.href)) as T;
+}

@@ -1,0 +1,269 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const MOTO_INSTALL_COMMAND = "pip install 'moto[server]==5.2.1'";
+
+export type ThrottleOption = boolean | { scale?: number; burst?: number };
+
+export interface EmulatorOptions {
+  /** Default us-east-1. */
+  region?: string;
+  /** How long a deleted NAT gateway stays `deleting`. Default 0 (deleted at once). */
+  natDeleteDelayMs?: number;
+  /**
+   * EC2 / Auto Scaling token-bucket throttling. Off by default. `scale` multiplies the refill
+   * rates, `burst` multiplies the bucket sizes (both default 1, i.e. the AWS figures).
+   */
+  throttle?: ThrottleOption;
+  /** Python interpreter with moto installed. Default env PYTHON or 'python3'. */
+  python?: string;
+  /** Port to listen on; default 0 (a free port). */
+  port?: number;
+}
+
+export interface Fault {
+  /** 'ec2' | 'autoscaling' | 'ecs' | 'cloudformation' ... (the SigV4 signing name) */
+  service: string;
+  /** e.g. 'AttachNetworkInterface' */
+  action: string;
+  /** Fail the nth matching call (1-based, counted from injection). Default 1. */
+  nth?: number;
+  /** How many consecutive calls from nth fail. Default 1. */
+  times?: number;
+  /** e.g. 'IncorrectInstanceState' */
+  code: string;
+  message?: string;
+  /** Default 400. */
+  status?: number;
+}
+
+export interface LifecycleActionSpec {
+  groupName: string;
+  hookName: string;
+  instanceId: string;
+  /** Generated uuid if absent. */
+  token?: string;
+  transition?: 'autoscaling:EC2_INSTANCE_LAUNCHING' | 'autoscaling:EC2_INSTANCE_TERMINATING';
+}
+
+export interface Completion {
+  groupName: string;
+  hookName: string;
+  instanceId: string;
+  token: string;
+  result: 'CONTINUE' | 'ABANDON';
+  at: string;
+}
+
+export interface Heartbeat {
+  groupName: string;
+  hookName: string;
+  instanceId: string;
+  token: string;
+  at: string;
+}
+
+export interface EmulatorSettings {
+  natDeleteDelayMs?: number;
+  throttle?: ThrottleOption;
+}
+
+export interface Emulator {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  region: string;
+  /** AWS_ENDPOINT_URL, AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_EC2_METADATA_DISABLED */
+  env: Record<string, string>;
+  /** For `new EC2Client(emu.clientConfig)`. */
+  clientConfig: {
+    endpoint: string;
+    region: string;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+  };
+  /** moto state, counters, faults, lifecycle records, settings back to the start options. */
+  reset(): Promise<void>;
+  configure(settings: EmulatorSettings): Promise<void>;
+  injectFault(fault: Fault): Promise<void>;
+  /** Per-action counter, keys like 'ec2:AttachNetworkInterface' (includes throttled and faulted calls). */
+  calls(): Promise<Record<string, number>>;
+  /** Clears calls() and throttled(). */
+  resetCalls(): Promise<void>;
+  /** How many calls per action got a throttling error. */
+  throttled(): Promise<Record<string, number>>;
+  lifecycle: {
+    /** Registers an active lifecycle action, returns its token. */
+    begin(spec: LifecycleActionSpec): Promise<string>;
+    completions(): Promise<Completion[]>;
+    heartbeats(): Promise<Heartbeat[]>;
+  };
+  stop(): Promise<void>;
+}
+
+const READY_PREFIX = 'NETKIT_MOTO_READY ';
+const START_TIMEOUT_MS = 30_000;
+const STDERR_KEEP = 16_384;
+
+/** Absolute path of the Python server script. */
+export const serverScript = resolve(import.meta.dirname, '..', 'server', 'netkit_moto.py');
+
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+}
+
+function missingMotoError(python: string, detail: string): Error {
+  return new Error(
+    `local-aws: moto is not importable with '${python}' (${detail.trim()}). ` +
+      `Install it with: ${MOTO_INSTALL_COMMAND} (or set PYTHON / options.python to an interpreter that has it).`,
+  );
+}
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+}
+
+function launch(python: string, settings: EmulatorSettings, port: number): Promise<Started> {
+  return new Promise<Started>((resolvePromise, rejectPromise) => {
+    const child = spawn(
+      python,
+      [serverScript, '--host', '127.0.0.1', '--port', String(port), '--settings', JSON.stringify(settings)],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+    );
+    children.add(child);
+    installExitHook();
+    let stderr = '';
+    let stdout = '';
+    let settled = false;
+    const settle = (error: Error | undefined, url?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error !== undefined) {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        children.delete(child);
+        rejectPromise(error);
+      } else if (url !== undefined) {
+        resolvePromise({ child, url });
+      }
+    };
+    const timer = setTimeout(() => {
+      settle(new Error(`local-aws: moto server did not become ready within ${START_TIMEOUT_MS} ms.\n${stderr}`));
+    }, START_TIMEOUT_MS);
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_KEEP);
+    });
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      if (settled) return; // keep draining the pipe after READY
+      stdout += chunk;
+      const line = stdout.split('\n').find((l) => l.startsWith(READY_PREFIX));
+      if (line !== undefined) settle(undefined, line.slice(READY_PREFIX.length).trim());
+    });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') settle(missingMotoError(python, `interpreter not found: ${error.message}`));
+      else settle(new Error(`local-aws: cannot start '${python}': ${error.message}`));
+    });
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      if (settled) return;
+      if (code === 3 || /NETKIT_MOTO_MISSING|ModuleNotFoundError|No module named/.test(stderr)) {
+        const reason = stderr.split('\n').find((l) => /NETKIT_MOTO_MISSING|No module named/.test(l)) ?? stderr;
+        settle(missingMotoError(python, reason));
+      } else {
+        settle(new Error(`local-aws: moto server exited early (code ${code}, signal ${signal}).\n${stderr}`));
+      }
+    });
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolvePromise) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      children.delete(child);
+      resolvePromise();
+      return;
+    }
+    const force = setTimeout(() => child.kill('SIGKILL'), 3_000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      children.delete(child);
+      resolvePromise();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const region = options.region ?? 'us-east-1';
+  const python = options.python ?? process.env['PYTHON'] ?? 'python3';
+  const startSettings: EmulatorSettings = {
+    natDeleteDelayMs: options.natDeleteDelayMs ?? 0,
+    throttle: options.throttle ?? false,
+  };
+  const { child, url } = await launch(python, startSettings, options.port ?? 0);
+
+  const control = async <T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> => {
+    const init: RequestInit = { method };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = { 'content-type': 'application/json' };
+    }
+    const response = await fetch(`${url}/_netkit${route}`, init);
+    const text = await response.text();
+    if (!response.ok) throw new Error(`local-aws: ${method} /_netkit${route} failed (${response.status}): ${text}`);
+    return JSON.parse(text) as T;
+  };
+
+  const env: Record<string, string> = {
+    AWS_ENDPOINT_URL: url,
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+  let stopped: Promise<void> | undefined;
+
+  return {
+    url,
+    region,
+    env,
+    clientConfig: { endpoint: url, region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } },
+    async reset() {
+      await control('POST', '/reset', {});
+    },
+    async configure(settings) {
+      await control('POST', '/configure', settings);
+    },
+    async injectFault(fault) {
+      await control('POST', '/faults', fault);
+    },
+    calls: () => control<Record<string, number>>('GET', '/calls'),
+    async resetCalls() {
+      await control('POST', '/calls/reset', {});
+    },
+    throttled: () => control<Record<string, number>>('GET', '/throttled'),
+    lifecycle: {
+      async begin(spec) {
+        const { token } = await control<{ token: string }>('POST', '/lifecycle/begin', spec);
+        return token;
+      },
+      completions: () => control<Completion[]>('GET', '/lifecycle/completions'),
+      heartbeats: () => control<Heartbeat[]>('GET', '/lifecycle/heartbeats'),
+    },
+    stop() {
+      stopped ??= stopChild(child);
+      return stopped;
+    },
+  };
+}

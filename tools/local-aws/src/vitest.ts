@@ -1,0 +1,27 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { type Emulator, type EmulatorOptions, startEmulator } from './index.ts';
+
+/**
+ * One emulator (one moto_server process) per test file: started in beforeAll, reset before
+ * each test, stopped in afterAll. Call at the top level of a test file:
+ *
+ *   const emu = useEmulator();
+ *   it('...', async () => { const ec2 = new EC2Client(emu().clientConfig); ... });
+ */
+export function useEmulator(options?: EmulatorOptions): () => Emulator {
+  let emulator: Emulator | undefined;
+  beforeAll(async () => {
+    emulator = await startEmulator(options);
+  });
+  afterAll(async () => {
+    await emulator?.stop();
+    emulator = undefined;
+  });
+  beforeEach(async () => {
+    await emulator?.reset();
+  });
+  return () => {
+    if (emulator === undefined) throw new Error('local-aws: the emulator is not running (use it inside tests/hooks)');
+    return emulator;
+  };
+}
