@@ -21,6 +21,8 @@ export function packageProject(
       testTimeout: 60_000,
       hookTimeout: 60_000,
       restoreMocks: true,
+      // The JSON report is summed by scripts/test-summary.mjs into one closing line.
+      reporters: ['default', ['json', { outputFile: resolve(dir, '.test-results.json') }]],
       ...overrides,
     },
   });
