@@ -1,17 +1,18 @@
 import { basename, resolve } from 'node:path';
-import { defineProject, type UserWorkspaceConfig } from 'vitest/config';
+import { defineConfig, type ViteUserConfig } from 'vitest/config';
 
 const root = import.meta.dirname;
 
+type TestOptions = NonNullable<ViteUserConfig['test']>;
+
 /**
- * One vitest project per workspace package. `test/unit` never touches the network;
+ * The vitest config of one workspace package. `test/unit` never touches the network;
  * `test/integration` talks to the local AWS emulator (tools/local-aws) over HTTP.
+ * Each package runs on its own (`vitest run` in its folder, as turbo does); the root
+ * vitest.config.ts lists them all as projects for editors and one-off runs.
  */
-export function packageProject(
-  dir: string,
-  overrides: UserWorkspaceConfig['test'] = {},
-): UserWorkspaceConfig {
-  return defineProject({
+export function packageProject(dir: string, overrides: TestOptions = {}): ViteUserConfig {
+  return defineConfig({
     test: {
       name: basename(dir),
       root: dir,

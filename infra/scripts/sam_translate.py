@@ -51,6 +51,9 @@ def translate(path: str, code_uri: str, policies: dict) -> dict:
     template, matches = decode(path)
     if matches or template is None:
         raise ValueError("; ".join(str(m) for m in matches) or "empty template")
+    transforms = template.get("Transform") or []
+    if "AWS::Serverless-2016-10-31" not in (transforms if isinstance(transforms, list) else [transforms]):
+        return convert_dict(template)
     replace_code_uri(template, code_uri)
     translator = Translator(managed_policy_map=policies, sam_parser=parser.Parser())
     return convert_dict(translator.translate(sam_template=template, parameter_values={}, passthrough_metadata=False))

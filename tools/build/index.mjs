@@ -4,6 +4,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
+import { sdkSchemaKeys } from './sdk-schema-keys.mjs';
 
 /** Node runtime the bundles target; keep in step with the templates' `Runtime: nodejs22.x`. */
 export const NODE_TARGET = 'node22';
@@ -34,6 +35,7 @@ export async function bundle({ dir, entries, banner }) {
     sourcesContent: false,
     metafile: true,
     legalComments: 'none',
+    plugins: [sdkSchemaKeys],
     logLevel: 'warning',
     // CJS dependencies bundled into ESM may call require() for node built-ins.
     banner: {

@@ -1,0 +1,120 @@
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import {
+  type Address,
+  AssociateAddressCommand,
+  DescribeAddressesCommand,
+  DisassociateAddressCommand,
+  type EC2Client,
+  EC2ServiceException,
+} from '@aws-sdk/client-ec2';
+import type { AwsStub } from 'aws-sdk-client-mock';
+
+// biome-ignore lint/suspicious/noExplicitAny: aws-sdk-client-mock's stub types are generic over every command
+type Ec2Stub = AwsStub<any, any, EC2Client['config']>;
+export type AsgStub = AwsStub<
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+  any,
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+  any,
+  AutoScalingClient['config']
+>;
+
+export interface FakeAddress {
+  allocationId: string;
+  publicIp: string;
+  tags: Record<string, string>;
+  domain?: 'vpc' | 'standard';
+  instanceId?: string;
+  associationId?: string;
+  networkInterfaceId?: string;
+}
+
+export function awsError(name: string, message = name, status = 400): EC2ServiceException {
+  return new EC2ServiceException({
+    name,
+    message,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status },
+  });
+}
+
+export const POOL_TAGS = { Application: 'prod ForwardProxy' };
+
+/** `n` pool EIPs tagged with POOL_TAGS. */
+export function poolOf(n: number, tags: Record<string, string> = POOL_TAGS): FakeAddress[] {
+  return Array.from({ length: n }, (_, i) => ({
+    allocationId: `eipalloc-${String(i + 1).padStart(17, '0')}`,
+    publicIp: `203.0.113.${i + 1}`,
+    tags,
+  }));
+}
+
+let associationSeq = 0;
+
+/**
+ * A small stateful model of EC2 Elastic IPs behind aws-sdk-client-mock: server-side
+ * filters (domain, instance-id, tag:K), AllowReassociation=false, and EC2's replacement
+ * of an instance's previous EIP on its primary address.
+ */
+export function fakeEc2(ec2Mock: Ec2Stub, addresses: FakeAddress[]) {
+  const describe = (filters: { Name?: string; Values?: string[] }[] | undefined): Address[] =>
+    addresses
+      .filter((a) =>
+        (filters ?? []).every((f) => {
+          const values = f.Values ?? [];
+          if (f.Name === 'domain') return values.includes(a.domain ?? 'vpc');
+          if (f.Name === 'instance-id') return a.instanceId !== undefined && values.includes(a.instanceId);
+          if (f.Name?.startsWith('tag:')) {
+            const value = a.tags[f.Name.slice(4)];
+            return value !== undefined && values.includes(value);
+          }
+          throw new Error(`fake EC2: unsupported filter ${f.Name}`);
+        }),
+      )
+      .map((a) => ({
+        AllocationId: a.allocationId,
+        PublicIp: a.publicIp,
+        Domain: a.domain ?? 'vpc',
+        ...(a.instanceId ? { InstanceId: a.instanceId } : {}),
+        ...(a.associationId ? { AssociationId: a.associationId } : {}),
+        ...(a.networkInterfaceId ? { NetworkInterfaceId: a.networkInterfaceId } : {}),
+        Tags: Object.entries(a.tags).map(([Key, Value]) => ({ Key, Value })),
+      }));
+  ec2Mock.on(DescribeAddressesCommand).callsFake((input: { Filters?: { Name?: string; Values?: string[] }[] }) => ({
+    Addresses: describe(input.Filters),
+  }));
+  ec2Mock
+    .on(AssociateAddressCommand)
+    .callsFake((input: { AllocationId?: string; InstanceId?: string; AllowReassociation?: boolean }) =>
+      associate(input.AllocationId!, input.InstanceId!, input.AllowReassociation ?? true),
+    );
+  ec2Mock.on(DisassociateAddressCommand).callsFake((input: { AssociationId?: string }) => {
+    const a = addresses.find((x) => x.associationId === input.AssociationId);
+    if (!a) throw awsError('InvalidAssociationID.NotFound');
+    delete a.instanceId;
+    delete a.associationId;
+    return {};
+  });
+  function associate(allocationId: string, instanceId: string, allowReassociation = false) {
+    const a = addresses.find((x) => x.allocationId === allocationId);
+    if (!a) throw awsError('InvalidAllocationID.NotFound');
+    if (a.instanceId === instanceId) return { AssociationId: a.associationId };
+    if ((a.instanceId || a.networkInterfaceId) && !allowReassociation) {
+      throw awsError('Resource.AlreadyAssociated', `resource ${allocationId} is already associated`);
+    }
+    for (const other of addresses) {
+      if (other.instanceId === instanceId) {
+        delete other.instanceId;
+        delete other.associationId;
+      }
+    }
+    a.instanceId = instanceId;
+    a.associationId = `eipassoc-${String(++associationSeq).padStart(17, '0')}`;
+    return { AssociationId: a.associationId };
+  }
+  return {
+    addresses,
+    associate,
+    heldBy: (instanceId: string) => addresses.filter((a) => a.instanceId === instanceId),
+  };
+}

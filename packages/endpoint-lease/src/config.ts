@@ -1,0 +1,96 @@
+import { integer, oneOf, optional, parseConfig, patterns, string, stringList } from '@netkit/aws-core/config';
+import { ConfigError } from '@netkit/aws-core/errors';
+
+/** Interface endpoint services Fargate needs without a NAT gateway (the S3 gateway endpoint is always added). */
+export const DEFAULT_ENDPOINT_SERVICES = ['logs', 'ecr.api', 'ecr.dkr', 'secretsmanager'] as const;
+
+/** CloudFormation stack names: a letter, then letters, digits and hyphens (kept short for the tag keys). */
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,99}$/;
+/** Short service names as in `com.amazonaws.<region>.<service>`, e.g. `ecr.dkr`, `ssmmessages`. */
+const SERVICE = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+const CLUSTER_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}$/;
+const TASK_DEFINITION_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}(:\d+)?$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+
+export const configSpec = {
+  ENDPOINT_STACK_NAME: string({
+    pattern: STACK_NAME,
+    description: 'a CloudFormation stack name: a letter, then up to 99 letters, digits or hyphens',
+  }),
+  VPC_ID: string({ pattern: patterns.vpcId, description: 'a VPC id like vpc-0123456789abcdef0' }),
+  SUBNET_IDS: stringList({ pattern: patterns.subnetId, item: 'subnet id (subnet-...)' }),
+  ROUTE_TABLE_IDS: stringList({ pattern: patterns.routeTableId, item: 'route table id (rtb-...)' }),
+  TASK_SECURITY_GROUP_IDS: stringList({ pattern: patterns.securityGroupId, item: 'security group id (sg-...)' }),
+  ENDPOINT_SERVICES: optional(stringList({ pattern: SERVICE, item: 'service name like ecr.dkr' }), [
+    ...DEFAULT_ENDPOINT_SERVICES,
+  ]),
+  CLUSTER_ARN: string({ pattern: CLUSTER_ARN, description: 'an ECS cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)' }),
+  TASK_DEFINITION_ARN: string({
+    pattern: TASK_DEFINITION_ARN,
+    description: 'an ECS task definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>[:<revision>])',
+  }),
+  CFN_ROLE_ARN: optional(string({ pattern: ROLE_ARN, description: 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)' })),
+  LEASE_SECONDS: optional(integer({ min: 60, max: 86_400 }), 300),
+  DELETE_POLICY: optional(oneOf(['hour-aligned', 'immediate'] as const), 'hour-aligned'),
+  BILLING_GUARD_SECONDS: optional(integer({ min: 60, max: 1_800 }), 600),
+  BILLING_ANCHOR: optional(oneOf(['stack-creation', 'clock-hour'] as const), 'stack-creation'),
+  /** Wait between the reaper announcing a delete and re-reading the lease (EC2 tags are eventually consistent). */
+  CONSISTENCY_SETTLE_SECONDS: optional(integer({ min: 0, max: 60 }), 10),
+};
+
+export type DeletePolicy = 'hour-aligned' | 'immediate';
+export type BillingAnchor = 'stack-creation' | 'clock-hour';
+
+export interface Config {
+  stackName: string;
+  vpcId: string;
+  subnetIds: string[];
+  routeTableIds: string[];
+  taskSecurityGroupIds: string[];
+  endpointServices: string[];
+  clusterArn: string;
+  taskDefinitionArn: string;
+  cfnRoleArn: string | undefined;
+  leaseSeconds: number;
+  deletePolicy: DeletePolicy;
+  billingGuardSeconds: number;
+  billingAnchor: BillingAnchor;
+  settleSeconds: number;
+}
+
+function region(arn: string): string {
+  return arn.split(':')[3] ?? '';
+}
+
+/**
+ * Parse and validate the environment once. Throws ConfigError naming every bad variable,
+ * including cross-field problems (the cluster and task definition must be in one region).
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const c = parseConfig(configSpec, env);
+  if (region(c.CLUSTER_ARN) !== region(c.TASK_DEFINITION_ARN)) {
+    throw new ConfigError([
+      {
+        variable: 'TASK_DEFINITION_ARN',
+        value: c.TASK_DEFINITION_ARN,
+        expected: `a task definition in the cluster's region ${region(c.CLUSTER_ARN)}`,
+      },
+    ]);
+  }
+  return {
+    stackName: c.ENDPOINT_STACK_NAME,
+    vpcId: c.VPC_ID,
+    subnetIds: c.SUBNET_IDS,
+    routeTableIds: c.ROUTE_TABLE_IDS,
+    taskSecurityGroupIds: c.TASK_SECURITY_GROUP_IDS,
+    endpointServices: c.ENDPOINT_SERVICES,
+    clusterArn: c.CLUSTER_ARN,
+    taskDefinitionArn: c.TASK_DEFINITION_ARN,
+    cfnRoleArn: c.CFN_ROLE_ARN,
+    leaseSeconds: c.LEASE_SECONDS,
+    deletePolicy: c.DELETE_POLICY,
+    billingGuardSeconds: c.BILLING_GUARD_SECONDS,
+    billingAnchor: c.BILLING_ANCHOR,
+    settleSeconds: c.CONSISTENCY_SETTLE_SECONDS,
+  };
+}

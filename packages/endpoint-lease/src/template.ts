@@ -1,0 +1,94 @@
+/**
+ * The endpoint stack, generated in TypeScript so the Lambda bundle carries it (no S3 template URL,
+ * no file to read at run time). Interface endpoints with private DNS in every subnet, the free S3
+ * gateway endpoint on the route tables, and a security group that accepts HTTPS from the VPC's
+ * CIDR blocks only (the seed opened 443 to 0.0.0.0/0).
+ */
+
+export interface EndpointStackSpec {
+  vpcId: string;
+  /** The VPC's IPv4 CIDR blocks (primary and associated). */
+  vpcCidrs: string[];
+  subnetIds: string[];
+  routeTableIds: string[];
+  /** Short service names, e.g. `ecr.dkr`. */
+  services: string[];
+  stackName: string;
+}
+
+/** Output key prefix of the endpoint ids, read back to wait for `available`. */
+export const ENDPOINT_OUTPUT_PREFIX = 'Endpoint';
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** `ecr.dkr` -> `EcrDkr`: a logical id part. */
+export function logicalName(service: string): string {
+  return service
+    .split(/[.-]/)
+    .filter((part) => part !== '')
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
+}
+
+export function endpointStackTemplate(spec: EndpointStackSpec): string {
+  if (spec.vpcCidrs.length === 0) throw new Error('endpointStackTemplate: the VPC has no IPv4 CIDR block');
+  const names = new Set<string>();
+  const resources: Record<string, Json> = {
+    EndpointSecurityGroup: {
+      Type: 'AWS::EC2::SecurityGroup',
+      Properties: {
+        GroupDescription: `HTTPS from the VPC to the interface endpoints of ${spec.stackName}`,
+        VpcId: spec.vpcId,
+        SecurityGroupIngress: spec.vpcCidrs.map((cidr) => ({
+          IpProtocol: 'tcp',
+          FromPort: 443,
+          ToPort: 443,
+          CidrIp: cidr,
+          Description: 'HTTPS from the VPC',
+        })),
+        // Endpoints never open connections: replace the default allow-all egress with a rule
+        // that matches nothing (ICMP type 252 code 86 to localhost), the documented idiom.
+        SecurityGroupEgress: [
+          { IpProtocol: 'icmp', FromPort: 252, ToPort: 86, CidrIp: '127.0.0.1/32', Description: 'no egress' },
+        ],
+      },
+    },
+    S3GatewayEndpoint: {
+      Type: 'AWS::EC2::VPCEndpoint',
+      Properties: {
+        VpcEndpointType: 'Gateway',
+        VpcId: spec.vpcId,
+        ServiceName: { 'Fn::Sub': 'com.amazonaws.${AWS::Region}.s3' },
+        RouteTableIds: spec.routeTableIds,
+      },
+    },
+  };
+  const outputs: Record<string, Json> = {};
+  for (const service of spec.services) {
+    const name = logicalName(service);
+    if (names.has(name)) throw new Error(`endpointStackTemplate: services collide on the name ${name}`);
+    names.add(name);
+    resources[`${name}Endpoint`] = {
+      Type: 'AWS::EC2::VPCEndpoint',
+      Properties: {
+        VpcEndpointType: 'Interface',
+        VpcId: spec.vpcId,
+        ServiceName: { 'Fn::Sub': `com.amazonaws.\${AWS::Region}.${service}` },
+        SubnetIds: spec.subnetIds,
+        SecurityGroupIds: [{ Ref: 'EndpointSecurityGroup' }],
+        PrivateDnsEnabled: true,
+      },
+    };
+    outputs[`${ENDPOINT_OUTPUT_PREFIX}${name}`] = {
+      Description: `Interface endpoint for ${service}`,
+      Value: { Ref: `${name}Endpoint` },
+    };
+  }
+  outputs.S3GatewayEndpoint = { Description: 'Gateway endpoint for S3', Value: { Ref: 'S3GatewayEndpoint' } };
+  return JSON.stringify({
+    AWSTemplateFormatVersion: '2010-09-09',
+    Description: `netkit endpoint-lease: interface VPC endpoints for ${spec.stackName} (created and deleted on demand)`,
+    Resources: resources,
+    Outputs: outputs,
+  });
+}

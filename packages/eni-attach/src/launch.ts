@@ -1,0 +1,405 @@
+import {
+  AttachNetworkInterfaceCommand,
+  CreateNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommand,
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+  type Instance,
+  ModifyNetworkInterfaceAttributeCommand,
+  type NetworkInterface,
+} from '@aws-sdk/client-ec2';
+import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
+import {
+  type CompletionOutcome,
+  completeLifecycleAction,
+  type LifecycleAction,
+  type LifecycleResult,
+} from '@netkit/aws-core/lifecycle';
+import { pollUntil } from '@netkit/aws-core/retry';
+import { toTagList } from '@netkit/aws-core/tags';
+import type { AttachmentSpec, LaunchConfig } from './config.ts';
+import { clientToken, eniDescription, MANAGED_BY, TAG } from './naming.ts';
+import {
+  AbandonError,
+  attachedAt,
+  type Deadlines,
+  type Deps,
+  describeOwnInterfaces,
+  isTransientFailure,
+  Run,
+  tagValue,
+} from './run.ts';
+import { SubnetMapError, type SubnetCatalog } from './subnets.ts';
+
+export interface LaunchDeps extends Deps {
+  /** Per-container cache of the SUBNET_MAP validation. */
+  catalog: SubnetCatalog;
+}
+
+/** How an interface came to be on the instance. */
+export type InterfaceSource =
+  | 'existing' // already attached by an earlier delivery of this event
+  | 'created' // created and attached by this invocation
+  | 'reused' // created by an earlier, interrupted delivery and attached by this one
+  | 'concurrent'; // attached by a concurrent delivery while this one was working
+
+export interface AttachedInterface {
+  deviceIndex: number;
+  networkInterfaceId: string;
+  subnetId: string;
+  source: InterfaceSource;
+}
+
+export interface LaunchReport {
+  status: 'completed';
+  instanceId: string;
+  result: LifecycleResult;
+  /** Why the launch was abandoned (one clear sentence). */
+  reason?: string;
+  interfaces: AttachedInterface[];
+  /** ENIs this invocation deleted while cleaning up or losing a race. */
+  deleted: string[];
+  completion: CompletionOutcome;
+  heartbeats: number;
+}
+
+const GONE_STATES = new Set(['shutting-down', 'terminated']);
+
+/**
+ * Launch lifecycle action: make sure every configured interface is attached at
+ * its device index with DeleteOnTermination, then complete CONTINUE. A final
+ * failure deletes what this invocation created and completes ABANDON; a
+ * transient one (deadline, throttling) deletes it and rethrows so the event is
+ * redelivered.
+ */
+export async function handleLaunch(
+  action: LifecycleAction,
+  config: LaunchConfig,
+  deps: LaunchDeps,
+  deadlines: Deadlines,
+): Promise<LaunchReport> {
+  const run = new Run(deps, action, deadlines, config.heartbeatIntervalMs);
+  const attempt = new LaunchAttempt(run, config, deps.catalog);
+  let result: LifecycleResult = 'CONTINUE';
+  let reason: string | undefined;
+  try {
+    await attempt.execute();
+  } catch (error) {
+    await attempt.cleanUp();
+    if (isTransientFailure(error)) {
+      run.logger.warn('Launch not finished; cleaned up and leaving the event to be redelivered', {
+        instanceId: action.instanceId,
+        error: describeError(error),
+        deleted: attempt.deleted,
+      });
+      throw error;
+    }
+    result = 'ABANDON';
+    reason = error instanceof Error ? error.message : String(error);
+    if (!(error instanceof AbandonError) && !(error instanceof SubnetMapError)) reason = describeError(error);
+    run.logger.error(`Abandoning launch of ${action.instanceId}: ${reason}`, {
+      instanceId: action.instanceId,
+      groupName: action.groupName,
+      deleted: attempt.deleted,
+    });
+  }
+  const completion = await run.call(
+    'CompleteLifecycleAction',
+    () => completeLifecycleAction(deps.autoscaling, action, result, run.logger),
+    [],
+    deadlines.finish,
+  );
+  const report: LaunchReport = {
+    status: 'completed',
+    instanceId: action.instanceId,
+    result,
+    interfaces: result === 'CONTINUE' ? attempt.interfaces : [],
+    deleted: attempt.deleted,
+    completion,
+    heartbeats: run.heartbeats,
+  };
+  if (reason !== undefined) report.reason = reason;
+  return report;
+}
+
+class LaunchAttempt {
+  readonly interfaces: AttachedInterface[] = [];
+  readonly deleted: string[] = [];
+  /** ENIs this invocation created or picked up that are not attached yet: deleted on failure. */
+  private readonly pending = new Set<string>();
+  private readonly instanceId: string;
+
+  constructor(
+    private readonly run: Run,
+    private readonly config: LaunchConfig,
+    private readonly catalog: SubnetCatalog,
+  ) {
+    this.instanceId = run.action.instanceId;
+  }
+
+  private get ec2() {
+    return this.run.deps.ec2;
+  }
+
+  async execute(): Promise<void> {
+    const { attachments } = this.config;
+    let own = await describeOwnInterfaces(this.run, this.instanceId);
+    const done = attachments.map((spec) => attachedAt(own, this.instanceId, spec.deviceIndex));
+    if (done.every((eni) => eni !== undefined)) {
+      // Redelivery: everything is in place; only make sure of DeleteOnTermination.
+      for (const [i, eni] of done.entries()) await this.keep(attachments[i]!, eni!, 'existing');
+      return;
+    }
+    const subnets = await this.catalog.get(this.ec2);
+    const instance = await this.describeInstance();
+    const az = instance.Placement?.AvailabilityZone;
+    if (!az) throw new AbandonError(`instance ${this.instanceId} has no Availability Zone`);
+    for (const [i, spec] of attachments.entries()) {
+      const existing = done[i];
+      if (existing) {
+        await this.keep(spec, existing, 'existing');
+        continue;
+      }
+      const subnetId = spec.subnetMap[az];
+      if (!subnetId || !subnets.has(subnetId)) {
+        const where = attachments.length === 1 ? 'SUBNET_MAP' : `ATTACHMENTS deviceIndex ${spec.deviceIndex}`;
+        throw new AbandonError(
+          `Availability Zone ${az} of instance ${this.instanceId} is not in ${where} (mapped: ${Object.keys(spec.subnetMap).join(', ')})`,
+        );
+      }
+      const occupant = instance.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === spec.deviceIndex);
+      if (occupant && !own.some((e) => e.NetworkInterfaceId === occupant.NetworkInterfaceId)) {
+        throw new AbandonError(
+          `device index ${spec.deviceIndex} of instance ${this.instanceId} already holds ${occupant.NetworkInterfaceId}, which eni-attach did not create`,
+        );
+      }
+      own = await this.attachOne(spec, subnetId, own);
+    }
+  }
+
+  private async describeInstance(): Promise<Instance> {
+    let instance: Instance | undefined;
+    try {
+      const out = await this.run.call(
+        'DescribeInstances',
+        () => this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [this.instanceId] })),
+        // Right after launch, DescribeInstances may not see the instance yet.
+        ['InvalidInstanceID.NotFound'],
+      );
+      instance = out.Reservations?.[0]?.Instances?.[0];
+    } catch (error) {
+      if (!isNotFoundError(error)) throw error;
+    }
+    if (!instance) throw new AbandonError(`instance ${this.instanceId} does not exist (terminated?)`);
+    const state = instance.State?.Name;
+    if (state && GONE_STATES.has(state)) throw new AbandonError(`instance ${this.instanceId} is ${state}`);
+    return instance;
+  }
+
+  /** Create (or pick up) the ENI for one attachment, attach it, set DeleteOnTermination. */
+  private async attachOne(
+    spec: AttachmentSpec,
+    subnetId: string,
+    own: NetworkInterface[],
+  ): Promise<NetworkInterface[]> {
+    let eni: NetworkInterface;
+    let source: InterfaceSource;
+    const leftover = own
+      .filter(
+        (e) =>
+          e.Status === 'available' &&
+          e.SubnetId === subnetId &&
+          tagValue(e, TAG.deviceIndex) === String(spec.deviceIndex),
+      )
+      .sort((a, b) => (a.NetworkInterfaceId ?? '').localeCompare(b.NetworkInterfaceId ?? ''))[0];
+    if (leftover) {
+      eni = leftover;
+      source = 'reused';
+      this.pending.add(eni.NetworkInterfaceId!);
+      this.run.logger.info('Reusing an unattached ENI from an earlier delivery', {
+        instanceId: this.instanceId,
+        networkInterfaceId: eni.NetworkInterfaceId,
+      });
+    } else {
+      eni = await this.create(spec, subnetId);
+      source = 'created';
+    }
+    const id = eni.NetworkInterfaceId!;
+    if (eni.Status !== 'available') eni = await this.waitAvailable(id);
+    if (spec.sourceDestCheck !== undefined && eni.SourceDestCheck !== spec.sourceDestCheck) {
+      await this.run.call('ModifyNetworkInterfaceAttribute', () =>
+        this.ec2.send(
+          new ModifyNetworkInterfaceAttributeCommand({
+            NetworkInterfaceId: id,
+            SourceDestCheck: { Value: spec.sourceDestCheck },
+          }),
+        ),
+      );
+    }
+    let attachmentId: string | undefined;
+    try {
+      const out = await this.run.call(
+        'AttachNetworkInterface',
+        () =>
+          this.ec2.send(
+            new AttachNetworkInterfaceCommand({
+              InstanceId: this.instanceId,
+              NetworkInterfaceId: id,
+              DeviceIndex: spec.deviceIndex,
+            }),
+          ),
+        ['IncorrectInstanceState', 'InvalidNetworkInterfaceID.NotFound'],
+      );
+      attachmentId = out.AttachmentId;
+      this.pending.delete(id);
+    } catch (error) {
+      if (!isAwsError(error, 'InvalidNetworkInterface.InUse', 'InvalidParameterValue')) throw error;
+      // Lost a race with a concurrent delivery of the same event? Then its ENI is at the index.
+      const latest = await describeOwnInterfaces(this.run, this.instanceId);
+      const winner = attachedAt(latest, this.instanceId, spec.deviceIndex);
+      if (!winner) throw error;
+      if (winner.NetworkInterfaceId !== id) await this.deleteIfUnattached(id);
+      this.pending.delete(id);
+      this.run.logger.info('A concurrent delivery attached the interface first', {
+        instanceId: this.instanceId,
+        networkInterfaceId: winner.NetworkInterfaceId,
+      });
+      await this.keep(spec, winner, 'concurrent');
+      return latest;
+    }
+    if (!attachmentId) throw new AbandonError(`AttachNetworkInterface returned no attachment id for ${id}`);
+    await this.setDeleteOnTermination(id, attachmentId);
+    this.interfaces.push({ deviceIndex: spec.deviceIndex, networkInterfaceId: id, subnetId, source });
+    this.run.logger.info('Attached network interface', {
+      instanceId: this.instanceId,
+      networkInterfaceId: id,
+      deviceIndex: spec.deviceIndex,
+      subnetId,
+      source,
+    });
+    return own;
+  }
+
+  private async create(spec: AttachmentSpec, subnetId: string): Promise<NetworkInterface> {
+    const { action } = this.run;
+    const tags = {
+      ...this.config.eniTags,
+      [TAG.managedBy]: MANAGED_BY,
+      [TAG.instanceId]: this.instanceId,
+      [TAG.deviceIndex]: String(spec.deviceIndex),
+      [TAG.group]: action.groupName,
+      [TAG.hook]: action.hookName,
+      // The event's time, not the clock: a retried create must send identical parameters.
+      [TAG.createdAt]: action.time ?? new Date(this.run.deps.clock.now()).toISOString(),
+    };
+    try {
+      const out = await this.run.call('CreateNetworkInterface', () =>
+        this.ec2.send(
+          new CreateNetworkInterfaceCommand({
+            SubnetId: subnetId,
+            Groups: spec.securityGroupIds,
+            Description: eniDescription(this.instanceId, spec.deviceIndex, action.groupName),
+            ClientToken: clientToken(this.instanceId, action.hookName, spec.deviceIndex),
+            TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
+          }),
+        ),
+      );
+      const eni = out.NetworkInterface;
+      if (!eni?.NetworkInterfaceId) throw new AbandonError('CreateNetworkInterface returned no interface');
+      this.pending.add(eni.NetworkInterfaceId);
+      return eni;
+    } catch (error) {
+      if (isAwsError(error, 'IdempotentParameterMismatch')) {
+        throw new AbandonError(
+          `an ENI was already created for ${this.instanceId} device ${spec.deviceIndex} with different parameters (configuration changed mid-launch?)`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  private waitAvailable(id: string): Promise<NetworkInterface> {
+    return pollUntil(
+      async () => {
+        try {
+          const out = await this.run.call('DescribeNetworkInterfaces', () =>
+            this.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] })),
+          );
+          const eni = out.NetworkInterfaces?.[0];
+          return eni?.Status === 'available' ? eni : undefined;
+        } catch (error) {
+          if (isNotFoundError(error)) return undefined; // eventual consistency right after create
+          throw error;
+        }
+      },
+      {
+        deadline: this.run.deadlines.work,
+        clock: this.run.deps.clock,
+        what: `network interface ${id} to become available`,
+        baseMs: 250,
+        maxMs: 4_000,
+        ...(this.run.deps.random ? { random: this.run.deps.random } : {}),
+        onWait: () => this.run.heartbeatIfDue(),
+      },
+    );
+  }
+
+  private async setDeleteOnTermination(id: string, attachmentId: string): Promise<void> {
+    await this.run.call(
+      'ModifyNetworkInterfaceAttribute',
+      () =>
+        this.ec2.send(
+          new ModifyNetworkInterfaceAttributeCommand({
+            NetworkInterfaceId: id,
+            Attachment: { AttachmentId: attachmentId, DeleteOnTermination: true },
+          }),
+        ),
+      ['InvalidAttachmentID.NotFound'],
+    );
+  }
+
+  /** An interface already in place: make sure it is deleted with the instance. */
+  private async keep(spec: AttachmentSpec, eni: NetworkInterface, source: InterfaceSource): Promise<void> {
+    const id = eni.NetworkInterfaceId!;
+    if (eni.Attachment?.DeleteOnTermination !== true && eni.Attachment?.AttachmentId) {
+      await this.setDeleteOnTermination(id, eni.Attachment.AttachmentId);
+    }
+    this.interfaces.push({
+      deviceIndex: spec.deviceIndex,
+      networkInterfaceId: id,
+      subnetId: eni.SubnetId ?? '',
+      source,
+    });
+  }
+
+  private async deleteIfUnattached(id: string): Promise<void> {
+    try {
+      await this.run.call(
+        'DeleteNetworkInterface',
+        () => this.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
+        [],
+        this.run.deadlines.finish,
+      );
+      this.deleted.push(id);
+    } catch (error) {
+      if (isNotFoundError(error)) return;
+      if (isAwsError(error, 'InvalidNetworkInterface.InUse')) {
+        // A concurrent delivery attached it: it is in use, not an orphan.
+        this.run.logger.info('Not deleting an interface that is now attached', { networkInterfaceId: id });
+        return;
+      }
+      this.run.logger.error('Could not delete network interface; the sweeper will retry', {
+        networkInterfaceId: id,
+        error: describeError(error),
+      });
+    }
+  }
+
+  /** Delete every ENI this invocation created or picked up and did not attach. */
+  async cleanUp(): Promise<void> {
+    for (const id of [...this.pending]) {
+      await this.deleteIfUnattached(id);
+      this.pending.delete(id);
+    }
+  }
+}

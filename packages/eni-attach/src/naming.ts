@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+
+export const SERVICE_NAME = 'eni-attach';
+
+/** Tags this package writes on every ENI it creates. The IAM policy keys on MANAGED_BY. */
+export const TAG = {
+  managedBy: 'netkit:managed-by',
+  instanceId: 'netkit:instance-id',
+  deviceIndex: 'netkit:device-index',
+  group: 'netkit:auto-scaling-group',
+  hook: 'netkit:lifecycle-hook',
+  createdAt: 'netkit:created-at',
+} as const;
+
+export const MANAGED_BY = SERVICE_NAME;
+
+/** Users may not set tags under these prefixes (ENI_TAGS). */
+export const RESERVED_TAG_PREFIXES = ['aws:', 'netkit:'] as const;
+
+/**
+ * CreateNetworkInterface ClientToken: deterministic from instance, hook and
+ * device index, so a retried create returns the same ENI. EC2 allows 64 ASCII
+ * characters; a SHA-256 prefix keeps it short whatever the hook name.
+ */
+export function clientToken(instanceId: string, hookName: string, deviceIndex: number): string {
+  const digest = createHash('sha256').update(`${instanceId}\n${hookName}\n${deviceIndex}`).digest('hex');
+  return `eni-attach-${digest.slice(0, 48)}`;
+}
+
+export function eniDescription(instanceId: string, deviceIndex: number, groupName: string): string {
+  return `eni-attach: ${instanceId} device ${deviceIndex} (${groupName})`.slice(0, 255);
+}

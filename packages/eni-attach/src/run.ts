@@ -1,0 +1,159 @@
+import { type AutoScalingClient, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeNetworkInterfacesCommand,
+  type EC2Client,
+  type NetworkInterface,
+} from '@aws-sdk/client-ec2';
+import {
+  awsErrorName,
+  DeadlineExceededError,
+  describeError,
+  isAwsError,
+  isThrottlingError,
+  NetkitError,
+} from '@netkit/aws-core/errors';
+import type { LifecycleAction } from '@netkit/aws-core/lifecycle';
+import type { Logger } from '@netkit/aws-core/observability';
+import { type Clock, type Deadline, retry } from '@netkit/aws-core/retry';
+import { tagFilters } from '@netkit/aws-core/tags';
+import { MANAGED_BY, TAG } from './naming.ts';
+
+/** What the core functions need; the handler builds it once per container. */
+export interface Deps {
+  ec2: EC2Client;
+  autoscaling: AutoScalingClient;
+  logger: Logger;
+  clock: Clock;
+  /** Jitter source for backoff; injectable for tests. */
+  random?: () => number;
+}
+
+/** A reason to give up on this launch for good: clean up, complete ABANDON. */
+export class AbandonError extends NetkitError {}
+
+/** Timing of one invocation: `work` bounds the EC2 work, `finish` (later) the cleanup and completion. */
+export interface Deadlines {
+  work: Deadline;
+  finish: Deadline;
+}
+
+/**
+ * State of one invocation: deadlines, and lifecycle heartbeats recorded during
+ * waits so a long wait (pending instance, throttling) does not hit the hook's
+ * heartbeat timeout.
+ */
+export class Run {
+  heartbeats = 0;
+  private lastBeat: number;
+
+  constructor(
+    readonly deps: Deps,
+    readonly action: LifecycleAction,
+    readonly deadlines: Deadlines,
+    private readonly heartbeatIntervalMs: number,
+  ) {
+    this.lastBeat = deps.clock.now();
+  }
+
+  get logger() {
+    return this.deps.logger;
+  }
+
+  /** Record a heartbeat if `heartbeatIntervalMs` has passed since the last one. Never throws. */
+  async heartbeatIfDue(): Promise<void> {
+    if (this.action.kind !== 'launch') return;
+    const now = this.deps.clock.now();
+    if (now - this.lastBeat < this.heartbeatIntervalMs) return;
+    this.lastBeat = now;
+    try {
+      await this.deps.autoscaling.send(
+        new RecordLifecycleActionHeartbeatCommand({
+          AutoScalingGroupName: this.action.groupName,
+          LifecycleHookName: this.action.hookName,
+          LifecycleActionToken: this.action.token,
+          InstanceId: this.action.instanceId,
+        }),
+      );
+      this.heartbeats++;
+    } catch (error) {
+      this.logger.warn('Lifecycle heartbeat failed', {
+        instanceId: this.action.instanceId,
+        error: describeError(error),
+      });
+    }
+  }
+
+  /**
+   * One AWS call, retried with backoff inside the deadline on throttling,
+   * server faults and the given transient error names.
+   */
+  call<T>(
+    what: string,
+    fn: () => Promise<T>,
+    transient: readonly string[] = [],
+    deadline: Deadline = this.deadlines.work,
+  ): Promise<T> {
+    const options: Parameters<typeof retry>[1] = {
+      deadline,
+      clock: this.deps.clock,
+      retryable: (error) => isThrottlingError(error) || isServerFault(error) || isAwsError(error, ...transient),
+      onRetry: async (error, attempt, delayMs) => {
+        this.logger.info(`Retrying ${what}`, { error: awsErrorName(error), attempt: attempt + 1, delayMs });
+        await this.heartbeatIfDue();
+      },
+    };
+    if (this.deps.random) options.random = this.deps.random;
+    return retry(fn, options);
+  }
+}
+
+function isServerFault(error: unknown): boolean {
+  return (error as { $fault?: unknown } | undefined)?.$fault === 'server';
+}
+
+/**
+ * True when giving up now would be premature: the condition may clear by
+ * itself (throttling, a pending instance, a network error, the deadline).
+ * Such failures are rethrown so Lambda redelivers the event; the handler is
+ * idempotent. Client faults from AWS and AbandonError are final.
+ */
+export function isTransientFailure(error: unknown): boolean {
+  if (error instanceof AbandonError) return false;
+  if (error instanceof DeadlineExceededError) return true;
+  if (isThrottlingError(error) || isServerFault(error)) return true;
+  if (isAwsError(error, 'IncorrectInstanceState')) return true;
+  return (error as { $fault?: unknown } | undefined)?.$fault !== 'client';
+}
+
+export function tagValue(eni: NetworkInterface, key: string): string | undefined {
+  return eni.TagSet?.find((t) => t.Key === key)?.Value;
+}
+
+/** Every ENI this package created for `instanceId` (attached or not): one filtered Describe call. */
+export async function describeOwnInterfaces(run: Run, instanceId: string): Promise<NetworkInterface[]> {
+  const out = await run.call('DescribeNetworkInterfaces', () =>
+    run.deps.ec2.send(
+      new DescribeNetworkInterfacesCommand({
+        Filters: tagFilters({ [TAG.managedBy]: MANAGED_BY, [TAG.instanceId]: instanceId }),
+      }),
+    ),
+  );
+  return (out.NetworkInterfaces ?? []).filter(
+    (eni) => tagValue(eni, TAG.managedBy) === MANAGED_BY && tagValue(eni, TAG.instanceId) === instanceId,
+  );
+}
+
+/** The ENI of ours attached to `instanceId` at `deviceIndex`, if any. */
+export function attachedAt(
+  enis: readonly NetworkInterface[],
+  instanceId: string,
+  deviceIndex: number,
+): NetworkInterface | undefined {
+  return enis.find(
+    (eni) =>
+      tagValue(eni, TAG.deviceIndex) === String(deviceIndex) &&
+      eni.Attachment?.InstanceId === instanceId &&
+      eni.Attachment.DeviceIndex === deviceIndex &&
+      (eni.Attachment.Status === 'attached' || eni.Attachment.Status === 'attaching'),
+  );
+}

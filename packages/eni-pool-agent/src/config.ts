@@ -1,0 +1,68 @@
+import { boolean, type ConfigOf, integer, optional, parseConfig, string, stringMap } from '@netkit/aws-core/config';
+
+/** Tag keys EC2 accepts from users: 1..128 characters, not starting with the reserved `aws:` prefix. */
+export const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+/** Tag values: 0..256 characters of the same set. */
+export const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+
+export const DEFAULT_HOSTNAME_TAG = 'HostName';
+export const DEFAULT_DEVICE_INDEX = 1;
+export const DEFAULT_ATTACH_TIMEOUT_SECONDS = 120;
+/** A launch hook cannot wait longer than a Lambda invocation (15 minutes) minus a margin. */
+export const MAX_ATTACH_TIMEOUT_SECONDS = 840;
+
+/** The settings the allocation core needs, shared by Lambda mode and the agent. */
+export const poolSpec = {
+  /** Pool ENIs carry every pair of these tags. */
+  ENI_POOL_TAGS: stringMap({
+    keyPattern: TAG_KEY,
+    valuePattern: TAG_VALUE,
+    what: 'tag key -> tag value (the tags every pool ENI carries)',
+  }),
+  /** Tag on a pool ENI (and, in Lambda mode, written on the instance) holding the hostname. */
+  HOSTNAME_TAG: optional(
+    string({ pattern: TAG_KEY, description: 'a tag key (1-128 characters, not starting with "aws:")' }),
+    DEFAULT_HOSTNAME_TAG,
+  ),
+  /** Device index the pool ENI is attached at (0 is the primary interface). */
+  DEVICE_INDEX: optional(integer({ min: 1, max: 31 }), DEFAULT_DEVICE_INDEX),
+  /** How long a launch waits for a free pool ENI (and for the attachment) before giving up. */
+  ATTACH_TIMEOUT_SECONDS: optional(
+    integer({ min: 1, max: MAX_ATTACH_TIMEOUT_SECONDS }),
+    DEFAULT_ATTACH_TIMEOUT_SECONDS,
+  ),
+};
+
+export const lambdaSpec = {
+  ...poolSpec,
+  /** On a terminate lifecycle action, detach the pool ENI so a replacement can take it at once. */
+  DETACH_ON_TERMINATE: optional(boolean(), true),
+};
+
+export type PoolConfig = ConfigOf<typeof poolSpec>;
+export type LambdaConfig = ConfigOf<typeof lambdaSpec>;
+
+/** Parse the Lambda mode configuration; throws ConfigError naming every bad variable. */
+export function parseLambdaConfig(env: Record<string, string | undefined> = process.env): LambdaConfig {
+  return parseConfig(lambdaSpec, env);
+}
+
+/** Parse the agent's configuration (environment merged with command-line flags). */
+export function parsePoolConfig(env: Record<string, string | undefined> = process.env): PoolConfig {
+  return parseConfig(poolSpec, env);
+}
+
+/** What the allocation core works with. */
+export interface Pool {
+  tags: Record<string, string>;
+  hostnameTag: string;
+  deviceIndex: number;
+}
+
+export function poolOf(config: PoolConfig): Pool {
+  return {
+    tags: config.ENI_POOL_TAGS,
+    hostnameTag: config.HOSTNAME_TAG,
+    deviceIndex: config.DEVICE_INDEX,
+  };
+}

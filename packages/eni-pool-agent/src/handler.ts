@@ -1,0 +1,24 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { createClient } from '@netkit/aws-core/clients';
+import { createMetrics } from '@netkit/aws-core/metrics';
+import { createObservability } from '@netkit/aws-core/observability';
+import { systemClock } from '@netkit/aws-core/retry';
+import { parseLambdaConfig } from './config.ts';
+import { createHandler } from './lambda.ts';
+
+const SERVICE = 'eni-pool-agent';
+const { logger, tracer } = createObservability(SERVICE);
+// Invalid configuration throws ConfigError here, at init, naming every bad variable.
+const config = parseLambdaConfig(process.env);
+
+export const handler = createHandler(
+  {
+    ec2: createClient(EC2Client, { tracer }),
+    autoscaling: createClient(AutoScalingClient, { tracer }),
+    logger,
+    clock: systemClock,
+    metrics: createMetrics(SERVICE),
+  },
+  config,
+);

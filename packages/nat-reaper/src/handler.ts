@@ -1,0 +1,76 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { createClient } from '@netkit/aws-core/clients';
+import {
+  type CustomResourceRequest,
+  type CustomResourceResponse,
+  type ResponseSender,
+  runCustomResource,
+  type WorkContext,
+} from '@netkit/aws-core/custom-resource';
+import { createObservability, type Logger } from '@netkit/aws-core/observability';
+import { type Clock, Deadline, type LambdaContextLike, systemClock } from '@netkit/aws-core/retry';
+import { type Config, loadConfig } from './config.ts';
+import { parseProperties, type RawProperties } from './properties.ts';
+import { planData, reap, reportData } from './reap.ts';
+
+export interface HandlerDeps {
+  ec2: EC2Client;
+  logger: Logger;
+  clock?: Clock;
+  /** PUTs the response to the ResponseURL; the aws-core default in production. */
+  send?: ResponseSender;
+}
+
+/** Stop our own waits this long before the runner's deadline answer, so the reason names what was pending. */
+const OWN_DEADLINE_SLACK_MS = 1_000;
+
+export type NatReaperHandler = (
+  event: unknown,
+  context: LambdaContextLike,
+) => Promise<CustomResourceResponse | undefined>;
+
+export function createHandler(deps: HandlerDeps, config: Config): NatReaperHandler {
+  const clock = deps.clock ?? systemClock;
+  const { ec2, logger } = deps;
+
+  const reapRequest = async (request: CustomResourceRequest<RawProperties>, work: WorkContext) => {
+    // Properties are checked before any AWS call; a ValidationError is answered FAILED naming the property.
+    const spec = parseProperties(request.ResourceProperties);
+    const deadline = Deadline.in(Math.max(0, work.remainingMs() - OWN_DEADLINE_SLACK_MS), clock);
+    const { plan, report } = await reap(
+      spec,
+      { ec2, clock, logger },
+      {
+        deadline,
+        signal: work.signal,
+        natPollMaxMs: config.NAT_POLL_MAX_MS,
+        eipReleaseTimeoutMs: config.EIP_RELEASE_TIMEOUT_MS,
+      },
+    );
+    return { data: report === undefined ? planData(plan) : reportData(spec.vpcId, report) };
+  };
+
+  return (event, context) =>
+    runCustomResource<RawProperties>(
+      event,
+      context,
+      {
+        create: reapRequest,
+        update: reapRequest,
+        // Delete never touches anything, so the stack can always be deleted.
+        delete: async (request) => {
+          logger.info('Delete: nothing to remove (the reaped resources are gone by design)', {
+            physicalResourceId: request.PhysicalResourceId,
+          });
+          return undefined;
+        },
+      },
+      { logger, clock, send: deps.send, deadlineMarginMs: config.RESPONSE_MARGIN_MS },
+    );
+}
+
+const config = loadConfig();
+const { logger, tracer } = createObservability('nat-reaper');
+const ec2 = createClient(EC2Client, { tracer });
+
+export const handler = createHandler({ ec2, logger }, config);

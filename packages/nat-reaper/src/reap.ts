@@ -1,0 +1,526 @@
+import {
+  type Address,
+  DeleteInternetGatewayCommand,
+  DeleteNatGatewayCommand,
+  DeleteRouteCommand,
+  type DeleteRouteCommandInput,
+  DescribeAddressesCommand,
+  DetachInternetGatewayCommand,
+  type EC2Client,
+  type Filter,
+  type InternetGateway,
+  type NatGateway,
+  paginateDescribeInternetGateways,
+  paginateDescribeNatGateways,
+  paginateDescribeRouteTables,
+  ReleaseAddressCommand,
+  type RouteTable,
+} from '@aws-sdk/client-ec2';
+import {
+  DeadlineExceededError,
+  describeError,
+  isAwsError,
+  NetkitError,
+  ValidationError,
+} from '@netkit/aws-core/errors';
+import type { Logger } from '@netkit/aws-core/observability';
+import { type Clock, Deadline, pollUntil, retry } from '@netkit/aws-core/retry';
+import type { ReapSpec } from './properties.ts';
+
+export interface ReapDeps {
+  ec2: EC2Client;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface ReapOptions {
+  /** Everything must be done by then (the runner answers FAILED on its own shortly after). */
+  deadline: Deadline;
+  /** Aborted when the runner has already answered: stop before the next mutation. */
+  signal?: AbortSignal;
+  /** Longest pause between two polls of a deleting NAT gateway. */
+  natPollMaxMs: number;
+  /** How long ReleaseAddress is retried on InvalidIPAddress.InUse / AuthFailure. */
+  eipReleaseTimeoutMs: number;
+}
+
+type DestinationField = 'DestinationCidrBlock' | 'DestinationIpv6CidrBlock' | 'DestinationPrefixListId';
+
+export interface PlannedRoute {
+  routeTableId: string;
+  field: DestinationField;
+  destination: string;
+  /** The NAT gateway or internet gateway the route points at. */
+  target: string;
+}
+
+/** What a Create/Update will do, computed with Describe calls only. */
+export interface Plan {
+  vpcId: string;
+  routes: PlannedRoute[];
+  /** NAT gateways in state pending/available: DeleteNatGateway, then wait. */
+  natGatewaysToDelete: string[];
+  /** NAT gateways to wait for until `deleted` (the ones above plus those already `deleting`). */
+  natGatewaysToWaitFor: string[];
+  eipsToRelease: string[];
+  internetGateway: { id: string; attached: boolean } | undefined;
+  /** Named resources that no longer exist (or are already deleted): counted as done. */
+  alreadyGone: string[];
+  /** Route tables of the VPC, not listed in RouteTableIds, that still route to a reaped gateway. */
+  unlistedRouteTables: string[];
+}
+
+export interface ReapReport {
+  deletedRoutes: string[];
+  deletedNatGateways: string[];
+  releasedEips: string[];
+  detachedInternetGateway: string | undefined;
+  deletedInternetGateway: string | undefined;
+  alreadyGone: string[];
+  unlistedRouteTables: string[];
+  /** Time spent waiting for NAT gateways to reach `deleted`. */
+  natWaitMs: number;
+}
+
+const NAT_GONE_STATES = new Set(['deleted', 'failed']);
+const NAT_NOT_FOUND = ['NatGatewayNotFound', 'InvalidNatGatewayID.NotFound'];
+/** ReleaseAddress fails with these until the NAT gateway has let go of the address. */
+const EIP_TRANSIENT = ['InvalidIPAddress.InUse', 'AuthFailure'];
+
+const idFilter = (name: string, values: string[]): Filter[] => [{ Name: name, Values: values }];
+const routeLabel = (r: PlannedRoute) => `${r.routeTableId} ${r.destination}`;
+
+async function describeNats(ec2: EC2Client, ids: string[]): Promise<NatGateway[]> {
+  const out: NatGateway[] = [];
+  // A filter (not NatGatewayIds) so an id that no longer exists is simply absent instead of failing the call.
+  for await (const page of paginateDescribeNatGateways(
+    { client: ec2 },
+    { Filter: idFilter('nat-gateway-id', ids) },
+  )) {
+    out.push(...(page.NatGateways ?? []));
+  }
+  return out;
+}
+
+async function describeRouteTables(ec2: EC2Client, filters: Filter[]): Promise<RouteTable[]> {
+  const out: RouteTable[] = [];
+  for await (const page of paginateDescribeRouteTables({ client: ec2 }, { Filters: filters })) {
+    out.push(...(page.RouteTables ?? []));
+  }
+  return out;
+}
+
+async function describeIgws(ec2: EC2Client, id: string): Promise<InternetGateway[]> {
+  const out: InternetGateway[] = [];
+  for await (const page of paginateDescribeInternetGateways(
+    { client: ec2 },
+    { Filters: idFilter('internet-gateway-id', [id]) },
+  )) {
+    out.push(...(page.InternetGateways ?? []));
+  }
+  return out;
+}
+
+async function describeAddresses(ec2: EC2Client, allocationIds: string[]): Promise<Address[]> {
+  // DescribeAddresses is not paginated; the filter keeps unknown ids from failing the call.
+  const out = await ec2.send(new DescribeAddressesCommand({ Filters: idFilter('allocation-id', allocationIds) }));
+  return out.Addresses ?? [];
+}
+
+function routeDestination(route: {
+  DestinationCidrBlock?: string;
+  DestinationIpv6CidrBlock?: string;
+  DestinationPrefixListId?: string;
+}): { field: DestinationField; destination: string } | undefined {
+  if (route.DestinationCidrBlock) return { field: 'DestinationCidrBlock', destination: route.DestinationCidrBlock };
+  if (route.DestinationIpv6CidrBlock) {
+    return { field: 'DestinationIpv6CidrBlock', destination: route.DestinationIpv6CidrBlock };
+  }
+  if (route.DestinationPrefixListId) {
+    return { field: 'DestinationPrefixListId', destination: route.DestinationPrefixListId };
+  }
+  return undefined;
+}
+
+/**
+ * Read-only: check that everything named belongs to the VPC and compute what to remove.
+ * Throws ValidationError listing every foreign resource; nothing has been changed then.
+ */
+export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
+  const { ec2 } = deps;
+  const foreign: string[] = [];
+  const alreadyGone: string[] = [];
+  const natGatewaysToDelete: string[] = [];
+  const natGatewaysToWaitFor: string[] = [];
+  /** allocation id -> the NAT's network interface holding it */
+  const natAddresses = new Map<string, { nat: string; eni: string | undefined }>();
+
+  if (spec.natGatewayIds.length > 0) {
+    const nats = await describeNats(ec2, spec.natGatewayIds);
+    for (const id of spec.natGatewayIds) {
+      const nat = nats.find((n) => n.NatGatewayId === id);
+      if (nat === undefined) {
+        alreadyGone.push(id);
+        continue;
+      }
+      if (nat.VpcId !== spec.vpcId) {
+        foreign.push(`NAT gateway ${id} is in ${nat.VpcId ?? 'another VPC'}`);
+        continue;
+      }
+      const state = nat.State ?? 'available';
+      if (NAT_GONE_STATES.has(state)) alreadyGone.push(id);
+      else {
+        if (state !== 'deleting') natGatewaysToDelete.push(id);
+        natGatewaysToWaitFor.push(id);
+      }
+      for (const address of nat.NatGatewayAddresses ?? []) {
+        if (address.AllocationId) {
+          natAddresses.set(address.AllocationId, { nat: id, eni: address.NetworkInterfaceId });
+        }
+      }
+    }
+  }
+
+  const eipsToRelease: string[] = [];
+  if (spec.releaseEips && natAddresses.size > 0) {
+    const addresses = await describeAddresses(ec2, [...natAddresses.keys()]);
+    for (const [allocationId, owner] of natAddresses) {
+      const address = addresses.find((a) => a.AllocationId === allocationId);
+      if (address === undefined) {
+        alreadyGone.push(allocationId);
+      } else if (
+        address.AssociationId &&
+        (owner.eni === undefined || address.NetworkInterfaceId !== owner.eni)
+      ) {
+        // The NAT let go of it and something else took it since: not ours to release.
+        foreign.push(
+          `EIP ${allocationId} (from ${owner.nat}) is now associated with ${address.NetworkInterfaceId ?? address.InstanceId ?? 'another resource'}`,
+        );
+      } else {
+        eipsToRelease.push(allocationId);
+      }
+    }
+  }
+
+  const targets = new Set([...spec.natGatewayIds, ...(spec.internetGatewayId ? [spec.internetGatewayId] : [])]);
+  const routes: PlannedRoute[] = [];
+  if (spec.routeTableIds.length > 0) {
+    const tables = await describeRouteTables(ec2, idFilter('route-table-id', spec.routeTableIds));
+    for (const id of spec.routeTableIds) {
+      const table = tables.find((t) => t.RouteTableId === id);
+      if (table === undefined) {
+        alreadyGone.push(id);
+        continue;
+      }
+      if (table.VpcId !== spec.vpcId) {
+        foreign.push(`route table ${id} is in ${table.VpcId ?? 'another VPC'}`);
+        continue;
+      }
+      for (const route of table.Routes ?? []) {
+        const target = route.NatGatewayId ?? route.GatewayId;
+        if (target === undefined || !targets.has(target) || route.Origin === 'CreateRouteTable') continue;
+        const destination = routeDestination(route);
+        if (destination !== undefined) routes.push({ routeTableId: id, target, ...destination });
+      }
+    }
+  }
+
+  let internetGateway: Plan['internetGateway'];
+  if (spec.internetGatewayId !== undefined) {
+    const [igw] = await describeIgws(ec2, spec.internetGatewayId);
+    if (igw === undefined) {
+      alreadyGone.push(spec.internetGatewayId);
+    } else {
+      const attachments = (igw.Attachments ?? []).filter((a) => a.State !== 'detached');
+      const elsewhere = attachments.find((a) => a.VpcId !== spec.vpcId);
+      if (elsewhere !== undefined) {
+        foreign.push(`internet gateway ${spec.internetGatewayId} is attached to ${elsewhere.VpcId}`);
+      } else {
+        internetGateway = { id: spec.internetGatewayId, attached: attachments.length > 0 };
+      }
+    }
+  }
+
+  if (foreign.length > 0) {
+    throw new ValidationError(`Not in ${spec.vpcId}: ${foreign.join('; ')}. Nothing was changed.`);
+  }
+
+  // Route tables the user did not list that will be left pointing at a deleted gateway (blackhole).
+  const unlisted = new Set<string>();
+  const gatewayFilters: Filter[][] = [];
+  if (spec.natGatewayIds.length > 0) gatewayFilters.push(idFilter('route.nat-gateway-id', spec.natGatewayIds));
+  if (internetGateway !== undefined) gatewayFilters.push(idFilter('route.gateway-id', [internetGateway.id]));
+  for (const filter of gatewayFilters) {
+    for (const table of await describeRouteTables(ec2, [...idFilter('vpc-id', [spec.vpcId]), ...filter])) {
+      if (table.RouteTableId && !spec.routeTableIds.includes(table.RouteTableId)) unlisted.add(table.RouteTableId);
+    }
+  }
+
+  return {
+    vpcId: spec.vpcId,
+    routes,
+    natGatewaysToDelete,
+    natGatewaysToWaitFor,
+    eipsToRelease,
+    internetGateway,
+    alreadyGone,
+    unlistedRouteTables: [...unlisted],
+  };
+}
+
+function stopIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new DeadlineExceededError('Stopped: the deadline answer has already been sent to CloudFormation');
+  }
+}
+
+/** Carry out a plan. Every step treats "already gone" as done, so a re-run finishes a partial teardown. */
+export async function execute(
+  plan: Plan,
+  deps: ReapDeps,
+  options: ReapOptions,
+): Promise<ReapReport> {
+  const { ec2, clock, logger } = deps;
+  const { deadline, signal } = options;
+  const report: ReapReport = {
+    deletedRoutes: [],
+    deletedNatGateways: [],
+    releasedEips: [],
+    detachedInternetGateway: undefined,
+    deletedInternetGateway: undefined,
+    alreadyGone: [...plan.alreadyGone],
+    unlistedRouteTables: plan.unlistedRouteTables,
+    natWaitMs: 0,
+  };
+  if (plan.unlistedRouteTables.length > 0) {
+    logger.warn('Route tables not listed in RouteTableIds still route to a gateway being removed; left alone', {
+      routeTableIds: plan.unlistedRouteTables,
+    });
+  }
+
+  // 1. Routes first, so no table is left with a blackhole route.
+  for (const route of plan.routes) {
+    stopIfAborted(signal);
+    const input: DeleteRouteCommandInput = { RouteTableId: route.routeTableId, [route.field]: route.destination };
+    try {
+      await ec2.send(new DeleteRouteCommand(input));
+      report.deletedRoutes.push(routeLabel(route));
+      logger.info('Deleted route', { routeTableId: route.routeTableId, destination: route.destination });
+    } catch (error) {
+      if (!isAwsError(error, 'InvalidRoute.NotFound', 'InvalidRouteTableID.NotFound')) throw error;
+      report.alreadyGone.push(routeLabel(route));
+    }
+  }
+
+  // 2. NAT gateways.
+  const waitFor = new Set(plan.natGatewaysToWaitFor);
+  for (const id of plan.natGatewaysToDelete) {
+    stopIfAborted(signal);
+    try {
+      await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: id }));
+      report.deletedNatGateways.push(id);
+      logger.info('Deleting NAT gateway', { natGatewayId: id });
+    } catch (error) {
+      if (!isAwsError(error, ...NAT_NOT_FOUND)) throw error;
+      report.alreadyGone.push(id);
+      waitFor.delete(id);
+    }
+  }
+
+  // 3. Wait until every NAT gateway is `deleted`: its EIP and public IP stay mapped until then.
+  if (waitFor.size > 0) {
+    const started = clock.now();
+    const ids = [...waitFor];
+    try {
+      await pollUntil(
+        async () => {
+          stopIfAborted(signal);
+          const nats = await describeNats(ec2, ids);
+          const pending = nats.filter((n) => !NAT_GONE_STATES.has(n.State ?? ''));
+          return pending.length === 0 ? true : undefined;
+        },
+        {
+          deadline,
+          clock,
+          what: `NAT gateway${ids.length > 1 ? 's' : ''} ${ids.join(', ')} to reach state deleted`,
+          baseMs: Math.min(250, options.natPollMaxMs),
+          maxMs: options.natPollMaxMs,
+        },
+      );
+    } catch (error) {
+      if (error instanceof DeadlineExceededError) {
+        throw new DeadlineExceededError(
+          `${error.message}; they keep deleting in the background: run the Update again (or re-create the resource) to finish`,
+        );
+      }
+      throw error;
+    }
+    report.natWaitMs = clock.now() - started;
+    // NATs found already `deleting` (an earlier run that ran out of time) reached `deleted` during this run.
+    for (const id of ids) if (!report.deletedNatGateways.includes(id)) report.deletedNatGateways.push(id);
+    logger.info('NAT gateways deleted', { natGatewayIds: ids, waitedMs: report.natWaitMs });
+  }
+
+  // 4. Elastic IPs: ReleaseAddress fails briefly after the NAT is gone; retry those errors only.
+  const releaseDeadline = new Deadline(
+    Math.min(deadline.at, clock.now() + options.eipReleaseTimeoutMs),
+    clock,
+  );
+  for (const allocationId of plan.eipsToRelease) {
+    stopIfAborted(signal);
+    try {
+      await retry(() => ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId })), {
+        retryable: (error) => isAwsError(error, ...EIP_TRANSIENT),
+        deadline: releaseDeadline,
+        clock,
+        baseMs: 250,
+        maxMs: 2_000,
+        onRetry: (error, attempt) => {
+          stopIfAborted(signal);
+          logger.info('ReleaseAddress not possible yet; retrying', {
+            allocationId,
+            attempt: attempt + 1,
+            error: describeError(error),
+          });
+        },
+      });
+      report.releasedEips.push(allocationId);
+      logger.info('Released EIP', { allocationId });
+    } catch (error) {
+      if (isAwsError(error, 'InvalidAllocationID.NotFound')) {
+        report.alreadyGone.push(allocationId);
+        continue;
+      }
+      if (isAwsError(error, ...EIP_TRANSIENT)) {
+        throw new NetkitError(
+          `ReleaseAddress ${allocationId} still failing after the NAT gateway was deleted (${describeError(error)}); if this is AuthFailure for good, the role lacks ec2:ReleaseAddress on Resource "*"`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  // 5. Internet gateway: detach (DependencyViolation while public IPs are still mapped), then delete.
+  const igw = plan.internetGateway;
+  if (igw !== undefined) {
+    const dependencyRetry = {
+      retryable: (error: unknown) => isAwsError(error, 'DependencyViolation'),
+      deadline,
+      clock,
+      baseMs: 1_000,
+      maxMs: 15_000,
+    };
+    let gone = false;
+    if (igw.attached) {
+      stopIfAborted(signal);
+      try {
+        await retry(
+          () => ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw.id, VpcId: plan.vpcId })),
+          {
+            ...dependencyRetry,
+            onRetry: (error, attempt) => {
+              stopIfAborted(signal);
+              logger.info('Internet gateway still has mapped public addresses; retrying detach', {
+                internetGatewayId: igw.id,
+                attempt: attempt + 1,
+                error: describeError(error),
+              });
+            },
+          },
+        );
+        report.detachedInternetGateway = igw.id;
+        logger.info('Detached internet gateway', { internetGatewayId: igw.id, vpcId: plan.vpcId });
+      } catch (error) {
+        if (isAwsError(error, 'InvalidInternetGatewayID.NotFound')) {
+          gone = true;
+          report.alreadyGone.push(igw.id);
+        } else if (isAwsError(error, 'DependencyViolation')) {
+          throw new NetkitError(
+            `DetachInternetGateway ${igw.id} from ${plan.vpcId} still reports mapped public addresses (${describeError(error)}). Draining Fargate or Lambda network interfaces can hold public IPs for 5-20 minutes; run the Update again later to finish.`,
+            { cause: error },
+          );
+        } else if (!isAwsError(error, 'Gateway.NotAttached')) {
+          throw error;
+        }
+      }
+    }
+    if (!gone) {
+      stopIfAborted(signal);
+      try {
+        await retry(() => ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw.id })), {
+          ...dependencyRetry,
+          onRetry: () => stopIfAborted(signal),
+        });
+        report.deletedInternetGateway = igw.id;
+        logger.info('Deleted internet gateway', { internetGatewayId: igw.id });
+      } catch (error) {
+        if (!isAwsError(error, 'InvalidInternetGatewayID.NotFound')) throw error;
+        report.alreadyGone.push(igw.id);
+      }
+    }
+  }
+  return report;
+}
+
+/** Inspect, then (unless DryRun) execute. */
+export async function reap(
+  spec: ReapSpec,
+  deps: ReapDeps,
+  options: ReapOptions,
+): Promise<{ plan: Plan; report: ReapReport | undefined }> {
+  const plan = await inspect(spec, deps);
+  deps.logger.info(spec.dryRun ? 'Dry run: plan only' : 'Plan', {
+    routes: plan.routes.length,
+    natGatewaysToDelete: plan.natGatewaysToDelete,
+    natGatewaysToWaitFor: plan.natGatewaysToWaitFor,
+    eipsToRelease: plan.eipsToRelease,
+    internetGateway: plan.internetGateway?.id,
+    alreadyGone: plan.alreadyGone,
+  });
+  if (spec.dryRun) return { plan, report: undefined };
+  return { plan, report: await execute(plan, deps, options) };
+}
+
+/** Each Data value is a string (Fn::GetAtt friendly); lists are comma-separated and capped. */
+const LIST_BUDGET = 400;
+
+export function joinCapped(values: readonly string[], budget = LIST_BUDGET): string {
+  let text = '';
+  for (let i = 0; i < values.length; i++) {
+    const next = text === '' ? values[i] : `${text},${values[i]}`;
+    const more = ` (+${values.length - i} more)`;
+    if ((next as string).length > budget - (i < values.length - 1 ? more.length : 0)) {
+      return `${text}${more}`;
+    }
+    text = next as string;
+  }
+  return text;
+}
+
+export function planData(plan: Plan): Record<string, string> {
+  return {
+    DryRun: 'true',
+    VpcId: plan.vpcId,
+    RoutesToDelete: joinCapped(plan.routes.map(routeLabel)),
+    NatGatewaysToDelete: joinCapped(plan.natGatewaysToWaitFor),
+    EipsToRelease: joinCapped(plan.eipsToRelease),
+    InternetGatewayToDelete: plan.internetGateway?.id ?? '',
+    AlreadyGone: joinCapped(plan.alreadyGone),
+    UnlistedRouteTables: joinCapped(plan.unlistedRouteTables),
+  };
+}
+
+export function reportData(vpcId: string, report: ReapReport): Record<string, string> {
+  return {
+    DryRun: 'false',
+    VpcId: vpcId,
+    DeletedRoutes: joinCapped(report.deletedRoutes),
+    DeletedNatGateways: joinCapped(report.deletedNatGateways),
+    ReleasedEips: joinCapped(report.releasedEips),
+    DetachedInternetGateway: report.detachedInternetGateway ?? '',
+    DeletedInternetGateway: report.deletedInternetGateway ?? '',
+    AlreadyGone: joinCapped(report.alreadyGone),
+    UnlistedRouteTables: joinCapped(report.unlistedRouteTables),
+  };
+}
