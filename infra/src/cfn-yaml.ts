@@ -23,7 +23,6 @@ export interface Template {
   Conditions?: JsonObject;
   Resources: Record<string, Resource>;
   Outputs?: JsonObject;
-  [key: string]: Json | undefined;
 }
 
 /** Short tags that take the function name `Fn::<Name>`. */
@@ -78,7 +77,9 @@ function tagsFor(name: string): Array<ScalarTag | CollectionTag> {
   return [scalar, seq, map];
 }
 
-const CFN_TAGS: Array<ScalarTag | CollectionTag> = ['Ref', 'Condition', 'GetAtt', ...FN_TAGS].flatMap(tagsFor);
+const CFN_TAGS: Array<ScalarTag | CollectionTag> = ['Ref', 'Condition', 'GetAtt', ...FN_TAGS].flatMap(
+  tagsFor,
+);
 
 export class TemplateParseError extends Error {
   override readonly name = 'TemplateParseError';

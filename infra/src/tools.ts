@@ -49,7 +49,9 @@ export function cfnLint(files: readonly string[]): LintMatch[] {
   if (result.error !== undefined) {
     const code = (result.error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new ToolMissingError(`cfn-lint is not installed ('${command}' not found). Install it with: ${CFN_LINT_INSTALL}`);
+      throw new ToolMissingError(
+        `cfn-lint is not installed ('${command}' not found). Install it with: ${CFN_LINT_INSTALL}`,
+      );
     }
     throw result.error;
   }
@@ -57,7 +59,9 @@ export function cfnLint(files: readonly string[]): LintMatch[] {
   try {
     raw = JSON.parse(result.stdout || 'null') as RawMatch[];
   } catch {
-    throw new Error(`cfn-lint exited ${result.status} without JSON output:\n${result.stderr}${result.stdout}`);
+    throw new Error(
+      `cfn-lint exited ${result.status} without JSON output:\n${result.stderr}${result.stdout}`,
+    );
   }
   if (!Array.isArray(raw)) throw new Error(`cfn-lint exited ${result.status}:\n${result.stderr}`);
   return raw.map((m) => ({
@@ -97,7 +101,8 @@ export function samTranslate(
     throw result.error;
   }
   if (result.status === 3) throw new ToolMissingError(`${result.stderr.trim()}`);
-  if (result.status !== 0) throw new Error(result.stderr.trim() || `sam_translate.py exited ${result.status}`);
+  if (result.status !== 0)
+    throw new Error(result.stderr.trim() || `sam_translate.py exited ${result.status}`);
   const parsed = JSON.parse(result.stdout) as Record<string, Template>;
   return new Map(files.map((f) => [f, parsed[f] as Template]));
 }

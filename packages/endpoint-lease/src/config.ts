@@ -9,7 +9,8 @@ const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,99}$/;
 /** Short service names as in `com.amazonaws.<region>.<service>`, e.g. `ecr.dkr`, `ssmmessages`. */
 const SERVICE = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 const CLUSTER_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}$/;
-const TASK_DEFINITION_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}(:\d+)?$/;
+const TASK_DEFINITION_ARN =
+  /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}(:\d+)?$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 
 export const configSpec = {
@@ -20,16 +21,25 @@ export const configSpec = {
   VPC_ID: string({ pattern: patterns.vpcId, description: 'a VPC id like vpc-0123456789abcdef0' }),
   SUBNET_IDS: stringList({ pattern: patterns.subnetId, item: 'subnet id (subnet-...)' }),
   ROUTE_TABLE_IDS: stringList({ pattern: patterns.routeTableId, item: 'route table id (rtb-...)' }),
-  TASK_SECURITY_GROUP_IDS: stringList({ pattern: patterns.securityGroupId, item: 'security group id (sg-...)' }),
+  TASK_SECURITY_GROUP_IDS: stringList({
+    pattern: patterns.securityGroupId,
+    item: 'security group id (sg-...)',
+  }),
   ENDPOINT_SERVICES: optional(stringList({ pattern: SERVICE, item: 'service name like ecr.dkr' }), [
     ...DEFAULT_ENDPOINT_SERVICES,
   ]),
-  CLUSTER_ARN: string({ pattern: CLUSTER_ARN, description: 'an ECS cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)' }),
+  CLUSTER_ARN: string({
+    pattern: CLUSTER_ARN,
+    description: 'an ECS cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)',
+  }),
   TASK_DEFINITION_ARN: string({
     pattern: TASK_DEFINITION_ARN,
-    description: 'an ECS task definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>[:<revision>])',
+    description:
+      'an ECS task definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>[:<revision>])',
   }),
-  CFN_ROLE_ARN: optional(string({ pattern: ROLE_ARN, description: 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)' })),
+  CFN_ROLE_ARN: optional(
+    string({ pattern: ROLE_ARN, description: 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)' }),
+  ),
   LEASE_SECONDS: optional(integer({ min: 60, max: 86_400 }), 300),
   DELETE_POLICY: optional(oneOf(['hour-aligned', 'immediate'] as const), 'hour-aligned'),
   BILLING_GUARD_SECONDS: optional(integer({ min: 60, max: 1_800 }), 600),

@@ -8,7 +8,12 @@
  * lease (after a settle delay). Whichever writes second is seen by the other (see README, "Lease
  * safety"), so the reaper never deletes a stack an acquire is about to use.
  */
-import { CreateTagsCommand, DeleteTagsCommand, DescribeTagsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeTagsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
 
 export const LEASE_TAG_PREFIX = 'netkit:endpoint-lease:';
 export const REAP_TAG_PREFIX = 'netkit:endpoint-reap:';

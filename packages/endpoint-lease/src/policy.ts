@@ -89,7 +89,8 @@ export function decide(state: LeaseState, now: number, config: PolicyConfig): Ac
   if (phase === 'failed') {
     // A failed stack gives no usable endpoints: an acquire replaces it; the reaper removes it
     // once nobody holds it (a task started against it is already on its own).
-    if (state.demand || (!leaseActive && state.activeTasks === 0)) return { kind: 'delete', reason: 'failed' };
+    if (state.demand || (!leaseActive && state.activeTasks === 0))
+      return { kind: 'delete', reason: 'failed' };
     return leaseActive
       ? { kind: 'keep', reason: 'lease', until: state.leaseUntil }
       : { kind: 'keep', reason: 'tasks', until: undefined };

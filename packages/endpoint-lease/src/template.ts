@@ -30,6 +30,11 @@ export function logicalName(service: string): string {
     .join('');
 }
 
+/** `com.amazonaws.<region>.<service>` in the stack's own region. */
+function serviceName(service: string): Json {
+  return { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] };
+}
+
 export function endpointStackTemplate(spec: EndpointStackSpec): string {
   if (spec.vpcCidrs.length === 0) throw new Error('endpointStackTemplate: the VPC has no IPv4 CIDR block');
   const names = new Set<string>();
@@ -58,7 +63,7 @@ export function endpointStackTemplate(spec: EndpointStackSpec): string {
       Properties: {
         VpcEndpointType: 'Gateway',
         VpcId: spec.vpcId,
-        ServiceName: { 'Fn::Sub': 'com.amazonaws.${AWS::Region}.s3' },
+        ServiceName: serviceName('s3'),
         RouteTableIds: spec.routeTableIds,
       },
     },
@@ -73,7 +78,7 @@ export function endpointStackTemplate(spec: EndpointStackSpec): string {
       Properties: {
         VpcEndpointType: 'Interface',
         VpcId: spec.vpcId,
-        ServiceName: { 'Fn::Sub': `com.amazonaws.\${AWS::Region}.${service}` },
+        ServiceName: serviceName(service),
         SubnetIds: spec.subnetIds,
         SecurityGroupIds: [{ Ref: 'EndpointSecurityGroup' }],
         PrivateDnsEnabled: true,

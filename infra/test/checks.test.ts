@@ -1,0 +1,198 @@
+// The checkers themselves: a template that follows the conventions passes, and each kind of
+// violation (fixtures under test/fixtures) is reported - so the repo-wide checks can fail.
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseTemplate, TemplateParseError } from '../src/cfn-yaml.ts';
+import { checkIam } from '../src/checks/iam.ts';
+import { type CheckedTemplate, checkTemplates } from '../src/checks/index.ts';
+import { cfnLint, INFRA_DIR, ToolMissingError } from '../src/tools.ts';
+
+const fixture = (name: string): string => join(INFRA_DIR, 'test', 'fixtures', name);
+const FIXTURES = [
+  'good.yaml',
+  'bad-service-wildcard.yaml',
+  'bad-resource-star.yaml',
+  'bad-no-dlq.yaml',
+  'bad-function-settings.yaml',
+];
+
+let results: Map<string, CheckedTemplate>;
+beforeAll(() => {
+  results = new Map(checkTemplates(FIXTURES.map(fixture)).map((r) => [r.file.split('/').pop() ?? r.file, r]));
+});
+
+const messages = (name: string): string[] =>
+  (results.get(name)?.findings ?? []).map((f) => `${f.resource}: ${f.message}`);
+
+describe('CloudFormation YAML parsing', () => {
+  it('turns the short intrinsic tags into their long form', () => {
+    const template = parseTemplate(
+      [
+        'Resources:',
+        '  Thing:',
+        '    Type: AWS::SQS::Queue',
+        '    Properties:',
+        '      A: !Ref Param',
+        '      B: !GetAtt Other.Arn',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax
+        '      C: !Sub [ "${X}-q", { X: !Ref AWS::StackName } ]',
+        '      D: !If [ IsProd, !Ref AWS::NoValue, 5 ]',
+        '      E: !Join [ "", [ a, !Select [ 0, !GetAZs "" ] ] ]',
+      ].join('\n'),
+    );
+    expect(template.Resources['Thing']?.Properties).toEqual({
+      A: { Ref: 'Param' },
+      B: { 'Fn::GetAtt': ['Other', 'Arn'] },
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax
+      C: { 'Fn::Sub': ['${X}-q', { X: { Ref: 'AWS::StackName' } }] },
+      D: { 'Fn::If': ['IsProd', { Ref: 'AWS::NoValue' }, 5] },
+      E: { 'Fn::Join': ['', ['a', { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] }]] },
+    });
+  });
+
+  it('rejects an unknown tag, naming the file and the line', () => {
+    expect(() => parseTemplate('Resources:\n  A: !Bogus x\n', 'broken.yaml')).toThrow(TemplateParseError);
+    expect(() => parseTemplate('Resources:\n  A: !Bogus x\n', 'broken.yaml')).toThrow(
+      /broken\.yaml: .*!Bogus.*line 2/,
+    );
+  });
+
+  it('rejects a template without Resources', () => {
+    expect(() => parseTemplate('Parameters: {}\n', 'empty.yaml')).toThrow(
+      /empty\.yaml: the template has no Resources/,
+    );
+  });
+});
+
+describe('IAM check', () => {
+  it('passes a template whose policies are scoped to ARNs and tags', () => {
+    expect(messages('good.yaml')).toEqual([]);
+  });
+
+  it('reports the service wildcard ec2:*, Action "*", a broad wildcard and a non allow-listed managed policy', () => {
+    const found = messages('bad-service-wildcard.yaml');
+    expect(found).toContain(
+      "Function: Policies: managed policy 'AmazonEC2FullAccess' is not on the allow-list",
+    );
+    expect(found).toContain("Function: Policies[1] statement EverythingEc2: service wildcard 'ec2:*'");
+    expect(found).toContainEqual(
+      expect.stringContaining("statement AnyAddressAction: broad action wildcard 'ec2:*Address*'"),
+    );
+    expect(found).toContain(
+      "Function: Policies[1] statement Everything: Action '*' grants every action of every service",
+    );
+    expect(found).toContainEqual(expect.stringContaining('matches every resource type of the service'));
+  });
+
+  it('reports Resource "*" on mutating actions that accept resource-level permissions, and not on Describe*', () => {
+    const found = messages('bad-resource-star.yaml');
+    expect(found).toEqual([
+      "Role: policy associate statement AssociateAnything: Resource '*' with 'ec2:AssociateAddress', which accepts resource-level permissions: scope it to ARNs or tags",
+      "ReleasePolicy: PolicyDocument statement ReleaseAnything: Resource '*' with 'ec2:ReleaseAddress', which accepts resource-level permissions: scope it to ARNs or tags",
+    ]);
+  });
+
+  it('accepts only allow-listed SAM policy templates', () => {
+    const template = parseTemplate(
+      [
+        'Resources:',
+        '  Fn:',
+        '    Type: AWS::Serverless::Function',
+        '    Properties:',
+        '      Policies:',
+        '        - SQSSendMessagePolicy: { QueueName: q }',
+        '        - EC2DescribePolicy: {}',
+        '        - AmazonEC2ReadOnlyAccess',
+      ].join('\n'),
+    );
+    expect(checkIam(template, 't.yaml').map((f) => f.message)).toEqual([
+      "Policies: SAM policy template 'EC2DescribePolicy' is not on the allow-list",
+      "Policies: managed policy 'AmazonEC2ReadOnlyAccess' is not on the allow-list",
+    ]);
+  });
+
+  it('reports NotAction and NotResource in Allow statements, and ignores Deny statements', () => {
+    const template = parseTemplate(
+      [
+        'Resources:',
+        '  P:',
+        '    Type: AWS::IAM::ManagedPolicy',
+        '    Properties:',
+        '      PolicyDocument:',
+        '        Statement:',
+        '          - { Sid: A, Effect: Allow, NotAction: iam:*, Resource: "*" }',
+        '          - { Sid: B, Effect: Allow, Action: ec2:DescribeVpcs, NotResource: "arn:aws:ec2:*:*:vpc/vpc-1" }',
+        '          - { Sid: C, Effect: Deny, Action: "*", Resource: "*" }',
+      ].join('\n'),
+    );
+    expect(checkIam(template, 't.yaml').map((f) => f.message)).toEqual([
+      'PolicyDocument statement A: NotAction in an Allow statement grants every other action',
+      'PolicyDocument statement B: NotResource in an Allow statement',
+    ]);
+  });
+
+  it('checks both branches of a Fn::If', () => {
+    const template = parseTemplate(
+      [
+        'Resources:',
+        '  P:',
+        '    Type: AWS::IAM::Policy',
+        '    Properties:',
+        '      PolicyDocument:',
+        '        Statement:',
+        '          - Effect: Allow',
+        '            Action: !If [ Wide, "ec2:*", ec2:DescribeVpcs ]',
+        '            Resource: "*"',
+      ].join('\n'),
+    );
+    expect(checkIam(template, 't.yaml').map((f) => f.message)).toEqual([
+      "PolicyDocument statement 0: service wildcard 'ec2:*'",
+    ]);
+  });
+});
+
+describe('function check', () => {
+  it('passes a function with arm64, nodejs22.x, tracing, bounded timeout, log retention and DLQs', () => {
+    expect(messages('good.yaml')).toEqual([]);
+  });
+
+  it('reports an event-driven function with no on-failure destination and a rule target with no retry bound or DLQ', () => {
+    expect(messages('bad-no-dlq.yaml')).toEqual([
+      'Function: no EventInvokeConfig: async invocations need MaximumRetryAttempts and an OnFailure destination (DLQ)',
+      'FunctionLaunch: target FunctionLaunchLambdaTarget has no RetryPolicy (EventBridge would retry for 24 h, 185 times)',
+      'FunctionLaunch: target FunctionLaunchLambdaTarget has no DeadLetterConfig (DLQ)',
+    ]);
+  });
+
+  it('reports the wrong runtime and architecture, no tracing, no timeout and no log group', () => {
+    expect(messages('bad-function-settings.yaml')).toEqual([
+      'Function: Runtime is "nodejs20.x", expected nodejs22.x',
+      'Function: Architectures is "x86_64 (default)", expected [arm64]',
+      'Function: Tracing is not Active',
+      'Function: no explicit Timeout (Lambda would default to 3 s)',
+      'Function: no log group of its own: add an AWS::Logs::LogGroup and point LoggingConfig.LogGroup at it',
+    ]);
+  });
+});
+
+describe('cfn-lint runner', () => {
+  it('reports errors and warnings with file, line and rule', () => {
+    const matches = cfnLint([fixture('bad-lint.yaml'), fixture('good.yaml')]);
+    expect(matches.map((m) => `${m.file}:${m.line} ${m.level} ${m.rule}`)).toEqual([
+      'infra/test/fixtures/bad-lint.yaml:5 Warning W2001',
+      'infra/test/fixtures/bad-lint.yaml:12 Error E3002',
+    ]);
+  });
+
+  it('fails, naming the install command, when cfn-lint is missing', () => {
+    const saved = process.env['CFN_LINT'];
+    process.env['CFN_LINT'] = 'cfn-lint-not-installed-here';
+    try {
+      expect(() => cfnLint([fixture('good.yaml')])).toThrow(ToolMissingError);
+      expect(() => cfnLint([fixture('good.yaml')])).toThrow(/pip install cfn-lint/);
+    } finally {
+      if (saved === undefined) delete process.env['CFN_LINT'];
+      else process.env['CFN_LINT'] = saved;
+    }
+  });
+});

@@ -1,0 +1,262 @@
+/**
+ * acquire: make sure the endpoint stack is ready, hold it with a lease, start the task(s).
+ *
+ * Order matters for lease safety (README, "Lease safety"): write the lease, read the reaper's
+ * intent (wait while a fresh one exists), and only then trust a stack status seen as ready.
+ */
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { type ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { DeadlineExceededError, describeError, NetkitError } from '@netkit/aws-core/errors';
+import type { Logger } from '@netkit/aws-core/observability';
+import { type Clock, type Deadline, pollUntil } from '@netkit/aws-core/retry';
+import type { Config } from './config.ts';
+import type { AcquireRequest } from './event.ts';
+import { readRecords, writeLease } from './lease.ts';
+import { decide, type PolicyConfig, stackPhase } from './policy.ts';
+import {
+  createStack,
+  deleteStack,
+  describeStack,
+  endpointIds,
+  endpointsAvailable,
+  type StackView,
+} from './stack.ts';
+
+export interface Deps {
+  cfn: CloudFormationClient;
+  ec2: EC2Client;
+  ecs: ECSClient;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** The stack kept failing (created and rolled back or failed to delete) within one acquire. */
+export class EndpointStackFailedError extends NetkitError {}
+/** RunTask did not start every requested task. */
+export class TaskStartError extends NetkitError {}
+
+export const MAX_STACK_REPLACEMENTS = 2;
+/** RunTask must land this long before the lease ends, so the task is listed before the lease lapses. */
+export const LEASE_MARGIN_MS = 60_000;
+
+/** Margin kept before the lease end for RunTask: 60 s, or a quarter of a shorter lease. */
+export function leaseMargin(config: Pick<Config, 'leaseSeconds'>): number {
+  return Math.min(LEASE_MARGIN_MS, (config.leaseSeconds * 1000) / 4);
+}
+
+export function startedByFor(stackName: string): string {
+  // startedBy: up to 128 letters, digits, hyphens, underscores and slashes.
+  return `endpoint-lease/${stackName}`.slice(0, 128);
+}
+
+export function policyConfig(config: Config): PolicyConfig {
+  return {
+    deletePolicy: config.deletePolicy,
+    billingGuardMs: config.billingGuardSeconds * 1000,
+    billingAnchor: config.billingAnchor,
+  };
+}
+
+export interface AcquireResult {
+  status: 'started';
+  taskArns: string[];
+  stackId: string;
+  leaseUntil: string;
+  /** Whether this invocation created the stack. */
+  created: boolean;
+  waitedMs: number;
+}
+
+async function holdLease(deps: Deps, config: Config, deadline: Deadline): Promise<number> {
+  const until = deps.clock.now() + config.leaseSeconds * 1000;
+  await writeLease(deps.ec2, config.vpcId, config.stackName, until);
+  // Read the intent only after the lease is written: a reaper that announced a delete before our
+  // write is seen here; one that announces later sees our lease.
+  await pollUntil(
+    async () => {
+      const { intent } = await readRecords(deps.ec2, config.vpcId, config.stackName);
+      if (intent === undefined || intent.expiresAt <= deps.clock.now()) return true;
+      deps.logger.info('Reaper is deciding on a delete; waiting', { intentExpiresAt: intent.expiresAt });
+      return undefined;
+    },
+    {
+      deadline,
+      clock: deps.clock,
+      what: 'the reaper to finish its delete decision',
+      baseMs: 500,
+      maxMs: 5_000,
+    },
+  );
+  return until;
+}
+
+export async function acquire(
+  request: AcquireRequest,
+  deps: Deps,
+  config: Config,
+  deadline: Deadline,
+  requestId: string,
+): Promise<AcquireResult> {
+  const { clock, logger } = deps;
+  const started = clock.now();
+  const policy = policyConfig(config);
+  let leaseUntil = await holdLease(deps, config, deadline);
+  let created = false;
+  let replacements = 0;
+  let creates = 0;
+  let ready: StackView | undefined;
+
+  while (ready === undefined) {
+    if (deadline.expired()) throw new DeadlineExceededError('Timed out waiting for the endpoint stack');
+    const stack = await describeStack(deps.cfn, config.stackName);
+    const action = decide({ stack, leaseUntil, activeTasks: 0, demand: true }, clock.now(), policy);
+    switch (action.kind) {
+      case 'create': {
+        if (creates >= MAX_STACK_REPLACEMENTS + 1) {
+          throw new EndpointStackFailedError(
+            `Endpoint stack ${config.stackName} was created ${creates} times and never became ready; see its events`,
+          );
+        }
+        creates++;
+        const mine = await createStack(deps, config, `${requestId}-${creates}`.slice(0, 128));
+        created ||= mine;
+        logger.info(
+          mine ? 'Creating endpoint stack' : 'Endpoint stack is being created by another invocation',
+          {
+            stackName: config.stackName,
+          },
+        );
+        break;
+      }
+      case 'delete': {
+        if (replacements >= MAX_STACK_REPLACEMENTS) {
+          throw new EndpointStackFailedError(
+            `Endpoint stack ${config.stackName} is in ${stack?.status} after ${replacements} replacements`,
+          );
+        }
+        replacements++;
+        logger.warn('Replacing a failed endpoint stack', {
+          stackName: config.stackName,
+          status: stack?.status,
+        });
+        await deleteStack(deps.cfn, config.stackName);
+        break;
+      }
+      case 'wait': {
+        const before = stack?.status;
+        await pollUntil(
+          async () => {
+            const now = await describeStack(deps.cfn, config.stackName);
+            return now?.status !== before || stackPhase(now?.status) === 'stable' ? true : undefined;
+          },
+          {
+            deadline,
+            clock,
+            what: `endpoint stack ${config.stackName} to leave ${before}`,
+            baseMs: 2_000,
+            maxMs: 15_000,
+          },
+        );
+        break;
+      }
+      case 'use': {
+        const s = stack as StackView;
+        const ids = endpointIds(s);
+        await pollUntil(async () => ((await endpointsAvailable(deps.ec2, ids)) ? true : undefined), {
+          deadline,
+          clock,
+          what: `every endpoint of ${config.stackName} to be available`,
+          baseMs: 2_000,
+          maxMs: 15_000,
+        });
+        if (clock.now() > leaseUntil - leaseMargin(config)) {
+          // The wait outlived the lease margin: renew and look at the stack again.
+          leaseUntil = await holdLease(deps, config, deadline);
+          break;
+        }
+        ready = s;
+        break;
+      }
+      default:
+        // 'none' and 'keep' cannot happen with demand; look again.
+        break;
+    }
+  }
+
+  const taskArns = await runTasks(request, deps, config, requestId);
+  // Defence in depth: the stack must still be there after RunTask. If not, stop the tasks
+  // (nothing may run without its endpoints) and fail so the invocation is retried.
+  const after = await describeStack(deps.cfn, config.stackName);
+  if (after === undefined || after.stackId !== ready.stackId || stackPhase(after.status) !== 'stable') {
+    logger.error('Endpoint stack changed under the started tasks; stopping them', { status: after?.status });
+    await stopTasks(deps, config, taskArns);
+    throw new EndpointStackFailedError(
+      `Endpoint stack ${config.stackName} changed while tasks were starting`,
+    );
+  }
+  logger.info('Tasks started', { taskArns, created });
+  return {
+    status: 'started',
+    taskArns,
+    stackId: ready.stackId,
+    leaseUntil: new Date(leaseUntil).toISOString(),
+    created,
+    waitedMs: clock.now() - started,
+  };
+}
+
+async function runTasks(
+  request: AcquireRequest,
+  deps: Deps,
+  config: Config,
+  requestId: string,
+): Promise<string[]> {
+  const out = await deps.ecs.send(
+    new RunTaskCommand({
+      cluster: config.clusterArn,
+      taskDefinition: config.taskDefinitionArn,
+      launchType: 'FARGATE',
+      count: request.count,
+      startedBy: startedByFor(config.stackName),
+      networkConfiguration: {
+        awsvpcConfiguration: {
+          subnets: config.subnetIds,
+          securityGroups: config.taskSecurityGroupIds,
+          assignPublicIp: 'DISABLED',
+        },
+      },
+      overrides: request.overrides,
+      // A retried invocation (same request id, or the same EventBridge event) starts no new task.
+      clientToken: (request.eventId ?? requestId).slice(0, 64),
+    }),
+  );
+  const taskArns = (out.tasks ?? []).map((t) => t.taskArn).filter((a): a is string => typeof a === 'string');
+  if (taskArns.length < request.count) {
+    const reasons = (out.failures ?? []).map((f) =>
+      `${f.arn ?? ''} ${f.reason ?? ''} ${f.detail ?? ''}`.trim(),
+    );
+    // Leave no half-started batch behind: the caller retries the whole request.
+    await stopTasks(deps, config, taskArns);
+    throw new TaskStartError(
+      `RunTask started ${taskArns.length} of ${request.count} tasks: ${reasons.join('; ') || 'no reason given'}`,
+    );
+  }
+  return taskArns;
+}
+
+async function stopTasks(deps: Deps, config: Config, taskArns: string[]) {
+  for (const task of taskArns) {
+    try {
+      await deps.ecs.send(
+        new StopTaskCommand({
+          cluster: config.clusterArn,
+          task,
+          reason: 'endpoint-lease: endpoints unavailable',
+        }),
+      );
+    } catch (error) {
+      deps.logger.error('StopTask failed', { task, error: describeError(error) });
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { describeError, InvalidEventError } from '@netkit/aws-core/errors';
+import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
+import { type AcquireResult, acquire, type Deps } from './acquire.ts';
+import type { Config } from './config.ts';
+import { parseAcquireEvent } from './event.ts';
+import { type ReapResult, reap } from './reap.ts';
+/** Time kept back from the Lambda deadline to log and return. */
+export const DEADLINE_MARGIN_MS = 10_000;
+
+export type AcquireResponse = AcquireResult | { status: 'rejected'; reason: string };
+
+export function createAcquireHandler(deps: Deps, config: Config) {
+  return async (event: unknown, context: LambdaContextLike): Promise<AcquireResponse> => {
+    let request: ReturnType<typeof parseAcquireEvent>;
+    try {
+      request = parseAcquireEvent(event);
+    } catch (error) {
+      if (!(error instanceof InvalidEventError)) throw error;
+      deps.logger.error('Rejected acquire event', { reason: error.message, field: error.field });
+      return { status: 'rejected', reason: error.message };
+    }
+    const deadline = Deadline.fromContext(context, DEADLINE_MARGIN_MS, deps.clock);
+    try {
+      return await acquire(
+        request,
+        deps,
+        config,
+        deadline,
+        context.awsRequestId ?? `acquire-${deps.clock.now()}`,
+      );
+    } catch (error) {
+      deps.logger.error('Acquire failed', { error: describeError(error) });
+      throw error;
+    }
+  };
+}
+
+export const REAPER_MARGIN_MS = 5_000;
+
+/**
+ * The reaper reads only the current state, so any event (schedule, ECS task state change,
+ * manual invoke) triggers the same idempotent check.
+ */
+export function createReaperHandler(deps: Deps, config: Config) {
+  return async (_event: unknown, context: LambdaContextLike): Promise<ReapResult> => {
+    const deadline = Deadline.fromContext(context, REAPER_MARGIN_MS, deps.clock);
+    try {
+      return await reap(deps, config, deadline, context.awsRequestId ?? `reaper-${deps.clock.now()}`);
+    } catch (error) {
+      deps.logger.error('Reaper failed', { error: describeError(error) });
+      throw error;
+    }
+  };
+}

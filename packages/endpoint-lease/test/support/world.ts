@@ -1,0 +1,74 @@
+/** A VPC, two private subnets, a route table, a task security group, a cluster and a Fargate task definition. */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import {
+  CreateRouteTableCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import { CreateClusterCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import type { Emulator } from '@netkit/local-aws';
+import type { Deps } from '../../src/acquire.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+
+export interface World {
+  env: Record<string, string>;
+  config: Config;
+  clients: { cfn: CloudFormationClient; ec2: EC2Client; ecs: ECSClient };
+}
+
+export async function buildWorld(emu: Emulator, extraEnv: Record<string, string> = {}): Promise<World> {
+  const ec2 = new EC2Client(emu.clientConfig);
+  const ecs = new ECSClient(emu.clientConfig);
+  const cfn = new CloudFormationClient(emu.clientConfig);
+  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }));
+  const vpcId = vpc.Vpc!.VpcId!;
+  const subnets: string[] = [];
+  for (const [i, az] of [`${emu.region}a`, `${emu.region}b`].entries()) {
+    const s = await ec2.send(
+      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.20.${i}.0/24`, AvailabilityZone: az }),
+    );
+    subnets.push(s.Subnet!.SubnetId!);
+  }
+  const rtb = await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }));
+  const sg = await ec2.send(
+    new CreateSecurityGroupCommand({ GroupName: 'task', Description: 'tasks', VpcId: vpcId }),
+  );
+  const cluster = await ecs.send(new CreateClusterCommand({ clusterName: 'jobs' }));
+  const td = await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family: 'job',
+      networkMode: 'awsvpc',
+      requiresCompatibilities: ['FARGATE'],
+      cpu: '256',
+      memory: '512',
+      containerDefinitions: [
+        {
+          name: 'app',
+          image: 'public.ecr.aws/docker/library/busybox:latest',
+          essential: true,
+          cpu: 256,
+          memory: 512,
+        },
+      ],
+    }),
+  );
+  const env: Record<string, string> = {
+    ENDPOINT_STACK_NAME: 'fargate-endpoints',
+    VPC_ID: vpcId,
+    SUBNET_IDS: JSON.stringify(subnets),
+    ROUTE_TABLE_IDS: rtb.RouteTable!.RouteTableId!,
+    TASK_SECURITY_GROUP_IDS: sg.GroupId!,
+    CLUSTER_ARN: cluster.cluster!.clusterArn!,
+    TASK_DEFINITION_ARN: td.taskDefinition!.taskDefinitionArn!,
+    CONSISTENCY_SETTLE_SECONDS: '0',
+    ...extraEnv,
+  };
+  return { env, config: loadConfig(env), clients: { cfn, ec2, ecs } };
+}
+
+export function depsFor(world: World, clock: Deps['clock']): Deps {
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  return { ...world.clients, clock, logger: quiet };
+}

@@ -1,0 +1,84 @@
+import { ConfigError } from '@netkit/aws-core/errors';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { validEnv } from '../support/env.ts';
+
+function issues(env: Record<string, string>) {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues.map((i) => i.variable);
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig(validEnv);
+    expect(c).toMatchObject({
+      endpointServices: ['logs', 'ecr.api', 'ecr.dkr', 'secretsmanager'],
+      leaseSeconds: 300,
+      deletePolicy: 'hour-aligned',
+      billingGuardSeconds: 600,
+      billingAnchor: 'stack-creation',
+      settleSeconds: 10,
+      cfnRoleArn: undefined,
+    });
+    expect(c.subnetIds).toHaveLength(2);
+  });
+
+  it('accepts comma lists and every option', () => {
+    const c = loadConfig({
+      ...validEnv,
+      SUBNET_IDS: 'subnet-0123456789abcdef0, subnet-0123456789abcdef1',
+      ENDPOINT_SERVICES: 'logs,ecr.api,ecr.dkr,secretsmanager,ssm',
+      CFN_ROLE_ARN: 'arn:aws:iam::123456789012:role/endpoint-stack',
+      LEASE_SECONDS: '900',
+      DELETE_POLICY: 'immediate',
+      BILLING_GUARD_SECONDS: '300',
+      BILLING_ANCHOR: 'clock-hour',
+    });
+    expect(c).toMatchObject({ deletePolicy: 'immediate', leaseSeconds: 900, billingAnchor: 'clock-hour' });
+    expect(c.endpointServices).toContain('ssm');
+  });
+
+  it.each([
+    ['ENDPOINT_STACK_NAME', '1-starts-with-digit'],
+    ['VPC_ID', 'vpc-xyz'],
+    ['SUBNET_IDS', '[]'],
+    ['ROUTE_TABLE_IDS', 'rtb-'],
+    ['TASK_SECURITY_GROUP_IDS', 'sg-0123456789abcdef0,subnet-0123456789abcdef0'],
+    ['ENDPOINT_SERVICES', 'Logs!'],
+    ['CLUSTER_ARN', 'jobs'],
+    ['TASK_DEFINITION_ARN', 'arn:aws:ecs:us-east-1:123456789012:cluster/jobs'],
+    ['CFN_ROLE_ARN', 'arn:aws:iam::123456789012:user/bob'],
+    ['LEASE_SECONDS', '30'],
+    ['DELETE_POLICY', 'never'],
+    ['BILLING_GUARD_SECONDS', '3600'],
+    ['BILLING_ANCHOR', 'midnight'],
+  ])('names %s when it is %s', (variable, value) => {
+    expect(issues({ ...validEnv, [variable]: value })).toEqual([variable]);
+  });
+
+  it('names every missing required variable at once', () => {
+    expect(issues({})).toEqual([
+      'ENDPOINT_STACK_NAME',
+      'VPC_ID',
+      'SUBNET_IDS',
+      'ROUTE_TABLE_IDS',
+      'TASK_SECURITY_GROUP_IDS',
+      'CLUSTER_ARN',
+      'TASK_DEFINITION_ARN',
+    ]);
+  });
+
+  it('refuses a task definition from another region than the cluster', () => {
+    expect(
+      issues({
+        ...validEnv,
+        TASK_DEFINITION_ARN: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/job:3',
+      }),
+    ).toEqual(['TASK_DEFINITION_ARN']);
+  });
+});
