@@ -2,24 +2,20 @@
 // bundle shape (ESM .mjs, module-first main fields, minified, source maps,
 // metafile) is decided once. A package's build.mjs is a couple of lines.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { sdkSchemaKeys } from './sdk-schema-keys.mjs';
 
 /** Node runtime the bundles target; keep in step with the templates' `Runtime: nodejs22.x`. */
 export const NODE_TARGET = 'node22';
 
-/**
- * Bundle `entries` ({ outName: srcPath }) of the package in `dir` to `dir/dist/<outName>.mjs`.
- * @param {{ dir: string, entries: Record<string, string>, banner?: string }} options
- */
-export async function bundle({ dir, entries, banner }) {
-  const outdir = resolve(dir, 'dist');
-  await rm(outdir, { recursive: true, force: true });
-  await mkdir(outdir, { recursive: true });
-  const result = await esbuild.build({
+/** Where lazily loaded chunks of Lambda handlers go, inside `dist/`. */
+export const CHUNK_DIR = 'chunks';
+
+/** @param {string | undefined} banner */
+function baseOptions(dir, outdir, banner) {
+  return {
     absWorkingDir: dir,
-    entryPoints: Object.fromEntries(Object.entries(entries).map(([out, src]) => [out, resolve(dir, src)])),
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -31,6 +27,8 @@ export async function bundle({ dir, entries, banner }) {
     mainFields: ['module', 'main'],
     conditions: ['module', 'import'],
     minify: true,
+    // Error classes set `name` from the class (aws-core errors.ts); logs and FAILED reasons need the real names.
+    keepNames: true,
     sourcemap: true,
     sourcesContent: false,
     metafile: true,
@@ -45,11 +43,91 @@ export async function bundle({ dir, entries, banner }) {
         banner ?? '',
       ].join('\n'),
     },
+  };
+}
+
+/** @param {Record<string, string>} entries @param {string} dir */
+function entryPoints(entries, dir) {
+  return Object.fromEntries(Object.entries(entries).map(([out, src]) => [out, resolve(dir, src)]));
+}
+
+/**
+ * Bundle `entries` ({ outName: srcPath }) of the package in `dir` to `dir/dist/<outName>.mjs`.
+ *
+ * Cold start: entries that export `handler` (Lambda functions) are built with
+ * code splitting, so what the SDK loads only on demand through `import()` (the
+ * SSO/STS/INI credential providers and their nested clients, event streams,
+ * the browser user-agent parser) lands in `dist/chunks/` and is never parsed
+ * in Lambda, where credentials come from the environment. Entries without a
+ * `handler` export (CLIs, the on-instance agent) stay single self-contained
+ * files that can be copied alone.
+ *
+ * @param {{ dir: string, entries: Record<string, string>, banner?: string }} options
+ */
+export async function bundle({ dir, entries, banner }) {
+  const outdir = resolve(dir, 'dist');
+  // One pass without splitting tells which entries are Lambda handlers; its
+  // output is exactly what the other (single-file) entries ship.
+  const single = await esbuild.build({
+    ...baseOptions(dir, outdir, banner),
+    entryPoints: entryPoints(entries, dir),
+    write: false,
   });
-  await writeFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
-  const outputs = Object.entries(result.metafile.outputs)
-    .filter(([file]) => file.endsWith('.mjs'))
-    .map(([file, meta]) => `${basename(file)} ${(meta.bytes / 1024).toFixed(1)} KiB`);
+  const outputKey = (name) => relative(dir, join(outdir, `${name}.mjs`));
+  const handlers = Object.keys(entries).filter((name) =>
+    (single.metafile.outputs[outputKey(name)]?.exports ?? []).includes('handler'),
+  );
+  const singles = Object.keys(entries).filter((name) => !handlers.includes(name));
+
+  let split;
+  if (handlers.length > 0) {
+    split = await esbuild.build({
+      ...baseOptions(dir, outdir, banner),
+      entryPoints: entryPoints(Object.fromEntries(handlers.map((name) => [name, entries[name]])), dir),
+      splitting: true,
+      chunkNames: `${CHUNK_DIR}/[name]-[hash]`,
+      write: false,
+    });
+  }
+
+  // Write only after both builds succeeded, so a failed build leaves no half dist.
+  const files = [
+    ...(split?.outputFiles ?? []),
+    ...single.outputFiles.filter((file) =>
+      singles.some((name) => file.path === join(outdir, `${name}.mjs`) || file.path === join(outdir, `${name}.mjs.map`)),
+    ),
+  ];
+  const metafile = {
+    inputs: { ...single.metafile.inputs, ...(split?.metafile.inputs ?? {}) },
+    outputs: {
+      ...(split?.metafile.outputs ?? {}),
+      ...Object.fromEntries(
+        Object.entries(single.metafile.outputs).filter(([key]) =>
+          singles.some((name) => key === outputKey(name) || key === `${outputKey(name)}.map`),
+        ),
+      ),
+    },
+  };
+  await rm(outdir, { recursive: true, force: true });
+  await mkdir(outdir, { recursive: true });
+  for (const file of files) {
+    await mkdir(dirname(file.path), { recursive: true });
+    await writeFile(file.path, file.contents);
+  }
+  await writeFile(join(outdir, 'meta.json'), JSON.stringify(metafile));
+
+  const outputs = Object.keys(entries).map((name) => {
+    const meta = metafile.outputs[outputKey(name)];
+    const lazy =
+      handlers.includes(name) && Object.keys(metafile.outputs).some((key) => key.includes(`/${CHUNK_DIR}/`))
+        ? ' (+ chunks)'
+        : '';
+    return `${name}.mjs ${((meta?.bytes ?? 0) / 1024).toFixed(1)} KiB${lazy}`;
+  });
   console.log(`${basename(dir)}: ${outputs.join(', ')}`);
-  return result;
+  return {
+    errors: [...single.errors, ...(split?.errors ?? [])],
+    warnings: [...single.warnings, ...(split?.warnings ?? [])],
+    metafile,
+  };
 }

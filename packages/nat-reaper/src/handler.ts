@@ -16,7 +16,10 @@ import { planData, reap, reportData } from './reap.ts';
 export interface HandlerDeps {
   ec2: EC2Client;
   logger: Logger;
+  /** Clock of the reaper's own waits (NAT polling, retries). Default: the system clock. */
   clock?: Clock;
+  /** Clock of the runner's deadline answer. Default: the system clock. */
+  runnerClock?: Clock;
   /** PUTs the response to the ResponseURL; the aws-core default in production. */
   send?: ResponseSender;
 }
@@ -65,7 +68,12 @@ export function createHandler(deps: HandlerDeps, config: Config): NatReaperHandl
           return undefined;
         },
       },
-      { logger, clock, send: deps.send, deadlineMarginMs: config.RESPONSE_MARGIN_MS },
+      {
+        logger,
+        clock: deps.runnerClock ?? systemClock,
+        send: deps.send,
+        deadlineMarginMs: config.RESPONSE_MARGIN_MS,
+      },
     );
 }
 

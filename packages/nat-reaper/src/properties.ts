@@ -37,12 +37,18 @@ function describe(value: unknown): string {
   return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-function id(props: RawProperties, name: 'VpcId' | 'InternetGatewayId', problems: string[]): string | undefined {
+function id(
+  props: RawProperties,
+  name: 'VpcId' | 'InternetGatewayId',
+  problems: string[],
+): string | undefined {
   const value = props[name];
   if (value === undefined || value === null || value === '') return undefined;
   const text = typeof value === 'string' ? value.trim() : undefined;
   if (text === undefined || !PATTERNS[name].test(text)) {
-    problems.push(`${name}: expected an id like ${name === 'VpcId' ? 'vpc-' : 'igw-'}0123456789abcdef0, got ${describe(value)}`);
+    problems.push(
+      `${name}: expected an id like ${name === 'VpcId' ? 'vpc-' : 'igw-'}0123456789abcdef0, got ${describe(value)}`,
+    );
     return undefined;
   }
   return text;
@@ -91,7 +97,9 @@ export function parseProperties(props: RawProperties | undefined): ReapSpec {
   }
   const vpcId = id(raw, 'VpcId', problems);
   if (vpcId === undefined && !problems.some((p) => p.startsWith('VpcId'))) {
-    problems.push('VpcId: required (the VPC every NAT gateway, route table and internet gateway must belong to)');
+    problems.push(
+      'VpcId: required (the VPC every NAT gateway, route table and internet gateway must belong to)',
+    );
   }
   const natGatewayIds = list(raw, 'NatGatewayIds', problems);
   const routeTableIds = list(raw, 'RouteTableIds', problems);

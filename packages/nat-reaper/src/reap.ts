@@ -123,7 +123,9 @@ async function describeIgws(ec2: EC2Client, id: string): Promise<InternetGateway
 
 async function describeAddresses(ec2: EC2Client, allocationIds: string[]): Promise<Address[]> {
   // DescribeAddresses is not paginated; the filter keeps unknown ids from failing the call.
-  const out = await ec2.send(new DescribeAddressesCommand({ Filters: idFilter('allocation-id', allocationIds) }));
+  const out = await ec2.send(
+    new DescribeAddressesCommand({ Filters: idFilter('allocation-id', allocationIds) }),
+  );
   return out.Addresses ?? [];
 }
 
@@ -132,7 +134,8 @@ function routeDestination(route: {
   DestinationIpv6CidrBlock?: string;
   DestinationPrefixListId?: string;
 }): { field: DestinationField; destination: string } | undefined {
-  if (route.DestinationCidrBlock) return { field: 'DestinationCidrBlock', destination: route.DestinationCidrBlock };
+  if (route.DestinationCidrBlock)
+    return { field: 'DestinationCidrBlock', destination: route.DestinationCidrBlock };
   if (route.DestinationIpv6CidrBlock) {
     return { field: 'DestinationIpv6CidrBlock', destination: route.DestinationIpv6CidrBlock };
   }
@@ -155,8 +158,28 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
   /** allocation id -> the NAT's network interface holding it */
   const natAddresses = new Map<string, { nat: string; eni: string | undefined }>();
 
+  // The independent Describe calls run concurrently: fewer round trips before the first mutation.
+  const none = Promise.resolve([]);
+  const natsRead = spec.natGatewayIds.length > 0 ? describeNats(ec2, spec.natGatewayIds) : none;
+  const tablesRead =
+    spec.routeTableIds.length > 0
+      ? describeRouteTables(ec2, idFilter('route-table-id', spec.routeTableIds))
+      : none;
+  const igwRead = spec.internetGatewayId !== undefined ? describeIgws(ec2, spec.internetGatewayId) : none;
+  const gatewayFilters: Filter[][] = [];
+  if (spec.natGatewayIds.length > 0)
+    gatewayFilters.push(idFilter('route.nat-gateway-id', spec.natGatewayIds));
+  if (spec.internetGatewayId !== undefined) {
+    gatewayFilters.push(idFilter('route.gateway-id', [spec.internetGatewayId]));
+  }
+  const routingRead = Promise.all(
+    gatewayFilters.map((filter) =>
+      describeRouteTables(ec2, [...idFilter('vpc-id', [spec.vpcId]), ...filter]),
+    ),
+  );
+  const [nats, tables, igws, routing] = await Promise.all([natsRead, tablesRead, igwRead, routingRead]);
+
   if (spec.natGatewayIds.length > 0) {
-    const nats = await describeNats(ec2, spec.natGatewayIds);
     for (const id of spec.natGatewayIds) {
       const nat = nats.find((n) => n.NatGatewayId === id);
       if (nat === undefined) {
@@ -202,10 +225,12 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
     }
   }
 
-  const targets = new Set([...spec.natGatewayIds, ...(spec.internetGatewayId ? [spec.internetGatewayId] : [])]);
+  const targets = new Set([
+    ...spec.natGatewayIds,
+    ...(spec.internetGatewayId ? [spec.internetGatewayId] : []),
+  ]);
   const routes: PlannedRoute[] = [];
   if (spec.routeTableIds.length > 0) {
-    const tables = await describeRouteTables(ec2, idFilter('route-table-id', spec.routeTableIds));
     for (const id of spec.routeTableIds) {
       const table = tables.find((t) => t.RouteTableId === id);
       if (table === undefined) {
@@ -227,7 +252,7 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
 
   let internetGateway: Plan['internetGateway'];
   if (spec.internetGatewayId !== undefined) {
-    const [igw] = await describeIgws(ec2, spec.internetGatewayId);
+    const [igw] = igws;
     if (igw === undefined) {
       alreadyGone.push(spec.internetGatewayId);
     } else {
@@ -247,13 +272,9 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
 
   // Route tables the user did not list that will be left pointing at a deleted gateway (blackhole).
   const unlisted = new Set<string>();
-  const gatewayFilters: Filter[][] = [];
-  if (spec.natGatewayIds.length > 0) gatewayFilters.push(idFilter('route.nat-gateway-id', spec.natGatewayIds));
-  if (internetGateway !== undefined) gatewayFilters.push(idFilter('route.gateway-id', [internetGateway.id]));
-  for (const filter of gatewayFilters) {
-    for (const table of await describeRouteTables(ec2, [...idFilter('vpc-id', [spec.vpcId]), ...filter])) {
-      if (table.RouteTableId && !spec.routeTableIds.includes(table.RouteTableId)) unlisted.add(table.RouteTableId);
-    }
+  for (const table of routing.flat()) {
+    if (table.RouteTableId && !spec.routeTableIds.includes(table.RouteTableId))
+      unlisted.add(table.RouteTableId);
   }
 
   return {
@@ -275,11 +296,7 @@ function stopIfAborted(signal: AbortSignal | undefined): void {
 }
 
 /** Carry out a plan. Every step treats "already gone" as done, so a re-run finishes a partial teardown. */
-export async function execute(
-  plan: Plan,
-  deps: ReapDeps,
-  options: ReapOptions,
-): Promise<ReapReport> {
+export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions): Promise<ReapReport> {
   const { ec2, clock, logger } = deps;
   const { deadline, signal } = options;
   const report: ReapReport = {
@@ -293,15 +310,21 @@ export async function execute(
     natWaitMs: 0,
   };
   if (plan.unlistedRouteTables.length > 0) {
-    logger.warn('Route tables not listed in RouteTableIds still route to a gateway being removed; left alone', {
-      routeTableIds: plan.unlistedRouteTables,
-    });
+    logger.warn(
+      'Route tables not listed in RouteTableIds still route to a gateway being removed; left alone',
+      {
+        routeTableIds: plan.unlistedRouteTables,
+      },
+    );
   }
 
   // 1. Routes first, so no table is left with a blackhole route.
   for (const route of plan.routes) {
     stopIfAborted(signal);
-    const input: DeleteRouteCommandInput = { RouteTableId: route.routeTableId, [route.field]: route.destination };
+    const input: DeleteRouteCommandInput = {
+      RouteTableId: route.routeTableId,
+      [route.field]: route.destination,
+    };
     try {
       await ec2.send(new DeleteRouteCommand(input));
       report.deletedRoutes.push(routeLabel(route));
@@ -502,6 +525,12 @@ export function planData(plan: Plan): Record<string, string> {
   return {
     DryRun: 'true',
     VpcId: plan.vpcId,
+    // The same attributes as a real run (empty), so Fn::GetAtt works in both modes.
+    DeletedRoutes: '',
+    DeletedNatGateways: '',
+    ReleasedEips: '',
+    DetachedInternetGateway: '',
+    DeletedInternetGateway: '',
     RoutesToDelete: joinCapped(plan.routes.map(routeLabel)),
     NatGatewaysToDelete: joinCapped(plan.natGatewaysToWaitFor),
     EipsToRelease: joinCapped(plan.eipsToRelease),

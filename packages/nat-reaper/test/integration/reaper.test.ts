@@ -1,0 +1,270 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { defaultPhysicalResourceId } from '@netkit/aws-core/custom-resource';
+import { silentLogger } from '@netkit/aws-core/observability';
+import { useEmulator } from '@netkit/local-aws/vitest';
+import { fakeContext, loadEvent } from '@netkit/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createSeedStack,
+  mutations,
+  observe,
+  type SeedStack,
+  startResponseServer,
+} from '../../demo/seed-stack.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createHandler } from '../../src/handler.ts';
+
+const NAT_DELETE_DELAY_MS = 1_500;
+const emu = useEmulator({ natDeleteDelayMs: NAT_DELETE_DELAY_MS });
+
+let responses: Awaited<ReturnType<typeof startResponseServer>>;
+beforeAll(async () => {
+  responses = await startResponseServer();
+});
+afterAll(() => responses.close());
+
+function setup() {
+  const ec2 = new EC2Client(emu().clientConfig);
+  const handler = createHandler({ ec2, logger: silentLogger }, loadConfig({}));
+  return { ec2, handler };
+}
+
+function request(
+  kind: 'create' | 'update' | 'delete',
+  name: string,
+  stack: SeedStack,
+  props: Record<string, unknown> = {},
+) {
+  const event = loadEvent(`cloudformation/${kind}`);
+  event.ResponseURL = responses.url(name);
+  event.ResourceProperties = {
+    ServiceToken: event.ServiceToken,
+    VpcId: stack.vpcId,
+    NatGatewayIds: [stack.natGatewayId],
+    RouteTableIds: [stack.privateRouteTableId, stack.publicRouteTableId],
+    InternetGatewayId: stack.internetGatewayId,
+    ...props,
+  };
+  return event;
+}
+
+const bodiesFor = (name: string) =>
+  responses.received.filter((r) => r.url?.startsWith(`/cfn-response/${name}?`)).map((r) => r.body);
+
+describe('nat-reaper against the emulator', () => {
+  it('tears the seed stack down, waiting for the NAT deletion before releasing its EIP, and PUTs the exact response', async () => {
+    // Prepare
+    const { ec2, handler } = setup();
+    const stack = await createSeedStack(ec2);
+    await emu().resetCalls();
+    const event = request('create', 'full', stack);
+    const started = Date.now();
+    // Act
+    await handler(event, fakeContext(120_000));
+    const elapsed = Date.now() - started;
+    // Assess
+    const put = responses.received.find((r) => r.url === '/cfn-response/full?X-Amz-Signature=abc123');
+    expect(put?.method).toBe('PUT');
+    expect(put?.headers['content-type']).toBe('');
+    expect(bodiesFor('full')).toEqual([
+      {
+        Status: 'SUCCESS',
+        PhysicalResourceId: defaultPhysicalResourceId(event.StackId, 'NatReaper'),
+        StackId: event.StackId,
+        RequestId: event.RequestId,
+        LogicalResourceId: 'NatReaper',
+        Data: {
+          DryRun: 'false',
+          VpcId: stack.vpcId,
+          DeletedRoutes: `${stack.privateRouteTableId} 0.0.0.0/0,${stack.publicRouteTableId} 0.0.0.0/0`,
+          DeletedNatGateways: stack.natGatewayId,
+          ReleasedEips: stack.allocationId,
+          DetachedInternetGateway: stack.internetGatewayId,
+          DeletedInternetGateway: stack.internetGatewayId,
+          AlreadyGone: '',
+          UnlistedRouteTables: '',
+        },
+      },
+    ]);
+    expect(await observe(ec2, stack)).toEqual({
+      natState: 'deleted',
+      eipCount: 0,
+      igwCount: 0,
+      defaultRoutes: [],
+    });
+    // It waited for the deletion (not a fixed sleep: well under the seed's 60 s) and released the EIP
+    // in one call: the emulator fails ReleaseAddress with InvalidIPAddress.InUse while the NAT is deleting.
+    expect(elapsed).toBeGreaterThanOrEqual(NAT_DELETE_DELAY_MS);
+    expect(elapsed).toBeLessThan(NAT_DELETE_DELAY_MS + 2_000);
+    const calls = await emu().calls();
+    expect(mutations(calls)).toEqual({
+      'ec2:DeleteRoute': 2,
+      'ec2:DeleteNatGateway': 1,
+      'ec2:ReleaseAddress': 1,
+      'ec2:DetachInternetGateway': 1,
+      'ec2:DeleteInternetGateway': 1,
+    });
+    expect(calls['ec2:DescribeNatGateways']).toBeGreaterThan(2);
+  });
+
+  it('answers FAILED and deletes nothing when a route table belongs to another VPC', async () => {
+    // Prepare
+    const { ec2, handler } = setup();
+    const stack = await createSeedStack(ec2);
+    const other = await createSeedStack(ec2, '10.1.0.0/16');
+    await emu().resetCalls();
+    const event = request('create', 'foreign', stack, {
+      RouteTableIds: [stack.privateRouteTableId, other.privateRouteTableId],
+    });
+    // Act
+    await handler(event, fakeContext(120_000));
+    // Assess
+    expect(bodiesFor('foreign')).toEqual([
+      {
+        Status: 'FAILED',
+        Reason: `ValidationError: Not in ${stack.vpcId}: route table ${other.privateRouteTableId} is in ${other.vpcId}. Nothing was changed.`,
+        PhysicalResourceId: defaultPhysicalResourceId(event.StackId, 'NatReaper'),
+        StackId: event.StackId,
+        RequestId: event.RequestId,
+        LogicalResourceId: 'NatReaper',
+      },
+    ]);
+    expect(mutations(await emu().calls())).toEqual({});
+    expect(await observe(ec2, stack)).toEqual({
+      natState: 'available',
+      eipCount: 1,
+      igwCount: 1,
+      defaultRoutes: [stack.publicRouteTableId, stack.privateRouteTableId].sort(),
+    });
+  });
+
+  it('answers SUCCESS with nothing more to do to a second Create after success', async () => {
+    // Prepare
+    const { ec2, handler } = setup();
+    const stack = await createSeedStack(ec2);
+    await handler(request('create', 'first', stack), fakeContext(120_000));
+    expect(bodiesFor('first')).toEqual([expect.objectContaining({ Status: 'SUCCESS' })]);
+    await emu().resetCalls();
+    const event = request('create', 'second', stack);
+    // Act
+    await handler(event, fakeContext(120_000));
+    // Assess
+    expect(bodiesFor('second')).toEqual([
+      {
+        Status: 'SUCCESS',
+        PhysicalResourceId: defaultPhysicalResourceId(event.StackId, 'NatReaper'),
+        StackId: event.StackId,
+        RequestId: event.RequestId,
+        LogicalResourceId: 'NatReaper',
+        Data: {
+          DryRun: 'false',
+          VpcId: stack.vpcId,
+          DeletedRoutes: '',
+          DeletedNatGateways: '',
+          ReleasedEips: '',
+          DetachedInternetGateway: '',
+          DeletedInternetGateway: '',
+          // The deleted NAT stays visible (state deleted); its EIP and the gateway no longer exist.
+          AlreadyGone: `${stack.natGatewayId},${stack.allocationId},${stack.internetGatewayId}`,
+          UnlistedRouteTables: '',
+        },
+      },
+    ]);
+    expect(mutations(await emu().calls())).toEqual({});
+  });
+
+  it('answers Delete with SUCCESS and makes zero EC2 calls', async () => {
+    // Prepare
+    const { ec2, handler } = setup();
+    const stack = await createSeedStack(ec2);
+    await emu().resetCalls();
+    const event = request('delete', 'delete', stack);
+    // Act
+    await handler(event, fakeContext(120_000));
+    // Assess
+    expect(bodiesFor('delete')).toEqual([
+      {
+        Status: 'SUCCESS',
+        PhysicalResourceId: event.PhysicalResourceId,
+        StackId: event.StackId,
+        RequestId: event.RequestId,
+        LogicalResourceId: 'NatReaper',
+      },
+    ]);
+    expect(await emu().calls()).toEqual({});
+    expect((await observe(ec2, stack)).natState).toBe('available');
+  });
+
+  it('reaps once when the same Create is delivered twice at the same time', async () => {
+    // Prepare
+    const { ec2, handler } = setup();
+    const stack = await createSeedStack(ec2);
+    // Act
+    await Promise.all([
+      handler(request('create', 'twin-a', stack), fakeContext(120_000)),
+      handler(request('create', 'twin-b', stack), fakeContext(120_000)),
+    ]);
+    // Assess
+    expect([...bodiesFor('twin-a'), ...bodiesFor('twin-b')]).toEqual([
+      expect.objectContaining({ Status: 'SUCCESS' }),
+      expect.objectContaining({ Status: 'SUCCESS' }),
+    ]);
+    expect(await observe(ec2, stack)).toEqual({
+      natState: 'deleted',
+      eipCount: 0,
+      igwCount: 0,
+      defaultRoutes: [],
+    });
+  });
+
+  it('retries DetachInternetGateway through DependencyViolation, then deletes the gateway', async () => {
+    // Prepare
+    const { ec2, handler } = setup();
+    const stack = await createSeedStack(ec2);
+    await emu().injectFault({
+      service: 'ec2',
+      action: 'DetachInternetGateway',
+      times: 2,
+      code: 'DependencyViolation',
+      message: `Network ${stack.vpcId} has some mapped public address(es).`,
+    });
+    await emu().resetCalls();
+    // Act
+    await handler(request('create', 'dependency', stack), fakeContext(120_000));
+    // Assess
+    expect(bodiesFor('dependency')).toEqual([expect.objectContaining({ Status: 'SUCCESS' })]);
+    expect((await emu().calls())['ec2:DetachInternetGateway']).toBe(3);
+    expect((await observe(ec2, stack)).igwCount).toBe(0);
+  });
+
+  it('answers a DryRun with the plan and changes nothing', async () => {
+    // Prepare
+    const { ec2, handler } = setup();
+    const stack = await createSeedStack(ec2);
+    await emu().resetCalls();
+    // Act
+    await handler(request('create', 'dry', stack, { DryRun: 'true' }), fakeContext(120_000));
+    // Assess
+    expect(bodiesFor('dry')).toEqual([
+      expect.objectContaining({
+        Status: 'SUCCESS',
+        Data: {
+          DryRun: 'true',
+          VpcId: stack.vpcId,
+          DeletedRoutes: '',
+          DeletedNatGateways: '',
+          ReleasedEips: '',
+          DetachedInternetGateway: '',
+          DeletedInternetGateway: '',
+          RoutesToDelete: `${stack.privateRouteTableId} 0.0.0.0/0,${stack.publicRouteTableId} 0.0.0.0/0`,
+          NatGatewaysToDelete: stack.natGatewayId,
+          EipsToRelease: stack.allocationId,
+          InternetGatewayToDelete: stack.internetGatewayId,
+          AlreadyGone: '',
+          UnlistedRouteTables: '',
+        },
+      }),
+    ]);
+    expect(mutations(await emu().calls())).toEqual({});
+  });
+});

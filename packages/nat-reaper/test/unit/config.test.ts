@@ -1,0 +1,26 @@
+import { ConfigError } from '@netkit/aws-core/errors';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+
+describe('loadConfig', () => {
+  it('has a default for every variable', () => {
+    expect(loadConfig({})).toEqual({
+      RESPONSE_MARGIN_MS: 15_000,
+      NAT_POLL_MAX_MS: 1_000,
+      EIP_RELEASE_TIMEOUT_MS: 60_000,
+    });
+  });
+
+  it('reads the variables', () => {
+    expect(
+      loadConfig({ RESPONSE_MARGIN_MS: '20000', NAT_POLL_MAX_MS: '500', EIP_RELEASE_TIMEOUT_MS: '30000' }),
+    ).toEqual({ RESPONSE_MARGIN_MS: 20_000, NAT_POLL_MAX_MS: 500, EIP_RELEASE_TIMEOUT_MS: 30_000 });
+  });
+
+  it('fails at init naming the variable, the value and what was expected', () => {
+    expect(() => loadConfig({ NAT_POLL_MAX_MS: '5', RESPONSE_MARGIN_MS: 'soon' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NAT_POLL_MAX_MS: '5' })).toThrow(
+      'Invalid configuration: NAT_POLL_MAX_MS="5": expected an integer from 100 to 30000',
+    );
+  });
+});

@@ -1,0 +1,556 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import type { CustomResourceResponse } from '@netkit/aws-core/custom-resource';
+import { silentLogger } from '@netkit/aws-core/observability';
+import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { createHandler } from '../../src/handler.ts';
+import { createWorld, ids } from './fake-ec2.ts';
+
+type Clock = ReturnType<typeof manualClock>;
+
+let clock: Clock;
+let world: ReturnType<typeof createWorld>;
+let sent: CustomResourceResponse[];
+const config: Config = loadConfig({});
+
+beforeEach(() => {
+  clock = manualClock();
+  world = createWorld(clock);
+  sent = [];
+});
+
+function handlerWith(overrides: Partial<Config> = {}) {
+  return createHandler(
+    {
+      ec2: new EC2Client({ region: 'us-east-1' }),
+      logger: silentLogger,
+      clock,
+      send: async (_url, body) => {
+        sent.push(JSON.parse(body));
+      },
+    },
+    { ...config, ...overrides },
+  );
+}
+
+function seedEvent(kind: 'create' | 'update' | 'delete' = 'create', props: Record<string, unknown> = {}) {
+  const event = loadEvent(`cloudformation/${kind}`);
+  event.ResourceProperties = {
+    ServiceToken: event.ServiceToken,
+    VpcId: ids.vpc,
+    NatGatewayIds: [ids.nat],
+    RouteTableIds: [ids.privateRtb, ids.publicRtb],
+    InternetGatewayId: ids.igw,
+    ...props,
+  };
+  return event;
+}
+
+const FULL_TEARDOWN_DATA = {
+  DryRun: 'false',
+  VpcId: ids.vpc,
+  DeletedRoutes: `${ids.privateRtb} 0.0.0.0/0,${ids.publicRtb} 0.0.0.0/0,${ids.publicRtb} ::/0`,
+  DeletedNatGateways: ids.nat,
+  ReleasedEips: ids.alloc,
+  DetachedInternetGateway: ids.igw,
+  DeletedInternetGateway: ids.igw,
+  AlreadyGone: '',
+  UnlistedRouteTables: '',
+};
+
+describe('Create', () => {
+  it('removes the routes, the NAT gateway, its EIP and the internet gateway, and answers SUCCESS with what was removed', async () => {
+    // Prepare
+    world.seedScenario();
+    const event = seedEvent();
+    // Act
+    const response = await handlerWith()(event, fakeContext());
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toEqual({
+      Status: 'SUCCESS',
+      PhysicalResourceId: expect.stringMatching(/^NatReaper-[0-9a-f]{16}$/),
+      StackId: event.StackId,
+      RequestId: event.RequestId,
+      LogicalResourceId: 'NatReaper',
+      Data: FULL_TEARDOWN_DATA,
+    });
+    expect(response).toEqual(sent[0]);
+    expect(world.nats.get(ids.nat)?.state).toBe('deleted');
+    expect(world.eips.size).toBe(0);
+    expect(world.igws.size).toBe(0);
+    expect(world.mutations()).toEqual([
+      'DeleteRoute',
+      'DeleteRoute',
+      'DeleteRoute',
+      'DeleteNatGateway',
+      'ReleaseAddress',
+      'DetachInternetGateway',
+      'DeleteInternetGateway',
+    ]);
+  });
+
+  it('deletes only routes that target the named gateways, leaving local, peering and other NAT routes alone', async () => {
+    // Prepare
+    world.seedScenario();
+    world.nats.set(ids.nat2, { vpc: ids.vpc, state: 'available', eni: ids.natEni2 });
+    world.tables.get(ids.privateRtb)?.routes.push({
+      DestinationCidrBlock: '192.168.0.0/16',
+      NatGatewayId: ids.nat2,
+      Origin: 'CreateRoute',
+    });
+    world.tables.get(ids.privateRtb)?.routes.push({
+      DestinationPrefixListId: 'pl-0123456789abcdef0',
+      NatGatewayId: ids.nat,
+      Origin: 'CreateRoute',
+    });
+    // Act
+    await handlerWith()(seedEvent(), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(world.tables.get(ids.privateRtb)?.routes).toEqual([
+      expect.objectContaining({ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local' }),
+      expect.objectContaining({ DestinationCidrBlock: '172.16.0.0/16', VpcPeeringConnectionId: ids.pcx }),
+      expect.objectContaining({ DestinationCidrBlock: '192.168.0.0/16', NatGatewayId: ids.nat2 }),
+    ]);
+    expect(world.tables.get(ids.publicRtb)?.routes).toEqual([
+      expect.objectContaining({ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local' }),
+    ]);
+    expect(world.nats.get(ids.nat2)?.state).toBe('available');
+  });
+
+  it('reports route tables it was not told about that still route to a removed gateway, without touching them', async () => {
+    // Prepare
+    world.seedScenario();
+    world.tables.set(ids.unlistedRtb, {
+      vpc: ids.vpc,
+      routes: [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: ids.nat, Origin: 'CreateRoute' }],
+    });
+    // Act
+    await handlerWith()(seedEvent(), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(sent[0]?.Data?.UnlistedRouteTables).toBe(ids.unlistedRtb);
+    expect(world.tables.get(ids.unlistedRtb)?.routes).toHaveLength(1);
+  });
+
+  it.each([
+    [
+      'a NAT gateway of another VPC',
+      () => world.nats.set(ids.otherNat, { vpc: ids.otherVpc, state: 'available', eni: ids.natEni2 }),
+      { NatGatewayIds: [ids.nat, ids.otherNat] },
+      `NAT gateway ${ids.otherNat} is in ${ids.otherVpc}`,
+    ],
+    [
+      'a route table of another VPC',
+      () => world.tables.set(ids.otherRtb, { vpc: ids.otherVpc, routes: [] }),
+      { RouteTableIds: [ids.privateRtb, ids.otherRtb] },
+      `route table ${ids.otherRtb} is in ${ids.otherVpc}`,
+    ],
+    [
+      'an internet gateway attached to another VPC',
+      () => world.igws.set(ids.igw, { vpc: ids.otherVpc }),
+      {},
+      `internet gateway ${ids.igw} is attached to ${ids.otherVpc}`,
+    ],
+    [
+      'an EIP the NAT let go of that another resource took',
+      () => {
+        world.nats.set(ids.nat, { vpc: ids.vpc, state: 'deleted', alloc: ids.alloc, eni: ids.natEni });
+        world.eips.set(ids.alloc, { vpc: ids.vpc, eni: 'eni-0aaaaaaaaaaaaaaaa' });
+      },
+      {},
+      `EIP ${ids.alloc} (from ${ids.nat}) is now associated with eni-0aaaaaaaaaaaaaaaa`,
+    ],
+  ])('answers FAILED and changes nothing when given %s', async (_label, prepare, props, reason) => {
+    // Prepare
+    world.seedScenario();
+    prepare();
+    // Act
+    await handlerWith()(seedEvent('create', props), fakeContext());
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toContain(reason);
+    expect(sent[0]?.Reason).toContain('Nothing was changed.');
+    expect(world.mutations()).toEqual([]);
+  });
+
+  it('waits for the NAT gateway to be deleted by polling with bounded backoff, never a fixed sleep', async () => {
+    // Prepare
+    world.seedScenario();
+    world.settings.natDeleteDelayMs = 30_000;
+    const start = clock.now();
+    // Act
+    await handlerWith({ NAT_POLL_MAX_MS: 2_000 })(seedEvent(), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    const waited = clock.now() - start;
+    expect(waited).toBeGreaterThanOrEqual(30_000);
+    expect(waited).toBeLessThanOrEqual(32_000);
+    expect(Math.max(...clock.sleeps)).toBeLessThanOrEqual(2_000);
+    // Backoff: the first polls are short, later ones longer.
+    expect(clock.sleeps[0]).toBeLessThanOrEqual(250);
+    // It released the EIP once, after seeing the NAT deleted: no ReleaseAddress was spent failing.
+    expect(world.calls.filter((c) => c === 'DescribeNatGateways').length).toBeGreaterThan(2);
+    expect(world.calls.filter((c) => c === 'ReleaseAddress')).toHaveLength(1);
+    expect(world.calls.indexOf('ReleaseAddress')).toBeGreaterThan(
+      world.calls.lastIndexOf('DescribeNatGateways'),
+    );
+  });
+
+  it('answers FAILED naming the NAT gateway when it is not deleted in the time left, without releasing or detaching', async () => {
+    // Prepare
+    world.seedScenario();
+    world.settings.natDeleteDelayMs = 10 * 60_000;
+    // Act
+    await handlerWith()(seedEvent(), fakeContext(60_000));
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toContain(`Timed out waiting for NAT gateway ${ids.nat} to reach state deleted`);
+    expect(sent[0]?.Reason).toContain('run the Update again');
+    expect(world.mutations()).not.toContain('ReleaseAddress');
+    expect(world.mutations()).not.toContain('DetachInternetGateway');
+  });
+
+  it('retries ReleaseAddress on the transient errors that follow a NAT deletion', async () => {
+    // Prepare
+    world.seedScenario();
+    world.inject('ReleaseAddress', 'AuthFailure', 'InvalidIPAddress.InUse');
+    // Act
+    await handlerWith()(seedEvent(), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(world.calls.filter((c) => c === 'ReleaseAddress')).toHaveLength(3);
+    expect(world.eips.size).toBe(0);
+  });
+
+  it('gives up on ReleaseAddress after EIP_RELEASE_TIMEOUT_MS with a reason that names the address', async () => {
+    // Prepare
+    world.seedScenario();
+    world.inject('ReleaseAddress', ...Array<string>(100).fill('AuthFailure'));
+    const start = clock.now();
+    // Act
+    await handlerWith({ EIP_RELEASE_TIMEOUT_MS: 5_000 })(seedEvent(), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toContain(`ReleaseAddress ${ids.alloc} still failing`);
+    expect(sent[0]?.Reason).toContain('AuthFailure');
+    expect(clock.now() - start).toBeLessThan(20_000 + 5_000 + 1_000 + 2_000);
+    expect(world.mutations()).not.toContain('DetachInternetGateway');
+  });
+
+  it('does not retry an unexpected ReleaseAddress error', async () => {
+    // Prepare
+    world.seedScenario();
+    world.inject('ReleaseAddress', 'UnauthorizedOperation');
+    // Act
+    await handlerWith()(seedEvent(), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toMatch(/^UnauthorizedOperation/);
+    expect(world.calls.filter((c) => c === 'ReleaseAddress')).toHaveLength(1);
+  });
+
+  it('keeps the EIP when ReleaseEips is "false" and still detaches the gateway once the NAT is gone', async () => {
+    // Prepare
+    world.seedScenario();
+    // Act
+    await handlerWith()(seedEvent('create', { ReleaseEips: 'false' }), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(sent[0]?.Data?.ReleasedEips).toBe('');
+    expect(world.eips.has(ids.alloc)).toBe(true);
+    expect(world.mutations()).not.toContain('ReleaseAddress');
+    expect(world.igws.size).toBe(0);
+  });
+
+  it('retries DetachInternetGateway while public addresses are still mapped, then deletes it', async () => {
+    // Prepare
+    world.seedScenario();
+    world.settings.publicIpsMappedUntil = clock.now() + 40_000; // e.g. a draining Fargate ENI
+    // Act
+    await handlerWith()(seedEvent(), fakeContext(120_000));
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(world.calls.filter((c) => c === 'DetachInternetGateway').length).toBeGreaterThan(1);
+    expect(world.igws.size).toBe(0);
+  });
+
+  it('answers FAILED with advice when public addresses stay mapped for the whole time left', async () => {
+    // Prepare
+    world.seedScenario();
+    world.settings.publicIpsMappedUntil = Number.MAX_SAFE_INTEGER;
+    // Act
+    await handlerWith()(seedEvent(), fakeContext(120_000));
+    // Assess
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toContain(`DetachInternetGateway ${ids.igw}`);
+    expect(sent[0]?.Reason).toContain('run the Update again later');
+    expect(world.igws.get(ids.igw)?.vpc).toBe(ids.vpc);
+  });
+
+  it('finishes the job on a re-run after a partial failure, redoing nothing', async () => {
+    // Prepare: the first run dies at the internet gateway.
+    world.seedScenario();
+    world.settings.publicIpsMappedUntil = clock.now() + 10 * 60_000;
+    await handlerWith()(seedEvent(), fakeContext(60_000));
+    expect(sent[0]?.Status).toBe('FAILED');
+    world.settings.publicIpsMappedUntil = 0;
+    world.calls.length = 0;
+    // Act
+    await handlerWith()(seedEvent('update'), fakeContext());
+    // Assess
+    expect(sent[1]?.Status).toBe('SUCCESS');
+    expect(world.mutations()).toEqual(['DetachInternetGateway', 'DeleteInternetGateway']);
+    expect(sent[1]?.Data).toMatchObject({
+      DeletedRoutes: '',
+      DeletedNatGateways: '',
+      ReleasedEips: '',
+      DeletedInternetGateway: ids.igw,
+      AlreadyGone: `${ids.nat},${ids.alloc}`,
+    });
+  });
+
+  it('answers SUCCESS with nothing more to do on a second Create after success', async () => {
+    // Prepare
+    world.seedScenario();
+    await handlerWith()(seedEvent(), fakeContext());
+    world.calls.length = 0;
+    // Act
+    await handlerWith()(seedEvent(), fakeContext());
+    // Assess
+    expect(sent[1]?.Status).toBe('SUCCESS');
+    expect(sent[1]?.PhysicalResourceId).toBe(sent[0]?.PhysicalResourceId);
+    expect(world.mutations()).toEqual([]);
+    expect(sent[1]?.Data).toMatchObject({
+      DeletedRoutes: '',
+      DeletedNatGateways: '',
+      DeletedInternetGateway: '',
+      AlreadyGone: `${ids.nat},${ids.alloc},${ids.igw}`,
+    });
+  });
+
+  it('picks up a NAT gateway an earlier run left deleting, waits for it and releases its EIP', async () => {
+    // Prepare
+    world.seedScenario();
+    world.nats.set(ids.nat, {
+      vpc: ids.vpc,
+      state: 'deleting',
+      alloc: ids.alloc,
+      eni: ids.natEni,
+      deletedAt: clock.now() + 5_000,
+    });
+    // Act
+    await handlerWith()(seedEvent(), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(world.mutations()).not.toContain('DeleteNatGateway');
+    expect(sent[0]?.Data?.DeletedNatGateways).toBe(ids.nat);
+    expect(world.eips.size).toBe(0);
+  });
+
+  it('is race-free when the same request is delivered twice at once', async () => {
+    // Prepare
+    world.seedScenario();
+    const handler = handlerWith();
+    // Act
+    await Promise.all([handler(seedEvent(), fakeContext()), handler(seedEvent(), fakeContext())]);
+    // Assess
+    expect(sent.map((s) => s.Status)).toEqual(['SUCCESS', 'SUCCESS']);
+    expect(world.nats.get(ids.nat)?.state).toBe('deleted');
+    expect(world.eips.size).toBe(0);
+    expect(world.igws.size).toBe(0);
+    const gone = sent.map((s) => String(s.Data?.AlreadyGone)).join(',');
+    // Whatever one run removed, the other counted as already gone.
+    expect(gone).toContain(ids.alloc);
+    expect(gone).toContain(ids.igw);
+  });
+
+  it('counts resources that no longer exist at all as done', async () => {
+    // Prepare: nothing exists
+    // Act
+    await handlerWith()(seedEvent(), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(world.mutations()).toEqual([]);
+    expect(sent[0]?.Data?.AlreadyGone).toBe(`${ids.nat},${ids.privateRtb},${ids.publicRtb},${ids.igw}`);
+  });
+});
+
+describe('edge cases', () => {
+  it('deletes an internet gateway that is already detached without trying to detach it', async () => {
+    // Prepare
+    world.igws.set(ids.igw, {});
+    // Act
+    await handlerWith()(seedEvent('create', { NatGatewayIds: [], RouteTableIds: [] }), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(world.mutations()).toEqual(['DeleteInternetGateway']);
+    expect(sent[0]?.Data).toMatchObject({ DetachedInternetGateway: '', DeletedInternetGateway: ids.igw });
+  });
+
+  it('keeps the response under 4096 bytes when it removes many routes', async () => {
+    // Prepare: 120 routes to the NAT gateway
+    world.seedScenario();
+    const routes = world.tables.get(ids.privateRtb)?.routes ?? [];
+    for (let i = 0; i < 120; i++) {
+      routes.push({
+        DestinationCidrBlock: `192.168.${i}.0/24`,
+        NatGatewayId: ids.nat,
+        Origin: 'CreateRoute',
+      });
+    }
+    // Act
+    await handlerWith()(seedEvent(), fakeContext());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(Buffer.byteLength(JSON.stringify(sent[0]))).toBeLessThanOrEqual(4096);
+    expect(sent[0]?.Data?.DeletedRoutes).toMatch(/ \(\+\d+ more\)$/);
+    expect(world.mutations().filter((m) => m === 'DeleteRoute')).toHaveLength(123);
+  });
+});
+
+describe('DryRun', () => {
+  it('answers SUCCESS with the plan in Data and mutates nothing', async () => {
+    // Prepare
+    world.seedScenario();
+    // Act
+    await handlerWith()(seedEvent('create', { DryRun: 'true' }), fakeContext());
+    // Assess
+    expect(sent[0]).toMatchObject({
+      Status: 'SUCCESS',
+      Data: {
+        DryRun: 'true',
+        VpcId: ids.vpc,
+        DeletedRoutes: '',
+        DeletedNatGateways: '',
+        ReleasedEips: '',
+        DetachedInternetGateway: '',
+        DeletedInternetGateway: '',
+        RoutesToDelete: `${ids.privateRtb} 0.0.0.0/0,${ids.publicRtb} 0.0.0.0/0,${ids.publicRtb} ::/0`,
+        NatGatewaysToDelete: ids.nat,
+        EipsToRelease: ids.alloc,
+        InternetGatewayToDelete: ids.igw,
+        AlreadyGone: '',
+        UnlistedRouteTables: '',
+      },
+    });
+    expect(world.mutations()).toEqual([]);
+    expect(world.nats.get(ids.nat)?.state).toBe('available');
+  });
+});
+
+describe('Update', () => {
+  it('reaps what the new properties name and keeps the PhysicalResourceId', async () => {
+    // Prepare: the old properties named no internet gateway; the new ones do.
+    world.seedScenario();
+    const event = seedEvent('update');
+    // Act
+    await handlerWith()(event, fakeContext());
+    // Assess
+    expect(sent[0]).toMatchObject({
+      Status: 'SUCCESS',
+      PhysicalResourceId: event.PhysicalResourceId,
+      Data: FULL_TEARDOWN_DATA,
+    });
+    expect(world.igws.size).toBe(0);
+  });
+});
+
+describe('Delete', () => {
+  it('answers SUCCESS without any EC2 call, even with properties that would be invalid', async () => {
+    // Prepare
+    world.seedScenario();
+    const event = seedEvent('delete', { VpcId: 'not-a-vpc' });
+    // Act
+    await handlerWith()(event, fakeContext());
+    // Assess
+    expect(sent).toEqual([
+      {
+        Status: 'SUCCESS',
+        PhysicalResourceId: event.PhysicalResourceId,
+        StackId: event.StackId,
+        RequestId: event.RequestId,
+        LogicalResourceId: 'NatReaper',
+      },
+    ]);
+    expect(world.calls).toEqual([]);
+    expect(world.mock.calls()).toHaveLength(0);
+  });
+});
+
+describe('bad input', () => {
+  it('answers FAILED naming the property, before any AWS call', async () => {
+    // Prepare
+    world.seedScenario();
+    const event = seedEvent('create', { ReleaseEips: 'yes', NatGatewayIds: ['nat-1'] });
+    // Act
+    await handlerWith()(event, fakeContext());
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toContain('NatGatewayIds: expected a list of ids');
+    expect(sent[0]?.Reason).toContain('ReleaseEips: expected "true" or "false", got "yes"');
+    expect(world.mock.calls()).toHaveLength(0);
+  });
+
+  it('answers FAILED to a malformed request that has a ResponseURL, and never hangs', async () => {
+    // Prepare
+    const event = seedEvent('update');
+    delete event.PhysicalResourceId;
+    // Act
+    await handlerWith()(event, fakeContext());
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({
+      Status: 'FAILED',
+      Reason: 'Malformed request: Update request is missing PhysicalResourceId',
+      RequestId: event.RequestId,
+    });
+    expect(world.mock.calls()).toHaveLength(0);
+  });
+
+  it('returns without answering or calling AWS when there is no ResponseURL to answer', async () => {
+    // Prepare
+    const event = seedEvent();
+    delete event.ResponseURL;
+    // Act
+    const response = await handlerWith()(event, fakeContext());
+    // Assess
+    expect(response).toBeUndefined();
+    expect(sent).toHaveLength(0);
+    expect(world.mock.calls()).toHaveLength(0);
+  });
+});
+
+describe('deadline', () => {
+  it('answers FAILED once shortly before the Lambda deadline and stops before the next mutation', async () => {
+    // Prepare: DescribeNatGateways hangs until released, past the runner's deadline.
+    world.seedScenario();
+    let release: () => void = () => {};
+    const hung = new Promise<void>((r) => (release = r));
+    const original = world.calls;
+    world.install();
+    const { DescribeNatGatewaysCommand } = await import('@aws-sdk/client-ec2');
+    world.mock.on(DescribeNatGatewaysCommand).callsFake(async () => {
+      original.push('DescribeNatGateways');
+      await hung;
+      return { NatGateways: [{ NatGatewayId: ids.nat, VpcId: ids.vpc, State: 'available' }] };
+    });
+    // Act: 15 s margin, 15.05 s left: the runner answers after ~50 ms of real time.
+    const response = await handlerWith({ RESPONSE_MARGIN_MS: 15_000 })(seedEvent(), fakeContext(15_050));
+    release();
+    await vi.waitFor(() =>
+      expect(world.calls.filter((c) => c === 'DescribeRouteTables').length).toBeGreaterThan(0),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    // Assess
+    expect(response?.Status).toBe('FAILED');
+    expect(response?.Reason).toMatch(/Create did not finish before the Lambda deadline/);
+    expect(sent).toHaveLength(1);
+    expect(world.mutations()).toEqual([]);
+  });
+});
