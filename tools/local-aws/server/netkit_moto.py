@@ -16,6 +16,7 @@ import copy
 import io
 import json
 import math
+import os
 import re
 import sys
 import threading
@@ -45,7 +46,9 @@ from moto.ec2.exceptions import (  # noqa: E402
     InvalidNetworkAttachmentIdError,
     ResourceAlreadyAssociatedError,
 )
+from moto import settings as moto_settings  # noqa: E402
 from moto.ec2.models import EC2Backend  # noqa: E402
+from moto.ec2.models.amis import AMIS, Ami, AmiBackend, parse_timestamp  # noqa: E402
 from moto.ec2.models.elastic_ip_addresses import ElasticAddress  # noqa: E402
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface  # noqa: E402
 from moto.ec2.models.instances import Instance  # noqa: E402
@@ -589,7 +592,49 @@ def patched_list_tasks(
     )
 
 
+def patched_task_resource_requirements(task_definition: Any) -> dict[str, Any]:
+    """moto adds container `memory` (None when only the task sets memory, as Fargate allows) -> TypeError."""
+    requirements: dict[str, Any] = {"CPU": 0, "MEMORY": 0, "PORTS": [], "PORTS_UDP": []}
+    for container in task_definition.container_definitions:
+        requirements["CPU"] += int(container.get("cpu", container.get("Cpu", 0)) or 0)
+        memory = (
+            container.get("Memory")
+            or container.get("MemoryReservation")
+            or container.get("memory")
+            or container.get("memoryReservation")
+            or 0
+        )
+        requirements["MEMORY"] += int(memory)
+        for mapping in container.get("PortMappings", container.get("portMappings", [])) or []:
+            port = mapping.get("hostPort", mapping.get("HostPort"))
+            if port is not None:
+                requirements["PORTS"].append(port)
+    return requirements
+
+
+_orig_load_amis = AmiBackend._load_amis
+
+
+def patched_load_amis(self: Any) -> None:
+    """Speed: load moto's 44 generic AMIs (incl. ami-12c6146b) but not the ~2300 regional ones.
+
+    Building the regional AMIs costs ~0.4 s per EC2 backend, i.e. per reset(). Set
+    NETKIT_MOTO_ALL_AMIS=1 to get moto's full default AMI catalogue.
+    """
+    if os.environ.get("NETKIT_MOTO_ALL_AMIS") == "1" or "MOTO_AMIS_PATH" in os.environ:
+        _orig_load_amis(self)
+        return
+    if not moto_settings.ec2_load_default_amis():
+        return
+    for ami in AMIS:
+        ami["owner_alias"] = "amazon"
+        if ami.get("creation_date"):
+            ami["creation_date"] = parse_timestamp(ami["creation_date"])
+        self.amis[ami["ami_id"]] = Ami(self, **ami)
+
+
 def install_patches() -> None:
+    AmiBackend._load_amis = patched_load_amis
     EC2Backend.attach_network_interface = patched_attach_network_interface
     EC2Backend.detach_network_interface = patched_detach_network_interface
     EC2Backend.delete_network_interface = patched_delete_network_interface
@@ -605,11 +650,17 @@ def install_patches() -> None:
     EC2Response.modify_network_interface_attribute = patched_modify_eni_attr_response
     EC2Response.associate_address = patched_associate_address_response
     ElasticAddress.private_ip_address = property(_eip_private_ip)
+    # EC2 omits InstanceId / NetworkInterfaceId of an unassociated address (moto sends "").
+    ElasticAddress.instance_id = property(lambda self: self.instance.id if self.instance else None)
+    ElasticAddress.network_interface_id = property(lambda self: self.eni.id if self.eni else None)
     NetworkInterface.private_dns_name = property(_eni_private_dns_get, _eni_private_dns_set)
     VPCEndPoint.delete = vpc_endpoint_delete
     ecs_models.Task.__init__ = patched_task_init
     ecs_models.EC2ContainerServiceBackend.stop_task = patched_stop_task
     ecs_models.EC2ContainerServiceBackend.list_tasks = patched_list_tasks
+    ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
+        patched_task_resource_requirements
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -1018,7 +1069,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--settings", default="{}", help="JSON start settings (natDeleteDelayMs, throttle)")
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="exit when stdin closes (the Node harness holds a pipe, so a killed parent never leaves an orphan)",
+    )
     args = parser.parse_args(argv)
+    if args.exit_on_stdin_eof:
+
+        def watch_stdin() -> None:
+            try:
+                while sys.stdin.buffer.read(4096):
+                    pass
+            finally:
+                os._exit(0)
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
 
     version = getattr(moto, "__version__", "unknown")
     if version != MOTO_REQUIRED:

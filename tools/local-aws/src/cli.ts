@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { startEmulator } from './index.ts';
 
-const usage = 'usage: tsx tools/local-aws/src/cli.ts [--port N] [--nat-delete-delay-ms N] [--throttle] [--region R]';
+const usage =
+  'usage: tsx tools/local-aws/src/cli.ts [--port N] [--nat-delete-delay-ms N] [--throttle] [--region R]';
 
 function toInt(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

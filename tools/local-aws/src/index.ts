@@ -135,8 +135,18 @@ function launch(python: string, settings: EmulatorSettings, port: number): Promi
   return new Promise<Started>((resolvePromise, rejectPromise) => {
     const child = spawn(
       python,
-      [serverScript, '--host', '127.0.0.1', '--port', String(port), '--settings', JSON.stringify(settings)],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+      [
+        serverScript,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--settings',
+        JSON.stringify(settings),
+        '--exit-on-stdin-eof',
+      ],
+      // stdin stays an open pipe: when this process dies, the server sees EOF and exits.
+      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } },
     );
     children.add(child);
     installExitHook();
@@ -156,8 +166,11 @@ function launch(python: string, settings: EmulatorSettings, port: number): Promi
       }
     };
     const timer = setTimeout(() => {
-      settle(new Error(`local-aws: moto server did not become ready within ${START_TIMEOUT_MS} ms.\n${stderr}`));
+      settle(
+        new Error(`local-aws: moto server did not become ready within ${START_TIMEOUT_MS} ms.\n${stderr}`),
+      );
     }, START_TIMEOUT_MS);
+    child.stdin?.on('error', () => undefined); // EPIPE after the child exits
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-STDERR_KEEP);
@@ -170,14 +183,16 @@ function launch(python: string, settings: EmulatorSettings, port: number): Promi
       if (line !== undefined) settle(undefined, line.slice(READY_PREFIX.length).trim());
     });
     child.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') settle(missingMotoError(python, `interpreter not found: ${error.message}`));
+      if (error.code === 'ENOENT')
+        settle(missingMotoError(python, `interpreter not found: ${error.message}`));
       else settle(new Error(`local-aws: cannot start '${python}': ${error.message}`));
     });
     child.once('exit', (code, signal) => {
       children.delete(child);
       if (settled) return;
       if (code === 3 || /NETKIT_MOTO_MISSING|ModuleNotFoundError|No module named/.test(stderr)) {
-        const reason = stderr.split('\n').find((l) => /NETKIT_MOTO_MISSING|No module named/.test(l)) ?? stderr;
+        const reason =
+          stderr.split('\n').find((l) => /NETKIT_MOTO_MISSING|No module named/.test(l)) ?? stderr;
         settle(missingMotoError(python, reason));
       } else {
         settle(new Error(`local-aws: moto server exited early (code ${code}, signal ${signal}).\n${stderr}`));
@@ -220,7 +235,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     const response = await fetch(`${url}/_netkit${route}`, init);
     const text = await response.text();
-    if (!response.ok) throw new Error(`local-aws: ${method} /_netkit${route} failed (${response.status}): ${text}`);
+    if (!response.ok)
+      throw new Error(`local-aws: ${method} /_netkit${route} failed (${response.status}): ${text}`);
     return JSON.parse(text) as T;
   };
 

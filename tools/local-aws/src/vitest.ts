@@ -21,7 +21,8 @@ export function useEmulator(options?: EmulatorOptions): () => Emulator {
     await emulator?.reset();
   });
   return () => {
-    if (emulator === undefined) throw new Error('local-aws: the emulator is not running (use it inside tests/hooks)');
+    if (emulator === undefined)
+      throw new Error('local-aws: the emulator is not running (use it inside tests/hooks)');
     return emulator;
   };
 }
