@@ -1,7 +1,7 @@
 import {
   boolean,
-  integer,
   Invalid,
+  integer,
   json,
   optional,
   parseConfig,
@@ -107,7 +107,8 @@ function parseAttachments(value: unknown): AttachmentSpec[] {
       securityGroupIds: [...new Set(groups as string[])],
     };
     if (o.sourceDestCheck !== undefined) {
-      if (typeof o.sourceDestCheck !== 'boolean') throw new Invalid(`${where}.sourceDestCheck to be a boolean`);
+      if (typeof o.sourceDestCheck !== 'boolean')
+        throw new Invalid(`${where}.sourceDestCheck to be a boolean`);
       spec.sourceDestCheck = o.sourceDestCheck;
     }
     return spec;
@@ -140,7 +141,12 @@ export function loadLaunchConfig(env: Record<string, string | undefined> = proce
   const issues: ConfigIssue[] = [];
   let attachments: AttachmentSpec[] = [];
   if (raw.ATTACHMENTS !== undefined) {
-    for (const variable of ['SUBNET_MAP', 'SECURITY_GROUP_IDS', 'DEVICE_INDEX', 'SOURCE_DEST_CHECK'] as const) {
+    for (const variable of [
+      'SUBNET_MAP',
+      'SECURITY_GROUP_IDS',
+      'DEVICE_INDEX',
+      'SOURCE_DEST_CHECK',
+    ] as const) {
       if (raw[variable] !== undefined) {
         issues.push({
           variable,

@@ -1,64 +1,15 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClient } from '@netkit/aws-core/clients';
-import { acceptLifecycleEvent, type RejectedEvent } from '@netkit/aws-core/lifecycle';
-import { createMetrics, type Metrics, MetricUnit } from '@netkit/aws-core/metrics';
+import { createMetrics } from '@netkit/aws-core/metrics';
 import { createObservability } from '@netkit/aws-core/observability';
-import { Deadline, type LambdaContextLike, systemClock } from '@netkit/aws-core/retry';
-import { type LaunchConfig, loadLaunchConfig } from './config.ts';
-import { handleLaunch, type LaunchDeps, type LaunchReport } from './launch.ts';
+import { systemClock } from '@netkit/aws-core/retry';
+import { createHandler } from './app.ts';
+import { loadLaunchConfig } from './config.ts';
 import { SERVICE_NAME } from './naming.ts';
-import type { Deadlines } from './run.ts';
 import { createSubnetCatalog } from './subnets.ts';
-import { handleTerminate, type TerminateReport } from './terminate.ts';
 
-export interface HandlerDeps extends LaunchDeps {
-  metrics?: Pick<Metrics, 'addMetric' | 'publishStoredMetrics'>;
-}
-
-export type HandlerResult = LaunchReport | TerminateReport | RejectedEvent;
-
-/** Time kept back from the EC2 work for cleanup and CompleteLifecycleAction. */
-export const FINISH_RESERVE_MS = 8_000;
-
-export function deadlinesFor(context: LambdaContextLike, clock: LaunchDeps['clock']): Deadlines {
-  const remaining = context.getRemainingTimeInMillis();
-  const reserve = Math.min(FINISH_RESERVE_MS, Math.floor(remaining / 4));
-  return {
-    work: Deadline.fromContext(context, reserve, clock),
-    finish: Deadline.fromContext(context, Math.min(1_000, Math.floor(remaining / 20)), clock),
-  };
-}
-
-/**
- * The Lambda function for the launch (and optional terminate) lifecycle hook,
- * from EventBridge "EC2 Instance-launch/terminate Lifecycle Action" events.
- */
-export function createHandler(deps: HandlerDeps, config: LaunchConfig) {
-  return async (event: unknown, context: LambdaContextLike): Promise<HandlerResult> => {
-    const action = acceptLifecycleEvent(event, deps.logger);
-    if ('status' in action) return action;
-    const deadlines = deadlinesFor(context, deps.clock);
-    try {
-      if (action.kind === 'terminate') return await handleTerminate(action, deps, deadlines);
-      const report = await handleLaunch(action, config, deps, deadlines);
-      deps.metrics?.addMetric(
-        report.result === 'CONTINUE' ? 'LaunchesContinued' : 'LaunchesAbandoned',
-        MetricUnit.Count,
-        1,
-      );
-      deps.metrics?.addMetric(
-        'InterfacesCreated',
-        MetricUnit.Count,
-        report.interfaces.filter((i) => i.source === 'created').length,
-      );
-      return report;
-    } finally {
-      deps.metrics?.publishStoredMetrics();
-    }
-  };
-}
-
+// Built once per container: an invalid configuration throws ConfigError here, before any event.
 const { logger, tracer } = createObservability(SERVICE_NAME);
 const config = loadLaunchConfig(process.env);
 const ec2 = createClient(EC2Client, { tracer });

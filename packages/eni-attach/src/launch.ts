@@ -15,7 +15,7 @@ import {
   type LifecycleAction,
   type LifecycleResult,
 } from '@netkit/aws-core/lifecycle';
-import { pollUntil } from '@netkit/aws-core/retry';
+import { Deadline, pollUntil } from '@netkit/aws-core/retry';
 import { toTagList } from '@netkit/aws-core/tags';
 import type { AttachmentSpec, LaunchConfig } from './config.ts';
 import { clientToken, eniDescription, MANAGED_BY, TAG } from './naming.ts';
@@ -29,7 +29,7 @@ import {
   Run,
   tagValue,
 } from './run.ts';
-import { SubnetMapError, type SubnetCatalog } from './subnets.ts';
+import { type SubnetCatalog, SubnetMapError } from './subnets.ts';
 
 export interface LaunchDeps extends Deps {
   /** Per-container cache of the SUBNET_MAP validation. */
@@ -64,6 +64,12 @@ export interface LaunchReport {
 }
 
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
+/** How long DescribeInstances may take to see a new instance (EC2 eventual consistency). */
+const INSTANCE_VISIBLE_WITHIN_MS = 15_000;
+
+function earliest(a: Deadline, b: Deadline): Deadline {
+  return a.at <= b.at ? a : b;
+}
 
 /**
  * Launch lifecycle action: make sure every configured interface is attached at
@@ -167,7 +173,9 @@ class LaunchAttempt {
           `Availability Zone ${az} of instance ${this.instanceId} is not in ${where} (mapped: ${Object.keys(spec.subnetMap).join(', ')})`,
         );
       }
-      const occupant = instance.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === spec.deviceIndex);
+      const occupant = instance.NetworkInterfaces?.find(
+        (n) => n.Attachment?.DeviceIndex === spec.deviceIndex,
+      );
       if (occupant && !own.some((e) => e.NetworkInterfaceId === occupant.NetworkInterfaceId)) {
         throw new AbandonError(
           `device index ${spec.deviceIndex} of instance ${this.instanceId} already holds ${occupant.NetworkInterfaceId}, which eni-attach did not create`,
@@ -183,8 +191,9 @@ class LaunchAttempt {
       const out = await this.run.call(
         'DescribeInstances',
         () => this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [this.instanceId] })),
-        // Right after launch, DescribeInstances may not see the instance yet.
+        // Right after launch, DescribeInstances may not see the instance yet; a few seconds, not the whole budget.
         ['InvalidInstanceID.NotFound'],
+        earliest(this.run.deadlines.work, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, this.run.deps.clock)),
       );
       instance = out.Reservations?.[0]?.Instances?.[0];
     } catch (error) {
@@ -248,7 +257,11 @@ class LaunchAttempt {
               DeviceIndex: spec.deviceIndex,
             }),
           ),
-        ['IncorrectInstanceState', 'InvalidNetworkInterfaceID.NotFound'],
+        // NotFound is EC2's eventual consistency right after our own create; a reused ENI that
+        // vanished (swept meanwhile) is not worth waiting for.
+        source === 'created'
+          ? ['IncorrectInstanceState', 'InvalidNetworkInterfaceID.NotFound']
+          : ['IncorrectInstanceState'],
       );
       attachmentId = out.AttachmentId;
       this.pending.delete(id);

@@ -1,9 +1,5 @@
 import { type AutoScalingClient, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
-import {
-  DescribeNetworkInterfacesCommand,
-  type EC2Client,
-  type NetworkInterface,
-} from '@aws-sdk/client-ec2';
+import { DescribeNetworkInterfacesCommand, type EC2Client, type NetworkInterface } from '@aws-sdk/client-ec2';
 import {
   awsErrorName,
   DeadlineExceededError,
@@ -96,7 +92,8 @@ export class Run {
     const options: Parameters<typeof retry>[1] = {
       deadline,
       clock: this.deps.clock,
-      retryable: (error) => isThrottlingError(error) || isServerFault(error) || isAwsError(error, ...transient),
+      retryable: (error) =>
+        isThrottlingError(error) || isServerFault(error) || isAwsError(error, ...transient),
       onRetry: async (error, attempt, delayMs) => {
         this.logger.info(`Retrying ${what}`, { error: awsErrorName(error), attempt: attempt + 1, delayMs });
         await this.heartbeatIfDue();
@@ -115,11 +112,13 @@ function isServerFault(error: unknown): boolean {
  * True when giving up now would be premature: the condition may clear by
  * itself (throttling, a pending instance, a network error, the deadline).
  * Such failures are rethrown so Lambda redelivers the event; the handler is
- * idempotent. Client faults from AWS and AbandonError are final.
+ * idempotent. Client faults from AWS and our own errors (AbandonError,
+ * SubnetMapError) are final.
  */
 export function isTransientFailure(error: unknown): boolean {
-  if (error instanceof AbandonError) return false;
   if (error instanceof DeadlineExceededError) return true;
+  // AbandonError, SubnetMapError: our own verdicts, final.
+  if (error instanceof NetkitError) return false;
   if (isThrottlingError(error) || isServerFault(error)) return true;
   if (isAwsError(error, 'IncorrectInstanceState')) return true;
   return (error as { $fault?: unknown } | undefined)?.$fault !== 'client';

@@ -68,7 +68,9 @@ export async function validateSubnetMap(
         if (vpc === undefined) {
           problems.push(`${entry}: security group ${groupId} does not exist`);
         } else if (vpc !== info.vpcId) {
-          problems.push(`${entry}: security group ${groupId} is in ${vpc}, not in the subnet's VPC ${info.vpcId}`);
+          problems.push(
+            `${entry}: security group ${groupId} is in ${vpc}, not in the subnet's VPC ${info.vpcId}`,
+          );
         }
       }
     }

@@ -57,9 +57,20 @@ function describe(eni: NetworkInterface, now: number): SweptInterface {
  * timed out between create and attach, or detached by hand. Only the filtered
  * Describe (tag + status, server-side) and one Delete per orphan.
  */
-export async function sweepOrphans(config: SweepConfig, deps: SweepDeps, deadline: Deadline): Promise<SweepReport> {
+export async function sweepOrphans(
+  config: SweepConfig,
+  deps: SweepDeps,
+  deadline: Deadline,
+): Promise<SweepReport> {
   const now = deps.clock.now();
-  const report: SweepReport = { scanned: 0, deleted: [], wouldDelete: [], kept: [], failed: [], truncated: false };
+  const report: SweepReport = {
+    scanned: 0,
+    deleted: [],
+    wouldDelete: [],
+    kept: [],
+    failed: [],
+    truncated: false,
+  };
   const candidates: SweptInterface[] = [];
   const pages = paginateDescribeNetworkInterfaces(
     { client: deps.ec2, pageSize: 200 },
@@ -87,7 +98,8 @@ export async function sweepOrphans(config: SweepConfig, deps: SweepDeps, deadlin
     }
     try {
       await retry(
-        () => deps.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: item.networkInterfaceId })),
+        () =>
+          deps.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: item.networkInterfaceId })),
         {
           deadline,
           clock: deps.clock,

@@ -1,6 +1,10 @@
 import { DeleteNetworkInterfaceCommand, ModifyNetworkInterfaceAttributeCommand } from '@aws-sdk/client-ec2';
 import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
-import { type CompletionOutcome, completeLifecycleAction, type LifecycleAction } from '@netkit/aws-core/lifecycle';
+import {
+  type CompletionOutcome,
+  completeLifecycleAction,
+  type LifecycleAction,
+} from '@netkit/aws-core/lifecycle';
 import { type Deadlines, type Deps, describeOwnInterfaces, Run } from './run.ts';
 
 export interface TerminateReport {

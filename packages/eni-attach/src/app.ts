@@ -1,0 +1,65 @@
+import { acceptLifecycleEvent, type RejectedEvent } from '@netkit/aws-core/lifecycle';
+import { MetricUnit } from '@netkit/aws-core/metrics';
+import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
+import type { LaunchConfig, SweepConfig } from './config.ts';
+import { handleLaunch, type LaunchDeps, type LaunchReport } from './launch.ts';
+import type { Deadlines } from './run.ts';
+import { type SweepDeps, type SweepReport, sweepOrphans } from './sweep.ts';
+import { handleTerminate, type TerminateReport } from './terminate.ts';
+
+export interface HandlerDeps extends LaunchDeps {
+  /** Powertools Metrics (EMF); published once per invocation. */
+  metrics?: {
+    addMetric(name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): unknown;
+    publishStoredMetrics(): unknown;
+  };
+}
+
+export type HandlerResult = LaunchReport | TerminateReport | RejectedEvent;
+
+/** Time kept back from the EC2 work for cleanup and CompleteLifecycleAction. */
+export const FINISH_RESERVE_MS = 8_000;
+
+export function deadlinesFor(context: LambdaContextLike, clock: LaunchDeps['clock']): Deadlines {
+  const remaining = context.getRemainingTimeInMillis();
+  const reserve = Math.min(FINISH_RESERVE_MS, Math.floor(remaining / 4));
+  return {
+    work: Deadline.fromContext(context, reserve, clock),
+    finish: Deadline.fromContext(context, Math.min(1_000, Math.floor(remaining / 20)), clock),
+  };
+}
+
+/**
+ * The Lambda function for the launch (and optional terminate) lifecycle hook,
+ * from EventBridge "EC2 Instance-launch/terminate Lifecycle Action" events.
+ */
+export function createHandler(deps: HandlerDeps, config: LaunchConfig) {
+  return async (event: unknown, context: LambdaContextLike): Promise<HandlerResult> => {
+    const action = acceptLifecycleEvent(event, deps.logger);
+    if ('status' in action) return action;
+    const deadlines = deadlinesFor(context, deps.clock);
+    try {
+      if (action.kind === 'terminate') return await handleTerminate(action, deps, deadlines);
+      const report = await handleLaunch(action, config, deps, deadlines);
+      deps.metrics?.addMetric(
+        report.result === 'CONTINUE' ? 'LaunchesContinued' : 'LaunchesAbandoned',
+        MetricUnit.Count,
+        1,
+      );
+      deps.metrics?.addMetric(
+        'InterfacesCreated',
+        MetricUnit.Count,
+        report.interfaces.filter((i) => i.source === 'created').length,
+      );
+      return report;
+    } finally {
+      deps.metrics?.publishStoredMetrics();
+    }
+  };
+}
+
+/** Scheduled sweeper (EventBridge schedule): the event's content is not used. */
+export function createSweepHandler(deps: SweepDeps, config: SweepConfig) {
+  return async (_event: unknown, context: LambdaContextLike): Promise<SweepReport> =>
+    sweepOrphans(config, deps, Deadline.fromContext(context, 2_000, deps.clock));
+}

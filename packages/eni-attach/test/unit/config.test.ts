@@ -1,0 +1,152 @@
+import { ConfigError } from '@netkit/aws-core/errors';
+import { describe, expect, it } from 'vitest';
+import { loadLaunchConfig, loadSweepConfig } from '../../src/config.ts';
+import { clientToken } from '../../src/naming.ts';
+
+const SUBNET = 'subnet-0123456789abcdef0';
+const SG = 'sg-0123456789abcdef0';
+const base = { SUBNET_MAP: `{"us-east-1a":"${SUBNET}"}`, SECURITY_GROUP_IDS: SG };
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadLaunchConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('launch configuration', () => {
+  it('builds one attachment at device index 1 from the single-interface variables', () => {
+    expect(loadLaunchConfig(base)).toEqual({
+      attachments: [{ deviceIndex: 1, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] }],
+      eniTags: {},
+      heartbeatIntervalMs: 60_000,
+    });
+  });
+
+  it('accepts a JSON array of groups, DEVICE_INDEX, SOURCE_DEST_CHECK and ENI_TAGS', () => {
+    const config = loadLaunchConfig({
+      ...base,
+      SECURITY_GROUP_IDS: `["${SG}","sg-0123456789abcdef1"]`,
+      DEVICE_INDEX: '2',
+      SOURCE_DEST_CHECK: 'false',
+      ENI_TAGS: '{"Name":"inspection"}',
+    });
+    expect(config.attachments[0]).toEqual({
+      deviceIndex: 2,
+      subnetMap: { 'us-east-1a': SUBNET },
+      securityGroupIds: [SG, 'sg-0123456789abcdef1'],
+      sourceDestCheck: false,
+    });
+    expect(config.eniTags).toEqual({ Name: 'inspection' });
+  });
+
+  it.each([
+    ['SUBNET_MAP', { ...base, SUBNET_MAP: 'us-east-1a=subnet-1' }],
+    ['SUBNET_MAP', { ...base, SUBNET_MAP: `{"us-east-1":"${SUBNET}"}` }],
+    ['SUBNET_MAP', { ...base, SUBNET_MAP: '{"us-east-1a":"sg-0123456789abcdef0"}' }],
+    ['SUBNET_MAP', { SECURITY_GROUP_IDS: SG }],
+    ['SECURITY_GROUP_IDS', { ...base, SECURITY_GROUP_IDS: 'subnet-0123456789abcdef0' }],
+    ['SECURITY_GROUP_IDS', { SUBNET_MAP: base.SUBNET_MAP }],
+    ['DEVICE_INDEX', { ...base, DEVICE_INDEX: '0' }],
+    ['DEVICE_INDEX', { ...base, DEVICE_INDEX: 'one' }],
+    ['SOURCE_DEST_CHECK', { ...base, SOURCE_DEST_CHECK: 'no' }],
+    ['ENI_TAGS', { ...base, ENI_TAGS: '{"netkit:managed-by":"me"}' }],
+    ['ENI_TAGS', { ...base, ENI_TAGS: '{"aws:cloudformation:stack-name":"x"}' }],
+    ['ENI_TAGS', { ...base, ENI_TAGS: '["a"]' }],
+    ['HEARTBEAT_INTERVAL_SECONDS', { ...base, HEARTBEAT_INTERVAL_SECONDS: '1' }],
+  ])('rejects a bad %s naming the variable', (variable, env) => {
+    const error = configError(env as Record<string, string>);
+    expect(error.issues.map((i) => i.variable)).toContain(variable);
+    expect(error.message).toContain(variable);
+  });
+
+  it('parses ATTACHMENTS sorted by device index', () => {
+    const config = loadLaunchConfig({
+      ATTACHMENTS: JSON.stringify([
+        { deviceIndex: 2, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] },
+        {
+          deviceIndex: 1,
+          subnetMap: { 'us-east-1b': SUBNET },
+          securityGroupIds: [SG],
+          sourceDestCheck: false,
+        },
+      ]),
+    });
+    expect(config.attachments.map((a) => a.deviceIndex)).toEqual([1, 2]);
+    expect(config.attachments[0]?.sourceDestCheck).toBe(false);
+  });
+
+  it.each([
+    [
+      'a repeated device index',
+      [
+        { deviceIndex: 1, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] },
+        { deviceIndex: 1, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] },
+      ],
+      'repeated',
+    ],
+    [
+      'an unknown key',
+      [{ deviceIndex: 1, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG], subnet: 'x' }],
+      'unknown key "subnet"',
+    ],
+    [
+      'a bad subnet map',
+      [{ deviceIndex: 1, subnetMap: { 'us-east-1a': 'nope' }, securityGroupIds: [SG] }],
+      'ATTACHMENTS[0].subnetMap',
+    ],
+    [
+      'no groups',
+      [{ deviceIndex: 1, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [] }],
+      'securityGroupIds',
+    ],
+    [
+      'device index 0',
+      [{ deviceIndex: 0, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] }],
+      'deviceIndex',
+    ],
+    ['an empty list', [], 'non-empty'],
+  ])('rejects ATTACHMENTS with %s', (_what, value, message) => {
+    const error = configError({ ATTACHMENTS: JSON.stringify(value) });
+    expect(error.issues[0]?.variable).toBe('ATTACHMENTS');
+    expect(error.message).toContain(message);
+  });
+
+  it('refuses ATTACHMENTS together with the single-interface variables', () => {
+    const error = configError({
+      ...base,
+      ATTACHMENTS: JSON.stringify([
+        { deviceIndex: 1, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] },
+      ]),
+    });
+    expect(error.issues.map((i) => i.variable).sort()).toEqual(['SECURITY_GROUP_IDS', 'SUBNET_MAP']);
+  });
+});
+
+describe('sweeper configuration', () => {
+  it('defaults to a 30 minute grace period, deleting, at most 100 per run', () => {
+    expect(loadSweepConfig({})).toEqual({ graceMs: 1_800_000, dryRun: false, maxDeletes: 100 });
+  });
+
+  it('rejects a grace period under 5 minutes', () => {
+    expect(() => loadSweepConfig({ SWEEP_GRACE_MINUTES: '1' })).toThrow(/SWEEP_GRACE_MINUTES/);
+  });
+});
+
+describe('client token', () => {
+  it('is deterministic, at most 64 ASCII characters and differs per device index and hook', () => {
+    const a = clientToken('i-0123456789abcdef0', 'a-very-long-hook-name-'.repeat(10), 1);
+    expect(a).toBe(clientToken('i-0123456789abcdef0', 'a-very-long-hook-name-'.repeat(10), 1));
+    expect(a.length).toBeLessThanOrEqual(64);
+    expect(a).toMatch(/^[\x20-\x7e]+$/);
+    expect(clientToken('i-0123456789abcdef0', 'hook', 1)).not.toBe(
+      clientToken('i-0123456789abcdef0', 'hook', 2),
+    );
+    expect(clientToken('i-0123456789abcdef0', 'hook', 1)).not.toBe(
+      clientToken('i-0123456789abcdef0', 'hook2', 1),
+    );
+  });
+});

@@ -1,0 +1,241 @@
+import { CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  DeleteNetworkInterfaceCommand,
+  DescribeNetworkInterfacesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  ModifyNetworkInterfaceAttributeCommand,
+} from '@aws-sdk/client-ec2';
+import { parseLifecycleEvent } from '@netkit/aws-core/lifecycle';
+import { silentLogger } from '@netkit/aws-core/observability';
+import { fakeContext, lifecycleEvent, loadEvent, manualClock } from '@netkit/testing';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createHandler, createSweepHandler, deadlinesFor } from '../../src/app.ts';
+import { MANAGED_BY, TAG } from '../../src/naming.ts';
+import { createSubnetCatalog, SubnetMapError } from '../../src/subnets.ts';
+import { handleTerminate } from '../../src/terminate.ts';
+import { asMock, awsError, config, deps, ec2Mock, INSTANCE, ownEni, SG, SUBNET, VPC } from './fixtures.ts';
+
+beforeEach(() => {
+  ec2Mock.reset();
+  asMock.reset();
+  asMock.on(CompleteLifecycleActionCommand).resolves({});
+});
+
+const terminate = () => parseLifecycleEvent(lifecycleEvent('terminate', { instanceId: INSTANCE }));
+
+describe('terminate lifecycle action', () => {
+  it('sets DeleteOnTermination on attached ENIs of ours and deletes unattached ones, then continues', async () => {
+    // Prepare
+    ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({
+      NetworkInterfaces: [
+        ownEni('eni-0keep00000000000', { attached: true, deleteOnTermination: false }),
+        ownEni('eni-0done00000000000', { attached: true, deviceIndex: 2 }),
+        ownEni('eni-0loose0000000000'),
+      ],
+    });
+    ec2Mock.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
+    ec2Mock.on(DeleteNetworkInterfaceCommand).resolves({});
+    const t = deps();
+
+    // Act
+    const report = await handleTerminate(terminate(), t.deps, t.deadlines);
+
+    // Assess
+    expect(report).toMatchObject({
+      result: 'CONTINUE',
+      markedForDeletion: ['eni-0keep00000000000'],
+      deleted: ['eni-0loose0000000000'],
+      errors: [],
+      completion: 'completed',
+    });
+    expect(ec2Mock).toHaveReceivedCommandTimes(ModifyNetworkInterfaceAttributeCommand, 1);
+    expect(asMock).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, {
+      LifecycleActionResult: 'CONTINUE',
+    });
+  });
+
+  it('still continues when the cleanup fails, so a termination is never held up', async () => {
+    // Prepare
+    ec2Mock.on(DescribeNetworkInterfacesCommand).rejects(awsError('UnauthorizedOperation'));
+    const t = deps();
+
+    // Act
+    const report = await handleTerminate(terminate(), t.deps, t.deadlines);
+
+    // Assess
+    expect(report.errors).toEqual(['UnauthorizedOperation: UnauthorizedOperation']);
+    expect(asMock).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, {
+      LifecycleActionResult: 'CONTINUE',
+    });
+  });
+});
+
+describe('orphan sweeper', () => {
+  const tagged = (id: string, createdAt?: string) => ({
+    NetworkInterfaceId: id,
+    Status: 'available' as const,
+    TagSet: [
+      { Key: TAG.managedBy, Value: MANAGED_BY },
+      ...(createdAt ? [{ Key: TAG.createdAt, Value: createdAt }] : []),
+    ],
+  });
+
+  it('asks EC2 for available ENIs of ours only and deletes those past the grace period', async () => {
+    // Prepare
+    const clock = manualClock(Date.parse('2026-11-21T12:00:00Z'));
+    ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({
+      NetworkInterfaces: [
+        tagged('eni-0old000000000000', '2026-11-21T10:00:00Z'),
+        tagged('eni-0young0000000000', '2026-11-21T11:50:00Z'),
+        tagged('eni-0notime000000000'),
+      ],
+    });
+    ec2Mock.on(DeleteNetworkInterfaceCommand).resolves({});
+    const sweep = createSweepHandler(
+      { ec2: deps().deps.ec2, logger: silentLogger, clock },
+      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 10 },
+    );
+
+    // Act
+    const report = await sweep(loadEvent('scheduler/scheduled'), fakeContext(60_000, clock.now));
+
+    // Assess
+    expect(ec2Mock).toHaveReceivedCommandWith(DescribeNetworkInterfacesCommand, {
+      Filters: [
+        { Name: `tag:${TAG.managedBy}`, Values: [MANAGED_BY] },
+        { Name: 'status', Values: ['available'] },
+      ],
+    });
+    expect(report.deleted.map((d) => d.networkInterfaceId)).toEqual(['eni-0old000000000000']);
+    expect(report.kept.map((d) => d.networkInterfaceId)).toEqual([
+      'eni-0young0000000000',
+      'eni-0notime000000000',
+    ]);
+    expect(ec2Mock).toHaveReceivedCommandTimes(DeleteNetworkInterfaceCommand, 1);
+  });
+
+  it('keeps an ENI that got attached meanwhile and stops at SWEEP_MAX_DELETES', async () => {
+    // Prepare
+    const clock = manualClock(Date.parse('2026-11-21T12:00:00Z'));
+    ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({
+      NetworkInterfaces: [
+        tagged('eni-0a00000000000000', '2026-11-20T00:00:00Z'),
+        tagged('eni-0b00000000000000', '2026-11-20T00:00:00Z'),
+        tagged('eni-0c00000000000000', '2026-11-20T00:00:00Z'),
+      ],
+    });
+    ec2Mock
+      .on(DeleteNetworkInterfaceCommand)
+      .rejectsOnce(awsError('InvalidNetworkInterface.InUse'))
+      .resolves({});
+    const sweep = createSweepHandler(
+      { ec2: deps().deps.ec2, logger: silentLogger, clock },
+      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 2 },
+    );
+
+    // Act
+    const report = await sweep({}, fakeContext(60_000, clock.now));
+
+    // Assess
+    expect(report.kept.map((d) => d.networkInterfaceId)).toEqual(['eni-0a00000000000000']);
+    expect(report.deleted.map((d) => d.networkInterfaceId)).toEqual(['eni-0b00000000000000']);
+    expect(report.truncated).toBe(true);
+  });
+});
+
+describe('subnet map validation', () => {
+  it('validates once per container and names a security group from another VPC', async () => {
+    // Prepare
+    ec2Mock.on(DescribeSubnetsCommand).resolves({
+      Subnets: [{ SubnetId: SUBNET, AvailabilityZone: 'us-east-1a', VpcId: VPC }],
+    });
+    ec2Mock
+      .on(DescribeSecurityGroupsCommand)
+      .resolves({ SecurityGroups: [{ GroupId: SG, VpcId: 'vpc-0other000000000' }] });
+    const cfg = config({ SUBNET_MAP: JSON.stringify({ 'us-east-1a': SUBNET }) });
+    const catalog = createSubnetCatalog(cfg.attachments);
+    const ec2 = deps().deps.ec2;
+
+    // Act
+    const first = catalog.get(ec2);
+    const second = catalog.get(ec2);
+
+    // Assess
+    await expect(first).rejects.toBeInstanceOf(SubnetMapError);
+    await expect(second).rejects.toThrow(
+      `security group ${SG} is in vpc-0other000000000, not in the subnet's VPC ${VPC}`,
+    );
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeSubnetsCommand, 1);
+  });
+
+  it('does not cache a transient failure', async () => {
+    // Prepare
+    ec2Mock
+      .on(DescribeSubnetsCommand)
+      .rejectsOnce(awsError('RequestLimitExceeded'))
+      .resolves({ Subnets: [{ SubnetId: SUBNET, AvailabilityZone: 'us-east-1a', VpcId: VPC }] });
+    ec2Mock.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: SG, VpcId: VPC }] });
+    const cfg = config({ SUBNET_MAP: JSON.stringify({ 'us-east-1a': SUBNET }) });
+    const catalog = createSubnetCatalog(cfg.attachments);
+    const ec2 = deps().deps.ec2;
+    await expect(catalog.get(ec2)).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+
+    // Act
+    const subnets = await catalog.get(ec2);
+
+    // Assess
+    expect(subnets.get(SUBNET)?.vpcId).toBe(VPC);
+  });
+});
+
+describe('handler', () => {
+  it('rejects an invalid event without any AWS call', async () => {
+    // Prepare
+    const t = deps();
+    const handler = createHandler(t.deps, t.config);
+    const event = lifecycleEvent('launch');
+    event.detail.EC2InstanceId = 'not-an-instance';
+
+    // Act
+    const result = await handler(event, fakeContext());
+
+    // Assess
+    expect(result).toEqual({ status: 'rejected', reason: expect.stringContaining('EC2InstanceId') });
+    expect(ec2Mock.calls()).toHaveLength(0);
+    expect(asMock.calls()).toHaveLength(0);
+  });
+
+  it('routes terminate events to the terminate action and publishes metrics once', async () => {
+    // Prepare
+    ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [] });
+    const t = deps();
+    const published: number[] = [];
+    const handler = createHandler(
+      { ...t.deps, metrics: { addMetric: () => {}, publishStoredMetrics: () => published.push(1) } },
+      t.config,
+    );
+
+    // Act
+    const result = await handler(
+      lifecycleEvent('terminate', { instanceId: INSTANCE }),
+      fakeContext(60_000, t.clock.now),
+    );
+
+    // Assess
+    expect(result).toMatchObject({ result: 'CONTINUE', markedForDeletion: [], deleted: [] });
+    expect(published).toEqual([1]);
+  });
+
+  it('keeps time back from the EC2 work for cleanup and completion', () => {
+    // Prepare
+    const clock = manualClock();
+
+    // Act
+    const d = deadlinesFor(fakeContext(60_000, clock.now), clock);
+
+    // Assess
+    expect(d.work.remaining()).toBe(52_000);
+    expect(d.finish.remaining()).toBe(59_000);
+  });
+});
