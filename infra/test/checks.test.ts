@@ -131,6 +131,29 @@ describe('IAM check', () => {
     ]);
   });
 
+  it('reports a condition key with a ${...} placeholder, which CloudFormation never substitutes', () => {
+    const template = parseTemplate(
+      [
+        'Resources:',
+        '  P:',
+        '    Type: AWS::IAM::ManagedPolicy',
+        '    Properties:',
+        '      PolicyDocument:',
+        '        Statement:',
+        '          - Sid: A',
+        '            Effect: Allow',
+        '            Action: ec2:DeleteNatGateway',
+        '            Resource: !Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:natgateway/*',
+        '            Condition:',
+        '              StringEquals:',
+        '                aws:ResourceTag/${TagKey}: !Ref TagValue',
+      ].join('\n'),
+    );
+    expect(checkIam(template, 't.yaml').map((f) => f.message)).toEqual([
+      "PolicyDocument statement A: condition key 'aws:ResourceTag/${TagKey}' (StringEquals) is never substituted by CloudFormation",
+    ]);
+  });
+
   it('checks both branches of a Fn::If', () => {
     const template = parseTemplate(
       [

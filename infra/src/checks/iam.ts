@@ -116,6 +116,20 @@ function checkStatement(statement: Json, where: string): string[] {
       }
     }
   }
+  // CloudFormation substitutes values, never mapping keys: `aws:ResourceTag/${Key}` stays literal
+  // and the statement silently matches nothing.
+  if (isObject(statement['Condition'])) {
+    for (const [operator, block] of Object.entries(statement['Condition'])) {
+      if (!isObject(block)) continue;
+      for (const key of Object.keys(block)) {
+        if (key.includes('${')) {
+          problems.push(
+            `${where}: condition key '${key}' (${operator}) is never substituted by CloudFormation`,
+          );
+        }
+      }
+    }
+  }
   for (const resource of resources) {
     // ${AWS::Partition} and friends contain colons: replace placeholders before splitting.
     if (/^arn:[^:]*:[^:]*:[^:]*:[^:]*:\*$/.test(resource.replace(/\$\{[^}]*\}/g, 'x'))) {

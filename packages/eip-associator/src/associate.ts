@@ -1,4 +1,4 @@
-import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { type AutoScalingClient, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
 import { AssociateAddressCommand, DisassociateAddressCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
   DeadlineExceededError,
@@ -11,19 +11,14 @@ import {
   type CompletionOutcome,
   completeLifecycleAction,
   type HeartbeatKeeper,
+  isNoActiveLifecycleAction,
   type LifecycleAction,
   type LifecycleResult,
   startHeartbeat,
 } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, pollUntil, retry, systemClock } from '@netkit/aws-core/retry';
-import {
-  candidateOrder,
-  describeHeldBy,
-  describePool,
-  type PoolAddress,
-  type PoolSnapshot,
-} from './pool.ts';
+import { candidateOrder, describeHeldBy, describePool, type PoolAddress, type PoolSnapshot } from './pool.ts';
 
 export interface AssociatorDeps {
   ec2: EC2Client;
@@ -72,6 +67,14 @@ export type LaunchOutcome =
       completion: CompletionOutcome;
     }
   | {
+      /** The lifecycle action was already completed, abandoned or timed out: nothing was associated. */
+      status: 'inactive';
+      instanceId: string;
+      attempts: number;
+      pool: PoolStats;
+      completion: 'already-completed';
+    }
+  | {
       status: 'abandoned';
       instanceId: string;
       reason: string;
@@ -91,10 +94,23 @@ export interface TerminateOutcome {
 
 const CALL_BACKOFF = { baseMs: 250, maxMs: 5_000 } as const;
 const EMPTY_POOL_BACKOFF = { baseMs: 1_000, maxMs: 15_000 } as const;
+/**
+ * After losing a candidate, wait a random 0..min(max, base * 2^collisions) ms ("full jitter")
+ * before describing again, so that the losers of a burst do not all re-describe the same
+ * snapshot and collide again among themselves.
+ */
+const COLLISION_JITTER = { baseMs: 250, maxMs: 2_000 } as const;
+
+export function collisionDelay(collisions: number, random: () => number = Math.random): number {
+  const cap = Math.min(COLLISION_JITTER.maxMs, COLLISION_JITTER.baseMs * 2 ** Math.max(0, collisions - 1));
+  return Math.round(random() * cap);
+}
 
 /** Errors worth another try of the same AssociateAddress: throttling, and a new instance EC2 does not fully know yet. */
 function associateRetryable(error: unknown): boolean {
-  return isThrottlingError(error) || isAwsError(error, 'IncorrectInstanceState', 'InvalidInstanceID.NotFound');
+  return (
+    isThrottlingError(error) || isAwsError(error, 'IncorrectInstanceState', 'InvalidInstanceID.NotFound')
+  );
 }
 
 /** Another launch took the candidate first, or it was released since we described the pool. */
@@ -104,6 +120,7 @@ function candidateGone(error: unknown): boolean {
 
 type Step =
   | { kind: 'held'; address: PoolAddress; mine: boolean }
+  | { kind: 'inactive' }
   | { kind: 'collision' }
   | { kind: 'empty' };
 
@@ -151,6 +168,9 @@ export async function associateOnLaunch(
   let collisions = 0;
   let exhausted = false;
   let keeper: HeartbeatKeeper | undefined;
+  let activeChecked = false;
+  /** An association made but not yet read back: undone if the launch is abandoned. */
+  let unconfirmed: { allocationId: string; associationId: string | undefined } | undefined;
 
   const step = async (): Promise<Step> => {
     pool = await call(() => describePool(ec2, poolTags));
@@ -159,9 +179,30 @@ export async function associateOnLaunch(
     if (held) return { kind: 'held', address: held, mine: false };
     const [candidate] = candidateOrder(current.free, action.instanceId);
     if (!candidate) return { kind: 'empty' };
+    if (!activeChecked) {
+      // A late redelivery (Lambda retry, EventBridge retry) of a launch that was already
+      // abandoned or timed out must not take an EIP for an instance that is going away. A
+      // heartbeat is the one call that tells: it fails with "No active Lifecycle Action found".
+      activeChecked = true;
+      try {
+        await call(() =>
+          deps.autoscaling.send(
+            new RecordLifecycleActionHeartbeatCommand({
+              AutoScalingGroupName: action.groupName,
+              LifecycleHookName: action.hookName,
+              LifecycleActionToken: action.token,
+              InstanceId: action.instanceId,
+            }),
+          ),
+        );
+      } catch (error) {
+        if (isNoActiveLifecycleAction(error)) return { kind: 'inactive' };
+        throw error;
+      }
+    }
     attempts++;
     try {
-      await call(
+      const out = await call(
         () =>
           ec2.send(
             new AssociateAddressCommand({
@@ -172,6 +213,7 @@ export async function associateOnLaunch(
           ),
         associateRetryable,
       );
+      unconfirmed = { allocationId: candidate.allocationId, associationId: out.AssociationId };
     } catch (error) {
       if (!candidateGone(error)) throw error;
       collisions++;
@@ -185,6 +227,7 @@ export async function associateOnLaunch(
     // Read back: association is eventually consistent, and a second association to the same
     // instance (a concurrent duplicate delivery) replaces the first on its primary address.
     const holding = await call(() => describeHeldBy(ec2, poolTags, action.instanceId));
+    unconfirmed = undefined;
     const mine = holding.find((a) => a.allocationId === candidate.allocationId);
     if (mine) return { kind: 'held', address: mine, mine: true };
     const other = holding[0];
@@ -216,24 +259,58 @@ export async function associateOnLaunch(
       attempts,
       collisions,
     });
+    if (unconfirmed?.associationId !== undefined) {
+      // Associated, but the read-back never answered: do not leave the EIP on an abandoned instance.
+      const { associationId, allocationId } = unconfirmed;
+      try {
+        await retry(() => ec2.send(new DisassociateAddressCommand({ AssociationId: associationId })), {
+          ...CALL_BACKOFF,
+          retryable: isThrottlingError,
+          deadline: options.completeDeadline,
+          clock,
+          ...(deps.random ? { random: deps.random } : {}),
+        });
+        logger.warn('Undid the unconfirmed association before abandoning', { ...log, allocationId });
+      } catch (error) {
+        if (!isNotFoundError(error)) {
+          logger.error(
+            'Could not undo the unconfirmed association; EC2 frees it when the instance terminates',
+            {
+              ...log,
+              allocationId,
+              error: describeError(error),
+            },
+          );
+        }
+      }
+    }
     const completion = await complete('ABANDON');
-    return { status: 'abandoned', instanceId: action.instanceId, reason, attempts, pool: poolStats, completion };
+    return {
+      status: 'abandoned',
+      instanceId: action.instanceId,
+      reason,
+      attempts,
+      pool: poolStats,
+      completion,
+    };
   };
 
-  let held: Extract<Step, { kind: 'held' }>;
+  let held: Extract<Step, { kind: 'held' | 'inactive' }>;
   try {
     held = await pollUntil(
       async () => {
-        // Collisions are retried at once (bounded by the pool size and the deadline);
-        // only an empty pool waits with backoff.
+        // Collisions are retried after a short jittered delay (bounded by the pool size and the
+        // deadline); an empty pool waits with pollUntil's backoff.
         for (let tries = 0; ; tries++) {
           const result = await step();
-          if (result.kind === 'held') return result;
+          if (result.kind === 'held' || result.kind === 'inactive') return result;
           if (result.kind === 'empty') {
             exhausted = true;
             return undefined;
           }
           if (deadline.expired() || tries > (pool?.addresses.length ?? 0)) return undefined;
+          const delay = Math.min(collisionDelay(collisions, deps.random), deadline.remaining());
+          if (delay > 0) await clock.sleep(delay);
         }
       },
       {
@@ -272,6 +349,19 @@ export async function associateOnLaunch(
     await keeper?.stop();
   }
 
+  if (held.kind === 'inactive') {
+    logger.warn(
+      'Lifecycle action is no longer active (completed, abandoned or timed out); not associating',
+      log,
+    );
+    return {
+      status: 'inactive',
+      instanceId: action.instanceId,
+      attempts,
+      pool: stats(pool, exhausted),
+      completion: 'already-completed',
+    };
+  }
   const completion = await complete('CONTINUE');
   // The snapshot was taken before our association: one fewer is free now.
   const poolStats = stats(pool, exhausted, held.mine ? 1 : 0);
@@ -329,7 +419,10 @@ export async function releaseOnTerminate(
     ...(deps.random ? { random: deps.random } : {}),
   };
   const log = { instanceId: action.instanceId, groupName: action.groupName };
-  const pool = await retry(() => describePool(ec2, options.poolTags), { ...base, deadline: options.deadline });
+  const pool = await retry(() => describePool(ec2, options.poolTags), {
+    ...base,
+    deadline: options.deadline,
+  });
   const held = pool.addresses.filter((a) => a.instanceId === action.instanceId);
   const released: string[] = [];
   for (const address of held) {
@@ -351,10 +444,13 @@ export async function releaseOnTerminate(
   } else {
     logger.info('Terminating instance holds no pool EIP; nothing to release', log);
   }
-  const completion = await retry(() => completeLifecycleAction(deps.autoscaling, action, 'CONTINUE', logger), {
-    ...base,
-    deadline: options.completeDeadline,
-  });
+  const completion = await retry(
+    () => completeLifecycleAction(deps.autoscaling, action, 'CONTINUE', logger),
+    {
+      ...base,
+      deadline: options.completeDeadline,
+    },
+  );
   return {
     status: 'released',
     instanceId: action.instanceId,

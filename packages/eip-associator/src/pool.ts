@@ -16,14 +16,20 @@ export interface PoolSnapshot {
   free: PoolAddress[];
 }
 
+/** Absent and empty are the same (some EC2 implementations send `<instanceId/>` for a free address). */
+function present(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
 function toPoolAddress(a: Address): PoolAddress | undefined {
-  if (a.AllocationId === undefined) return undefined;
+  const allocationId = present(a.AllocationId);
+  if (allocationId === undefined) return undefined;
   return {
-    allocationId: a.AllocationId,
-    publicIp: a.PublicIp,
-    associationId: a.AssociationId,
-    instanceId: a.InstanceId,
-    networkInterfaceId: a.NetworkInterfaceId,
+    allocationId,
+    publicIp: present(a.PublicIp),
+    associationId: present(a.AssociationId),
+    instanceId: present(a.InstanceId),
+    networkInterfaceId: present(a.NetworkInterfaceId),
   };
 }
 
@@ -94,7 +100,10 @@ function seededRandom(seed: number): () => number {
  * instance trying the first free one), and a redelivered event for the same instance
  * picks the same address as the original, so the two agree instead of fighting.
  */
-export function candidateOrder<T extends { allocationId: string }>(free: readonly T[], instanceId: string): T[] {
+export function candidateOrder<T extends { allocationId: string }>(
+  free: readonly T[],
+  instanceId: string,
+): T[] {
   const sorted = [...free].sort((x, y) =>
     x.allocationId < y.allocationId ? -1 : x.allocationId > y.allocationId ? 1 : 0,
   );

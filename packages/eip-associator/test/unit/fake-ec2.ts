@@ -57,6 +57,11 @@ let associationSeq = 0;
  * of an instance's previous EIP on its primary address.
  */
 export function fakeEc2(ec2Mock: Ec2Stub, addresses: FakeAddress[]) {
+  const failures: Record<string, Error[]> = {};
+  const maybeFail = (command: string) => {
+    const next = failures[command]?.shift();
+    if (next) throw next;
+  };
   const describe = (filters: { Name?: string; Values?: string[] }[] | undefined): Address[] =>
     addresses
       .filter((a) =>
@@ -80,15 +85,20 @@ export function fakeEc2(ec2Mock: Ec2Stub, addresses: FakeAddress[]) {
         ...(a.networkInterfaceId ? { NetworkInterfaceId: a.networkInterfaceId } : {}),
         Tags: Object.entries(a.tags).map(([Key, Value]) => ({ Key, Value })),
       }));
-  ec2Mock.on(DescribeAddressesCommand).callsFake((input: { Filters?: { Name?: string; Values?: string[] }[] }) => ({
-    Addresses: describe(input.Filters),
-  }));
+  ec2Mock
+    .on(DescribeAddressesCommand)
+    .callsFake((input: { Filters?: { Name?: string; Values?: string[] }[] }) => {
+      maybeFail('DescribeAddresses');
+      return { Addresses: describe(input.Filters) };
+    });
   ec2Mock
     .on(AssociateAddressCommand)
-    .callsFake((input: { AllocationId?: string; InstanceId?: string; AllowReassociation?: boolean }) =>
-      associate(input.AllocationId!, input.InstanceId!, input.AllowReassociation ?? true),
-    );
+    .callsFake((input: { AllocationId?: string; InstanceId?: string; AllowReassociation?: boolean }) => {
+      maybeFail('AssociateAddress');
+      return associate(input.AllocationId!, input.InstanceId!, input.AllowReassociation ?? true);
+    });
   ec2Mock.on(DisassociateAddressCommand).callsFake((input: { AssociationId?: string }) => {
+    maybeFail('DisassociateAddress');
     const a = addresses.find((x) => x.associationId === input.AssociationId);
     if (!a) throw awsError('InvalidAssociationID.NotFound');
     delete a.instanceId;
@@ -115,6 +125,62 @@ export function fakeEc2(ec2Mock: Ec2Stub, addresses: FakeAddress[]) {
   return {
     addresses,
     associate,
+    /** The next `times` calls of `command` (e.g. 'AssociateAddress') fail with `error`. */
+    failNext(
+      command: 'DescribeAddresses' | 'AssociateAddress' | 'DisassociateAddress',
+      error: Error,
+      times = 1,
+    ) {
+      failures[command] = [...(failures[command] ?? []), ...Array.from({ length: times }, () => error)];
+    },
     heldBy: (instanceId: string) => addresses.filter((a) => a.instanceId === instanceId),
+  };
+}
+
+/**
+ * A virtual clock for unit tests. Foreground sleeps (retry and polling waits, which pass
+ * no AbortSignal) advance time at once, like `manualClock`; background sleeps (the
+ * heartbeat keeper, which passes its AbortSignal) wait until foreground work has moved
+ * time past their wake-up, or until aborted. So heartbeats follow the simulated wait
+ * instead of racing ahead of it.
+ */
+export function virtualClock(start = Date.parse('2026-11-21T10:00:00Z')) {
+  let t = start;
+  const sleeps: number[] = [];
+  const waiters: { at: number; wake: () => void }[] = [];
+  const wakeDue = () => {
+    for (const w of [...waiters]) {
+      if (w.at <= t) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.wake();
+      }
+    }
+  };
+  return {
+    sleeps,
+    now: () => t,
+    async sleep(ms: number, signal?: AbortSignal) {
+      if (signal?.aborted) return;
+      if (signal) {
+        await new Promise<void>((resolve) => {
+          const waiter = { at: t + ms, wake: resolve };
+          waiters.push(waiter);
+          signal.addEventListener(
+            'abort',
+            () => {
+              const i = waiters.indexOf(waiter);
+              if (i >= 0) waiters.splice(i, 1);
+              resolve();
+            },
+            { once: true },
+          );
+        });
+        return;
+      }
+      sleeps.push(ms);
+      t += ms;
+      wakeDue();
+      await Promise.resolve();
+    },
   };
 }

@@ -11,13 +11,14 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { fakeContext, lifecycleEvent, loadEvent, manualClock } from '@netkit/testing';
+import { fakeContext, lifecycleEvent, loadEvent } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { collisionDelay } from '../../src/associate.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createHandler, type HandlerResult } from '../../src/create-handler.ts';
 import { candidateOrder } from '../../src/pool.ts';
-import { awsError, type FakeAddress, fakeEc2, POOL_TAGS, poolOf } from './fake-ec2.ts';
+import { awsError, type FakeAddress, fakeEc2, POOL_TAGS, poolOf, virtualClock } from './fake-ec2.ts';
 
 const ec2Mock = mockClient(EC2Client);
 const asgMock = mockClient(AutoScalingClient);
@@ -30,7 +31,7 @@ function spyLogger() {
 }
 
 function setup(env: Record<string, string> = {}, options: { remainingMs?: number } = {}) {
-  const clock = manualClock();
+  const clock = virtualClock();
   const logger = spyLogger();
   const metrics = { addMetric: vi.fn(), addDimension: vi.fn(), publishStoredMetrics: vi.fn() };
   const config = loadConfig({ EIP_POOL_TAGS: JSON.stringify(POOL_TAGS), ...env });
@@ -135,7 +136,11 @@ describe('launch', () => {
     // Prepare
     const tags = { Application: 'prod ForwardProxy', Env: 'prod' };
     const other: FakeAddress[] = [
-      { allocationId: 'eipalloc-0000000000000000a', publicIp: '198.51.100.1', tags: { Application: 'prod ForwardProxy' } },
+      {
+        allocationId: 'eipalloc-0000000000000000a',
+        publicIp: '198.51.100.1',
+        tags: { Application: 'prod ForwardProxy' },
+      },
       { allocationId: 'eipalloc-0000000000000000b', publicIp: '198.51.100.2', tags: { Env: 'prod' } },
       { allocationId: 'eipalloc-0000000000000000c', publicIp: '198.51.100.3', tags, domain: 'standard' },
     ];
@@ -168,12 +173,10 @@ describe('launch', () => {
       INSTANCE,
     )[0]!.allocationId;
     // Another instance takes our first choice between our describe and our associate.
-    ec2Mock
-      .on(AssociateAddressCommand, { AllocationId: first })
-      .callsFakeOnce(() => {
-        ec2.associate(first, 'i-0fffffffffffffff0');
-        throw awsError('Resource.AlreadyAssociated');
-      });
+    ec2Mock.on(AssociateAddressCommand, { AllocationId: first }).callsFakeOnce(() => {
+      ec2.associate(first, 'i-0fffffffffffffff0');
+      throw awsError('Resource.AlreadyAssociated');
+    });
     const { invoke } = setup();
 
     // Act
@@ -239,47 +242,28 @@ describe('launch', () => {
   it('retries IncorrectInstanceState with backoff while the instance is still pending', async () => {
     // Prepare
     const ec2 = fakeEc2(ec2Mock, poolOf(1));
-    const original = ec2Mock.commandCalls(AssociateAddressCommand).length;
-    let pending = 2;
-    ec2Mock.on(AssociateAddressCommand).callsFake((input: { AllocationId: string; InstanceId: string }) => {
-      if (pending-- > 0) throw awsError('IncorrectInstanceState', 'The instance is not in a valid state');
-      return ec2.associate(input.AllocationId, input.InstanceId);
-    });
+    ec2.failNext(
+      'AssociateAddress',
+      awsError('IncorrectInstanceState', 'The instance is not in a valid state'),
+      2,
+    );
     const { invoke, clock } = setup();
 
     // Act
     const result = await invoke(launch());
 
     // Assess
-    expect(original).toBe(0);
     expect(result).toMatchObject({ status: 'associated', attempts: 1 });
+    expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
     expect(ec2Mock).toHaveReceivedCommandTimes(AssociateAddressCommand, 3);
-    expect(clock.sleeps.length).toBeGreaterThanOrEqual(2);
-    expect(clock.sleeps[1]!).toBeGreaterThan(clock.sleeps[0]! / 2);
+    expect(clock.sleeps).toHaveLength(2);
+    expect(clock.sleeps[1]!).toBeGreaterThan(clock.sleeps[0]!);
   });
 
   it('retries a throttled DescribeAddresses with backoff', async () => {
     // Prepare
-    fakeEc2(ec2Mock, poolOf(1));
-    const real = ec2Mock.on(DescribeAddressesCommand);
-    real.rejectsOnce(awsError('RequestLimitExceeded', 'Request limit exceeded.', 503));
-    fakeEc2(ec2Mock, poolOf(1));
-    ec2Mock
-      .on(DescribeAddressesCommand)
-      .rejectsOnce(awsError('RequestLimitExceeded', 'Request limit exceeded.', 503))
-      .callsFake(() => ({ Addresses: [] }));
-    const addresses = poolOf(1);
-    const ec2 = fakeEc2(ec2Mock, addresses);
-    let throttled = 1;
-    const describeFake = ec2Mock.on(DescribeAddressesCommand);
-    describeFake.callsFake(() => {
-      if (throttled-- > 0) throw awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
-      return {
-        Addresses: addresses
-          .filter((a) => a.instanceId === undefined || a.instanceId === INSTANCE)
-          .map((a) => ({ AllocationId: a.allocationId, PublicIp: a.publicIp, InstanceId: a.instanceId })),
-      };
-    });
+    const ec2 = fakeEc2(ec2Mock, poolOf(1));
+    ec2.failNext('DescribeAddresses', awsError('RequestLimitExceeded', 'Request limit exceeded.', 503), 2);
     const { invoke, clock } = setup();
 
     // Act
@@ -288,6 +272,544 @@ describe('launch', () => {
     // Assess
     expect(result).toMatchObject({ status: 'associated' });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
-    expect(clock.sleeps.length).toBeGreaterThanOrEqual(1);
+    expect(clock.sleeps).toHaveLength(2);
+  });
+});
+
+describe('empty pool', () => {
+  it('waits with heartbeats, then completes ABANDON at ASSOCIATE_TIMEOUT_SECONDS, logging pool size and free', async () => {
+    // Prepare
+    const pool = poolOf(2);
+    const ec2 = fakeEc2(ec2Mock, pool);
+    ec2.associate(pool[0]!.allocationId, 'i-0aaaaaaaaaaaaaaa0');
+    ec2.associate(pool[1]!.allocationId, 'i-0bbbbbbbbbbbbbbb0');
+    const { invoke, clock, logger, metrics } = setup({
+      ASSOCIATE_TIMEOUT_SECONDS: '120',
+      HEARTBEAT_INTERVAL_SECONDS: '30',
+    });
+    const start = clock.now();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'abandoned', pool: { size: 2, free: 0, exhausted: true } });
+    expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
+    expect(ec2.heldBy(INSTANCE)).toHaveLength(0);
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
+    expect(completions()[0]).toMatchObject({ LifecycleActionToken: TOKEN, InstanceId: INSTANCE });
+    // One heartbeat per 30 s of waiting, with the event's token.
+    const beats = asgMock.commandCalls(RecordLifecycleActionHeartbeatCommand).map((c) => c.args[0].input);
+    expect(beats.length).toBeGreaterThanOrEqual(3);
+    expect(beats.length).toBeLessThanOrEqual(4);
+    expect(beats[0]).toMatchObject({ LifecycleActionToken: TOKEN, LifecycleHookName: 'my-lifecycle-hook' });
+    expect(ec2Mock.commandCalls(DescribeAddressesCommand).length).toBeGreaterThan(2);
+    expect(clock.now() - start).toBe(120_000);
+    expect(logger.error).toHaveBeenCalledWith(
+      'Could not give the instance a pool EIP; completing ABANDON',
+      expect.objectContaining({ poolSize: 2, poolFree: 0, instanceId: INSTANCE }),
+    );
+    expect(metrics.addMetric).toHaveBeenCalledWith('PoolExhausted', 'Count', 1);
+    expect(metrics.addMetric).toHaveBeenCalledWith('PoolSize', 'Count', 2);
+    expect(metrics.addMetric).toHaveBeenCalledWith('PoolFree', 'Count', 0);
+    expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(1);
+  });
+
+  it('abandons an empty-but-absent pool (no EIP carries the tags) the same way', async () => {
+    // Prepare
+    fakeEc2(ec2Mock, poolOf(2, { Application: 'something else' }));
+    const { invoke } = setup({ ASSOCIATE_TIMEOUT_SECONDS: '5' });
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'abandoned', pool: { size: 0, free: 0 } });
+    expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
+  });
+
+  it('takes an EIP as soon as one is released while waiting', async () => {
+    // Prepare
+    const pool = poolOf(1);
+    const ec2 = fakeEc2(ec2Mock, pool);
+    ec2.associate(pool[0]!.allocationId, 'i-0aaaaaaaaaaaaaaa0');
+    let describes = 0;
+    const release = () => {
+      delete pool[0]!.instanceId;
+      delete pool[0]!.associationId;
+    };
+    ec2Mock
+      .on(DescribeAddressesCommand)
+      .callsFake((input: { Filters?: { Name?: string; Values?: string[] }[] }) => {
+        if (++describes === 3) release();
+        const byInstance = input.Filters?.find((f) => f.Name === 'instance-id')?.Values?.[0];
+        return {
+          Addresses: pool
+            .filter((a) => byInstance === undefined || a.instanceId === byInstance)
+            .map((a) => ({
+              AllocationId: a.allocationId,
+              PublicIp: a.publicIp,
+              InstanceId: a.instanceId,
+              AssociationId: a.associationId,
+            })),
+        };
+      });
+    const { invoke } = setup({ ASSOCIATE_TIMEOUT_SECONDS: '300' });
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({
+      status: 'associated',
+      allocationId: pool[0]!.allocationId,
+      pool: { exhausted: true },
+    });
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
+  });
+
+  it('defaults the deadline to the Lambda remaining time minus DEADLINE_MARGIN_SECONDS', async () => {
+    // Prepare
+    const pool = poolOf(1);
+    const ec2 = fakeEc2(ec2Mock, pool);
+    ec2.associate(pool[0]!.allocationId, 'i-0aaaaaaaaaaaaaaa0');
+    const { invoke, clock } = setup({ DEADLINE_MARGIN_SECONDS: '20' }, { remainingMs: 60_000 });
+    const start = clock.now();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'abandoned' });
+    expect(clock.now() - start).toBe(40_000);
+  });
+});
+
+describe('failures', () => {
+  it('completes ABANDON when EC2 keeps throttling until the deadline', async () => {
+    // Prepare
+    const ec2 = fakeEc2(ec2Mock, poolOf(1));
+    ec2.failNext('DescribeAddresses', awsError('RequestLimitExceeded', 'Request limit exceeded.', 503), 1000);
+    const { invoke } = setup({ ASSOCIATE_TIMEOUT_SECONDS: '30' });
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'abandoned' });
+    expect((result as { reason: string }).reason).toMatch(/RequestLimitExceeded/);
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
+  });
+
+  it('throws an unexpected EC2 error (e.g. missing permission) without completing, so Lambda retries', async () => {
+    // Prepare
+    const ec2 = fakeEc2(ec2Mock, poolOf(1));
+    ec2.failNext('AssociateAddress', awsError('UnauthorizedOperation', 'You are not authorized'));
+    const { invoke } = setup();
+
+    // Act
+    const act = invoke(launch());
+
+    // Assess
+    await expect(act).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
+    expect(asgMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
+  });
+
+  it('treats "No active Lifecycle Action found" on completion as already done', async () => {
+    // Prepare
+    fakeEc2(ec2Mock, poolOf(1));
+    const gone = new Error('No active Lifecycle Action found with token x');
+    gone.name = 'ValidationError';
+    asgMock.on(CompleteLifecycleActionCommand).rejects(gone);
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'associated', completion: 'already-completed' });
+  });
+
+  it('retries a throttled CompleteLifecycleAction', async () => {
+    // Prepare
+    fakeEc2(ec2Mock, poolOf(1));
+    const throttled = new Error('Rate exceeded');
+    throttled.name = 'Throttling';
+    asgMock.on(CompleteLifecycleActionCommand).rejectsOnce(throttled).resolves({});
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'associated', completion: 'completed' });
+    expect(asgMock).toHaveReceivedCommandTimes(CompleteLifecycleActionCommand, 2);
+  });
+});
+
+describe('warm pools', () => {
+  it('completes CONTINUE without an EIP when the instance goes to the warm pool', async () => {
+    // Prepare
+    fakeEc2(ec2Mock, poolOf(1));
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(loadEvent('autoscaling/launch-to-warm-pool'));
+
+    // Assess
+    expect(result).toMatchObject({ status: 'skipped' });
+    expect(ec2Mock.calls()).toHaveLength(0);
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
+  });
+
+  it('associates when the instance enters the group from the warm pool', async () => {
+    // Prepare
+    const ec2 = fakeEc2(ec2Mock, poolOf(1));
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(loadEvent('autoscaling/launch-from-warm-pool'));
+
+    // Assess
+    expect(result).toMatchObject({ status: 'associated', instanceId: 'i-1234567890abcdef0' });
+    expect(ec2.heldBy('i-1234567890abcdef0')).toHaveLength(1);
+  });
+
+  it('associates for legacy events without Origin/Destination', async () => {
+    // Prepare
+    const ec2 = fakeEc2(ec2Mock, poolOf(1));
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(loadEvent('autoscaling/launch-legacy'));
+
+    // Assess
+    expect(result).toMatchObject({ status: 'associated' });
+    expect(ec2.heldBy('i-1234567890abcdef0')).toHaveLength(1);
+  });
+});
+
+describe('terminate', () => {
+  it('disassociates the instance pool EIP early and completes CONTINUE; a redelivery changes nothing', async () => {
+    // Prepare
+    const pool = poolOf(2);
+    const ec2 = fakeEc2(ec2Mock, pool);
+    ec2.associate(pool[1]!.allocationId, INSTANCE);
+    const event = lifecycleEvent('terminate', { instanceId: INSTANCE, token: TOKEN });
+    const { invoke, metrics } = setup();
+
+    // Act
+    const first = await invoke(event);
+    const second = await invoke(event);
+
+    // Assess
+    expect(first).toMatchObject({
+      status: 'released',
+      released: [pool[1]!.allocationId],
+      pool: { size: 2, free: 2 },
+    });
+    expect(second).toMatchObject({ status: 'released', released: [] });
+    expect(ec2.heldBy(INSTANCE)).toHaveLength(0);
+    expect(ec2Mock).toHaveReceivedCommandTimes(DisassociateAddressCommand, 1);
+    expect(completions()).toEqual([
+      expect.objectContaining({ LifecycleHookName: 'my-terminate-hook', LifecycleActionResult: 'CONTINUE' }),
+      expect.objectContaining({ LifecycleHookName: 'my-terminate-hook', LifecycleActionResult: 'CONTINUE' }),
+    ]);
+    expect(metrics.addMetric).toHaveBeenCalledWith('PoolFree', 'Count', 2);
+  });
+
+  it('tolerates an association that disappeared between describe and disassociate', async () => {
+    // Prepare
+    const pool = poolOf(1);
+    const ec2 = fakeEc2(ec2Mock, pool);
+    ec2.associate(pool[0]!.allocationId, INSTANCE);
+    ec2.failNext('DisassociateAddress', awsError('InvalidAssociationID.NotFound'));
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(lifecycleEvent('terminate', { instanceId: INSTANCE }));
+
+    // Assess
+    expect(result).toMatchObject({ status: 'released', released: [] });
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
+  });
+});
+
+describe('invalid input', () => {
+  const cases: [
+    string,
+    (e: Record<string, unknown> & { detail: Record<string, unknown> }) => unknown,
+    RegExp,
+  ][] = [
+    ['a wrong source', (e) => ({ ...e, source: 'aws.ec2' }), /source/],
+    [
+      'a wrong detail-type',
+      (e) => ({ ...e, 'detail-type': 'EC2 Instance Launch Successful' }),
+      /detail-type/,
+    ],
+    [
+      'a missing instance id',
+      (e) => ({ ...e, detail: { ...e.detail, EC2InstanceId: undefined } }),
+      /EC2InstanceId/,
+    ],
+    [
+      'a malformed instance id',
+      (e) => ({ ...e, detail: { ...e.detail, EC2InstanceId: 'web-1' } }),
+      /EC2InstanceId/,
+    ],
+    [
+      'a missing token',
+      (e) => ({ ...e, detail: { ...e.detail, LifecycleActionToken: '' } }),
+      /LifecycleActionToken/,
+    ],
+    ['no detail', (e) => ({ ...e, detail: null }), /detail/],
+    ['not an object', () => 'launch', /object/],
+  ];
+  it.each(
+    cases,
+  )('rejects an event with %s: logged once, no AWS call, no throw', async (_, mutate, reason) => {
+    // Prepare
+    fakeEc2(ec2Mock, poolOf(1));
+    const { invoke, logger } = setup();
+
+    // Act
+    const result = (await invoke(mutate(launch()))) as HandlerResult;
+
+    // Assess
+    expect(result).toMatchObject({ status: 'rejected', reason: expect.stringMatching(reason) });
+    expect(ec2Mock.calls()).toHaveLength(0);
+    expect(asgMock.calls()).toHaveLength(0);
+    expect(mutations()).toHaveLength(0);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('configuration', () => {
+  it.each([
+    ['unset', {}, /EIP_POOL_TAGS=\(unset\)/],
+    ['not JSON', { EIP_POOL_TAGS: 'Application=prod' }, /EIP_POOL_TAGS.*not valid JSON/],
+    ['an empty object', { EIP_POOL_TAGS: '{}' }, /EIP_POOL_TAGS.*at least 1 entry/],
+    ['a non-string value', { EIP_POOL_TAGS: '{"Application":1}' }, /EIP_POOL_TAGS.*bad entry "Application"/],
+    [
+      'a reserved aws: key',
+      { EIP_POOL_TAGS: '{"aws:cloudformation:stack-name":"x"}' },
+      /EIP_POOL_TAGS.*aws:/,
+    ],
+    ['an array', { EIP_POOL_TAGS: '["Application"]' }, /EIP_POOL_TAGS/],
+  ])('rejects EIP_POOL_TAGS that is %s, naming the variable', (_, env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it.each([
+    ['ASSOCIATE_TIMEOUT_SECONDS', '0'],
+    ['ASSOCIATE_TIMEOUT_SECONDS', '10m'],
+    ['DEADLINE_MARGIN_SECONDS', '0'],
+    ['HEARTBEAT_INTERVAL_SECONDS', '5'],
+  ])('rejects %s=%s', (variable, value) => {
+    expect(() => loadConfig({ EIP_POOL_TAGS: '{"a":"b"}', [variable]: value })).toThrow(
+      new RegExp(`${variable}="${value}": expected an integer`),
+    );
+  });
+
+  it('parses a valid configuration with defaults', () => {
+    expect(loadConfig({ EIP_POOL_TAGS: '{"Application":"prod ForwardProxy","Env":""}' })).toEqual({
+      EIP_POOL_TAGS: { Application: 'prod ForwardProxy', Env: '' },
+      ASSOCIATE_TIMEOUT_SECONDS: undefined,
+      DEADLINE_MARGIN_SECONDS: 10,
+      HEARTBEAT_INTERVAL_SECONDS: 60,
+    });
+  });
+
+  it('fails at module init, before any event, when the bundle entry sees an invalid EIP_POOL_TAGS', async () => {
+    vi.stubEnv('EIP_POOL_TAGS', 'not json');
+    vi.resetModules();
+    await expect(import('../../src/handler.ts')).rejects.toThrow(/EIP_POOL_TAGS/);
+    vi.unstubAllEnvs();
+  });
+});
+
+describe('candidate order', () => {
+  const free = poolOf(50).map((a) => ({ allocationId: a.allocationId }));
+  const ids = Array.from(
+    { length: 50 },
+    (_, i) => `i-${(0x0a000000 + i * 7919).toString(16).padStart(17, '0')}`,
+  );
+
+  it('is the same for the same instance (a redelivery picks what the original picked)', () => {
+    expect(candidateOrder(free, ids[0]!)).toEqual(candidateOrder([...free].reverse(), ids[0]!));
+  });
+
+  it('is a permutation of the free list', () => {
+    expect(new Set(candidateOrder(free, ids[3]!).map((a) => a.allocationId))).toEqual(
+      new Set(free.map((a) => a.allocationId)),
+    );
+  });
+
+  it('spreads a burst: 50 instances start at many different EIPs, not all at the first', () => {
+    const firsts = new Set(ids.map((id) => candidateOrder(free, id)[0]!.allocationId));
+    // Uniform random choice gives about 50 * (1 - 1/e) = 32 distinct first picks.
+    expect(firsts.size).toBeGreaterThanOrEqual(25);
+  });
+});
+
+describe('pool parsing', () => {
+  it('treats empty InstanceId / AssociationId fields as a free address', async () => {
+    // Prepare: some EC2 implementations send empty elements for a free address.
+    ec2Mock
+      .on(DescribeAddressesCommand)
+      .resolvesOnce({
+        Addresses: [
+          {
+            AllocationId: 'eipalloc-0000000000000000a',
+            PublicIp: '198.51.100.1',
+            InstanceId: '',
+            AssociationId: '',
+            NetworkInterfaceId: '',
+          },
+          {
+            AllocationId: 'eipalloc-0000000000000000b',
+            PublicIp: '198.51.100.2',
+            InstanceId: 'i-0aaaaaaaaaaaaaaa0',
+            AssociationId: 'eipassoc-1',
+          },
+        ],
+      })
+      .resolves({
+        Addresses: [
+          { AllocationId: 'eipalloc-0000000000000000a', InstanceId: INSTANCE, AssociationId: 'eipassoc-2' },
+        ],
+      });
+    ec2Mock.on(AssociateAddressCommand).resolves({ AssociationId: 'eipassoc-2' });
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({
+      status: 'associated',
+      allocationId: 'eipalloc-0000000000000000a',
+      pool: { size: 2, free: 0 },
+    });
+    expect(ec2Mock).toHaveReceivedCommandWith(AssociateAddressCommand, {
+      AllocationId: 'eipalloc-0000000000000000a',
+    });
+  });
+});
+
+describe('collision jitter', () => {
+  it('waits a random delay that grows with collisions and is capped at 2 s', () => {
+    expect(collisionDelay(1, () => 0)).toBe(0);
+    expect(collisionDelay(1, () => 0.999)).toBeLessThanOrEqual(250);
+    expect(collisionDelay(2, () => 0.999)).toBeGreaterThan(250);
+    expect(collisionDelay(10, () => 0.999)).toBeLessThanOrEqual(2_000);
+  });
+
+  it('sleeps between losing a candidate and describing the pool again', async () => {
+    // Prepare
+    const pool = poolOf(2);
+    const ec2 = fakeEc2(ec2Mock, pool);
+    const first = candidateOrder(pool, INSTANCE)[0]!.allocationId;
+    ec2.associate(first, 'i-0fffffffffffffff0');
+    // Our describe still shows `first` free (stale), so the associate collides.
+    ec2Mock
+      .on(DescribeAddressesCommand)
+      .resolvesOnce({ Addresses: pool.map((a) => ({ AllocationId: a.allocationId, PublicIp: a.publicIp })) })
+      .callsFake((input: { Filters?: { Name?: string; Values?: string[] }[] }) => {
+        const byInstance = input.Filters?.find((f) => f.Name === 'instance-id')?.Values?.[0];
+        return {
+          Addresses: pool
+            .filter((a) => byInstance === undefined || a.instanceId === byInstance)
+            .map((a) => ({
+              AllocationId: a.allocationId,
+              InstanceId: a.instanceId,
+              AssociationId: a.associationId,
+            })),
+        };
+      });
+    const { invoke, clock } = setup();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'associated', attempts: 2 });
+    expect(clock.sleeps).toEqual([collisionDelay(1, () => 0.5)]);
+  });
+});
+
+describe('cleanup', () => {
+  it('undoes an association whose read-back never answered before abandoning', async () => {
+    // Prepare
+    const ec2 = fakeEc2(ec2Mock, poolOf(1));
+    let describes = 0;
+    const original = ec2Mock.on(DescribeAddressesCommand);
+    original.callsFake((input: { Filters?: { Name?: string; Values?: string[] }[] }) => {
+      describes++;
+      if (input.Filters?.some((f) => f.Name === 'instance-id')) {
+        throw awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+      }
+      return {
+        Addresses: ec2.addresses.map((a) => ({
+          AllocationId: a.allocationId,
+          InstanceId: a.instanceId,
+          AssociationId: a.associationId,
+        })),
+      };
+    });
+    const { invoke, logger } = setup({ ASSOCIATE_TIMEOUT_SECONDS: '20' });
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(describes).toBeGreaterThan(1);
+    expect(result).toMatchObject({ status: 'abandoned' });
+    expect(ec2Mock).toHaveReceivedCommandTimes(AssociateAddressCommand, 1);
+    expect(ec2Mock).toHaveReceivedCommandTimes(DisassociateAddressCommand, 1);
+    expect(ec2.heldBy(INSTANCE)).toHaveLength(0);
+    expect(logger.warn).toHaveBeenCalledWith(
+      'Undid the unconfirmed association before abandoning',
+      expect.anything(),
+    );
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
+  });
+});
+
+describe('late redelivery', () => {
+  it('does not associate when the lifecycle action is no longer active (abandoned or timed out)', async () => {
+    // Prepare
+    const ec2 = fakeEc2(ec2Mock, poolOf(2));
+    const gone = new Error('No active Lifecycle Action found with token x');
+    gone.name = 'ValidationError';
+    asgMock.on(RecordLifecycleActionHeartbeatCommand).rejects(gone);
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'inactive', completion: 'already-completed' });
+    expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
+    expect(ec2.heldBy(INSTANCE)).toHaveLength(0);
+    expect(asgMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
+  });
+
+  it('checks the action once, before its first association, with the event token', async () => {
+    // Prepare
+    fakeEc2(ec2Mock, poolOf(2));
+    const { invoke } = setup();
+
+    // Act
+    await invoke(launch());
+
+    // Assess
+    expect(asgMock).toHaveReceivedCommandTimes(RecordLifecycleActionHeartbeatCommand, 1);
+    expect(asgMock).toHaveReceivedCommandWith(RecordLifecycleActionHeartbeatCommand, {
+      LifecycleActionToken: TOKEN,
+      InstanceId: INSTANCE,
+    });
   });
 });
