@@ -1,3 +1,4 @@
+import { register } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Emulator } from '@netkit/local-aws';
@@ -37,11 +38,45 @@ export interface Scenario {
 }
 
 let generation = 0;
+let hookRegistered = false;
+
+/** Query parameter that marks one instance of a bundle (and of the chunks it imports). */
+export const INSTANCE_PARAM = 'netkit-instance';
+
+/**
+ * Module resolve hook (runs on Node's loader thread): a relative import from a
+ * module loaded with `?netkit-instance=N` gets the same parameter, so the
+ * chunks a split bundle imports (dist/chunks/*.mjs) are fresh instances too,
+ * not shared with an earlier `loadBundle` of the same package.
+ */
+const RESOLVE_HOOK = `
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  const parent = context.parentURL;
+  if (!parent || !parent.startsWith('file:') || !result.url.startsWith('file:')) return result;
+  if (!specifier.startsWith('./') && !specifier.startsWith('../')) return result;
+  const instance = new URL(parent).searchParams.get('${INSTANCE_PARAM}');
+  if (instance === null) return result;
+  const url = new URL(result.url);
+  url.searchParams.set('${INSTANCE_PARAM}', instance);
+  return { ...result, url: url.href };
+}`;
+
+function registerInstanceHook(): void {
+  if (hookRegistered) return;
+  hookRegistered = true;
+  register(`data:text/javascript,${encodeURIComponent(RESOLVE_HOOK)}`, import.meta.url);
+}
 
 /** Default `loadBundle`: env first, then a cache-busted dynamic import of the bundle file. */
-export async function importBundle<T>(distDir: string, entry: string, env: Record<string, string>): Promise<T> {
+export async function importBundle<T>(
+  distDir: string,
+  entry: string,
+  env: Record<string, string>,
+): Promise<T> {
+  registerInstanceHook();
   Object.assign(process.env, env);
   const url = pathToFileURL(resolve(distDir, `${entry}.mjs`));
-  url.searchParams.set('instance', String(++generation));
+  url.searchParams.set(INSTANCE_PARAM, String(++generation));
   return (await import(url.href)) as T;
 }

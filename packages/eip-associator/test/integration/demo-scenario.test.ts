@@ -1,19 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { importBundle } from '@netkit/demo';
+import { ensureBuilt, recordingContext } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { beforeAll, expect, it } from 'vitest';
 import scenario from '../../demo/scenario.ts';
 
-const dir = resolve(import.meta.dirname, '../..');
-const distDir = resolve(dir, 'dist');
 const emu = useEmulator();
+let distDir = '';
 
-beforeAll(async () => {
-  if (!existsSync(resolve(distDir, 'index.mjs'))) {
-    execFileSync(process.execPath, ['build.mjs'], { cwd: dir, stdio: 'inherit' });
-  }
+beforeAll(() => {
+  distDir = ensureBuilt(resolve(import.meta.dirname, '../..'));
 }, 120_000);
 
 it('runs the demo scenario through the built bundle: one EIP each, one ABANDON, terminate returns an EIP', async () => {
@@ -21,14 +16,7 @@ it('runs the demo scenario through the built bundle: one EIP each, one ABANDON, 
   const steps: string[] = [];
 
   // Act
-  const result = await scenario.run({
-    emulator: emu(),
-    distDir,
-    loadBundle: (entry, env) => importBundle(distDir, entry, { ...emu().env, ...env }),
-    step: (message) => steps.push(message),
-    wait: (_message, work) => work,
-    fast: true,
-  });
+  const result = await scenario.run(recordingContext(emu(), distDir, steps));
 
   // Assess
   const checks = result.details?.['checks'] as Record<string, boolean>;

@@ -1,20 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { importBundle } from '@netkit/demo';
+import { ensureBuilt, recordingContext } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import scenario from '../../demo/scenario.ts';
 
-const packageDir = resolve(import.meta.dirname, '../..');
-const distDir = resolve(packageDir, 'dist');
 const emu = useEmulator();
+let distDir = '';
 
 beforeAll(() => {
-  if (!existsSync(resolve(distDir, 'index.mjs'))) {
-    execFileSync(process.execPath, ['build.mjs'], { cwd: packageDir, stdio: 'inherit' });
-  }
-});
+  distDir = ensureBuilt(resolve(import.meta.dirname, '../..'));
+}, 120_000);
 
 describe('demo scenario', () => {
   it('runs through the built bundle: every instance gets one ENI in its AZ of the other VPC, redelivery changes nothing', async () => {
@@ -22,17 +17,7 @@ describe('demo scenario', () => {
     const steps: string[] = [];
 
     // Act
-    const result = await scenario.run({
-      emulator: emu(),
-      distDir,
-      loadBundle: (entry, env) => importBundle(distDir, entry, { ...emu().env, ...env }),
-      step: (message) => steps.push(message),
-      wait: (message, work) => {
-        steps.push(message);
-        return work;
-      },
-      fast: true,
-    });
+    const result = await scenario.run(recordingContext(emu(), distDir, steps));
 
     // Assess
     expect(result.summary).toContain('4/4 instances');

@@ -1,37 +1,22 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { importBundle, type ScenarioContext } from '@netkit/demo';
+import { ensureBuilt, recordingContext } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import scenario from '../../demo/scenario.ts';
 
-const packageDir = resolve(import.meta.dirname, '../..');
-const distDir = resolve(packageDir, 'dist');
 const emu = useEmulator();
+let distDir = '';
 
 beforeAll(() => {
-  // The scenario runs the built bundle, the artifact that deploys; build it once if missing.
-  if (!existsSync(resolve(distDir, 'index.mjs'))) {
-    execFileSync(process.execPath, ['build.mjs'], { cwd: packageDir, stdio: 'inherit' });
-  }
+  // The scenario runs the built bundle, the artifact that deploys.
+  distDir = ensureBuilt(resolve(import.meta.dirname, '../..'));
 }, 120_000);
 
 describe('demo scenario', () => {
   it('reaps the stack through the built bundle and reports ok from the emulator state', async () => {
     // Prepare
     const steps: string[] = [];
-    const ctx: ScenarioContext = {
-      emulator: emu(),
-      distDir,
-      loadBundle: (entry, env) => importBundle(distDir, entry, { ...emu().env, ...env }),
-      step: (message) => steps.push(message),
-      wait: (message, work) => {
-        steps.push(message);
-        return work;
-      },
-      fast: true,
-    };
+    const ctx = recordingContext(emu(), distDir, steps);
     // Act
     const result = await scenario.run(ctx);
     // Assess

@@ -1,0 +1,178 @@
+// `pnpm bench [--only <name>] [--fast]`: the cold-start benchmark plus every
+// package benchmark (packages/<pkg>/bench/*.ts with a default-exported Benchmark).
+// Prints each table, writes bench/results/<name>.json (+ .svg) and bench/results/README.md.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { bundledPackages, missingDists, REPO_ROOT } from './bundles.ts';
+import { coldStartBenchmark } from './coldstart.ts';
+import {
+  machine,
+  readResults,
+  renderReport,
+  type StoredResult,
+  validateResult,
+  writeResult,
+} from './report.ts';
+import { formatTable } from './table.ts';
+import type { Benchmark, BenchOptions, BenchResult } from './types.ts';
+
+export const USAGE = `Usage: pnpm bench [--only <name>] [--fast] [--out <dir>]
+
+  --only <name>   cold-start, a package (all its benchmarks) or <package>/<file> (e.g. nat-reaper/teardown)
+  --fast          smaller runs (the test suite's settings)
+  --out <dir>     results folder (default bench/results)
+  --root <dir>    repository root to discover packages in (default: this repository)
+  -h, --help      this text
+
+Exit code: 0 when every benchmark ran (targets met or not: see the report), 1 when one failed to run, 2 on bad usage.`;
+
+export interface BenchEntry {
+  /** `cold-start` or `<package>/<file stem>`. */
+  id: string;
+  package?: string;
+  source: string;
+  run: (options: BenchOptions) => Promise<BenchResult>;
+}
+
+/** Every packages/<pkg>/bench/*.ts that default-exports a function (helpers are skipped). */
+export async function discoverBenchmarks(root: string): Promise<BenchEntry[]> {
+  const packagesDir = join(root, 'packages');
+  if (!existsSync(packagesDir)) return [];
+  const entries: BenchEntry[] = [];
+  for (const pkg of readdirSync(packagesDir).sort()) {
+    const benchDir = join(packagesDir, pkg, 'bench');
+    if (!existsSync(benchDir)) continue;
+    for (const file of readdirSync(benchDir)
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.test.ts'))
+      .sort()) {
+      const path = join(benchDir, file);
+      // Cheap pre-check so helper modules (shared code, seed baselines) are not even imported.
+      const text = readFileSync(path, 'utf8');
+      if (!/^export default /m.test(text)) continue;
+      entries.push({
+        id: `${pkg}/${file.replace(/\.ts$/, '')}`,
+        package: pkg,
+        source: relative(root, path),
+        run: async (options) => {
+          const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+          if (typeof mod.default !== 'function')
+            throw new Error(`${path} must default-export a Benchmark function`);
+          return (mod.default as Benchmark)(options);
+        },
+      });
+    }
+  }
+  return entries;
+}
+
+function select(all: BenchEntry[], only: string | undefined): BenchEntry[] {
+  if (only === undefined) return all;
+  const picked = all.filter((b) => b.id === only || b.package === only);
+  if (picked.length === 0) {
+    const names = [...new Set(all.flatMap((b) => (b.package ? [b.package, b.id] : [b.id])))];
+    throw new UsageError(`Unknown --only "${only}". Valid names: ${names.join(', ')}.`);
+  }
+  return picked;
+}
+
+class UsageError extends Error {}
+
+const write = (text: string): boolean => process.stdout.write(text);
+
+export async function main(argv: string[]): Promise<number> {
+  let values: { only?: string; fast?: boolean; out?: string; root?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        only: { type: 'string' },
+        fast: { type: 'boolean' },
+        out: { type: 'string' },
+        root: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    write(`${USAGE}\n`);
+    return 0;
+  }
+  const root = values.root === undefined ? REPO_ROOT : resolve(values.root);
+  const out = values.out === undefined ? join(REPO_ROOT, 'bench', 'results') : resolve(values.out);
+  const fast = values.fast === true;
+
+  const coldStart: BenchEntry = {
+    id: 'cold-start',
+    source: 'tools/bench/src/coldstart.ts',
+    run: (options) =>
+      coldStartBenchmark({ ...options, root, onProgress: (m) => process.stderr.write(`  … ${m}\n`) }),
+  };
+  let selected: BenchEntry[];
+  try {
+    selected = select([coldStart, ...(await discoverBenchmarks(root))], values.only);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`bench: ${error.message}\n`);
+    return 2;
+  }
+  if (selected.includes(coldStart)) {
+    const missing = missingDists(root, bundledPackages(root));
+    if (missing.length > 0) {
+      process.stderr.write(
+        `bench: no built bundle for ${missing.join(', ')} (packages/<name>/dist). Run \`pnpm build\` first (\`pnpm bench\` builds before it runs).\n`,
+      );
+      return 1;
+    }
+  }
+
+  const started = performance.now();
+  let failures = 0;
+  for (const entry of selected) {
+    write(`\n▶ ${entry.id}${fast ? ' (fast)' : ''}\n`);
+    const measuredAt = new Date().toISOString();
+    const onMachine = machine();
+    const t0 = performance.now();
+    try {
+      const result = validateResult(await entry.run({ fast }), entry.source);
+      const stored: StoredResult = {
+        ...result,
+        measuredAt,
+        durationMs: Math.round(performance.now() - t0),
+        fast,
+        machine: onMachine,
+        source: entry.source,
+      };
+      writeResult(out, stored);
+      write(`${result.title}\n\n`);
+      for (const table of result.tables) write(`${formatTable(table.columns, table.rows)}\n\n`);
+      for (const t of result.targets)
+        write(`  ${t.met ? '✔ met    ' : '✖ not met'}  ${t.description}: ${t.measured}\n`);
+      write(
+        `  (${(stored.durationMs / 1000).toFixed(1)} s; ${relative(process.cwd(), join(out, `${result.name}.json`))})\n`,
+      );
+    } catch (error) {
+      failures++;
+      process.stderr.write(
+        `bench: ${entry.id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+    }
+  }
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'README.md'), renderReport(readResults(out)));
+  const total = ((performance.now() - started) / 1000).toFixed(1);
+  write(
+    `\n${selected.length - failures}/${selected.length} benchmarks ran in ${total} s; report: ${relative(process.cwd(), join(out, 'README.md'))}\n`,
+  );
+  return failures > 0 ? 1 : 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
+// Benchmarks may leave emulator sockets or keep-alive agents behind; the run is over.
+process.exit();

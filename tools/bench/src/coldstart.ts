@@ -1,0 +1,339 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { type BundleFile, findBundles, REPO_ROOT } from './bundles.ts';
+import { median, round } from './stats.ts';
+import { barChart } from './svg.ts';
+import type { BenchOptions, BenchResult } from './types.ts';
+
+/** The target from the issue: importing a bundle costs at most 2x a bare `node -e 0`. */
+export const COLD_START_TARGET = 2.0;
+
+export interface BundleRunSpec {
+  /** `import`: dynamic import in `node -e` and check for a `handler` export. `run`: `node <file> ...args`. */
+  mode: 'import' | 'run';
+  args: string[];
+  env: Record<string, string>;
+  /** Exit code a `run` entry must end with (proves it got past loading). */
+  exitCode: number;
+}
+
+interface ColdStartFile {
+  env?: Record<string, string>;
+  packages?: Record<string, { env?: Record<string, string> }>;
+  bundles?: Record<string, Partial<BundleRunSpec>>;
+}
+
+export const COLDSTART_CONFIG = resolve(import.meta.dirname, '..', 'coldstart.json');
+/** Preloaded (CommonJS, ~10 lines) into every child, bare runs too: reports the process's CPU time on exit. */
+const CPU_HOOK = resolve(import.meta.dirname, 'cpu-hook.cjs');
+
+/** How to start `bundle` so its module-scope config parsing succeeds (tools/bench/coldstart.json). */
+export function runSpecFor(
+  bundle: Pick<BundleFile, 'id' | 'package'>,
+  file = COLDSTART_CONFIG,
+): BundleRunSpec {
+  const config = JSON.parse(readFileSync(file, 'utf8')) as ColdStartFile;
+  const own = config.bundles?.[bundle.id] ?? {};
+  return {
+    mode: own.mode ?? 'import',
+    args: own.args ?? [],
+    exitCode: own.exitCode ?? 0,
+    env: { ...config.env, ...config.packages?.[bundle.package]?.env, ...own.env },
+  };
+}
+
+export interface Sample {
+  wallMs: number;
+  cpuMs: number;
+}
+
+export interface ChildRun extends Sample {
+  ok: boolean;
+  error?: string;
+}
+
+/**
+ * Which node start-up the ratio is taken against.
+ * - `machine`: this machine's node environment (NODE_EXTRA_CA_CERTS kept when set, as when the
+ *   issue's 4.6x / 2.9x figures were measured here; loading extra CA certificates makes every
+ *   node start, bare or not, about 60 ms slower).
+ * - `lambda`: a clean environment as the nodejs20.x+ Lambda runtimes start (no extra CA certificates).
+ */
+export type Baseline = 'machine' | 'lambda';
+
+/** Environment variables that change how node itself starts; kept for the `machine` baseline. */
+const NODE_STARTUP_VARS = ['NODE_EXTRA_CA_CERTS'];
+
+/** A clean environment: nothing from the caller's shell (AWS profiles, NODE_OPTIONS, tsx loaders). */
+function childEnv(extra: Record<string, string>, baseline: Baseline): Record<string, string> {
+  const env: Record<string, string> = {};
+  const keep = [
+    'PATH',
+    'HOME',
+    'TMPDIR',
+    'LANG',
+    'SYSTEMROOT',
+    ...(baseline === 'machine' ? NODE_STARTUP_VARS : []),
+  ];
+  for (const key of keep) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+const IMPORT_CODE = [
+  'import(process.env.NETKIT_COLDSTART_URL).then(',
+  "(m) => { if (typeof m.handler !== 'function') { console.error('no handler export'); process.exitCode = 3; } },",
+  '(e) => { console.error(e && e.stack || String(e)); process.exitCode = 1; });',
+].join('');
+
+/** One fresh `node` process: bare (`-e 0`), importing a bundle, or running a CLI entry. */
+export function runChild(
+  target: { kind: 'bare' } | { kind: 'bundle'; path: string; spec: BundleRunSpec },
+  baseline: Baseline = 'machine',
+  timeoutMs = 30_000,
+): ChildRun {
+  let args: string[];
+  let env: Record<string, string>;
+  let expectedExit = 0;
+  if (target.kind === 'bare') {
+    args = ['-r', CPU_HOOK, '-e', '0'];
+    env = childEnv({}, baseline);
+  } else if (target.spec.mode === 'import') {
+    args = ['-r', CPU_HOOK, '-e', IMPORT_CODE];
+    env = childEnv({ ...target.spec.env, NETKIT_COLDSTART_URL: pathToFileURL(target.path).href }, baseline);
+  } else {
+    args = ['-r', CPU_HOOK, target.path, ...target.spec.args];
+    env = childEnv(target.spec.env, baseline);
+    expectedExit = target.spec.exitCode;
+  }
+  const start = performance.now();
+  const child = spawnSync(process.execPath, args, {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    timeout: timeoutMs,
+    maxBuffer: 4 * 1024 * 1024,
+  });
+  const wallMs = performance.now() - start;
+  const cpuMs = Number(child.output[3]?.toString() ?? Number.NaN);
+  if (child.error) return { ok: false, wallMs, cpuMs, error: child.error.message };
+  if (child.status !== expectedExit) {
+    const stderr = child.stderr?.toString().trim().split('\n').slice(0, 6).join(' | ') ?? '';
+    const how = child.signal ? `signal ${child.signal}` : `exit ${child.status}`;
+    return { ok: false, wallMs, cpuMs, error: `${how} (expected ${expectedExit}): ${stderr}`.slice(0, 600) };
+  }
+  return { ok: true, wallMs, cpuMs };
+}
+
+export interface RatioMeasurement {
+  baseline: Baseline;
+  bareMs: number;
+  importMs: number;
+  /** median(bundle wall time) / median(bare wall time), same run, alternating. */
+  ratio: number;
+  /** The same ratio on CPU time (user + system), less sensitive to a busy machine. */
+  cpuRatio: number;
+}
+
+export interface ColdStartRow {
+  id: string;
+  package: string;
+  file: string;
+  /** KiB loaded at import (entry + static chunks). */
+  sizeKiB: number;
+  /** KiB including lazily loaded chunks. */
+  totalKiB: number;
+  /** Against the `machine` baseline: the target's definition. 0 when the bundle failed to load. */
+  bareMs: number;
+  importMs: number;
+  ratio: number;
+  cpuRatio: number;
+  /** Against the `lambda` baseline, when measured. */
+  lambda?: RatioMeasurement;
+  runs: number;
+  met: boolean;
+  error?: string;
+}
+
+export interface MeasureOptions {
+  /** Alternating bare/bundle pairs per bundle and baseline (after one warm-up pair). */
+  runs: number;
+  /** Default ['machine']; add 'lambda' for the clean-environment ratio too. */
+  baselines?: Baseline[];
+  timeoutMs?: number;
+  specFor?: (bundle: BundleFile) => BundleRunSpec;
+  onProgress?: (message: string) => void;
+}
+
+type Target = { kind: 'bundle'; path: string; spec: BundleRunSpec };
+
+function measurePairs(
+  target: Target,
+  baseline: Baseline,
+  runs: number,
+  timeoutMs: number | undefined,
+): { measurement: RatioMeasurement; error?: string } {
+  const bare: Sample[] = [];
+  const loaded: Sample[] = [];
+  let error: string | undefined;
+  for (let i = 0; i < runs && error === undefined; i++) {
+    bare.push(runChild({ kind: 'bare' }, baseline, timeoutMs));
+    const run = runChild(target, baseline, timeoutMs);
+    if (!run.ok) error = run.error;
+    loaded.push(run);
+  }
+  const bareMs = median(bare.map((x) => x.wallMs));
+  const importMs = median(loaded.map((x) => x.wallMs));
+  const measurement: RatioMeasurement = {
+    baseline,
+    bareMs: round(bareMs, 1),
+    importMs: round(importMs, 1),
+    ratio: round(importMs / bareMs),
+    cpuRatio: round(median(loaded.map((x) => x.cpuMs)) / median(bare.map((x) => x.cpuMs))),
+  };
+  return error === undefined ? { measurement } : { measurement, error };
+}
+
+/**
+ * Cold start of each bundle: for every run, one bare `node -e 0` then one
+ * fresh process loading the bundle; the ratio is the median of the bundle's
+ * times over the median of the bare times taken between them.
+ */
+export function measureColdStart(bundles: readonly BundleFile[], options: MeasureOptions): ColdStartRow[] {
+  const specFor = options.specFor ?? ((b: BundleFile) => runSpecFor(b));
+  const baselines = options.baselines ?? ['machine'];
+  const rows: ColdStartRow[] = [];
+  for (const bundle of bundles) {
+    const target: Target = { kind: 'bundle', path: bundle.path, spec: specFor(bundle) };
+    const base = {
+      id: bundle.id,
+      package: bundle.package,
+      file: bundle.file,
+      sizeKiB: round(bundle.bytes / 1024, 1),
+      totalKiB: round(bundle.totalBytes / 1024, 1),
+    };
+    options.onProgress?.(`cold start: ${bundle.id}`);
+    // Warm-up pair: fills the page cache and proves the bundle loads at all.
+    runChild({ kind: 'bare' }, 'machine', options.timeoutMs);
+    const first = runChild(target, 'machine', options.timeoutMs);
+    if (!first.ok) {
+      rows.push({
+        ...base,
+        bareMs: 0,
+        importMs: 0,
+        ratio: 0,
+        cpuRatio: 0,
+        runs: 0,
+        met: false,
+        error: first.error,
+      });
+      continue;
+    }
+    const machine = measurePairs(target, 'machine', options.runs, options.timeoutMs);
+    const lambda = baselines.includes('lambda')
+      ? measurePairs(target, 'lambda', options.runs, options.timeoutMs)
+      : undefined;
+    const error = machine.error ?? lambda?.error;
+    const { bareMs, importMs, ratio, cpuRatio } = machine.measurement;
+    rows.push({
+      ...base,
+      bareMs,
+      importMs,
+      ratio,
+      cpuRatio,
+      ...(lambda ? { lambda: lambda.measurement } : {}),
+      runs: options.runs,
+      met: error === undefined && ratio <= COLD_START_TARGET,
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+  return rows;
+}
+
+/** The cold-start benchmark, as `pnpm bench` runs it. */
+export async function coldStartBenchmark(
+  options: BenchOptions & { root?: string; onProgress?: (m: string) => void } = {},
+): Promise<BenchResult> {
+  const root = options.root ?? REPO_ROOT;
+  const bundles = findBundles(root);
+  const runs = options.fast ? 5 : 11;
+  const rows = measureColdStart(bundles, {
+    runs,
+    baselines: ['machine', 'lambda'],
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const x = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(2)}x`);
+  const extraCerts = process.env['NODE_EXTRA_CA_CERTS'] !== undefined;
+  return {
+    name: 'cold-start',
+    title: `Cold start: time to load each bundle in a fresh node / bare \`node -e 0\` (median of ${runs} alternating runs)`,
+    tables: [
+      {
+        columns: [
+          'bundle',
+          'KiB at import',
+          'KiB total',
+          'bare ms',
+          'load ms',
+          'ratio',
+          'CPU ratio',
+          'clean ratio',
+          'clean CPU ratio',
+          'target <= 2.0x',
+        ],
+        rows: rows.map((r) => [
+          r.id,
+          r.sizeKiB,
+          r.totalKiB,
+          r.bareMs,
+          r.importMs,
+          r.error ? 'error' : x(r.ratio),
+          r.error ? 'error' : x(r.cpuRatio),
+          r.error ? 'error' : x(r.lambda?.ratio),
+          r.error ? 'error' : x(r.lambda?.cpuRatio),
+          r.met ? 'met' : r.error ? `not met: ${r.error}` : 'not met',
+        ]),
+      },
+    ],
+    data: {
+      target: COLD_START_TARGET,
+      runs,
+      node: process.version,
+      baselines: {
+        machine: `this machine's node environment${extraCerts ? ' (NODE_EXTRA_CA_CERTS set: every node start loads extra CA certificates)' : ''}`,
+        lambda: 'clean environment, as the nodejs20.x+ Lambda runtimes start node (no extra CA certificates)',
+      },
+      bundles: rows,
+    },
+    targets: rows.map((r) => ({
+      description: `${r.id} loads in <= ${COLD_START_TARGET.toFixed(1)}x bare node`,
+      met: r.met,
+      measured: r.error
+        ? `error: ${r.error}`
+        : `${x(r.ratio)} (CPU ${x(r.cpuRatio)}; clean start ${x(r.lambda?.ratio)}, CPU ${x(r.lambda?.cpuRatio)})`,
+    })),
+    svg: barChart({
+      title: 'Cold start: load time / bare node (lower is better)',
+      unit: 'x',
+      target: COLD_START_TARGET,
+      bars: rows.flatMap((r) => [
+        {
+          label: r.id,
+          value: r.error ? 0 : r.ratio,
+          note: r.error ? 'error' : undefined,
+          series: extraCerts ? 'this machine (NODE_EXTRA_CA_CERTS)' : 'this machine',
+        },
+        {
+          label: `${r.id} (clean)`,
+          value: r.error ? 0 : (r.lambda?.ratio ?? 0),
+          note: r.error ? 'error' : undefined,
+          series: 'clean start, as Lambda',
+        },
+      ]),
+    }),
+  };
+}

@@ -1,0 +1,66 @@
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildPackage } from '../../demo/test/helpers.ts';
+import { type BundleFile, findBundles } from '../src/bundles.ts';
+import { measureColdStart, runChild, runSpecFor } from '../src/coldstart.ts';
+
+const FIXTURE_ROOT = resolve(import.meta.dirname, 'fixtures', 'repo');
+
+describe('cold-start measurement', () => {
+  let bundles: BundleFile[];
+
+  beforeAll(() => {
+    buildPackage(join(FIXTURE_ROOT, 'packages', 'tiny'));
+    bundles = findBundles(FIXTURE_ROOT);
+  }, 120_000);
+
+  it('finds each entry of a dist with its size', () => {
+    expect(bundles.map((b) => b.id)).toEqual(['tiny/heavy.mjs', 'tiny/index.mjs']);
+    for (const b of bundles) {
+      expect(b.bytes).toBeGreaterThan(0);
+      expect(b.totalBytes).toBeGreaterThanOrEqual(b.bytes);
+    }
+  });
+
+  it('meets the target for a bundle that loads almost nothing and misses it for an expensive module scope', () => {
+    const rows = measureColdStart(bundles, { runs: 3 });
+
+    const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+    expect(byId['tiny/index.mjs']).toMatchObject({ met: true, runs: 3 });
+    expect(byId['tiny/index.mjs']!.error).toBeUndefined();
+    expect(byId['tiny/heavy.mjs']).toMatchObject({ met: false });
+    expect(byId['tiny/heavy.mjs']!.cpuRatio).toBeGreaterThan(2);
+    expect(byId['tiny/heavy.mjs']!.ratio).toBeGreaterThan(byId['tiny/index.mjs']!.ratio);
+  });
+
+  it('reports a bundle that cannot load as an error, not a ratio', () => {
+    const [row] = measureColdStart(
+      bundles.filter((b) => b.id === 'tiny/index.mjs'),
+      {
+        runs: 2,
+        specFor: () => ({ mode: 'run', args: [], env: {}, exitCode: 7 }),
+      },
+    );
+
+    expect(row).toMatchObject({ met: false, runs: 0, ratio: 0 });
+    expect(row!.error).toContain('exit 0 (expected 7)');
+  });
+
+  it('gives each package the environment its module-scope config needs', () => {
+    const spec = runSpecFor({ id: 'eip-associator/index.mjs', package: 'eip-associator' });
+    const agent = runSpecFor({ id: 'eni-pool-agent/agent.mjs', package: 'eni-pool-agent' });
+
+    expect(spec).toMatchObject({ mode: 'import', exitCode: 0 });
+    expect(spec.env['EIP_POOL_TAGS']).toBeDefined();
+    expect(spec.env['AWS_REGION']).toBe('us-east-1');
+    expect(agent).toMatchObject({ mode: 'run', args: ['--help'] });
+  });
+
+  it('measures a bare node start with CPU time reported by the preloaded hook', () => {
+    const run = runChild({ kind: 'bare' });
+
+    expect(run.ok).toBe(true);
+    expect(run.cpuMs).toBeGreaterThan(0);
+    expect(run.wallMs).toBeGreaterThan(0);
+  });
+});
