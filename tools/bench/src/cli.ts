@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { formatTable } from '@netkit/demo/table';
 import { bundledPackages, missingDists, REPO_ROOT } from './bundles.ts';
 import { coldStartBenchmark } from './coldstart.ts';
 import {
@@ -15,7 +16,6 @@ import {
   validateResult,
   writeResult,
 } from './report.ts';
-import { formatTable } from './table.ts';
 import type { Benchmark, BenchOptions, BenchResult } from './types.ts';
 
 export const USAGE = `Usage: pnpm bench [--only <name>] [--fast] [--out <dir>]
