@@ -1,3 +1,6 @@
 import { bundle } from '@netkit/build';
 
-await bundle({ dir: import.meta.dirname, entries: { index: 'src/handler.ts', agent: 'src/agent.ts' } });
+await bundle({
+  dir: import.meta.dirname,
+  entries: { index: 'src/handler.ts', agent: 'src/agent.ts', pool: 'src/pool-main.ts' },
+});

@@ -105,9 +105,7 @@ export function toPoolEni(ni: NetworkInterface, hostnameTag: string): PoolEni {
 
 /** Lowest private IP first, numerically (10.0.0.9 before 10.0.0.10), then by id for a stable order. */
 export function byPrivateIp(a: PoolEni, b: PoolEni): number {
-  return (
-    compareIps(a.privateIp, b.privateIp) || a.networkInterfaceId.localeCompare(b.networkInterfaceId)
-  );
+  return compareIps(a.privateIp, b.privateIp) || a.networkInterfaceId.localeCompare(b.networkInterfaceId);
 }
 
 /** Run an EC2 call, retrying throttling (and any extra `retryable`) with backoff until the deadline. */
@@ -321,7 +319,11 @@ export async function allocate(
           availabilityZone,
         );
       }
-      deps.logger.info('No available pool ENI yet; waiting', { instanceId, availabilityZone, delayMs: delay });
+      deps.logger.info('No available pool ENI yet; waiting', {
+        instanceId,
+        availabilityZone,
+        delayMs: delay,
+      });
       await deps.clock.sleep(delay);
       continue;
     }

@@ -1,4 +1,12 @@
-import { boolean, type ConfigOf, integer, optional, parseConfig, string, stringMap } from '@netkit/aws-core/config';
+import {
+  boolean,
+  type ConfigOf,
+  integer,
+  optional,
+  parseConfig,
+  string,
+  stringMap,
+} from '@netkit/aws-core/config';
 
 /** Tag keys EC2 accepts from users: 1..128 characters, not starting with the reserved `aws:` prefix. */
 export const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;

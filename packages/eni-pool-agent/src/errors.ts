@@ -1,14 +1,19 @@
-import { NetkitError } from '@netkit/aws-core/errors';
+import { describeError, NetkitError } from '@netkit/aws-core/errors';
+
+// Names are spelled out: the bundles are minified, and `new.target.name` would be mangled.
 
 /**
  * A failure that no retry can fix for this launch (the pool stayed empty, the
  * instance type has no room for another interface, the device index is used by
  * something else). Lambda mode answers ABANDON; the agent exits non-zero.
  */
-export class PermanentAllocationError extends NetkitError {}
+export class PermanentAllocationError extends NetkitError {
+  override name = 'PermanentAllocationError';
+}
 
 /** No free pool ENI in the instance's Availability Zone before the deadline. */
 export class PoolExhaustedError extends PermanentAllocationError {
+  override name = 'PoolExhaustedError';
   constructor(
     message: string,
     readonly availabilityZone: string,
@@ -18,13 +23,29 @@ export class PoolExhaustedError extends PermanentAllocationError {
 }
 
 /** The instance already has a non-pool interface at the configured device index. */
-export class DeviceIndexTakenError extends PermanentAllocationError {}
+export class DeviceIndexTakenError extends PermanentAllocationError {
+  override name = 'DeviceIndexTakenError';
+}
 
 /** The instance type cannot take another network interface. */
-export class AttachmentLimitError extends PermanentAllocationError {}
+export class AttachmentLimitError extends PermanentAllocationError {
+  override name = 'AttachmentLimitError';
+}
 
 /** No network interface is attached to the instance: it does not exist (any more) or is not in this Region. */
-export class InstanceNotFoundError extends PermanentAllocationError {}
+export class InstanceNotFoundError extends PermanentAllocationError {
+  override name = 'InstanceNotFoundError';
+}
 
 /** The attachment did not reach `attached` in time (the ENI was detached again). */
-export class AttachTimeoutError extends NetkitError {}
+export class AttachTimeoutError extends NetkitError {
+  override name = 'AttachTimeoutError';
+}
+
+/**
+ * A loggable line for any error: our own errors by their message (their class
+ * names do not survive minification in aws-core), AWS errors as `Name: message`.
+ */
+export function explain(error: unknown): string {
+  return error instanceof NetkitError ? error.message : describeError(error);
+}

@@ -11,7 +11,7 @@ import {
   type LifecycleResult,
   type RejectedEvent,
 } from '@netkit/aws-core/lifecycle';
-import { MetricUnit, type Metrics, recordPoolGauge } from '@netkit/aws-core/metrics';
+import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metrics';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, type LambdaContextLike, retry } from '@netkit/aws-core/retry';
 import { type Allocation, allocate, type CoreDeps, describePool, ec2Call, release } from './allocate.ts';
@@ -52,6 +52,14 @@ export type HandlerResult =
 export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
   const pool = poolOf(config);
   const { logger, clock } = deps;
+  // Powertools warns when publishing nothing: only publish when this invocation recorded a metric.
+  let recorded = false;
+  const metrics = deps.metrics && {
+    addMetric: (...args: Parameters<Metrics['addMetric']>) => {
+      recorded = true;
+      return deps.metrics!.addMetric(...args);
+    },
+  };
   const core: CoreDeps = { ec2: deps.ec2, clock, logger, ...(deps.random ? { random: deps.random } : {}) };
 
   const complete = (action: LifecycleAction, result: LifecycleResult, context: LambdaContextLike) =>
@@ -140,8 +148,8 @@ export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
       throw error;
     }
     await complete(action, 'CONTINUE', context);
-    if (allocation.gauge && deps.metrics) recordPoolGauge(deps.metrics, { ...allocation.gauge, exhausted: false });
-    deps.metrics?.addMetric('AttachAttempts', MetricUnit.Count, allocation.attempts);
+    if (allocation.gauge && metrics) recordPoolGauge(metrics, { ...allocation.gauge, exhausted: false });
+    metrics?.addMetric('AttachAttempts', MetricUnit.Count, allocation.attempts);
     const result: HandlerResult = {
       status: allocation.outcome,
       instanceId,
@@ -154,10 +162,11 @@ export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
   }
 
   async function recordExhaustion(error: Error): Promise<void> {
-    if (deps.metrics === undefined || !(error instanceof PoolExhaustedError)) return;
+    const gauge = metrics;
+    if (gauge === undefined || !(error instanceof PoolExhaustedError)) return;
     try {
       const enis = await describePool(core, pool, error.availabilityZone, Deadline.in(5_000, clock), false);
-      recordPoolGauge(deps.metrics, {
+      recordPoolGauge(gauge, {
         size: enis.length,
         free: enis.filter((e) => e.status === 'available').length,
         exhausted: true,
@@ -185,6 +194,7 @@ export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
     );
     const released = await release(instanceId, pool, core, deadline);
     await complete(action, 'CONTINUE', context);
+    metrics?.addMetric('PoolEnisReleased', MetricUnit.Count, released.detached.length);
     return {
       status: 'detached',
       instanceId,
@@ -195,10 +205,11 @@ export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
   return async function handler(event: unknown, context: LambdaContextLike): Promise<HandlerResult> {
     const action = acceptLifecycleEvent(event, logger);
     if (isRejected(action)) return action;
+    recorded = false;
     try {
       return action.kind === 'launch' ? await launch(action, context) : await terminate(action, context);
     } finally {
-      deps.metrics?.publishStoredMetrics();
+      if (recorded) deps.metrics?.publishStoredMetrics();
     }
   };
 }

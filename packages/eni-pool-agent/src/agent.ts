@@ -1,0 +1,38 @@
+// The on-instance agent: `node agent.mjs [--dry-run] [--no-hostname] [--on-failure shutdown|exit]`.
+// A single file with no Powertools; runs main() when executed.
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { createClient } from '@netkit/aws-core/clients';
+import { systemClock } from '@netkit/aws-core/retry';
+import { AGENT_USAGE, parseAgentArgs, stderrLogger, UsageError } from './agent-cli.ts';
+import { execRunner } from './hostname.ts';
+import { Imds } from './imds.ts';
+import { EXIT, runAgent } from './run-agent.ts';
+
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  let parsed: ReturnType<typeof parseAgentArgs>;
+  try {
+    parsed = parseAgentArgs(argv, env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stdout.write(
+      `${JSON.stringify({ status: 'failed', exitCode: EXIT.USAGE, error: error.message })}\n`,
+    );
+    process.stderr.write(`${error.message}\n`);
+    return EXIT.USAGE;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${AGENT_USAGE}\n`);
+    return EXIT.OK;
+  }
+  const report = await runAgent(parsed.options, {
+    imds: new Imds({ env }),
+    ec2: (region) => createClient(EC2Client, { region, env }),
+    run: execRunner,
+    clock: systemClock,
+    logger: stderrLogger(),
+  });
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  return report.exitCode;
+}
+
+process.exitCode = await main(process.argv.slice(2), process.env);

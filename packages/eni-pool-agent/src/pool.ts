@@ -1,0 +1,241 @@
+import { createHash } from 'node:crypto';
+import {
+  CreateNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommand,
+  DescribeSubnetsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { describeError, ValidationError } from '@netkit/aws-core/errors';
+import type { Logger } from '@netkit/aws-core/observability';
+import { type Clock, Deadline } from '@netkit/aws-core/retry';
+import { hasAllTags, tagFilters, toTagList } from '@netkit/aws-core/tags';
+import { byPrivateIp, describeEnis, ec2Call, type PoolEni, toPoolEni } from './allocate.ts';
+import { isValidHostname } from './hostname.ts';
+import { subnetAddressProblem } from './ip.ts';
+
+export interface PoolDeps {
+  ec2: EC2Client;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface CreatePoolInput {
+  subnetId: string;
+  /** Addresses in order; `{n}` in the hostname pattern is the 1-based position. */
+  ips: string[];
+  /** e.g. `server-a{n}`; `{n}` position in the range, `{last}` last octet of the address. */
+  hostnamePattern?: string;
+  securityGroupIds?: string[];
+  tags: Record<string, string>;
+  hostnameTag: string;
+  description?: string;
+  dryRun?: boolean;
+}
+
+export interface PoolRow {
+  networkInterfaceId: string;
+  privateIp: string;
+  availabilityZone: string;
+  status: string;
+  instanceId?: string;
+  hostname?: string;
+  /** create only: what this run did for the address. */
+  action?: 'created' | 'exists' | 'would-create';
+}
+
+/** The hostname for the address at 0-based `index` of the range. */
+export function hostnameFor(pattern: string, index: number, ip: string): string {
+  return pattern.replaceAll('{n}', String(index + 1)).replaceAll('{last}', ip.split('.').at(-1) ?? '');
+}
+
+/** Check the pattern gives a distinct valid host name for each address (before any AWS call). */
+export function checkHostnamePattern(pattern: string, ips: string[]): void {
+  const names = ips.map((ip, i) => hostnameFor(pattern, i, ip));
+  const bad = names.find((n) => !isValidHostname(n));
+  if (bad !== undefined)
+    throw new ValidationError(`--hostname-pattern gives ${JSON.stringify(bad)}, not a valid host name`);
+  if (new Set(names).size !== names.length) {
+    throw new ValidationError(
+      `--hostname-pattern ${JSON.stringify(pattern)} gives the same name twice; use {n} or {last}`,
+    );
+  }
+}
+
+/** Same subnet, address and tags -> same token: EC2 returns the first ENI instead of a duplicate. */
+export function clientToken(subnetId: string, ip: string, tags: Record<string, string>): string {
+  const sorted = Object.entries(tags).sort(([a], [b]) => a.localeCompare(b));
+  return createHash('sha256')
+    .update(JSON.stringify([subnetId, ip, sorted]))
+    .digest('hex')
+    .slice(0, 64);
+}
+
+function row(eni: PoolEni, action?: PoolRow['action']): PoolRow {
+  const out: PoolRow = {
+    networkInterfaceId: eni.networkInterfaceId,
+    privateIp: eni.privateIp,
+    availabilityZone: eni.availabilityZone,
+    status: eni.status,
+  };
+  if (eni.attachment?.instanceId) out.instanceId = eni.attachment.instanceId;
+  if (eni.hostname) out.hostname = eni.hostname;
+  if (action) out.action = action;
+  return out;
+}
+
+/**
+ * Create one pool ENI per address of the range, tagged with the pool tags and a
+ * hostname. Idempotent: addresses that already have a pool ENI are left alone.
+ * Everything is checked before the first create; if a create fails, the ENIs
+ * this run created are deleted again.
+ */
+export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promise<PoolRow[]> {
+  const deadline = Deadline.in(300_000, deps.clock);
+  if (input.hostnamePattern !== undefined) checkHostnamePattern(input.hostnamePattern, input.ips);
+  const subnets = await ec2Call(
+    () => deps.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [input.subnetId] })),
+    deps,
+    deadline,
+  );
+  const subnet = subnets.Subnets?.[0];
+  if (subnet?.CidrBlock === undefined || subnet.AvailabilityZone === undefined) {
+    throw new ValidationError(`Subnet ${input.subnetId} not found`);
+  }
+  const problems = input.ips
+    .map((ip) => subnetAddressProblem(ip, subnet.CidrBlock ?? ''))
+    .filter((p): p is string => p !== undefined);
+  if (problems.length > 0) throw new ValidationError(`--ip-range: ${problems.join('; ')}`);
+
+  const existing = new Map<string, { eni: PoolEni; inPool: boolean }>();
+  for (let i = 0; i < input.ips.length; i += 200) {
+    const enis = await describeEnis(deps, deadline, {
+      Filters: [
+        { Name: 'subnet-id', Values: [input.subnetId] },
+        { Name: 'addresses.private-ip-address', Values: input.ips.slice(i, i + 200) },
+      ],
+    });
+    for (const ni of enis) {
+      const eni = toPoolEni(ni, input.hostnameTag);
+      existing.set(eni.privateIp, { eni, inPool: hasAllTags(ni.TagSet, input.tags) });
+    }
+  }
+  const conflicts = [...existing.values()].filter((e) => !e.inPool);
+  if (conflicts.length > 0) {
+    throw new ValidationError(
+      `Addresses already used by interfaces outside the pool: ${conflicts
+        .map((c) => `${c.eni.privateIp} (${c.eni.networkInterfaceId})`)
+        .join(', ')}`,
+    );
+  }
+
+  const rows: PoolRow[] = [];
+  const created: string[] = [];
+  try {
+    for (const [index, ip] of input.ips.entries()) {
+      const found = existing.get(ip);
+      if (found) {
+        rows.push(row(found.eni, 'exists'));
+        continue;
+      }
+      const hostname =
+        input.hostnamePattern === undefined ? undefined : hostnameFor(input.hostnamePattern, index, ip);
+      const tags = { ...input.tags, ...(hostname === undefined ? {} : { [input.hostnameTag]: hostname }) };
+      if (input.dryRun) {
+        rows.push({
+          networkInterfaceId: '-',
+          privateIp: ip,
+          availabilityZone: subnet.AvailabilityZone,
+          status: 'available',
+          ...(hostname ? { hostname } : {}),
+          action: 'would-create',
+        });
+        continue;
+      }
+      const out = await ec2Call(
+        () =>
+          deps.ec2.send(
+            new CreateNetworkInterfaceCommand({
+              SubnetId: input.subnetId,
+              PrivateIpAddress: ip,
+              ...(input.securityGroupIds?.length ? { Groups: input.securityGroupIds } : {}),
+              Description: input.description ?? `netkit eni-pool ${hostname ?? ip}`,
+              ClientToken: clientToken(input.subnetId, ip, input.tags),
+              TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
+            }),
+          ),
+        deps,
+        deadline,
+      );
+      const ni = out.NetworkInterface;
+      if (ni?.NetworkInterfaceId === undefined)
+        throw new Error(`CreateNetworkInterface for ${ip} returned no interface`);
+      created.push(ni.NetworkInterfaceId);
+      rows.push(
+        row(
+          toPoolEni({ ...ni, TagSet: ni.TagSet?.length ? ni.TagSet : toTagList(tags) }, input.hostnameTag),
+          'created',
+        ),
+      );
+      deps.logger.info('Created pool ENI', {
+        networkInterfaceId: ni.NetworkInterfaceId,
+        privateIp: ip,
+        hostname,
+      });
+    }
+  } catch (error) {
+    deps.logger.error('Creating the pool failed; deleting the ENIs this run created', {
+      error: describeError(error),
+      created,
+    });
+    for (const id of created) {
+      await ec2Call(
+        () => deps.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
+        deps,
+        deadline,
+      ).catch((cleanupError: unknown) =>
+        deps.logger.error('Could not delete a created ENI; delete it by hand', {
+          networkInterfaceId: id,
+          error: describeError(cleanupError),
+        }),
+      );
+    }
+    throw error;
+  }
+  return rows;
+}
+
+/** Every ENI of the pool (server-side tag filter), by AZ then private IP. */
+export async function poolStatus(
+  tags: Record<string, string>,
+  hostnameTag: string,
+  deps: PoolDeps,
+): Promise<PoolRow[]> {
+  const enis = await describeEnis(deps, Deadline.in(120_000, deps.clock), { Filters: tagFilters(tags) });
+  return enis
+    .map((ni) => toPoolEni(ni, hostnameTag))
+    .sort((a, b) => a.availabilityZone.localeCompare(b.availabilityZone) || byPrivateIp(a, b))
+    .map((eni) => row(eni));
+}
+
+/** A plain text table. */
+export function formatTable(rows: PoolRow[], withAction = false): string {
+  const columns = ['ENI', 'IP', 'AZ', 'STATE', 'INSTANCE', 'HOSTNAME', ...(withAction ? ['ACTION'] : [])];
+  const lines = rows.map((r) => [
+    r.networkInterfaceId,
+    r.privateIp,
+    r.availabilityZone,
+    r.status,
+    r.instanceId ?? '-',
+    r.hostname ?? '-',
+    ...(withAction ? [r.action ?? '-'] : []),
+  ]);
+  const widths = columns.map((c, i) => Math.max(c.length, ...lines.map((l) => (l[i] ?? '').length)));
+  return [columns, ...lines]
+    .map((l) =>
+      l
+        .map((v, i) => v.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

@@ -1,0 +1,158 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { ConfigError, describeError } from '@netkit/aws-core/errors';
+import type { Logger } from '@netkit/aws-core/observability';
+import { type Clock, Deadline, pollUntil } from '@netkit/aws-core/retry';
+import { type Allocation, allocate, describePool, inspectInstance } from './allocate.ts';
+import { type PoolConfig, poolOf } from './config.ts';
+import { explain, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
+import { type CommandRunner, setHostname } from './hostname.ts';
+import { type Imds, ImdsUnreachableError } from './imds.ts';
+
+/** Exit codes user data can act on. */
+export const EXIT = {
+  OK: 0,
+  /** Any other failure (AWS error, permission, timeout). */
+  FAILED: 1,
+  /** Bad command line or configuration; nothing was changed. */
+  USAGE: 2,
+  /** The instance metadata service could not be reached. */
+  IMDS_UNREACHABLE: 3,
+  /** No free pool ENI in this AZ before the timeout. */
+  POOL_EXHAUSTED: 4,
+  /** The ENI cannot be attached to this instance (device index taken, interface limit). */
+  CANNOT_ATTACH: 5,
+  /** The ENI is attached but the OS hostname could not be set (or the hostname tag never appeared). */
+  HOSTNAME_FAILED: 6,
+} as const;
+
+export type AgentMode = 'attach' | 'hostname-from-tag';
+
+export interface AgentOptions {
+  mode: AgentMode;
+  dryRun: boolean;
+  setHostname: boolean;
+  onFailure: 'exit' | 'shutdown';
+  /** The pool settings (attach mode) or just HOSTNAME_TAG and ATTACH_TIMEOUT_SECONDS (hostname-from-tag). */
+  config: PoolConfig;
+}
+
+export interface AgentDeps {
+  imds: Imds;
+  ec2(region: string): EC2Client;
+  run: CommandRunner;
+  clock: Clock;
+  logger: Logger;
+  random?: () => number;
+}
+
+/** The one JSON line the agent prints. */
+export interface AgentReport {
+  status: 'attached' | 'already-held' | 'would-attach' | 'hostname-set' | 'failed';
+  exitCode: number;
+  dryRun: boolean;
+  instanceId?: string;
+  region?: string;
+  availabilityZone?: string;
+  networkInterfaceId?: string;
+  privateIp?: string;
+  hostname?: string;
+  hostnameSet?: boolean;
+  attempts?: number;
+  error?: string;
+  shutdown?: boolean;
+}
+
+/** Run the agent once; never throws: every outcome is a report with an exit code. */
+export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<AgentReport> {
+  const report: AgentReport = { status: 'failed', exitCode: EXIT.FAILED, dryRun: options.dryRun };
+  try {
+    const identity = await deps.imds.identity();
+    Object.assign(report, identity);
+    const deadline = Deadline.in(options.config.ATTACH_TIMEOUT_SECONDS * 1_000, deps.clock);
+    let hostname: string | undefined;
+    if (options.mode === 'hostname-from-tag') {
+      // Lambda mode writes the tag while the launch hook holds the instance: wait for it.
+      const tag = options.config.HOSTNAME_TAG;
+      hostname = await pollUntil(async () => (await deps.imds.instanceTag(tag)) || undefined, {
+        deadline,
+        clock: deps.clock,
+        what: `the instance tag ${tag} in instance metadata (enable InstanceMetadataTags in the launch template)`,
+        baseMs: 1_000,
+        maxMs: 5_000,
+      }).catch((error: unknown) => {
+        if (!(error instanceof ImdsUnreachableError)) report.exitCode = EXIT.HOSTNAME_FAILED;
+        throw error;
+      });
+      report.status = 'hostname-set';
+    } else {
+      const pool = poolOf(options.config);
+      const coreDeps = {
+        ec2: deps.ec2(identity.region),
+        clock: deps.clock,
+        logger: deps.logger,
+        ...(deps.random ? { random: deps.random } : {}),
+      };
+      if (options.dryRun) {
+        const view = await inspectInstance(coreDeps, pool, identity.instanceId, deadline);
+        const held = view.held[0];
+        const next = held ?? (await describePool(coreDeps, pool, view.availabilityZone, deadline, true))[0];
+        if (next === undefined) {
+          throw new PoolExhaustedError(
+            `No available pool ENI in ${view.availabilityZone}`,
+            view.availabilityZone,
+          );
+        }
+        report.status = held ? 'already-held' : 'would-attach';
+        report.networkInterfaceId = next.networkInterfaceId;
+        report.privateIp = next.privateIp;
+        hostname = next.hostname;
+      } else {
+        const allocation: Allocation = await allocate(
+          { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone },
+          pool,
+          coreDeps,
+          deadline,
+        );
+        report.status = allocation.outcome;
+        report.networkInterfaceId = allocation.eni.networkInterfaceId;
+        report.privateIp = allocation.eni.privateIp;
+        report.attempts = allocation.attempts;
+        hostname = allocation.eni.hostname;
+      }
+    }
+    if (hostname !== undefined) report.hostname = hostname;
+    report.hostnameSet = false;
+    if (hostname !== undefined && options.setHostname && !options.dryRun) {
+      try {
+        await setHostname(deps.run, hostname);
+        report.hostnameSet = true;
+      } catch (error) {
+        report.exitCode = EXIT.HOSTNAME_FAILED;
+        throw error;
+      }
+    }
+    report.exitCode = EXIT.OK;
+  } catch (error) {
+    report.status = 'failed';
+    report.error = explain(error);
+    if (report.exitCode === EXIT.FAILED) report.exitCode = exitCodeFor(error);
+    deps.logger.error('eni-pool-agent failed', { error: report.error, exitCode: report.exitCode });
+    if (options.onFailure === 'shutdown' && !options.dryRun) {
+      // The seed's "shut down so Auto Scaling replaces me", as an explicit choice.
+      report.shutdown = true;
+      await deps.run('shutdown', ['-h', 'now']).catch((shutdownError: unknown) => {
+        report.shutdown = false;
+        deps.logger.error('shutdown failed', { error: describeError(shutdownError) });
+      });
+    }
+  }
+  return report;
+}
+
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof ConfigError) return EXIT.USAGE;
+  if (error instanceof ImdsUnreachableError) return EXIT.IMDS_UNREACHABLE;
+  if (error instanceof PoolExhaustedError) return EXIT.POOL_EXHAUSTED;
+  if (error instanceof PermanentAllocationError) return EXIT.CANNOT_ATTACH;
+  return EXIT.FAILED;
+}
