@@ -8,6 +8,8 @@ process.env.AWS_SECRET_ACCESS_KEY = 'test';
 delete process.env.AWS_SESSION_TOKEN;
 delete process.env.AWS_PROFILE;
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
+// This machine runs Node 20; the Lambda runtime is nodejs22.x. Keep test output readable.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_DEV ??= 'false';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';

@@ -94,7 +94,9 @@ export async function bundle({ dir, entries, banner }) {
   const files = [
     ...(split?.outputFiles ?? []),
     ...single.outputFiles.filter((file) =>
-      singles.some((name) => file.path === join(outdir, `${name}.mjs`) || file.path === join(outdir, `${name}.mjs.map`)),
+      singles.some(
+        (name) => file.path === join(outdir, `${name}.mjs`) || file.path === join(outdir, `${name}.mjs.map`),
+      ),
     ),
   ];
   const metafile = {

@@ -1,4 +1,4 @@
-import { importBundle } from '@netkit/demo';
+import { recordingContext } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import scenario from '../../demo/scenario.ts';
@@ -11,17 +11,7 @@ beforeAll(() => ensureBuilt());
 describe('demo scenario', () => {
   it('runs green through the built bundles against the emulator (fast settings)', async () => {
     const steps: string[] = [];
-    const result = await scenario.run({
-      emulator: emu(),
-      distDir,
-      loadBundle: (entry, env) => importBundle(distDir, entry, { ...emu().env, ...env }),
-      step: (message) => steps.push(message),
-      wait: (message, work) => {
-        steps.push(message);
-        return work;
-      },
-      fast: true,
-    });
+    const result = await scenario.run(recordingContext(emu(), distDir, steps));
     expect(result.details?.checks).toBeDefined();
     expect(result, result.summary).toMatchObject({ ok: true });
     expect(Object.values(result.details?.checks as Record<string, boolean>).every(Boolean)).toBe(true);
