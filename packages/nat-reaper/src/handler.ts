@@ -7,6 +7,7 @@ import {
   runCustomResource,
   type WorkContext,
 } from '@netkit/aws-core/custom-resource';
+import { ConfigError } from '@netkit/aws-core/errors';
 import { createObservability, type Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, type LambdaContextLike, systemClock } from '@netkit/aws-core/retry';
 import { type Config, loadConfig } from './config.ts';
@@ -32,11 +33,17 @@ export type NatReaperHandler = (
   context: LambdaContextLike,
 ) => Promise<CustomResourceResponse | undefined>;
 
-export function createHandler(deps: HandlerDeps, config: Config): NatReaperHandler {
+/**
+ * `config` is a ConfigError when the environment is invalid: the function still answers
+ * every request (Create and Update FAILED with the error, which names the variable; Delete
+ * SUCCESS), because an unanswered custom resource blocks the stack for up to an hour.
+ */
+export function createHandler(deps: HandlerDeps, config: Config | ConfigError): NatReaperHandler {
   const clock = deps.clock ?? systemClock;
   const { ec2, logger } = deps;
 
   const reapRequest = async (request: CustomResourceRequest<RawProperties>, work: WorkContext) => {
+    if (config instanceof ConfigError) throw config;
     // Properties are checked before any AWS call; a ValidationError is answered FAILED naming the property.
     const spec = parseProperties(request.ResourceProperties);
     const deadline = Deadline.in(Math.max(0, work.remainingMs() - OWN_DEADLINE_SLACK_MS), clock);
@@ -72,13 +79,25 @@ export function createHandler(deps: HandlerDeps, config: Config): NatReaperHandl
         logger,
         clock: deps.runnerClock ?? systemClock,
         send: deps.send,
-        deadlineMarginMs: config.RESPONSE_MARGIN_MS,
+        deadlineMarginMs: config instanceof ConfigError ? undefined : config.RESPONSE_MARGIN_MS,
       },
     );
 }
 
-const config = loadConfig();
 const { logger, tracer } = createObservability('nat-reaper');
+const config = loadConfigOrError();
 const ec2 = createClient(EC2Client, { tracer });
 
 export const handler = createHandler({ ec2, logger }, config);
+
+function loadConfigOrError(): Config | ConfigError {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    logger.error('Invalid configuration; Create and Update will be answered FAILED', {
+      error: error.message,
+    });
+    return error;
+  }
+}

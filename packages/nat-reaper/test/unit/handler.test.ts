@@ -1,5 +1,6 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { CustomResourceResponse } from '@netkit/aws-core/custom-resource';
+import { ConfigError } from '@netkit/aws-core/errors';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -552,5 +553,38 @@ describe('deadline', () => {
     expect(response?.Reason).toMatch(/Create did not finish before the Lambda deadline/);
     expect(sent).toHaveLength(1);
     expect(world.mutations()).toEqual([]);
+  });
+});
+
+describe('invalid configuration', () => {
+  it('answers Create FAILED naming the variable, and Delete SUCCESS, without any EC2 call', async () => {
+    // Prepare
+    let error: unknown;
+    try {
+      loadConfig({ NAT_POLL_MAX_MS: 'fast' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const handler = createHandler(
+      {
+        ec2: new EC2Client({ region: 'us-east-1' }),
+        logger: silentLogger,
+        clock,
+        send: async (_url, body) => {
+          sent.push(JSON.parse(body));
+        },
+      },
+      error as ConfigError,
+    );
+
+    // Act
+    await handler(seedEvent('create'), fakeContext());
+    await handler(seedEvent('delete'), fakeContext());
+
+    // Assess
+    expect(sent.map((r) => r.Status)).toEqual(['FAILED', 'SUCCESS']);
+    expect(sent[0]?.Reason).toContain('NAT_POLL_MAX_MS="fast"');
+    expect(world.calls).toEqual([]);
   });
 });
