@@ -8,6 +8,6 @@ echo "==> lint"
 pnpm lint
 echo "==> build, typecheck, test"
 status=0
-pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=2 || status=$?
+pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=2 --continue || status=$?
 node scripts/test-summary.mjs || status=$?
 exit "$status"

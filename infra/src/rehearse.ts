@@ -398,7 +398,15 @@ export class Rehearser {
 }
 
 /** The value a template expression takes in the rehearsed stack, or undefined when it cannot be known. */
-export function resolve(value: Json | undefined, rehearsal: Rehearsal, template: Template): Json | undefined {
+/** What `resolve(..., { keepNoValue: true })` returns for a value that is `AWS::NoValue` (the property is absent). */
+export const NO_VALUE = '\u0000AWS::NoValue';
+
+export function resolve(
+  value: Json | undefined,
+  rehearsal: Rehearsal,
+  template: Template,
+  options: { keepNoValue?: boolean } = {},
+): Json | undefined {
   const params: Record<string, string> = {};
   for (const [name, spec] of Object.entries(template.Parameters ?? {})) {
     const v = rehearsal.parameters[name] ?? spec['Default'];
@@ -432,7 +440,6 @@ export function resolve(value: Json | undefined, rehearsal: Rehearsal, template:
     'AWS::URLSuffix': 'amazonaws.com',
   };
   const ref = (name: string): string | undefined => pseudo[name] ?? params[name] ?? physical.get(name);
-  const NO_VALUE = '\u0000AWS::NoValue';
   const condition = (name: string): boolean | undefined => {
     const expr = template.Conditions?.[name];
     return expr === undefined ? undefined : truth(expr);
@@ -443,7 +450,9 @@ export function resolve(value: Json | undefined, rehearsal: Rehearsal, template:
     const eq = expr['Fn::Equals'];
     if (Array.isArray(eq)) {
       const [a, b] = [walk(eq[0]), walk(eq[1])];
-      return a === undefined || b === undefined ? undefined : JSON.stringify(a) === JSON.stringify(b);
+      // CloudFormation compares scalars as strings: a Number parameter "0" equals 0.
+      const norm = (x: Json) => (typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x));
+      return a === undefined || b === undefined ? undefined : norm(a) === norm(b);
     }
     const not = expr['Fn::Not'];
     if (Array.isArray(not)) {
@@ -504,5 +513,5 @@ export function resolve(value: Json | undefined, rehearsal: Rehearsal, template:
     return out;
   };
   const result = walk(value);
-  return result === NO_VALUE ? undefined : result;
+  return result === NO_VALUE && !options.keepNoValue ? undefined : result;
 }

@@ -17,6 +17,7 @@ import {
 import {
   MOTO_GAPS,
   type Network,
+  NO_VALUE,
   type Rehearsal,
   Rehearser,
   rehearsalParameters,
@@ -93,7 +94,12 @@ describe.each(targets)('rehearsal of %s', (name, file) => {
         expect(config?.MemorySize, `${id} memory`).toBe(Number(value(props['MemorySize'])));
       expect(config?.Role, `${id} role`).toBe(value(props['Role']));
       const env = isObject(props['Environment']) ? props['Environment']['Variables'] : undefined;
-      const expected = isObject(env) ? env : {};
+      // A variable whose value is AWS::NoValue (e.g. `!If [Cond, x, !Ref AWS::NoValue]`) is absent.
+      const expected = Object.fromEntries(
+        Object.entries(isObject(env) ? env : {}).filter(
+          ([, raw]) => resolve(raw, rehearsal, template, { keepNoValue: true }) !== NO_VALUE,
+        ),
+      );
       const actual = config?.Environment?.Variables ?? {};
       expect(Object.keys(actual).sort(), `${id} environment variables`).toEqual(Object.keys(expected).sort());
       for (const [key, raw] of Object.entries(expected)) {
