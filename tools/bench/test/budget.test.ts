@@ -44,13 +44,17 @@ describe('bundle budgets', () => {
     expect(over).toEqual([]);
   });
 
-  it('every bundle imports within the cold-start bound of bare node (median CPU time ratio)', () => {
-    const rows = measureColdStart(bundles, { runs: 5 });
+  it('every bundle imports within the cold-start bound of bare node (median CPU time ratio, clean start)', () => {
+    // The clean (Lambda-like) baseline: the same for every caller. turbo's strict env mode drops
+    // NODE_EXTRA_CA_CERTS, which changes the cost of a bare node start and so the machine ratio.
+    const rows = measureColdStart(bundles, { runs: 5, baselines: ['machine', 'lambda'] });
 
     const problems = rows
-      .filter((r) => r.error !== undefined || r.cpuRatio > budgets.coldStartCheckRatio)
+      .filter((r) => r.error !== undefined || (r.lambda?.cpuRatio ?? Infinity) > budgets.coldStartCheckRatio)
       .map(
-        (r) => r.error ?? `${r.id}: ${r.cpuRatio}x CPU (${r.ratio}x wall) > ${budgets.coldStartCheckRatio}x`,
+        (r) =>
+          r.error ??
+          `${r.id}: ${r.lambda?.cpuRatio}x CPU (${r.lambda?.ratio}x wall), clean start > ${budgets.coldStartCheckRatio}x`,
       );
     expect(problems).toEqual([]);
   }, 600_000);

@@ -54,7 +54,14 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface  # noqa:
 from moto.ec2.models.instances import Instance  # noqa: E402
 from moto.ec2.models.vpcs import VPCEndPoint  # noqa: E402
 from moto.ec2.responses import EC2Response  # noqa: E402
-from moto.ec2.utils import generate_dns_from_ip, random_eip_association_id, random_public_ip  # noqa: E402
+from moto.ec2.models.core import TaggedEC2Resource  # noqa: E402
+from moto.ec2.utils import (  # noqa: E402
+    EC2_PREFIX_TO_RESOURCE,
+    generate_dns_from_ip,
+    get_prefix,
+    random_eip_association_id,
+    random_public_ip,
+)
 from moto.ecs import models as ecs_models  # noqa: E402
 from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
 
@@ -633,8 +640,26 @@ def patched_load_amis(self: Any) -> None:
         self.amis[ami["ami_id"]] = Ami(self, **ami)
 
 
+def fast_get_tags(self: Any) -> list[dict[str, str]]:
+    """One resource's tags by direct lookup.
+
+    moto's TaggedEC2Resource.get_tags asks describe_tags(resource-id=...), which compiles a
+    regex and scans every tag of every resource, so a tag-filtered Describe costs
+    O(resources x all tags): 0.7 s per call with 400 ENIs. Same result, one dict lookup.
+    """
+    resource_id = getattr(self, "id", None)
+    if not resource_id:
+        return []
+    resource_type = EC2_PREFIX_TO_RESOURCE.get(get_prefix(resource_id), "")
+    return [
+        {"resource_id": resource_id, "key": key, "value": value, "resource_type": resource_type}
+        for key, value in self.ec2_backend.tags.get(resource_id, {}).items()
+    ]
+
+
 def install_patches() -> None:
     AmiBackend._load_amis = patched_load_amis
+    TaggedEC2Resource.get_tags = fast_get_tags
     EC2Backend.attach_network_interface = patched_attach_network_interface
     EC2Backend.detach_network_interface = patched_detach_network_interface
     EC2Backend.delete_network_interface = patched_delete_network_interface

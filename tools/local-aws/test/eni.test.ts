@@ -1,6 +1,7 @@
 import {
   AttachNetworkInterfaceCommand,
   CreateNetworkInterfaceCommand,
+  CreateTagsCommand,
   DeleteNetworkInterfaceCommand,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
@@ -362,6 +363,60 @@ describe('DeleteOnTermination', () => {
     await awsError(
       ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [doomed] })),
       'InvalidNetworkInterfaceID.NotFound',
+    );
+  });
+});
+
+describe('tag filters', () => {
+  it('matches resources carrying all the filtered tags, after tags change (direct tag lookup patch)', async () => {
+    // Prepare
+    const { ec2 } = clients(emu());
+    const net = await network(ec2);
+    const tagged = async (tags: Record<string, string>) => {
+      const out = await ec2.send(
+        new CreateNetworkInterfaceCommand({
+          SubnetId: net.subnetA,
+          TagSpecifications: [
+            {
+              ResourceType: 'network-interface',
+              Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+            },
+          ],
+        }),
+      );
+      return out.NetworkInterface!.NetworkInterfaceId!;
+    };
+    const both = await tagged({ Pool: 'a', Role: 'db' });
+    await tagged({ Pool: 'a', Role: 'web' });
+    await tagged({ Pool: 'b', Role: 'db' });
+    const later = await eni(net.subnetA);
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [later],
+        Tags: [
+          { Key: 'Pool', Value: 'a' },
+          { Key: 'Role', Value: 'db' },
+        ],
+      }),
+    );
+
+    // Act
+    const out = await ec2.send(
+      new DescribeNetworkInterfacesCommand({
+        Filters: [
+          { Name: 'tag:Pool', Values: ['a'] },
+          { Name: 'tag:Role', Values: ['db'] },
+        ],
+      }),
+    );
+
+    // Assess
+    expect(out.NetworkInterfaces!.map((n) => n.NetworkInterfaceId).sort()).toEqual([both, later].sort());
+    expect(out.NetworkInterfaces!.find((n) => n.NetworkInterfaceId === both)?.TagSet).toEqual(
+      expect.arrayContaining([
+        { Key: 'Pool', Value: 'a' },
+        { Key: 'Role', Value: 'db' },
+      ]),
     );
   });
 });
