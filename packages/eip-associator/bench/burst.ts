@@ -25,8 +25,12 @@ export const THROTTLE_SCALE = 10;
 /** The seed's fixed 30 s retry sleep is divided by this. */
 export const SEED_TIME_SCALE = 20;
 const SEED_TRY_INTERVAL_MS = 30_000 / SEED_TIME_SCALE;
-/** Lambda timeout of both algorithms (half the template default; netkit's deadline is this minus 10 s). */
-const LAMBDA_TIMEOUT_MS = 300_000;
+/**
+ * Lambda timeout of both algorithms (netkit's deadline is this minus 10 s). Kept at 120 s so the whole
+ * `pnpm bench` fits in 10 minutes: netkit finishes a 200-launch burst in about a minute here, while the
+ * seed's loop runs until this timeout for the launches it cannot serve (its "never completed" column).
+ */
+const LAMBDA_TIMEOUT_MS = 120_000;
 const TARGET_CALLS = 4;
 
 type Algorithm = 'netkit' | 'seed';
@@ -241,7 +245,9 @@ const burstBenchmark: Benchmark = async ({ fast = false } = {}) => {
   try {
     for (const n of sizes) {
       runs.push(await runBurst(emulator, 'netkit', n));
-      runs.push(await runBurst(emulator, 'seed', n));
+      // The seed at 200 runs until the Lambda timeout for the launches it cannot serve (2 minutes):
+      // only with NETKIT_BENCH_FULL=1, so the default `pnpm bench` fits in 10 minutes.
+      if (n <= 50 || process.env.NETKIT_BENCH_FULL === '1') runs.push(await runBurst(emulator, 'seed', n));
     }
   } finally {
     await emulator.stop();
