@@ -201,6 +201,24 @@ export async function completeLifecycleAction(
   }
 }
 
+/**
+ * Record one lifecycle heartbeat: restarts the hook's heartbeat timer. AWS errors are thrown as
+ * they come ("No active Lifecycle Action found" when the action is over: `isNoActiveLifecycleAction`).
+ */
+export async function recordLifecycleHeartbeat(
+  autoscaling: AutoScalingClient,
+  action: LifecycleAction,
+): Promise<void> {
+  await autoscaling.send(
+    new RecordLifecycleActionHeartbeatCommand({
+      AutoScalingGroupName: action.groupName,
+      LifecycleHookName: action.hookName,
+      LifecycleActionToken: action.token,
+      InstanceId: action.instanceId,
+    }),
+  );
+}
+
 export interface HeartbeatOptions {
   /** How often to record a heartbeat. Keep it well under the hook's heartbeat timeout. */
   intervalMs: number;
@@ -233,14 +251,7 @@ export function startHeartbeat(
       await clock.sleep(options.intervalMs, abort.signal);
       if (stopped) break;
       try {
-        await autoscaling.send(
-          new RecordLifecycleActionHeartbeatCommand({
-            AutoScalingGroupName: action.groupName,
-            LifecycleHookName: action.hookName,
-            LifecycleActionToken: action.token,
-            InstanceId: action.instanceId,
-          }),
-        );
+        await recordLifecycleHeartbeat(autoscaling, action);
         beats++;
         options.logger?.debug('Recorded lifecycle heartbeat', { instanceId: action.instanceId, beats });
       } catch (error) {

@@ -1,4 +1,4 @@
-import { type AutoScalingClient, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { AssociateAddressCommand, DisassociateAddressCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
   DeadlineExceededError,
@@ -14,6 +14,7 @@ import {
   isNoActiveLifecycleAction,
   type LifecycleAction,
   type LifecycleResult,
+  recordLifecycleHeartbeat,
   startHeartbeat,
 } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
@@ -185,16 +186,7 @@ export async function associateOnLaunch(
       // heartbeat is the one call that tells: it fails with "No active Lifecycle Action found".
       activeChecked = true;
       try {
-        await call(() =>
-          deps.autoscaling.send(
-            new RecordLifecycleActionHeartbeatCommand({
-              AutoScalingGroupName: action.groupName,
-              LifecycleHookName: action.hookName,
-              LifecycleActionToken: action.token,
-              InstanceId: action.instanceId,
-            }),
-          ),
-        );
+        await call(() => recordLifecycleHeartbeat(deps.autoscaling, action));
       } catch (error) {
         if (isNoActiveLifecycleAction(error)) return { kind: 'inactive' };
         throw error;

@@ -1,23 +1,6 @@
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { createClient } from '@netkit/aws-core/clients';
-import { createObservability } from '@netkit/aws-core/observability';
-import { systemClock } from '@netkit/aws-core/retry';
-import { loadConfig } from './config.ts';
 import { createAcquireHandler } from './handlers.ts';
+import { lambdaRuntime } from './runtime.ts';
 
-// Built once per container: configuration is validated at init (ConfigError names the variable).
-const { logger, tracer } = createObservability('endpoint-lease-acquire');
-const config = loadConfig();
+const { deps, config } = lambdaRuntime('endpoint-lease-acquire');
 
-export const handler = createAcquireHandler(
-  {
-    cfn: createClient(CloudFormationClient, { tracer }),
-    ec2: createClient(EC2Client, { tracer }),
-    ecs: createClient(ECSClient, { tracer }),
-    clock: systemClock,
-    logger,
-  },
-  config,
-);
+export const handler = createAcquireHandler(deps, config);

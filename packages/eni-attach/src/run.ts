@@ -1,4 +1,4 @@
-import { type AutoScalingClient, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DescribeNetworkInterfacesCommand, type EC2Client, type NetworkInterface } from '@aws-sdk/client-ec2';
 import {
   awsErrorName,
@@ -8,7 +8,7 @@ import {
   isThrottlingError,
   NetkitError,
 } from '@netkit/aws-core/errors';
-import type { LifecycleAction } from '@netkit/aws-core/lifecycle';
+import { type LifecycleAction, recordLifecycleHeartbeat } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, retry } from '@netkit/aws-core/retry';
 import { tagFilters } from '@netkit/aws-core/tags';
@@ -62,14 +62,7 @@ export class Run {
     if (now - this.lastBeat < this.heartbeatIntervalMs) return;
     this.lastBeat = now;
     try {
-      await this.deps.autoscaling.send(
-        new RecordLifecycleActionHeartbeatCommand({
-          AutoScalingGroupName: this.action.groupName,
-          LifecycleHookName: this.action.hookName,
-          LifecycleActionToken: this.action.token,
-          InstanceId: this.action.instanceId,
-        }),
-      );
+      await recordLifecycleHeartbeat(this.deps.autoscaling, this.action);
       this.heartbeats++;
     } catch (error) {
       this.logger.warn('Lifecycle heartbeat failed', {

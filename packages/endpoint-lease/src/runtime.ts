@@ -1,0 +1,27 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { createClient } from '@netkit/aws-core/clients';
+import { createObservability } from '@netkit/aws-core/observability';
+import { systemClock } from '@netkit/aws-core/retry';
+import type { Deps } from './acquire.ts';
+import { type Config, loadConfig } from './config.ts';
+
+/**
+ * What both Lambda entries build once per container: clients, logger and the configuration,
+ * validated at init (an invalid value throws ConfigError naming the variable).
+ */
+export function lambdaRuntime(serviceName: string): { deps: Deps; config: Config } {
+  const { logger, tracer } = createObservability(serviceName);
+  const config = loadConfig();
+  return {
+    deps: {
+      cfn: createClient(CloudFormationClient, { tracer }),
+      ec2: createClient(EC2Client, { tracer }),
+      ecs: createClient(ECSClient, { tracer }),
+      clock: systemClock,
+      logger,
+    },
+    config,
+  };
+}
