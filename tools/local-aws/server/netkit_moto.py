@@ -65,13 +65,16 @@ from moto.ec2.utils import (  # noqa: E402
 from moto.ecs import models as ecs_models  # noqa: E402
 from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netkit_ec2_contracts as ec2_contracts  # noqa: E402  (ClientToken, multi-ENI associate, describe lag)
+
 # --------------------------------------------------------------------------------------
 # Harness state (all guarded by LOCK)
 # --------------------------------------------------------------------------------------
 
 LOCK = threading.RLock()
 
-DEFAULT_SETTINGS: dict[str, Any] = {"natDeleteDelayMs": 0, "throttle": False}
+DEFAULT_SETTINGS: dict[str, Any] = {"natDeleteDelayMs": 0, "throttle": False, "describeLagMs": 0}
 START_SETTINGS: dict[str, Any] = dict(DEFAULT_SETTINGS)
 SETTINGS: dict[str, Any] = {}
 THROTTLE: dict[str, Any] = {"enabled": False, "scale": 1.0, "burst": 1.0}
@@ -130,6 +133,9 @@ def now_iso() -> str:
 
 
 def apply_settings(settings: dict[str, Any]) -> None:
+    ec2_contracts.apply_settings(settings)
+    if settings.get("describeLagMs") is not None:
+        SETTINGS["describeLagMs"] = ec2_contracts.SETTINGS["describeLagMs"]
     if "natDeleteDelayMs" in settings and settings["natDeleteDelayMs"] is not None:
         SETTINGS["natDeleteDelayMs"] = max(0.0, float(settings["natDeleteDelayMs"]))
     if "throttle" in settings and settings["throttle"] is not None:
@@ -363,6 +369,7 @@ def patched_associate_address(
     if eni is None:
         if instance is None or not instance.nics or 0 not in instance.nics:
             raise EC2Error("InvalidInstanceID", "The instance does not have a network interface.")
+        ec2_contracts.check_associate_by_instance(instance)
         if instance._state.name not in ("running", "stopped", "pending"):
             raise EC2Error(
                 "IncorrectInstanceState",
@@ -680,6 +687,7 @@ def install_patches() -> None:
     ElasticAddress.network_interface_id = property(lambda self: self.eni.id if self.eni else None)
     NetworkInterface.private_dns_name = property(_eni_private_dns_get, _eni_private_dns_set)
     VPCEndPoint.delete = vpc_endpoint_delete
+    ec2_contracts.install()
     ecs_models.Task.__init__ = patched_task_init
     ecs_models.EC2ContainerServiceBackend.stop_task = patched_stop_task
     ecs_models.EC2ContainerServiceBackend.list_tasks = patched_list_tasks
@@ -931,6 +939,7 @@ def reset_all() -> None:
     COMPLETIONS.clear()
     HEARTBEATS.clear()
     NAT_PENDING.clear()
+    ec2_contracts.reset()
     SETTINGS.clear()
     SETTINGS.update(DEFAULT_SETTINGS)
     apply_settings(START_SETTINGS)
@@ -1038,8 +1047,14 @@ class NetkitMiddleware:
                 handler = HANDLERS.get((service, action))
                 if handler is not None:
                     return self._send(start_response, handler(params))
+                tokened = ec2_contracts.client_token_response(
+                    service, region, action, params, lambda: self._moto_response(environ), error_response
+                )
+                if tokened is not None:
+                    return self._send(start_response, tokened)
             try:
-                return self._call_moto(environ, start_response)
+                with ec2_contracts.describe_lag(service, action, params):
+                    return self._call_moto(environ, start_response)
             except Exception as exc:  # noqa: BLE001
                 traceback.print_exc()
                 return self._send(
@@ -1056,6 +1071,24 @@ class NetkitMiddleware:
                 if hit is None and fault["nth"] <= fault["seen"] < fault["nth"] + fault["times"]:
                     hit = fault
         return hit
+
+    def _moto_response(self, environ: dict[str, Any]) -> Response:
+        """moto's answer as a Response tuple (for harness code that keeps or rewrites it)."""
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            captured["status"] = int(status.split(" ", 1)[0])
+            captured["headers"] = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            return lambda _data: None
+
+        result = self.app(environ, capture)
+        try:
+            chunks = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return captured["status"], captured["headers"], chunks
 
     def _call_moto(self, environ: dict[str, Any], start_response: Any) -> Any:
         captured: dict[str, Any] = {}

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { startEmulator } from './index.ts';
 
 const usage =
-  'usage: tsx tools/local-aws/src/cli.ts [--port N] [--nat-delete-delay-ms N] [--throttle] [--region R]';
+  'usage: tsx tools/local-aws/src/cli.ts [--port N] [--nat-delete-delay-ms N] [--describe-lag-ms N] [--throttle] [--region R]';
 
 function toInt(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     options: {
       port: { type: 'string' },
       'nat-delete-delay-ms': { type: 'string' },
+      'describe-lag-ms': { type: 'string' },
       throttle: { type: 'boolean', default: false },
       region: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -27,10 +28,12 @@ async function main(): Promise<void> {
   }
   const port = toInt('port', values.port);
   const natDeleteDelayMs = toInt('nat-delete-delay-ms', values['nat-delete-delay-ms']);
+  const describeLagMs = toInt('describe-lag-ms', values['describe-lag-ms']);
   const emulator = await startEmulator({
     throttle: values.throttle,
     ...(port !== undefined ? { port } : {}),
     ...(natDeleteDelayMs !== undefined ? { natDeleteDelayMs } : {}),
+    ...(describeLagMs !== undefined ? { describeLagMs } : {}),
     ...(values.region !== undefined ? { region: values.region } : {}),
   });
   console.log(`# local AWS emulator (moto + netkit patches) at ${emulator.url}`);

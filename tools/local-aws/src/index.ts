@@ -15,6 +15,12 @@ export interface EmulatorOptions {
    * rates, `burst` multiplies the bucket sizes (both default 1, i.e. the AWS figures).
    */
   throttle?: ThrottleOption;
+  /**
+   * EC2 eventual consistency: for this long after RunInstances, DescribeInstances does not see
+   * the instance (InvalidInstanceID.NotFound by id) and filtered DescribeNetworkInterfaces omits
+   * its interfaces. Default 0 (off).
+   */
+  describeLagMs?: number;
   /** Python interpreter with moto installed. Default env PYTHON or 'python3'. */
   python?: string;
   /** Port to listen on; default 0 (a free port). */
@@ -66,6 +72,7 @@ export interface Heartbeat {
 export interface EmulatorSettings {
   natDeleteDelayMs?: number;
   throttle?: ThrottleOption;
+  describeLagMs?: number;
 }
 
 export interface Emulator {
@@ -224,6 +231,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const startSettings: EmulatorSettings = {
     natDeleteDelayMs: options.natDeleteDelayMs ?? 0,
     throttle: options.throttle ?? false,
+    describeLagMs: options.describeLagMs ?? 0,
   };
   const { child, url } = await launch(python, startSettings, options.port ?? 0);
 

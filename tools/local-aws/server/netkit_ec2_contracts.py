@@ -1,0 +1,161 @@
+"""EC2 contracts moto 5.2.1 lacks that the lifecycle-hook packages depend on.
+
+Imported by netkit_moto.py; every function here runs under its global lock.
+
+- ClientToken idempotency (CreateNetworkInterface): "Ensuring idempotency in Amazon EC2 API
+  requests" (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html): a retry with the
+  same client token and the same parameters returns the first result, even if the resource was
+  deleted since; the same token with other parameters fails IdempotentParameterMismatch. Tokens
+  stay valid until reset (AWS: at least 24 hours).
+- AssociateAddress by InstanceId (API reference, InstanceId: "The instance must have exactly one
+  attached network interface"): see check_associate_by_instance.
+- Eventual consistency ("Eventual consistency in the Amazon EC2 API",
+  docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): with describeLagMs > 0 a
+  just-launched instance is hidden from DescribeInstances (InvalidInstanceID.NotFound by id,
+  absent from filtered lists) and its interfaces from filtered DescribeNetworkInterfaces for that
+  long after RunInstances. Other calls (attach, associate, ...) see it at once.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models import EC2Backend
+from moto.ec2.models.instances import Instance
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+# Create actions that honour ClientToken and that the packages call with one.
+TOKEN_ACTIONS = {"CreateNetworkInterface"}
+# Request parameters that are not part of the idempotent request's identity.
+TOKEN_IGNORED_PARAMS = {"Action", "Version", "ClientToken"}
+LAG_ACTIONS = {"DescribeInstances", "DescribeNetworkInterfaces"}
+
+SETTINGS: dict[str, Any] = {"describeLagMs": 0.0}
+CLIENT_TOKENS: dict[tuple[str, str, str], dict[str, Any]] = {}  # (region, action, token) -> first result
+_HIDING: dict[str, Any] = {"active": False, "filtered": False}
+
+
+def apply_settings(settings: dict[str, Any]) -> None:
+    if settings.get("describeLagMs") is not None:
+        SETTINGS["describeLagMs"] = max(0.0, float(settings["describeLagMs"]))
+
+
+def reset() -> None:
+    CLIENT_TOKENS.clear()
+    SETTINGS["describeLagMs"] = 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# ClientToken idempotency
+# ---------------------------------------------------------------------------------------------
+
+
+def client_token_response(
+    service: str,
+    region: str,
+    action: str,
+    params: dict[str, str],
+    call_moto: Callable[[], Response],
+    error_response: Callable[[str, str, str], Response],
+) -> Response | None:
+    """Answers a tokened create itself (first call: moto, remembered; retries: the first answer)."""
+    if service != "ec2" or action not in TOKEN_ACTIONS or not params.get("ClientToken"):
+        return None
+    key = (region, action, params["ClientToken"])
+    fingerprint = sorted((k, v) for k, v in params.items() if k not in TOKEN_IGNORED_PARAMS)
+    first = CLIENT_TOKENS.get(key)
+    if first is not None:
+        if first["fingerprint"] != fingerprint:
+            return error_response(
+                "ec2",
+                "IdempotentParameterMismatch",
+                f"The client token '{params['ClientToken']}' was already used with different parameters.",
+            )
+        return first["response"]
+    response = call_moto()
+    if response[0] == 200:
+        CLIENT_TOKENS[key] = {"fingerprint": fingerprint, "response": response}
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# AssociateAddress by InstanceId
+# ---------------------------------------------------------------------------------------------
+
+
+def check_associate_by_instance(instance: Any) -> None:
+    """AssociateAddress with InstanceId needs exactly one attached interface (EC2 API reference)."""
+    attached = [nic for nic in instance.nics.values() if nic.instance is instance]
+    if len(attached) > 1:
+        raise EC2ClientError(
+            "InvalidInstanceID",
+            f"There are multiple interfaces attached to instance '{instance.id}'. "
+            "Please specify an interface ID for the operation instead.",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Eventual consistency of Describe calls
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def describe_lag(service: str, action: str, params: dict[str, str]) -> Iterator[None]:
+    """While a Describe call of LAG_ACTIONS runs, hide instances launched less than describeLagMs ago."""
+    if service != "ec2" or action not in LAG_ACTIONS or SETTINGS["describeLagMs"] <= 0:
+        yield
+        return
+    _HIDING["active"] = True
+    _HIDING["filtered"] = any(k.startswith("Filter.") for k in params)
+    try:
+        yield
+    finally:
+        _HIDING["active"] = False
+        _HIDING["filtered"] = False
+
+
+def _hidden(instance: Any) -> bool:
+    launched = instance.__dict__.get("_netkit_launched")
+    if launched is None:
+        return False
+    return (time.monotonic() - launched) * 1000.0 < SETTINGS["describeLagMs"]
+
+
+_orig_instance_init = Instance.__init__
+_orig_all_reservations = EC2Backend.all_reservations
+_orig_get_all_network_interfaces = EC2Backend.get_all_network_interfaces
+
+
+def _instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _orig_instance_init(self, *args, **kwargs)
+    self.__dict__["_netkit_launched"] = time.monotonic()
+
+
+def _all_reservations(self: Any, filters: Any = None) -> Any:
+    reservations = _orig_all_reservations(self, filters)
+    if not _HIDING["active"]:
+        return reservations
+    visible = []
+    for reservation in reservations:
+        instances = [i for i in reservation.instances if not _hidden(i)]
+        if instances:
+            reservation.instances = instances
+            visible.append(reservation)
+    return visible
+
+
+def _get_all_network_interfaces(self: Any, eni_ids: Any = None, filters: Any = None) -> Any:
+    enis = _orig_get_all_network_interfaces(self, eni_ids, filters)
+    if not _HIDING["active"] or eni_ids or not _HIDING["filtered"]:
+        return enis
+    return [eni for eni in enis if eni.instance is None or not _hidden(eni.instance)]
+
+
+def install() -> None:
+    Instance.__init__ = _instance_init
+    EC2Backend.all_reservations = _all_reservations
+    EC2Backend.get_all_network_interfaces = _get_all_network_interfaces
