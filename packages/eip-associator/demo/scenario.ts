@@ -13,6 +13,7 @@ import {
   POOL_TAGS,
   TERMINATE_HOOK,
 } from '../test/support/fleet.ts';
+import { runComposedGroup } from './composed.ts';
 
 interface Outcome {
   status: string;
@@ -115,6 +116,20 @@ const scenario: Scenario = {
       (await holders(ec2, [other!])).get(other!) === undefined;
 
     const calls = await emulator.calls();
+
+    ctx.step('Composed group: eni-attach and eip-associator launch hooks on one group, run in parallel');
+    const composed = await ctx.wait(
+      'both hooks for every launch',
+      runComposedGroup({
+        emulator,
+        distDir: ctx.distDir,
+        launches: ctx.fast ? 10 : 12,
+        describeLagMs: 1_000,
+        step: (m) => ctx.step(`  ${m}`),
+      }),
+    );
+    for (const [name, ok] of Object.entries(composed.checks)) checks[`composed: ${name}`] = ok;
+
     const failed = Object.entries(checks)
       .filter(([, ok]) => !ok)
       .map(([name]) => name);
@@ -123,7 +138,7 @@ const scenario: Scenario = {
       ok: failed.length === 0,
       summary:
         failed.length === 0
-          ? `${poolSize} launches got one EIP each, 1 ABANDON, terminate returned ${freed} to the replacement`
+          ? `${poolSize} launches got one EIP each, 1 ABANDON, terminate returned ${freed} to the replacement; composed with eni-attach on one group`
           : `failed: ${failed.join('; ')}`,
       details: { checks, ec2Calls: ec2CallCount(calls), calls, results },
     };

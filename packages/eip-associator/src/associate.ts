@@ -19,6 +19,7 @@ import {
 } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, pollUntil, retry, systemClock } from '@netkit/aws-core/retry';
+import { primaryInterfaceId } from './instance.ts';
 import { candidateOrder, describeHeldBy, describePool, type PoolAddress, type PoolSnapshot } from './pool.ts';
 
 export interface AssociatorDeps {
@@ -123,7 +124,8 @@ type Step =
   | { kind: 'held'; address: PoolAddress; mine: boolean }
   | { kind: 'inactive' }
   | { kind: 'collision' }
-  | { kind: 'empty' };
+  | { kind: 'empty' }
+  | { kind: 'not-visible' };
 
 function stats(pool: PoolSnapshot | undefined, exhausted: boolean, taken = 0): PoolStats {
   return {
@@ -170,6 +172,9 @@ export async function associateOnLaunch(
   let exhausted = false;
   let keeper: HeartbeatKeeper | undefined;
   let activeChecked = false;
+  /** The instance's primary interface (device index 0): the association target. */
+  let primaryEni: string | undefined;
+  let notVisible = false;
   /** An association made but not yet read back: undone if the launch is abandoned. */
   let unconfirmed: { allocationId: string; associationId: string | undefined } | undefined;
 
@@ -192,6 +197,12 @@ export async function associateOnLaunch(
         throw error;
       }
     }
+    if (primaryEni === undefined) {
+      primaryEni = await call(() => primaryInterfaceId(ec2, action.instanceId));
+      // Eventual consistency: a just-launched instance's interfaces may not be listed yet.
+      if (primaryEni === undefined) return { kind: 'not-visible' };
+    }
+    const networkInterfaceId = primaryEni;
     attempts++;
     try {
       const out = await call(
@@ -199,7 +210,7 @@ export async function associateOnLaunch(
           ec2.send(
             new AssociateAddressCommand({
               AllocationId: candidate.allocationId,
-              InstanceId: action.instanceId,
+              NetworkInterfaceId: networkInterfaceId,
               AllowReassociation: false,
             }),
           ),
@@ -300,6 +311,10 @@ export async function associateOnLaunch(
             exhausted = true;
             return undefined;
           }
+          if (result.kind === 'not-visible') {
+            notVisible = true;
+            return undefined;
+          }
           if (deadline.expired() || tries > (pool?.addresses.length ?? 0)) return undefined;
           const delay = Math.min(collisionDelay(collisions, deps.random), deadline.remaining());
           if (delay > 0) await clock.sleep(delay);
@@ -312,6 +327,14 @@ export async function associateOnLaunch(
         what: `a free EIP in the pool ${JSON.stringify(poolTags)}`,
         ...(deps.random ? { random: deps.random } : {}),
         onWait: (waits, delayMs) => {
+          if (primaryEni === undefined && notVisible) {
+            logger.debug('Primary network interface not listed yet; describing again', {
+              ...log,
+              waits,
+              delayMs,
+            });
+            return;
+          }
           if (keeper === undefined) {
             logger.warn('No free EIP in the pool; waiting for one', {
               ...log,
@@ -330,6 +353,11 @@ export async function associateOnLaunch(
     );
   } catch (error) {
     if (error instanceof DeadlineExceededError) {
+      if (primaryEni === undefined && notVisible) {
+        return abandon(
+          `EC2 did not list the primary network interface of ${action.instanceId} before the deadline (terminated?)`,
+        );
+      }
       return abandon(exhausted ? 'no free EIP in the pool before the deadline' : error.message);
     }
     // `retry` gives up on a retryable error only when the next wait would pass the deadline.

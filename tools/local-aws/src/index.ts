@@ -107,7 +107,8 @@ export interface Emulator {
 }
 
 const READY_PREFIX = 'NETKIT_MOTO_READY ';
-const START_TIMEOUT_MS = 30_000;
+// moto imports take ~13 s of CPU; on a loaded 2-core machine the start can pass 30 s.
+const START_TIMEOUT_MS = 120_000;
 const STDERR_KEEP = 16_384;
 
 /** Absolute path of the Python server script. */

@@ -12,7 +12,7 @@ export function useEmulator(options?: EmulatorOptions): () => Emulator {
   let emulator: Emulator | undefined;
   beforeAll(async () => {
     emulator = await startEmulator(options);
-  });
+  }, 130_000); // startEmulator gives up after 120 s
   afterAll(async () => {
     await emulator?.stop();
     emulator = undefined;

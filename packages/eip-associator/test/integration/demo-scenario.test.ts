@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { ensureBuilt, recordingContext } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { beforeAll, expect, it } from 'vitest';
+import { ENI_ATTACH_DIR } from '../../demo/composed.ts';
 import scenario from '../../demo/scenario.ts';
 
 const emu = useEmulator();
@@ -9,9 +10,11 @@ let distDir = '';
 
 beforeAll(() => {
   distDir = ensureBuilt(resolve(import.meta.dirname, '../..'));
-}, 120_000);
+  // The scenario's composed group also runs eni-attach's bundle.
+  ensureBuilt(ENI_ATTACH_DIR, ['index']);
+}, 240_000);
 
-it('runs the demo scenario through the built bundle: one EIP each, one ABANDON, terminate returns an EIP', async () => {
+it('runs the demo scenario through the built bundle: one EIP each, one ABANDON, terminate returns an EIP, composed group', async () => {
   // Prepare
   const steps: string[] = [];
 
@@ -20,7 +23,7 @@ it('runs the demo scenario through the built bundle: one EIP each, one ABANDON, 
 
   // Assess
   const checks = result.details?.['checks'] as Record<string, boolean>;
-  expect(Object.keys(checks).length).toBeGreaterThanOrEqual(7);
+  expect(Object.keys(checks).length).toBeGreaterThanOrEqual(10);
   expect({ checks, steps }).toEqual({
     checks: Object.fromEntries(Object.keys(checks).map((k) => [k, true])),
     steps,

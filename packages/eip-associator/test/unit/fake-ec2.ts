@@ -3,6 +3,7 @@ import {
   type Address,
   AssociateAddressCommand,
   DescribeAddressesCommand,
+  DescribeNetworkInterfacesCommand,
   DisassociateAddressCommand,
   type EC2Client,
   EC2ServiceException,
@@ -56,8 +57,17 @@ let associationSeq = 0;
  * filters (domain, instance-id, tag:K), AllowReassociation=false, and EC2's replacement
  * of an instance's previous EIP on its primary address.
  */
+/** The primary interface (device index 0) the fake gives every instance. */
+export function primaryEniOf(instanceId: string): string {
+  return `eni-${instanceId.slice(2)}`;
+}
+
 export function fakeEc2(ec2Mock: Ec2Stub, addresses: FakeAddress[]) {
   const failures: Record<string, Error[]> = {};
+  /** Instances whose interfaces DescribeNetworkInterfaces does not list yet (eventual consistency), by remaining misses. */
+  const invisible = new Map<string, number>();
+  /** Extra interfaces attached to instances (another hook's), which never take the EIP. */
+  const secondary = new Map<string, string>();
   const maybeFail = (command: string) => {
     const next = failures[command]?.shift();
     if (next) throw next;
@@ -92,11 +102,54 @@ export function fakeEc2(ec2Mock: Ec2Stub, addresses: FakeAddress[]) {
       return { Addresses: describe(input.Filters) };
     });
   ec2Mock
-    .on(AssociateAddressCommand)
-    .callsFake((input: { AllocationId?: string; InstanceId?: string; AllowReassociation?: boolean }) => {
-      maybeFail('AssociateAddress');
-      return associate(input.AllocationId!, input.InstanceId!, input.AllowReassociation ?? true);
+    .on(DescribeNetworkInterfacesCommand)
+    .callsFake((input: { Filters?: { Name?: string; Values?: string[] }[] }) => {
+      maybeFail('DescribeNetworkInterfaces');
+      const filter = input.Filters?.find((f) => f.Name === 'attachment.instance-id');
+      if (!filter || input.Filters!.length !== 1) throw new Error('fake EC2: unsupported ENI filters');
+      const instanceId = filter.Values![0]!;
+      const misses = invisible.get(instanceId) ?? 0;
+      if (misses > 0) {
+        invisible.set(instanceId, misses - 1);
+        return { NetworkInterfaces: [] };
+      }
+      const enis = [
+        {
+          NetworkInterfaceId: primaryEniOf(instanceId),
+          Attachment: { InstanceId: instanceId, DeviceIndex: 0 },
+        },
+      ];
+      const extra = secondary.get(instanceId);
+      if (extra)
+        enis.unshift({ NetworkInterfaceId: extra, Attachment: { InstanceId: instanceId, DeviceIndex: 1 } });
+      return { NetworkInterfaces: enis };
     });
+  ec2Mock
+    .on(AssociateAddressCommand)
+    .callsFake(
+      (input: {
+        AllocationId?: string;
+        InstanceId?: string;
+        NetworkInterfaceId?: string;
+        AllowReassociation?: boolean;
+      }) => {
+        maybeFail('AssociateAddress');
+        if (input.InstanceId !== undefined) {
+          if (secondary.has(input.InstanceId)) {
+            throw awsError(
+              'InvalidInstanceID',
+              `There are multiple interfaces attached to instance '${input.InstanceId}'. Please specify an interface ID for the operation instead.`,
+            );
+          }
+          return associate(input.AllocationId!, input.InstanceId, input.AllowReassociation ?? true);
+        }
+        const eni = input.NetworkInterfaceId ?? '';
+        if (!eni.startsWith('eni-') || [...secondary.values()].includes(eni)) {
+          throw new Error(`fake EC2: association to ${eni}, not a primary interface`);
+        }
+        return associate(input.AllocationId!, `i-${eni.slice(4)}`, input.AllowReassociation ?? true);
+      },
+    );
   ec2Mock.on(DisassociateAddressCommand).callsFake((input: { AssociationId?: string }) => {
     maybeFail('DisassociateAddress');
     const a = addresses.find((x) => x.associationId === input.AssociationId);
@@ -125,9 +178,17 @@ export function fakeEc2(ec2Mock: Ec2Stub, addresses: FakeAddress[]) {
   return {
     addresses,
     associate,
+    /** DescribeNetworkInterfaces lists nothing for `instanceId` the next `misses` times. */
+    hideInterfaces(instanceId: string, misses: number) {
+      invisible.set(instanceId, misses);
+    },
+    /** Another hook attached `eni` at device index 1. */
+    attachSecondary(instanceId: string, eni: string) {
+      secondary.set(instanceId, eni);
+    },
     /** The next `times` calls of `command` (e.g. 'AssociateAddress') fail with `error`. */
     failNext(
-      command: 'DescribeAddresses' | 'AssociateAddress' | 'DisassociateAddress',
+      command: 'DescribeAddresses' | 'DescribeNetworkInterfaces' | 'AssociateAddress' | 'DisassociateAddress',
       error: Error,
       times = 1,
     ) {

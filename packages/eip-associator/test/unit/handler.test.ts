@@ -6,6 +6,7 @@ import {
 import {
   AssociateAddressCommand,
   DescribeAddressesCommand,
+  DescribeNetworkInterfacesCommand,
   DisassociateAddressCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
@@ -18,7 +19,15 @@ import { collisionDelay } from '../../src/associate.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createHandler, type HandlerResult } from '../../src/create-handler.ts';
 import { candidateOrder } from '../../src/pool.ts';
-import { awsError, type FakeAddress, fakeEc2, POOL_TAGS, poolOf, virtualClock } from './fake-ec2.ts';
+import {
+  awsError,
+  type FakeAddress,
+  fakeEc2,
+  POOL_TAGS,
+  poolOf,
+  primaryEniOf,
+  virtualClock,
+} from './fake-ec2.ts';
 
 const ec2Mock = mockClient(EC2Client);
 const asgMock = mockClient(AutoScalingClient);
@@ -86,9 +95,12 @@ describe('launch', () => {
     expect(result).toMatchObject({ status: 'associated', instanceId: INSTANCE, attempts: 1 });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
     expect(ec2Mock).toHaveReceivedCommandWith(AssociateAddressCommand, {
-      InstanceId: INSTANCE,
+      NetworkInterfaceId: primaryEniOf(INSTANCE),
       AllowReassociation: false,
       AllocationId: ec2.heldBy(INSTANCE)[0]!.allocationId,
+    });
+    expect(ec2Mock).toHaveReceivedCommandWith(DescribeNetworkInterfacesCommand, {
+      Filters: [{ Name: 'attachment.instance-id', Values: [INSTANCE] }],
     });
     expect(ec2Mock).toHaveReceivedCommandTimes(DescribeAddressesCommand, 2);
     expect(ec2Mock).toHaveReceivedNthCommandWith(DescribeAddressesCommand, 1, {
@@ -273,6 +285,62 @@ describe('launch', () => {
     expect(result).toMatchObject({ status: 'associated' });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
     expect(clock.sleeps).toHaveLength(2);
+  });
+});
+
+describe('composed hooks (another hook attaches a second interface)', () => {
+  it('associates to the primary interface by NetworkInterfaceId, never by bare InstanceId', async () => {
+    // Prepare
+    const ec2 = fakeEc2(ec2Mock, poolOf(2));
+    ec2.attachSecondary(INSTANCE, 'eni-0secondary000000');
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'associated', instanceId: INSTANCE });
+    expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
+    const inputs = ec2Mock.commandCalls(AssociateAddressCommand).map((c) => c.args[0].input);
+    expect(inputs).toHaveLength(1);
+    expect(inputs[0]).toMatchObject({
+      NetworkInterfaceId: primaryEniOf(INSTANCE),
+      AllowReassociation: false,
+    });
+    expect(inputs[0]).not.toHaveProperty('InstanceId');
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
+  });
+
+  it('describes again when EC2 does not list the new instance interfaces yet, then associates', async () => {
+    // Prepare
+    const ec2 = fakeEc2(ec2Mock, poolOf(2));
+    ec2.hideInterfaces(INSTANCE, 2);
+    const { invoke, clock } = setup({ ASSOCIATE_TIMEOUT_SECONDS: '60' });
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'associated', instanceId: INSTANCE, attempts: 1 });
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeNetworkInterfacesCommand, 3);
+    expect(clock.sleeps.length).toBeGreaterThanOrEqual(2);
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
+  });
+
+  it('abandons with a clear reason when the interface is never listed before the deadline', async () => {
+    // Prepare
+    const ec2 = fakeEc2(ec2Mock, poolOf(2));
+    ec2.hideInterfaces(INSTANCE, Number.MAX_SAFE_INTEGER);
+    const { invoke } = setup({ ASSOCIATE_TIMEOUT_SECONDS: '30' });
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'abandoned' });
+    expect((result as { reason: string }).reason).toContain('primary network interface');
+    expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
   });
 });
 
@@ -682,6 +750,11 @@ describe('pool parsing', () => {
         ],
       });
     ec2Mock.on(AssociateAddressCommand).resolves({ AssociationId: 'eipassoc-2' });
+    ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({
+      NetworkInterfaces: [
+        { NetworkInterfaceId: 'eni-0p', Attachment: { InstanceId: INSTANCE, DeviceIndex: 0 } },
+      ],
+    });
     const { invoke } = setup();
 
     // Act

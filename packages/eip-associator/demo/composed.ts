@@ -1,0 +1,182 @@
+// Composed group: one Auto Scaling group with two launch hooks, eni-attach (an ENI in another
+// VPC at device index 1) and eip-associator (a pool EIP). Auto Scaling runs a group's hooks in
+// parallel, so both bundles get their launch events at the same time: eni-attach may attach the
+// second interface before eip-associator associates. Both built bundles, the real SDK, the
+// emulator with its EC2 contracts (AssociateAddress by InstanceId fails on a multi-interface
+// instance) and, when asked, Describe lag for new instances.
+import { resolve } from 'node:path';
+import {
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeAddressesCommand,
+  DescribeNetworkInterfacesCommand,
+  EC2Client,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { type BundleHandler, importBundle } from '@netkit/demo';
+import type { Emulator } from '@netkit/local-aws';
+import { allocatePool, lifecycleEventFor, POOL_TAGS } from '../test/support/fleet.ts';
+
+export const COMPOSED_GROUP = 'proxy-asg';
+export const ENI_HOOK = 'proxy-attach-eni';
+export const EIP_HOOK = 'proxy-associate-eip';
+
+/** eni-attach's built bundles, next to this package. */
+export const ENI_ATTACH_DIR = resolve(import.meta.dirname, '..', '..', 'eni-attach');
+
+interface Outcome {
+  status?: string;
+  result?: string;
+  reason?: string;
+}
+
+export interface ComposedOptions {
+  emulator: Emulator;
+  /** eip-associator's dist folder. */
+  distDir: string;
+  launches: number;
+  /** EC2 Describe lag for the new instances (emulator `describeLagMs`) while the hooks run. */
+  describeLagMs?: number;
+  step?: (message: string) => void;
+}
+
+export interface ComposedResult {
+  checks: Record<string, boolean>;
+  instances: string[];
+  eipResults: Outcome[];
+  eniResults: Outcome[];
+}
+
+function lambdaContext(timeoutMs = 60_000) {
+  const start = Date.now();
+  return {
+    awsRequestId: `composed-${start}`,
+    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - start)),
+  };
+}
+
+const QUIET = {
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+  POWERTOOLS_TRACE_ENABLED: 'false',
+};
+
+export async function runComposedGroup(options: ComposedOptions): Promise<ComposedResult> {
+  const { emulator, launches } = options;
+  const step = options.step ?? (() => {});
+  const ec2 = new EC2Client(emulator.clientConfig);
+  const az = `${emulator.region}a`;
+
+  const vpc = async (cidr: string) => (await ec2.send(new CreateVpcCommand({ CidrBlock: cidr }))).Vpc!.VpcId!;
+  const subnet = async (vpcId: string, cidr: string) =>
+    (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az }))).Subnet!
+      .SubnetId!;
+  const sourceVpc = await vpc('10.90.0.0/16');
+  const targetVpc = await vpc('10.91.0.0/16');
+  const sourceSubnet = await subnet(sourceVpc, '10.90.0.0/24');
+  const targetSubnet = await subnet(targetVpc, '10.91.0.0/24');
+  const targetSg = (
+    await ec2.send(
+      new CreateSecurityGroupCommand({ VpcId: targetVpc, GroupName: 'proxy-target', Description: 'target' }),
+    )
+  ).GroupId!;
+  const pool = await allocatePool(ec2, launches, POOL_TAGS);
+  step(
+    `Group ${COMPOSED_GROUP}: hooks ${ENI_HOOK} (eni-attach, target VPC ${targetVpc}) and ${EIP_HOOK} (eip-associator, ${launches} pool EIPs)`,
+  );
+
+  const eniAttach = await importBundle<{ handler: BundleHandler }>(resolve(ENI_ATTACH_DIR, 'dist'), 'index', {
+    ...emulator.env,
+    ...QUIET,
+    SUBNET_MAP: JSON.stringify({ [az]: targetSubnet }),
+    SECURITY_GROUP_IDS: targetSg,
+    DEVICE_INDEX: '1',
+  });
+  const eipAssociator = await importBundle<{ handler: BundleHandler }>(options.distDir, 'index', {
+    ...emulator.env,
+    ...QUIET,
+    EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
+    ASSOCIATE_TIMEOUT_SECONDS: '40',
+  });
+
+  if (options.describeLagMs) await emulator.configure({ describeLagMs: options.describeLagMs });
+  const run = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-12c6146b',
+      InstanceType: 'm5.large',
+      MinCount: launches,
+      MaxCount: launches,
+      SubnetId: sourceSubnet,
+    }),
+  );
+  const instances = (run.Instances ?? []).map((i) => i.InstanceId!);
+  const primaryOf = new Map(
+    (run.Instances ?? []).map((i) => [
+      i.InstanceId!,
+      i.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0)?.NetworkInterfaceId,
+    ]),
+  );
+  const begin = async (instanceId: string, hookName: string) => {
+    const token = await emulator.lifecycle.begin({
+      groupName: COMPOSED_GROUP,
+      hookName,
+      instanceId,
+      transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+    });
+    return lifecycleEventFor('launch', instanceId, token, {
+      region: emulator.region,
+      group: COMPOSED_GROUP,
+      hook: hookName,
+    });
+  };
+  const eniEvents = await Promise.all(instances.map((id) => begin(id, ENI_HOOK)));
+  const eipEvents = await Promise.all(instances.map((id) => begin(id, EIP_HOOK)));
+
+  step(
+    `${launches} launches; both hooks' events delivered at the same time${options.describeLagMs ? ` (EC2 Describe lags ${options.describeLagMs} ms behind each launch)` : ''}`,
+  );
+  const [eniResults, eipResults] = await Promise.all([
+    Promise.all(eniEvents.map((e) => eniAttach.handler(e, lambdaContext()) as Promise<Outcome>)),
+    Promise.all(eipEvents.map((e) => eipAssociator.handler(e, lambdaContext()) as Promise<Outcome>)),
+  ]);
+
+  // Check with the lag off: the checks describe the instances just launched.
+  if (options.describeLagMs) await emulator.configure({ describeLagMs: 0 });
+  const checks: Record<string, boolean> = {};
+  const enis = await ec2.send(
+    new DescribeNetworkInterfacesCommand({
+      Filters: [{ Name: 'attachment.instance-id', Values: instances }],
+    }),
+  );
+  const addresses = await ec2.send(new DescribeAddressesCommand({ AllocationIds: pool }));
+  let eniOk = true;
+  let eipOk = true;
+  for (const id of instances) {
+    const attached = (enis.NetworkInterfaces ?? []).filter((n) => n.Attachment?.InstanceId === id);
+    const extra = attached.filter((n) => n.Attachment?.DeviceIndex !== 0);
+    if (
+      extra.length !== 1 ||
+      extra[0]!.Attachment?.DeviceIndex !== 1 ||
+      extra[0]!.VpcId !== targetVpc ||
+      extra[0]!.Attachment?.DeleteOnTermination !== true
+    ) {
+      eniOk = false;
+    }
+    const held = (addresses.Addresses ?? []).filter((a) => a.InstanceId === id);
+    if (held.length !== 1 || !primaryOf.get(id) || held[0]!.NetworkInterfaceId !== primaryOf.get(id)) {
+      eipOk = false;
+    }
+  }
+  checks['every instance has one target-VPC ENI at device index 1'] = eniOk;
+  checks['every instance has one pool EIP on its primary interface'] = eipOk;
+  const completions = await emulator.lifecycle.completions();
+  const continued = (hook: string) =>
+    completions.filter((c) => c.hookName === hook && c.result === 'CONTINUE').map((c) => c.instanceId);
+  checks['both hooks completed CONTINUE for every instance'] =
+    completions.length === 2 * launches &&
+    new Set(continued(ENI_HOOK)).size === launches &&
+    new Set(continued(EIP_HOOK)).size === launches;
+  for (const [name, ok] of Object.entries(checks)) step(`${ok ? 'ok  ' : 'FAIL'} ${name}`);
+  return { checks, instances, eipResults, eniResults };
+}
