@@ -75,8 +75,12 @@ function earliest(a: Deadline, b: Deadline): Deadline {
  * Launch lifecycle action: make sure every configured interface is attached at
  * its device index with DeleteOnTermination, then complete CONTINUE. A final
  * failure deletes what this invocation created and completes ABANDON; a
- * transient one (deadline, throttling) deletes it and rethrows so the event is
- * redelivered.
+ * transient one (deadline, throttling) rethrows so the event is redelivered and
+ * KEEPS the unattached ENIs it created: the retry sends the same ClientToken,
+ * and EC2 answers a reused token with the first ENI even after it was deleted
+ * (ec2-api-idempotency), so deleting it here would hand the retry a dead ENI.
+ * The retry picks the kept ENI up by its tags; the sweeper deletes it if no
+ * retry ever comes (its grace period outlasts the retries).
  */
 export async function handleLaunch(
   action: LifecycleAction,
@@ -91,15 +95,18 @@ export async function handleLaunch(
   try {
     await attempt.execute();
   } catch (error) {
-    await attempt.cleanUp();
     if (isTransientFailure(error)) {
-      run.logger.warn('Launch not finished; cleaned up and leaving the event to be redelivered', {
-        instanceId: action.instanceId,
-        error: describeError(error),
-        deleted: attempt.deleted,
-      });
+      run.logger.warn(
+        'Launch not finished; leaving the event to be redelivered and keeping unattached ENIs for the retry',
+        {
+          instanceId: action.instanceId,
+          error: describeError(error),
+          kept: attempt.unattached,
+        },
+      );
       throw error;
     }
+    await attempt.cleanUp();
     result = 'ABANDON';
     reason = error instanceof Error ? error.message : String(error);
     if (!(error instanceof AbandonError) && !(error instanceof SubnetMapError)) reason = describeError(error);
@@ -406,6 +413,11 @@ class LaunchAttempt {
         error: describeError(error),
       });
     }
+  }
+
+  /** ENIs this invocation created or picked up that are not attached (kept for a retry). */
+  get unattached(): string[] {
+    return [...this.pending];
   }
 
   /** Delete every ENI this invocation created or picked up and did not attach. */

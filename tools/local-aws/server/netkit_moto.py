@@ -980,6 +980,9 @@ def control(method: str, path: str, body: bytes) -> Response:
             }
         )
         return json_response(200, {"ok": True})
+    if route == "/faults/clear" and method == "POST":
+        FAULTS.clear()
+        return json_response(200, {"ok": True})
     if route == "/calls" and method == "GET":
         return json_response(200, CALLS)
     if route == "/calls/reset" and method == "POST":

@@ -91,6 +91,8 @@ export interface Emulator {
   reset(): Promise<void>;
   configure(settings: EmulatorSettings): Promise<void>;
   injectFault(fault: Fault): Promise<void>;
+  /** Drops every injected fault (counters and state stay). */
+  clearFaults(): Promise<void>;
   /** Per-action counter, keys like 'ec2:AttachNetworkInterface' (includes throttled and faulted calls). */
   calls(): Promise<Record<string, number>>;
   /** Clears calls() and throttled(). */
@@ -272,6 +274,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     async injectFault(fault) {
       await control('POST', '/faults', fault);
+    },
+    async clearFaults() {
+      await control('POST', '/faults/clear', {});
     },
     calls: () => control<Record<string, number>>('GET', '/calls'),
     async resetCalls() {

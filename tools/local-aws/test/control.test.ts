@@ -140,6 +140,16 @@ describe('fault injection', () => {
     await emu().reset();
     await ec2.send(new DescribeVpcsCommand({}));
   });
+
+  it('drops every injected fault on clearFaults, keeping moto state', async () => {
+    const { ec2 } = clients(emu());
+    await emu().injectFault({ service: 'ec2', action: 'DescribeVpcs', code: 'Boom', times: 100 });
+    await awsError(ec2.send(new DescribeVpcsCommand({})), 'Boom');
+    await awsError(ec2.send(new DescribeVpcsCommand({})), 'Boom');
+    await emu().clearFaults();
+    const after = await ec2.send(new DescribeVpcsCommand({}));
+    expect(after.Vpcs?.length).toBeGreaterThan(0);
+  });
 });
 
 describe('missing moto', () => {

@@ -343,7 +343,7 @@ describe('launch lifecycle action', () => {
     });
   });
 
-  it('deletes the ENI and rethrows (for redelivery) when the instance stays pending past the deadline', async () => {
+  it('keeps the ENI for the retry and rethrows (for redelivery) when the instance stays pending past the deadline', async () => {
     // Prepare
     freshLaunch();
     ec2Mock.on(AttachNetworkInterfaceCommand).rejects(awsError('IncorrectInstanceState'));
@@ -355,7 +355,8 @@ describe('launch lifecycle action', () => {
 
     // Assess
     await expect(outcome).rejects.toMatchObject({ name: 'IncorrectInstanceState' });
-    expect(ec2Mock).toHaveReceivedCommandWith(DeleteNetworkInterfaceCommand, { NetworkInterfaceId: NEW });
+    // The retry reuses the same ClientToken: deleting the ENI would hand it a dead one.
+    expect(ec2Mock).not.toHaveReceivedCommand(DeleteNetworkInterfaceCommand);
     expect(asMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
   });
 
@@ -596,7 +597,7 @@ describe('launch lifecycle action', () => {
     expect(report.completion).toBe('already-completed');
   });
 
-  it('rethrows a deadline error after cleaning up so the event is redelivered', async () => {
+  it('rethrows a deadline error without deleting the created ENI, so the redelivery reuses it', async () => {
     // Prepare
     freshLaunch();
     ec2Mock.on(CreateNetworkInterfaceCommand).resolves({
@@ -613,6 +614,6 @@ describe('launch lifecycle action', () => {
 
     // Assess
     await expect(outcome).rejects.toBeInstanceOf(DeadlineExceededError);
-    expect(ec2Mock).toHaveReceivedCommandWith(DeleteNetworkInterfaceCommand, { NetworkInterfaceId: NEW });
+    expect(ec2Mock).not.toHaveReceivedCommand(DeleteNetworkInterfaceCommand);
   });
 });
