@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   CreateNetworkInterfaceCommand,
   DeleteNetworkInterfaceCommand,
@@ -17,6 +17,8 @@ export interface PoolDeps {
   ec2: EC2Client;
   clock: Clock;
   logger: Logger;
+  /** Identifies one CLI run in the ClientTokens; default a random UUID per createPool call. */
+  runId?: string;
 }
 
 export interface CreatePoolInput {
@@ -61,11 +63,17 @@ export function checkHostnamePattern(pattern: string, ips: string[]): void {
   }
 }
 
-/** Same subnet, address and tags -> same token: EC2 returns the first ENI instead of a duplicate. */
-export function clientToken(subnetId: string, ip: string, tags: Record<string, string>): string {
-  const sorted = Object.entries(tags).sort(([a], [b]) => a.localeCompare(b));
+/**
+ * CreateNetworkInterface ClientToken: one per run and address, so a retried create within the
+ * run (SDK retry, throttling) returns the same ENI. Never shared across runs: EC2 answers a reused
+ * token with the first ENI even after it was deleted (a rerun after a failed run would report
+ * deleted ENIs as created) and fails IdempotentParameterMismatch when anything else changed (a new
+ * hostname pattern). Across runs, the describe by private IP before the first create is what
+ * makes `create` idempotent.
+ */
+export function clientToken(runId: string, subnetId: string, ip: string): string {
   return createHash('sha256')
-    .update(JSON.stringify([subnetId, ip, sorted]))
+    .update(JSON.stringify([runId, subnetId, ip]))
     .digest('hex')
     .slice(0, 64);
 }
@@ -91,6 +99,7 @@ function row(eni: PoolEni, action?: PoolRow['action']): PoolRow {
  */
 export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promise<PoolRow[]> {
   const deadline = Deadline.in(300_000, deps.clock);
+  const runId = deps.runId ?? randomUUID();
   if (input.hostnamePattern !== undefined) checkHostnamePattern(input.hostnamePattern, input.ips);
   const subnets = await ec2Call(
     () => deps.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [input.subnetId] })),
@@ -159,7 +168,7 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
               PrivateIpAddress: ip,
               ...(input.securityGroupIds?.length ? { Groups: input.securityGroupIds } : {}),
               Description: input.description ?? `netkit eni-pool ${hostname ?? ip}`,
-              ClientToken: clientToken(input.subnetId, ip, input.tags),
+              ClientToken: clientToken(runId, input.subnetId, ip),
               TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
             }),
           ),

@@ -83,6 +83,63 @@ describe('pool CLI (dist/pool.mjs) on the emulator', () => {
     );
   });
 
+  it('a rerun after a failed run creates real ENIs again, and a changed hostname pattern is no token mismatch', async () => {
+    // Prepare: the emulator answers a reused ClientToken with the first ENI, even once deleted.
+    const ec2 = new EC2Client(emu().clientConfig);
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
+    const subnet = await ec2.send(
+      new CreateSubnetCommand({
+        VpcId: vpc.Vpc?.VpcId,
+        CidrBlock: '10.0.1.0/24',
+        AvailabilityZone: 'ap-northeast-1c',
+      }),
+    );
+    const create = (pattern: string) => [
+      'create',
+      '--subnet',
+      subnet.Subnet?.SubnetId ?? '',
+      '--ip-range',
+      '10.0.1.20-10.0.1.23',
+      '--hostname-pattern',
+      pattern,
+      '--tags',
+      JSON.stringify(TAGS),
+      '--json',
+    ];
+    const poolEnis = async () =>
+      (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: tagFilters(TAGS) }))).NetworkInterfaces ??
+      [];
+    await emu().injectFault({
+      service: 'ec2',
+      action: 'CreateNetworkInterface',
+      nth: 3,
+      code: 'InsufficientFreeAddressesInSubnet',
+    });
+
+    // Act: the first run fails at the third address and deletes the two it created.
+    const failed = await pool(create('server-c{n}'));
+
+    // Assess
+    expect(failed.code).not.toBe(0);
+    expect(await poolEnis()).toHaveLength(0);
+
+    // Act: rerun, with another hostname pattern.
+    const rerun = await pool(create('proxy-c{n}'));
+
+    // Assess: four real ENIs, reported as created, with the new hostnames.
+    expect(rerun.code).toBe(0);
+    const rows = JSON.parse(rerun.stdout) as { action: string; networkInterfaceId: string }[];
+    expect(rows.map((r) => r.action)).toEqual(Array(4).fill('created'));
+    const enis = await poolEnis();
+    expect(enis.map((e) => e.NetworkInterfaceId).sort()).toEqual(rows.map((r) => r.networkInterfaceId).sort());
+    expect(enis.map((e) => e.TagSet?.find((t) => t.Key === 'HostName')?.Value).sort()).toEqual([
+      'proxy-c1',
+      'proxy-c2',
+      'proxy-c3',
+      'proxy-c4',
+    ]);
+  });
+
   it('refuses a range outside the subnet with exit code 2 and creates nothing', async () => {
     const ec2 = new EC2Client(emu().clientConfig);
     const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));

@@ -28,7 +28,7 @@ beforeEach(() => {
 describe('pool create', () => {
   it('creates one tagged ENI per address with hostnames from the pattern', async () => {
     // Act
-    const rows = await createPool(input(), deps());
+    const rows = await createPool(input(), { ...deps(), runId: 'run-1' });
 
     // Assess
     expect(rows.map((r) => [r.privateIp, r.hostname, r.action, r.availabilityZone])).toEqual([
@@ -40,7 +40,7 @@ describe('pool create', () => {
       SubnetId: SUBNET,
       PrivateIpAddress: '10.0.1.10',
       Groups: ['sg-0123456789abcdef0'],
-      ClientToken: clientToken(SUBNET, '10.0.1.10', POOL_TAGS),
+      ClientToken: clientToken('run-1', SUBNET, '10.0.1.10'),
       TagSpecifications: [
         {
           ResourceType: 'network-interface',
