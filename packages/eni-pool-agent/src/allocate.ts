@@ -24,6 +24,7 @@ import {
   DeviceIndexTakenError,
   InstanceNotFoundError,
   PoolExhaustedError,
+  RaceUnsettledError,
 } from './errors.ts';
 import { compareIps } from './ip.ts';
 
@@ -192,6 +193,74 @@ export async function inspectInstance(
   return view;
 }
 
+/** How long EC2 may take to list a just-launched instance's interfaces (eventual consistency). */
+export const INSTANCE_VISIBLE_WITHIN_MS = 20_000;
+/** How long a lost device-index race waits for Describe to show the winner. */
+export const RACE_SETTLE_MS = 10_000;
+
+function earliest(a: Deadline, b: Deadline): Deadline {
+  return a.at <= b.at ? a : b;
+}
+
+/**
+ * inspectInstance, describing again with backoff while EC2 does not list the instance's
+ * interfaces yet: right after launch one empty answer proves nothing. Gives up (the instance
+ * really is gone) after INSTANCE_VISIBLE_WITHIN_MS or at the deadline.
+ */
+export async function inspectVisibleInstance(
+  deps: CoreDeps,
+  pool: Pool,
+  instanceId: string,
+  deadline: Deadline,
+): Promise<InstanceView> {
+  const window = earliest(deadline, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, deps.clock));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await inspectInstance(deps, pool, instanceId, deadline);
+    } catch (error) {
+      if (!(error instanceof InstanceNotFoundError)) throw error;
+      const delay = Math.min(
+        backoffDelay(attempt, { baseMs: 500, maxMs: 4_000, ...(deps.random ? { random: deps.random } : {}) }),
+        window.remaining(),
+      );
+      if (delay <= 0 || window.expired()) throw error;
+      deps.logger.info('EC2 does not list the instance yet (eventual consistency); describing again', {
+        instanceId,
+        delayMs: delay,
+      });
+      await deps.clock.sleep(delay);
+    }
+  }
+}
+
+/**
+ * After a lost device-index race: describe (with backoff, briefly) until the instance shows a
+ * pool ENI (a concurrent delivery of the same event won) or a non-pool occupant at the index.
+ */
+async function settleRace(
+  deps: CoreDeps,
+  pool: Pool,
+  instanceId: string,
+  deadline: Deadline,
+): Promise<InstanceView | undefined> {
+  const window = earliest(deadline, Deadline.in(RACE_SETTLE_MS, deps.clock));
+  for (let attempt = 0; ; attempt++) {
+    let view: InstanceView | undefined;
+    try {
+      view = await inspectInstance(deps, pool, instanceId, deadline);
+    } catch (error) {
+      if (!(error instanceof InstanceNotFoundError)) throw error;
+    }
+    if (view !== undefined && (view.held.length > 0 || view.occupant !== undefined)) return view;
+    const delay = Math.min(
+      backoffDelay(attempt, { baseMs: 250, maxMs: 2_000, ...(deps.random ? { random: deps.random } : {}) }),
+      window.remaining(),
+    );
+    if (delay <= 0 || window.expired()) return view;
+    await deps.clock.sleep(delay);
+  }
+}
+
 /**
  * Pool ENIs must return to the pool when the instance ends: AttachNetworkInterface
  * leaves DeleteOnTermination false, but fix it if someone turned it on.
@@ -276,7 +345,7 @@ export async function allocate(
 ): Promise<Allocation> {
   const { instanceId } = input;
   const random = deps.random ?? Math.random;
-  const view = await inspectInstance(deps, pool, instanceId, deadline);
+  const view = await inspectVisibleInstance(deps, pool, instanceId, deadline);
   const availabilityZone = view.availabilityZone;
   if (input.availabilityZone !== undefined && input.availabilityZone !== availabilityZone) {
     deps.logger.warn('Instance metadata and EC2 disagree on the Availability Zone; using EC2', {
@@ -358,9 +427,10 @@ export async function allocate(
         continue;
       }
       if (isAwsError(error, 'InvalidParameterValue')) {
-        // Device index taken: a duplicate invocation for the same instance may have just won.
-        const again = await inspectInstance(deps, pool, instanceId, deadline);
-        const mine = again.held[0];
+        // Device index taken: a duplicate invocation for the same instance may have just won,
+        // and Describe may not show it yet (eventual consistency): poll briefly.
+        const again = await settleRace(deps, pool, instanceId, deadline);
+        const mine = again?.held[0];
         if (mine !== undefined) {
           return {
             outcome: 'already-held',
@@ -370,6 +440,13 @@ export async function allocate(
             attempts,
             collisions,
           };
+        }
+        if (again?.occupant === undefined) {
+          // Taken, but Describe still shows no one there: never ABANDON a healthy instance on a
+          // stale read. Fail this invocation; the retry finds the winner's ENI.
+          throw new RaceUnsettledError(
+            `Device index ${pool.deviceIndex} of ${instanceId} is taken but EC2 does not show by whom yet (${describeError(error)}); leaving the event to be retried`,
+          );
         }
         throw new DeviceIndexTakenError(
           `Cannot attach at device index ${pool.deviceIndex} of ${instanceId}: ${describeError(error)}`,

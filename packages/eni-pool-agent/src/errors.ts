@@ -37,6 +37,15 @@ export class InstanceNotFoundError extends PermanentAllocationError {
   override name = 'InstanceNotFoundError';
 }
 
+/**
+ * The device index was taken, but EC2's (eventually consistent) Describe does not show by whom
+ * yet: most likely a concurrent delivery of the same event won. Not permanent: the invocation
+ * fails, Lambda retries the event, and the retry finds the ENI held (never ABANDON).
+ */
+export class RaceUnsettledError extends NetkitError {
+  override name = 'RaceUnsettledError';
+}
+
 /** The attachment did not reach `attached` in time (the ENI was detached again). */
 export class AttachTimeoutError extends NetkitError {
   override name = 'AttachTimeoutError';

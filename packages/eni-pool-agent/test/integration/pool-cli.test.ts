@@ -107,8 +107,8 @@ describe('pool CLI (dist/pool.mjs) on the emulator', () => {
       '--json',
     ];
     const poolEnis = async () =>
-      (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: tagFilters(TAGS) }))).NetworkInterfaces ??
-      [];
+      (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: tagFilters(TAGS) })))
+        .NetworkInterfaces ?? [];
     await emu().injectFault({
       service: 'ec2',
       action: 'CreateNetworkInterface',
@@ -131,7 +131,9 @@ describe('pool CLI (dist/pool.mjs) on the emulator', () => {
     const rows = JSON.parse(rerun.stdout) as { action: string; networkInterfaceId: string }[];
     expect(rows.map((r) => r.action)).toEqual(Array(4).fill('created'));
     const enis = await poolEnis();
-    expect(enis.map((e) => e.NetworkInterfaceId).sort()).toEqual(rows.map((r) => r.networkInterfaceId).sort());
+    expect(enis.map((e) => e.NetworkInterfaceId).sort()).toEqual(
+      rows.map((r) => r.networkInterfaceId).sort(),
+    );
     expect(enis.map((e) => e.TagSet?.find((t) => t.Key === 'HostName')?.Value).sort()).toEqual([
       'proxy-c1',
       'proxy-c2',

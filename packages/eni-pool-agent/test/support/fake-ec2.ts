@@ -56,6 +56,11 @@ export class FakeEc2 {
   /** Attachments start `attaching` and turn `attached` after this many describes of them. */
   attachingDescribes = 0;
   maxEnisPerInstance = 3;
+  /**
+   * EC2 eventual consistency: DescribeNetworkInterfaces filtered by `attachment.instance-id`
+   * answers empty for that instance this many more times.
+   */
+  readonly staleDescribes = new Map<string, number>();
   /** Runs before each attach lands, e.g. to let a rival win the race. */
   beforeAttach?: (networkInterfaceId: string) => void;
 
@@ -66,6 +71,12 @@ export class FakeEc2 {
     this.ec2Mock.on(DescribeNetworkInterfacesCommand).callsFake(async (input) => {
       count('DescribeNetworkInterfaces');
       await Promise.resolve();
+      const byInstance = input.Filters?.find((f: Filter) => f.Name === 'attachment.instance-id')?.Values?.[0];
+      const stale = byInstance === undefined ? 0 : (this.staleDescribes.get(byInstance) ?? 0);
+      if (stale > 0) {
+        this.staleDescribes.set(byInstance!, stale - 1);
+        return { NetworkInterfaces: [] };
+      }
       return { NetworkInterfaces: this.describe(input.Filters ?? [], input.NetworkInterfaceIds) };
     });
     this.ec2Mock.on(AttachNetworkInterfaceCommand).callsFake(async (input) => {

@@ -11,6 +11,7 @@ import {
   DeviceIndexTakenError,
   InstanceNotFoundError,
   PoolExhaustedError,
+  RaceUnsettledError,
 } from '../../src/errors.ts';
 import { awsError, FakeEc2, POOL_TAGS, seedPool } from '../support/fake-ec2.ts';
 
@@ -326,6 +327,78 @@ describe('allocate', () => {
     await expect(allocate({ instanceId: 'i-0123456789abcdef0' }, pool, deps(), deadline())).rejects.toThrow(
       InstanceNotFoundError,
     );
+  });
+
+  it('describes again while EC2 does not list a just-launched instance, then attaches (no ABANDON on one empty answer)', async () => {
+    // Prepare
+    seedPool(fake, AZ_A, '10.0.0', 'server-a', 2);
+    const instanceId = fake.addInstance(AZ_A);
+    fake.staleDescribes.set(instanceId, 3);
+
+    // Act
+    const result = await allocate({ instanceId }, pool, deps(), deadline());
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'attached', availabilityZone: AZ_A });
+    expect(fake.attachedTo(instanceId)).toHaveLength(2);
+  });
+
+  it('reports not found only after the visibility window, not on the first empty answer', async () => {
+    seedPool(fake, AZ_A, '10.0.0', 'server-a', 1);
+    const start = clock.now();
+    await expect(allocate({ instanceId: 'i-0123456789abcdef0' }, pool, deps(), deadline())).rejects.toThrow(
+      InstanceNotFoundError,
+    );
+    expect(clock.now() - start).toBeGreaterThanOrEqual(15_000);
+    expect(clock.now() - start).toBeLessThanOrEqual(20_000);
+  });
+
+  it('after losing the device index to a concurrent delivery, waits for a stale Describe to show the winner', async () => {
+    // Prepare: a rival delivery for the same instance attaches first; Describe then lags twice.
+    const [mine, rival] = seedPool(fake, AZ_A, '10.0.0', 'server-a', 2);
+    const instanceId = fake.addInstance(AZ_A);
+    fake.beforeAttach = (id) => {
+      fake.beforeAttach = undefined;
+      const winner = id === mine!.id ? rival! : mine!;
+      winner.attachment = {
+        id: 'eni-attach-rival',
+        instanceId,
+        deviceIndex: 1,
+        status: 'attached',
+        deleteOnTermination: false,
+      };
+      fake.staleDescribes.set(instanceId, 2);
+    };
+
+    // Act
+    const result = await allocate({ instanceId }, pool, deps(), deadline());
+
+    // Assess: the winner's ENI, no second ENI, no error.
+    expect(result.outcome).toBe('already-held');
+    expect(fake.attachedTo(instanceId)).toHaveLength(2);
+  });
+
+  it('fails retryably (never DeviceIndexTakenError / ABANDON) when Describe never shows who took the index', async () => {
+    // Prepare
+    const [mine, rival] = seedPool(fake, AZ_A, '10.0.0', 'server-a', 2);
+    const instanceId = fake.addInstance(AZ_A);
+    fake.beforeAttach = (id) => {
+      fake.beforeAttach = undefined;
+      const winner = id === mine!.id ? rival! : mine!;
+      winner.attachment = {
+        id: 'eni-attach-rival',
+        instanceId,
+        deviceIndex: 1,
+        status: 'attached',
+        deleteOnTermination: false,
+      };
+      fake.staleDescribes.set(instanceId, 1_000);
+    };
+
+    // Act / Assess
+    const outcome = allocate({ instanceId }, pool, deps(), deadline());
+    await expect(outcome).rejects.toThrow(RaceUnsettledError);
+    await expect(outcome).rejects.not.toThrow(DeviceIndexTakenError);
   });
 
   it('rethrows errors it does not understand without retrying', async () => {
