@@ -16,11 +16,13 @@ import {
 } from '@aws-sdk/client-ec2';
 import { type BundleHandler, importBundle } from '@netkit/demo';
 import type { Emulator } from '@netkit/local-aws';
-import { allocatePool, lifecycleEventFor, POOL_TAGS } from '../test/support/fleet.ts';
+import { allocatePool, lifecycleEventFor } from '../test/support/fleet.ts';
 
 export const COMPOSED_GROUP = 'proxy-asg';
 export const ENI_HOOK = 'proxy-attach-eni';
 export const EIP_HOOK = 'proxy-associate-eip';
+/** Its own pool, so that EIPs left from an earlier scenario step are not in play. */
+export const COMPOSED_POOL_TAGS = { Application: 'composed Proxy' };
 
 /** eni-attach's built bundles, next to this package. */
 export const ENI_ATTACH_DIR = resolve(import.meta.dirname, '..', '..', 'eni-attach');
@@ -81,7 +83,7 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
       new CreateSecurityGroupCommand({ VpcId: targetVpc, GroupName: 'proxy-target', Description: 'target' }),
     )
   ).GroupId!;
-  const pool = await allocatePool(ec2, launches, POOL_TAGS);
+  const pool = await allocatePool(ec2, launches, COMPOSED_POOL_TAGS);
   step(
     `Group ${COMPOSED_GROUP}: hooks ${ENI_HOOK} (eni-attach, target VPC ${targetVpc}) and ${EIP_HOOK} (eip-associator, ${launches} pool EIPs)`,
   );
@@ -96,7 +98,7 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
   const eipAssociator = await importBundle<{ handler: BundleHandler }>(options.distDir, 'index', {
     ...emulator.env,
     ...QUIET,
-    EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
+    EIP_POOL_TAGS: JSON.stringify(COMPOSED_POOL_TAGS),
     ASSOCIATE_TIMEOUT_SECONDS: '40',
   });
 
@@ -166,11 +168,15 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
     const held = (addresses.Addresses ?? []).filter((a) => a.InstanceId === id);
     if (held.length !== 1 || !primaryOf.get(id) || held[0]!.NetworkInterfaceId !== primaryOf.get(id)) {
       eipOk = false;
+      const i = instances.indexOf(id);
+      step(
+        `${id}: ${held.length} pool EIPs (${held.map((a) => a.NetworkInterfaceId).join(', ')}), primary ${primaryOf.get(id)}; eip-associator said ${eipResults[i]?.status} ${eipResults[i]?.reason ?? ''}`,
+      );
     }
   }
   checks['every instance has one target-VPC ENI at device index 1'] = eniOk;
   checks['every instance has one pool EIP on its primary interface'] = eipOk;
-  const completions = await emulator.lifecycle.completions();
+  const completions = (await emulator.lifecycle.completions()).filter((c) => c.groupName === COMPOSED_GROUP);
   const continued = (hook: string) =>
     completions.filter((c) => c.hookName === hook && c.result === 'CONTINUE').map((c) => c.instanceId);
   checks['both hooks completed CONTINUE for every instance'] =

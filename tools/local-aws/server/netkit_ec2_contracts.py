@@ -12,8 +12,8 @@ Imported by netkit_moto.py; every function here runs under its global lock.
 - Eventual consistency ("Eventual consistency in the Amazon EC2 API",
   docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): with describeLagMs > 0 a
   just-launched instance is hidden from DescribeInstances (InvalidInstanceID.NotFound by id,
-  absent from filtered lists) and its interfaces from filtered DescribeNetworkInterfaces for that
-  long after RunInstances. Other calls (attach, associate, ...) see it at once.
+  absent from filtered lists) and its interfaces from DescribeNetworkInterfaces filtered by
+  attachment.instance-id for that long after RunInstances. Other calls (attach, associate, ...) see it at once.
 """
 
 from __future__ import annotations
@@ -110,7 +110,11 @@ def describe_lag(service: str, action: str, params: dict[str, str]) -> Iterator[
         yield
         return
     _HIDING["active"] = True
-    _HIDING["filtered"] = any(k.startswith("Filter.") for k in params)
+    # DescribeNetworkInterfaces lags for requests that ask by instance (attachment.instance-id);
+    # interfaces that existed before the launch stay listed by their other attributes.
+    _HIDING["filtered"] = any(
+        k.startswith("Filter.") and k.endswith(".Name") and v == "attachment.instance-id" for k, v in params.items()
+    )
     try:
         yield
     finally:

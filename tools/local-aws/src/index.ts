@@ -17,8 +17,8 @@ export interface EmulatorOptions {
   throttle?: ThrottleOption;
   /**
    * EC2 eventual consistency: for this long after RunInstances, DescribeInstances does not see
-   * the instance (InvalidInstanceID.NotFound by id) and filtered DescribeNetworkInterfaces omits
-   * its interfaces. Default 0 (off).
+   * the instance (InvalidInstanceID.NotFound by id) and DescribeNetworkInterfaces filtered by
+   * attachment.instance-id omits its interfaces. Default 0 (off).
    */
   describeLagMs?: number;
   /** Python interpreter with moto installed. Default env PYTHON or 'python3'. */

@@ -23,6 +23,7 @@ it('runs the demo scenario through the built bundle: one EIP each, one ABANDON, 
 
   // Assess
   const checks = result.details?.['checks'] as Record<string, boolean>;
+  if (!result.ok) console.error(steps.join('\n'));
   expect(Object.keys(checks).length).toBeGreaterThanOrEqual(10);
   expect({ checks, steps }).toEqual({
     checks: Object.fromEntries(Object.keys(checks).map((k) => [k, true])),
