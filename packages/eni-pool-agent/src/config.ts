@@ -13,6 +13,16 @@ export const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 /** Tag values: 0..256 characters of the same set. */
 export const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 
+/**
+ * Tag keys that instance metadata can serve (`--hostname-from-tag` reads the hostname tag from
+ * IMDS): letters, digits and `+ - = . , _ : @`; no spaces or `/`; not `.`, `..` or `_index`
+ * (EC2 User Guide, "Work with instance tags in instance metadata"). EC2 leaves other keys out of
+ * the instance metadata, so the agent would wait for a tag it can never see.
+ */
+export const METADATA_TAG_KEY = /^(?!aws:)(?!\.{1,2}$)(?!_index$)[A-Za-z0-9+\-=.,_:@]{1,128}$/;
+const METADATA_TAG_KEY_DESCRIPTION =
+  'a tag key instance metadata can serve: 1-128 of letters, digits and + - = . , _ : @ (no spaces or /, not "aws:...", ".", ".." or "_index")';
+
 export const DEFAULT_HOSTNAME_TAG = 'HostName';
 export const DEFAULT_DEVICE_INDEX = 1;
 export const DEFAULT_ATTACH_TIMEOUT_SECONDS = 120;
@@ -29,7 +39,7 @@ export const poolSpec = {
   }),
   /** Tag on a pool ENI (and, in Lambda mode, written on the instance) holding the hostname. */
   HOSTNAME_TAG: optional(
-    string({ pattern: TAG_KEY, description: 'a tag key (1-128 characters, not starting with "aws:")' }),
+    string({ pattern: METADATA_TAG_KEY, description: METADATA_TAG_KEY_DESCRIPTION }),
     DEFAULT_HOSTNAME_TAG,
   ),
   /** Device index the pool ENI is attached at (0 is the primary interface). */

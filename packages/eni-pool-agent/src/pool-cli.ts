@@ -6,7 +6,7 @@ import { optional, parseConfig, patterns, string, stringList, stringMap } from '
 import { ConfigError, ValidationError } from '@netkit/aws-core/errors';
 import { systemClock } from '@netkit/aws-core/retry';
 import { stderrLogger } from './agent-cli.ts';
-import { DEFAULT_HOSTNAME_TAG, TAG_KEY, TAG_VALUE } from './config.ts';
+import { DEFAULT_HOSTNAME_TAG, METADATA_TAG_KEY, TAG_KEY, TAG_VALUE } from './config.ts';
 import { explain } from './errors.ts';
 import { parseIpRange } from './ip.ts';
 import { createPool, formatTable, type PoolDeps, poolStatus } from './pool.ts';
@@ -40,7 +40,13 @@ export type PoolCommand =
 
 const spec = {
   '--tags': stringMap({ keyPattern: TAG_KEY, valuePattern: TAG_VALUE, what: 'tag key -> tag value' }),
-  '--hostname-tag': optional(string({ pattern: TAG_KEY, description: 'a tag key' }), DEFAULT_HOSTNAME_TAG),
+  '--hostname-tag': optional(
+    string({
+      pattern: METADATA_TAG_KEY,
+      description: 'a tag key instance metadata can serve (letters, digits, + - = . , _ : @)',
+    }),
+    DEFAULT_HOSTNAME_TAG,
+  ),
 };
 
 /** Parse and validate the command line; throws ValidationError naming the bad flag. */

@@ -31,4 +31,4 @@ it('runs the demo scenario through the built bundle: one EIP each, one ABANDON, 
   });
   expect(result.ok).toBe(true);
   expect(steps.length).toBeGreaterThan(5);
-}, 300_000);
+}, 600_000);

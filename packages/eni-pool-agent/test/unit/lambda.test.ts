@@ -275,8 +275,19 @@ describe('Lambda mode configuration', () => {
       'DETACH_ON_TERMINATE="yes": expected true or false',
     ],
     [{ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: 'aws:name' }, 'HOSTNAME_TAG="aws:name"'],
+    // Instance metadata only serves tag keys of letters, digits and + - = . , _ : @.
+    [{ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: 'Host Name' }, 'HOSTNAME_TAG="Host Name"'],
+    [{ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: 'app/hostname' }, 'instance metadata can serve'],
+    [{ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: '..' }, 'HOSTNAME_TAG=".."'],
+    [{ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: '_index' }, 'HOSTNAME_TAG="_index"'],
   ])('names the bad variable in %j', (env, message) => {
     expect(() => parseLambdaConfig(env)).toThrow(ConfigError);
     expect(() => parseLambdaConfig(env)).toThrow(message);
+  });
+
+  it('accepts hostname tag keys instance metadata can serve', () => {
+    for (const key of ['HostName', 'netkit:hostname', 'host-name.v2', 'a@b,c=d+e_f']) {
+      expect(parseLambdaConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: key }).HOSTNAME_TAG).toBe(key);
+    }
   });
 });
