@@ -191,10 +191,12 @@ export async function completeLifecycleAction(
     return 'completed';
   } catch (error) {
     if (isNoActiveLifecycleAction(error)) {
-      logger?.warn('Lifecycle action was already completed; treating as done', {
-        instanceId: action.instanceId,
-        result,
-      });
+      // Not proof of success: another delivery may have completed it, but the hook may also
+      // have timed out (its DefaultResult applied) or the action been abandoned.
+      logger?.warn(
+        'No active lifecycle action: completed by another delivery, or abandoned, or the hook timed out (its DefaultResult applied); nothing to complete',
+        { instanceId: action.instanceId, result },
+      );
       return 'already-completed';
     }
     throw error;

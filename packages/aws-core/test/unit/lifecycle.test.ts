@@ -180,6 +180,9 @@ describe('completeLifecycleAction', () => {
       }),
     ).resolves.toBe('already-completed');
     expect(warn).toHaveBeenCalledOnce();
+    // The log says what it is: not a success, possibly a hook timeout.
+    expect(warn.mock.calls[0]![0]).toContain('hook timed out');
+    expect(warn.mock.calls[0]![0]).not.toMatch(/treating as done/);
   });
 
   it('rethrows any other error', async () => {
