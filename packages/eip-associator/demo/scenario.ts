@@ -49,6 +49,7 @@ const scenario: Scenario = {
 
     const { handler } = await ctx.loadBundle<{ handler: BundleHandler }>('index', {
       EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
+      AUTO_SCALING_GROUP_NAME: GROUP,
       ASSOCIATE_TIMEOUT_SECONDS: ctx.fast ? '2' : '5',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',

@@ -116,7 +116,11 @@ const scenario: Scenario = {
       `Creating a pool of ${perAz} fixed-IP ENIs in each of ${azs.join(', ')} (pool CLI core)`,
       buildWorld(ec2, azs, perAz),
     );
-    const env = { ENI_POOL_TAGS: JSON.stringify(POOL_TAGS), ATTACH_TIMEOUT_SECONDS: '60' };
+    const env = {
+      ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
+      AUTO_SCALING_GROUP_NAME: GROUP,
+      ATTACH_TIMEOUT_SECONDS: '60',
+    };
     const { handler } = await ctx.loadBundle<{ handler: BundleHandler }>('index', env);
 
     // 1. A burst: as many launches as the pool holds, in both AZs at once.

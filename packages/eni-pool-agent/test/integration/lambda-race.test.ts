@@ -36,6 +36,7 @@ function setup() {
       },
       parseLambdaConfig({
         ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
+        AUTO_SCALING_GROUP_NAME: GROUP,
         ATTACH_TIMEOUT_SECONDS: String(timeoutSeconds),
       }),
     );
