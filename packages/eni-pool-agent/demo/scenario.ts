@@ -191,11 +191,14 @@ const scenario: Scenario = {
     )) as { status: string }[];
     const redeliveryCalls = await emulator.calls();
     checks.redeliveryChangesNothing =
-      redelivered.every((r) => r.status === 'already-held') &&
+      // The actions were completed: the heartbeat before any change finds them inactive.
+      redelivered.every((r) => r.status === 'inactive') &&
       redeliveryCalls['ec2:AttachNetworkInterface'] === undefined &&
       JSON.stringify((await poolEnis()).map((ni) => [ni.NetworkInterfaceId, ni.Attachment?.InstanceId])) ===
         before;
-    ctx.step(`  -> ${redelivered.length} x already-held, AttachNetworkInterface calls: 0`);
+    ctx.step(
+      `  -> ${redelivered.length} x inactive (actions already completed), AttachNetworkInterface calls: 0`,
+    );
 
     // 4. Terminate hook on the holder of the lowest address: the ENI goes back to the pool.
     const lowest = results.find((r) => r.privateIp === zones[0]!.pool[0]!.privateIp)!;
