@@ -23,8 +23,7 @@ export class ConfigError extends NetkitError {
     super(
       `Invalid configuration: ${issues
         .map(
-          (i) =>
-            `${i.variable}=${i.value === undefined ? '(unset)' : JSON.stringify(i.value)}: expected ${i.expected}`,
+          (i) => `${i.variable}=${i.value === undefined ? '(unset)' : echo(i.value)}: expected ${i.expected}`,
         )
         .join('; ')}`,
     );
@@ -93,11 +92,83 @@ export function isThrottlingError(error: unknown): boolean {
   return status === 429;
 }
 
+/** Longest part of an input value quoted back in an error message or log line. */
+export const ECHO_MAX_CHARS = 80;
+
+/**
+ * An input value quoted for an error message or a log line, bounded: JSON-quoted (so control
+ * characters show escaped) and cut to `max` characters with the full length noted, so a
+ * megabyte-long bad value cannot blow up a reason, a CloudWatch line or a CloudFormation response.
+ */
+export function echo(value: unknown, max: number = ECHO_MAX_CHARS): string {
+  if (typeof value === 'string') {
+    const quoted = JSON.stringify(value.slice(0, max));
+    // Escapes (control characters) can make the quoted text up to 6x longer: bound that too.
+    const cut = quoted.length > max + 2 ? `${quoted.slice(0, max + 1)}"` : quoted;
+    return cut.length === quoted.length && value.length <= max
+      ? cut
+      : `${cut}... (${value.length} characters)`;
+  }
+  if (value === undefined) return 'undefined';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length} characters)`;
+}
+
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+
+/** A server-side fault (HTTP 5xx): the request may succeed when repeated. */
+export function isServerFault(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { $fault?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (e.$fault === 'server') return true;
+  const status = e.$metadata?.httpStatusCode;
+  return typeof status === 'number' && status >= 500 && status <= 599;
+}
+
+/** A network-level failure (connection reset or refused, socket timeout): no AWS answer at all. */
+export function isNetworkError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { code?: unknown; name?: unknown; errno?: unknown; $metadata?: unknown };
+  for (const candidate of [e.code, e.name]) {
+    if (typeof candidate === 'string' && NETWORK_ERROR_CODES.has(candidate)) return true;
+  }
+  return false;
+}
+
+/**
+ * Worth another try of the very same request: throttling, a server fault (5xx) or a network
+ * error. The SDK's own retries give up within about a second; callers with a deadline retry
+ * these again within it (`retry(fn, { retryable: isTransientError, deadline })`).
+ */
+export function isTransientError(error: unknown): boolean {
+  return isThrottlingError(error) || isServerFault(error) || isNetworkError(error);
+}
+
 /** A short, loggable description of any thrown value. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const name = awsErrorName(error) ?? error.name;
-    return error.message ? `${name}: ${error.message}` : name;
+    const message = error.message.length > 500 ? `${error.message.slice(0, 500)}...` : error.message;
+    return message ? `${name}: ${message}` : name;
   }
-  return String(error);
+  const text = String(error);
+  return text.length > 500 ? `${text.slice(0, 500)}...` : text;
 }

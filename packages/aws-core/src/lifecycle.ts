@@ -3,9 +3,10 @@ import {
   CompleteLifecycleActionCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { awsErrorName, describeError, InvalidEventError } from './errors.ts';
+import { type ConfigOf, optional, string, stringList } from './config.ts';
+import { awsErrorName, describeError, echo, InvalidEventError, isTransientError } from './errors.ts';
 import type { Logger } from './observability.ts';
-import { type Clock, systemClock } from './retry.ts';
+import { type Clock, type Deadline, retry, systemClock } from './retry.ts';
 
 export const LAUNCH_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
 export const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
@@ -37,6 +38,66 @@ export interface LifecycleAction {
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const PLACES: readonly string[] = ['EC2', 'WarmPool', 'AutoScalingGroup'];
 
+/**
+ * Auto Scaling group names: 1-255 characters (API reference: XmlStringMaxLen255). Control
+ * characters and lone surrogates are refused (AWS's pattern excludes all but tab/CR/LF, and no
+ * group name made in the console or by CloudFormation carries those).
+ */
+export const GROUP_NAME = /^[^\p{Cc}\p{Cs}]{1,255}$/u;
+/** Lifecycle hook names: `[A-Za-z0-9\-_\/]+`, 1-255 characters (PutLifecycleHook API reference). */
+export const HOOK_NAME = /^[A-Za-z0-9_/-]{1,255}$/;
+/** Lifecycle action tokens are UUIDs (36 characters, CompleteLifecycleAction API reference). */
+export const LIFECYCLE_TOKEN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** NotificationMetadata: at most 1023 characters (PutLifecycleHook API reference). */
+export const NOTIFICATION_METADATA_MAX = 1023;
+const EVENT_ID = /^[A-Za-z0-9-]{1,64}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+const ACCOUNT = /^\d{12}$/;
+const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Configuration of a lifecycle hook handler: which group (and hooks) its events may come from. */
+export const lifecycleScopeSpec = {
+  /** The one Auto Scaling group whose lifecycle events this function acts on. */
+  AUTO_SCALING_GROUP_NAME: string({
+    pattern: GROUP_NAME,
+    description: 'the Auto Scaling group name (1-255 characters, no control characters)',
+  }),
+  /** Optional: the lifecycle hook names whose events this function acts on (any hook of the group when unset). */
+  LIFECYCLE_HOOK_NAMES: optional(
+    stringList({ pattern: HOOK_NAME, item: 'lifecycle hook name ([A-Za-z0-9-_/], 1-255 characters)' }),
+  ),
+};
+
+/** Which lifecycle actions a handler may act on. */
+export interface LifecycleScope {
+  groupName: string;
+  /** Unset: every hook of the group. */
+  hookNames?: readonly string[];
+}
+
+/** The scope from a parsed `lifecycleScopeSpec` configuration. */
+export function lifecycleScopeOf(config: ConfigOf<typeof lifecycleScopeSpec>): LifecycleScope {
+  const scope: LifecycleScope = { groupName: config.AUTO_SCALING_GROUP_NAME };
+  if (config.LIFECYCLE_HOOK_NAMES !== undefined) scope.hookNames = config.LIFECYCLE_HOOK_NAMES;
+  return scope;
+}
+
+/** Throws InvalidEventError unless the action belongs to the configured group (and hooks). */
+export function checkLifecycleScope(action: LifecycleAction, scope: LifecycleScope): void {
+  if (action.groupName !== scope.groupName) {
+    throw new InvalidEventError(
+      `Lifecycle event is for Auto Scaling group ${echo(action.groupName)}, not the configured AUTO_SCALING_GROUP_NAME ${echo(scope.groupName)}`,
+      'detail.AutoScalingGroupName',
+    );
+  }
+  if (scope.hookNames !== undefined && !scope.hookNames.includes(action.hookName)) {
+    throw new InvalidEventError(
+      `Lifecycle event is for hook ${echo(action.hookName)}, not one of the configured LIFECYCLE_HOOK_NAMES ${echo(scope.hookNames.join(','))}`,
+      'detail.LifecycleHookName',
+    );
+  }
+}
+
 function str(detail: Record<string, unknown>, field: string, required: true): string;
 function str(detail: Record<string, unknown>, field: string, required: false): string | undefined;
 function str(detail: Record<string, unknown>, field: string, required: boolean) {
@@ -48,9 +109,26 @@ function str(detail: Record<string, unknown>, field: string, required: boolean) 
   }
   if (typeof value !== 'string') {
     throw new InvalidEventError(
-      `Lifecycle event detail.${field} must be a string, got ${typeof value}`,
+      `Lifecycle event detail.${field} must be a string, got ${Array.isArray(value) ? 'array' : typeof value}`,
       `detail.${field}`,
     );
+  }
+  return value;
+}
+
+function checked(field: string, value: string, pattern: RegExp, expected: string): string {
+  if (!pattern.test(value)) {
+    throw new InvalidEventError(`detail.${field} ${echo(value)} is not ${expected}`, `detail.${field}`);
+  }
+  return value;
+}
+
+/** An optional envelope field: absent is fine, present must be a well-formed string. */
+function envelope(e: Record<string, unknown>, field: string, pattern: RegExp, expected: string) {
+  const value = e[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new InvalidEventError(`Lifecycle event ${field} ${echo(value)} is not ${expected}`, field);
   }
   return value;
 }
@@ -69,7 +147,7 @@ export function parseLifecycleEvent(
   const e = event as Record<string, unknown>;
   if (e.source !== 'aws.autoscaling') {
     throw new InvalidEventError(
-      `Unexpected event source ${JSON.stringify(e.source)}; expected "aws.autoscaling"`,
+      `Unexpected event source ${echo(e.source)}; expected "aws.autoscaling"`,
       'source',
     );
   }
@@ -85,7 +163,7 @@ export function parseLifecycleEvent(
       .map((k) => JSON.stringify(k === 'launch' ? LAUNCH_DETAIL_TYPE : TERMINATE_DETAIL_TYPE))
       .join(' or ');
     throw new InvalidEventError(
-      `Unexpected detail-type ${JSON.stringify(detailType)}; expected ${expected}`,
+      `Unexpected detail-type ${echo(detailType)}; expected ${expected}`,
       'detail-type',
     );
   }
@@ -97,7 +175,7 @@ export function parseLifecycleEvent(
   const instanceId = str(d, 'EC2InstanceId', true);
   if (!INSTANCE_ID.test(instanceId)) {
     throw new InvalidEventError(
-      `detail.EC2InstanceId ${JSON.stringify(instanceId)} is not an instance id`,
+      `detail.EC2InstanceId ${echo(instanceId)} is not an instance id (i- and 8 to 17 hex digits)`,
       'detail.EC2InstanceId',
     );
   }
@@ -105,7 +183,7 @@ export function parseLifecycleEvent(
   const expectedTransition = kind === 'launch' ? LAUNCHING : TERMINATING;
   if (transition !== expectedTransition) {
     throw new InvalidEventError(
-      `detail.LifecycleTransition ${JSON.stringify(transition)} does not match detail-type; expected ${expectedTransition}`,
+      `detail.LifecycleTransition ${echo(transition)} does not match detail-type; expected ${expectedTransition}`,
       'detail.LifecycleTransition',
     );
   }
@@ -113,7 +191,7 @@ export function parseLifecycleEvent(
     const value = str(d, field, false);
     if (value !== undefined && !PLACES.includes(value)) {
       throw new InvalidEventError(
-        `detail.${field} ${JSON.stringify(value)} is not one of ${PLACES.join(', ')}`,
+        `detail.${field} ${echo(value)} is not one of ${PLACES.join(', ')}`,
         `detail.${field}`,
       );
     }
@@ -122,19 +200,41 @@ export function parseLifecycleEvent(
   const action: LifecycleAction = {
     kind,
     instanceId,
-    groupName: str(d, 'AutoScalingGroupName', true),
-    hookName: str(d, 'LifecycleHookName', true),
-    token: str(d, 'LifecycleActionToken', true),
+    groupName: checked(
+      'AutoScalingGroupName',
+      str(d, 'AutoScalingGroupName', true),
+      GROUP_NAME,
+      'an Auto Scaling group name (1-255 characters, no control characters)',
+    ),
+    hookName: checked(
+      'LifecycleHookName',
+      str(d, 'LifecycleHookName', true),
+      HOOK_NAME,
+      'a lifecycle hook name (1-255 characters of A-Z a-z 0-9 - _ /)',
+    ),
+    token: checked(
+      'LifecycleActionToken',
+      str(d, 'LifecycleActionToken', true),
+      LIFECYCLE_TOKEN,
+      'a lifecycle action token (a UUID)',
+    ),
     transition: expectedTransition,
   };
+  const metadata = str(d, 'NotificationMetadata', false);
+  if (metadata !== undefined && metadata.length > NOTIFICATION_METADATA_MAX) {
+    throw new InvalidEventError(
+      `detail.NotificationMetadata is ${metadata.length} characters; at most ${NOTIFICATION_METADATA_MAX}`,
+      'detail.NotificationMetadata',
+    );
+  }
   const optionalFields = {
     origin: place('Origin'),
     destination: place('Destination'),
-    notificationMetadata: str(d, 'NotificationMetadata', false),
-    eventId: typeof e.id === 'string' ? e.id : undefined,
-    region: typeof e.region === 'string' ? e.region : undefined,
-    account: typeof e.account === 'string' ? e.account : undefined,
-    time: typeof e.time === 'string' ? e.time : undefined,
+    notificationMetadata: metadata,
+    eventId: envelope(e, 'id', EVENT_ID, 'an event id'),
+    region: envelope(e, 'region', REGION, 'a region name'),
+    account: envelope(e, 'account', ACCOUNT, 'a 12-digit account id'),
+    time: envelope(e, 'time', EVENT_TIME, 'an RFC 3339 time'),
   };
   for (const [k, v] of Object.entries(optionalFields))
     if (v !== undefined) (action as unknown as Record<string, unknown>)[k] = v;
@@ -200,6 +300,49 @@ export async function completeLifecycleAction(
       return 'already-completed';
     }
     throw error;
+  }
+}
+
+export interface ConfirmOptions {
+  deadline: Deadline;
+  clock?: Clock;
+  random?: () => number;
+  logger?: Pick<Logger, 'warn' | 'debug'>;
+}
+
+/**
+ * Before the first mutation of a launch: is the lifecycle action still live? One heartbeat
+ * (which also restarts the hook's timer) tells: AWS answers "No active Lifecycle Action found"
+ * when the action was completed, abandoned or timed out (a late redelivery), or when the token
+ * does not belong to this group, hook and instance. Transient errors (throttling, 5xx,
+ * network) are retried within `deadline`; other errors (e.g. AccessDenied) are thrown.
+ */
+export async function confirmLifecycleActionLive(
+  autoscaling: AutoScalingClient,
+  action: LifecycleAction,
+  options: ConfirmOptions,
+): Promise<'live' | 'inactive'> {
+  try {
+    await retry(() => recordLifecycleHeartbeat(autoscaling, action), {
+      retryable: isTransientError,
+      deadline: options.deadline,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.random ? { random: options.random } : {}),
+      onRetry: (error, attempt, delayMs) =>
+        options.logger?.debug('Retrying lifecycle heartbeat', {
+          error: describeError(error),
+          attempt,
+          delayMs,
+        }),
+    });
+    return 'live';
+  } catch (error) {
+    if (!isNoActiveLifecycleAction(error)) throw error;
+    options.logger?.warn(
+      'Lifecycle action is not active (completed, abandoned, timed out, or not this instance); no change made',
+      { instanceId: action.instanceId, groupName: action.groupName, hookName: action.hookName },
+    );
+    return 'inactive';
   }
 }
 
@@ -306,10 +449,13 @@ export interface RejectedEvent {
 export function acceptLifecycleEvent(
   event: unknown,
   logger: Pick<Logger, 'error'>,
+  scope: LifecycleScope,
   accept: readonly LifecycleKind[] = ['launch', 'terminate'],
 ): LifecycleAction | RejectedEvent {
   try {
-    return parseLifecycleEvent(event, accept);
+    const action = parseLifecycleEvent(event, accept);
+    checkLifecycleScope(action, scope);
+    return action;
   } catch (error) {
     if (!(error instanceof InvalidEventError)) throw error;
     logger.error('Rejected lifecycle event; no AWS call was made', {

@@ -15,6 +15,7 @@ import {
   allocatePool,
   beginLaunches,
   ec2CallCount,
+  GROUP,
   launchInstances,
   POOL_TAGS,
 } from '../test/support/fleet.ts';
@@ -67,7 +68,7 @@ export interface RunStats {
 }
 
 function netkitInvoker(emulator: Emulator) {
-  const config = loadConfig({ EIP_POOL_TAGS: JSON.stringify(POOL_TAGS) });
+  const config = loadConfig({ EIP_POOL_TAGS: JSON.stringify(POOL_TAGS), AUTO_SCALING_GROUP_NAME: GROUP });
   // One execution environment per invocation: its own clients, as concurrent Lambdas have
   // (the handler's createClient settings: adaptive retry mode, 5 attempts).
   return (event: unknown) =>

@@ -50,6 +50,7 @@ const scenario: Scenario = {
 
     const { handler } = await ctx.loadBundle<{ handler: BundleHandler }>('index', {
       EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
+      AUTO_SCALING_GROUP_NAME: GROUP,
       // The launch that finds the pool empty waits this long; the others must finish well within it
       // (four EC2 calls and a heartbeat), also on a loaded 2-core machine.
       ASSOCIATE_TIMEOUT_SECONDS: ctx.fast ? '4' : '5',

@@ -5,7 +5,7 @@ import {
   describeError,
   isAwsError,
   isNotFoundError,
-  isThrottlingError,
+  isTransientError,
 } from '@netkit/aws-core/errors';
 import {
   type CompletionOutcome,
@@ -110,9 +110,7 @@ export function collisionDelay(collisions: number, random: () => number = Math.r
 
 /** Errors worth another try of the same AssociateAddress: throttling, and a new instance EC2 does not fully know yet. */
 function associateRetryable(error: unknown): boolean {
-  return (
-    isThrottlingError(error) || isAwsError(error, 'IncorrectInstanceState', 'InvalidInstanceID.NotFound')
-  );
+  return isTransientError(error) || isAwsError(error, 'IncorrectInstanceState', 'InvalidInstanceID.NotFound');
 }
 
 /** Another launch took the candidate first, or it was released since we described the pool. */
@@ -155,7 +153,7 @@ export async function associateOnLaunch(
   const clock = deps.clock ?? systemClock;
   const { deadline, poolTags } = options;
   const log = { instanceId: action.instanceId, groupName: action.groupName };
-  const call = <T>(fn: () => Promise<T>, retryable: (e: unknown) => boolean = isThrottlingError) =>
+  const call = <T>(fn: () => Promise<T>, retryable: (e: unknown) => boolean = isTransientError) =>
     retry(fn, {
       ...CALL_BACKOFF,
       retryable,
@@ -246,7 +244,7 @@ export async function associateOnLaunch(
   const complete = async (result: LifecycleResult): Promise<CompletionOutcome> =>
     retry(() => completeLifecycleAction(deps.autoscaling, action, result, logger), {
       ...CALL_BACKOFF,
-      retryable: isThrottlingError,
+      retryable: isTransientError,
       deadline: options.completeDeadline,
       clock,
       ...(deps.random ? { random: deps.random } : {}),
@@ -268,7 +266,7 @@ export async function associateOnLaunch(
       try {
         await retry(() => ec2.send(new DisassociateAddressCommand({ AssociationId: associationId })), {
           ...CALL_BACKOFF,
-          retryable: isThrottlingError,
+          retryable: isTransientError,
           deadline: options.completeDeadline,
           clock,
           ...(deps.random ? { random: deps.random } : {}),
@@ -434,7 +432,7 @@ export async function releaseOnTerminate(
   const clock = deps.clock ?? systemClock;
   const base = {
     ...CALL_BACKOFF,
-    retryable: isThrottlingError,
+    retryable: isTransientError,
     clock,
     ...(deps.random ? { random: deps.random } : {}),
   };

@@ -1,4 +1,5 @@
 import { type ConfigOf, integer, optional, parseConfig, stringMap } from '@netkit/aws-core/config';
+import { lifecycleScopeSpec } from '@netkit/aws-core/lifecycle';
 
 /**
  * Tag keys and values as EC2 accepts them: keys 1..128 characters not starting with
@@ -8,6 +9,8 @@ const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 
 export const configSpec = {
+  /** AUTO_SCALING_GROUP_NAME (required), LIFECYCLE_HOOK_NAMES (optional): events of other groups/hooks are rejected. */
+  ...lifecycleScopeSpec,
   /** JSON object of tags an EIP must carry (all pairs) to belong to the pool. */
   EIP_POOL_TAGS: stringMap({
     keyPattern: TAG_KEY,

@@ -5,6 +5,7 @@ import {
   completeLifecycleAction,
   isEnteringGroup,
   isRejected,
+  lifecycleScopeOf,
   type RejectedEvent,
 } from '@netkit/aws-core/lifecycle';
 import { type Metrics, recordPoolGauge } from '@netkit/aws-core/metrics';
@@ -50,8 +51,9 @@ export function createHandler(deps: HandlerDeps, config: Config) {
   const timeoutMs =
     config.ASSOCIATE_TIMEOUT_SECONDS === undefined ? undefined : config.ASSOCIATE_TIMEOUT_SECONDS * 1_000;
 
+  const scope = lifecycleScopeOf(config);
   return async (event: unknown, context: LambdaContextLike): Promise<HandlerResult> => {
-    const action = acceptLifecycleEvent(event, deps.logger);
+    const action = acceptLifecycleEvent(event, deps.logger, scope);
     if (isRejected(action)) return action;
     const deadline = Deadline.fromContext(context, marginMs, clock, timeoutMs);
     const completeDeadline = Deadline.fromContext(context, COMPLETE_MARGIN_MS, clock);

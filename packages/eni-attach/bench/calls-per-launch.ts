@@ -105,6 +105,7 @@ const context = () => {
 /** One Lambda container of eni-attach (clients as createClient builds them: adaptive, 5 attempts). */
 function eniAttach(emu: Emulator, f: Fleet) {
   const config = loadLaunchConfig({
+    AUTO_SCALING_GROUP_NAME: GROUP,
     SUBNET_MAP: JSON.stringify(f.world.targetSubnets),
     SECURITY_GROUP_IDS: f.world.targetSecurityGroupId,
   });

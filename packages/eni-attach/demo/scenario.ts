@@ -54,6 +54,7 @@ async function run(ctx: ScenarioContext) {
   ctx.step(`Group ${GROUP} launches ${instances.length} instances in ${world.zones.join(' and ')}`);
 
   const { handler } = await ctx.loadBundle<{ handler: BundleHandler }>('index', {
+    AUTO_SCALING_GROUP_NAME: GROUP,
     SUBNET_MAP: JSON.stringify(world.targetSubnets),
     SECURITY_GROUP_IDS: world.targetSecurityGroupId,
     DEVICE_INDEX: '1',

@@ -1,4 +1,8 @@
-import { acceptLifecycleEvent, type RejectedEvent } from '@netkit/aws-core/lifecycle';
+import {
+  acceptLifecycleEvent,
+  confirmLifecycleActionLive,
+  type RejectedEvent,
+} from '@netkit/aws-core/lifecycle';
 import { MetricUnit } from '@netkit/aws-core/metrics';
 import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
 import type { LaunchConfig, SweepConfig } from './config.ts';
@@ -15,7 +19,14 @@ export interface HandlerDeps extends LaunchDeps {
   };
 }
 
-export type HandlerResult = LaunchReport | TerminateReport | RejectedEvent;
+/** A launch whose lifecycle action was no longer live (late redelivery, foreign token): nothing was changed. */
+export interface InactiveLaunch {
+  status: 'inactive';
+  instanceId: string;
+  reason: string;
+}
+
+export type HandlerResult = LaunchReport | TerminateReport | RejectedEvent | InactiveLaunch;
 
 /** Time kept back from the EC2 work for cleanup and CompleteLifecycleAction. */
 export const FINISH_RESERVE_MS = 8_000;
@@ -35,11 +46,26 @@ export function deadlinesFor(context: LambdaContextLike, clock: LaunchDeps['cloc
  */
 export function createHandler(deps: HandlerDeps, config: LaunchConfig) {
   return async (event: unknown, context: LambdaContextLike): Promise<HandlerResult> => {
-    const action = acceptLifecycleEvent(event, deps.logger);
+    const action = acceptLifecycleEvent(event, deps.logger, config.scope);
     if ('status' in action) return action;
     const deadlines = deadlinesFor(context, deps.clock);
     try {
       if (action.kind === 'terminate') return await handleTerminate(action, deps, deadlines);
+      // Verify before mutating: no ENI is created for an action that is over or not this instance's.
+      const live = await confirmLifecycleActionLive(deps.autoscaling, action, {
+        deadline: deadlines.work,
+        clock: deps.clock,
+        logger: deps.logger,
+        ...(deps.random ? { random: deps.random } : {}),
+      });
+      if (live === 'inactive') {
+        return {
+          status: 'inactive',
+          instanceId: action.instanceId,
+          reason:
+            'the lifecycle action is not active (completed, abandoned or timed out); nothing was changed',
+        };
+      }
       const report = await handleLaunch(action, config, deps, deadlines);
       deps.metrics?.addMetric(
         report.result === 'CONTINUE' ? 'LaunchesContinued' : 'LaunchesAbandoned',

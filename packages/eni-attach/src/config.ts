@@ -10,6 +10,7 @@ import {
   stringMap,
 } from '@netkit/aws-core/config';
 import { ConfigError, type ConfigIssue } from '@netkit/aws-core/errors';
+import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle';
 import { RESERVED_TAG_PREFIXES } from './naming.ts';
 
 /** Availability Zone names, including Local Zones (`us-west-2-lax-1a`). */
@@ -30,6 +31,8 @@ export interface AttachmentSpec {
 }
 
 export interface LaunchConfig {
+  /** AUTO_SCALING_GROUP_NAME, LIFECYCLE_HOOK_NAMES: lifecycle events of any other group or hook are rejected. */
+  scope: LifecycleScope;
   /** Sorted by device index; at least one. */
   attachments: AttachmentSpec[];
   /** Extra tags (ENI_TAGS) on every ENI this package creates. */
@@ -45,6 +48,7 @@ const subnetMapField = stringMap({
 });
 
 const launchSpec = {
+  ...lifecycleScopeSpec,
   SUBNET_MAP: optional(subnetMapField),
   SECURITY_GROUP_IDS: optional(stringList({ pattern: patterns.securityGroupId, item: 'security group id' })),
   DEVICE_INDEX: optional(integer({ min: 1, max: MAX_DEVICE_INDEX })),
@@ -184,7 +188,12 @@ export function loadLaunchConfig(env: Record<string, string | undefined> = proce
   const eniTags = raw.ENI_TAGS ?? {};
   checkTags(eniTags, issues, env.ENI_TAGS);
   if (issues.length > 0) throw new ConfigError(issues);
-  return { attachments, eniTags, heartbeatIntervalMs: raw.HEARTBEAT_INTERVAL_SECONDS * 1000 };
+  return {
+    scope: lifecycleScopeOf(raw),
+    attachments,
+    eniTags,
+    heartbeatIntervalMs: raw.HEARTBEAT_INTERVAL_SECONDS * 1000,
+  };
 }
 
 export interface SweepConfig {

@@ -122,6 +122,7 @@ async function runOurs(
   // (0.7 s per call with 400 ENIs, measured), far slower than EC2.
   const config = parseLambdaConfig({
     ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
+    AUTO_SCALING_GROUP_NAME: GROUP,
     ATTACH_TIMEOUT_SECONDS: '840',
   });
   const events = await Promise.all(

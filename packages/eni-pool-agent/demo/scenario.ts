@@ -116,7 +116,11 @@ const scenario: Scenario = {
       `Creating a pool of ${perAz} fixed-IP ENIs in each of ${azs.join(', ')} (pool CLI core)`,
       buildWorld(ec2, azs, perAz),
     );
-    const env = { ENI_POOL_TAGS: JSON.stringify(POOL_TAGS), ATTACH_TIMEOUT_SECONDS: '60' };
+    const env = {
+      ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
+      AUTO_SCALING_GROUP_NAME: GROUP,
+      ATTACH_TIMEOUT_SECONDS: '60',
+    };
     const { handler } = await ctx.loadBundle<{ handler: BundleHandler }>('index', env);
 
     // 1. A burst: as many launches as the pool holds, in both AZs at once.
@@ -187,11 +191,14 @@ const scenario: Scenario = {
     )) as { status: string }[];
     const redeliveryCalls = await emulator.calls();
     checks.redeliveryChangesNothing =
-      redelivered.every((r) => r.status === 'already-held') &&
+      // The actions were completed: the heartbeat before any change finds them inactive.
+      redelivered.every((r) => r.status === 'inactive') &&
       redeliveryCalls['ec2:AttachNetworkInterface'] === undefined &&
       JSON.stringify((await poolEnis()).map((ni) => [ni.NetworkInterfaceId, ni.Attachment?.InstanceId])) ===
         before;
-    ctx.step(`  -> ${redelivered.length} x already-held, AttachNetworkInterface calls: 0`);
+    ctx.step(
+      `  -> ${redelivered.length} x inactive (actions already completed), AttachNetworkInterface calls: 0`,
+    );
 
     // 4. Terminate hook on the holder of the lowest address: the ENI goes back to the pool.
     const lowest = results.find((r) => r.privateIp === zones[0]!.pool[0]!.privateIp)!;

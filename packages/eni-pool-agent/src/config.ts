@@ -7,6 +7,7 @@ import {
   string,
   stringMap,
 } from '@netkit/aws-core/config';
+import { lifecycleScopeSpec } from '@netkit/aws-core/lifecycle';
 
 /** Tag keys EC2 accepts from users: 1..128 characters, not starting with the reserved `aws:` prefix. */
 export const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
@@ -53,6 +54,8 @@ export const poolSpec = {
 
 export const lambdaSpec = {
   ...poolSpec,
+  /** AUTO_SCALING_GROUP_NAME (required), LIFECYCLE_HOOK_NAMES (optional): events of other groups/hooks are rejected. */
+  ...lifecycleScopeSpec,
   /** On a terminate lifecycle action, detach the pool ENI so a replacement can take it at once. */
   DETACH_ON_TERMINATE: optional(boolean(), true),
 };

@@ -4,11 +4,13 @@ import { describeError, isThrottlingError } from '@netkit/aws-core/errors';
 import {
   acceptLifecycleEvent,
   completeLifecycleAction,
+  confirmLifecycleActionLive,
   isEnteringGroup,
   isLeavingGroup,
   isRejected,
   type LifecycleAction,
   type LifecycleResult,
+  lifecycleScopeOf,
   type RejectedEvent,
 } from '@netkit/aws-core/lifecycle';
 import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metrics';
@@ -42,7 +44,8 @@ export type HandlerResult =
     }
   | { status: 'abandoned'; instanceId: string; reason: string }
   | { status: 'detached'; instanceId: string; networkInterfaceIds: string[] }
-  | { status: 'skipped'; instanceId: string; reason: string };
+  | { status: 'skipped'; instanceId: string; reason: string }
+  | { status: 'inactive'; instanceId: string; reason: string };
 
 /**
  * The Lambda mode handler for the launch (and optional terminate) lifecycle
@@ -122,6 +125,16 @@ export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
       clock,
       config.ATTACH_TIMEOUT_SECONDS * 1_000,
     );
+    // Verify before mutating: no pool ENI is attached for an action that is over or not this instance's.
+    if (
+      (await confirmLifecycleActionLive(deps.autoscaling, action, { deadline, clock, logger })) === 'inactive'
+    ) {
+      return {
+        status: 'inactive',
+        instanceId,
+        reason: 'the lifecycle action is not active; nothing was changed',
+      };
+    }
     let allocation: Allocation;
     try {
       allocation = await allocate({ instanceId }, pool, core, deadline);
@@ -203,7 +216,7 @@ export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
   }
 
   return async function handler(event: unknown, context: LambdaContextLike): Promise<HandlerResult> {
-    const action = acceptLifecycleEvent(event, logger);
+    const action = acceptLifecycleEvent(event, logger, lifecycleScopeOf(config));
     if (isRejected(action)) return action;
     recorded = false;
     try {

@@ -4,10 +4,12 @@ import {
   ConfigError,
   DeadlineExceededError,
   describeError,
+  echo,
   InvalidEventError,
   isAwsError,
   isNotFoundError,
   isThrottlingError,
+  isTransientError,
   NetkitError,
 } from '../../src/errors.ts';
 
@@ -56,5 +58,45 @@ describe('errors', () => {
     );
     expect(describeError(new TypeError('bad'))).toBe('TypeError: bad');
     expect(describeError(42)).toBe('42');
+  });
+});
+
+describe('echo', () => {
+  it('quotes short values whole and cuts long ones, noting the length', () => {
+    expect(echo('abc')).toBe('"abc"');
+    expect(echo('a\u0000b')).toBe('"a\\u0000b"');
+    expect(echo('x'.repeat(1 << 20))).toBe(`"${'x'.repeat(80)}"... (1048576 characters)`);
+    expect(echo(42)).toBe('42');
+    expect(echo(undefined)).toBe('undefined');
+    expect(echo(['a'.repeat(200)]).length).toBeLessThan(120);
+  });
+
+  it('bounds the values a ConfigError quotes', () => {
+    const error = new ConfigError([{ variable: 'X', value: 'v'.repeat(1 << 20), expected: 'short' }]);
+    expect(error.message.length).toBeLessThan(200);
+    expect(error.message).toContain('(1048576 characters)');
+  });
+});
+
+describe('isTransientError', () => {
+  it('is true for throttling, 5xx and network errors, false for client faults', () => {
+    expect(isTransientError(awsError('RequestLimitExceeded'))).toBe(true);
+    expect(
+      isTransientError(
+        Object.assign(new Error('boom'), { $fault: 'server', $metadata: { httpStatusCode: 500 } }),
+      ),
+    ).toBe(true);
+    expect(isTransientError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isTransientError(Object.assign(new Error('t'), { name: 'TimeoutError' }))).toBe(true);
+    expect(
+      isTransientError(
+        Object.assign(new Error('no'), {
+          name: 'InvalidParameterValue',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      ),
+    ).toBe(false);
+    expect(isTransientError(new TypeError('bug'))).toBe(false);
   });
 });

@@ -7,18 +7,23 @@ import {
 import { lifecycleEvent, loadEvent, manualClock } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../src/config.ts';
 import { InvalidEventError } from '../../src/errors.ts';
 import {
   acceptLifecycleEvent,
   completeLifecycleAction,
+  confirmLifecycleActionLive,
   isEnteringGroup,
   isLeavingGroup,
   isNoActiveLifecycleAction,
   isRejected,
+  lifecycleScopeOf,
+  lifecycleScopeSpec,
   parseLifecycleEvent,
   startHeartbeat,
   withHeartbeat,
 } from '../../src/lifecycle.ts';
+import { Deadline } from '../../src/retry.ts';
 
 const asg = mockClient(AutoScalingClient);
 const noActive = (token: string) =>
@@ -284,7 +289,7 @@ describe('heartbeat keeper', () => {
 describe('acceptLifecycleEvent', () => {
   it('returns the action for a valid event', () => {
     const error = vi.fn();
-    const result = acceptLifecycleEvent(loadEvent('autoscaling/launch'), { error });
+    const result = acceptLifecycleEvent(loadEvent('autoscaling/launch'), { error }, { groupName: 'my-asg' });
     expect(isRejected(result)).toBe(false);
     expect(error).not.toHaveBeenCalled();
   });
@@ -293,7 +298,7 @@ describe('acceptLifecycleEvent', () => {
     const error = vi.fn();
     const event = loadEvent('autoscaling/launch');
     delete event.detail.LifecycleActionToken;
-    const result = acceptLifecycleEvent(event, { error });
+    const result = acceptLifecycleEvent(event, { error }, { groupName: 'my-asg' });
     expect(result).toEqual({
       status: 'rejected',
       reason: 'Lifecycle event is missing detail.LifecycleActionToken',
@@ -302,5 +307,179 @@ describe('acceptLifecycleEvent', () => {
       reason: 'Lifecycle event is missing detail.LifecycleActionToken',
       field: 'detail.LifecycleActionToken',
     });
+  });
+});
+
+describe('acceptLifecycleEvent scope', () => {
+  const scope = lifecycleScopeOf(
+    parseConfig(lifecycleScopeSpec, {
+      AUTO_SCALING_GROUP_NAME: 'my-asg',
+      LIFECYCLE_HOOK_NAMES: 'my-lifecycle-hook, release-hook',
+    }),
+  );
+
+  it('accepts an event of the configured group and one of the configured hooks', () => {
+    expect(scope).toEqual({ groupName: 'my-asg', hookNames: ['my-lifecycle-hook', 'release-hook'] });
+    const result = acceptLifecycleEvent(loadEvent('autoscaling/launch'), { error: vi.fn() }, scope);
+    expect(isRejected(result)).toBe(false);
+  });
+
+  it('rejects an event of another group, naming both groups', () => {
+    const error = vi.fn();
+    const result = acceptLifecycleEvent(
+      lifecycleEvent('launch', { groupName: 'other-asg' }),
+      { error },
+      scope,
+    );
+    expect(result).toEqual({
+      status: 'rejected',
+      reason:
+        'Lifecycle event is for Auto Scaling group "other-asg", not the configured AUTO_SCALING_GROUP_NAME "my-asg"',
+    });
+    expect(error).toHaveBeenCalledWith('Rejected lifecycle event; no AWS call was made', {
+      reason: expect.stringContaining('other-asg'),
+      field: 'detail.AutoScalingGroupName',
+    });
+  });
+
+  it('rejects an event of another hook when LIFECYCLE_HOOK_NAMES is set, any hook when unset', () => {
+    const event = lifecycleEvent('launch', { hookName: 'someone-elses-hook' });
+    const result = acceptLifecycleEvent(event, { error: vi.fn() }, scope);
+    expect(isRejected(result) && result.reason).toBe(
+      'Lifecycle event is for hook "someone-elses-hook", not one of the configured LIFECYCLE_HOOK_NAMES "my-lifecycle-hook,release-hook"',
+    );
+    expect(isRejected(acceptLifecycleEvent(event, { error: vi.fn() }, { groupName: 'my-asg' }))).toBe(false);
+  });
+
+  it.each([
+    ['AUTO_SCALING_GROUP_NAME unset', {}, 'AUTO_SCALING_GROUP_NAME=(unset)'],
+    ['a group name with a newline', { AUTO_SCALING_GROUP_NAME: 'a\nb' }, 'AUTO_SCALING_GROUP_NAME="a\\nb"'],
+    ['a 256-character group name', { AUTO_SCALING_GROUP_NAME: 'g'.repeat(256) }, '(256 characters)'],
+    [
+      'a hook name with a space',
+      { AUTO_SCALING_GROUP_NAME: 'my-asg', LIFECYCLE_HOOK_NAMES: 'ok,not ok' },
+      'LIFECYCLE_HOOK_NAMES="ok,not ok"',
+    ],
+  ])('refuses a configuration with %s', (_, env, message) => {
+    expect(() => parseConfig(lifecycleScopeSpec, env)).toThrow(message);
+  });
+});
+
+describe('parseLifecycleEvent bounds', () => {
+  const withDetail = (patch: Record<string, unknown>) => {
+    const event = loadEvent('autoscaling/launch');
+    Object.assign(event.detail, patch);
+    return event;
+  };
+
+  it.each([
+    ['a token that is not a UUID', { LifecycleActionToken: 'not-a-token' }, 'detail.LifecycleActionToken'],
+    [
+      'a token with control characters',
+      { LifecycleActionToken: `${'\u0007'.repeat(2048)}` },
+      'detail.LifecycleActionToken',
+    ],
+    ['a 1 MB group name', { AutoScalingGroupName: 'g'.repeat(1 << 20) }, 'detail.AutoScalingGroupName'],
+    ['a group name with a NUL', { AutoScalingGroupName: 'my\u0000asg' }, 'detail.AutoScalingGroupName'],
+    ['a hook name with a space', { LifecycleHookName: 'my hook' }, 'detail.LifecycleHookName'],
+    ['a 256-character hook name', { LifecycleHookName: 'h'.repeat(256) }, 'detail.LifecycleHookName'],
+    ['a 1 MB instance id', { EC2InstanceId: `i-${'0'.repeat(1 << 20)}` }, 'detail.EC2InstanceId'],
+    [
+      '1024 characters of metadata',
+      { NotificationMetadata: 'm'.repeat(1024) },
+      'detail.NotificationMetadata',
+    ],
+    ['an array group name', { AutoScalingGroupName: ['my-asg'] }, 'detail.AutoScalingGroupName'],
+  ])('rejects %s with a bounded reason naming the field', (_, patch, field) => {
+    let caught: unknown;
+    try {
+      parseLifecycleEvent(withDetail(patch));
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InvalidEventError);
+    expect((caught as InvalidEventError).field).toBe(field);
+    expect((caught as InvalidEventError).message).toContain(field);
+    expect((caught as InvalidEventError).message.length).toBeLessThan(300);
+  });
+
+  it('says how long a truncated value was', () => {
+    expect(() => parseLifecycleEvent(withDetail({ EC2InstanceId: `i-${'0'.repeat(1 << 20)}` }))).toThrow(
+      `(${(1 << 20) + 2} characters)`,
+    );
+  });
+
+  it('rejects malformed envelope fields (the time is written into tags by eni-attach)', () => {
+    const event = loadEvent('autoscaling/launch');
+    event.time = 'x'.repeat(10_000);
+    expect(() => parseLifecycleEvent(event)).toThrow(
+      /^Lifecycle event time "x{80}"\.\.\. \(10000 characters\) is not an RFC 3339 time$/,
+    );
+  });
+});
+
+describe('confirmLifecycleActionLive', () => {
+  const action = parseLifecycleEvent(loadEvent('autoscaling/launch'));
+
+  it('records one heartbeat and answers live', async () => {
+    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+    const clock = manualClock();
+    await expect(
+      confirmLifecycleActionLive(new AutoScalingClient({}), action, {
+        deadline: Deadline.in(10_000, clock),
+        clock,
+      }),
+    ).resolves.toBe('live');
+    expect(asg).toHaveReceivedCommandWith(RecordLifecycleActionHeartbeatCommand, {
+      AutoScalingGroupName: 'my-asg',
+      LifecycleHookName: 'my-lifecycle-hook',
+      LifecycleActionToken: action.token,
+      InstanceId: action.instanceId,
+    });
+  });
+
+  it('answers inactive when AWS finds no active action', async () => {
+    asg.on(RecordLifecycleActionHeartbeatCommand).rejects(noActive(action.token));
+    const clock = manualClock();
+    await expect(
+      confirmLifecycleActionLive(new AutoScalingClient({}), action, {
+        deadline: Deadline.in(10_000, clock),
+        clock,
+      }),
+    ).resolves.toBe('inactive');
+  });
+
+  it('retries server faults within the deadline, and throws other errors', async () => {
+    const fault = new AutoScalingServiceException({
+      name: 'InternalFailure',
+      $fault: 'server',
+      $metadata: { httpStatusCode: 500 },
+      message: 'internal',
+    });
+    asg.on(RecordLifecycleActionHeartbeatCommand).rejectsOnce(fault).rejectsOnce(fault).resolves({});
+    const clock = manualClock();
+    await expect(
+      confirmLifecycleActionLive(new AutoScalingClient({}), action, {
+        deadline: Deadline.in(10_000, clock),
+        clock,
+      }),
+    ).resolves.toBe('live');
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(3);
+
+    asg.reset();
+    const denied = new AutoScalingServiceException({
+      name: 'AccessDenied',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 403 },
+      message: 'denied',
+    });
+    asg.on(RecordLifecycleActionHeartbeatCommand).rejects(denied);
+    await expect(
+      confirmLifecycleActionLive(new AutoScalingClient({}), action, {
+        deadline: Deadline.in(10_000, clock),
+        clock,
+      }),
+    ).rejects.toThrow('denied');
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
   });
 });

@@ -24,7 +24,11 @@ const emu = useEmulator({ throttle: { scale: 1 } });
 /** One Lambda execution environment: its own clients, as concurrent invocations have. */
 function environment(env: Record<string, string> = {}) {
   const e = emu();
-  const config = loadConfig({ EIP_POOL_TAGS: JSON.stringify(POOL_TAGS), ...env });
+  const config = loadConfig({
+    EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
+    AUTO_SCALING_GROUP_NAME: GROUP,
+    ...env,
+  });
   return createHandler(
     {
       ec2: new EC2Client({ ...e.clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),

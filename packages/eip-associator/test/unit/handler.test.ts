@@ -43,7 +43,11 @@ function setup(env: Record<string, string> = {}, options: { remainingMs?: number
   const clock = virtualClock();
   const logger = spyLogger();
   const metrics = { addMetric: vi.fn(), addDimension: vi.fn(), publishStoredMetrics: vi.fn() };
-  const config = loadConfig({ EIP_POOL_TAGS: JSON.stringify(POOL_TAGS), ...env });
+  const config = loadConfig({
+    EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
+    AUTO_SCALING_GROUP_NAME: 'my-asg',
+    ...env,
+  });
   const handler = createHandler(
     {
       ec2: new EC2Client({ region: 'us-east-1' }),
@@ -676,13 +680,20 @@ describe('configuration', () => {
     ['DEADLINE_MARGIN_SECONDS', '0'],
     ['HEARTBEAT_INTERVAL_SECONDS', '5'],
   ])('rejects %s=%s', (variable, value) => {
-    expect(() => loadConfig({ EIP_POOL_TAGS: '{"a":"b"}', [variable]: value })).toThrow(
-      new RegExp(`${variable}="${value}": expected an integer`),
-    );
+    expect(() =>
+      loadConfig({ EIP_POOL_TAGS: '{"a":"b"}', AUTO_SCALING_GROUP_NAME: 'my-asg', [variable]: value }),
+    ).toThrow(new RegExp(`${variable}="${value}": expected an integer`));
   });
 
   it('parses a valid configuration with defaults', () => {
-    expect(loadConfig({ EIP_POOL_TAGS: '{"Application":"prod ForwardProxy","Env":""}' })).toEqual({
+    expect(
+      loadConfig({
+        EIP_POOL_TAGS: '{"Application":"prod ForwardProxy","Env":""}',
+        AUTO_SCALING_GROUP_NAME: 'my-asg',
+      }),
+    ).toEqual({
+      AUTO_SCALING_GROUP_NAME: 'my-asg',
+      LIFECYCLE_HOOK_NAMES: undefined,
       EIP_POOL_TAGS: { Application: 'prod ForwardProxy', Env: '' },
       ASSOCIATE_TIMEOUT_SECONDS: undefined,
       DEADLINE_MARGIN_SECONDS: 10,

@@ -13,7 +13,7 @@ export const HOOK = 'eni-attach-launch';
 
 /** The launch handler wired to the emulator with the real SDK, as handler.ts wires it to AWS. */
 export function emulatorHandler(emu: Emulator, env: Record<string, string>) {
-  const config = loadLaunchConfig(env);
+  const config = loadLaunchConfig({ AUTO_SCALING_GROUP_NAME: GROUP, ...env });
   const ec2 = new EC2Client({ ...emu.clientConfig, maxAttempts: 1 });
   const autoscaling = new AutoScalingClient({ ...emu.clientConfig, maxAttempts: 1 });
   const handler = createHandler(

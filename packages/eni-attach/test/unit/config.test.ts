@@ -5,7 +5,8 @@ import { clientToken } from '../../src/naming.ts';
 
 const SUBNET = 'subnet-0123456789abcdef0';
 const SG = 'sg-0123456789abcdef0';
-const base = { SUBNET_MAP: `{"us-east-1a":"${SUBNET}"}`, SECURITY_GROUP_IDS: SG };
+const GROUP = { AUTO_SCALING_GROUP_NAME: 'web-asg' };
+const base = { ...GROUP, SUBNET_MAP: `{"us-east-1a":"${SUBNET}"}`, SECURITY_GROUP_IDS: SG };
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -20,6 +21,7 @@ function configError(env: Record<string, string>): ConfigError {
 describe('launch configuration', () => {
   it('builds one attachment at device index 1 from the single-interface variables', () => {
     expect(loadLaunchConfig(base)).toEqual({
+      scope: { groupName: 'web-asg' },
       attachments: [{ deviceIndex: 1, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] }],
       eniTags: {},
       heartbeatIntervalMs: 60_000,
@@ -47,9 +49,9 @@ describe('launch configuration', () => {
     ['SUBNET_MAP', { ...base, SUBNET_MAP: 'us-east-1a=subnet-1' }],
     ['SUBNET_MAP', { ...base, SUBNET_MAP: `{"us-east-1":"${SUBNET}"}` }],
     ['SUBNET_MAP', { ...base, SUBNET_MAP: '{"us-east-1a":"sg-0123456789abcdef0"}' }],
-    ['SUBNET_MAP', { SECURITY_GROUP_IDS: SG }],
+    ['SUBNET_MAP', { ...GROUP, SECURITY_GROUP_IDS: SG }],
     ['SECURITY_GROUP_IDS', { ...base, SECURITY_GROUP_IDS: 'subnet-0123456789abcdef0' }],
-    ['SECURITY_GROUP_IDS', { SUBNET_MAP: base.SUBNET_MAP }],
+    ['SECURITY_GROUP_IDS', { ...GROUP, SUBNET_MAP: base.SUBNET_MAP }],
     ['DEVICE_INDEX', { ...base, DEVICE_INDEX: '0' }],
     ['DEVICE_INDEX', { ...base, DEVICE_INDEX: 'one' }],
     ['SOURCE_DEST_CHECK', { ...base, SOURCE_DEST_CHECK: 'no' }],
@@ -65,6 +67,7 @@ describe('launch configuration', () => {
 
   it('parses ATTACHMENTS sorted by device index', () => {
     const config = loadLaunchConfig({
+      ...GROUP,
       ATTACHMENTS: JSON.stringify([
         { deviceIndex: 2, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] },
         {
@@ -110,9 +113,22 @@ describe('launch configuration', () => {
     ],
     ['an empty list', [], 'non-empty'],
   ])('rejects ATTACHMENTS with %s', (_what, value, message) => {
-    const error = configError({ ATTACHMENTS: JSON.stringify(value) });
+    const error = configError({ ...GROUP, ATTACHMENTS: JSON.stringify(value) });
     expect(error.issues[0]?.variable).toBe('ATTACHMENTS');
     expect(error.message).toContain(message);
+  });
+
+  it('requires AUTO_SCALING_GROUP_NAME and checks LIFECYCLE_HOOK_NAMES', () => {
+    expect(configError({ SUBNET_MAP: base.SUBNET_MAP, SECURITY_GROUP_IDS: SG }).message).toContain(
+      'AUTO_SCALING_GROUP_NAME=(unset)',
+    );
+    expect(configError({ ...base, LIFECYCLE_HOOK_NAMES: 'launch,bad hook' }).issues[0]?.variable).toBe(
+      'LIFECYCLE_HOOK_NAMES',
+    );
+    expect(loadLaunchConfig({ ...base, LIFECYCLE_HOOK_NAMES: 'launch, terminate' }).scope).toEqual({
+      groupName: 'web-asg',
+      hookNames: ['launch', 'terminate'],
+    });
   });
 
   it('refuses ATTACHMENTS together with the single-interface variables', () => {

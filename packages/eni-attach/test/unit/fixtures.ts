@@ -27,6 +27,7 @@ export const asMock = mockClient(AutoScalingClient);
 
 export function config(env: Record<string, string> = {}): LaunchConfig {
   return loadLaunchConfig({
+    AUTO_SCALING_GROUP_NAME: 'my-asg',
     SUBNET_MAP: JSON.stringify({ [AZ]: SUBNET, 'us-east-1b': OTHER_SUBNET }),
     SECURITY_GROUP_IDS: SG,
     ...env,

@@ -13,7 +13,11 @@ import { createHandler, type HandlerDeps } from '../../src/lambda.ts';
 import { awsError, FakeEc2, POOL_TAGS, seedPool } from '../support/fake-ec2.ts';
 
 const AZ = 'us-east-1a';
-const config = parseLambdaConfig({ ENI_POOL_TAGS: JSON.stringify(POOL_TAGS), ATTACH_TIMEOUT_SECONDS: '30' });
+const config = parseLambdaConfig({
+  ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
+  AUTO_SCALING_GROUP_NAME: 'my-asg',
+  ATTACH_TIMEOUT_SECONDS: '30',
+});
 
 let fake: FakeEc2;
 let clock: ReturnType<typeof manualClock>;
@@ -251,8 +255,10 @@ describe('Lambda mode handler', () => {
 
 describe('Lambda mode configuration', () => {
   it('applies the documented defaults', () => {
-    expect(parseLambdaConfig({ ENI_POOL_TAGS: '{"Pool":"a"}' })).toEqual({
+    expect(parseLambdaConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', AUTO_SCALING_GROUP_NAME: 'my-asg' })).toEqual({
       ENI_POOL_TAGS: { Pool: 'a' },
+      AUTO_SCALING_GROUP_NAME: 'my-asg',
+      LIFECYCLE_HOOK_NAMES: undefined,
       HOSTNAME_TAG: 'HostName',
       DEVICE_INDEX: 1,
       ATTACH_TIMEOUT_SECONDS: 120,
@@ -280,6 +286,11 @@ describe('Lambda mode configuration', () => {
     [{ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: 'app/hostname' }, 'instance metadata can serve'],
     [{ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: '..' }, 'HOSTNAME_TAG=".."'],
     [{ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: '_index' }, 'HOSTNAME_TAG="_index"'],
+    [{ ENI_POOL_TAGS: '{"Pool":"a"}' }, 'AUTO_SCALING_GROUP_NAME=(unset)'],
+    [
+      { ENI_POOL_TAGS: '{"Pool":"a"}', AUTO_SCALING_GROUP_NAME: 'g', LIFECYCLE_HOOK_NAMES: 'a b' },
+      'LIFECYCLE_HOOK_NAMES="a b"',
+    ],
   ])('names the bad variable in %j', (env, message) => {
     expect(() => parseLambdaConfig(env)).toThrow(ConfigError);
     expect(() => parseLambdaConfig(env)).toThrow(message);
