@@ -657,7 +657,86 @@ def fast_get_tags(self: Any) -> list[dict[str, str]]:
     ]
 
 
+
+# --------------------------------------------------------------------------------------
+# CloudFormation: the AWS::Serverless-2016-10-31 transform
+# --------------------------------------------------------------------------------------
+# AWS expands a template's `Transform: AWS::Serverless-2016-10-31` inside CloudFormation when a
+# change set is created (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/transform-aws-serverless.html),
+# which is why `aws cloudformation package` + `aws cloudformation deploy` deploy a SAM template
+# without the SAM CLI. moto stores the template as sent and silently skips every
+# AWS::Serverless::* resource ("No Moto CloudFormation support"): a stack of nothing reaches
+# CREATE_COMPLETE. Here CreateChangeSet expands the transform with the SAM translator (the one
+# cfn-lint ships, as AWS uses) before moto sees the template; a template the translator rejects
+# gives a FAILED change set whose reason names the transform, as CloudFormation reports it.
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+_orig_create_change_set = None
+
+
+def _declares_sam_transform(template: Any) -> bool:
+    transforms = template.get("Transform") if isinstance(template, dict) else None
+    return SAM_TRANSFORM in (transforms if isinstance(transforms, list) else [transforms])
+
+
+
+def patched_create_change_set(self: Any, stack_name: str, change_set_name: str, template: str, parameters: dict[str, str], *args: Any, **kwargs: Any) -> Any:
+    from moto.cloudformation.models import Stack
+
+    parsed = Stack.parse_template(template)
+    failure = None
+    if _declares_sam_transform(parsed):
+        try:
+            template = json.dumps(_sam_translate(parsed, parameters, self.region_name, self.account_id))
+        except SamTransformError as exc:
+            failure = f"Transform {SAM_TRANSFORM} failed with: {exc}"
+    change_set_id, stack_id = _orig_create_change_set(self, stack_name, change_set_name, template, parameters, *args, **kwargs)
+    if failure is not None:
+        change_set = self.change_sets[change_set_id]
+        change_set.status = "FAILED"
+        change_set.execution_status = "UNAVAILABLE"
+        change_set.status_reason = failure
+    return change_set_id, stack_id
+
+
+class SamTransformError(Exception):
+    pass
+
+
+def _sam_translate(template: dict[str, Any], parameters: dict[str, str], region: str, account_id: str) -> dict[str, Any]:
+    try:
+        from cfnlint.data import Serverless
+        from cfnlint.helpers import load_resource
+        from samtranslator.parser import parser
+        from samtranslator.public.exceptions import InvalidDocumentException
+        from samtranslator.translator.translator import Translator
+    except ImportError as exc:  # pragma: no cover - requirements-dev.txt installs cfn-lint
+        raise SamTransformError(f"the SAM translator is not installed ({exc}); pip install cfn-lint") from exc
+    previous = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = region  # the translator reads the partition from it
+    try:
+        translator = Translator(
+            managed_policy_map=load_resource(Serverless, "ManagedPolicies.json"), sam_parser=parser.Parser()
+        )
+        values = dict(parameters)
+        values.setdefault("AWS::Region", region)
+        values.setdefault("AWS::AccountId", account_id)
+        return translator.translate(sam_template=copy.deepcopy(template), parameter_values=values)
+    except InvalidDocumentException as exc:
+        raise SamTransformError("; ".join(cause.message for cause in exc.causes)) from exc
+    finally:
+        if previous is None:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = previous
+
+
 def install_patches() -> None:
+    global _orig_create_change_set
+    from moto.cloudformation.models import CloudFormationBackend
+
+    _orig_create_change_set = CloudFormationBackend.create_change_set
+    CloudFormationBackend.create_change_set = patched_create_change_set
     AmiBackend._load_amis = patched_load_amis
     TaggedEC2Resource.get_tags = fast_get_tags
     EC2Backend.attach_network_interface = patched_attach_network_interface
