@@ -61,7 +61,7 @@ export function readSamConfig(file: string): SamConfig {
 
 // --- parameter_overrides, as samcli/cli/types.py parses it -----------------------------------
 
-const KEY = String.raw`([A-Za-z0-9"']+)`;
+const KEY = `([A-Za-z0-9"']+)`;
 // _generate_match_regex(match_pattern=".", delim=" ")
 const VALUE = String.raw`("(?:\\.|[^"\\]+)*"|'(?:\\.|[^'\\]+)*'|(?:\\.|[^ "\\]+)+)`;
 const PATTERN_1 = new RegExp(`(?:ParameterKey=${KEY},ParameterValue=${VALUE})`, 'g');
