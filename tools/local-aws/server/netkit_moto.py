@@ -681,8 +681,19 @@ def _declares_sam_transform(template: Any) -> bool:
 
 
 def patched_create_change_set(self: Any, stack_name: str, change_set_name: str, template: str, parameters: dict[str, str], *args: Any, **kwargs: Any) -> Any:
+    from moto.cloudformation.exceptions import ValidationError
     from moto.cloudformation.models import Stack
 
+    # CloudFormation: a CREATE change set for a stack name that already exists (not deleted) is
+    # refused ("Stack [x] already exists and cannot be created again with the changeSet [y].");
+    # moto would create a second stack of the same name. A client retry must not do that.
+    if kwargs.get("change_set_type", args[1] if len(args) > 1 else None) == "CREATE":
+        for existing in self.stacks.values():
+            if existing.name == stack_name and existing.status != "DELETE_COMPLETE":
+                raise ValidationError(
+                    stack_name,
+                    message=f"Stack [{stack_name}] already exists and cannot be created again with the changeSet [{change_set_name}].",
+                )
     parsed = Stack.parse_template(template)
     failure = None
     if _declares_sam_transform(parsed):
@@ -703,26 +714,54 @@ class SamTransformError(Exception):
     pass
 
 
+_SAM: dict[str, Any] = {}
+
+
+def _sam_modules() -> dict[str, Any]:
+    """Imports the SAM translator once (slow: it is warmed in the background at start)."""
+    with _SAM_IMPORT_LOCK:
+        if not _SAM:
+            import importlib.util
+
+            from samtranslator.parser import parser
+            from samtranslator.public.exceptions import InvalidDocumentException
+            from samtranslator.translator.translator import Translator
+
+            # The managed policy map cfn-lint ships, read as data (importing cfn-lint is slow).
+            spec = importlib.util.find_spec("cfnlint")
+            if spec is None or spec.origin is None:
+                raise ImportError("cfnlint")
+            policies = os.path.join(os.path.dirname(spec.origin), "data", "Serverless", "ManagedPolicies.json")
+            with open(policies, encoding="utf-8") as handle:
+                _SAM["policies"] = json.load(handle)
+            _SAM.update(parser=parser, Translator=Translator, InvalidDocumentException=InvalidDocumentException)
+    return _SAM
+
+
+_SAM_IMPORT_LOCK = threading.Lock()
+
+
+def warm_sam_translator() -> None:
+    try:
+        _sam_modules()
+    except ImportError:
+        pass  # reported on the first change set that needs it
+
+
 def _sam_translate(template: dict[str, Any], parameters: dict[str, str], region: str, account_id: str) -> dict[str, Any]:
     try:
-        from cfnlint.data import Serverless
-        from cfnlint.helpers import load_resource
-        from samtranslator.parser import parser
-        from samtranslator.public.exceptions import InvalidDocumentException
-        from samtranslator.translator.translator import Translator
+        sam = _sam_modules()
     except ImportError as exc:  # pragma: no cover - requirements-dev.txt installs cfn-lint
         raise SamTransformError(f"the SAM translator is not installed ({exc}); pip install cfn-lint") from exc
     previous = os.environ.get("AWS_DEFAULT_REGION")
     os.environ["AWS_DEFAULT_REGION"] = region  # the translator reads the partition from it
     try:
-        translator = Translator(
-            managed_policy_map=load_resource(Serverless, "ManagedPolicies.json"), sam_parser=parser.Parser()
-        )
+        translator = sam["Translator"](managed_policy_map=sam["policies"], sam_parser=sam["parser"].Parser())
         values = dict(parameters)
         values.setdefault("AWS::Region", region)
         values.setdefault("AWS::AccountId", account_id)
         return translator.translate(sam_template=copy.deepcopy(template), parameter_values=values)
-    except InvalidDocumentException as exc:
+    except sam["InvalidDocumentException"] as exc:
         raise SamTransformError("; ".join(cause.message for cause in exc.causes)) from exc
     finally:
         if previous is None:
@@ -1206,6 +1245,8 @@ def main(argv: list[str] | None = None) -> None:
     host, port = server.server_address[:2]
     sys.stdout.write(f"NETKIT_MOTO_READY http://{host}:{port}\n")
     sys.stdout.flush()
+    # The SAM translator takes seconds to import: load it while the first tests run.
+    threading.Thread(target=warm_sam_translator, daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -172,6 +172,23 @@ describe('CloudFormation change sets with the AWS::Serverless-2016-10-31 transfo
     expect(byId['FnRole']?.ResourceType).toBe('AWS::IAM::Role');
   });
 
+  it('refuses a second CREATE change set for a stack that exists (a retried request never makes a second stack)', async () => {
+    const { cfn } = clients(emu());
+    const input = {
+      StackName: 'sam-once',
+      ChangeSetType: 'CREATE' as const,
+      TemplateBody: SAM_TEMPLATE,
+      Parameters: [{ ParameterKey: 'Greeting', ParameterValue: 'x' }],
+    };
+    await cfn.send(new CreateChangeSetCommand({ ...input, ChangeSetName: 'first' }));
+    await expect(
+      cfn.send(new CreateChangeSetCommand({ ...input, ChangeSetName: 'second' })),
+    ).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: 'Stack [sam-once] already exists and cannot be created again with the changeSet [second].',
+    });
+  });
+
   it('fails the change set, naming the transform, when the SAM translator rejects the template', async () => {
     const { cfn } = clients(emu());
     const bad = JSON.parse(SAM_TEMPLATE);
