@@ -770,12 +770,19 @@ def _sam_translate(template: dict[str, Any], parameters: dict[str, str], region:
             os.environ["AWS_DEFAULT_REGION"] = previous
 
 
-def install_patches() -> None:
+def ensure_cloudformation_patches() -> None:
+    """Patched on the first CloudFormation request: importing moto's CloudFormation imports every
+    service moto models, which would slow every emulator start."""
     global _orig_create_change_set
+    if _orig_create_change_set is not None:
+        return
     from moto.cloudformation.models import CloudFormationBackend
 
     _orig_create_change_set = CloudFormationBackend.create_change_set
     CloudFormationBackend.create_change_set = patched_create_change_set
+
+
+def install_patches() -> None:
     AmiBackend._load_amis = patched_load_amis
     TaggedEC2Resource.get_tags = fast_get_tags
     EC2Backend.attach_network_interface = patched_attach_network_interface
@@ -1141,6 +1148,8 @@ class NetkitMiddleware:
             if path.startswith("/_netkit/"):
                 return self._send(start_response, control(method, path, body))
             service, region, action, params = identify(environ, body)
+            if service == "cloudformation":
+                ensure_cloudformation_patches()
             if service and action:
                 key = f"{service}:{action}"
                 CALLS[key] = CALLS.get(key, 0) + 1
