@@ -1,222 +1,457 @@
-// The deploy command's plan: what it would run for one package and for several, bad input, and
-// the fallback when `sam` is missing. `which` and the runner are injected: nothing reaches AWS.
+// The deploy command: samconfig handling, quoting, required parameters, --help and the AWS CLI
+// fallback. Templates and samconfig files are real files in a temporary folder; `which` and
+// the runner are injected, so nothing reaches AWS (the emulator test deploys for real).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadTemplate } from '../src/cfn-yaml.ts';
 import {
   type Command,
   DeployUsageError,
   type Environment,
-  formatPlan,
+  HELP,
   main,
   parseArgs,
   planDeploy,
   runPlan,
 } from '../src/deploy.ts';
-import { INFRA_DIR } from '../src/tools.ts';
+import { rehearsalParameters } from '../src/rehearse.ts';
+import { parseSamParameterOverrides, quoteSamParameter, readSamConfig } from '../src/samconfig.ts';
+import { discoverTemplates, INFRA_DIR, REPO_ROOT } from '../src/tools.ts';
 
-const FIXTURE = join(INFRA_DIR, 'test', 'fixtures', 'good.yaml');
+const rehearsalOverrides = JSON.parse(
+  readFileSync(join(INFRA_DIR, 'test', 'rehearsal-parameters.json'), 'utf8'),
+) as Record<string, Record<string, string>>;
 
-function environment(installed: string[] = ['sam', 'aws']): Environment {
+const root = mkdtempSync(join(tmpdir(), 'netkit-deploy-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const TEMPLATE = `AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  AutoScalingGroupName:
+    Type: String
+    AllowedPattern: ^[A-Za-z0-9 _.:/=+@-]{1,255}$
+  EipPoolName:
+    Type: String
+  LogRetentionInDays:
+    Type: Number
+    Default: 30
+    AllowedValues: [7, 30, 90]
+Resources:
+  Function:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../../packages/eip-associator/dist
+      Handler: index.handler
+      Runtime: nodejs22.x
+`;
+
+const SAMCONFIG = `version = 0.1
+[default.deploy.parameters]
+stack_name = "netkit-eip-associator"
+resolve_s3 = true
+capabilities = "CAPABILITY_IAM"
+confirm_changeset = true
+fail_on_empty_changeset = false
+
+[dev.global.parameters]
+region = "eu-west-1"
+
+[dev.deploy.parameters]
+stack_name = "netkit-dev-eip-associator"
+s3_bucket = "dev-artifacts"
+capabilities = "CAPABILITY_IAM"
+confirm_changeset = false
+parameter_overrides = "AutoScalingGroupName=\\"web asg\\" EipPoolName=\\"prod ForwardProxy\\""
+tags = "netkit:package=eip-associator netkit:environment=dev"
+
+[production.deploy.parameters]
+stack_name = "netkit-prod-eip-associator"
+s3_bucket = "prod-artifacts"
+capabilities = "CAPABILITY_IAM"
+confirm_changeset = true
+parameter_overrides = ["AutoScalingGroupName=proxy", "EipPoolName=\\"prod ForwardProxy\\""]
+`;
+
+let n = 0;
+/** A fresh infra/<pkg> folder with a template and a samconfig.toml. */
+function fixture(samconfig = SAMCONFIG): string {
+  const dir = join(root, `case-${n++}`, 'eip-associator');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'template.yaml'), TEMPLATE);
+  writeFileSync(join(dir, 'samconfig.toml'), samconfig);
+  return join(dir, 'template.yaml');
+}
+
+function environment(template: string, installed: string[] = ['sam', 'aws']): Environment {
   return {
     which: (command) => (installed.includes(command) ? `/usr/bin/${command}` : undefined),
-    templates: new Map([
-      ['eip-associator', FIXTURE],
-      ['nat-reaper', join(INFRA_DIR, 'test', 'fixtures', 'bad-no-dlq.yaml')],
-    ]),
-    parametersOf: (template) =>
-      template === FIXTURE ? ['AutoScalingGroupName', 'LifecycleHookName', 'PoolTagValue'] : [],
+    templates: new Map([['eip-associator', template]]),
+    parametersOf: (file) => loadTemplate(file).Parameters ?? {},
+    samConfigOf: (file) => readSamConfig(join(file, '..', 'samconfig.toml')),
   };
 }
 
-const line = (c: Command): string => [c.cmd, ...c.args].join(' ');
+function plan(argv: string[], template = fixture(), installed?: string[]): Command[] {
+  return planDeploy(parseArgs(argv), environment(template, installed)).commands;
+}
 
-describe('deploy plan', () => {
-  it('builds the package through turbo, then sam-deploys its template as <prefix>-<package>', () => {
-    const options = parseArgs(['eip-associator', '--stack-prefix', 'prod', '--region', 'ap-northeast-1']);
-    const plan = planDeploy(options, environment());
-    expect(plan.tool).toBe('sam');
-    expect(plan.commands.map(line)).toEqual([
-      'pnpm exec turbo run build --filter=@netkit/eip-associator...',
-      'sam deploy --template-file infra/test/fixtures/good.yaml --stack-name prod-eip-associator --region ap-northeast-1 ' +
-        '--capabilities CAPABILITY_IAM --resolve-s3 --config-file infra/samconfig.toml --config-env default ' +
-        '--no-confirm-changeset --no-fail-on-empty-changeset --tags netkit:package=eip-associator netkit:stack-prefix=prod',
-    ]);
+function run(argv: string[], env: Environment): { code: number; out: string; ran: Command[] } {
+  const ran: Command[] = [];
+  const out: string[] = [];
+  const code = main(
+    argv,
+    env,
+    (c) => {
+      ran.push(c);
+      return 0;
+    },
+    (l) => out.push(l),
+  );
+  return { code, out: out.join('\n'), ran };
+}
+
+describe('sam deploy, the SAM way', () => {
+  it('runs sam from the template folder with --config-env, so SAM finds samconfig.toml next to the template', () => {
+    const template = fixture();
+    const [build, deploy] = plan(['eip-associator', '--env', 'dev'], template);
+    expect(build?.args).toEqual(['exec', 'turbo', 'run', 'build', '--filter=@netkit/eip-associator...']);
+    expect(deploy?.cmd).toBe('sam');
+    expect(deploy?.cwd).toBe(join(template, '..'));
+    expect(deploy?.args).toEqual(['deploy', '--template-file', 'template.yaml', '--config-env', 'dev']);
+    // SAM resolves samconfig.toml (and the template) relative to this folder: both are there.
+    expect(existsSync(join(deploy?.cwd as string, 'samconfig.toml'))).toBe(true);
+    expect(existsSync(join(deploy?.cwd as string, 'template.yaml'))).toBe(true);
+    expect(deploy?.args).not.toContain('--config-file');
   });
 
-  it('builds several packages in one cached turbo run and deploys one stack each, passing each template only its parameters', () => {
-    const options = parseArgs([
+  it('leaves change set confirmation to samconfig (production confirms) unless --no-confirm-changeset is given', () => {
+    const template = fixture();
+    const prod = plan(['eip-associator', '--env', 'production'], template)[1];
+    expect(prod?.args).not.toContain('--no-confirm-changeset');
+    const ci = plan(['eip-associator', '--env', 'production', '--no-confirm-changeset'], template)[1];
+    expect(ci?.args).toContain('--no-confirm-changeset');
+  });
+
+  it('passes the merged parameters, quoted so that SAM parses back each value unchanged (a command-line override replaces samconfig parameter_overrides as a whole)', () => {
+    const deploy = plan([
       'eip-associator',
-      'nat-reaper',
-      '--stack-prefix',
-      'dev',
-      '--region',
-      'us-east-1',
-      '--s3-bucket',
-      'my-artifacts',
-      '--config-env',
+      '--env',
       'dev',
       '--parameter-overrides',
-      'AutoScalingGroupName=web-asg',
-      'eip-associator:PoolTagValue=blue',
-    ]);
-    const plan = planDeploy(options, environment());
-    expect(plan.commands.map(line)).toEqual([
-      'pnpm exec turbo run build --filter=@netkit/eip-associator... --filter=@netkit/nat-reaper...',
-      'sam deploy --template-file infra/test/fixtures/good.yaml --stack-name dev-eip-associator --region us-east-1 ' +
-        '--capabilities CAPABILITY_IAM --s3-bucket my-artifacts --s3-prefix dev-eip-associator --config-file infra/samconfig.toml ' +
-        '--config-env dev --no-confirm-changeset --no-fail-on-empty-changeset --tags netkit:package=eip-associator ' +
-        'netkit:stack-prefix=dev --parameter-overrides AutoScalingGroupName=web-asg PoolTagValue=blue',
-      'sam deploy --template-file infra/test/fixtures/bad-no-dlq.yaml --stack-name dev-nat-reaper --region us-east-1 ' +
-        '--capabilities CAPABILITY_IAM --s3-bucket my-artifacts --s3-prefix dev-nat-reaper --config-file infra/samconfig.toml ' +
-        '--config-env dev --no-confirm-changeset --no-fail-on-empty-changeset --tags netkit:package=nat-reaper netkit:stack-prefix=dev',
-    ]);
+      'LogRetentionInDays=90',
+      'EipPoolName=web "blue" pool',
+    ])[1] as Command;
+    const at = deploy.args.indexOf('--parameter-overrides');
+    expect(at).toBeGreaterThan(0);
+    const passed = deploy.args.slice(at + 1);
+    // What the SAM CLI will make of these arguments (samcli/cli/types.py, ported in samconfig.ts):
+    expect(Object.fromEntries(parseSamParameterOverrides(passed))).toEqual({
+      AutoScalingGroupName: 'web asg',
+      EipPoolName: 'web "blue" pool',
+      LogRetentionInDays: '90',
+    });
   });
 
-  it('prints the exact commands on --dry-run and runs nothing', () => {
-    const ran: Command[] = [];
-    const out: string[] = [];
-    const code = main(
-      ['eip-associator', '--stack-prefix', 'p', '--region', 'eu-west-1', '--dry-run'],
-      environment(),
-      (c) => {
-        ran.push(c);
-        return 0;
-      },
-      (l) => out.push(l),
-    );
-    expect(code).toBe(0);
-    expect(ran).toEqual([]);
-    expect(out.join('\n')).toContain('# 1. build eip-associator (turbo, cached)\npnpm exec turbo run build');
-    expect(out.join('\n')).toContain(
-      'sam deploy --template-file infra/test/fixtures/good.yaml --stack-name p-eip-associator',
-    );
-  });
-
-  it('runs the commands in order and stops at the first failure with its exit code', () => {
-    const plan = planDeploy(
-      parseArgs(['eip-associator', 'nat-reaper', '--stack-prefix', 'p', '--region', 'eu-west-1']),
-      environment(),
-    );
-    const ran: string[] = [];
-    const code = runPlan(
-      plan,
-      (c) => {
-        ran.push(c.args.includes('p-eip-associator') ? 'deploy eip' : c.cmd);
-        return c.args.includes('p-eip-associator') ? 7 : 0;
-      },
-      () => {},
-    );
-    expect(code).toBe(7);
-    expect(ran).toEqual(['pnpm', 'deploy eip']);
+  it('runs sam deploy --guided, which needs no stack name or parameters yet', () => {
+    const template = fixture('version = 0.1\n');
+    const deploy = plan(['eip-associator', '--env', 'staging', '--guided'], template)[1];
+    expect(deploy?.args).toEqual([
+      'deploy',
+      '--template-file',
+      'template.yaml',
+      '--config-env',
+      'staging',
+      '--guided',
+    ]);
   });
 });
 
-describe('deploy input validation', () => {
-  it('rejects an unknown package, listing the deployable ones, before running anything', () => {
-    const options = parseArgs(['eip-associater', '--stack-prefix', 'p', '--region', 'us-east-1']);
-    expect(() => planDeploy(options, environment())).toThrow(
-      'unknown package: eip-associater. Deployable packages: eip-associator, nat-reaper',
+describe("SAM's parameter_overrides grammar", () => {
+  it.each([
+    ['prod ForwardProxy'],
+    ['{"Application":"prod ForwardProxy"}'],
+    ["it's"],
+    ['a=b=c'],
+    ['C:\\path\\x'],
+    [''],
+  ])('round-trips %j through quoteSamParameter and SAM’s parser', (value) => {
+    expect(parseSamParameterOverrides([quoteSamParameter('Key', value)]).get('Key')).toBe(value);
+  });
+
+  it('cuts an unquoted value at the space, which is why values are quoted', () => {
+    expect(Object.fromEntries(parseSamParameterOverrides('Pool=prod ForwardProxy'))).toEqual({
+      Pool: 'prod',
+    });
+  });
+
+  it('reads both SAM forms and a list', () => {
+    expect(
+      Object.fromEntries(
+        parseSamParameterOverrides(['ParameterKey=A,ParameterValue=x', 'B="y z" C=\'w v\'']),
+      ),
+    ).toEqual({ A: 'x', B: 'y z', C: 'w v' });
+  });
+
+  it('refuses a value SAM could not pass unchanged', () => {
+    expect(() => quoteSamParameter('Key', 'ends with \\')).toThrow(/backslash/);
+  });
+});
+
+describe('checks before any tool runs', () => {
+  it('names each required parameter without a value, where to set it, and runs nothing', () => {
+    const { code, out, ran } = run(['eip-associator'], environment(fixture()));
+    expect(code).toBe(2);
+    expect(ran).toEqual([]);
+    expect(out).toMatch(
+      /eip-associator: parameters AutoScalingGroupName, EipPoolName have no Default and no value\. Set AutoScalingGroupName=\.\.\. EipPoolName=\.\.\. in parameter_overrides of .*samconfig\.toml \[default\]/,
+    );
+  });
+
+  it('accepts the required parameters from the command line', () => {
+    const cmds = plan(['eip-associator', '--parameter-overrides', 'AutoScalingGroupName=a', 'EipPoolName=b']);
+    expect(cmds).toHaveLength(2);
+  });
+
+  it.each([
+    [
+      ['--env', 'dev', '--parameter-overrides', 'LogRetentionInDays=45'],
+      /LogRetentionInDays="45" \(--parameter-overrides\) is not one of 7, 30, 90/,
+    ],
+    [
+      ['--env', 'dev', '--parameter-overrides', 'AutoScalingGroupName=a;b'],
+      /AutoScalingGroupName="a;b" .* does not match AllowedPattern/,
+    ],
+    [
+      ['--env', 'dev', '--parameter-overrides', 'PoolTag=x'],
+      /--parameter-overrides sets PoolTag, which .* does not declare/,
+    ],
+    [
+      ['--env', 'dev', '--parameter-overrides', 'nat-reaper:X=1'],
+      /names nat-reaper, which is not being deployed/,
+    ],
+    [['--env', 'qa'], /has no \[qa\.deploy\.parameters\]; environments: default, dev, production/],
+  ])('rejects %j with the reason and runs nothing', (extra, message) => {
+    const { code, out, ran } = run(['eip-associator', ...extra], environment(fixture()));
+    expect(code).toBe(2);
+    expect(ran).toEqual([]);
+    expect(out).toMatch(message);
+  });
+
+  it('rejects a samconfig parameter the template does not declare, naming the file and section', () => {
+    const template = fixture(
+      `${SAMCONFIG.replace('EipPoolName=\\"prod ForwardProxy\\""', 'EipPool=\\"x\\""')}`,
+    );
+    expect(() => plan(['eip-associator', '--env', 'dev'], template)).toThrow(
+      /samconfig\.toml \[dev\] parameter_overrides sets EipPool, which .* does not declare/,
+    );
+  });
+
+  it('rejects an unknown package, listing the deployable ones', () => {
+    expect(() => plan(['eip-associater'])).toThrow(
+      'unknown package: eip-associater. Deployable packages: eip-associator',
     );
   });
 
   it.each([
     [[], /name at least one package/],
-    [['eip-associator', '--region', 'us-east-1'], /--stack-prefix is required/],
-    [
-      ['eip-associator', '--stack-prefix', '9bad', '--region', 'us-east-1'],
-      /--stack-prefix '9bad' is not valid/,
-    ],
-    [['eip-associator', '--stack-prefix', 'p'], /--region is required/],
-    [['eip-associator', '--stack-prefix', 'p', '--region', 'tokyo'], /--region 'tokyo' is not an AWS Region/],
-    [['eip-associator', '--stack-prefix', 'p', '--region', 'us-east-1', '--force'], /unknown option --force/],
-    [['eip-associator', '--stack-prefix', '--region', 'us-east-1'], /--stack-prefix needs a value/],
-    [
-      ['eip-associator', '--stack-prefix', 'p', '--region', 'us-east-1', '--parameter-overrides', 'oops'],
-      /must be Key=Value/,
-    ],
+    [['eip-associator', '--region', 'tokyo'], /--region 'tokyo' is not an AWS Region/],
+    [['eip-associator', '--force'], /unknown option --force/],
+    [['eip-associator', '--env'], /--env needs a value/],
+    [['eip-associator', '--stack-prefix', 'p'], /stack_name in infra\/<package>\/samconfig\.toml/],
+    [['eip-associator', '--parameter-overrides', 'oops'], /must be Key=Value/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(DeployUsageError);
     expect(() => parseArgs(argv)).toThrow(message);
   });
+});
 
-  it('rejects a parameter override that no selected template declares', () => {
-    const options = parseArgs([
-      'eip-associator',
-      '--stack-prefix',
-      'p',
-      '--region',
-      'us-east-1',
-      '--parameter-overrides',
-      'PoolTag=web',
-    ]);
-    expect(() => planDeploy(options, environment())).toThrow(
-      /no selected template declares the parameter PoolTag/,
-    );
-  });
-
-  it('answers bad input with exit code 2 and the reason', () => {
-    const out: string[] = [];
-    expect(
-      main(
-        ['nope', '--stack-prefix', 'p', '--region', 'us-east-1'],
-        environment(),
-        () => 0,
-        (l) => out.push(l),
-      ),
-    ).toBe(2);
-    expect(out[0]).toMatch(/^deploy: unknown package: nope/);
+describe('--help', () => {
+  it('prints the options and exits 0 without running anything, with or without packages', () => {
+    for (const argv of [['--help'], ['eip-associator', '--help'], ['-h']]) {
+      const { code, out, ran } = run(argv, environment(fixture()));
+      expect(code).toBe(0);
+      expect(ran).toEqual([]);
+      expect(out).toBe(HELP);
+    }
+    expect(HELP).toMatch(/--env <env>/);
+    expect(HELP).toMatch(/--guided/);
+    expect(HELP).toMatch(/--no-confirm-changeset/);
   });
 });
 
-describe('without sam', () => {
-  it('says how to install sam and falls back to aws cloudformation package + deploy', () => {
-    const options = parseArgs([
-      'eip-associator',
-      '--stack-prefix',
-      'p',
-      '--region',
-      'us-east-1',
+describe('without sam: the AWS CLI fallback', () => {
+  it('packages into <template folder>/.aws-sam (created first) and deploys with the samconfig values, one argument per parameter', () => {
+    const template = fixture();
+    const cmds = plan(['eip-associator', '--env', 'dev'], template, ['aws']);
+    const [, pkg, deploy] = cmds as [Command, Command, Command];
+    expect(pkg.cwd).toBe(join(template, '..'));
+    expect(pkg.ensureDir).toBe(join(template, '..', '.aws-sam'));
+    expect(pkg.args).toEqual([
+      'cloudformation',
+      'package',
+      '--template-file',
+      'template.yaml',
       '--s3-bucket',
-      'artifacts',
+      'dev-artifacts',
+      '--s3-prefix',
+      'netkit-dev-eip-associator',
+      '--output-template-file',
+      '.aws-sam/packaged-dev.yaml',
+      '--region',
+      'eu-west-1',
+    ]);
+    expect(deploy.args).toEqual([
+      'cloudformation',
+      'deploy',
+      '--template-file',
+      '.aws-sam/packaged-dev.yaml',
+      '--stack-name',
+      'netkit-dev-eip-associator',
+      '--region',
+      'eu-west-1',
+      '--capabilities',
+      'CAPABILITY_IAM',
       '--parameter-overrides',
-      'AutoScalingGroupName=web',
+      'AutoScalingGroupName=web asg',
+      'EipPoolName=prod ForwardProxy',
+      '--tags',
+      'netkit:package=eip-associator',
+      'netkit:environment=dev',
     ]);
-    const plan = planDeploy(options, environment(['aws']));
-    expect(plan.tool).toBe('aws');
-    expect(plan.notes[0]).toMatch(
-      /'sam' was not found on PATH\. Install the AWS SAM CLI: https:\/\/docs\.aws\.amazon\.com/,
-    );
-    expect(plan.commands.slice(1).map(line)).toEqual([
-      'aws cloudformation package --template-file infra/test/fixtures/good.yaml --s3-bucket artifacts --s3-prefix p-eip-associator ' +
-        '--output-template-file infra/.aws-sam/eip-associator.packaged.yaml --region us-east-1',
-      'aws cloudformation deploy --template-file infra/.aws-sam/eip-associator.packaged.yaml --stack-name p-eip-associator ' +
-        '--region us-east-1 --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset --tags netkit:package=eip-associator ' +
-        'netkit:stack-prefix=p --parameter-overrides AutoScalingGroupName=web',
-    ]);
-    expect(formatPlan(plan)).toContain(
-      'Falling back to `aws cloudformation package` + `aws cloudformation deploy`.',
-    );
   });
 
-  it('asks for --s3-bucket, since aws cloudformation package cannot create one', () => {
-    const options = parseArgs(['eip-associator', '--stack-prefix', 'p', '--region', 'us-east-1']);
-    expect(() => planDeploy(options, environment(['aws']))).toThrow(
-      /'sam' is not installed\. Install the AWS SAM CLI.*\n.*--s3-bucket/,
+  it('creates the .aws-sam folder before aws cloudformation package writes into it (a fresh clone has none)', () => {
+    const template = fixture();
+    const p = planDeploy(parseArgs(['eip-associator', '--env', 'dev']), environment(template, ['aws']));
+    const outDir = join(template, '..', '.aws-sam');
+    expect(existsSync(outDir)).toBe(false);
+    const seen: boolean[] = [];
+    runPlan(
+      p,
+      (c) => {
+        if (c.args[1] === 'package') seen.push(existsSync(outDir));
+        return 0;
+      },
+      () => {},
     );
+    expect(seen).toEqual([true]);
   });
 
-  it('fails with both install hints when neither sam nor aws is installed', () => {
-    const options = parseArgs([
-      'eip-associator',
-      '--stack-prefix',
-      'p',
-      '--region',
-      'us-east-1',
-      '--s3-bucket',
-      'b',
-    ]);
-    expect(() => planDeploy(options, environment([]))).toThrow(
+  it('only creates the change set where samconfig asks to confirm it', () => {
+    const deploy = plan(['eip-associator', '--env', 'production'], fixture(), ['aws'])[2];
+    expect(deploy?.args).toContain('--no-execute-changeset');
+    const ci = plan(['eip-associator', '--env', 'production', '--no-confirm-changeset'], fixture(), [
+      'aws',
+    ])[2];
+    expect(ci?.args).not.toContain('--no-execute-changeset');
+  });
+
+  it('asks for a bucket where samconfig relies on resolve_s3 (only the SAM CLI can create one)', () => {
+    const argv = ['eip-associator', '--parameter-overrides', 'AutoScalingGroupName=a', 'EipPoolName=b'];
+    expect(() => plan(argv, fixture(), ['aws'])).toThrow(
+      /resolve_s3 = true, which only the SAM CLI can do.*--s3-bucket/s,
+    );
+    expect(plan([...argv, '--s3-bucket', 'mine'], fixture(), ['aws'])[1]?.args).toContain('mine');
+  });
+
+  it('refuses --guided, and says how to install either tool when neither is there', () => {
+    expect(() => plan(['eip-associator', '--guided'], fixture(), ['aws'])).toThrow(
+      /--guided needs the SAM CLI/,
+    );
+    expect(() => plan(['eip-associator', '--env', 'dev'], fixture(), [])).toThrow(
       /neither 'sam' nor 'aws'.*\n.*SAM CLI.*\n.*AWS CLI/,
     );
+  });
+
+  it('stops at the first failing command with its exit code', () => {
+    const p = planDeploy(parseArgs(['eip-associator', '--env', 'dev']), environment(fixture(), ['aws']));
+    const ran: string[] = [];
+    const code = runPlan(
+      p,
+      (c) => {
+        ran.push(c.args[1] ?? c.cmd);
+        return c.args[1] === 'package' ? 255 : 0;
+      },
+      () => {},
+    );
+    expect(code).toBe(255);
+    expect(ran).toEqual(['turbo', 'package']);
+  });
+});
+
+describe('the samconfig.toml of every package', () => {
+  const { packageTemplates } = discoverTemplates();
+
+  it.each([
+    ...packageTemplates,
+  ])('%s: next to its template, with default, dev, staging and production', (pkg, template) => {
+    const config = readSamConfig(join(template, '..', 'samconfig.toml'));
+    expect([...config.environments.keys()]).toEqual(['default', 'dev', 'staging', 'production']);
+    for (const [env, values] of config.environments) {
+      expect(values['stack_name'], env).toMatch(
+        new RegExp(`^netkit-(${env === 'production' ? 'prod-' : env === 'default' ? '' : `${env}-`})${pkg}$`),
+      );
+      expect(values['capabilities'], env).toBe('CAPABILITY_IAM');
+    }
+    expect(config.environments.get('production')?.['confirm_changeset']).toBe(true);
+  });
+
+  it.each([
+    ...packageTemplates,
+  ])('%s: plans a dev deploy from it, with sam and with the AWS CLI, once the required parameters have values', (pkg, template) => {
+    const parsed = loadTemplate(template);
+    const required = Object.keys(parsed.Parameters ?? {}).filter(
+      (k) => parsed.Parameters?.[k]?.['Default'] === undefined,
+    );
+    const env = (installed: string[]): Environment => ({
+      which: (c) => (installed.includes(c) ? `/usr/bin/${c}` : undefined),
+      templates: new Map([[pkg, template]]),
+      parametersOf: (file) => loadTemplate(file).Parameters ?? {},
+      samConfigOf: (file) => readSamConfig(join(file, '..', 'samconfig.toml')),
+    });
+    if (required.length > 0) {
+      expect(() => planDeploy(parseArgs([pkg, '--env', 'dev']), env(['sam']))).toThrow(
+        new RegExp(`${required.join(', ')} ha(s|ve) no Default`),
+      );
+    }
+    const values = rehearsalParameters(
+      parsed,
+      {
+        vpcId: 'vpc-0123456789abcdef0',
+        subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+        securityGroupId: 'sg-0123456789abcdef0',
+      },
+      rehearsalOverrides[pkg] ?? {},
+    );
+    const overrides = ['--parameter-overrides', ...required.map((k) => `${k}=${values[k]}`)];
+    const sam = planDeploy(
+      parseArgs([pkg, '--env', 'dev', ...(required.length > 0 ? overrides : [])]),
+      env(['sam']),
+    );
+    expect(sam.commands[1]?.cwd).toBe(join(template, '..'));
+    const aws = planDeploy(
+      parseArgs([pkg, '--env', 'dev', '--s3-bucket', 'b', ...(required.length > 0 ? overrides : [])]),
+      env(['aws']),
+    );
+    expect(aws.commands[2]?.args.slice(0, 6)).toEqual([
+      'cloudformation',
+      'deploy',
+      '--template-file',
+      '.aws-sam/packaged-dev.yaml',
+      '--stack-name',
+      `netkit-dev-${pkg}`,
+    ]);
+  });
+
+  it('nat-reaper: the README imports the export of the stack samconfig names', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'packages', 'nat-reaper', 'README.md'), 'utf8');
+    const config = readSamConfig(join(INFRA_DIR, 'nat-reaper', 'samconfig.toml'));
+    const stack = config.environments.get('default')?.['stack_name'];
+    const imports = [...readme.matchAll(/!ImportValue\s+(\S+)/g)].map((m) => m[1]);
+    expect(imports.length).toBeGreaterThan(0);
+    for (const name of imports) expect(name).toBe(`${stack}-ServiceToken`);
   });
 });

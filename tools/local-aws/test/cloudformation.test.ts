@@ -1,8 +1,11 @@
 import {
+  CreateChangeSetCommand,
   CreateStackCommand,
   DeleteStackCommand,
+  DescribeChangeSetCommand,
   DescribeStackResourcesCommand,
   DescribeStacksCommand,
+  ExecuteChangeSetCommand,
 } from '@aws-sdk/client-cloudformation';
 import { CreateRouteTableCommand, DescribeVpcEndpointsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
@@ -118,5 +121,89 @@ describe('CloudFormation stacks with VPC endpoints', () => {
     expect(await liveEndpoints(ec2, net.vpcId)).toEqual([]);
     const deleted = await cfn.send(new DescribeStacksCommand({ StackName: stackId }));
     expect(deleted.Stacks![0]!.StackStatus).toBe('DELETE_COMPLETE');
+  });
+});
+
+// AWS expands `Transform: AWS::Serverless-2016-10-31` inside CloudFormation when the change set is
+// created ("AWS::Serverless transform", AWS CloudFormation User Guide:
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/transform-aws-serverless.html),
+// so a SAM template deploys with `aws cloudformation deploy` alone. moto would store it as is and
+// skip the AWS::Serverless::* resources; the harness expands it like CloudFormation.
+const SAM_TEMPLATE = JSON.stringify({
+  AWSTemplateFormatVersion: '2010-09-09',
+  Transform: 'AWS::Serverless-2016-10-31',
+  Parameters: { Greeting: { Type: 'String' } },
+  Resources: {
+    Fn: {
+      Type: 'AWS::Serverless::Function',
+      Properties: {
+        InlineCode: 'exports.handler = async () => 1;',
+        Handler: 'index.handler',
+        Runtime: 'nodejs22.x',
+        Environment: { Variables: { GREETING: { Ref: 'Greeting' } } },
+      },
+    },
+  },
+});
+
+describe('CloudFormation change sets with the AWS::Serverless-2016-10-31 transform', () => {
+  it('expands the SAM resources when the change set is created: the function and its generated role exist after executing it', async () => {
+    const { cfn } = clients(emu());
+    const created = await cfn.send(
+      new CreateChangeSetCommand({
+        StackName: 'sam-stack',
+        ChangeSetName: 'create',
+        ChangeSetType: 'CREATE',
+        TemplateBody: SAM_TEMPLATE,
+        Parameters: [{ ParameterKey: 'Greeting', ParameterValue: 'hello world' }],
+        Capabilities: ['CAPABILITY_IAM'],
+      }),
+    );
+    const changeSet = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: created.Id! }));
+    expect(changeSet.Status).toBe('CREATE_COMPLETE');
+    await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: created.Id! }));
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: 'sam-stack' }))).Stacks![0]!;
+    expect(stack.StackStatus).toBe('CREATE_COMPLETE');
+    const resources = (await cfn.send(new DescribeStackResourcesCommand({ StackName: 'sam-stack' })))
+      .StackResources!;
+    const byId = Object.fromEntries(resources.map((r) => [r.LogicalResourceId, r]));
+    expect(byId['Fn']?.ResourceType).toBe('AWS::Lambda::Function');
+    expect(byId['Fn']?.ResourceStatus).toBe('CREATE_COMPLETE');
+    expect(byId['FnRole']?.ResourceType).toBe('AWS::IAM::Role');
+  });
+
+  it('refuses a second CREATE change set for a stack that exists (a retried request never makes a second stack)', async () => {
+    const { cfn } = clients(emu());
+    const input = {
+      StackName: 'sam-once',
+      ChangeSetType: 'CREATE' as const,
+      TemplateBody: SAM_TEMPLATE,
+      Parameters: [{ ParameterKey: 'Greeting', ParameterValue: 'x' }],
+    };
+    await cfn.send(new CreateChangeSetCommand({ ...input, ChangeSetName: 'first' }));
+    await expect(
+      cfn.send(new CreateChangeSetCommand({ ...input, ChangeSetName: 'second' })),
+    ).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: 'Stack [sam-once] already exists and cannot be created again with the changeSet [second].',
+    });
+  });
+
+  it('fails the change set, naming the transform, when the SAM translator rejects the template', async () => {
+    const { cfn } = clients(emu());
+    const bad = JSON.parse(SAM_TEMPLATE);
+    bad.Resources.Fn.Properties.Events = { Bad: { Type: 'NoSuchEventSource' } };
+    const created = await cfn.send(
+      new CreateChangeSetCommand({
+        StackName: 'sam-bad',
+        ChangeSetName: 'create',
+        ChangeSetType: 'CREATE',
+        TemplateBody: JSON.stringify(bad),
+        Parameters: [{ ParameterKey: 'Greeting', ParameterValue: 'x' }],
+      }),
+    );
+    const changeSet = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: created.Id! }));
+    expect(changeSet.Status).toBe('FAILED');
+    expect(changeSet.StatusReason).toMatch(/^Transform AWS::Serverless-2016-10-31 failed with: /);
   });
 });

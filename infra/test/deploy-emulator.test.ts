@@ -1,0 +1,271 @@
+// What a user does, against the local emulator: `pnpm run deploy` without `sam` on PATH (the AWS
+// CLI fallback) from a checkout without infra/<pkg>/.aws-sam, and a released template deployed
+// from a folder holding only the release's zip and template. The AWS CLI finds the emulator
+// through AWS_ENDPOINT_URL alone. The emulator expands the SAM transform on CreateChangeSet as
+// CloudFormation does (tools/local-aws); resource types moto cannot create are listed in
+// MOTO_GAPS and asserted to be the only ones missing.
+//
+// eip-associator is the package deployed: every resource of its stack is created by the
+// emulator except the MOTO_GAPS types (queue policy, EventInvokeConfig).
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  ListStackResourcesCommand,
+  type StackResourceSummary,
+} from '@aws-sdk/client-cloudformation';
+import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { type Emulator, startEmulator } from '@netkit/local-aws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Template } from '../src/cfn-yaml.ts';
+import { MOTO_GAPS } from '../src/rehearse.ts';
+import { main as releaseMain } from '../src/release.ts';
+import { INFRA_DIR, REPO_ROOT, samTranslate } from '../src/tools.ts';
+
+const LONG = 900_000; // the AWS CLI starts slowly on a loaded 2-core machine; no timing is asserted
+const PKG = 'eip-associator';
+const BUCKET = 'netkit-deploy-artifacts';
+
+let emulator: Emulator;
+let env: NodeJS.ProcessEnv;
+
+/** PATH without any folder that holds a `sam` executable: the fallback is what runs. */
+function pathWithoutSam(): string {
+  return (process.env['PATH'] ?? '')
+    .split(delimiter)
+    .filter((dir) => dir !== '' && !existsSync(join(dir, 'sam')))
+    .join(delimiter);
+}
+
+function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+async function stackResources(cfn: CloudFormationClient, stack: string): Promise<StackResourceSummary[]> {
+  const out = await cfn.send(new ListStackResourcesCommand({ StackName: stack }));
+  return out.StackResourceSummaries ?? [];
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('base64');
+}
+
+beforeAll(async () => {
+  emulator = await startEmulator();
+  // Only the emulator's variables reach the AWS CLI: endpoint, region, test credentials.
+  env = {
+    PATH: pathWithoutSam(),
+    HOME: process.env['HOME'],
+    ...emulator.env,
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+  };
+  for (const key of ['PYTHON', 'TURBO_TELEMETRY_DISABLED', 'CI'])
+    if (process.env[key]) env[key] = process.env[key];
+  const made = await run('aws', ['s3api', 'create-bucket', '--bucket', BUCKET], REPO_ROOT);
+  expect(made.code, made.output).toBe(0);
+}, LONG);
+
+afterAll(async () => {
+  await emulator?.stop();
+});
+
+/** Every resource of the translated template was created, except types moto cannot create. */
+function expectOnlyMotoGaps(resources: StackResourceSummary[], templateFile: string): void {
+  const translated = samTranslate([templateFile]).get(templateFile) as Template;
+  const created = new Set(
+    resources
+      .filter((r) => r.ResourceStatus === 'CREATE_COMPLETE' && r.LogicalResourceId)
+      .map((r) => r.LogicalResourceId),
+  );
+  const notCreated = Object.entries(translated.Resources)
+    .filter(([id]) => !created.has(id))
+    .map(([id, r]) => `${id} (${r.Type})`);
+  expect(
+    notCreated.filter((r) => MOTO_GAPS[/\((.*)\)/.exec(r)?.[1] ?? ''] === undefined),
+    `not created: ${notCreated.join(', ')}`,
+  ).toEqual([]);
+  expect(created.has('Function')).toBe(true);
+  expect(created.has('FunctionRole')).toBe(true);
+}
+
+describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .aws-sam', () => {
+  it(
+    'builds, packages and deploys eip-associator (samconfig [dev]): CREATE_COMPLETE, the function runs the uploaded bundle, a value with a space arrives whole',
+    async () => {
+      rmSync(join(INFRA_DIR, PKG, '.aws-sam'), { recursive: true, force: true });
+      const result = await run(
+        'pnpm',
+        [
+          'run',
+          'deploy',
+          PKG,
+          '--env',
+          'dev',
+          '--s3-bucket',
+          BUCKET,
+          '--region',
+          emulator.region,
+          '--parameter-overrides',
+          'AutoScalingGroupName=web asg',
+          'EipPoolName=prod ForwardProxy',
+        ],
+        REPO_ROOT,
+      );
+      expect(result.code, result.output).toBe(0);
+      expect(result.output).toMatch(/'sam' was not found on PATH/);
+
+      const cfn = new CloudFormationClient(emulator.clientConfig);
+      const stackName = `netkit-dev-${PKG}`; // stack_name of infra/eip-associator/samconfig.toml [dev]
+      const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+      expect(stack?.StackStatus).toBe('CREATE_COMPLETE');
+      expect(stack?.Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'netkit:package', Value: PKG },
+          { Key: 'netkit:environment', Value: 'dev' },
+        ]),
+      );
+      expect(stack?.Parameters).toEqual(
+        expect.arrayContaining([
+          { ParameterKey: 'AutoScalingGroupName', ParameterValue: 'web asg' },
+          { ParameterKey: 'EipPoolName', ParameterValue: 'prod ForwardProxy' },
+        ]),
+      );
+      const resources = await stackResources(cfn, stackName);
+      expectOnlyMotoGaps(resources, join(INFRA_DIR, PKG, 'template.yaml'));
+
+      const fnName = resources.find((r) => r.LogicalResourceId === 'Function')?.PhysicalResourceId as string;
+      const fn = await new LambdaClient(emulator.clientConfig).send(
+        new GetFunctionCommand({ FunctionName: fnName }),
+      );
+      expect(fn.Configuration?.Handler).toBe('index.handler');
+      expect(fn.Configuration?.Environment?.Variables?.['EIP_POOL_TAGS']).toBe(
+        '{"netkit:eip-pool":"prod ForwardProxy"}',
+      );
+      // The function's code is the zip `aws cloudformation package` made of packages/eip-associator/dist.
+      const packaged = readFileSync(join(INFRA_DIR, PKG, '.aws-sam', 'packaged-dev.yaml'), 'utf8');
+      const key = /CodeUri: s3:\/\/[^/]+\/(\S+)/.exec(packaged)?.[1];
+      expect(key, packaged).toMatch(new RegExp(`^netkit-dev-${PKG}/`));
+      // moto routes a request by the credential scope of its signature (it does not verify it).
+      const s3 = await fetch(`${emulator.url}/${BUCKET}/${key}`, {
+        headers: {
+          authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${emulator.region}/s3/aws4_request, SignedHeaders=host, Signature=0`,
+        },
+      });
+      expect(s3.status).toBe(200);
+      const body = Buffer.from(await s3.arrayBuffer());
+      expect(fn.Configuration?.CodeSize).toBe(body.length);
+      expect(fn.Configuration?.CodeSha256).toBe(createHash('sha256').update(body).digest('base64'));
+    },
+    LONG,
+  );
+
+  it(
+    'stops before any tool runs when a required parameter has no value',
+    async () => {
+      const result = await run(
+        'pnpm',
+        ['run', 'deploy', PKG, '--env', 'staging', '--s3-bucket', BUCKET],
+        REPO_ROOT,
+      );
+      expect(result.code).toBe(2);
+      expect(result.output).toMatch(/AutoScalingGroupName, EipPoolName have no Default and no value/);
+      const cfn = new CloudFormationClient(emulator.clientConfig);
+      await expect(
+        cfn.send(new DescribeStacksCommand({ StackName: `netkit-staging-${PKG}` })),
+      ).rejects.toThrow(/does not exist/);
+    },
+    LONG,
+  );
+});
+
+describe('a released template, deployed from a folder holding only the release files', () => {
+  it(
+    'aws cloudformation package + deploy of <pkg>-<version>.template.yaml: CREATE_COMPLETE, and the function code is the release zip',
+    async () => {
+      const out = mkdtempSync(join(tmpdir(), 'netkit-release-deploy-'));
+      const folder = mkdtempSync(join(tmpdir(), 'netkit-downloaded-'));
+      try {
+        expect(releaseMain([PKG, '--no-build', '--out', out], () => {})).toBe(0);
+        const { version } = JSON.parse(
+          readFileSync(join(REPO_ROOT, 'packages', PKG, 'package.json'), 'utf8'),
+        ) as {
+          version: string;
+        };
+        const zip = `${PKG}-${version}.zip`;
+        const template = `${PKG}-${version}.template.yaml`;
+        copyFileSync(join(out, zip), join(folder, zip));
+        copyFileSync(join(out, template), join(folder, template));
+
+        const packaged = await run(
+          'aws',
+          [
+            'cloudformation',
+            'package',
+            '--template-file',
+            template,
+            '--s3-bucket',
+            BUCKET,
+            '--s3-prefix',
+            'released',
+            '--output-template-file',
+            'packaged.yaml',
+          ],
+          folder,
+        );
+        expect(packaged.code, packaged.output).toBe(0);
+        const stackName = 'netkit-released-eip-associator';
+        const deployed = await run(
+          'aws',
+          [
+            'cloudformation',
+            'deploy',
+            '--template-file',
+            'packaged.yaml',
+            '--stack-name',
+            stackName,
+            '--capabilities',
+            'CAPABILITY_IAM',
+            '--parameter-overrides',
+            'AutoScalingGroupName=web',
+            'EipPoolName=blue',
+          ],
+          folder,
+        );
+        expect(deployed.code, deployed.output).toBe(0);
+
+        const cfn = new CloudFormationClient(emulator.clientConfig);
+        const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+        expect(stack?.StackStatus).toBe('CREATE_COMPLETE');
+        const resources = await stackResources(cfn, stackName);
+        expectOnlyMotoGaps(resources, join(folder, template));
+        const fnName = resources.find((r) => r.LogicalResourceId === 'Function')
+          ?.PhysicalResourceId as string;
+        const fn = await new LambdaClient(emulator.clientConfig).send(
+          new GetFunctionCommand({ FunctionName: fnName }),
+        );
+        // A zip CodeUri is uploaded as is: the function runs exactly the released zip.
+        expect(fn.Configuration?.CodeSha256).toBe(sha256(join(folder, zip)));
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+        rmSync(folder, { recursive: true, force: true });
+      }
+    },
+    LONG,
+  );
+});

@@ -1,0 +1,197 @@
+// release:pack as a user receives it: every release zip is unpacked into an empty folder with an
+// independent unzipper (Python's zipfile), and each handler its template names is imported from
+// there. Every relative import of every file (eager or lazy chunk) must resolve inside the zip.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isObject, parseTemplate, type Template } from '../src/cfn-yaml.ts';
+import {
+  deployablePackages,
+  functionsOf,
+  relativeImports,
+  main as releaseMain,
+  rewriteCodeUri,
+} from '../src/release.ts';
+
+const out = mkdtempSync(join(tmpdir(), 'netkit-release-'));
+const packages = [...deployablePackages().keys()];
+
+function unzip(zipFile: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'netkit-unzipped-'));
+  const python = process.env['PYTHON'] ?? 'python3';
+  const r = spawnSync(python, ['-m', 'zipfile', '-e', zipFile, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`unzip ${zipFile}: ${r.stderr}`);
+  return dir;
+}
+
+function filesUnder(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(dir, posix.join(prefix, e.name)) : [posix.join(prefix, e.name)],
+  );
+}
+
+/** Environment variables of a function that are plain strings in the template (config read at import). */
+function lambdaEnv(template: Template, logicalId: string): Record<string, string> {
+  const env = template.Resources[logicalId]?.Properties?.['Environment'];
+  const vars = isObject(env) && isObject(env['Variables']) ? env['Variables'] : {};
+  return Object.fromEntries(
+    Object.entries(vars).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
+}
+
+/**
+ * Valid example values for what each template's Environment sets from parameters and resources
+ * (the handlers validate their configuration when imported, as in Lambda's init phase).
+ */
+const RUNTIME_ENV: Record<string, string> = {
+  SUBNET_MAP: '{"us-east-1a":"subnet-0123456789abcdef0"}',
+  SECURITY_GROUP_IDS: 'sg-0123456789abcdef0',
+  ENI_POOL_TAGS: '{"netkit:eni-pool":"app"}',
+  EIP_POOL_TAGS: '{"netkit:eip-pool":"prod ForwardProxy"}',
+  ENDPOINT_STACK_NAME: 'netkit-fargate-endpoints',
+  VPC_ID: 'vpc-0123456789abcdef0',
+  SUBNET_IDS: 'subnet-0123456789abcdef0',
+  ROUTE_TABLE_IDS: 'rtb-0123456789abcdef0',
+  TASK_SECURITY_GROUP_IDS: 'sg-0123456789abcdef0',
+  CLUSTER_ARN: 'arn:aws:ecs:us-east-1:123456789012:cluster/netkit',
+  TASK_DEFINITION_ARN: 'arn:aws:ecs:us-east-1:123456789012:task-definition/netkit:1',
+};
+
+const logs: string[] = [];
+beforeAll(() => {
+  // The real command, building through turbo (cached) as a user's `pnpm run release:pack` does.
+  expect(releaseMain(['--out', out], (l) => logs.push(l))).toBe(0);
+}, 600_000);
+
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe.each(packages)('release of %s', (pkg) => {
+  const version = (): string =>
+    (JSON.parse(readFileSync(join('..', 'packages', pkg, 'package.json'), 'utf8')) as { version: string })
+      .version;
+
+  it('unzips into an empty folder and every handler the template names imports, with the export it names', async () => {
+    const template = parseTemplate(readFileSync(join(out, `${pkg}-${version()}.template.yaml`), 'utf8'));
+    const dir = unzip(join(out, `${pkg}-${version()}.zip`));
+    try {
+      expect(existsSync(join(dir, 'chunks')), 'chunks/ kept').toBe(true);
+      // Imported by a plain Node process in that folder, as the Lambda runtime loads a handler.
+      for (const fn of functionsOf(template)) {
+        const script =
+          `const m = await import(${JSON.stringify(pathToFileURL(join(dir, fn.module)).href)});` +
+          `process.stdout.write(typeof m[${JSON.stringify(fn.exportName)}]);`;
+        const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+          cwd: dir,
+          encoding: 'utf8',
+          env: {
+            PATH: process.env['PATH'] ?? '',
+            AWS_REGION: 'us-east-1',
+            ...RUNTIME_ENV,
+            ...lambdaEnv(template, fn.logicalId),
+          },
+          timeout: 60_000,
+        });
+        expect(r.stderr, `${fn.logicalId}: ${fn.module}`).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find/);
+        expect(r.stdout, `${fn.logicalId}: ${fn.module} exports ${fn.exportName} (${r.stderr})`).toBe(
+          'function',
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('holds every module its files import (lazy chunks too), and no metafile, CLI or source map', () => {
+    const template = parseTemplate(readFileSync(join(out, `${pkg}-${version()}.template.yaml`), 'utf8'));
+    const dir = unzip(join(out, `${pkg}-${version()}.zip`));
+    try {
+      const files = filesUnder(dir);
+      for (const file of files.filter((f) => f.endsWith('.mjs'))) {
+        for (const spec of relativeImports(readFileSync(join(dir, file), 'utf8'))) {
+          const target = posix.normalize(posix.join(posix.dirname(file), spec));
+          expect(files, `${file} imports ${spec}`).toContain(target);
+        }
+      }
+      const handlers = functionsOf(template).map((f) => f.module);
+      const topLevel = files.filter((f) => !f.includes('/'));
+      expect(topLevel.sort()).toEqual([...new Set(handlers)].sort());
+      expect(files.filter((f) => f.endsWith('.map') || f.endsWith('.json'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('has a template whose every CodeUri names the zip next to it', () => {
+    const text = readFileSync(join(out, `${pkg}-${version()}.template.yaml`), 'utf8');
+    const template = parseTemplate(text);
+    const globals = isObject(template.Globals?.['Function']) ? template.Globals['Function'] : {};
+    for (const [id, r] of Object.entries(template.Resources)) {
+      if (r.Type === 'AWS::Serverless::Function')
+        expect(r.Properties?.['CodeUri'] ?? globals['CodeUri'], id).toBe(`${pkg}-${version()}.zip`);
+    }
+    expect(text).not.toMatch(/packages\//);
+  });
+});
+
+describe('release:pack', () => {
+  it('ships each CLI as its own zip that runs from an empty folder', () => {
+    const cliZips = [
+      ['eni-attach', 'sweep-cli'],
+      ['eni-pool-agent', 'agent'],
+      ['eni-pool-agent', 'pool'],
+    ].map(
+      ([pkg, cli]) =>
+        `${pkg}-${cli}-${(JSON.parse(readFileSync(join('..', 'packages', pkg as string, 'package.json'), 'utf8')) as { version: string }).version}.zip`,
+    );
+    const functionZips = packages.map((p) => `${p}-`);
+    expect(
+      readdirSync(out)
+        .filter((f) => f.endsWith('.zip'))
+        .filter((f) => !functionZips.some((prefix) => new RegExp(`^${prefix}\\d`).test(f)))
+        .sort(),
+    ).toEqual(cliZips.sort());
+    for (const zipName of cliZips) {
+      const dir = unzip(join(out, zipName));
+      try {
+        const entry = filesUnder(dir).filter((f) => !f.includes('/'));
+        expect(entry, zipName).toHaveLength(1);
+        const r = spawnSync(process.execPath, [join(dir, entry[0] as string), '--help'], {
+          encoding: 'utf8',
+          env: { ...process.env, AWS_REGION: 'us-east-1' },
+          timeout: 60_000,
+        });
+        expect(`${r.stderr}`, zipName).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find module/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('writes the same bytes twice (reproducible zips)', () => {
+    const again = mkdtempSync(join(tmpdir(), 'netkit-release-again-'));
+    try {
+      expect(releaseMain(['eip-associator', '--no-build', '--out', again], () => {})).toBe(0);
+      const name = readdirSync(again).find((f) => f.endsWith('.zip')) as string;
+      expect(readFileSync(join(again, name)).equals(readFileSync(join(out, name)))).toBe(true);
+    } finally {
+      rmSync(again, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a template whose CodeUri is not the package bundle', () => {
+    const text =
+      'Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: ./elsewhere\n      Handler: index.handler\n';
+    expect(() => rewriteCodeUri(text, 'nat-reaper', 'nat-reaper-1.0.0.zip')).toThrow(
+      /F CodeUri is "\.\/elsewhere"; a released template needs \.\.\/\.\.\/packages\/nat-reaper\/dist/,
+    );
+  });
+
+  it('rejects an unknown package', () => {
+    const lines: string[] = [];
+    expect(releaseMain(['nope', '--no-build'], (l) => lines.push(l))).toBe(2);
+    expect(lines[0]).toMatch(/unknown package nope\. Deployable packages: /);
+  });
+});
