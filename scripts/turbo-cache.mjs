@@ -12,7 +12,16 @@
 //     After a run: asks turbo, in this repo, what running the same tasks again would do, and fails
 //     unless every task would be replayed from the cache (the next run is FULL TURBO).
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 
@@ -72,16 +81,31 @@ const PROBES = [
     ],
     excludes: (t) => t.endsWith('#build'),
   },
-  { file: 'requirements-dev.txt', includes: (all) => all.filter((t) => t.endsWith('#test')), excludes: (t) => !t.endsWith('#test') },
-  { file: 'test/setup/setup.ts', includes: (all) => all.filter((t) => t.endsWith('#test')), excludes: (t) => t.endsWith('#build') },
+  {
+    file: 'requirements-dev.txt',
+    includes: (all) => all.filter((t) => t.endsWith('#test')),
+    excludes: (t) => !t.endsWith('#test'),
+  },
+  {
+    file: 'test/setup/setup.ts',
+    includes: (all) => all.filter((t) => t.endsWith('#test')),
+    excludes: (t) => t.endsWith('#build'),
+  },
   {
     file: 'test/src/index.ts',
-    includes: [id('aws-core', 'test'), id('infra', 'test'), id('local-aws', 'test'), ...BEHAVIOURS.map((p) => id(p, 'test'))],
+    includes: [
+      id('aws-core', 'test'),
+      id('infra', 'test'),
+      id('local-aws', 'test'),
+      ...BEHAVIOURS.map((p) => id(p, 'test')),
+    ],
     excludes: (t) => t.endsWith('#build'),
   },
   {
     file: 'test/events/autoscaling/launch.json',
-    includes: BEHAVIOURS.filter((p) => p !== 'nat-reaper' && p !== 'endpoint-lease').map((p) => id(p, 'test')),
+    includes: BEHAVIOURS.filter((p) => p !== 'nat-reaper' && p !== 'endpoint-lease').map((p) =>
+      id(p, 'test'),
+    ),
     excludes: (t) => t.endsWith('#build'),
   },
 ];
@@ -111,7 +135,12 @@ function dryRun(cwd, tasks, extra = []) {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1', TURBO_PRINT_VERSION_DISABLED: '1' },
+    env: {
+      ...process.env,
+      TURBO_TELEMETRY_DISABLED: '1',
+      TURBO_NO_UPDATE_NOTIFIER: '1',
+      TURBO_PRINT_VERSION_DISABLED: '1',
+    },
   });
   const json = JSON.parse(out.slice(out.indexOf('{')));
   return new Map(json.tasks.filter((t) => t.command !== '<NONEXISTENT>').map((t) => [t.taskId, t]));
@@ -142,7 +171,9 @@ function edit(dir, file) {
 /** A path matching a turbo output glob of the task in `pkgDir` (relative to the repo). */
 function outputPath(pkgDir, glob) {
   const concrete = glob.replaceAll('**', 'probe').replaceAll('*', 'probe');
-  return concrete.startsWith('$TURBO_ROOT$/') ? concrete.slice('$TURBO_ROOT$/'.length) : join(pkgDir, concrete);
+  return concrete.startsWith('$TURBO_ROOT$/')
+    ? concrete.slice('$TURBO_ROOT$/'.length)
+    : join(pkgDir, concrete);
 }
 
 function scratchCopy() {
@@ -158,7 +189,10 @@ function scratchCopy() {
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   git(['init', '-q'], dir);
   git(['add', '-A'], dir);
-  git(['-c', 'user.name=probe', '-c', 'user.email=probe@localhost', 'commit', '-qm', 'probe', '--no-verify'], dir);
+  git(
+    ['-c', 'user.name=probe', '-c', 'user.email=probe@localhost', 'commit', '-qm', 'probe', '--no-verify'],
+    dir,
+  );
   return dir;
 }
 
@@ -175,7 +209,10 @@ function check(probe, all, hit) {
     for (const t of want) if (!hit.includes(t)) problems.push(`does not re-run ${t}`);
   }
   if (probe.excludes) {
-    const bad = typeof probe.excludes === 'function' ? hit.filter(probe.excludes) : hit.filter((t) => probe.excludes.includes(t));
+    const bad =
+      typeof probe.excludes === 'function'
+        ? hit.filter(probe.excludes)
+        : hit.filter((t) => probe.excludes.includes(t));
     for (const t of bad) problems.push(`must not re-run ${t}`);
   }
   return problems;
@@ -196,7 +233,9 @@ function probe(only) {
       writeFileSync(join(dir, p.file), original);
       const problems = check(p, all, hit);
       failures += problems.length > 0 ? 1 : 0;
-      console.log(`${problems.length ? '✗' : '✓'} edit ${p.file} re-runs ${hit.length ? hit.join(', ') : 'nothing'}`);
+      console.log(
+        `${problems.length ? '✗' : '✓'} edit ${p.file} re-runs ${hit.length ? hit.join(', ') : 'nothing'}`,
+      );
       for (const problem of problems) console.log(`    ${problem}`);
     }
     // Everything tasks write, written at once: no hash may move.
@@ -217,7 +256,11 @@ function probe(only) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(failures ? `turbo cache keys: ${failures} probe(s) failed` : `turbo cache keys: all ${probes.length + 1} probes hold`);
+  console.log(
+    failures
+      ? `turbo cache keys: ${failures} probe(s) failed`
+      : `turbo cache keys: all ${probes.length + 1} probes hold`,
+  );
   return failures === 0;
 }
 
@@ -227,7 +270,9 @@ function assertCached(args) {
   const planned = dryRun(ROOT, tasks.length ? tasks : TASKS.slice(0, 3), flags);
   const missed = [...planned.values()].filter((t) => t.cache.status !== 'HIT');
   for (const t of missed) console.log(`  not cached: ${t.taskId} (hash ${t.hash})`);
-  console.log(`turbo cache: ${planned.size - missed.length}/${planned.size} tasks would replay from the cache`);
+  console.log(
+    `turbo cache: ${planned.size - missed.length}/${planned.size} tasks would replay from the cache`,
+  );
   return missed.length === 0;
 }
 
