@@ -47,7 +47,7 @@ netkit_use_node() {
       echo "bootstrap: could not download $pkg" >&2
       return 1
     fi
-    mkdir -p "$tmp/node" "$(dirname "$home")"
+    mkdir -p "$tmp/node" "$(dirname "$home")" || return 1
     tar -xzf "$tmp"/node-"$os"-"$arch"-*.tgz -C "$tmp/node" --strip-components=1 package/bin package/LICENSE || true
     if [ "$("$tmp/node/bin/node" -p 'process.versions.node' 2>/dev/null || true)" != "$want" ]; then
       rm -rf "$tmp"
@@ -55,7 +55,7 @@ netkit_use_node() {
       return 1
     fi
     rm -rf "$home"
-    mv "$tmp/node" "$home"
+    mv "$tmp/node" "$home" || return 1
     rm -rf "$tmp"
   fi
   export PATH="$home/bin:$PATH"
@@ -113,6 +113,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   netkit_use_node
   netkit_bootstrap
 else
+  # Called plainly, not in an `||` list: bash ignores `set -e` inside a function run in one.
   netkit_use_node || return 1
-  netkit_bootstrap || return 1
+  netkit_bootstrap
+  netkit_status=$?
+  [ "$netkit_status" -eq 0 ] || return "$netkit_status"
 fi
