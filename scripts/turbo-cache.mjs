@@ -79,7 +79,8 @@ const PROBES = [
       ...BEHAVIOURS.map((p) => id(p, 'test')),
       ...TOOLS_ON_BUNDLES,
     ],
-    excludes: (t) => t.endsWith('#build'),
+    // Its dependents' builds re-run too (local-aws is a devDependency); tools/build does not use it.
+    excludes: [id('build', 'test'), id('build', 'typecheck')],
   },
   {
     file: 'requirements-dev.txt',
@@ -88,8 +89,9 @@ const PROBES = [
   },
   {
     file: 'test/setup/setup.ts',
+    // Every vitest project loads it; the packages that depend on @netkit/testing rebuild too.
     includes: (all) => all.filter((t) => t.endsWith('#test')),
-    excludes: (t) => t.endsWith('#build'),
+    excludes: [id('build', 'typecheck')],
   },
   {
     file: 'test/src/index.ts',
@@ -99,14 +101,14 @@ const PROBES = [
       id('local-aws', 'test'),
       ...BEHAVIOURS.map((p) => id(p, 'test')),
     ],
-    excludes: (t) => t.endsWith('#build'),
+    excludes: [id('build', 'test'), id('build', 'typecheck')],
   },
   {
     file: 'test/events/autoscaling/launch.json',
     includes: BEHAVIOURS.filter((p) => p !== 'nat-reaper' && p !== 'endpoint-lease').map((p) =>
       id(p, 'test'),
     ),
-    excludes: (t) => t.endsWith('#build'),
+    excludes: [id('build', 'test'), id('build', 'typecheck')],
   },
 ];
 
