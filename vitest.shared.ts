@@ -3,6 +3,11 @@ import { defineConfig, type ViteUserConfig } from 'vitest/config';
 
 const root = import.meta.dirname;
 
+/** Where the vitest JSON report of the package in `dir` goes: `<repo>/.test-results/<folder name>.json`. */
+export function testResultsFile(dir: string): string {
+  return resolve(root, '.test-results', `${basename(dir)}.json`);
+}
+
 type TestOptions = NonNullable<ViteUserConfig['test']>;
 
 /**
@@ -22,8 +27,10 @@ export function packageProject(dir: string, overrides: TestOptions = {}): ViteUs
       testTimeout: 60_000,
       hookTimeout: 60_000,
       restoreMocks: true,
-      // The JSON report is summed by scripts/test-summary.mjs into one closing line.
-      reporters: ['default', ['json', { outputFile: resolve(dir, '.test-results.json') }]],
+      // The JSON report is summed by scripts/test-summary.mjs into one closing line. It goes to the
+      // repo root's .test-results/ (turbo caches it as the test task's output) and never into a
+      // package folder, where another task's inputs could pick it up.
+      reporters: ['default', ['json', { outputFile: testResultsFile(dir) }]],
       ...overrides,
     },
   });

@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# The README's test command: install, lint, build, typecheck, unit + integration tests, template checks.
+# The README's test command: install (Node 22 included), lint, prove the turbo cache keys, build,
+# typecheck, unit + integration tests, template checks; then prove a second run would be FULL TURBO.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+. scripts/bootstrap.sh
+node -e 'if (+process.versions.node.split(".")[0] < 22) { console.error(`tests run on Node >= 22 (the Lambda runtime), found ${process.version}`); process.exit(1); }'
+# Reports of packages that no longer exist must not count; turbo restores the others from its cache.
+rm -rf .test-results
 rm -f packages/*/.test-results.json tools/*/.test-results.json infra/.test-results.json
 echo "==> lint"
 pnpm lint
-echo "==> build, typecheck, test"
 status=0
-pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=2 --continue || status=$?
+echo "==> turbo cache keys: which tasks an edit re-runs (turbo --dry=json on a scratch copy)"
+node scripts/turbo-cache.mjs probe || status=$?
+echo "==> build, typecheck, test (node $(node --version))"
+turbo_status=0
+pnpm exec turbo run build typecheck test --output-logs=new-only --continue || turbo_status=$?
+if [ "$turbo_status" -eq 0 ]; then
+  echo "==> a second run replays every task from the cache"
+  node scripts/turbo-cache.mjs assert-cached build typecheck test || status=$?
+else
+  status=$turbo_status
+fi
 node scripts/test-summary.mjs || status=$?
 exit "$status"
