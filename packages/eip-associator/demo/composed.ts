@@ -94,12 +94,16 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
     SUBNET_MAP: JSON.stringify({ [az]: targetSubnet }),
     SECURITY_GROUP_IDS: targetSg,
     DEVICE_INDEX: '1',
+    AUTO_SCALING_GROUP_NAME: COMPOSED_GROUP,
+    LIFECYCLE_HOOK_NAMES: ENI_HOOK,
   });
   const eipAssociator = await importBundle<{ handler: BundleHandler }>(options.distDir, 'index', {
     ...emulator.env,
     ...QUIET,
     EIP_POOL_TAGS: JSON.stringify(COMPOSED_POOL_TAGS),
     ASSOCIATE_TIMEOUT_SECONDS: '40',
+    AUTO_SCALING_GROUP_NAME: COMPOSED_GROUP,
+    LIFECYCLE_HOOK_NAMES: EIP_HOOK,
   });
 
   if (options.describeLagMs) await emulator.configure({ describeLagMs: options.describeLagMs });

@@ -7,7 +7,7 @@ import { fakeContext } from '@netkit/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
 import type { LaunchReport } from '../../src/launch.ts';
-import { launchEvent } from './harness.ts';
+import { GROUP, launchEvent } from './harness.ts';
 
 // The emulator answers a reused CreateNetworkInterface ClientToken with the first ENI, even after
 // it was deleted (as EC2 does), so a retry after a cleanup that deleted it would get a dead ENI.
@@ -28,6 +28,7 @@ describe('retry of the same event after a transient failure (built bundle)', () 
       ...emu().env,
       SUBNET_MAP: JSON.stringify(world.targetSubnets),
       SECURITY_GROUP_IDS: world.targetSecurityGroupId,
+      AUTO_SCALING_GROUP_NAME: GROUP,
       AWS_MAX_ATTEMPTS: '2',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
