@@ -479,7 +479,18 @@ export function resolve(
       return out.some((x) => x === undefined) ? undefined : (out as Json[]);
     }
     if (v['Ref'] === 'AWS::NoValue') return NO_VALUE;
-    if (typeof v['Ref'] === 'string') return ref(v['Ref']);
+    if (typeof v['Ref'] === 'string') {
+      // A list parameter is a list wherever it is used whole (Fn::Join, a Resource list), as in CloudFormation.
+      const type = template.Parameters?.[v['Ref']]?.['Type'];
+      const r = ref(v['Ref']);
+      const isList = typeof type === 'string' && (type.startsWith('List<') || type === 'CommaDelimitedList');
+      return isList && r !== undefined ? r.split(',').map((x) => x.trim()) : r;
+    }
+    const split = v['Fn::Split'];
+    if (Array.isArray(split) && typeof split[0] === 'string') {
+      const whole = walk(split[1]);
+      return typeof whole === 'string' ? whole.split(split[0]) : undefined;
+    }
     const ifArgs = v['Fn::If'];
     if (Array.isArray(ifArgs) && typeof ifArgs[0] === 'string') {
       const t = condition(ifArgs[0]);

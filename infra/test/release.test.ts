@@ -49,6 +49,7 @@ function lambdaEnv(template: Template, logicalId: string): Record<string, string
 const RUNTIME_ENV: Record<string, string> = {
   SUBNET_MAP: '{"us-east-1a":"subnet-0123456789abcdef0"}',
   SECURITY_GROUP_IDS: 'sg-0123456789abcdef0',
+  AUTO_SCALING_GROUP_NAME: 'web-asg',
   ENI_POOL_TAGS: '{"netkit:eni-pool":"app"}',
   EIP_POOL_TAGS: '{"netkit:eip-pool":"prod ForwardProxy"}',
   ENDPOINT_STACK_NAME: 'netkit-fargate-endpoints',
