@@ -29,13 +29,16 @@ export interface ReapResult {
   nextCheckAt?: string;
 }
 
-/** PENDING and RUNNING tasks of the package (desiredStatus RUNNING covers both), one page is enough. */
+/**
+ * PENDING and RUNNING tasks of the package, one page is enough. ListTasks: "When you specify
+ * startedBy as the filter, it must be the only filter that you use"; the default desiredStatus
+ * filter, RUNNING, covers PENDING and RUNNING tasks.
+ */
 export async function countActiveTasks(ecs: ECSClient, config: Config): Promise<number> {
   const out = await ecs.send(
     new ListTasksCommand({
       cluster: config.clusterArn,
       startedBy: startedByFor(config.stackName),
-      desiredStatus: 'RUNNING',
       maxResults: 100,
     }),
   );

@@ -65,6 +65,8 @@ from moto.ec2.utils import (  # noqa: E402
 from moto.ecs import models as ecs_models  # noqa: E402
 from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
 
+import netkit_ecs  # noqa: E402  (ECS behaviours: RunTask clientToken, capacity failures, ListTasks)
+
 # --------------------------------------------------------------------------------------
 # Harness state (all guarded by LOCK)
 # --------------------------------------------------------------------------------------
@@ -931,6 +933,7 @@ def reset_all() -> None:
     COMPLETIONS.clear()
     HEARTBEATS.clear()
     NAT_PENDING.clear()
+    netkit_ecs.reset()
     SETTINGS.clear()
     SETTINGS.update(DEFAULT_SETTINGS)
     apply_settings(START_SETTINGS)
@@ -993,6 +996,9 @@ def control(method: str, path: str, body: bytes) -> Response:
             "active": True,
         }
         return json_response(200, {"token": token})
+    if route == "/ecs/capacity-failure" and method == "POST":
+        status, answer = netkit_ecs.add_capacity_failure(payload)
+        return json_response(status, answer)
     if route == "/lifecycle/completions" and method == "GET":
         return json_response(200, COMPLETIONS)
     if route == "/lifecycle/heartbeats" and method == "GET":
@@ -1039,6 +1045,9 @@ class NetkitMiddleware:
                 if handler is not None:
                     return self._send(start_response, handler(params))
             try:
+                ecs_answer = netkit_ecs.intercept(service, region, action, body, lambda: self._moto_response(environ))
+                if ecs_answer is not None:
+                    return self._send(start_response, ecs_answer)
                 return self._call_moto(environ, start_response)
             except Exception as exc:  # noqa: BLE001
                 traceback.print_exc()
@@ -1074,6 +1083,25 @@ class NetkitMiddleware:
                 close()
         start_response(captured["status"], captured["headers"])
         return [chunks]
+
+    def _moto_response(self, environ: dict[str, Any]) -> Response:
+        """moto's answer as (status, headers, body), for harness code that post-processes it."""
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            captured["status"] = status
+            captured["headers"] = headers
+            return lambda _data: None
+
+        result = self.app(environ, capture)
+        try:
+            chunks = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        headers = [(h, v) for h, v in captured["headers"] if h.lower() != "content-length"]
+        return int(str(captured["status"]).split(" ")[0]), headers, chunks
 
     @staticmethod
     def _send(start_response: Any, response: Response) -> list[bytes]:

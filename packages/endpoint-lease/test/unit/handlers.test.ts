@@ -259,10 +259,14 @@ describe('reaper handler', () => {
     expect(clock.sleeps).toEqual([10_000]);
     expect(ec2).toHaveReceivedCommandTimes(DescribeTagsCommand, 2);
     expect(ecs).toHaveReceivedCommandTimes(ListTasksCommand, 2);
-    expect(ecs).toHaveReceivedCommandWith(ListTasksCommand, {
-      startedBy: 'endpoint-lease/fargate-endpoints',
-      desiredStatus: 'RUNNING',
-    });
+    // ListTasks: startedBy must be the only filter (the default status filter is RUNNING).
+    for (const call of ecs.commandCalls(ListTasksCommand)) {
+      expect(call.args[0].input).toEqual({
+        cluster: config.clusterArn,
+        startedBy: 'endpoint-lease/fargate-endpoints',
+        maxResults: 100,
+      });
+    }
     expect(ec2).toHaveReceivedCommandWith(DeleteTagsCommand, {
       Tags: [expect.objectContaining({ Key: reapTagKey(config.stackName) })],
     });
