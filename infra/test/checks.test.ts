@@ -109,7 +109,9 @@ describe('IAM check', () => {
           ...(condition === '' ? [] : ['              Condition:', `                ${condition}`]),
         ].join('\n'),
       );
-    expect(checkIam(statement('ArnEquals: { ecs:cluster: arn:aws:ecs:us-east-1:1:cluster/x }'), 't.yaml')).toEqual([]);
+    expect(
+      checkIam(statement('ArnEquals: { ecs:cluster: arn:aws:ecs:us-east-1:1:cluster/x }'), 't.yaml'),
+    ).toEqual([]);
     expect(checkIam(statement(''), 't.yaml').map((f) => f.message)).toEqual([
       "Policies[0] statement List: Resource '*' with 'ecs:ListTasks', which accepts resource-level permissions: scope it to ARNs or tags",
     ]);

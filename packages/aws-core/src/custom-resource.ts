@@ -189,8 +189,7 @@ export const putResponse: ResponseSender = (url, body, options = { timeoutMs: RE
         res.resume();
         res.on('end', () => {
           if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) resolve();
-          else
-            reject(new ResponseUrlError(`Response URL answered HTTP ${res.statusCode}`, res.statusCode));
+          else reject(new ResponseUrlError(`Response URL answered HTTP ${res.statusCode}`, res.statusCode));
         });
       },
     );

@@ -13,8 +13,9 @@
  *
  * Run: npx tsx packages/nat-reaper/bench/teardown.ts [--fast]
  */
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+
 import { pathToFileURL } from 'node:url';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   DeleteInternetGatewayCommand,
   DeleteNatGatewayCommand,

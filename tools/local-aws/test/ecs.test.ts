@@ -267,13 +267,17 @@ describe('ECS injected capacity failure', () => {
     await emu().ecs.capacityFailure({ times: 5 });
     await emu().reset();
     const again = await fargateWorld();
-    expect((await again.ecs.send(
-      new RunTaskCommand({
-        cluster: 'jobs',
-        taskDefinition: 'worker',
-        launchType: 'FARGATE',
-        networkConfiguration: { awsvpcConfiguration: { subnets: [again.net.subnetA] } },
-      }),
-    )).tasks).toHaveLength(1);
+    expect(
+      (
+        await again.ecs.send(
+          new RunTaskCommand({
+            cluster: 'jobs',
+            taskDefinition: 'worker',
+            launchType: 'FARGATE',
+            networkConfiguration: { awsvpcConfiguration: { subnets: [again.net.subnetA] } },
+          }),
+        )
+      ).tasks,
+    ).toHaveLength(1);
   });
 });

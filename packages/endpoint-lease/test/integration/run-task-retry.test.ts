@@ -57,7 +57,10 @@ function invoke(world: World, requestId: string, event: unknown = {}): Promise<I
 
 async function runningTasks(world: World) {
   const out = await world.clients.ecs.send(
-    new ListTasksCommand({ cluster: world.config.clusterArn, startedBy: startedByFor(world.config.stackName) }),
+    new ListTasksCommand({
+      cluster: world.config.clusterArn,
+      startedBy: startedByFor(world.config.stackName),
+    }),
   );
   return out.taskArns ?? [];
 }
@@ -84,7 +87,11 @@ describe('acquire bundle: a failed start, then the Lambda retry of the same invo
 
     // A third delivery of the same request adopts the running task and starts nothing.
     const again = await invoke(world, 'req-capacity');
-    expect(again.result).toMatchObject({ status: 'started', adopted: true, taskArns: retry.result?.taskArns });
+    expect(again.result).toMatchObject({
+      status: 'started',
+      adopted: true,
+      taskArns: retry.result?.taskArns,
+    });
     expect(await runningTasks(world)).toHaveLength(1);
   }, 180_000);
 

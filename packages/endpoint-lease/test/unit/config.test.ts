@@ -44,7 +44,9 @@ describe('loadConfig', () => {
   });
 
   it('reads the former BILLING_ANCHOR name stack-creation as endpoint-creation', () => {
-    expect(loadConfig({ ...validEnv, BILLING_ANCHOR: 'stack-creation' }).billingAnchor).toBe('endpoint-creation');
+    expect(loadConfig({ ...validEnv, BILLING_ANCHOR: 'stack-creation' }).billingAnchor).toBe(
+      'endpoint-creation',
+    );
     expect(loadConfig({ ...validEnv, BILLING_ANCHOR: 'endpoint-creation' }).billingAnchor).toBe(
       'endpoint-creation',
     );

@@ -297,14 +297,24 @@ describe('reaper handler', () => {
     cfn.on(DescribeStacksCommand).resolves(stack('CREATE_COMPLETE', clock.now() - 55 * 60_000));
     ec2.on(DescribeVpcEndpointsCommand).resolves({
       VpcEndpoints: [
-        { VpcEndpointId: 'vpce-1', VpcEndpointType: 'Interface', CreationTimestamp: new Date(clock.now() - 40 * 60_000) },
-        { VpcEndpointId: 'vpce-2', VpcEndpointType: 'Gateway', CreationTimestamp: new Date(clock.now() - 54 * 60_000) },
+        {
+          VpcEndpointId: 'vpce-1',
+          VpcEndpointType: 'Interface',
+          CreationTimestamp: new Date(clock.now() - 40 * 60_000),
+        },
+        {
+          VpcEndpointId: 'vpce-2',
+          VpcEndpointType: 'Gateway',
+          CreationTimestamp: new Date(clock.now() - 54 * 60_000),
+        },
       ],
     });
     const out = await createReaperHandler(deps, config)({}, fakeContext(60_000, clock.now));
     expect(out).toMatchObject({ action: 'keep', reason: 'hour-paid' });
     expect(out.nextCheckAt).toBe(new Date(clock.now() + 10 * 60_000).toISOString());
-    expect(ec2).toHaveReceivedCommandWith(DescribeVpcEndpointsCommand, { VpcEndpointIds: ['vpce-1', 'vpce-2'] });
+    expect(ec2).toHaveReceivedCommandWith(DescribeVpcEndpointsCommand, {
+      VpcEndpointIds: ['vpce-1', 'vpce-2'],
+    });
     expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
   });
 

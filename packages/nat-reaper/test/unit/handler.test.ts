@@ -1,4 +1,8 @@
-import { CloudFormationClient, DescribeStacksCommand, type StackStatus } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  type StackStatus,
+} from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { CustomResourceResponse } from '@netkit/aws-core/custom-resource';
 import { ConfigError } from '@netkit/aws-core/errors';
@@ -486,7 +490,14 @@ describe('Update', () => {
     expect(sent[0]).toMatchObject({
       Status: 'SUCCESS',
       PhysicalResourceId: event.PhysicalResourceId,
-      Data: { ...FULL_TEARDOWN_DATA, DeletedRoutes: '', DeletedNatGateways: '', ReleasedEips: '', DetachedInternetGateway: '', DeletedInternetGateway: '' },
+      Data: {
+        ...FULL_TEARDOWN_DATA,
+        DeletedRoutes: '',
+        DeletedNatGateways: '',
+        ReleasedEips: '',
+        DetachedInternetGateway: '',
+        DeletedInternetGateway: '',
+      },
     });
     expect(world.mock.calls()).toHaveLength(0);
     expect(world.igws.size).toBe(1);
@@ -503,9 +514,11 @@ describe('Update', () => {
   it('answers FAILED, touching nothing, when the stack status cannot be read', async () => {
     world.seedScenario();
     cfnMock.reset();
-    cfnMock
-      .on(DescribeStacksCommand)
-      .rejects(Object.assign(new Error('not authorized to perform: cloudformation:DescribeStacks'), { name: 'AccessDenied' }));
+    cfnMock.on(DescribeStacksCommand).rejects(
+      Object.assign(new Error('not authorized to perform: cloudformation:DescribeStacks'), {
+        name: 'AccessDenied',
+      }),
+    );
     await handlerWith()(seedEvent('update'), fakeContext());
     expect(sent[0]?.Status).toBe('FAILED');
     expect(sent[0]?.Reason).toContain('cloudformation:DescribeStacks');
