@@ -92,6 +92,32 @@ describe('IAM check', () => {
     ]);
   });
 
+  it("accepts Resource '*' for ecs:ListTasks only with the ecs:cluster condition (Fargate has no container instance)", () => {
+    const statement = (condition: string) =>
+      parseTemplate(
+        [
+          'Resources:',
+          '  Fn:',
+          '    Type: AWS::Serverless::Function',
+          '    Properties:',
+          '      Policies:',
+          '        - Statement:',
+          '            - Sid: List',
+          '              Effect: Allow',
+          '              Action: ecs:ListTasks',
+          '              Resource: "*"',
+          ...(condition === '' ? [] : ['              Condition:', `                ${condition}`]),
+        ].join('\n'),
+      );
+    expect(
+      checkIam(statement('ArnEquals: { ecs:cluster: arn:aws:ecs:us-east-1:1:cluster/x }'), 't.yaml'),
+    ).toEqual([]);
+    expect(checkIam(statement(''), 't.yaml').map((f) => f.message)).toEqual([
+      "Policies[0] statement List: Resource '*' with 'ecs:ListTasks', which accepts resource-level permissions: scope it to ARNs or tags",
+    ]);
+    expect(checkIam(statement('StringEquals: { aws:RequestedRegion: us-east-1 }'), 't.yaml')).toHaveLength(1);
+  });
+
   it('accepts only allow-listed SAM policy templates', () => {
     const template = parseTemplate(
       [

@@ -34,6 +34,28 @@ export const RESOURCE_STAR_ALLOWED: ReadonlyArray<{ action: string; reason: stri
   },
 ];
 
+/**
+ * Actions that may use `Resource: '*'` only together with a condition key that scopes them.
+ * ecs:ListTasks lists `container-instance` as its resource type, but a Fargate task has no
+ * container instance and a ListTasks call without a `containerInstance` filter names none, so an
+ * ARN-scoped statement never matches: scope it with `ecs:cluster` instead.
+ */
+export const RESOURCE_STAR_WITH_CONDITION: ReadonlyArray<{ action: string; key: string; reason: string }> = [
+  {
+    action: 'ecs:ListTasks',
+    key: 'ecs:cluster',
+    reason: 'Fargate tasks have no container instance; scope to one cluster with ecs:cluster',
+  },
+];
+
+function scopedByCondition(action: string, condition: Json | undefined): boolean {
+  const entry = RESOURCE_STAR_WITH_CONDITION.find((e) => e.action.toLowerCase() === action.toLowerCase());
+  if (entry === undefined || !isObject(condition)) return false;
+  return Object.values(condition).some(
+    (block) => isObject(block) && Object.keys(block).some((k) => k.toLowerCase() === entry.key),
+  );
+}
+
 /** AWS managed policies a template may attach (SAM adds the first three itself). */
 export const MANAGED_POLICIES_ALLOWED: ReadonlyArray<{ name: string; reason: string }> = [
   { name: 'AWSLambdaBasicExecutionRole', reason: 'SAM default: write the function logs' },
@@ -109,7 +131,7 @@ function checkStatement(statement: Json, where: string): string[] {
   if (resources.includes('*')) {
     for (const action of actions) {
       if (action === '*' || /^[^:]+:\*$/.test(action)) continue; // already reported
-      if (!acceptsResourceStar(action)) {
+      if (!acceptsResourceStar(action) && !scopedByCondition(action, statement['Condition'])) {
         problems.push(
           `${where}: Resource '*' with '${action}', which accepts resource-level permissions: scope it to ARNs or tags`,
         );

@@ -61,8 +61,28 @@ export interface CustomResourceHandlers<P> {
   delete: CustomResourceWork<P>;
 }
 
+export interface SendOptions {
+  /** Give up on this PUT after this long. */
+  timeoutMs: number;
+}
+
 /** PUTs a response body to the presigned URL. Injectable for tests. */
-export type ResponseSender = (url: string, body: string) => Promise<void>;
+export type ResponseSender = (url: string, body: string, options?: SendOptions) => Promise<void>;
+
+/** The response URL answered an error status (`statusCode`), or could not be reached in time. */
+export class ResponseUrlError extends NetkitError {
+  constructor(
+    message: string,
+    readonly statusCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Longest a single response PUT may take. */
+export const RESPONSE_PUT_TIMEOUT_MS = 10_000;
+/** Kept free between the end of the last PUT attempt and the Lambda deadline. */
+export const RESPONSE_SEND_SLACK_MS = 1_000;
 
 export interface RunnerOptions {
   logger?: Logger;
@@ -71,6 +91,8 @@ export interface RunnerOptions {
   /** Answer FAILED this long before the Lambda deadline if the work has not finished. Default 15 s. */
   deadlineMarginMs?: number;
 }
+
+const DEFAULT_MARGIN_MS = 15_000;
 
 /** CloudFormation rejects a response body over 4096 bytes. */
 export const MAX_RESPONSE_BYTES = 4096;
@@ -153,7 +175,7 @@ export function buildResponseBody(response: CustomResourceResponse): string {
 }
 
 /** Default sender: HTTP(S) PUT with an empty Content-Type, as the presigned URL expects. */
-export const putResponse: ResponseSender = (url, body) =>
+export const putResponse: ResponseSender = (url, body, options = { timeoutMs: RESPONSE_PUT_TIMEOUT_MS }) =>
   new Promise((resolve, reject) => {
     const target = new URL(url);
     const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(
@@ -161,34 +183,56 @@ export const putResponse: ResponseSender = (url, body) =>
       {
         method: 'PUT',
         headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) },
-        timeout: 10_000,
+        timeout: options.timeoutMs,
       },
       (res) => {
         res.resume();
         res.on('end', () => {
           if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) resolve();
-          else reject(new NetkitError(`Response URL answered HTTP ${res.statusCode}`));
+          else reject(new ResponseUrlError(`Response URL answered HTTP ${res.statusCode}`, res.statusCode));
         });
       },
     );
-    request.on('timeout', () => request.destroy(new NetkitError('Response URL timed out')));
+    request.on('timeout', () => request.destroy(new ResponseUrlError('Response URL timed out')));
     request.on('error', reject);
     request.end(body);
   });
 
-async function sendWithRetry(send: ResponseSender, url: string, body: string, clock: Clock, logger: Logger) {
+/** A 4xx from the response URL (expired or invalid presigned URL): another attempt cannot succeed. */
+function isClientError(error: unknown): boolean {
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/**
+ * Up to 4 PUT attempts, all within `budgetMs` (each attempt's timeout is cut to the time left, and
+ * no back-off pause outlasts it); a 4xx is final.
+ */
+async function sendWithRetry(
+  send: ResponseSender,
+  url: string,
+  body: string,
+  clock: Clock,
+  logger: Logger,
+  budgetMs: number,
+) {
   const attempts = 4;
+  const until = clock.now() + budgetMs;
   for (let attempt = 0; attempt < attempts; attempt++) {
+    const left = until - clock.now();
+    if (left <= 0) throw new ResponseUrlError('No time left to send the response before the Lambda deadline');
     try {
-      await send(url, body);
+      await send(url, body, { timeoutMs: Math.min(RESPONSE_PUT_TIMEOUT_MS, left) });
       return;
     } catch (error) {
       logger.warn('Sending the custom resource response failed', {
         attempt: attempt + 1,
         error: describeError(error),
       });
-      if (attempt === attempts - 1) throw error;
-      await clock.sleep(backoffDelay(attempt, { baseMs: 500, maxMs: 4_000 }));
+      if (isClientError(error) || attempt === attempts - 1) throw error;
+      const pause = backoffDelay(attempt, { baseMs: 500, maxMs: 4_000 });
+      if (clock.now() + pause >= until) throw error;
+      await clock.sleep(pause);
     }
   }
 }
@@ -251,7 +295,7 @@ export async function runCustomResource<P>(
     RequestId: request.RequestId,
     LogicalResourceId: request.LogicalResourceId,
   };
-  const margin = options.deadlineMarginMs ?? 15_000;
+  const margin = options.deadlineMarginMs ?? DEFAULT_MARGIN_MS;
   const deadlineAt = clock.now() + Math.max(0, context.getRemainingTimeInMillis() - margin);
   const abort = new AbortController();
   const work: WorkContext = {
@@ -309,8 +353,12 @@ export async function runCustomResource<P>(
   async function deliver(body: CustomResourceResponse, url: string): Promise<CustomResourceResponse> {
     const text = buildResponseBody(body);
     const sent = JSON.parse(text) as CustomResourceResponse;
+    // Sending never takes longer than the margin, and always ends before the Lambda deadline.
+    const budget =
+      Math.min(context.getRemainingTimeInMillis(), options.deadlineMarginMs ?? DEFAULT_MARGIN_MS) -
+      RESPONSE_SEND_SLACK_MS;
     try {
-      await sendWithRetry(send, url, text, clock, logger);
+      await sendWithRetry(send, url, text, clock, logger, budget);
       logger.info('Answered CloudFormation', {
         status: sent.Status,
         physicalResourceId: sent.PhysicalResourceId,

@@ -6,14 +6,15 @@
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { type ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
-import { DeadlineExceededError, describeError, NetkitError } from '@netkit/aws-core/errors';
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import { DeadlineExceededError, NetkitError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, pollUntil } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
 import type { AcquireRequest } from './event.ts';
 import { readRecords, writeLease } from './lease.ts';
 import { decide, type PolicyConfig, stackPhase } from './policy.ts';
+import { startTasks, stopTasks } from './run-task.ts';
 import {
   createStack,
   deleteStack,
@@ -33,8 +34,6 @@ export interface Deps {
 
 /** The stack kept failing (created and rolled back or failed to delete) within one acquire. */
 export class EndpointStackFailedError extends NetkitError {}
-/** RunTask did not start every requested task. */
-export class TaskStartError extends NetkitError {}
 
 export const MAX_STACK_REPLACEMENTS = 2;
 /** RunTask must land this long before the lease ends, so the task is listed before the lease lapses. */
@@ -65,6 +64,8 @@ export interface AcquireResult {
   leaseUntil: string;
   /** Whether this invocation created the stack. */
   created: boolean;
+  /** True when an earlier invocation of the same request had started the tasks. */
+  adopted: boolean;
   waitedMs: number;
 }
 
@@ -184,79 +185,57 @@ export async function acquire(
     }
   }
 
-  const taskArns = await runTasks(request, deps, config, requestId);
+  const { taskArns, adopted } = await startTasks(deps, {
+    input: runTaskInput(request, config),
+    // A retried invocation (same request id, or the same EventBridge event) adopts the tasks an
+    // earlier invocation started, and never replays an earlier failed start (src/run-task.ts).
+    tokenBase: request.eventId ?? requestId,
+    invocationRef: invocationRef(clock.now()),
+  });
   // Defence in depth: the stack must still be there after RunTask. If not, stop the tasks
   // (nothing may run without its endpoints) and fail so the invocation is retried.
   const after = await describeStack(deps.cfn, config.stackName);
   if (after === undefined || after.stackId !== ready.stackId || stackPhase(after.status) !== 'stable') {
     logger.error('Endpoint stack changed under the started tasks; stopping them', { status: after?.status });
-    await stopTasks(deps, config, taskArns);
+    await stopTasks(deps, config.clusterArn, taskArns);
     throw new EndpointStackFailedError(
       `Endpoint stack ${config.stackName} changed while tasks were starting`,
     );
   }
-  logger.info('Tasks started', { taskArns, created });
+  logger.info(adopted ? 'Tasks already started by an earlier attempt' : 'Tasks started', {
+    taskArns,
+    created,
+  });
   return {
     status: 'started',
     taskArns,
     stackId: ready.stackId,
     leaseUntil: new Date(leaseUntil).toISOString(),
     created,
+    adopted,
     waitedMs: clock.now() - started,
   };
 }
 
-async function runTasks(
-  request: AcquireRequest,
-  deps: Deps,
-  config: Config,
-  requestId: string,
-): Promise<string[]> {
-  const out = await deps.ecs.send(
-    new RunTaskCommand({
-      cluster: config.clusterArn,
-      taskDefinition: config.taskDefinitionArn,
-      launchType: 'FARGATE',
-      count: request.count,
-      startedBy: startedByFor(config.stackName),
-      networkConfiguration: {
-        awsvpcConfiguration: {
-          subnets: config.subnetIds,
-          securityGroups: config.taskSecurityGroupIds,
-          assignPublicIp: 'DISABLED',
-        },
-      },
-      overrides: request.overrides,
-      // A retried invocation (same request id, or the same EventBridge event) starts no new task.
-      clientToken: (request.eventId ?? requestId).slice(0, 64),
-    }),
-  );
-  const taskArns = (out.tasks ?? []).map((t) => t.taskArn).filter((a): a is string => typeof a === 'string');
-  if (taskArns.length < request.count) {
-    const reasons = (out.failures ?? []).map((f) =>
-      `${f.arn ?? ''} ${f.reason ?? ''} ${f.detail ?? ''}`.trim(),
-    );
-    // Leave no half-started batch behind: the caller retries the whole request.
-    await stopTasks(deps, config, taskArns);
-    throw new TaskStartError(
-      `RunTask started ${taskArns.length} of ${request.count} tasks: ${reasons.join('; ') || 'no reason given'}`,
-    );
-  }
-  return taskArns;
+/** RunTask referenceId unique to one invocation: epoch ms and a random part. */
+function invocationRef(now: number): string {
+  return `acquire-${now.toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
-async function stopTasks(deps: Deps, config: Config, taskArns: string[]) {
-  for (const task of taskArns) {
-    try {
-      await deps.ecs.send(
-        new StopTaskCommand({
-          cluster: config.clusterArn,
-          task,
-          reason: 'endpoint-lease: endpoints unavailable',
-        }),
-      );
-    } catch (error) {
-      deps.logger.error('StopTask failed', { task, error: describeError(error) });
-    }
-  }
+export function runTaskInput(request: AcquireRequest, config: Config) {
+  return {
+    cluster: config.clusterArn,
+    taskDefinition: config.taskDefinitionArn,
+    launchType: 'FARGATE' as const,
+    count: request.count,
+    startedBy: startedByFor(config.stackName),
+    networkConfiguration: {
+      awsvpcConfiguration: {
+        subnets: config.subnetIds,
+        securityGroups: config.taskSecurityGroupIds,
+        assignPublicIp: 'DISABLED' as const,
+      },
+    },
+    overrides: request.overrides,
+  };
 }

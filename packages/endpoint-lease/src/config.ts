@@ -1,8 +1,13 @@
 import { integer, oneOf, optional, parseConfig, patterns, string, stringList } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 
-/** Interface endpoint services Fargate needs without a NAT gateway (the S3 gateway endpoint is always added). */
-export const DEFAULT_ENDPOINT_SERVICES = ['logs', 'ecr.api', 'ecr.dkr', 'secretsmanager'] as const;
+/**
+ * Interface endpoint services a Fargate task needs without a NAT gateway: image pulls (ecr.api,
+ * ecr.dkr; layers come through the S3 gateway endpoint) and the awslogs driver (logs). The shipped
+ * task reads no secret, so secretsmanager is not in the default (a quarter less per hour); add it
+ * (and e.g. ssm) when the task definition references secrets.
+ */
+export const DEFAULT_ENDPOINT_SERVICES = ['logs', 'ecr.api', 'ecr.dkr'] as const;
 
 /** CloudFormation stack names: a letter, then letters, digits and hyphens (kept short for the tag keys). */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,99}$/;
@@ -43,13 +48,18 @@ export const configSpec = {
   LEASE_SECONDS: optional(integer({ min: 60, max: 86_400 }), 300),
   DELETE_POLICY: optional(oneOf(['hour-aligned', 'immediate'] as const), 'hour-aligned'),
   BILLING_GUARD_SECONDS: optional(integer({ min: 60, max: 1_800 }), 600),
-  BILLING_ANCHOR: optional(oneOf(['stack-creation', 'clock-hour'] as const), 'stack-creation'),
+  /** `stack-creation` is the former name of `endpoint-creation` (hours count from the earliest endpoint). */
+  BILLING_ANCHOR: optional(
+    oneOf(['clock-hour', 'endpoint-creation', 'stack-creation'] as const),
+    // The best worst case over both billing models (bench/cost-sim.ts, README "Cost model").
+    'clock-hour',
+  ),
   /** Wait between the reaper announcing a delete and re-reading the lease (EC2 tags are eventually consistent). */
   CONSISTENCY_SETTLE_SECONDS: optional(integer({ min: 0, max: 60 }), 10),
 };
 
 export type DeletePolicy = 'hour-aligned' | 'immediate';
-export type BillingAnchor = 'stack-creation' | 'clock-hour';
+export type BillingAnchor = 'endpoint-creation' | 'clock-hour';
 
 export interface Config {
   stackName: string;
@@ -100,7 +110,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     leaseSeconds: c.LEASE_SECONDS,
     deletePolicy: c.DELETE_POLICY,
     billingGuardSeconds: c.BILLING_GUARD_SECONDS,
-    billingAnchor: c.BILLING_ANCHOR,
+    billingAnchor: c.BILLING_ANCHOR === 'clock-hour' ? 'clock-hour' : 'endpoint-creation',
     settleSeconds: c.CONSISTENCY_SETTLE_SECONDS,
   };
 }

@@ -5,5 +5,6 @@ export * from './handlers.ts';
 export * from './lease.ts';
 export * from './policy.ts';
 export * from './reap.ts';
+export * from './run-task.ts';
 export * from './stack.ts';
 export * from './template.ts';

@@ -11,8 +11,8 @@ import type { Deadline } from '@netkit/aws-core/retry';
 import { type Deps, policyConfig, startedByFor } from './acquire.ts';
 import type { Config } from './config.ts';
 import { clearIntent, iso, makeIntent, readRecords, writeIntent } from './lease.ts';
-import { type Action, decide, type LeaseState } from './policy.ts';
-import { deleteStack, describeStack, type StackView } from './stack.ts';
+import { type Action, decide, type LeaseState, stackPhase } from './policy.ts';
+import { billingStart, deleteStack, describeStack, type StackView } from './stack.ts';
 
 /** The reaper never calls DeleteStack later than this before its intent expires. */
 export const INTENT_MARGIN_MS = 30_000;
@@ -29,13 +29,16 @@ export interface ReapResult {
   nextCheckAt?: string;
 }
 
-/** PENDING and RUNNING tasks of the package (desiredStatus RUNNING covers both), one page is enough. */
+/**
+ * PENDING and RUNNING tasks of the package, one page is enough. ListTasks: "When you specify
+ * startedBy as the filter, it must be the only filter that you use"; the default desiredStatus
+ * filter, RUNNING, covers PENDING and RUNNING tasks.
+ */
 export async function countActiveTasks(ecs: ECSClient, config: Config): Promise<number> {
   const out = await ecs.send(
     new ListTasksCommand({
       cluster: config.clusterArn,
       startedBy: startedByFor(config.stackName),
-      desiredStatus: 'RUNNING',
       maxResults: 100,
     }),
   );
@@ -49,10 +52,16 @@ async function readState(
   const stack = await describeStack(deps.cfn, config.stackName);
   const { leaseUntil } = await readRecords(deps.ec2, config.vpcId, config.stackName);
   const activeTasks = stack === undefined ? 0 : await countActiveTasks(deps.ecs, config);
+  // Billed hours run from the earliest endpoint's creation, not the stack's (only a stable stack
+  // is judged by its billed hour).
+  const createdAt =
+    stack !== undefined && stackPhase(stack.status) === 'stable'
+      ? await billingStart(deps.ec2, stack)
+      : stack?.createdAt;
   return {
     stack,
     state: {
-      stack: stack && { status: stack.status, createdAt: stack.createdAt },
+      stack: stack && { status: stack.status, createdAt: createdAt as number },
       leaseUntil,
       activeTasks,
       demand: false,

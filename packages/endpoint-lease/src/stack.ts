@@ -5,7 +5,7 @@ import {
   DescribeStacksCommand,
 } from '@aws-sdk/client-cloudformation';
 import { DescribeVpcEndpointsCommand, DescribeVpcsCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { isAwsError, ValidationError } from '@netkit/aws-core/errors';
+import { isAwsError, isNotFoundError, ValidationError } from '@netkit/aws-core/errors';
 import type { Config } from './config.ts';
 import { ENDPOINT_OUTPUT_PREFIX, endpointStackTemplate } from './template.ts';
 
@@ -113,4 +113,26 @@ export async function endpointsAvailable(ec2: EC2Client, ids: string[]): Promise
   const out = await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: ids }));
   const states = new Map((out.VpcEndpoints ?? []).map((e) => [e.VpcEndpointId, String(e.State ?? '')]));
   return ids.every((id) => states.get(id)?.toLowerCase() === 'available');
+}
+
+/**
+ * When billing of the stack started: the earliest `CreationTimestamp` of its interface endpoints
+ * (they bill per endpoint-hour; the stack and its security group are created earlier and are free).
+ * Falls back to the stack's CreationTime when no interface endpoint can be read.
+ */
+export async function billingStart(ec2: EC2Client, stack: StackView): Promise<number> {
+  const ids = endpointIds(stack);
+  if (ids.length === 0) return stack.createdAt;
+  let endpoints: { VpcEndpointType?: string; CreationTimestamp?: Date }[];
+  try {
+    endpoints = (await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: ids }))).VpcEndpoints ?? [];
+  } catch (error) {
+    if (isNotFoundError(error) || isAwsError(error, 'InvalidVpcEndpointId.NotFound')) return stack.createdAt;
+    throw error;
+  }
+  const times = endpoints
+    .filter((e) => String(e.VpcEndpointType ?? 'Interface').toLowerCase() === 'interface')
+    .map((e) => e.CreationTimestamp?.getTime())
+    .filter((t): t is number => typeof t === 'number' && Number.isFinite(t));
+  return times.length === 0 ? stack.createdAt : Math.min(...times);
 }

@@ -13,7 +13,9 @@
  *
  * Run: npx tsx packages/nat-reaper/bench/teardown.ts [--fast]
  */
+
 import { pathToFileURL } from 'node:url';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   DeleteInternetGatewayCommand,
   DeleteNatGatewayCommand,
@@ -86,7 +88,7 @@ export const teardownBenchmark: Benchmark = async (options: BenchOptions): Promi
   const ec2 = new EC2Client(emulator.clientConfig);
   const base = loadConfig({});
   const handler = createHandler(
-    { ec2, logger: silentLogger },
+    { ec2, cfn: new CloudFormationClient(emulator.clientConfig), logger: silentLogger },
     { ...base, NAT_POLL_MAX_MS: Math.round(base.NAT_POLL_MAX_MS * k) },
   );
   const runs: Run[] = [];

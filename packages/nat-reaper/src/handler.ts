@@ -1,3 +1,4 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClient } from '@netkit/aws-core/clients';
 import {
@@ -13,9 +14,12 @@ import { type Clock, Deadline, type LambdaContextLike, systemClock } from '@netk
 import { type Config, loadConfig } from './config.ts';
 import { parseProperties, type RawProperties } from './properties.ts';
 import { planData, reap, reportData } from './reap.ts';
+import { ROLLBACK_STATUSES, rollbackData, stackStatus } from './rollback.ts';
 
 export interface HandlerDeps {
   ec2: EC2Client;
+  /** DescribeStacks on the requesting stack: an Update during its rollback changes nothing. */
+  cfn: CloudFormationClient;
   logger: Logger;
   /** Clock of the reaper's own waits (NAT polling, retries). Default: the system clock. */
   clock?: Clock;
@@ -40,7 +44,7 @@ export type NatReaperHandler = (
  */
 export function createHandler(deps: HandlerDeps, config: Config | ConfigError): NatReaperHandler {
   const clock = deps.clock ?? systemClock;
-  const { ec2, logger } = deps;
+  const { ec2, cfn, logger } = deps;
 
   const reapRequest = async (request: CustomResourceRequest<RawProperties>, work: WorkContext) => {
     if (config instanceof ConfigError) throw config;
@@ -66,7 +70,17 @@ export function createHandler(deps: HandlerDeps, config: Config | ConfigError): 
       context,
       {
         create: reapRequest,
-        update: reapRequest,
+        update: async (request, work) => {
+          // Checked first: even with a bad configuration a rollback must not fail.
+          const status = await stackStatus(cfn, request.StackId);
+          if (status !== undefined && ROLLBACK_STATUSES.has(status)) {
+            logger.info('Update during a stack rollback: answering SUCCESS without touching anything', {
+              stackStatus: status,
+            });
+            return { data: rollbackData(request.ResourceProperties?.VpcId) };
+          }
+          return reapRequest(request, work);
+        },
         // Delete never touches anything, so the stack can always be deleted.
         delete: async (request) => {
           logger.info('Delete: nothing to remove (the reaped resources are gone by design)', {
@@ -87,8 +101,9 @@ export function createHandler(deps: HandlerDeps, config: Config | ConfigError): 
 const { logger, tracer } = createObservability('nat-reaper');
 const config = loadConfigOrError();
 const ec2 = createClient(EC2Client, { tracer });
+const cfn = createClient(CloudFormationClient, { tracer });
 
-export const handler = createHandler({ ec2, logger }, config);
+export const handler = createHandler({ ec2, cfn, logger }, config);
 
 function loadConfigOrError(): Config | ConfigError {
   try {

@@ -67,6 +67,7 @@ from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netkit_ec2_contracts as ec2_contracts  # noqa: E402  (ClientToken, multi-ENI associate, describe lag)
+import netkit_ecs  # noqa: E402  (ECS behaviours: RunTask clientToken, capacity failures, ListTasks)
 
 # --------------------------------------------------------------------------------------
 # Harness state (all guarded by LOCK)
@@ -1065,6 +1066,7 @@ def reset_all() -> None:
     HEARTBEATS.clear()
     NAT_PENDING.clear()
     ec2_contracts.reset()
+    netkit_ecs.reset()
     SETTINGS.clear()
     SETTINGS.update(DEFAULT_SETTINGS)
     apply_settings(START_SETTINGS)
@@ -1130,6 +1132,9 @@ def control(method: str, path: str, body: bytes) -> Response:
             "active": True,
         }
         return json_response(200, {"token": token})
+    if route == "/ecs/capacity-failure" and method == "POST":
+        status, answer = netkit_ecs.add_capacity_failure(payload)
+        return json_response(status, answer)
     if route == "/lifecycle/completions" and method == "GET":
         return json_response(200, COMPLETIONS)
     if route == "/lifecycle/heartbeats" and method == "GET":
@@ -1183,6 +1188,9 @@ class NetkitMiddleware:
                 if tokened is not None:
                     return self._send(start_response, tokened)
             try:
+                ecs_answer = netkit_ecs.intercept(service, region, action, body, lambda: self._moto_response(environ))
+                if ecs_answer is not None:
+                    return self._send(start_response, ecs_answer)
                 with ec2_contracts.describe_lag(service, action, params):
                     return self._call_moto(environ, start_response)
             except Exception as exc:  # noqa: BLE001

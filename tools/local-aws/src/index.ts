@@ -69,6 +69,15 @@ export interface Heartbeat {
   at: string;
 }
 
+export interface CapacityFailureSpec {
+  /** How many RunTask calls (that reach the emulator, i.e. not replays) fail. Default 1. */
+  times?: number;
+  /** Only RunTask calls for this cluster (name or ARN). Default: any cluster. */
+  cluster?: string;
+  /** `failures[].reason`; default the ECS text for unavailable Fargate capacity. */
+  reason?: string;
+}
+
 export interface EmulatorSettings {
   natDeleteDelayMs?: number;
   throttle?: ThrottleOption;
@@ -99,6 +108,14 @@ export interface Emulator {
   resetCalls(): Promise<void>;
   /** How many calls per action got a throttling error. */
   throttled(): Promise<Record<string, number>>;
+  ecs: {
+    /**
+     * The next RunTask call(s) answer HTTP 200 with no task and one `failures[]` entry (capacity),
+     * as ECS does when Fargate capacity is unavailable. With a clientToken, that answer is what a
+     * replay of the same request returns.
+     */
+    capacityFailure(spec?: CapacityFailureSpec): Promise<void>;
+  };
   lifecycle: {
     /** Registers an active lifecycle action, returns its token. */
     begin(spec: LifecycleActionSpec): Promise<string>;
@@ -109,8 +126,11 @@ export interface Emulator {
 }
 
 const READY_PREFIX = 'NETKIT_MOTO_READY ';
-// moto imports take ~13 s of CPU; on a loaded 2-core machine the start can pass 30 s.
-const START_TIMEOUT_MS = 120_000;
+/**
+ * How long the server may take to start: moto's imports take ~13 s of CPU, and on a loaded 2-core machine the
+ * start can pass 30 s. NETKIT_EMULATOR_START_TIMEOUT_MS overrides it.
+ */
+const START_TIMEOUT_MS = Number(process.env['NETKIT_EMULATOR_START_TIMEOUT_MS'] ?? '') || 120_000;
 const STDERR_KEEP = 16_384;
 
 /** Absolute path of the Python server script. */
@@ -283,6 +303,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       await control('POST', '/calls/reset', {});
     },
     throttled: () => control<Record<string, number>>('GET', '/throttled'),
+    ecs: {
+      async capacityFailure(spec = {}) {
+        await control('POST', '/ecs/capacity-failure', spec);
+      },
+    },
     lifecycle: {
       async begin(spec) {
         const { token } = await control<{ token: string }>('POST', '/lifecycle/begin', spec);

@@ -36,6 +36,7 @@ describe('putResponse', () => {
   it('rejects on a non-2xx answer so the runner can retry', async () => {
     status = 403;
     await expect(putResponse(`${base}/x`, '{}')).rejects.toThrow('HTTP 403');
+    await expect(putResponse(`${base}/x`, '{}')).rejects.toMatchObject({ statusCode: 403 });
     status = 200;
   });
 });

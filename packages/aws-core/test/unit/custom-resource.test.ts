@@ -5,7 +5,10 @@ import {
   type CustomResourceHandlers,
   defaultPhysicalResourceId,
   MAX_RESPONSE_BYTES,
+  RESPONSE_PUT_TIMEOUT_MS,
+  ResponseUrlError,
   runCustomResource,
+  type SendOptions,
 } from '../../src/custom-resource.ts';
 import { ValidationError } from '../../src/errors.ts';
 
@@ -184,6 +187,63 @@ describe('runCustomResource', () => {
     );
     expect(failing).toHaveBeenCalledTimes(4);
     expect(response?.Status).toBe('SUCCESS');
+  });
+
+  it('does not retry a 4xx from the response URL (expired presigned URL)', async () => {
+    const clock = manualClock();
+    let sleepsBefore = -1;
+    const send = vi.fn(async () => {
+      sleepsBefore = clock.sleeps.length;
+      throw new ResponseUrlError('Response URL answered HTTP 403', 403);
+    });
+    const response = await runCustomResource<Props>(
+      loadEvent('cloudformation/delete'),
+      fakeContext(),
+      handlers(),
+      { send, clock },
+    );
+    expect(send).toHaveBeenCalledTimes(1);
+    expect(clock.sleeps.length).toBe(sleepsBefore); // no back-off pause after the 403
+    expect(response?.Status).toBe('SUCCESS');
+  });
+
+  it('retries a 5xx or a timeout, but finishes sending within the margin, before the Lambda deadline', async () => {
+    for (const remainingMs of [300_000, 16_000, 12_000]) {
+      const clock = manualClock();
+      const start = clock.now();
+      const timeouts: number[] = [];
+      let firstSendAt: number | undefined;
+      // A URL that never answers: every attempt uses its whole timeout.
+      const send = vi.fn(async (_url: string, _body: string, options?: SendOptions) => {
+        firstSendAt ??= clock.now();
+        timeouts.push(options?.timeoutMs ?? Number.POSITIVE_INFINITY);
+        clock.advance(options?.timeoutMs ?? 60_000);
+        throw new ResponseUrlError('Response URL timed out');
+      });
+      await runCustomResource<Props>(
+        loadEvent('cloudformation/delete'),
+        fakeContext(remainingMs, clock.now),
+        handlers(),
+        { send, clock, deadlineMarginMs: 15_000 },
+      );
+      expect(clock.now() - (firstSendAt as number), `remaining ${remainingMs}`).toBeLessThan(15_000);
+      expect(clock.now(), `remaining ${remainingMs}`).toBeLessThan(start + remainingMs);
+      expect(Math.max(...timeouts)).toBeLessThanOrEqual(RESPONSE_PUT_TIMEOUT_MS);
+      expect(send.mock.calls.length).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('retries a 500 answer within the budget', async () => {
+    const clock = manualClock();
+    const send = vi
+      .fn()
+      .mockRejectedValueOnce(new ResponseUrlError('Response URL answered HTTP 500', 500))
+      .mockResolvedValue(undefined);
+    await runCustomResource<Props>(loadEvent('cloudformation/delete'), fakeContext(), handlers(), {
+      send,
+      clock,
+    });
+    expect(send).toHaveBeenCalledTimes(2);
   });
 
   it('uses the PhysicalResourceId the work returns', async () => {

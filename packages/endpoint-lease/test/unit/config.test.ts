@@ -17,11 +17,11 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const c = loadConfig(validEnv);
     expect(c).toMatchObject({
-      endpointServices: ['logs', 'ecr.api', 'ecr.dkr', 'secretsmanager'],
+      endpointServices: ['logs', 'ecr.api', 'ecr.dkr'],
       leaseSeconds: 300,
       deletePolicy: 'hour-aligned',
       billingGuardSeconds: 600,
-      billingAnchor: 'stack-creation',
+      billingAnchor: 'clock-hour',
       settleSeconds: 10,
       cfnRoleArn: undefined,
     });
@@ -41,6 +41,15 @@ describe('loadConfig', () => {
     });
     expect(c).toMatchObject({ deletePolicy: 'immediate', leaseSeconds: 900, billingAnchor: 'clock-hour' });
     expect(c.endpointServices).toContain('ssm');
+  });
+
+  it('reads the former BILLING_ANCHOR name stack-creation as endpoint-creation', () => {
+    expect(loadConfig({ ...validEnv, BILLING_ANCHOR: 'stack-creation' }).billingAnchor).toBe(
+      'endpoint-creation',
+    );
+    expect(loadConfig({ ...validEnv, BILLING_ANCHOR: 'endpoint-creation' }).billingAnchor).toBe(
+      'endpoint-creation',
+    );
   });
 
   it.each([

@@ -26,7 +26,11 @@ import { validEnv } from '../support/env.ts';
 const cfn = mockClient(CloudFormationClient);
 const ec2 = mockClient(EC2Client);
 const ecs = mockClient(ECSClient);
-const config = loadConfig({ ...validEnv, CONSISTENCY_SETTLE_SECONDS: '10' });
+const config = loadConfig({
+  ...validEnv,
+  CONSISTENCY_SETTLE_SECONDS: '10',
+  BILLING_ANCHOR: 'endpoint-creation',
+});
 const STACK_ID = 'arn:aws:cloudformation:us-east-1:123456789012:stack/fargate-endpoints/1';
 
 function stack(status: string, createdAt: number, id = STACK_ID) {
@@ -259,10 +263,14 @@ describe('reaper handler', () => {
     expect(clock.sleeps).toEqual([10_000]);
     expect(ec2).toHaveReceivedCommandTimes(DescribeTagsCommand, 2);
     expect(ecs).toHaveReceivedCommandTimes(ListTasksCommand, 2);
-    expect(ecs).toHaveReceivedCommandWith(ListTasksCommand, {
-      startedBy: 'endpoint-lease/fargate-endpoints',
-      desiredStatus: 'RUNNING',
-    });
+    // ListTasks: startedBy must be the only filter (the default status filter is RUNNING).
+    for (const call of ecs.commandCalls(ListTasksCommand)) {
+      expect(call.args[0].input).toEqual({
+        cluster: config.clusterArn,
+        startedBy: 'endpoint-lease/fargate-endpoints',
+        maxResults: 100,
+      });
+    }
     expect(ec2).toHaveReceivedCommandWith(DeleteTagsCommand, {
       Tags: [expect.objectContaining({ Key: reapTagKey(config.stackName) })],
     });
@@ -281,6 +289,44 @@ describe('reaper handler', () => {
     expect(out).toMatchObject({ action: 'keep', reason: 'lease' });
     expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
     expect(ec2).toHaveReceivedCommand(DeleteTagsCommand);
+  });
+
+  it('counts billed hours from the earliest interface endpoint, not from the stack', async () => {
+    const { clock, deps } = setup();
+    // The stack is 55 min old, but its endpoints were created 40 min ago: 20 min of the hour left.
+    cfn.on(DescribeStacksCommand).resolves(stack('CREATE_COMPLETE', clock.now() - 55 * 60_000));
+    ec2.on(DescribeVpcEndpointsCommand).resolves({
+      VpcEndpoints: [
+        {
+          VpcEndpointId: 'vpce-1',
+          VpcEndpointType: 'Interface',
+          CreationTimestamp: new Date(clock.now() - 40 * 60_000),
+        },
+        {
+          VpcEndpointId: 'vpce-2',
+          VpcEndpointType: 'Gateway',
+          CreationTimestamp: new Date(clock.now() - 54 * 60_000),
+        },
+      ],
+    });
+    const out = await createReaperHandler(deps, config)({}, fakeContext(60_000, clock.now));
+    expect(out).toMatchObject({ action: 'keep', reason: 'hour-paid' });
+    expect(out.nextCheckAt).toBe(new Date(clock.now() + 10 * 60_000).toISOString());
+    expect(ec2).toHaveReceivedCommandWith(DescribeVpcEndpointsCommand, {
+      VpcEndpointIds: ['vpce-1', 'vpce-2'],
+    });
+    expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
+  });
+
+  it('falls back to the stack CreationTime when the endpoints cannot be found', async () => {
+    const { clock, deps } = setup();
+    cfn.on(DescribeStacksCommand).resolves(stack('CREATE_COMPLETE', clock.now() - 55 * 60_000));
+    cfn.on(DeleteStackCommand).resolves({});
+    ec2
+      .on(DescribeVpcEndpointsCommand)
+      .rejects(Object.assign(new Error('gone'), { name: 'InvalidVpcEndpointId.NotFound' }));
+    const out = await createReaperHandler(deps, config)({}, fakeContext(60_000, clock.now));
+    expect(out).toMatchObject({ action: 'deleted', reason: 'idle-hour-ending' });
   });
 
   it('keeps a stack with a running task and makes no write', async () => {

@@ -13,7 +13,7 @@ const MIN = 60_000;
 const hourAligned: PolicyConfig = {
   deletePolicy: 'hour-aligned',
   billingGuardMs: 10 * MIN,
-  billingAnchor: 'stack-creation',
+  billingAnchor: 'endpoint-creation',
 };
 const immediate: PolicyConfig = { ...hourAligned, deletePolicy: 'immediate' };
 const clockHour: PolicyConfig = { ...hourAligned, billingAnchor: 'clock-hour' };
@@ -278,7 +278,7 @@ describe('billing arithmetic', () => {
   });
 
   it('ends the billed hour relative to the anchor', () => {
-    expect(billedHourEnd(T0, T0 + 61 * MIN, 'stack-creation')).toBe(T0 + 120 * MIN);
+    expect(billedHourEnd(T0, T0 + 61 * MIN, 'endpoint-creation')).toBe(T0 + 120 * MIN);
     expect(billedHourEnd(T0, T0 + 61 * MIN, 'clock-hour')).toBe(Date.parse('2026-11-21T12:00:00Z'));
   });
 

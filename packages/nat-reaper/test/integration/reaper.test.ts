@@ -1,3 +1,4 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { defaultPhysicalResourceId } from '@netkit/aws-core/custom-resource';
 import { silentLogger } from '@netkit/aws-core/observability';
@@ -25,7 +26,8 @@ afterAll(() => responses.close());
 
 function setup() {
   const ec2 = new EC2Client(emu().clientConfig);
-  const handler = createHandler({ ec2, logger: silentLogger }, loadConfig({}));
+  const cfn = new CloudFormationClient(emu().clientConfig);
+  const handler = createHandler({ ec2, cfn, logger: silentLogger }, loadConfig({}));
   return { ec2, handler };
 }
 

@@ -1,8 +1,14 @@
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  type StackStatus,
+} from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { CustomResourceResponse } from '@netkit/aws-core/custom-resource';
 import { ConfigError } from '@netkit/aws-core/errors';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
+import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { createHandler } from '../../src/handler.ts';
@@ -14,8 +20,18 @@ let clock: Clock;
 let world: ReturnType<typeof createWorld>;
 let sent: CustomResourceResponse[];
 const config: Config = loadConfig({});
+const cfnMock = mockClient(CloudFormationClient);
+
+/** The requesting stack, as DescribeStacks shows it while CloudFormation sends the request. */
+function stackIn(status: string) {
+  cfnMock.reset();
+  cfnMock.on(DescribeStacksCommand).resolves({
+    Stacks: [{ StackName: 'bootstrap', StackStatus: status as StackStatus, CreationTime: new Date(0) }],
+  });
+}
 
 beforeEach(() => {
+  stackIn('UPDATE_IN_PROGRESS');
   clock = manualClock();
   world = createWorld(clock);
   sent = [];
@@ -25,6 +41,7 @@ function handlerWith(overrides: Partial<Config> = {}) {
   return createHandler(
     {
       ec2: new EC2Client({ region: 'us-east-1' }),
+      cfn: new CloudFormationClient({ region: 'us-east-1' }),
       logger: silentLogger,
       clock,
       send: async (_url, body) => {
@@ -458,6 +475,61 @@ describe('Update', () => {
       Data: FULL_TEARDOWN_DATA,
     });
     expect(world.igws.size).toBe(0);
+    expect(cfnMock).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: event.StackId });
+  });
+
+  it('answers SUCCESS without touching anything while the stack rolls back (the old properties come back)', async () => {
+    // Prepare: CloudFormation rolls an update back and sends the old properties as an Update.
+    world.seedScenario();
+    stackIn('UPDATE_ROLLBACK_IN_PROGRESS');
+    const event = seedEvent('update');
+    // Act
+    await handlerWith()(event, fakeContext());
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({
+      Status: 'SUCCESS',
+      PhysicalResourceId: event.PhysicalResourceId,
+      Data: {
+        ...FULL_TEARDOWN_DATA,
+        DeletedRoutes: '',
+        DeletedNatGateways: '',
+        ReleasedEips: '',
+        DetachedInternetGateway: '',
+        DeletedInternetGateway: '',
+      },
+    });
+    expect(world.mock.calls()).toHaveLength(0);
+    expect(world.igws.size).toBe(1);
+    expect(cfnMock).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: event.StackId });
+  });
+
+  it('answers SUCCESS during a rollback even with properties or configuration that would fail', async () => {
+    stackIn('UPDATE_ROLLBACK_IN_PROGRESS');
+    await handlerWith()(seedEvent('update', { VpcId: 'not-a-vpc' }), fakeContext());
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(world.mock.calls()).toHaveLength(0);
+  });
+
+  it('answers FAILED, touching nothing, when the stack status cannot be read', async () => {
+    world.seedScenario();
+    cfnMock.reset();
+    cfnMock.on(DescribeStacksCommand).rejects(
+      Object.assign(new Error('not authorized to perform: cloudformation:DescribeStacks'), {
+        name: 'AccessDenied',
+      }),
+    );
+    await handlerWith()(seedEvent('update'), fakeContext());
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toContain('cloudformation:DescribeStacks');
+    expect(world.mock.calls()).toHaveLength(0);
+  });
+
+  it('makes no DescribeStacks call for Create or Delete', async () => {
+    world.seedScenario();
+    await handlerWith()(seedEvent('create'), fakeContext());
+    await handlerWith()(seedEvent('delete'), fakeContext());
+    expect(cfnMock).not.toHaveReceivedCommand(DescribeStacksCommand);
   });
 });
 
@@ -569,6 +641,7 @@ describe('invalid configuration', () => {
     const handler = createHandler(
       {
         ec2: new EC2Client({ region: 'us-east-1' }),
+        cfn: new CloudFormationClient({ region: 'us-east-1' }),
         logger: silentLogger,
         clock,
         send: async (_url, body) => {

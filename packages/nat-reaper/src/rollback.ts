@@ -1,0 +1,32 @@
+/**
+ * During `UPDATE_ROLLBACK_IN_PROGRESS` CloudFormation sends an Update with the old properties
+ * (CloudFormation user guide, custom resource request types: "Update ... sent when the
+ * template's custom resource properties change, or during a rollback"). Reaping again there
+ * deletes nothing new and, if anything fails, fails the rollback (UPDATE_ROLLBACK_FAILED), so the
+ * handler answers SUCCESS without touching anything.
+ */
+import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+
+export const ROLLBACK_STATUSES: ReadonlySet<string> = new Set(['UPDATE_ROLLBACK_IN_PROGRESS']);
+
+/** The status of the stack that sent the request (DescribeStacks on its StackId). */
+export async function stackStatus(cfn: CloudFormationClient, stackId: string): Promise<string | undefined> {
+  const out = await cfn.send(new DescribeStacksCommand({ StackName: stackId }));
+  const status = out.Stacks?.[0]?.StackStatus;
+  return status === undefined ? undefined : String(status);
+}
+
+/** The Data keys of a real run, empty, so `Fn::GetAtt` on the resource keeps resolving. */
+export function rollbackData(vpcId: unknown): Record<string, string> {
+  return {
+    DryRun: 'false',
+    VpcId: typeof vpcId === 'string' ? vpcId : '',
+    DeletedRoutes: '',
+    DeletedNatGateways: '',
+    ReleasedEips: '',
+    DetachedInternetGateway: '',
+    DeletedInternetGateway: '',
+    AlreadyGone: '',
+    UnlistedRouteTables: '',
+  };
+}
