@@ -41,7 +41,12 @@ const PROBES = [
   { file: 'infra/examples/eip-associator.yaml', exactly: [id('infra', 'test')] },
   {
     file: 'packages/eip-associator/src/config.ts',
-    exactly: [...['build', 'typecheck', 'test'].map((t) => id('eip-associator', t)), ...TOOLS_ON_BUNDLES, id('fuzz', 'test'), id('fuzz', 'typecheck')],
+    exactly: [
+      ...['build', 'typecheck', 'test'].map((t) => id('eip-associator', t)),
+      ...TOOLS_ON_BUNDLES,
+      id('fuzz', 'test'),
+      id('fuzz', 'typecheck'),
+    ],
   },
   {
     file: 'packages/eip-associator/demo/scenario.ts',
