@@ -16,7 +16,9 @@ import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../src/vitest.ts';
 import { awsError, clients, launch, network } from './support/aws.ts';
 
-const NAT_DELAY_MS = 600;
+// Long enough that the checks made while the NAT is deleting finish inside the window on a loaded 2-core
+// machine; the end of the window is awaited by polling, not by a fixed sleep.
+const NAT_DELAY_MS = 5_000;
 const emu = useEmulator({ natDeleteDelayMs: NAT_DELAY_MS });
 
 async function allocate(ec2: EC2Client) {
@@ -181,10 +183,21 @@ describe('NAT gateway deletion and internet gateway detach', () => {
     return out.NatGateways![0]!.State;
   }
 
+  /** Polls until the NAT gateway is deleted (bounded); returns how long it stayed deleting. */
+  async function untilDeleted(ec2: EC2Client, natId: string, since: number): Promise<number> {
+    const limit = since + NAT_DELAY_MS + 30_000;
+    while ((await natState(ec2, natId)) !== 'deleted') {
+      if (Date.now() > limit) throw new Error(`NAT gateway ${natId} still not deleted`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return Date.now() - since;
+  }
+
   it('keeps a deleted NAT gateway deleting for natDeleteDelayMs, then deleted; its EIP cannot be released meanwhile', async () => {
     const { ec2 } = clients(emu());
     const { eip, natId } = await natWorld(ec2);
     expect(await natState(ec2, natId)).toBe('available');
+    const started = Date.now();
     const deleted = await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: natId }));
     expect(deleted.NatGatewayId).toBe(natId);
     expect(await natState(ec2, natId)).toBe('deleting');
@@ -198,8 +211,7 @@ describe('NAT gateway deletion and internet gateway detach', () => {
       ec2.send(new DisassociateAddressCommand({ PublicIp: eip.publicIp })),
       'InvalidIPAddress.InUse',
     );
-    await new Promise((r) => setTimeout(r, NAT_DELAY_MS + 100));
-    expect(await natState(ec2, natId)).toBe('deleted');
+    expect(await untilDeleted(ec2, natId, started)).toBeGreaterThanOrEqual(NAT_DELAY_MS);
     expect((await address(ec2, eip.allocationId)).AssociationId).toBeUndefined();
     await ec2.send(new ReleaseAddressCommand({ AllocationId: eip.allocationId }));
   });
@@ -230,9 +242,10 @@ describe('NAT gateway deletion and internet gateway detach', () => {
     expect(error.message).toBe(
       `Network ${net.vpcId} has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.`,
     );
+    const started = Date.now();
     await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: natId }));
     await awsError(detach(), 'DependencyViolation'); // still deleting
-    await new Promise((r) => setTimeout(r, NAT_DELAY_MS + 100));
+    await untilDeleted(ec2, natId, started);
     await detach();
   });
 
