@@ -63,6 +63,9 @@ export async function buildWorld(emu: Emulator, extraEnv: Record<string, string>
     CLUSTER_ARN: cluster.cluster!.clusterArn!,
     TASK_DEFINITION_ARN: td.taskDefinition!.taskDefinitionArn!,
     CONSISTENCY_SETTLE_SECONDS: '0',
+    // These runs shift the reaper's clock relative to the endpoints' creation; the default clock-hour
+    // anchor is covered by the unit tests of policy.ts.
+    BILLING_ANCHOR: 'endpoint-creation',
     ...extraEnv,
   };
   return { env, config: loadConfig(env), clients: { cfn, ec2, ecs } };
