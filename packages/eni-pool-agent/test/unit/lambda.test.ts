@@ -298,7 +298,10 @@ describe('Lambda mode configuration', () => {
 
   it('accepts hostname tag keys instance metadata can serve', () => {
     for (const key of ['HostName', 'netkit:hostname', 'host-name.v2', 'a@b,c=d+e_f']) {
-      expect(parseLambdaConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: key }).HOSTNAME_TAG).toBe(key);
+      expect(
+        parseLambdaConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: key, AUTO_SCALING_GROUP_NAME: 'g' })
+          .HOSTNAME_TAG,
+      ).toBe(key);
     }
   });
 });
