@@ -1210,25 +1210,8 @@ class NetkitMiddleware:
                     hit = fault
         return hit
 
-    def _moto_response(self, environ: dict[str, Any]) -> Response:
-        """moto's answer as a Response tuple (for harness code that keeps or rewrites it)."""
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-            captured["status"] = int(status.split(" ", 1)[0])
-            captured["headers"] = [(k, v) for k, v in headers if k.lower() != "content-length"]
-            return lambda _data: None
-
-        result = self.app(environ, capture)
-        try:
-            chunks = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        return captured["status"], captured["headers"], chunks
-
-    def _call_moto(self, environ: dict[str, Any], start_response: Any) -> Any:
+    def _invoke_moto(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Runs moto's WSGI app once: its status line, headers and whole body."""
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
@@ -1243,7 +1226,17 @@ class NetkitMiddleware:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        start_response(captured["status"], captured["headers"])
+        return captured["status"], captured["headers"], chunks
+
+    def _moto_response(self, environ: dict[str, Any]) -> Response:
+        """moto's answer as a Response tuple (for harness code that keeps or rewrites it)."""
+        status, headers, chunks = self._invoke_moto(environ)
+        kept = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        return int(str(status).split(" ", 1)[0]), kept, chunks
+
+    def _call_moto(self, environ: dict[str, Any], start_response: Any) -> Any:
+        status, headers, chunks = self._invoke_moto(environ)
+        start_response(status, headers)
         return [chunks]
 
     @staticmethod
