@@ -49,7 +49,7 @@ describe('bundle budgets', () => {
     // NODE_EXTRA_CA_CERTS, which changes the cost of a bare node start and so the machine ratio.
     const rows = measureColdStart(bundles, {
       runs: 5,
-      baselines: ['machine', 'lambda'],
+      baselines: ['lambda'],
       confirm: { baseline: 'lambda', bound: budgets.coldStartCheckRatio, rounds: 3 },
     });
 
