@@ -164,7 +164,7 @@ export function parseCustomResourceRequest<P>(event: unknown): CustomResourceReq
   }
   if (!REQUEST_TYPES.includes(e.RequestType as string)) {
     throw new InvalidEventError(
-      `Unknown RequestType ${JSON.stringify(e.RequestType)}; expected Create, Update or Delete`,
+      `Unknown RequestType ${echo(e.RequestType, 32)}; expected Create, Update or Delete`,
       'RequestType',
     );
   }

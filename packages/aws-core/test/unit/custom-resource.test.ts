@@ -220,6 +220,16 @@ describe('runCustomResource', () => {
     expect(responseUrlProblem(url)).toBeUndefined();
   });
 
+  it('bounds an unknown RequestType quoted back in the reason', async () => {
+    const event = loadEvent('cloudformation/create');
+    event.RequestType = 'x'.repeat(1 << 20);
+    const { sent, send } = recorder();
+    await runCustomResource<Props>(event, fakeContext(), handlers(), { send });
+    expect(sent[0]?.body.Reason).toBe(
+      `Malformed request: Unknown RequestType "${'x'.repeat(32)}"... (1048576 characters); expected Create, Update or Delete`,
+    );
+  });
+
   it('answers FAILED to a malformed request whose ResponseURL is usable', async () => {
     const event = loadEvent('cloudformation/create');
     event.ResponseURL = 'http://127.0.0.1:9/r';
