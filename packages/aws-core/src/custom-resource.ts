@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { describeError, InvalidEventError, NetkitError } from './errors.ts';
+import { describeError, echo, InvalidEventError, NetkitError } from './errors.ts';
 import { type Logger, silentLogger } from './observability.ts';
 import { backoffDelay, type Clock, type LambdaContextLike, systemClock } from './retry.ts';
 
@@ -97,6 +97,48 @@ const DEFAULT_MARGIN_MS = 15_000;
 /** CloudFormation rejects a response body over 4096 bytes. */
 export const MAX_RESPONSE_BYTES = 4096;
 const REQUEST_TYPES: readonly string[] = ['Create', 'Update', 'Delete'];
+
+/**
+ * Longest ResponseURL accepted. CloudFormation's presigned S3 URLs are well under 2 kB (a few
+ * hundred characters plus an optional session token); S3 refuses a request line and headers
+ * over 8 kB, so a longer URL cannot be a working response URL.
+ */
+export const MAX_RESPONSE_URL_CHARS = 8192;
+
+/** Loopback hosts, the only ones a response may be sent to over plain http (local emulator, tests). */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Why `url` is not a ResponseURL the response may be sent to, or undefined when it is: it must be
+ * an absolute `https:` URL (plain `http:` only to a loopback host, for the local emulator), without
+ * credentials, at most MAX_RESPONSE_URL_CHARS long. The response carries resource ids and the
+ * reason; it must not go to an arbitrary host in clear text. The URL itself (presigned) is never
+ * quoted back.
+ */
+export function responseUrlProblem(url: unknown): string | undefined {
+  if (typeof url !== 'string' || url === '') return 'ResponseURL is missing';
+  if (url.length > MAX_RESPONSE_URL_CHARS) {
+    return `ResponseURL is ${url.length} characters; at most ${MAX_RESPONSE_URL_CHARS} are accepted`;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'ResponseURL is not an absolute URL';
+  }
+  if (parsed.username !== '' || parsed.password !== '') return 'ResponseURL must not carry credentials';
+  if (parsed.protocol === 'https:') return parsed.hostname === '' ? 'ResponseURL has no host' : undefined;
+  if (parsed.protocol === 'http:') {
+    return isLoopbackHost(parsed.hostname)
+      ? undefined
+      : `ResponseURL must use https (plain http is accepted only for a loopback host), got http to ${echo(parsed.hostname, 64)}`;
+  }
+  return `ResponseURL must use https, got ${echo(parsed.protocol.replace(/:$/, ''), 16)}`;
+}
+
 const REQUIRED_FIELDS = ['RequestType', 'StackId', 'RequestId', 'LogicalResourceId', 'ResourceType'] as const;
 
 /** A stable PhysicalResourceId for a Create: the same stack and logical id always give the same id. */
@@ -114,16 +156,15 @@ export function parseCustomResourceRequest<P>(event: unknown): CustomResourceReq
     throw new InvalidEventError('Custom resource request must be a JSON object');
   }
   const e = event as Record<string, unknown>;
-  if (typeof e.ResponseURL !== 'string' || !/^https?:\/\//.test(e.ResponseURL)) {
-    throw new InvalidEventError('Custom resource request has no http(s) ResponseURL', 'ResponseURL');
-  }
+  const urlProblem = responseUrlProblem(e.ResponseURL);
+  if (urlProblem !== undefined) throw new InvalidEventError(urlProblem, 'ResponseURL');
   const missing = REQUIRED_FIELDS.filter((f) => typeof e[f] !== 'string' || e[f] === '');
   if (missing.length > 0) {
     throw new InvalidEventError(`Custom resource request is missing ${missing.join(', ')}`, missing[0]);
   }
   if (!REQUEST_TYPES.includes(e.RequestType as string)) {
     throw new InvalidEventError(
-      `Unknown RequestType ${JSON.stringify(e.RequestType)}; expected Create, Update or Delete`,
+      `Unknown RequestType ${echo(e.RequestType, 32)}; expected Create, Update or Delete`,
       'RequestType',
     );
   }
@@ -263,9 +304,14 @@ export async function runCustomResource<P>(
   try {
     request = parseCustomResourceRequest<P>(event);
   } catch (error) {
-    if (typeof raw.ResponseURL !== 'string' || !/^https?:\/\//.test(raw.ResponseURL)) {
-      logger.error('Malformed custom resource request without a ResponseURL; nothing can be answered', {
-        error: describeError(error),
+    const urlProblem = responseUrlProblem(raw.ResponseURL);
+    if (urlProblem !== undefined) {
+      // Nothing may be sent: the URL is absent, or not one a response may go to. CloudFormation
+      // times the resource out (ServiceTimeout, at most an hour) instead.
+      logger.error('Custom resource request without a usable ResponseURL; nothing can be answered', {
+        error: urlProblem,
+        requestType: echo(raw.RequestType, 16),
+        logicalResourceId: echo(raw.LogicalResourceId, 64),
       });
       return undefined;
     }
@@ -282,7 +328,7 @@ export async function runCustomResource<P>(
       RequestId: str(raw.RequestId),
       LogicalResourceId: str(raw.LogicalResourceId),
     };
-    return deliver(response, raw.ResponseURL);
+    return deliver(response, raw.ResponseURL as string);
   }
 
   const physicalResourceId =

@@ -14,6 +14,8 @@ import {
   DescribeNatGatewaysCommand,
   DescribeRouteTablesCommand,
   type EC2Client,
+  type ResourceType,
+  type TagSpecification,
 } from '@aws-sdk/client-ec2';
 
 /** The seed's network: a VPC whose private subnet reaches the internet through a NAT gateway. */
@@ -26,24 +28,55 @@ export interface SeedStack {
   privateRouteTableId: string;
 }
 
-export async function createSeedStack(ec2: EC2Client, cidr = '10.0.0.0/16'): Promise<SeedStack> {
+export interface SeedOptions {
+  /** Value of the netkit:reapable tag on the NAT gateway, its EIP, both route tables and the IGW; undefined: untagged. */
+  reapable?: string | undefined;
+}
+
+/**
+ * The seed's network. The resources to reap carry netkit:reapable=true, as the example stack tags
+ * them (`{ reapable: undefined }` leaves them untagged).
+ */
+export async function createSeedStack(
+  ec2: EC2Client,
+  cidr = '10.0.0.0/16',
+  options: SeedOptions = { reapable: 'true' },
+): Promise<SeedStack> {
+  const tagged = (type: ResourceType): { TagSpecifications?: TagSpecification[] } =>
+    options.reapable === undefined
+      ? {}
+      : {
+          TagSpecifications: [
+            { ResourceType: type, Tags: [{ Key: 'netkit:reapable', Value: options.reapable }] },
+          ],
+        };
   const prefix = cidr.split('.').slice(0, 2).join('.');
   const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: cidr }))).Vpc?.VpcId as string;
   const publicSubnet = (
     await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `${prefix}.1.0/24` }))
   ).Subnet?.SubnetId as string;
   await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `${prefix}.3.0/24` }));
-  const internetGatewayId = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway
-    ?.InternetGatewayId as string;
+  const internetGatewayId = (await ec2.send(new CreateInternetGatewayCommand(tagged('internet-gateway'))))
+    .InternetGateway?.InternetGatewayId as string;
   await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: internetGatewayId, VpcId: vpcId }));
-  const allocationId = (await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }))).AllocationId as string;
+  const allocationId = (
+    await ec2.send(new AllocateAddressCommand({ Domain: 'vpc', ...tagged('elastic-ip') }))
+  ).AllocationId as string;
   const natGatewayId = (
-    await ec2.send(new CreateNatGatewayCommand({ SubnetId: publicSubnet, AllocationId: allocationId }))
+    await ec2.send(
+      new CreateNatGatewayCommand({
+        SubnetId: publicSubnet,
+        AllocationId: allocationId,
+        ...tagged('natgateway'),
+      }),
+    )
   ).NatGateway?.NatGatewayId as string;
-  const publicRouteTableId = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable
-    ?.RouteTableId as string;
-  const privateRouteTableId = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable
-    ?.RouteTableId as string;
+  const publicRouteTableId = (
+    await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId, ...tagged('route-table') }))
+  ).RouteTable?.RouteTableId as string;
+  const privateRouteTableId = (
+    await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId, ...tagged('route-table') }))
+  ).RouteTable?.RouteTableId as string;
   await ec2.send(
     new CreateRouteCommand({
       RouteTableId: publicRouteTableId,

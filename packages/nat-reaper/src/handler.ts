@@ -57,6 +57,7 @@ export function createHandler(deps: HandlerDeps, config: Config | ConfigError): 
       {
         deadline,
         signal: work.signal,
+        reapableTagValue: config.REAPABLE_TAG_VALUE,
         natPollMaxMs: config.NAT_POLL_MAX_MS,
         eipReleaseTimeoutMs: config.EIP_RELEASE_TIMEOUT_MS,
       },

@@ -15,11 +15,14 @@ import {
   paginateDescribeRouteTables,
   ReleaseAddressCommand,
   type RouteTable,
+  type Tag,
 } from '@aws-sdk/client-ec2';
 import {
   DeadlineExceededError,
   describeError,
+  echo,
   isAwsError,
+  isTransientError,
   NetkitError,
   ValidationError,
 } from '@netkit/aws-core/errors';
@@ -33,11 +36,16 @@ export interface ReapDeps {
   logger: Logger;
 }
 
-export interface ReapOptions {
+export interface InspectOptions {
   /** Everything must be done by then (the runner answers FAILED on its own shortly after). */
   deadline: Deadline;
   /** Aborted when the runner has already answered: stop before the next mutation. */
   signal?: AbortSignal;
+  /** Every resource the plan changes must carry `netkit:reapable` with this value. */
+  reapableTagValue: string;
+}
+
+export interface ReapOptions extends InspectOptions {
   /** Longest pause between two polls of a deleting NAT gateway. */
   natPollMaxMs: number;
   /** How long ReleaseAddress is retried on InvalidIPAddress.InUse / AuthFailure. */
@@ -82,6 +90,72 @@ export interface ReapReport {
   natWaitMs: number;
 }
 
+/** The tag every resource to reap must carry (fixed key: the IAM policy's condition key names it). */
+export const REAPABLE_TAG_KEY = 'netkit:reapable';
+
+/**
+ * An AWS call of one step failed for good (a non-transient error, or transient errors until the
+ * deadline). The message names the step, so the FAILED reason says where the teardown stopped.
+ */
+export class StepFailedError extends NetkitError {
+  constructor(
+    readonly step: string,
+    cause: unknown,
+  ) {
+    super(
+      `${step} failed: ${describeError(cause)}${isTransientError(cause) ? ' (a transient error, retried until the deadline)' : ''}`,
+      { cause },
+    );
+  }
+}
+
+/** Our own errors already say what failed; an AWS or network error gets the step's name. */
+const stepFailed = (step: string, error: unknown): unknown =>
+  error instanceof NetkitError ? error : new StepFailedError(step, error);
+
+/** Retry settings for throttling, 5xx and network errors, which the SDK gives up on within a second. */
+const TRANSIENT_BACKOFF = { baseMs: 250, maxMs: 4_000 };
+
+interface CallContext {
+  deadline: Deadline;
+  clock: Clock;
+  logger: Logger;
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * Run one AWS call, retrying transient errors (and `alsoRetry` ones) with bounded backoff until
+ * the deadline; the last error is thrown unchanged so callers can still match its code.
+ */
+function callWithRetry<T>(
+  ctx: CallContext,
+  step: string,
+  fn: () => Promise<T>,
+  alsoRetry: (error: unknown) => boolean = () => false,
+  backoff: { baseMs: number; maxMs: number } = TRANSIENT_BACKOFF,
+  onRetry?: (error: unknown, attempt: number) => void,
+): Promise<T> {
+  return retry(fn, {
+    retryable: (error) => isTransientError(error) || alsoRetry(error),
+    deadline: ctx.deadline,
+    clock: ctx.clock,
+    ...backoff,
+    onRetry: (error, attempt, delayMs) => {
+      stopIfAborted(ctx.signal);
+      if (onRetry !== undefined && !isTransientError(error)) return onRetry(error, attempt);
+      ctx.logger.warn('Transient AWS error; retrying', {
+        step,
+        attempt: attempt + 1,
+        delayMs,
+        error: describeError(error),
+      });
+    },
+  });
+}
+
+const tagValue = (tags: Tag[] | undefined): string | undefined =>
+  tags?.find((t) => t.Key === REAPABLE_TAG_KEY)?.Value;
+
 const NAT_GONE_STATES = new Set(['deleted', 'failed']);
 const NAT_NOT_FOUND = ['NatGatewayNotFound', 'InvalidNatGatewayID.NotFound'];
 /** ReleaseAddress fails with these until the NAT gateway has let go of the address. */
@@ -90,7 +164,11 @@ const EIP_TRANSIENT = ['InvalidIPAddress.InUse', 'AuthFailure'];
 const idFilter = (name: string, values: string[]): Filter[] => [{ Name: name, Values: values }];
 const routeLabel = (r: PlannedRoute) => `${r.routeTableId} ${r.destination}`;
 
-async function describeNats(ec2: EC2Client, ids: string[]): Promise<NatGateway[]> {
+async function describeNats(ec2: EC2Client, ids: string[], ctx: CallContext): Promise<NatGateway[]> {
+  return callWithRetry(ctx, 'DescribeNatGateways', () => describeNatsOnce(ec2, ids));
+}
+
+async function describeNatsOnce(ec2: EC2Client, ids: string[]): Promise<NatGateway[]> {
   const out: NatGateway[] = [];
   // A filter (not NatGatewayIds) so an id that no longer exists is simply absent instead of failing the call.
   for await (const page of paginateDescribeNatGateways(
@@ -149,23 +227,41 @@ function routeDestination(route: {
  * Read-only: check that everything named belongs to the VPC and compute what to remove.
  * Throws ValidationError listing every foreign resource; nothing has been changed then.
  */
-export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
+export async function inspect(spec: ReapSpec, deps: ReapDeps, options: InspectOptions): Promise<Plan> {
   const { ec2 } = deps;
+  const ctx: CallContext = {
+    deadline: options.deadline,
+    clock: deps.clock,
+    logger: deps.logger,
+    signal: options.signal,
+  };
+  const read = <T>(step: string, fn: () => Promise<T>): Promise<T> =>
+    callWithRetry(ctx, step, fn).catch((error: unknown) => {
+      throw stepFailed(`inspect (${step})`, error);
+    });
   const foreign: string[] = [];
   const alreadyGone: string[] = [];
   const natGatewaysToDelete: string[] = [];
   const natGatewaysToWaitFor: string[] = [];
+  /** Every resource the plan changes (or waits for), with its netkit:reapable value. */
+  const tagsOf = new Map<string, { what: string; value: string | undefined }>();
   /** allocation id -> the NAT's network interface holding it */
   const natAddresses = new Map<string, { nat: string; eni: string | undefined }>();
 
   // The independent Describe calls run concurrently: fewer round trips before the first mutation.
   const none = Promise.resolve([]);
-  const natsRead = spec.natGatewayIds.length > 0 ? describeNats(ec2, spec.natGatewayIds) : none;
+  const natsRead =
+    spec.natGatewayIds.length > 0
+      ? read('DescribeNatGateways', () => describeNatsOnce(ec2, spec.natGatewayIds))
+      : none;
   const tablesRead =
     spec.routeTableIds.length > 0
-      ? describeRouteTables(ec2, idFilter('route-table-id', spec.routeTableIds))
+      ? read('DescribeRouteTables', () =>
+          describeRouteTables(ec2, idFilter('route-table-id', spec.routeTableIds)),
+        )
       : none;
-  const igwRead = spec.internetGatewayId !== undefined ? describeIgws(ec2, spec.internetGatewayId) : none;
+  const igw = spec.internetGatewayId;
+  const igwRead = igw !== undefined ? read('DescribeInternetGateways', () => describeIgws(ec2, igw)) : none;
   const gatewayFilters: Filter[][] = [];
   if (spec.natGatewayIds.length > 0)
     gatewayFilters.push(idFilter('route.nat-gateway-id', spec.natGatewayIds));
@@ -174,7 +270,9 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
   }
   const routingRead = Promise.all(
     gatewayFilters.map((filter) =>
-      describeRouteTables(ec2, [...idFilter('vpc-id', [spec.vpcId]), ...filter]),
+      read('DescribeRouteTables', () =>
+        describeRouteTables(ec2, [...idFilter('vpc-id', [spec.vpcId]), ...filter]),
+      ),
     ),
   );
   const [nats, tables, igws, routing] = await Promise.all([natsRead, tablesRead, igwRead, routingRead]);
@@ -193,6 +291,7 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
       const state = nat.State ?? 'available';
       if (NAT_GONE_STATES.has(state)) alreadyGone.push(id);
       else {
+        tagsOf.set(id, { what: `NAT gateway ${id}`, value: tagValue(nat.Tags) });
         if (state !== 'deleting') natGatewaysToDelete.push(id);
         natGatewaysToWaitFor.push(id);
       }
@@ -206,7 +305,7 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
 
   const eipsToRelease: string[] = [];
   if (spec.releaseEips && natAddresses.size > 0) {
-    const addresses = await describeAddresses(ec2, [...natAddresses.keys()]);
+    const addresses = await read('DescribeAddresses', () => describeAddresses(ec2, [...natAddresses.keys()]));
     for (const [allocationId, owner] of natAddresses) {
       const address = addresses.find((a) => a.AllocationId === allocationId);
       if (address === undefined) {
@@ -221,6 +320,10 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
         );
       } else {
         eipsToRelease.push(allocationId);
+        tagsOf.set(allocationId, {
+          what: `EIP ${allocationId} (of ${owner.nat})`,
+          value: tagValue(address.Tags),
+        });
       }
     }
   }
@@ -245,29 +348,49 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps): Promise<Plan> {
         const target = route.NatGatewayId ?? route.GatewayId;
         if (target === undefined || !targets.has(target) || route.Origin === 'CreateRouteTable') continue;
         const destination = routeDestination(route);
-        if (destination !== undefined) routes.push({ routeTableId: id, target, ...destination });
+        if (destination === undefined) continue;
+        routes.push({ routeTableId: id, target, ...destination });
+        tagsOf.set(id, { what: `route table ${id}`, value: tagValue(table.Tags) });
       }
     }
   }
 
   let internetGateway: Plan['internetGateway'];
   if (spec.internetGatewayId !== undefined) {
-    const [igw] = igws;
-    if (igw === undefined) {
+    const [found] = igws;
+    if (found === undefined) {
       alreadyGone.push(spec.internetGatewayId);
     } else {
-      const attachments = (igw.Attachments ?? []).filter((a) => a.State !== 'detached');
+      const attachments = (found.Attachments ?? []).filter((a) => a.State !== 'detached');
       const elsewhere = attachments.find((a) => a.VpcId !== spec.vpcId);
       if (elsewhere !== undefined) {
         foreign.push(`internet gateway ${spec.internetGatewayId} is attached to ${elsewhere.VpcId}`);
       } else {
         internetGateway = { id: spec.internetGatewayId, attached: attachments.length > 0 };
+        tagsOf.set(spec.internetGatewayId, {
+          what: `internet gateway ${spec.internetGatewayId}`,
+          value: tagValue(found.Tags),
+        });
       }
     }
   }
 
-  if (foreign.length > 0) {
-    throw new ValidationError(`Not in ${spec.vpcId}: ${foreign.join('; ')}. Nothing was changed.`);
+  // Checked for the whole plan before the first mutation: one untagged resource refuses all of it,
+  // so the teardown never ends half-done (IAM would deny that one resource after the others went).
+  const untagged = [...tagsOf.values()]
+    .filter((t) => t.value !== options.reapableTagValue)
+    .map(
+      (t) =>
+        `${t.what} ${t.value === undefined ? `has no ${REAPABLE_TAG_KEY} tag` : `has ${REAPABLE_TAG_KEY}=${echo(t.value, 40)}`}`,
+    );
+  const problems = [
+    ...(foreign.length > 0 ? [`Not in ${spec.vpcId}: ${foreign.join('; ')}`] : []),
+    ...(untagged.length > 0
+      ? [`Not tagged ${REAPABLE_TAG_KEY}=${echo(options.reapableTagValue, 40)}: ${untagged.join('; ')}`]
+      : []),
+  ];
+  if (problems.length > 0) {
+    throw new ValidationError(`${problems.join('. ')}. Nothing was changed.`);
   }
 
   // Route tables the user did not list that will be left pointing at a deleted gateway (blackhole).
@@ -299,6 +422,7 @@ function stopIfAborted(signal: AbortSignal | undefined): void {
 export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions): Promise<ReapReport> {
   const { ec2, clock, logger } = deps;
   const { deadline, signal } = options;
+  const ctx: CallContext = { deadline, clock, logger, signal };
   const report: ReapReport = {
     deletedRoutes: [],
     deletedNatGateways: [],
@@ -325,12 +449,15 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
       RouteTableId: route.routeTableId,
       [route.field]: route.destination,
     };
+    const step = `DeleteRoute ${routeLabel(route)}`;
     try {
-      await ec2.send(new DeleteRouteCommand(input));
+      await callWithRetry(ctx, step, () => ec2.send(new DeleteRouteCommand(input)));
       report.deletedRoutes.push(routeLabel(route));
       logger.info('Deleted route', { routeTableId: route.routeTableId, destination: route.destination });
     } catch (error) {
-      if (!isAwsError(error, 'InvalidRoute.NotFound', 'InvalidRouteTableID.NotFound')) throw error;
+      if (!isAwsError(error, 'InvalidRoute.NotFound', 'InvalidRouteTableID.NotFound')) {
+        throw stepFailed(step, error);
+      }
       report.alreadyGone.push(routeLabel(route));
     }
   }
@@ -339,12 +466,13 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
   const waitFor = new Set(plan.natGatewaysToWaitFor);
   for (const id of plan.natGatewaysToDelete) {
     stopIfAborted(signal);
+    const step = `DeleteNatGateway ${id}`;
     try {
-      await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: id }));
+      await callWithRetry(ctx, step, () => ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: id })));
       report.deletedNatGateways.push(id);
       logger.info('Deleting NAT gateway', { natGatewayId: id });
     } catch (error) {
-      if (!isAwsError(error, ...NAT_NOT_FOUND)) throw error;
+      if (!isAwsError(error, ...NAT_NOT_FOUND)) throw stepFailed(step, error);
       report.alreadyGone.push(id);
       waitFor.delete(id);
     }
@@ -358,7 +486,7 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
       await pollUntil(
         async () => {
           stopIfAborted(signal);
-          const nats = await describeNats(ec2, ids);
+          const nats = await describeNats(ec2, ids, ctx);
           const pending = nats.filter((n) => !NAT_GONE_STATES.has(n.State ?? ''));
           return pending.length === 0 ? true : undefined;
         },
@@ -376,7 +504,7 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
           `${error.message}; they keep deleting in the background: run the Update again (or re-create the resource) to finish`,
         );
       }
-      throw error;
+      throw stepFailed(`wait for ${ids.join(', ')} to reach state deleted (DescribeNatGateways)`, error);
     }
     report.natWaitMs = clock.now() - started;
     // NATs found already `deleting` (an earlier run that ran out of time) reached `deleted` during this run.
@@ -392,21 +520,20 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
   for (const allocationId of plan.eipsToRelease) {
     stopIfAborted(signal);
     try {
-      await retry(() => ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId })), {
-        retryable: (error) => isAwsError(error, ...EIP_TRANSIENT),
-        deadline: releaseDeadline,
-        clock,
-        baseMs: 250,
-        maxMs: 2_000,
-        onRetry: (error, attempt) => {
-          stopIfAborted(signal);
+      await callWithRetry(
+        { ...ctx, deadline: releaseDeadline },
+        `ReleaseAddress ${allocationId}`,
+        () => ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId })),
+        (error) => isAwsError(error, ...EIP_TRANSIENT),
+        { baseMs: 250, maxMs: 2_000 },
+        (error, attempt) => {
           logger.info('ReleaseAddress not possible yet; retrying', {
             allocationId,
             attempt: attempt + 1,
             error: describeError(error),
           });
         },
-      });
+      );
       report.releasedEips.push(allocationId);
       logger.info('Released EIP', { allocationId });
     } catch (error) {
@@ -420,36 +547,32 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
           { cause: error },
         );
       }
-      throw error;
+      throw stepFailed(`ReleaseAddress ${allocationId}`, error);
     }
   }
 
   // 5. Internet gateway: detach (DependencyViolation while public IPs are still mapped), then delete.
   const igw = plan.internetGateway;
   if (igw !== undefined) {
-    const dependencyRetry = {
-      retryable: (error: unknown) => isAwsError(error, 'DependencyViolation'),
-      deadline,
-      clock,
-      baseMs: 1_000,
-      maxMs: 15_000,
-    };
+    const isDependency = (error: unknown) => isAwsError(error, 'DependencyViolation');
+    const dependencyBackoff = { baseMs: 1_000, maxMs: 15_000 };
     let gone = false;
     if (igw.attached) {
       stopIfAborted(signal);
+      const step = `DetachInternetGateway ${igw.id} from ${plan.vpcId}`;
       try {
-        await retry(
+        await callWithRetry(
+          ctx,
+          step,
           () => ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw.id, VpcId: plan.vpcId })),
-          {
-            ...dependencyRetry,
-            onRetry: (error, attempt) => {
-              stopIfAborted(signal);
-              logger.info('Internet gateway still has mapped public addresses; retrying detach', {
-                internetGatewayId: igw.id,
-                attempt: attempt + 1,
-                error: describeError(error),
-              });
-            },
+          isDependency,
+          dependencyBackoff,
+          (error, attempt) => {
+            logger.info('Internet gateway still has mapped public addresses; retrying detach', {
+              internetGatewayId: igw.id,
+              attempt: attempt + 1,
+              error: describeError(error),
+            });
           },
         );
         report.detachedInternetGateway = igw.id;
@@ -458,27 +581,32 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
         if (isAwsError(error, 'InvalidInternetGatewayID.NotFound')) {
           gone = true;
           report.alreadyGone.push(igw.id);
-        } else if (isAwsError(error, 'DependencyViolation')) {
+        } else if (isDependency(error)) {
           throw new NetkitError(
-            `DetachInternetGateway ${igw.id} from ${plan.vpcId} still reports mapped public addresses (${describeError(error)}). Draining Fargate or Lambda network interfaces can hold public IPs for 5-20 minutes; run the Update again later to finish.`,
+            `${step} still reports mapped public addresses (${describeError(error)}). Draining Fargate or Lambda network interfaces can hold public IPs for 5-20 minutes; run the Update again later to finish.`,
             { cause: error },
           );
         } else if (!isAwsError(error, 'Gateway.NotAttached')) {
-          throw error;
+          throw stepFailed(step, error);
         }
       }
     }
     if (!gone) {
       stopIfAborted(signal);
+      const step = `DeleteInternetGateway ${igw.id}`;
       try {
-        await retry(() => ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw.id })), {
-          ...dependencyRetry,
-          onRetry: () => stopIfAborted(signal),
-        });
+        await callWithRetry(
+          ctx,
+          step,
+          () => ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw.id })),
+          isDependency,
+          dependencyBackoff,
+          () => undefined,
+        );
         report.deletedInternetGateway = igw.id;
         logger.info('Deleted internet gateway', { internetGatewayId: igw.id });
       } catch (error) {
-        if (!isAwsError(error, 'InvalidInternetGatewayID.NotFound')) throw error;
+        if (!isAwsError(error, 'InvalidInternetGatewayID.NotFound')) throw stepFailed(step, error);
         report.alreadyGone.push(igw.id);
       }
     }
@@ -492,7 +620,7 @@ export async function reap(
   deps: ReapDeps,
   options: ReapOptions,
 ): Promise<{ plan: Plan; report: ReapReport | undefined }> {
-  const plan = await inspect(spec, deps);
+  const plan = await inspect(spec, deps, options);
   deps.logger.info(spec.dryRun ? 'Dry run: plan only' : 'Plan', {
     routes: plan.routes.length,
     natGatewaysToDelete: plan.natGatewaysToDelete,

@@ -5,8 +5,10 @@ import {
   type CustomResourceHandlers,
   defaultPhysicalResourceId,
   MAX_RESPONSE_BYTES,
+  MAX_RESPONSE_URL_CHARS,
   RESPONSE_PUT_TIMEOUT_MS,
   ResponseUrlError,
+  responseUrlProblem,
   runCustomResource,
   type SendOptions,
 } from '../../src/custom-resource.ts';
@@ -164,6 +166,77 @@ describe('runCustomResource', () => {
     expect(response).toBeUndefined();
     expect(send).not.toHaveBeenCalled();
     expect(error).toHaveBeenCalledOnce();
+  });
+
+  it.each([
+    [
+      'plain http to a public host',
+      'http://attacker.example/collect?x=1',
+      /must use https .*attacker\.example/,
+    ],
+    ['plain http to a private address', 'http://10.0.0.8/r', /must use https/],
+    ['another scheme', 'ftp://cloudformation.example/r', /must use https, got "ftp"/],
+    ['a relative URL', '/cfn-response/x', /not an absolute URL/],
+    ['credentials in the URL', 'https://user:secret@host.example/r', /must not carry credentials/],
+    [
+      'a URL over the cap',
+      `https://host.example/${'a'.repeat(MAX_RESPONSE_URL_CHARS)}`,
+      new RegExp(`is ${MAX_RESPONSE_URL_CHARS + 21} characters; at most ${MAX_RESPONSE_URL_CHARS}`),
+    ],
+  ])('refuses %s as ResponseURL: nothing is sent, the work never runs, the URL is not logged', async (_label, url, problem) => {
+    // Prepare
+    const event = loadEvent('cloudformation/create');
+    event.ResponseURL = url;
+    const { send } = recorder();
+    const h = handlers();
+    const error = vi.fn();
+    // Act
+    const response = await runCustomResource<Props>(event, fakeContext(), h, {
+      send,
+      logger: { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error },
+    });
+    // Assess
+    expect(response).toBeUndefined();
+    expect(send).not.toHaveBeenCalled();
+    expect(h.create).not.toHaveBeenCalled();
+    expect(error).toHaveBeenCalledOnce();
+    const [, fields] = error.mock.calls[0] as [string, Record<string, unknown>];
+    expect(fields.error).toMatch(problem);
+    expect(JSON.stringify(error.mock.calls).length).toBeLessThan(600);
+    expect(JSON.stringify(error.mock.calls)).not.toContain('secret');
+  });
+
+  it.each([
+    [
+      'an https URL',
+      'https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=a',
+    ],
+    ['http to 127.0.0.1', 'http://127.0.0.1:40123/cfn-response/a?X-Amz-Signature=abc123'],
+    ['http to localhost', 'http://localhost:5000/r'],
+    ['http to [::1]', 'http://[::1]:5000/r'],
+    ['a URL of exactly the cap', `https://h.example/${'a'.repeat(MAX_RESPONSE_URL_CHARS - 18)}`],
+  ])('accepts %s as ResponseURL', (_label, url) => {
+    expect(url.length).toBeLessThanOrEqual(MAX_RESPONSE_URL_CHARS);
+    expect(responseUrlProblem(url)).toBeUndefined();
+  });
+
+  it('bounds an unknown RequestType quoted back in the reason', async () => {
+    const event = loadEvent('cloudformation/create');
+    event.RequestType = 'x'.repeat(1 << 20);
+    const { sent, send } = recorder();
+    await runCustomResource<Props>(event, fakeContext(), handlers(), { send });
+    expect(sent[0]?.body.Reason).toBe(
+      `Malformed request: Unknown RequestType "${'x'.repeat(32)}"... (1048576 characters); expected Create, Update or Delete`,
+    );
+  });
+
+  it('answers FAILED to a malformed request whose ResponseURL is usable', async () => {
+    const event = loadEvent('cloudformation/create');
+    event.ResponseURL = 'http://127.0.0.1:9/r';
+    event.RequestType = 'Upsert';
+    const { sent, send } = recorder();
+    await runCustomResource<Props>(event, fakeContext(), handlers(), { send });
+    expect(sent.map((s) => [s.url, s.body.Status])).toEqual([['http://127.0.0.1:9/r', 'FAILED']]);
   });
 
   it('retries a failed PUT and never throws when delivery keeps failing', async () => {

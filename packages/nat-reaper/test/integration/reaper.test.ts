@@ -1,5 +1,6 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { DeleteTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_MODE } from '@netkit/aws-core/clients';
 import { defaultPhysicalResourceId } from '@netkit/aws-core/custom-resource';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { useEmulator } from '@netkit/local-aws/vitest';
@@ -25,7 +26,12 @@ beforeAll(async () => {
 afterAll(() => responses.close());
 
 function setup() {
-  const ec2 = new EC2Client(emu().clientConfig);
+  // The SDK retry settings of the shipped clients, so the SDK's own attempts run out as in Lambda.
+  const ec2 = new EC2Client({
+    ...emu().clientConfig,
+    maxAttempts: DEFAULT_MAX_ATTEMPTS,
+    retryMode: DEFAULT_RETRY_MODE,
+  });
   const cfn = new CloudFormationClient(emu().clientConfig);
   const handler = createHandler({ ec2, cfn, logger: silentLogger }, loadConfig({}));
   return { ec2, handler };
@@ -240,6 +246,82 @@ describe('nat-reaper against the emulator', () => {
     expect((await emu().calls())['ec2:DetachInternetGateway']).toBe(3);
     expect((await observe(ec2, stack)).igwCount).toBe(0);
   });
+
+  it('answers FAILED naming the NAT gateway without the netkit:reapable tag, with 0 mutating calls', async () => {
+    // Prepare: the seed stack, tagged, except the NAT gateway.
+    const { ec2, handler } = setup();
+    const stack = await createSeedStack(ec2);
+    await ec2.send(
+      new DeleteTagsCommand({ Resources: [stack.natGatewayId], Tags: [{ Key: 'netkit:reapable' }] }),
+    );
+    await emu().resetCalls();
+    // Act
+    await handler(request('create', 'untagged', stack), fakeContext(120_000));
+    // Assess
+    expect(bodiesFor('untagged')).toEqual([
+      expect.objectContaining({
+        Status: 'FAILED',
+        Reason: `ValidationError: Not tagged netkit:reapable="true": NAT gateway ${stack.natGatewayId} has no netkit:reapable tag. Nothing was changed.`,
+      }),
+    ]);
+    expect(mutations(await emu().calls())).toEqual({});
+    expect(await observe(ec2, stack)).toEqual({
+      natState: 'available',
+      eipCount: 1,
+      igwCount: 1,
+      defaultRoutes: [stack.publicRouteTableId, stack.privateRouteTableId].sort(),
+    });
+  });
+
+  it('completes a Create within the invocation through a burst of transient 500s on every step', async () => {
+    // Prepare: on each call, more consecutive 500s than the SDK's own attempts.
+    const { ec2, handler } = setup();
+    const stack = await createSeedStack(ec2);
+    const burst = DEFAULT_MAX_ATTEMPTS + 2;
+    const actions = [
+      'DescribeNatGateways',
+      'DescribeRouteTables',
+      'DescribeInternetGateways',
+      'DescribeAddresses',
+      'DeleteRoute',
+      'DeleteNatGateway',
+      'ReleaseAddress',
+      'DetachInternetGateway',
+      'DeleteInternetGateway',
+    ];
+    for (const action of actions) {
+      await emu().injectFault({ service: 'ec2', action, times: burst, status: 500, code: 'InternalError' });
+    }
+    await emu().resetCalls();
+    // Act
+    await handler(request('create', 'burst', stack), fakeContext(300_000));
+    // Assess
+    expect(bodiesFor('burst')).toEqual([
+      expect.objectContaining({
+        Status: 'SUCCESS',
+        Data: expect.objectContaining({
+          DeletedNatGateways: stack.natGatewayId,
+          ReleasedEips: stack.allocationId,
+          DeletedInternetGateway: stack.internetGatewayId,
+        }),
+      }),
+    ]);
+    expect(await observe(ec2, stack)).toEqual({
+      natState: 'deleted',
+      eipCount: 0,
+      igwCount: 0,
+      defaultRoutes: [],
+    });
+    const calls = await emu().calls();
+    for (const action of [
+      'DeleteNatGateway',
+      'ReleaseAddress',
+      'DetachInternetGateway',
+      'DeleteInternetGateway',
+    ]) {
+      expect(calls[`ec2:${action}`], action).toBe(burst + 1);
+    }
+  }, 180_000);
 
   it('answers a DryRun with the plan and changes nothing', async () => {
     // Prepare

@@ -8,13 +8,29 @@ describe('loadConfig', () => {
       RESPONSE_MARGIN_MS: 15_000,
       NAT_POLL_MAX_MS: 1_000,
       EIP_RELEASE_TIMEOUT_MS: 60_000,
+      REAPABLE_TAG_VALUE: 'true',
     });
   });
 
   it('reads the variables', () => {
     expect(
-      loadConfig({ RESPONSE_MARGIN_MS: '20000', NAT_POLL_MAX_MS: '500', EIP_RELEASE_TIMEOUT_MS: '30000' }),
-    ).toEqual({ RESPONSE_MARGIN_MS: 20_000, NAT_POLL_MAX_MS: 500, EIP_RELEASE_TIMEOUT_MS: 30_000 });
+      loadConfig({
+        RESPONSE_MARGIN_MS: '20000',
+        NAT_POLL_MAX_MS: '500',
+        EIP_RELEASE_TIMEOUT_MS: '30000',
+        REAPABLE_TAG_VALUE: 'bootstrap-2026',
+      }),
+    ).toEqual({
+      RESPONSE_MARGIN_MS: 20_000,
+      NAT_POLL_MAX_MS: 500,
+      EIP_RELEASE_TIMEOUT_MS: 30_000,
+      REAPABLE_TAG_VALUE: 'bootstrap-2026',
+    });
+  });
+
+  it('refuses a REAPABLE_TAG_VALUE no EC2 tag can hold', () => {
+    expect(() => loadConfig({ REAPABLE_TAG_VALUE: 'a'.repeat(257) })).toThrow(/REAPABLE_TAG_VALUE=/);
+    expect(() => loadConfig({ REAPABLE_TAG_VALUE: 'x\u0000y' })).toThrow(ConfigError);
   });
 
   it('fails at init naming the variable, the value and what was expected', () => {

@@ -19,7 +19,9 @@ import { mockClient } from 'aws-sdk-client-mock';
  * a NAT stays `deleting` for `natDeleteDelayMs` (on the test clock) and keeps its EIP mapped;
  * ReleaseAddress fails InvalidIPAddress.InUse while mapped; DetachInternetGateway fails
  * DependencyViolation while any public address is mapped in the VPC; unknown ids give the
- * documented NotFound codes. `faults` makes the next calls of an action fail with a code.
+ * documented NotFound codes. `faults` makes the next calls of an action fail with a code (a code
+ * starting `5xx:` fails as a server fault, HTTP 500). Every resource carries netkit:reapable=true
+ * unless its `tags` say otherwise.
  */
 export const ids = {
   vpc: 'vpc-0123456789abcdef0',
@@ -40,6 +42,7 @@ export const ids = {
 } as const;
 
 export interface FakeNat {
+  tags?: Record<string, string>;
   vpc: string;
   state: 'pending' | 'available' | 'deleting' | 'deleted' | 'failed';
   alloc?: string;
@@ -47,15 +50,18 @@ export interface FakeNat {
   deletedAt?: number;
 }
 export interface FakeEip {
+  tags?: Record<string, string>;
   /** The network interface the address is mapped to, if any. */
   eni?: string;
   vpc: string;
 }
 export interface FakeTable {
+  tags?: Record<string, string>;
   vpc: string;
   routes: Route[];
 }
 export interface FakeIgw {
+  tags?: Record<string, string>;
   vpc?: string;
 }
 
@@ -72,6 +78,19 @@ const MUTATIONS: readonly string[] = [
   'DetachInternetGateway',
   'DeleteInternetGateway',
 ];
+
+const REAPABLE = { 'netkit:reapable': 'true' };
+const tagList = (tags: Record<string, string> | undefined) =>
+  Object.entries(tags ?? REAPABLE).map(([Key, Value]) => ({ Key, Value }));
+
+/** An HTTP 500 the SDK reports as a server fault (after its own attempts). */
+export function serverFault(name = 'InternalError'): Error {
+  return Object.assign(new Error('We encountered an internal error. Please try again.'), {
+    name,
+    $fault: 'server',
+    $metadata: { httpStatusCode: 500 },
+  });
+}
 
 export function awsError(name: string, message = name): Error {
   return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
@@ -113,6 +132,7 @@ export function createWorld(clock: { now(): number }) {
     tick();
     const queue = faults.get(action);
     const code = queue?.shift();
+    if (code?.startsWith('5xx:')) throw serverFault(code.slice(4));
     if (code !== undefined) throw awsError(code, `injected ${code}`);
   };
 
@@ -128,6 +148,7 @@ export function createWorld(clock: { now(): number }) {
           VpcId: n.vpc,
           State: n.state,
           NatGatewayAddresses: n.alloc ? [{ AllocationId: n.alloc, NetworkInterfaceId: n.eni }] : [],
+          Tags: tagList(n.tags),
         }));
       return { NatGateways: out };
     });
@@ -139,6 +160,7 @@ export function createWorld(clock: { now(): number }) {
           .map(([id, e]) => ({
             AllocationId: id,
             Domain: 'vpc' as const,
+            Tags: tagList(e.tags),
             ...(e.eni ? { AssociationId: `eipassoc-${id.slice(9)}`, NetworkInterfaceId: e.eni } : {}),
           })),
       };
@@ -163,7 +185,12 @@ export function createWorld(clock: { now(): number }) {
                 t.routes.map((r) => r.GatewayId),
               ),
           )
-          .map(([id, t]) => ({ RouteTableId: id, VpcId: t.vpc, Routes: t.routes.map((r) => ({ ...r })) })),
+          .map(([id, t]) => ({
+            RouteTableId: id,
+            VpcId: t.vpc,
+            Routes: t.routes.map((r) => ({ ...r })),
+            Tags: tagList(t.tags),
+          })),
       };
     });
     mock.on(DescribeInternetGatewaysCommand).callsFake(async (input) => {
@@ -174,6 +201,7 @@ export function createWorld(clock: { now(): number }) {
           .map(([id, g]) => ({
             InternetGatewayId: id,
             Attachments: g.vpc ? [{ VpcId: g.vpc, State: 'available' as const }] : [],
+            Tags: tagList(g.tags),
           })),
       };
     });

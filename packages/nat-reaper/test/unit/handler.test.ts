@@ -268,7 +268,9 @@ describe('Create', () => {
     await handlerWith()(seedEvent(), fakeContext());
     // Assess
     expect(sent[0]?.Status).toBe('FAILED');
-    expect(sent[0]?.Reason).toMatch(/^UnauthorizedOperation/);
+    expect(sent[0]?.Reason).toBe(
+      `StepFailedError: ReleaseAddress ${ids.alloc} failed: UnauthorizedOperation: injected UnauthorizedOperation`,
+    );
     expect(world.calls.filter((c) => c === 'ReleaseAddress')).toHaveLength(1);
   });
 
@@ -431,6 +433,173 @@ describe('edge cases', () => {
   });
 });
 
+describe('reapable tag', () => {
+  it.each([
+    [
+      'the NAT gateway',
+      () => (world.nats.get(ids.nat)!.tags = {}),
+      `NAT gateway ${ids.nat} has no netkit:reapable tag`,
+    ],
+    [
+      'its EIP',
+      () => (world.eips.get(ids.alloc)!.tags = { 'netkit:reapable': 'false' }),
+      `EIP ${ids.alloc} (of ${ids.nat}) has netkit:reapable="false"`,
+    ],
+    [
+      'a route table with a route to delete',
+      () => (world.tables.get(ids.publicRtb)!.tags = { Name: 'public' }),
+      `route table ${ids.publicRtb} has no netkit:reapable tag`,
+    ],
+    [
+      'the internet gateway',
+      () => (world.igws.get(ids.igw)!.tags = { 'netkit:reapable': 'TRUE' }),
+      `internet gateway ${ids.igw} has netkit:reapable="TRUE"`,
+    ],
+  ])('refuses the whole plan, with 0 mutations, when %s lacks the tag', async (_label, untag, named) => {
+    // Prepare
+    world.seedScenario();
+    untag();
+    // Act
+    await handlerWith()(seedEvent(), fakeContext());
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toBe(
+      `ValidationError: Not tagged netkit:reapable="true": ${named}. Nothing was changed.`,
+    );
+    expect(world.mutations()).toEqual([]);
+  });
+
+  it('names every untagged resource at once, beside foreign ones', async () => {
+    // Prepare
+    world.seedScenario();
+    world.nats.get(ids.nat)!.tags = {};
+    world.igws.get(ids.igw)!.tags = {};
+    world.tables.set(ids.otherRtb, { vpc: ids.otherVpc, routes: [] });
+    // Act
+    await handlerWith()(
+      seedEvent('create', { RouteTableIds: [ids.privateRtb, ids.publicRtb, ids.otherRtb] }),
+      fakeContext(),
+    );
+    // Assess
+    expect(sent[0]?.Reason).toBe(
+      `ValidationError: Not in ${ids.vpc}: route table ${ids.otherRtb} is in ${ids.otherVpc}. ` +
+        `Not tagged netkit:reapable="true": NAT gateway ${ids.nat} has no netkit:reapable tag; ` +
+        `internet gateway ${ids.igw} has no netkit:reapable tag. Nothing was changed.`,
+    );
+    expect(world.mutations()).toEqual([]);
+  });
+
+  it('checks the value the configuration names, and ignores listed tables it will not change', async () => {
+    // Prepare: everything tagged "bootstrap"; a listed extra table with no route to a reaped gateway is untagged.
+    world.seedScenario();
+    const tagged = [
+      ...world.nats.values(),
+      ...world.eips.values(),
+      ...world.igws.values(),
+      ...world.tables.values(),
+    ];
+    for (const r of tagged) r.tags = { 'netkit:reapable': 'bootstrap' };
+    world.tables.set(ids.unlistedRtb, {
+      vpc: ids.vpc,
+      tags: {},
+      routes: [{ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local', Origin: 'CreateRouteTable' }],
+    });
+    // Act
+    await handlerWith({ REAPABLE_TAG_VALUE: 'bootstrap' })(
+      seedEvent('create', { RouteTableIds: [ids.privateRtb, ids.publicRtb, ids.unlistedRtb] }),
+      fakeContext(),
+    );
+    // Assess
+    expect(sent[0]).toMatchObject({ Status: 'SUCCESS', Data: FULL_TEARDOWN_DATA });
+    expect(world.mutations()).toEqual([
+      'DeleteRoute',
+      'DeleteRoute',
+      'DeleteRoute',
+      'DeleteNatGateway',
+      'ReleaseAddress',
+      'DetachInternetGateway',
+      'DeleteInternetGateway',
+    ]);
+  });
+
+  it('does not check the EIP when ReleaseEips is "false" (it is not changed)', async () => {
+    world.seedScenario();
+    world.eips.get(ids.alloc)!.tags = {};
+    await handlerWith()(seedEvent('create', { ReleaseEips: 'false' }), fakeContext());
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(world.eips.has(ids.alloc)).toBe(true);
+  });
+});
+
+describe('transient AWS errors', () => {
+  it('retries throttling, 5xx and RequestLimitExceeded on every step and finishes in the invocation', async () => {
+    // Prepare: more consecutive faults per call than the SDK's own 3 attempts, on each step.
+    world.seedScenario();
+    for (const action of [
+      'DescribeNatGateways',
+      'DescribeRouteTables',
+      'DescribeInternetGateways',
+      'DescribeAddresses',
+      'DeleteRoute',
+      'DeleteNatGateway',
+      'ReleaseAddress',
+      'DetachInternetGateway',
+      'DeleteInternetGateway',
+    ]) {
+      world.inject(
+        action,
+        '5xx:InternalError',
+        'RequestLimitExceeded',
+        '5xx:ServiceUnavailable',
+        'Throttling',
+        '5xx:InternalError',
+      );
+    }
+    // Act (the test clock adds up the concurrent inspect retries' sleeps, so give it 2 minutes)
+    await handlerWith()(seedEvent(), fakeContext(120_000));
+    // Assess
+    expect(sent).toEqual([expect.objectContaining({ Status: 'SUCCESS', Data: FULL_TEARDOWN_DATA })]);
+    expect(world.igws.size).toBe(0);
+    expect(world.calls.filter((c) => c === 'DeleteNatGateway')).toHaveLength(6);
+    expect(world.calls.filter((c) => c === 'DeleteInternetGateway')).toHaveLength(6);
+  });
+
+  it.each([
+    ['DescribeRouteTables', 'inspect (DescribeRouteTables) failed: InternalError'],
+    ['DeleteRoute', `DeleteRoute ${ids.privateRtb} 0.0.0.0/0 failed: InternalError`],
+    ['DeleteNatGateway', `DeleteNatGateway ${ids.nat} failed: InternalError`],
+    ['DetachInternetGateway', `DetachInternetGateway ${ids.igw} from ${ids.vpc} failed: InternalError`],
+    ['DeleteInternetGateway', `DeleteInternetGateway ${ids.igw} failed: InternalError`],
+  ])('answers FAILED naming the step when %s keeps failing until the deadline', async (action, step) => {
+    // Prepare
+    world.seedScenario();
+    world.inject(action, ...Array.from({ length: 500 }, () => '5xx:InternalError'));
+    // Act
+    await handlerWith()(seedEvent(), fakeContext(120_000));
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toContain(`StepFailedError: ${step}`);
+    expect(sent[0]?.Reason).toContain('retried until the deadline');
+    // Bounded backoff within the time left: it stopped before the runner's deadline answer.
+    expect(sent[0]?.Reason).not.toContain('did not finish before the Lambda deadline');
+    const attempts = world.calls.filter((c) => c === action).length;
+    expect(attempts).toBeGreaterThan(5);
+    expect(attempts).toBeLessThan(100);
+  });
+
+  it('does not retry a client error: it fails at once naming the step', async () => {
+    world.seedScenario();
+    world.inject('DeleteNatGateway', 'UnauthorizedOperation');
+    await handlerWith()(seedEvent(), fakeContext());
+    expect(sent[0]?.Reason).toBe(
+      `StepFailedError: DeleteNatGateway ${ids.nat} failed: UnauthorizedOperation: injected UnauthorizedOperation`,
+    );
+    expect(world.calls.filter((c) => c === 'DeleteNatGateway')).toHaveLength(1);
+  });
+});
+
 describe('DryRun', () => {
   it('answers SUCCESS with the plan in Data and mutates nothing', async () => {
     // Prepare
@@ -583,6 +752,15 @@ describe('bad input', () => {
       Reason: 'Malformed request: Update request is missing PhysicalResourceId',
       RequestId: event.RequestId,
     });
+    expect(world.mock.calls()).toHaveLength(0);
+  });
+
+  it('sends nothing and calls no AWS API when the ResponseURL is plain http to another host', async () => {
+    const event = seedEvent();
+    event.ResponseURL = 'http://collector.example/cfn?X-Amz-Signature=abc';
+    const response = await handlerWith()(event, fakeContext());
+    expect(response).toBeUndefined();
+    expect(sent).toHaveLength(0);
     expect(world.mock.calls()).toHaveLength(0);
   });
 
