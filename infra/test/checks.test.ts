@@ -285,11 +285,15 @@ describe('alarm check', () => {
     const templates = [...discoverTemplates().packageTemplates.entries()];
     let checked: Map<string, CheckedTemplate>;
     beforeAll(() => {
-      checked = new Map(checkTemplates(templates.map(([, file]) => file)).map((c, i) => [templates[i]![0], c]));
+      checked = new Map(
+        checkTemplates(templates.map(([, file]) => file)).map((c, i) => [templates[i]![0], c]),
+      );
     });
 
     it('knows the alarms of every package that has a template', () => {
-      expect(templates.map(([pkg]) => pkg).filter((pkg) => REQUIRED_METRIC_ALARMS[pkg] === undefined)).toEqual([]);
+      expect(
+        templates.map(([pkg]) => pkg).filter((pkg) => REQUIRED_METRIC_ALARMS[pkg] === undefined),
+      ).toEqual([]);
     });
 
     it.each(templates.map(([pkg]) => pkg))('%s: removing any alarm or the dashboard is reported', (pkg) => {

@@ -63,7 +63,10 @@ export function checkAlarms(template: Template, file: string, packageName?: stri
           dimensionTarget(a.props, 'QueueName') === id,
       );
       if (!found) {
-        add(id, 'no "queue not empty" alarm (AWS/SQS ApproximateNumberOfMessagesVisible, dimension QueueName)');
+        add(
+          id,
+          'no "queue not empty" alarm (AWS/SQS ApproximateNumberOfMessagesVisible, dimension QueueName)',
+        );
       }
     }
   }
@@ -71,7 +74,10 @@ export function checkAlarms(template: Template, file: string, packageName?: stri
   if (packageName !== undefined) {
     const required = REQUIRED_METRIC_ALARMS[packageName];
     if (required === undefined) {
-      add('Template', `no alarm requirements known for package '${packageName}' (add it to REQUIRED_METRIC_ALARMS)`);
+      add(
+        'Template',
+        `no alarm requirements known for package '${packageName}' (add it to REQUIRED_METRIC_ALARMS)`,
+      );
     }
     for (const metric of required ?? []) {
       const found = alarms.some(
