@@ -46,6 +46,7 @@ export function parseArgs(argv: readonly string[]): DoctorOptions | 'help' {
   let json = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
+    if (arg === '--') continue; // pnpm passes it through
     if (arg === '--help' || arg === '-h') return 'help';
     if (arg === '--json') json = true;
     else if (['--asg', '--region', '--stack', '--env'].includes(arg)) {
