@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { type JsonObject, loadTemplate } from './cfn-yaml.ts';
+import { GROUP_PACKAGES } from './doctor/checks.ts';
 import {
   asBool,
   asList,
@@ -47,6 +48,8 @@ export interface DeployOptions {
   noConfirmChangeset: boolean;
   dryRun: boolean;
   help: boolean;
+  /** After the deploy, run the doctor's checks of each package against this Auto Scaling group. */
+  asg?: string;
 }
 
 export interface Command {
@@ -80,7 +83,7 @@ export interface Environment {
 export const USAGE =
   'usage: pnpm run deploy <package...> [--env <env>] [--guided] [--region <region>] ' +
   '[--parameter-overrides Key=Value|package:Key=Value ...] [--s3-bucket <bucket>] [--no-confirm-changeset] ' +
-  '[--dry-run] [--help]';
+  '[--asg <group>] [--dry-run] [--help]';
 
 export const HELP = `${USAGE}
 
@@ -102,6 +105,9 @@ Options:
   --s3-bucket <bucket>     artifact bucket (overrides samconfig s3_bucket / resolve_s3).
   --no-confirm-changeset   deploy without confirming the change set even where samconfig asks to
                            (CI, where the GitHub environment's reviewers gate the deploy).
+  --asg <group>            after the deploy, run \`pnpm run doctor <package> --asg <group>\` for each
+                           package that serves a group (${Object.keys(GROUP_PACKAGES).join(', ')}):
+                           read-only checks of its hooks, pool and settings; findings exit 1.
   --dry-run                print the commands and run nothing.
   --help                   this text.
 
@@ -124,6 +130,7 @@ export function parseArgs(argv: readonly string[]): DeployOptions {
   let env = 'default';
   let region: string | undefined;
   let s3Bucket: string | undefined;
+  let asg: string | undefined;
   let guided = false;
   let noConfirmChangeset = false;
   let dryRun = false;
@@ -143,6 +150,7 @@ export function parseArgs(argv: readonly string[]): DeployOptions {
     else if (arg === '--env' || arg === '--config-env') env = flagValue(i++, arg);
     else if (arg === '--region') region = flagValue(i++, arg);
     else if (arg === '--s3-bucket') s3Bucket = flagValue(i++, arg);
+    else if (arg === '--asg') asg = flagValue(i++, arg);
     else if (arg === '--parameter-overrides') {
       overrides.push(flagValue(i, arg));
       i++;
@@ -165,6 +173,7 @@ export function parseArgs(argv: readonly string[]): DeployOptions {
     help,
     ...(region !== undefined ? { region } : {}),
     ...(s3Bucket !== undefined ? { s3Bucket } : {}),
+    ...(asg !== undefined ? { asg } : {}),
   };
   if (help) return options;
   if (packages.length === 0) throw new DeployUsageError(`name at least one package to deploy\n${USAGE}`);
@@ -459,7 +468,37 @@ export function planDeploy(options: DeployOptions, env: Environment): Plan {
     if (hasSam) commands.push(samCommand(d, options));
     else commands.push(...awsCommands(d, options));
   }
+  if (options.asg !== undefined) commands.push(...doctorCommands(resolved, options, options.asg));
   return { tool: hasSam ? 'sam' : 'aws', notes, commands };
+}
+
+/** `pnpm run doctor` for each deployed package that serves an Auto Scaling group (infra/src/doctor). */
+function doctorCommands(
+  resolved: readonly ResolvedDeploy[],
+  options: DeployOptions,
+  group: string,
+): Command[] {
+  const checked = resolved.filter((d) => GROUP_PACKAGES[d.pkg] !== undefined);
+  if (checked.length === 0) {
+    throw new DeployUsageError(
+      `--asg checks ${Object.keys(GROUP_PACKAGES).join(', ')}; none of ${options.packages.join(', ')} serves a group`,
+    );
+  }
+  return checked.map((d) => ({
+    title: `doctor: check ${d.pkg} against group ${group} (read-only)`,
+    cmd: 'pnpm',
+    args: [
+      'run',
+      '--silent',
+      'doctor',
+      d.pkg,
+      '--asg',
+      group,
+      ...(d.stackName !== undefined ? ['--stack', d.stackName] : ['--env', options.env]),
+      ...(d.region !== undefined ? ['--region', d.region] : []),
+    ],
+    cwd: REPO_ROOT,
+  }));
 }
 
 function quote(arg: string): string {

@@ -3,9 +3,10 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseTemplate, TemplateParseError } from '../src/cfn-yaml.ts';
+import { checkAlarms, REQUIRED_METRIC_ALARMS } from '../src/checks/alarms.ts';
 import { checkIam } from '../src/checks/iam.ts';
 import { type CheckedTemplate, checkTemplates } from '../src/checks/index.ts';
-import { cfnLint, INFRA_DIR, ToolMissingError } from '../src/tools.ts';
+import { cfnLint, discoverTemplates, INFRA_DIR, ToolMissingError } from '../src/tools.ts';
 
 const fixture = (name: string): string => join(INFRA_DIR, 'test', 'fixtures', name);
 const FIXTURES = [
@@ -14,6 +15,7 @@ const FIXTURES = [
   'bad-resource-star.yaml',
   'bad-no-dlq.yaml',
   'bad-function-settings.yaml',
+  'bad-missing-alarms.yaml',
 ];
 
 let results: Map<string, CheckedTemplate>;
@@ -243,5 +245,70 @@ describe('cfn-lint runner', () => {
       if (saved === undefined) delete process.env['CFN_LINT'];
       else process.env['CFN_LINT'] = saved;
     }
+  });
+});
+
+describe('alarm check', () => {
+  const alarmMessages = (name: string, pkg: string): string[] => {
+    const translated = results.get(name)?.translated;
+    expect(translated, `${name} was translated`).toBeDefined();
+    return checkAlarms(translated!, name, pkg).map((f) => `${f.resource}: ${f.message}`);
+  };
+
+  it('names every missing alarm, the alarm that notifies nobody and the missing dashboard', () => {
+    expect(alarmMessages('bad-missing-alarms.yaml', 'eip-associator')).toEqual([
+      'Function: no alarm on its Errors metric (AWS/Lambda Errors, dimension FunctionName)',
+      'Template: no alarm on the package metric Netkit/PoolFree',
+      'Template: no alarm on the package metric Netkit/LaunchesAbandoned',
+      'DeadLetterQueueAlarm: AlarmActions does not notify AlarmTopicArn',
+      'Template: no AWS::CloudWatch::Dashboard',
+    ]);
+  });
+
+  it('reports a template without alarms, AlarmTopicArn or dashboard', () => {
+    expect(alarmMessages('good.yaml', 'nat-reaper')).toEqual([
+      'DeadLetterQueue: no "queue not empty" alarm (AWS/SQS ApproximateNumberOfMessagesVisible, dimension QueueName)',
+      'Function: no alarm on its Errors metric (AWS/Lambda Errors, dimension FunctionName)',
+      'Template: no AlarmTopicArn parameter (the optional SNS topic the alarms notify)',
+      'Template: no AWS::CloudWatch::Dashboard',
+    ]);
+  });
+
+  it('is not applied to the example stacks, only to package templates', () => {
+    const example = checkTemplates(discoverTemplates().examples.slice(0, 1));
+    expect(example[0]?.findings.filter((f) => f.message.includes('alarm'))).toEqual([]);
+  });
+
+  // Each package template, with any one of its alarms or its dashboard removed, is reported: the
+  // repo-wide check (templates.test.ts) cannot pass a template that lost one.
+  describe('on the package templates', () => {
+    const templates = [...discoverTemplates().packageTemplates.entries()];
+    let checked: Map<string, CheckedTemplate>;
+    beforeAll(() => {
+      checked = new Map(
+        checkTemplates(templates.map(([, file]) => file)).map((c, i) => [templates[i]![0], c]),
+      );
+    });
+
+    it('knows the alarms of every package that has a template', () => {
+      expect(
+        templates.map(([pkg]) => pkg).filter((pkg) => REQUIRED_METRIC_ALARMS[pkg] === undefined),
+      ).toEqual([]);
+    });
+
+    it.each(templates.map(([pkg]) => pkg))('%s: removing any alarm or the dashboard is reported', (pkg) => {
+      const plain = checked.get(pkg)?.translated;
+      expect(plain).toBeDefined();
+      expect(checkAlarms(plain!, pkg, pkg)).toEqual([]);
+      const watched = Object.entries(plain!.Resources).filter(
+        ([, r]) => r.Type === 'AWS::CloudWatch::Alarm' || r.Type === 'AWS::CloudWatch::Dashboard',
+      );
+      expect(watched.length).toBeGreaterThanOrEqual(3);
+      for (const [id] of watched) {
+        const { [id]: _removed, ...rest } = plain!.Resources;
+        const findings = checkAlarms({ ...plain!, Resources: rest }, pkg, pkg);
+        expect(findings.length, `removing ${id} from ${pkg} is reported`).toBeGreaterThan(0);
+      }
+    });
   });
 });

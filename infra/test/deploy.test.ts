@@ -16,6 +16,7 @@ import {
   planDeploy,
   runPlan,
 } from '../src/deploy.ts';
+import { parseArgs as parseDoctorArgs } from '../src/doctor/cli.ts';
 import { rehearsalParameters } from '../src/rehearse.ts';
 import { parseSamParameterOverrides, quoteSamParameter, readSamConfig } from '../src/samconfig.ts';
 import { discoverTemplates, INFRA_DIR, REPO_ROOT } from '../src/tools.ts';
@@ -453,5 +454,65 @@ describe('the samconfig.toml of every package', () => {
     const imports = [...readme.matchAll(/!ImportValue\s+(\S+)/g)].map((m) => m[1]);
     expect(imports.length).toBeGreaterThan(0);
     for (const name of imports) expect(name).toBe(`${stack}-ServiceToken`);
+  });
+});
+
+describe('--asg: the doctor after the deploy', () => {
+  it('runs the read-only doctor for the deployed stack and region after the deploy, and its findings fail the command', () => {
+    const template = fixture();
+    const env = environment(template);
+    const commands = planDeploy(
+      parseArgs(['eip-associator', '--env', 'dev', '--asg', 'web asg']),
+      env,
+    ).commands;
+    const doctor = commands.at(-1);
+    expect(commands.map((c) => c.cmd)).toEqual(['pnpm', 'sam', 'pnpm']);
+    expect(doctor?.cwd).toBe(REPO_ROOT);
+    expect(doctor?.args).toEqual([
+      'run',
+      '--silent',
+      'doctor',
+      'eip-associator',
+      '--asg',
+      'web asg',
+      '--stack',
+      'netkit-dev-eip-associator',
+      '--region',
+      'eu-west-1',
+    ]);
+    // The doctor's own parser reads that command line back.
+    expect(parseDoctorArgs(doctor!.args.slice(3))).toMatchObject({
+      packageName: 'eip-associator',
+      groupName: 'web asg',
+      stack: 'netkit-dev-eip-associator',
+      region: 'eu-west-1',
+    });
+    // A finding (doctor exit 1) after a successful deploy is the command's exit code.
+    const ran: Command[] = [];
+    const code = main(
+      ['eip-associator', '--env', 'dev', '--asg', 'web asg'],
+      env,
+      (c) => {
+        ran.push(c);
+        return c.args.includes('doctor') ? 1 : 0;
+      },
+      () => {},
+    );
+    expect(code).toBe(1);
+    expect(ran.map((c) => c.cmd)).toEqual(['pnpm', 'sam', 'pnpm']);
+  });
+
+  it('runs no doctor without --asg, and refuses --asg for packages that serve no group', () => {
+    const template = fixture();
+    expect(plan(['eip-associator', '--env', 'dev'], template).some((c) => c.args.includes('doctor'))).toBe(
+      false,
+    );
+    const env = { ...environment(template), templates: new Map([['nat-reaper', template]]) };
+    const result = run(['nat-reaper', '--env', 'dev', '--asg', 'web'], env);
+    expect(result.code).toBe(2);
+    expect(result.out).toMatch(
+      /--asg checks eip-associator, eni-attach, eni-pool-agent; none of nat-reaper serves a group/,
+    );
+    expect(result.ran).toEqual([]);
   });
 });

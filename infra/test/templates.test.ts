@@ -21,10 +21,14 @@ describe('infra templates', () => {
     expect(missing).toEqual([]);
   });
 
-  it('passes cfn-lint (SAM transform included) with zero errors and zero warnings on every template and example', () => {
-    const problems = cfnLint(files).filter((m) => m.level === 'Error' || m.level === 'Warning');
-    expect(problems.map((m) => `${m.file}:${m.line} ${m.rule} ${m.message}`)).toEqual([]);
-  });
+  it(
+    'passes cfn-lint (SAM transform included) with zero errors and zero warnings on every template and example',
+    { timeout: 600_000 },
+    () => {
+      const problems = cfnLint(files).filter((m) => m.level === 'Error' || m.level === 'Warning');
+      expect(problems.map((m) => `${m.file}:${m.line} ${m.rule} ${m.message}`)).toEqual([]);
+    },
+  );
 });
 
 describe('IAM and function checks', () => {

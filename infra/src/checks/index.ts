@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { loadTemplate, type Template } from '../cfn-yaml.ts';
 import { REPO_ROOT, samTranslate } from '../tools.ts';
+import { checkAlarms } from './alarms.ts';
 import { dedupe, type Finding } from './findings.ts';
 import { checkFunctions } from './functions.ts';
 import { checkIam } from './iam.ts';
@@ -30,7 +31,14 @@ export function checkTemplates(files: readonly string[]): CheckedTemplate[] {
       ...checkIam(source, name),
       ...checkIam(plain, name),
       ...checkFunctions(plain, name),
+      ...alarmFindings(plain, name),
     ]);
     return { file: name, source, translated: plain, findings };
   });
+}
+
+/** Package templates (infra/<package>/template.yaml) must carry their alarms and a dashboard. */
+function alarmFindings(plain: Template, name: string): Finding[] {
+  const pkg = /^infra\/([^/]+)\/template\.ya?ml$/.exec(name.split('\\').join('/'))?.[1];
+  return pkg === undefined || pkg === 'examples' ? [] : checkAlarms(plain, name, pkg);
 }

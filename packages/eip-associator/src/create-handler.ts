@@ -8,7 +8,7 @@ import {
   lifecycleScopeOf,
   type RejectedEvent,
 } from '@netkit/aws-core/lifecycle';
-import { type Metrics, recordPoolGauge } from '@netkit/aws-core/metrics';
+import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metrics';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, type LambdaContextLike, systemClock } from '@netkit/aws-core/retry';
 import {
@@ -88,6 +88,8 @@ export function createHandler(deps: HandlerDeps, config: Config) {
         heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_SECONDS * 1_000,
       });
       gauge(outcome.pool);
+      // The template's LaunchesAbandonedAlarm watches this (same dimensions as the pool gauge).
+      if (outcome.status === 'abandoned') deps.metrics?.addMetric('LaunchesAbandoned', MetricUnit.Count, 1);
       return outcome;
     } finally {
       deps.metrics?.publishStoredMetrics();

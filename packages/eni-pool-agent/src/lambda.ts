@@ -148,6 +148,7 @@ export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
       });
       await recordExhaustion(error);
       await complete(action, 'ABANDON', context);
+      metrics?.addMetric('LaunchesAbandoned', MetricUnit.Count, 1);
       return { status: 'abandoned', instanceId, reason: error.message };
     }
     try {

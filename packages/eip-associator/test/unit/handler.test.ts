@@ -384,6 +384,8 @@ describe('empty pool', () => {
     expect(metrics.addMetric).toHaveBeenCalledWith('PoolExhausted', 'Count', 1);
     expect(metrics.addMetric).toHaveBeenCalledWith('PoolSize', 'Count', 2);
     expect(metrics.addMetric).toHaveBeenCalledWith('PoolFree', 'Count', 0);
+    expect(metrics.addMetric).toHaveBeenCalledWith('LaunchesAbandoned', 'Count', 1);
+    expect(metrics.addDimension).toHaveBeenCalledWith('AutoScalingGroupName', expect.any(String));
     expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(1);
   });
 
@@ -589,6 +591,7 @@ describe('terminate', () => {
       expect.objectContaining({ LifecycleHookName: 'my-terminate-hook', LifecycleActionResult: 'CONTINUE' }),
     ]);
     expect(metrics.addMetric).toHaveBeenCalledWith('PoolFree', 'Count', 2);
+    expect(metrics.addMetric).not.toHaveBeenCalledWith('LaunchesAbandoned', 'Count', expect.anything());
   });
 
   it('tolerates an association that disappeared between describe and disassociate', async () => {

@@ -173,6 +173,7 @@ describe('Lambda mode handler', () => {
         ['PoolSize', 2],
         ['PoolFree', 0],
         ['PoolExhausted', 1],
+        ['LaunchesAbandoned', 1],
       ]),
     );
     for (const eni of enis) expect(eni.attachment?.instanceId).not.toBe(instanceId);
