@@ -133,6 +133,8 @@ export interface Network {
   vpcId: string;
   subnetIds: string[];
   securityGroupId: string;
+  /** A route table of the VPC, for `*RouteTableIds` list parameters (e.g. a gateway endpoint's). */
+  routeTableIds?: string[];
 }
 
 /**
@@ -162,6 +164,8 @@ export function rehearsalParameters(
     else if (type === 'List<AWS::EC2::Subnet::Id>') value = network.subnetIds.join(',');
     else if (type === 'AWS::EC2::SecurityGroup::Id' || type === 'List<AWS::EC2::SecurityGroup::Id>') {
       value = network.securityGroupId;
+    } else if (type === 'CommaDelimitedList' && /RouteTableIds$/.test(name) && network.routeTableIds) {
+      value = network.routeTableIds.join(',');
     } else if (type === 'Number') value = String(spec['MinValue'] ?? 1);
     else if (type === 'CommaDelimitedList' || type === 'List<String>') value = 'rehearsal-a,rehearsal-b';
     else if (type === 'String') value = `rehearsal-${name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}`;
@@ -200,6 +204,7 @@ const NETWORK_TEMPLATE: Template = {
         AvailabilityZone: { 'Fn::Sub': '${AWS::Region}b' },
       },
     },
+    RouteTable: { Type: 'AWS::EC2::RouteTable', Properties: { VpcId: { Ref: 'Vpc' } } },
     SecurityGroup: {
       Type: 'AWS::EC2::SecurityGroup',
       Properties: { GroupDescription: 'rehearsal', VpcId: { Ref: 'Vpc' } },
@@ -229,6 +234,7 @@ export class Rehearser {
       vpcId: ids.get('Vpc') ?? '',
       subnetIds: [ids.get('SubnetA') ?? '', ids.get('SubnetB') ?? ''],
       securityGroupId: ids.get('SecurityGroup') ?? '',
+      routeTableIds: [ids.get('RouteTable') ?? ''],
     };
   }
 

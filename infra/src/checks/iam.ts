@@ -29,6 +29,10 @@ export const RESOURCE_STAR_ALLOWED: ReadonlyArray<{ action: string; reason: stri
     reason: 'no resource types; scope with the cloudwatch:namespace condition',
   },
   {
+    action: 'ecs:DescribeTaskDefinition',
+    reason: 'endpoint-lease reads container names of its task definition; no resource types',
+  },
+  {
     action: 'ecr:GetAuthorizationToken',
     reason: 'Fargate image pulls; account-wide token, no resource types',
   },

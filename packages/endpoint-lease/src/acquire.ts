@@ -6,18 +6,20 @@
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import type { ECSClient } from '@aws-sdk/client-ecs';
-import { DeadlineExceededError, NetkitError } from '@netkit/aws-core/errors';
+import { DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { DeadlineExceededError, echo, InvalidEventError, NetkitError } from '@netkit/aws-core/errors';
+import type { Metrics } from '@netkit/aws-core/metrics';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, pollUntil } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
+import { removeStack } from './delete.ts';
 import type { AcquireRequest } from './event.ts';
 import { readRecords, writeLease } from './lease.ts';
 import { decide, type PolicyConfig, stackPhase } from './policy.ts';
 import { startTasks, stopTasks } from './run-task.ts';
 import {
+  checkEndpointPreconditions,
   createStack,
-  deleteStack,
   describeStack,
   endpointIds,
   endpointsAvailable,
@@ -30,6 +32,8 @@ export interface Deps {
   ecs: ECSClient;
   clock: Clock;
   logger: Logger;
+  /** CloudWatch metrics (EMF); absent in tests that do not look at them. */
+  metrics?: Pick<Metrics, 'addMetric' | 'publishStoredMetrics'>;
 }
 
 /** The stack kept failing (created and rolled back or failed to delete) within one acquire. */
@@ -102,6 +106,15 @@ export async function acquire(
   const { clock, logger } = deps;
   const started = clock.now();
   const policy = policyConfig(config);
+  // Read-only checks first: a request RunTask would refuse, or a VPC that cannot hold the
+  // endpoints, must not write a lease or create a stack that bills an hour.
+  await checkContainers(deps, config, request);
+  let checked = false;
+  const initial = await describeStack(deps.cfn, config.stackName);
+  if (stackPhase(initial?.status) !== 'stable') {
+    await checkEndpointPreconditions(deps.ec2, config);
+    checked = true;
+  }
   let leaseUntil = await holdLease(deps, config, deadline);
   let created = false;
   let replacements = 0;
@@ -120,6 +133,10 @@ export async function acquire(
           );
         }
         creates++;
+        if (!checked) {
+          await checkEndpointPreconditions(deps.ec2, config);
+          checked = true;
+        }
         const mine = await createStack(deps, config, `${requestId}-${creates}`.slice(0, 128));
         created ||= mine;
         logger.info(
@@ -141,7 +158,7 @@ export async function acquire(
           stackName: config.stackName,
           status: stack?.status,
         });
-        await deleteStack(deps.cfn, config.stackName);
+        await removeStack(deps, config, stack as StackView);
         break;
       }
       case 'wait': {
@@ -215,6 +232,40 @@ export async function acquire(
     adopted,
     waitedMs: clock.now() - started,
   };
+}
+
+/** Container names per task definition ARN, read once per client (a revision is immutable). */
+const containerNamesByClient = new WeakMap<ECSClient, Map<string, Set<string>>>();
+
+/** Container overrides must name containers of the task definition (RunTask refuses others). */
+async function checkContainers(deps: Deps, config: Config, request: AcquireRequest) {
+  const wanted = request.overrides?.containerOverrides?.map((c) => c.name) ?? [];
+  if (wanted.length === 0) return;
+  let cache = containerNamesByClient.get(deps.ecs);
+  if (cache === undefined) {
+    cache = new Map();
+    containerNamesByClient.set(deps.ecs, cache);
+  }
+  let names = cache.get(config.taskDefinitionArn);
+  if (names === undefined) {
+    const out = await deps.ecs.send(
+      new DescribeTaskDefinitionCommand({ taskDefinition: config.taskDefinitionArn }),
+    );
+    names = new Set(
+      (out.taskDefinition?.containerDefinitions ?? [])
+        .map((c) => c.name)
+        .filter((n): n is string => typeof n === 'string'),
+    );
+    // Only a revision-pinned ARN is immutable; a family name may move to a new revision.
+    if (/:\d+$/.test(config.taskDefinitionArn)) cache.set(config.taskDefinitionArn, names);
+  }
+  const unknown = wanted.find((n) => !names.has(n));
+  if (unknown !== undefined) {
+    throw new InvalidEventError(
+      `Invalid acquire event: overrides.containerOverrides names ${echo(unknown)}, which is not a container of ${config.taskDefinitionArn} (containers: ${[...names].join(', ')})`,
+      'overrides.containerOverrides',
+    );
+  }
 }
 
 /** RunTask referenceId unique to one invocation: epoch ms and a random part. */

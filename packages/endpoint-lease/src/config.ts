@@ -1,5 +1,5 @@
 import { integer, oneOf, optional, parseConfig, patterns, string, stringList } from '@netkit/aws-core/config';
-import { ConfigError } from '@netkit/aws-core/errors';
+import { ConfigError, type ConfigIssue } from '@netkit/aws-core/errors';
 
 /**
  * Interface endpoint services a Fargate task needs without a NAT gateway: image pulls (ecr.api,
@@ -16,6 +16,9 @@ const SERVICE = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 const CLUSTER_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}$/;
 const TASK_DEFINITION_ARN =
   /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}(:\d+)?$/;
+/** EventBridge `source`: up to 256 characters, no whitespace. */
+const EVENT_SOURCE = /^[A-Za-z0-9._/:-]{1,256}$/;
+export const DEFAULT_EVENT_SOURCES = ['aws.events', 'aws.scheduler'] as const;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 
 export const configSpec = {
@@ -25,7 +28,11 @@ export const configSpec = {
   }),
   VPC_ID: string({ pattern: patterns.vpcId, description: 'a VPC id like vpc-0123456789abcdef0' }),
   SUBNET_IDS: stringList({ pattern: patterns.subnetId, item: 'subnet id (subnet-...)' }),
-  ROUTE_TABLE_IDS: stringList({ pattern: patterns.routeTableId, item: 'route table id (rtb-...)' }),
+  /**
+   * Subnets of the interface endpoints: at most one per Availability Zone (an endpoint takes one
+   * subnet per AZ). Defaults to SUBNET_IDS; the AZs are checked with DescribeSubnets before a create.
+   */
+  ENDPOINT_SUBNET_IDS: optional(stringList({ pattern: patterns.subnetId, item: 'subnet id (subnet-...)' })),
   TASK_SECURITY_GROUP_IDS: stringList({
     pattern: patterns.securityGroupId,
     item: 'security group id (sg-...)',
@@ -54,6 +61,16 @@ export const configSpec = {
     // The best worst case over both billing models (bench/cost-sim.ts, README "Cost model").
     'clock-hour',
   ),
+  /**
+   * `source` values an EventBridge envelope may carry (scheduled rules send `aws.events`, EventBridge
+   * Scheduler templated targets `aws.scheduler`); anything else is rejected without an AWS call.
+   */
+  ACQUIRE_EVENT_SOURCES: optional(
+    stringList({ pattern: EVENT_SOURCE, item: 'event source like aws.events' }),
+    [...DEFAULT_EVENT_SOURCES],
+  ),
+  /** Failed deletes (DELETE_FAILED) of one stack before the next delete retains the stuck resources. */
+  DELETE_ATTEMPTS: optional(integer({ min: 1, max: 10 }), 3),
   /** Wait between the reaper announcing a delete and re-reading the lease (EC2 tags are eventually consistent). */
   CONSISTENCY_SETTLE_SECONDS: optional(integer({ min: 0, max: 60 }), 10),
 };
@@ -65,7 +82,8 @@ export interface Config {
   stackName: string;
   vpcId: string;
   subnetIds: string[];
-  routeTableIds: string[];
+  /** Subnets of the interface endpoints (one per AZ). */
+  endpointSubnetIds: string[];
   taskSecurityGroupIds: string[];
   endpointServices: string[];
   clusterArn: string;
@@ -76,6 +94,8 @@ export interface Config {
   billingGuardSeconds: number;
   billingAnchor: BillingAnchor;
   settleSeconds: number;
+  acceptedSources: string[];
+  deleteAttempts: number;
 }
 
 function region(arn: string): string {
@@ -88,20 +108,22 @@ function region(arn: string): string {
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const c = parseConfig(configSpec, env);
+  const issues: ConfigIssue[] = [];
   if (region(c.CLUSTER_ARN) !== region(c.TASK_DEFINITION_ARN)) {
-    throw new ConfigError([
-      {
-        variable: 'TASK_DEFINITION_ARN',
-        value: c.TASK_DEFINITION_ARN,
-        expected: `a task definition in the cluster's region ${region(c.CLUSTER_ARN)}`,
-      },
-    ]);
+    issues.push({
+      variable: 'TASK_DEFINITION_ARN',
+      value: c.TASK_DEFINITION_ARN,
+      expected: `a task definition in the cluster's region ${region(c.CLUSTER_ARN)}`,
+    });
   }
+  // Lists are de-duplicated by stringList; Availability Zones are checked with DescribeSubnets.
+  const endpointSubnets = c.ENDPOINT_SUBNET_IDS ?? c.SUBNET_IDS;
+  if (issues.length > 0) throw new ConfigError(issues);
   return {
     stackName: c.ENDPOINT_STACK_NAME,
     vpcId: c.VPC_ID,
     subnetIds: c.SUBNET_IDS,
-    routeTableIds: c.ROUTE_TABLE_IDS,
+    endpointSubnetIds: endpointSubnets,
     taskSecurityGroupIds: c.TASK_SECURITY_GROUP_IDS,
     endpointServices: c.ENDPOINT_SERVICES,
     clusterArn: c.CLUSTER_ARN,
@@ -112,5 +134,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     billingGuardSeconds: c.BILLING_GUARD_SECONDS,
     billingAnchor: c.BILLING_ANCHOR === 'clock-hour' ? 'clock-hour' : 'endpoint-creation',
     settleSeconds: c.CONSISTENCY_SETTLE_SECONDS,
+    acceptedSources: c.ACQUIRE_EVENT_SOURCES,
+    deleteAttempts: c.DELETE_ATTEMPTS,
   };
 }

@@ -4,6 +4,8 @@ import { type AcquireResult, acquire, type Deps } from './acquire.ts';
 import type { Config } from './config.ts';
 import { parseAcquireEvent } from './event.ts';
 import { type ReapResult, reap } from './reap.ts';
+import { TaskRejectedError } from './run-task.ts';
+import { EndpointPreconditionError } from './stack.ts';
 /** Time kept back from the Lambda deadline to log and return. */
 export const DEADLINE_MARGIN_MS = 10_000;
 
@@ -13,7 +15,7 @@ export function createAcquireHandler(deps: Deps, config: Config) {
   return async (event: unknown, context: LambdaContextLike): Promise<AcquireResponse> => {
     let request: ReturnType<typeof parseAcquireEvent>;
     try {
-      request = parseAcquireEvent(event);
+      request = parseAcquireEvent(event, { acceptedSources: config.acceptedSources });
     } catch (error) {
       if (!(error instanceof InvalidEventError)) throw error;
       deps.logger.error('Rejected acquire event', { reason: error.message, field: error.field });
@@ -29,6 +31,16 @@ export function createAcquireHandler(deps: Deps, config: Config) {
         context.awsRequestId ?? `acquire-${deps.clock.now()}`,
       );
     } catch (error) {
+      // Requests that can never succeed are answered, not thrown: a Lambda retry would only write
+      // more leases (and could create a stack that bills an hour) for the same refusal.
+      if (
+        error instanceof InvalidEventError ||
+        error instanceof TaskRejectedError ||
+        error instanceof EndpointPreconditionError
+      ) {
+        deps.logger.error('Rejected acquire request', { reason: error.message, kind: error.name });
+        return { status: 'rejected', reason: error.message };
+      }
       deps.logger.error('Acquire failed', { error: describeError(error) });
       throw error;
     }

@@ -10,9 +10,10 @@ import { describeError } from '@netkit/aws-core/errors';
 import type { Deadline } from '@netkit/aws-core/retry';
 import { type Deps, policyConfig, startedByFor } from './acquire.ts';
 import type { Config } from './config.ts';
+import { removeStack } from './delete.ts';
 import { clearIntent, iso, makeIntent, readRecords, writeIntent } from './lease.ts';
 import { type Action, decide, type LeaseState, stackPhase } from './policy.ts';
-import { billingStart, deleteStack, describeStack, type StackView } from './stack.ts';
+import { billingStart, describeStack, type StackView } from './stack.ts';
 
 /** The reaper never calls DeleteStack later than this before its intent expires. */
 export const INTENT_MARGIN_MS = 30_000;
@@ -27,6 +28,8 @@ export interface ReapResult {
   leaseUntil?: string;
   /** When the decision can next change (the earliest useful next run). */
   nextCheckAt?: string;
+  /** Logical ids of resources a bounded DELETE_FAILED delete left outside the stack. */
+  retained?: string[];
 }
 
 /**
@@ -115,9 +118,11 @@ export async function reap(
       logger.warn('Delete intent about to expire; leaving the delete to the next run');
       return { ...summary(confirm, second.state, second.stack), action: 'keep', reason: 'intent-expired' };
     }
-    await deleteStack(deps.cfn, config.stackName);
+    const removed = await removeStack(deps, config, second.stack as StackView);
     logger.info('Deleting the endpoint stack', { ...summary(confirm, second.state, second.stack) });
-    return { ...summary(confirm, second.state, second.stack), action: 'deleted' };
+    const result: ReapResult = { ...summary(confirm, second.state, second.stack), action: 'deleted' };
+    if (removed.retained.length > 0) result.retained = removed.retained.map((r) => r.logicalId);
+    return result;
   } finally {
     try {
       await clearIntent(deps.ec2, config.vpcId, config.stackName, intent);

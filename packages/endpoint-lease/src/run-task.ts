@@ -28,11 +28,27 @@ import {
   type RunTaskCommandOutput,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
-import { describeError, isAwsError, NetkitError } from '@netkit/aws-core/errors';
+import { describeError, isAwsError, isTransientError, NetkitError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 
 /** RunTask did not start every requested task. */
 export class TaskStartError extends NetkitError {}
+
+/**
+ * ECS refused the request itself (a client error such as InvalidParameterException,
+ * ClusterNotFoundException or AccessDeniedException): the same request can never succeed, so it is
+ * answered `rejected` rather than thrown for Lambda to retry.
+ */
+export class TaskRejectedError extends NetkitError {}
+
+/** A 4xx answer from ECS other than throttling: repeating the request cannot change it. */
+export function isEcsClientRejection(error: unknown): boolean {
+  if (isTransientError(error)) return false;
+  const e = error as { $fault?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
+  if (e === null || typeof e !== 'object') return false;
+  const status = e.$metadata?.httpStatusCode;
+  return e.$fault === 'client' || (typeof status === 'number' && status >= 400 && status < 500);
+}
 
 /** The reason StopTask records for tasks this package stops; marks a failed start for later retries. */
 export const STOP_REASON = 'endpoint-lease: endpoints unavailable';
@@ -107,7 +123,14 @@ export async function startTasks(deps: RunTaskDeps, request: StartRequest): Prom
         new RunTaskCommand({ ...request.input, clientToken, referenceId: request.invocationRef }),
       );
     } catch (error) {
-      if (!isAwsError(error, 'ConflictException')) throw error;
+      if (!isAwsError(error, 'ConflictException')) {
+        if (isEcsClientRejection(error)) {
+          throw new TaskRejectedError(`RunTask refused the request: ${describeError(error)}`, {
+            cause: error,
+          });
+        }
+        throw error;
+      }
       const arns = ((error as { resourceIds?: string[] }).resourceIds ?? []).filter(
         (a): a is string => typeof a === 'string',
       );

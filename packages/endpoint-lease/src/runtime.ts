@@ -2,10 +2,14 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { createClient } from '@netkit/aws-core/clients';
+import { createMetrics } from '@netkit/aws-core/metrics';
 import { createObservability } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
 import type { Deps } from './acquire.ts';
 import { type Config, loadConfig } from './config.ts';
+
+/** The `service` dimension of the package's metrics (the template's alarm names it). */
+export const METRICS_SERVICE = 'endpoint-lease';
 
 /**
  * What both Lambda entries build once per container: clients, logger and the configuration,
@@ -21,6 +25,8 @@ export function lambdaRuntime(serviceName: string): { deps: Deps; config: Config
       ecs: createClient(ECSClient, { tracer }),
       clock: systemClock,
       logger,
+      // One metric dimension for both functions, so one alarm covers a DELETE_FAILED either meets.
+      metrics: createMetrics(METRICS_SERVICE),
     },
     config,
   };

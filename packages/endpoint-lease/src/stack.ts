@@ -2,10 +2,17 @@ import {
   type CloudFormationClient,
   CreateStackCommand,
   DeleteStackCommand,
+  DescribeStackEventsCommand,
+  DescribeStackResourcesCommand,
   DescribeStacksCommand,
 } from '@aws-sdk/client-cloudformation';
-import { DescribeVpcEndpointsCommand, DescribeVpcsCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { isAwsError, isNotFoundError, ValidationError } from '@netkit/aws-core/errors';
+import {
+  DescribeSubnetsCommand,
+  DescribeVpcAttributeCommand,
+  DescribeVpcEndpointsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { isAwsError, isNotFoundError, NetkitError } from '@netkit/aws-core/errors';
 import type { Config } from './config.ts';
 import { ENDPOINT_OUTPUT_PREFIX, endpointStackTemplate } from './template.ts';
 
@@ -44,19 +51,54 @@ export async function describeStack(
   }
 }
 
-/** IPv4 CIDR blocks associated with the VPC (primary and secondary). */
-export async function vpcCidrs(ec2: EC2Client, vpcId: string): Promise<string[]> {
-  const out = await ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
-  const vpc = out.Vpcs?.[0];
-  if (vpc === undefined) throw new ValidationError(`VPC ${vpcId} was not found`);
-  const cidrs = (vpc.CidrBlockAssociationSet ?? [])
-    .filter(
-      (a) =>
-        a.CidrBlock && (a.CidrBlockState?.State === undefined || a.CidrBlockState.State === 'associated'),
-    )
-    .map((a) => a.CidrBlock as string);
-  if (cidrs.length === 0 && vpc.CidrBlock) cidrs.push(vpc.CidrBlock);
-  return [...new Set(cidrs)];
+/**
+ * The VPC or the endpoint subnets cannot hold private-DNS interface endpoints: creating the stack
+ * would fail (and bill) after minutes. Found with read-only calls before any change; not retried.
+ */
+export class EndpointPreconditionError extends NetkitError {}
+
+/**
+ * Checks, with read-only calls, what CreateVpcEndpoint with PrivateDnsEnabled requires: the VPC's
+ * `enableDnsSupport` and `enableDnsHostnames` attributes are true, and the endpoint subnets are in
+ * the VPC with at most one per Availability Zone (an interface endpoint takes one subnet per AZ).
+ */
+export async function checkEndpointPreconditions(
+  ec2: EC2Client,
+  config: Pick<Config, 'vpcId' | 'endpointSubnetIds'>,
+): Promise<void> {
+  const problems: string[] = [];
+  for (const [attribute, key] of [
+    ['enableDnsSupport', 'EnableDnsSupport'],
+    ['enableDnsHostnames', 'EnableDnsHostnames'],
+  ] as const) {
+    const out = await ec2.send(
+      new DescribeVpcAttributeCommand({ VpcId: config.vpcId, Attribute: attribute }),
+    );
+    if (out[key]?.Value !== true) {
+      problems.push(
+        `VPC ${config.vpcId} has ${attribute}=false; interface endpoints with private DNS need it true (aws ec2 modify-vpc-attribute --vpc-id ${config.vpcId} --${attribute === 'enableDnsSupport' ? 'enable-dns-support' : 'enable-dns-hostnames'})`,
+      );
+    }
+  }
+  const out = await ec2.send(new DescribeSubnetsCommand({ SubnetIds: config.endpointSubnetIds }));
+  const byAz = new Map<string, string[]>();
+  for (const subnet of out.Subnets ?? []) {
+    if (subnet.VpcId !== config.vpcId) {
+      problems.push(
+        `ENDPOINT_SUBNET_IDS: subnet ${subnet.SubnetId} is in ${subnet.VpcId}, not ${config.vpcId}`,
+      );
+    }
+    const az = subnet.AvailabilityZone ?? '?';
+    byAz.set(az, [...(byAz.get(az) ?? []), subnet.SubnetId ?? '?']);
+  }
+  for (const [az, ids] of byAz) {
+    if (ids.length > 1) {
+      problems.push(
+        `ENDPOINT_SUBNET_IDS: ${ids.join(' and ')} are both in ${az}; interface endpoints take one subnet per Availability Zone`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new EndpointPreconditionError(problems.join('; '));
 }
 
 /**
@@ -68,12 +110,10 @@ export async function createStack(
   config: Config,
   clientRequestToken: string,
 ): Promise<boolean> {
-  const cidrs = await vpcCidrs(deps.ec2, config.vpcId);
   const body = endpointStackTemplate({
     vpcId: config.vpcId,
-    vpcCidrs: cidrs,
-    subnetIds: config.subnetIds,
-    routeTableIds: config.routeTableIds,
+    subnetIds: config.endpointSubnetIds,
+    taskSecurityGroupIds: config.taskSecurityGroupIds,
     services: config.endpointServices,
     stackName: config.stackName,
   });
@@ -96,14 +136,62 @@ export async function createStack(
   }
 }
 
-export async function deleteStack(cfn: CloudFormationClient, stackName: string) {
-  await cfn.send(new DeleteStackCommand({ StackName: stackName }));
+export async function deleteStack(cfn: CloudFormationClient, stackName: string, retain?: string[]) {
+  await cfn.send(
+    new DeleteStackCommand({
+      StackName: stackName,
+      ...(retain !== undefined && retain.length > 0 ? { RetainResources: retain } : {}),
+    }),
+  );
 }
 
-/** Endpoint ids from the stack outputs (interface and gateway). */
+/** Pages of stack events read to count failed deletes (the stack is small: a few dozen events). */
+const MAX_EVENT_PAGES = 10;
+
+/** How many times the stack's deletion has failed: its own DELETE_FAILED events. */
+export async function failedDeletes(cfn: CloudFormationClient, stackId: string): Promise<number> {
+  let count = 0;
+  let token: string | undefined;
+  for (let page = 0; page < MAX_EVENT_PAGES; page++) {
+    const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stackId, NextToken: token }));
+    for (const e of out.StackEvents ?? []) {
+      if (e.ResourceType === 'AWS::CloudFormation::Stack' && e.ResourceStatus === 'DELETE_FAILED') count++;
+    }
+    token = out.NextToken;
+    if (token === undefined) break;
+  }
+  return count;
+}
+
+export interface StuckResource {
+  logicalId: string;
+  physicalId: string | undefined;
+  type: string | undefined;
+  reason: string | undefined;
+}
+
+/** Resources a DELETE_FAILED stack still holds (everything not deleted or skipped). */
+export async function stuckResources(cfn: CloudFormationClient, stackId: string): Promise<StuckResource[]> {
+  const out = await cfn.send(new DescribeStackResourcesCommand({ StackName: stackId }));
+  return (out.StackResources ?? [])
+    .filter(
+      (r) =>
+        typeof r.LogicalResourceId === 'string' &&
+        r.ResourceStatus !== 'DELETE_COMPLETE' &&
+        r.ResourceStatus !== 'DELETE_SKIPPED',
+    )
+    .map((r) => ({
+      logicalId: r.LogicalResourceId as string,
+      physicalId: r.PhysicalResourceId,
+      type: r.ResourceType,
+      reason: r.ResourceStatusReason,
+    }));
+}
+
+/** Interface endpoint ids from the stack outputs. */
 export function endpointIds(stack: StackView): string[] {
   return Object.entries(stack.outputs)
-    .filter(([key]) => key.startsWith(ENDPOINT_OUTPUT_PREFIX) || key === 'S3GatewayEndpoint')
+    .filter(([key]) => key.startsWith(ENDPOINT_OUTPUT_PREFIX))
     .map(([, value]) => value);
 }
 

@@ -1,16 +1,17 @@
 /**
  * The endpoint stack, generated in TypeScript so the Lambda bundle carries it (no S3 template URL,
- * no file to read at run time). Interface endpoints with private DNS in every subnet, the free S3
- * gateway endpoint on the route tables, and a security group that accepts HTTPS from the VPC's
- * CIDR blocks only (the seed opened 443 to 0.0.0.0/0).
+ * no file to read at run time). Interface endpoints with private DNS in the endpoint subnets (one
+ * per AZ) and a security group that accepts HTTPS from the task security groups only (the seed
+ * opened 443 to 0.0.0.0/0). The S3 gateway endpoint is free and lives in the permanent template:
+ * it is never leased or deleted.
  */
 
 export interface EndpointStackSpec {
   vpcId: string;
-  /** The VPC's IPv4 CIDR blocks (primary and associated). */
-  vpcCidrs: string[];
+  /** One subnet per Availability Zone. */
   subnetIds: string[];
-  routeTableIds: string[];
+  /** The security groups of the tasks: the only sources allowed to reach the endpoints. */
+  taskSecurityGroupIds: string[];
   /** Short service names, e.g. `ecr.dkr`. */
   services: string[];
   stackName: string;
@@ -36,35 +37,27 @@ function serviceName(service: string): Json {
 }
 
 export function endpointStackTemplate(spec: EndpointStackSpec): string {
-  if (spec.vpcCidrs.length === 0) throw new Error('endpointStackTemplate: the VPC has no IPv4 CIDR block');
+  if (spec.taskSecurityGroupIds.length === 0)
+    throw new Error('endpointStackTemplate: at least one task security group is needed');
   const names = new Set<string>();
   const resources: Record<string, Json> = {
     EndpointSecurityGroup: {
       Type: 'AWS::EC2::SecurityGroup',
       Properties: {
-        GroupDescription: `HTTPS from the VPC to the interface endpoints of ${spec.stackName}`,
+        GroupDescription: `HTTPS from the tasks to the interface endpoints of ${spec.stackName}`,
         VpcId: spec.vpcId,
-        SecurityGroupIngress: spec.vpcCidrs.map((cidr) => ({
+        SecurityGroupIngress: spec.taskSecurityGroupIds.map((group) => ({
           IpProtocol: 'tcp',
           FromPort: 443,
           ToPort: 443,
-          CidrIp: cidr,
-          Description: 'HTTPS from the VPC',
+          SourceSecurityGroupId: group,
+          Description: 'HTTPS from the task security group',
         })),
         // Endpoints never open connections: replace the default allow-all egress with a rule
         // that matches nothing (ICMP type 252 code 86 to localhost), the documented idiom.
         SecurityGroupEgress: [
           { IpProtocol: 'icmp', FromPort: 252, ToPort: 86, CidrIp: '127.0.0.1/32', Description: 'no egress' },
         ],
-      },
-    },
-    S3GatewayEndpoint: {
-      Type: 'AWS::EC2::VPCEndpoint',
-      Properties: {
-        VpcEndpointType: 'Gateway',
-        VpcId: spec.vpcId,
-        ServiceName: serviceName('s3'),
-        RouteTableIds: spec.routeTableIds,
       },
     },
   };
@@ -89,7 +82,6 @@ export function endpointStackTemplate(spec: EndpointStackSpec): string {
       Value: { Ref: `${name}Endpoint` },
     };
   }
-  outputs.S3GatewayEndpoint = { Description: 'Gateway endpoint for S3', Value: { Ref: 'S3GatewayEndpoint' } };
   return JSON.stringify({
     AWSTemplateFormatVersion: '2010-09-09',
     Description: `netkit endpoint-lease: interface VPC endpoints for ${spec.stackName} (created and deleted on demand)`,

@@ -68,6 +68,7 @@ from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netkit_ec2_contracts as ec2_contracts  # noqa: E402  (ClientToken, multi-ENI associate, describe lag)
 import netkit_ecs  # noqa: E402  (ECS behaviours: RunTask clientToken, capacity failures, ListTasks)
+import netkit_cfn  # noqa: E402  (CloudFormation DeleteStack: DELETE_FAILED and RetainResources)
 
 # --------------------------------------------------------------------------------------
 # Harness state (all guarded by LOCK)
@@ -1067,6 +1068,7 @@ def reset_all() -> None:
     NAT_PENDING.clear()
     ec2_contracts.reset()
     netkit_ecs.reset()
+    netkit_cfn.reset()
     SETTINGS.clear()
     SETTINGS.update(DEFAULT_SETTINGS)
     apply_settings(START_SETTINGS)
@@ -1135,6 +1137,9 @@ def control(method: str, path: str, body: bytes) -> Response:
     if route == "/ecs/capacity-failure" and method == "POST":
         status, answer = netkit_ecs.add_capacity_failure(payload)
         return json_response(status, answer)
+    if route == "/cloudformation/delete-failure" and method == "POST":
+        status, answer = netkit_cfn.add_delete_failure(payload)
+        return json_response(status, answer)
     if route == "/lifecycle/completions" and method == "GET":
         return json_response(200, COMPLETIONS)
     if route == "/lifecycle/heartbeats" and method == "GET":
@@ -1182,6 +1187,16 @@ class NetkitMiddleware:
                 handler = HANDLERS.get((service, action))
                 if handler is not None:
                     return self._send(start_response, handler(params))
+                if service == "cloudformation" and action == "DeleteStack":
+                    answer = netkit_cfn.delete_stack(
+                        DEFAULT_ACCOUNT_ID,
+                        region,
+                        params,
+                        lambda code, message: error_response("cloudformation", code, message),
+                        lambda: query_ok("cloudformation", "DeleteStack"),
+                    )
+                    if answer is not None:
+                        return self._send(start_response, answer)
                 tokened = ec2_contracts.client_token_response(
                     service, region, action, params, lambda: self._moto_response(environ), error_response
                 )

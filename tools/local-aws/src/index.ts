@@ -78,6 +78,17 @@ export interface CapacityFailureSpec {
   reason?: string;
 }
 
+export interface DeleteFailureSpec {
+  /** Logical id of the resource whose deletion fails. */
+  logicalId: string;
+  /** How many DeleteStack attempts fail on it. Default 1. */
+  times?: number;
+  /** Only this stack (name). Default: any stack with a resource of that logical id. */
+  stack?: string;
+  /** The resource's ResourceStatusReason. */
+  reason?: string;
+}
+
 export interface EmulatorSettings {
   natDeleteDelayMs?: number;
   throttle?: ThrottleOption;
@@ -115,6 +126,14 @@ export interface Emulator {
      * replay of the same request returns.
      */
     capacityFailure(spec?: CapacityFailureSpec): Promise<void>;
+  };
+  cloudformation: {
+    /**
+     * The next `times` DeleteStack attempts (of `stack`, or of any stack holding the resource) fail
+     * to delete resource `logicalId`: it stays and the stack ends DELETE_FAILED, as CloudFormation
+     * leaves it when a resource cannot be deleted.
+     */
+    deleteFailure(spec: DeleteFailureSpec): Promise<void>;
   };
   lifecycle: {
     /** Registers an active lifecycle action, returns its token. */
@@ -306,6 +325,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ecs: {
       async capacityFailure(spec = {}) {
         await control('POST', '/ecs/capacity-failure', spec);
+      },
+    },
+    cloudformation: {
+      async deleteFailure(spec) {
+        await control('POST', '/cloudformation/delete-failure', spec);
       },
     },
     lifecycle: {

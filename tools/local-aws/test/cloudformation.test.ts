@@ -3,6 +3,7 @@ import {
   CreateStackCommand,
   DeleteStackCommand,
   DescribeChangeSetCommand,
+  DescribeStackEventsCommand,
   DescribeStackResourcesCommand,
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
@@ -121,6 +122,97 @@ describe('CloudFormation stacks with VPC endpoints', () => {
     expect(await liveEndpoints(ec2, net.vpcId)).toEqual([]);
     const deleted = await cfn.send(new DescribeStacksCommand({ StackName: stackId }));
     expect(deleted.Stacks![0]!.StackStatus).toBe('DELETE_COMPLETE');
+  });
+});
+
+// "DeleteStack" (AWS CloudFormation API Reference): RetainResources - "For stacks in the
+// DELETE_FAILED state, a list of resource logical IDs that are associated with the resources you
+// want to retain. During deletion, CloudFormation deletes the stack but doesn't delete the retained
+// resources." A resource CloudFormation cannot delete leaves the stack in DELETE_FAILED with the
+// resource still in it; DeleteStack may be called again. moto drops the stack instead and ignores
+// RetainResources; the harness does what CloudFormation does.
+describe('CloudFormation DeleteStack: DELETE_FAILED and RetainResources', () => {
+  async function endpointStack() {
+    const { ec2, cfn } = clients(emu());
+    const net = await network(ec2);
+    const rt = await ec2.send(new CreateRouteTableCommand({ VpcId: net.vpcId }));
+    await cfn.send(
+      new CreateStackCommand({
+        StackName: 'stuck',
+        TemplateBody: endpointTemplate(net.vpcId, [net.subnetA], rt.RouteTable!.RouteTableId!),
+      }),
+    );
+    const stackId = (await cfn.send(new DescribeStacksCommand({ StackName: 'stuck' }))).Stacks![0]!.StackId!;
+    return { ec2, cfn, net, stackId };
+  }
+  const status = async (cfn: ReturnType<typeof clients>['cfn'], name: string) =>
+    (await cfn.send(new DescribeStacksCommand({ StackName: name }))).Stacks![0]!.StackStatus;
+
+  it('leaves the stack DELETE_FAILED with the resource that could not be deleted, and deletes the rest', async () => {
+    const { ec2, cfn, net, stackId } = await endpointStack();
+    await emu().cloudformation.deleteFailure({ logicalId: 'Logs', reason: 'endpoint busy' });
+    await cfn.send(new DeleteStackCommand({ StackName: 'stuck' }));
+    expect(await status(cfn, 'stuck')).toBe('DELETE_FAILED');
+    expect(await status(cfn, stackId)).toBe('DELETE_FAILED');
+    const left = await liveEndpoints(ec2, net.vpcId);
+    expect(left.map((e) => e.ServiceName)).toEqual(['com.amazonaws.us-east-1.logs']);
+    const resources = (await cfn.send(new DescribeStackResourcesCommand({ StackName: stackId })))
+      .StackResources!;
+    expect(resources.find((r) => r.LogicalResourceId === 'Logs')).toMatchObject({
+      ResourceStatus: 'DELETE_FAILED',
+      PhysicalResourceId: left[0]!.VpcEndpointId,
+    });
+    // Deleted in dependency order: the security group the stuck endpoint uses is never attempted.
+    expect(resources.map((r) => r.LogicalResourceId).sort()).toEqual(['EndpointSg', 'Logs']);
+    const events = (await cfn.send(new DescribeStackEventsCommand({ StackName: stackId }))).StackEvents!;
+    expect(events[0]).toMatchObject({
+      ResourceType: 'AWS::CloudFormation::Stack',
+      ResourceStatus: 'DELETE_FAILED',
+    });
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        LogicalResourceId: 'Logs',
+        ResourceStatus: 'DELETE_FAILED',
+        ResourceStatusReason: 'endpoint busy',
+      }),
+    );
+  });
+
+  it('deletes a DELETE_FAILED stack on a later DeleteStack once the resource can go', async () => {
+    const { ec2, cfn, net, stackId } = await endpointStack();
+    await emu().cloudformation.deleteFailure({ logicalId: 'Logs' });
+    await cfn.send(new DeleteStackCommand({ StackName: 'stuck' }));
+    expect(await status(cfn, 'stuck')).toBe('DELETE_FAILED');
+    await cfn.send(new DeleteStackCommand({ StackName: stackId }));
+    expect(await status(cfn, stackId)).toBe('DELETE_COMPLETE');
+    expect(await liveEndpoints(ec2, net.vpcId)).toEqual([]);
+  });
+
+  it('RetainResources deletes a DELETE_FAILED stack and keeps the retained resources', async () => {
+    const { ec2, cfn, net, stackId } = await endpointStack();
+    await emu().cloudformation.deleteFailure({ logicalId: 'Logs', times: 5 });
+    await cfn.send(new DeleteStackCommand({ StackName: 'stuck' }));
+    await cfn.send(new DeleteStackCommand({ StackName: stackId }));
+    expect(await status(cfn, stackId)).toBe('DELETE_FAILED');
+    await cfn.send(new DeleteStackCommand({ StackName: stackId, RetainResources: ['Logs', 'EndpointSg'] }));
+    expect(await status(cfn, stackId)).toBe('DELETE_COMPLETE');
+    const left = await liveEndpoints(ec2, net.vpcId);
+    expect(left.map((e) => e.ServiceName)).toEqual(['com.amazonaws.us-east-1.logs']);
+    const events = (await cfn.send(new DescribeStackEventsCommand({ StackName: stackId }))).StackEvents!;
+    expect(
+      events.filter(
+        (e) => e.ResourceType === 'AWS::CloudFormation::Stack' && e.ResourceStatus === 'DELETE_FAILED',
+      ),
+    ).toHaveLength(2);
+  });
+
+  it('refuses RetainResources for a stack that is not DELETE_FAILED, and changes nothing', async () => {
+    const { ec2, cfn, net } = await endpointStack();
+    await expect(
+      cfn.send(new DeleteStackCommand({ StackName: 'stuck', RetainResources: ['Logs'] })),
+    ).rejects.toMatchObject({ name: 'ValidationError', message: expect.stringMatching(/DELETE_FAILED/) });
+    expect(await status(cfn, 'stuck')).toBe('CREATE_COMPLETE');
+    expect(await liveEndpoints(ec2, net.vpcId)).toHaveLength(3);
   });
 });
 

@@ -1,12 +1,17 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DescribeTagsCommand, DescribeVpcEndpointsCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateSubnetCommand,
+  DescribeTagsCommand,
+  DescribeVpcEndpointsCommand,
+  ModifyVpcAttributeCommand,
+} from '@aws-sdk/client-ec2';
 import { DescribeTasksCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { type Clock, systemClock } from '@netkit/aws-core/retry';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
 import { type AcquireResult, startedByFor } from '../../src/acquire.ts';
-import type { Config } from '../../src/config.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
 import { createAcquireHandler, createReaperHandler } from '../../src/handlers.ts';
 import { countActiveTasks } from '../../src/reap.ts';
 import { describeStack } from '../../src/stack.ts';
@@ -74,8 +79,9 @@ describe('acquire', () => {
       expect(task.startedBy).toBe(startedByFor(world.config.stackName));
       expect(task.launchType).toBe('FARGATE');
     }
-    // 3 interface endpoints (logs, ecr.api, ecr.dkr) + the S3 gateway, all available before any task started
-    expect(await endpointStates(world)).toEqual(['available', 'available', 'available', 'available']);
+    // 3 interface endpoints (logs, ecr.api, ecr.dkr), all available before any task started; the
+    // S3 gateway endpoint belongs to the permanent template and is not in the leased stack.
+    expect(await endpointStates(world)).toEqual(['available', 'available', 'available']);
     expect(await countActiveTasks(world.clients.ecs, world.config)).toBe(2);
   });
 
@@ -98,6 +104,68 @@ describe('acquire', () => {
     expect(out).toMatchObject({ status: 'rejected' });
     expect(await emu().calls()).toEqual({});
   });
+});
+
+/** Calls that change something (anything but Describe/List/Get). */
+async function mutatingCalls() {
+  return Object.entries(await emu().calls()).filter(([key]) => !/:(Describe|List|Get)/.test(key));
+}
+
+describe('acquire pre-checks (read-only, before any write)', () => {
+  it('rejects, naming enableDnsHostnames, a VPC without DNS hostnames: no lease, no stack', async () => {
+    const world = await buildWorld(emu());
+    await world.clients.ec2.send(
+      new ModifyVpcAttributeCommand({ VpcId: world.config.vpcId, EnableDnsHostnames: { Value: false } }),
+    );
+    await emu().resetCalls();
+    const handler = createAcquireHandler(depsFor(world, systemClock), world.config);
+    const out = await handler({}, ctx('no-dns'));
+    expect(out).toMatchObject({ status: 'rejected' });
+    expect((out as { reason: string }).reason).toContain('enableDnsHostnames=false');
+    expect(await mutatingCalls()).toEqual([]);
+    expect(await stackExists(world)).toBe(false);
+  });
+
+  it('rejects endpoint subnets that share an Availability Zone: no lease, no stack', async () => {
+    const world = await buildWorld(emu());
+    const extra = await world.clients.ec2.send(
+      new CreateSubnetCommand({
+        VpcId: world.config.vpcId,
+        CidrBlock: '10.20.9.0/24',
+        AvailabilityZone: `${emu().region}a`,
+      }),
+    );
+    const config = loadConfig({
+      ...world.env,
+      ENDPOINT_SUBNET_IDS: `${world.config.subnetIds[0]},${extra.Subnet!.SubnetId}`,
+    });
+    await emu().resetCalls();
+    const out = await createAcquireHandler(depsFor(world, systemClock), config)({}, ctx('same-az'));
+    expect((out as { reason: string }).reason).toMatch(/both in us-east-1a/);
+    expect(await mutatingCalls()).toEqual([]);
+  });
+});
+
+describe('reaper and a stack that fails to delete', () => {
+  it('deletes again DELETE_ATTEMPTS times, then deletes the stack retaining the stuck endpoint', async () => {
+    const world = await buildWorld(emu());
+    const r = await acquireOnce(world, 'req-1');
+    await stopAll(world, r.taskArns);
+    await emu().cloudformation.deleteFailure({ logicalId: 'LogsEndpoint', times: 100 });
+    const runs = [];
+    for (let i = 0; i < world.config.deleteAttempts + 1; i++) runs.push(await reapAt(world, 55 * MIN));
+    expect(runs[0]).toMatchObject({ action: 'deleted', reason: 'idle-hour-ending' });
+    for (const run of runs.slice(1, -1)) {
+      expect(run).toMatchObject({ action: 'deleted', reason: 'failed', stackStatus: 'DELETE_FAILED' });
+      expect(run.retained).toBeUndefined();
+    }
+    expect(runs.at(-1)).toMatchObject({ action: 'deleted', reason: 'failed' });
+    expect(runs.at(-1)?.retained?.sort()).toEqual(['EndpointSecurityGroup', 'LogsEndpoint']);
+    expect(await stackExists(world)).toBe(false);
+    // The retained endpoint is outside any stack now (the log line and the metric say so).
+    expect((await endpointStates(world)).filter((s) => s !== 'deleted')).toEqual(['available']);
+    expect(await reapAt(world, 55 * MIN)).toMatchObject({ action: 'none' });
+  }, 120_000);
 });
 
 describe('reaper', () => {

@@ -1,11 +1,11 @@
 /** A VPC, two private subnets, a route table, a task security group, a cluster and a Fargate task definition. */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
-  CreateRouteTableCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
   EC2Client,
+  ModifyVpcAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateClusterCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import type { Emulator } from '@netkit/local-aws';
@@ -24,6 +24,9 @@ export async function buildWorld(emu: Emulator, extraEnv: Record<string, string>
   const cfn = new CloudFormationClient(emu.clientConfig);
   const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }));
   const vpcId = vpc.Vpc!.VpcId!;
+  // Private DNS for interface endpoints needs both attributes (a new VPC has DNS hostnames off).
+  await ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: true } }));
+  await ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } }));
   const subnets: string[] = [];
   for (const [i, az] of [`${emu.region}a`, `${emu.region}b`].entries()) {
     const s = await ec2.send(
@@ -31,7 +34,6 @@ export async function buildWorld(emu: Emulator, extraEnv: Record<string, string>
     );
     subnets.push(s.Subnet!.SubnetId!);
   }
-  const rtb = await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }));
   const sg = await ec2.send(
     new CreateSecurityGroupCommand({ GroupName: 'task', Description: 'tasks', VpcId: vpcId }),
   );
@@ -58,7 +60,6 @@ export async function buildWorld(emu: Emulator, extraEnv: Record<string, string>
     ENDPOINT_STACK_NAME: 'fargate-endpoints',
     VPC_ID: vpcId,
     SUBNET_IDS: JSON.stringify(subnets),
-    ROUTE_TABLE_IDS: rtb.RouteTable!.RouteTableId!,
     TASK_SECURITY_GROUP_IDS: sg.GroupId!,
     CLUSTER_ARN: cluster.cluster!.clusterArn!,
     TASK_DEFINITION_ARN: td.taskDefinition!.taskDefinitionArn!,

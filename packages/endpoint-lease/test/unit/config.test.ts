@@ -56,7 +56,10 @@ describe('loadConfig', () => {
     ['ENDPOINT_STACK_NAME', '1-starts-with-digit'],
     ['VPC_ID', 'vpc-xyz'],
     ['SUBNET_IDS', '[]'],
-    ['ROUTE_TABLE_IDS', 'rtb-'],
+    ['ENDPOINT_SUBNET_IDS', 'subnet-0123456789abcdef0,rtb-0123456789abcdef0'],
+    ['ACQUIRE_EVENT_SOURCES', 'aws.events,has space'],
+    ['DELETE_ATTEMPTS', '0'],
+    ['DELETE_ATTEMPTS', '11'],
     ['TASK_SECURITY_GROUP_IDS', 'sg-0123456789abcdef0,subnet-0123456789abcdef0'],
     ['ENDPOINT_SERVICES', 'Logs!'],
     ['CLUSTER_ARN', 'jobs'],
@@ -75,11 +78,39 @@ describe('loadConfig', () => {
       'ENDPOINT_STACK_NAME',
       'VPC_ID',
       'SUBNET_IDS',
-      'ROUTE_TABLE_IDS',
       'TASK_SECURITY_GROUP_IDS',
       'CLUSTER_ARN',
       'TASK_DEFINITION_ARN',
     ]);
+  });
+
+  it('defaults the endpoint subnets to SUBNET_IDS, the sources to scheduled events, and 3 delete attempts', () => {
+    const c = loadConfig(validEnv);
+    expect(c.endpointSubnetIds).toEqual(c.subnetIds);
+    expect(c.acceptedSources).toEqual(['aws.events', 'aws.scheduler']);
+    expect(c.deleteAttempts).toBe(3);
+    const own = loadConfig({
+      ...validEnv,
+      ENDPOINT_SUBNET_IDS: 'subnet-0123456789abcdef9',
+      ACQUIRE_EVENT_SOURCES: 'com.example.jobs',
+      DELETE_ATTEMPTS: '5',
+    });
+    expect(own).toMatchObject({
+      endpointSubnetIds: ['subnet-0123456789abcdef9'],
+      acceptedSources: ['com.example.jobs'],
+      deleteAttempts: 5,
+    });
+  });
+
+  it('uses an endpoint subnet listed twice once', () => {
+    const twice = 'subnet-0123456789abcdef0,subnet-0123456789abcdef0';
+    expect(loadConfig({ ...validEnv, ENDPOINT_SUBNET_IDS: twice }).endpointSubnetIds).toEqual([
+      'subnet-0123456789abcdef0',
+    ]);
+  });
+
+  it('ignores the former ROUTE_TABLE_IDS (the S3 gateway endpoint is in the permanent template)', () => {
+    expect(() => loadConfig({ ...validEnv, ROUTE_TABLE_IDS: 'rtb-' })).not.toThrow();
   });
 
   it('refuses a task definition from another region than the cluster', () => {

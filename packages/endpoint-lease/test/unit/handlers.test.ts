@@ -2,22 +2,33 @@ import {
   CloudFormationClient,
   CreateStackCommand,
   DeleteStackCommand,
+  DescribeStackEventsCommand,
+  DescribeStackResourcesCommand,
   DescribeStacksCommand,
 } from '@aws-sdk/client-cloudformation';
 import {
   CreateTagsCommand,
   DeleteTagsCommand,
+  DescribeSubnetsCommand,
   DescribeTagsCommand,
+  DescribeVpcAttributeCommand,
   DescribeVpcEndpointsCommand,
-  DescribeVpcsCommand,
   EC2Client,
   type State,
 } from '@aws-sdk/client-ec2';
-import { ECSClient, ListTasksCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import {
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  ECSServiceException,
+  ListTasksCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+} from '@aws-sdk/client-ecs';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { Deps } from '../../src/acquire.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createAcquireHandler, createReaperHandler } from '../../src/handlers.ts';
 import { leaseTagKey, reapTagKey } from '../../src/lease.ts';
@@ -43,7 +54,7 @@ function stack(status: string, createdAt: number, id = STACK_ID) {
         CreationTime: new Date(createdAt),
         Outputs: [
           { OutputKey: 'EndpointLogs', OutputValue: 'vpce-1' },
-          { OutputKey: 'S3GatewayEndpoint', OutputValue: 'vpce-2' },
+          { OutputKey: 'EndpointEcrApi', OutputValue: 'vpce-2' },
         ],
       },
     ],
@@ -70,7 +81,22 @@ beforeEach(() => {
   cfn.reset();
   ec2.reset();
   ecs.reset();
-  ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: config.vpcId, CidrBlock: '10.0.0.0/16' }] });
+  ec2.on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsSupport' }).resolves({
+    EnableDnsSupport: { Value: true },
+  });
+  ec2.on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsHostnames' }).resolves({
+    EnableDnsHostnames: { Value: true },
+  });
+  ec2.on(DescribeSubnetsCommand).resolves({
+    Subnets: config.endpointSubnetIds.map((id, i) => ({
+      SubnetId: id,
+      VpcId: config.vpcId,
+      AvailabilityZone: `us-east-1${'abc'[i]}`,
+    })),
+  });
+  ecs.on(DescribeTaskDefinitionCommand).resolves({
+    taskDefinition: { containerDefinitions: [{ name: 'app' }, { name: 'sidecar' }] },
+  });
   ec2.on(DescribeVpcEndpointsCommand).resolves({
     VpcEndpoints: [
       { VpcEndpointId: 'vpce-1', State: 'available' as State },
@@ -92,6 +118,7 @@ describe('acquire handler', () => {
     cfn
       .on(DescribeStacksCommand)
       .rejectsOnce(notFound)
+      .rejectsOnce(notFound)
       .resolvesOnce(stack('CREATE_IN_PROGRESS', clock.now()))
       .resolvesOnce(stack('CREATE_IN_PROGRESS', clock.now()))
       .resolves(stack('CREATE_COMPLETE', clock.now()));
@@ -108,8 +135,23 @@ describe('acquire handler', () => {
     expect(cfn).toHaveReceivedCommandTimes(CreateStackCommand, 1);
     const create = cfn.commandCalls(CreateStackCommand)[0]!.args[0].input;
     expect(create.OnFailure).toBe('DELETE');
-    expect(create.TemplateBody).toContain('10.0.0.0/16');
-    expect(create.TemplateBody).not.toContain('0.0.0.0/0');
+    const body = JSON.parse(create.TemplateBody as string);
+    // 443 from the task security groups only, no CIDR; no S3 gateway endpoint (permanent template).
+    expect(body.Resources.EndpointSecurityGroup.Properties.SecurityGroupIngress).toEqual([
+      expect.objectContaining({
+        FromPort: 443,
+        ToPort: 443,
+        SourceSecurityGroupId: config.taskSecurityGroupIds[0],
+      }),
+    ]);
+    expect(create.TemplateBody).not.toContain('CidrIp":"0.0.0.0/0');
+    expect(create.TemplateBody).not.toContain('Gateway');
+    expect(body.Resources.LogsEndpoint.Properties.SubnetIds).toEqual(config.endpointSubnetIds);
+    // The VPC was checked (read-only) before the lease or the stack was written.
+    const firstWrite = ec2.calls().findIndex((c) => c.args[0] instanceof CreateTagsCommand);
+    const lastCheck = ec2.calls().findLastIndex((c) => c.args[0] instanceof DescribeSubnetsCommand);
+    expect(lastCheck).toBeGreaterThanOrEqual(0);
+    expect(lastCheck).toBeLessThan(firstWrite);
     expect(ecs).toHaveReceivedCommandWith(RunTaskCommand, {
       launchType: 'FARGATE',
       startedBy: 'endpoint-lease/fargate-endpoints',
@@ -181,6 +223,7 @@ describe('acquire handler', () => {
     cfn
       .on(DescribeStacksCommand)
       .resolvesOnce(stack('CREATE_COMPLETE', clock.now()))
+      .resolvesOnce(stack('CREATE_COMPLETE', clock.now()))
       .resolves(stack('DELETE_IN_PROGRESS', clock.now()));
     ecs.on(StopTaskCommand).resolves({});
     await expect(createAcquireHandler(deps, config)({}, fakeContext(300_000, clock.now))).rejects.toThrow(
@@ -214,6 +257,25 @@ describe('acquire handler', () => {
     ],
     ['cpu as number', { overrides: { cpu: 1024 } }],
     ['EventBridge detail with junk', { ...loadEvent('scheduler/scheduled'), detail: { junk: true } }],
+    ['an EventBridge event from another source', { ...loadEvent('scheduler/scheduled'), source: 'aws.ecs' }],
+    [
+      'a wrong-source EventBridge event without detail',
+      { 'detail-type': 'ECS Task State Change', source: 'aws.ecs', id: 'x' },
+    ],
+    ['an accepted source without detail', { 'detail-type': 'Scheduled Event', source: 'aws.events' }],
+    [
+      '11 container overrides',
+      { overrides: { containerOverrides: Array.from({ length: 11 }, (_, i) => ({ name: `c${i}` })) } },
+    ],
+    ['a container named twice', { overrides: { containerOverrides: [{ name: 'app' }, { name: 'app' }] } }],
+    [
+      'a 1 MB environment value',
+      {
+        overrides: {
+          containerOverrides: [{ name: 'app', environment: [{ name: 'BIG', value: 'x'.repeat(1_000_000) }] }],
+        },
+      },
+    ],
   ])('rejects %s without any AWS call', async (_name, event) => {
     const { clock, deps } = setup();
     const out = await createAcquireHandler(deps, config)(event, fakeContext(300_000, clock.now));
@@ -247,6 +309,201 @@ describe('acquire handler', () => {
         ],
       },
     });
+  });
+});
+
+describe('acquire handler: requests ECS or the VPC can never accept', () => {
+  const writes = () => [
+    ...ec2.commandCalls(CreateTagsCommand),
+    ...cfn.commandCalls(CreateStackCommand),
+    ...cfn.commandCalls(DeleteStackCommand),
+    ...ecs.commandCalls(RunTaskCommand),
+  ];
+
+  it('rejects an override for a container the task definition lacks, before any write', async () => {
+    const { clock, deps } = setup();
+    cfn.on(DescribeStacksCommand).resolves(stack('CREATE_COMPLETE', clock.now()));
+    const out = await createAcquireHandler(deps, config)(
+      { overrides: { containerOverrides: [{ name: 'worker' }] } },
+      fakeContext(300_000, clock.now),
+    );
+    expect(out).toMatchObject({ status: 'rejected' });
+    expect((out as { reason: string }).reason).toMatch(/"worker".*not a container.*app, sidecar/);
+    expect(writes()).toHaveLength(0);
+  });
+
+  it.each([
+    ['enableDnsSupport', 'EnableDnsSupport'],
+    ['enableDnsHostnames', 'EnableDnsHostnames'],
+  ] as const)('rejects, naming %s, when the VPC attribute is false (no lease, no stack)', async (attribute, key) => {
+    const { clock, deps } = setup();
+    cfn.on(DescribeStacksCommand).rejects(notFound);
+    ec2.on(DescribeVpcAttributeCommand, { Attribute: attribute }).resolves({ [key]: { Value: false } });
+    const out = await createAcquireHandler(deps, config)({}, fakeContext(300_000, clock.now));
+    expect(out).toMatchObject({ status: 'rejected' });
+    expect((out as { reason: string }).reason).toContain(`${attribute}=false`);
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('rejects endpoint subnets that share an Availability Zone (no lease, no stack)', async () => {
+    const { clock, deps } = setup();
+    cfn.on(DescribeStacksCommand).rejects(notFound);
+    ec2.on(DescribeSubnetsCommand).resolves({
+      Subnets: config.endpointSubnetIds.map((id) => ({
+        SubnetId: id,
+        VpcId: config.vpcId,
+        AvailabilityZone: 'us-east-1a',
+      })),
+    });
+    const out = await createAcquireHandler(deps, config)({}, fakeContext(300_000, clock.now));
+    expect((out as { reason: string }).reason).toMatch(
+      /both in us-east-1a; .*one subnet per Availability Zone/,
+    );
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('does not re-check the VPC when the stack is already up', async () => {
+    const { clock, deps } = setup();
+    cfn.on(DescribeStacksCommand).resolves(stack('CREATE_COMPLETE', clock.now()));
+    await createAcquireHandler(deps, config)({}, fakeContext(300_000, clock.now));
+    expect(ec2).not.toHaveReceivedCommand(DescribeVpcAttributeCommand);
+  });
+
+  it.each([
+    ['InvalidParameterException', 400],
+    ['ClusterNotFoundException', 400],
+    ['AccessDeniedException', 400],
+  ])('answers rejected (no Lambda retry) when RunTask fails with %s', async (name, status) => {
+    const { clock, deps } = setup();
+    cfn.on(DescribeStacksCommand).resolves(stack('CREATE_COMPLETE', clock.now()));
+    ecs.on(RunTaskCommand).rejects(
+      new ECSServiceException({
+        name,
+        $fault: 'client',
+        $metadata: { httpStatusCode: status },
+        message: 'no',
+      }),
+    );
+    const out = await createAcquireHandler(deps, config)({}, fakeContext(300_000, clock.now));
+    expect(out).toMatchObject({ status: 'rejected' });
+    expect((out as { reason: string }).reason).toContain(name);
+    expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 1);
+  });
+
+  it.each([
+    ['ServerException', 'server', 500],
+    ['ThrottlingException', 'client', 400],
+  ] as const)('throws (Lambda retries) when RunTask fails with the transient %s', async (name, fault, status) => {
+    const { clock, deps } = setup();
+    cfn.on(DescribeStacksCommand).resolves(stack('CREATE_COMPLETE', clock.now()));
+    ecs.on(RunTaskCommand).rejects(
+      new ECSServiceException({
+        name,
+        $fault: fault,
+        $metadata: { httpStatusCode: status },
+        message: 'busy',
+      }),
+    );
+    await expect(createAcquireHandler(deps, config)({}, fakeContext(300_000, clock.now))).rejects.toThrow(
+      /busy/,
+    );
+  });
+});
+
+describe('DELETE_FAILED: bounded, counted, then retained', () => {
+  const deleteFailedEvents = (n: number) => ({
+    StackEvents: Array.from({ length: n }, () => ({
+      StackId: STACK_ID,
+      StackName: config.stackName,
+      EventId: 'e',
+      Timestamp: new Date(),
+      LogicalResourceId: config.stackName,
+      ResourceType: 'AWS::CloudFormation::Stack',
+      ResourceStatus: 'DELETE_FAILED' as const,
+    })),
+  });
+
+  function metricsSpy() {
+    const added: [string, number][] = [];
+    return {
+      added,
+      metrics: {
+        addMetric: (name: string, _unit: unknown, value: number) => void added.push([name, value]),
+        publishStoredMetrics: () => {},
+      } as unknown as Deps['metrics'],
+    };
+  }
+
+  it('deletes again while the stack has failed fewer than DELETE_ATTEMPTS times, and counts it', async () => {
+    const { clock, deps } = setup();
+    const { added, metrics } = metricsSpy();
+    cfn.on(DescribeStacksCommand).resolves(stack('DELETE_FAILED', clock.now() - 55 * 60_000));
+    cfn.on(DescribeStackEventsCommand).resolves(deleteFailedEvents(2));
+    cfn.on(DeleteStackCommand).resolves({});
+    const out = await createReaperHandler({ ...deps, metrics }, config)({}, fakeContext(60_000, clock.now));
+    expect(out).toMatchObject({ action: 'deleted', reason: 'failed' });
+    expect(out.retained).toBeUndefined();
+    expect(cfn.commandCalls(DeleteStackCommand)[0]!.args[0].input.RetainResources).toBeUndefined();
+    expect(cfn).not.toHaveReceivedCommand(DescribeStackResourcesCommand);
+    expect(added).toEqual([['EndpointStackDeleteFailed', 1]]);
+  });
+
+  it('retains what is stuck once the stack has failed DELETE_ATTEMPTS times, and says so', async () => {
+    const { clock, deps } = setup();
+    const { added, metrics } = metricsSpy();
+    const errors: unknown[] = [];
+    const logger = { ...silentLogger, error: (...args: unknown[]) => void errors.push(args) };
+    cfn.on(DescribeStacksCommand).resolves(stack('DELETE_FAILED', clock.now() - 55 * 60_000));
+    cfn.on(DescribeStackEventsCommand).resolves(deleteFailedEvents(3));
+    cfn.on(DescribeStackResourcesCommand).resolves({
+      StackResources: [
+        {
+          LogicalResourceId: 'LogsEndpoint',
+          PhysicalResourceId: 'vpce-1',
+          ResourceType: 'AWS::EC2::VPCEndpoint',
+          ResourceStatus: 'DELETE_FAILED',
+          ResourceStatusReason: 'stuck',
+          Timestamp: new Date(),
+        },
+        {
+          LogicalResourceId: 'EndpointSecurityGroup',
+          PhysicalResourceId: 'sg-1',
+          ResourceType: 'AWS::EC2::SecurityGroup',
+          ResourceStatus: 'CREATE_COMPLETE',
+          Timestamp: new Date(),
+        },
+        {
+          LogicalResourceId: 'EcrApiEndpoint',
+          ResourceType: 'AWS::EC2::VPCEndpoint',
+          ResourceStatus: 'DELETE_COMPLETE',
+          Timestamp: new Date(),
+        },
+      ],
+    });
+    cfn.on(DeleteStackCommand).resolves({});
+    const out = await createReaperHandler({ ...deps, logger, metrics }, config)(
+      {},
+      fakeContext(60_000, clock.now),
+    );
+    expect(out).toMatchObject({ action: 'deleted', retained: ['LogsEndpoint', 'EndpointSecurityGroup'] });
+    expect(cfn).toHaveReceivedCommandWith(DeleteStackCommand, {
+      StackName: STACK_ID,
+      RetainResources: ['LogsEndpoint', 'EndpointSecurityGroup'],
+    });
+    expect(added).toEqual([
+      ['EndpointStackDeleteFailed', 1],
+      ['EndpointStackResourcesRetained', 2],
+    ]);
+    expect(JSON.stringify(errors)).toContain('vpce-1');
+  });
+
+  it('never passes RetainResources for a stack that is not DELETE_FAILED', async () => {
+    const { clock, deps } = setup();
+    cfn.on(DescribeStacksCommand).resolves(stack('ROLLBACK_COMPLETE', clock.now()));
+    cfn.on(DeleteStackCommand).resolves({});
+    await createReaperHandler(deps, config)({}, fakeContext(60_000, clock.now));
+    expect(cfn.commandCalls(DeleteStackCommand)[0]!.args[0].input).toEqual({ StackName: config.stackName });
+    expect(cfn).not.toHaveReceivedCommand(DescribeStackEventsCommand);
   });
 });
 
@@ -304,8 +561,8 @@ describe('reaper handler', () => {
         },
         {
           VpcEndpointId: 'vpce-2',
-          VpcEndpointType: 'Gateway',
-          CreationTimestamp: new Date(clock.now() - 54 * 60_000),
+          VpcEndpointType: 'Interface',
+          CreationTimestamp: new Date(clock.now() - 30 * 60_000),
         },
       ],
     });

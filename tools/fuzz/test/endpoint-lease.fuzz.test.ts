@@ -1,0 +1,282 @@
+// Fuzz suite for endpoint-lease: malformed acquire events against the built acquire handler
+// (dist/acquire.mjs, as Lambda loads it) on the local emulator, and malformed configurations
+// against its config parser. Every bad input must be refused before any AWS call (no lease, no
+// stack, no task), with a clear, bounded reason and bounded log lines.
+import { resolve } from 'node:path';
+import { ConfigError } from '@netkit/aws-core/errors';
+import { importBundle } from '@netkit/demo';
+import { ensureBuilt } from '@netkit/demo/testing';
+import { loadConfig } from '@netkit/endpoint-lease/src/config.ts';
+import { useEmulator } from '@netkit/local-aws/vitest';
+import { fakeContext } from '@netkit/testing';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const MAX_REASON = 400;
+const MAX_LOG_LINE = 2_000;
+const SEED = 13;
+const RUNS = 80;
+
+const ENV = {
+  ENDPOINT_STACK_NAME: 'fuzz-endpoints',
+  VPC_ID: 'vpc-0123456789abcdef0',
+  SUBNET_IDS: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
+  TASK_SECURITY_GROUP_IDS: 'sg-0123456789abcdef0',
+  CLUSTER_ARN: 'arn:aws:ecs:us-east-1:123456789012:cluster/fuzz',
+  TASK_DEFINITION_ARN: 'arn:aws:ecs:us-east-1:123456789012:task-definition/fuzz:1',
+  POWERTOOLS_METRICS_NAMESPACE: 'NetkitFuzz',
+};
+
+type Handler = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
+const emu = useEmulator();
+let acquire: Handler;
+
+beforeAll(async () => {
+  const distDir = ensureBuilt(resolve(ROOT, 'packages', 'endpoint-lease'), ['acquire', 'reaper']);
+  acquire = (await importBundle<{ handler: Handler }>(distDir, 'acquire', { ...emu().env, ...ENV })).handler;
+}, 180_000);
+
+afterAll(() => {
+  for (const key of Object.keys(ENV)) delete process.env[key];
+});
+
+async function captureLogs<T>(work: () => Promise<T>): Promise<{ value: T; lines: string[] }> {
+  const lines: string[] = [];
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  const collect = (chunk: unknown) => {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  };
+  process.stdout.write = collect as typeof process.stdout.write;
+  process.stderr.write = collect as typeof process.stderr.write;
+  try {
+    return { value: await work(), lines };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+function validEvent() {
+  return {
+    version: '0',
+    id: '89d1a02d-5ec7-412e-82f5-13505f849b41',
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '123456789012',
+    time: '2026-11-28T10:55:00Z',
+    region: 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:123456789012:rule/jobs'],
+    detail: { count: 1 } as Record<string, unknown>,
+  } as Record<string, unknown> & { detail: Record<string, unknown> };
+}
+
+const MEGABYTE = 'x'.repeat(1 << 20);
+const hostileString = fc.oneof(
+  fc.string({ maxLength: 300 }),
+  fc.string({
+    unit: fc.integer({ min: 0, max: 31 }).map((c) => String.fromCharCode(c)),
+    minLength: 1,
+    maxLength: 2048,
+  }),
+  fc.constantFrom(MEGABYTE, 'aws.events ', 'AWS.EVENTS', 'aws.ecs', '$(reboot)', '"; DROP TABLE', ''),
+);
+const hostileValue = fc.oneof(
+  { weight: 3, arbitrary: hostileString },
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }),
+  fc.object({ maxDepth: 1 }),
+);
+
+interface Corruption {
+  describe: string;
+  apply(event: ReturnType<typeof validEvent>): void;
+}
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const inDetail = (describe: string, change: (detail: Record<string, unknown>) => void): Corruption => ({
+  describe,
+  apply: (e) => {
+    // A detail already replaced by a non-object stays that way (it is rejected for that).
+    if (isObj(e.detail)) change(e.detail);
+  },
+});
+const show = (v: unknown) => JSON.stringify(v)?.slice(0, 60);
+
+const container = (name: string, extra: Record<string, unknown> = {}) => ({ name, ...extra });
+
+const corruption: fc.Arbitrary<Corruption> = fc.oneof(
+  hostileValue
+    .filter((v) => v !== 'aws.events' && v !== 'aws.scheduler')
+    .map((v) => ({ describe: `source = ${show(v)}`, apply: (e) => void (e.source = v) }) as Corruption),
+  hostileValue
+    .filter((v) => !isObj(v))
+    .map(
+      (v) => ({ describe: `detail = ${show(v)}`, apply: (e) => void (e.detail = v as never) }) as Corruption,
+    ),
+  fc.constant<Corruption>({
+    describe: 'no detail',
+    apply: (e) => void delete (e as Record<string, unknown>).detail,
+  }),
+  hostileValue
+    .filter((v) => typeof v !== 'string')
+    .map(
+      (v) =>
+        ({ describe: `detail-type = ${show(v)}`, apply: (e) => void (e['detail-type'] = v) }) as Corruption,
+    ),
+  hostileValue
+    .filter((v) => !(typeof v === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(v)))
+    .map((v) => ({ describe: `id = ${show(v)}`, apply: (e) => void (e.id = v) }) as Corruption),
+  hostileValue
+    .filter((v) => !(typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 10))
+    .map((v) => inDetail(`detail.count = ${show(v)}`, (d) => void (d.count = v))),
+  fc
+    .string({ minLength: 1, maxLength: 40 })
+    .filter((k) => k !== 'count' && k !== 'overrides' && k !== '__proto__')
+    .map((k) => inDetail(`detail.${show(k)} = 1`, (d) => void (d[k] = 1))),
+  fc.integer({ min: 11, max: 1000 }).map((n) =>
+    inDetail(`${n} container overrides`, (d) => {
+      d.overrides = { containerOverrides: Array.from({ length: n }, (_, i) => container(`c${i}`)) };
+    }),
+  ),
+  fc.integer({ min: 8_200, max: 1 << 20 }).map((n) =>
+    inDetail(`an environment value of ${n} characters`, (d) => {
+      d.overrides = {
+        containerOverrides: [container('app', { environment: [{ name: 'BIG', value: 'v'.repeat(n) }] })],
+      };
+    }),
+  ),
+  fc.integer({ min: 2, max: 10 }).map((n) =>
+    inDetail(`one container named ${n} times`, (d) => {
+      d.overrides = { containerOverrides: Array.from({ length: n }, () => container('app')) };
+    }),
+  ),
+  hostileValue
+    .filter((v) => !(typeof v === 'string' && /^[A-Za-z0-9_-]{1,255}$/.test(v)))
+    .map((v) =>
+      inDetail(`container name ${show(v)}`, (d) => {
+        d.overrides = { containerOverrides: [{ name: v }] };
+      }),
+    ),
+  hostileValue
+    .filter((v) => !(typeof v === 'string' && /^\d{1,6}$/.test(v)))
+    .map((v) => inDetail(`overrides.cpu = ${show(v)}`, (d) => void (d.overrides = { cpu: v }))),
+  hostileValue
+    .filter((v) => !isObj(v))
+    .map((v) => inDetail(`overrides = ${show(v)}`, (d) => void (d.overrides = v))),
+);
+
+const badEvent = fc.array(corruption, { minLength: 1, maxLength: 3 }).map((corruptions) => {
+  const event = validEvent();
+  for (const c of corruptions) c.apply(event);
+  return { event, why: corruptions.map((c) => c.describe) };
+});
+
+/** Not an acquire request: a non-object, or an object with a key a direct request cannot have. */
+const notAnEvent = fc.oneof(
+  fc
+    .anything({ maxDepth: 2 })
+    .filter((v) => v !== null && v !== undefined && (typeof v !== 'object' || Array.isArray(v))),
+  fc
+    .dictionary(fc.string({ maxLength: 8 }), fc.anything({ maxDepth: 1 }), { minKeys: 1, maxKeys: 5 })
+    .filter((d) => Object.keys(d).some((k) => k !== 'count' && k !== 'overrides')),
+);
+
+function expectRejected(result: unknown, lines: string[], why: unknown) {
+  const r = result as { status?: unknown; reason?: unknown };
+  expect(r?.status, `not rejected: ${JSON.stringify(why)}`).toBe('rejected');
+  expect(typeof r.reason).toBe('string');
+  expect((r.reason as string).length, `reason too long for ${JSON.stringify(why)}`).toBeLessThanOrEqual(
+    MAX_REASON,
+  );
+  for (const line of lines) expect(line.length, 'log line too long').toBeLessThanOrEqual(MAX_LOG_LINE);
+}
+
+describe('endpoint-lease built acquire handler', () => {
+  it('rejects malformed acquire events (ECS limits, source, detail) with a bounded reason and no AWS call', async () => {
+    await emu().resetCalls();
+    await fc.assert(
+      fc.asyncProperty(badEvent, async ({ event, why }) => {
+        const { value, lines } = await captureLogs(() => acquire(event, fakeContext(30_000)));
+        expectRejected(value, lines, why);
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+    expect(await emu().calls()).toEqual({});
+  }, 120_000);
+
+  it('rejects values that are not acquire requests at all, making no AWS call', async () => {
+    await emu().resetCalls();
+    await fc.assert(
+      fc.asyncProperty(notAnEvent, async (event) => {
+        const { value, lines } = await captureLogs(() => acquire(event, fakeContext(30_000)));
+        expectRejected(value, lines, event);
+      }),
+      { seed: SEED, numRuns: RUNS / 2 },
+    );
+    expect(await emu().calls()).toEqual({});
+  }, 120_000);
+});
+
+const hostileEnvValue = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.string({
+    unit: fc.integer({ min: 0, max: 31 }).map((c) => String.fromCharCode(c)),
+    minLength: 1,
+    maxLength: 512,
+  }),
+  fc.json({ maxDepth: 2 }),
+  fc.constantFrom(
+    MEGABYTE,
+    `[${'"subnet-0123456789abcdef0",'.repeat(5_000)}"x"]`,
+    '{',
+    '[]',
+    '0',
+    '-1',
+    '1e9',
+  ),
+);
+
+describe('endpoint-lease configuration', () => {
+  const variables = [
+    ...Object.keys(ENV).filter((v) => v !== 'POWERTOOLS_METRICS_NAMESPACE'),
+    'ENDPOINT_SUBNET_IDS',
+    'ENDPOINT_SERVICES',
+    'CFN_ROLE_ARN',
+    'LEASE_SECONDS',
+    'DELETE_POLICY',
+    'BILLING_GUARD_SECONDS',
+    'BILLING_ANCHOR',
+    'CONSISTENCY_SETTLE_SECONDS',
+    'ACQUIRE_EVENT_SOURCES',
+    'DELETE_ATTEMPTS',
+  ];
+
+  it('refuses a bad value of any variable with a ConfigError naming it, bounded', () => {
+    let refused = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(...variables), hostileEnvValue, (variable, value) => {
+        let error: unknown;
+        try {
+          loadConfig({ ...ENV, [variable]: value });
+        } catch (e) {
+          error = e;
+        }
+        if (error === undefined) return; // the random value happened to be acceptable
+        refused++;
+        expect(error).toBeInstanceOf(ConfigError);
+        const message = (error as ConfigError).message;
+        expect(message).toContain(`${variable}=`);
+        expect(message.length).toBeLessThanOrEqual(1_500);
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
+    // The generator is hostile: nearly every value must have been refused.
+    expect(refused).toBeGreaterThan(200);
+  });
+});
