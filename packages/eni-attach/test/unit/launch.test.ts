@@ -324,6 +324,53 @@ describe('launch lifecycle action', () => {
     });
   });
 
+  it('stops, deletes the ENI it created and completes nothing when a heartbeat finds the action ended', async () => {
+    // Prepare: the attach waits past the heartbeat interval, and the hook has timed out meanwhile
+    freshLaunch();
+    ec2Mock.on(AttachNetworkInterfaceCommand).rejects(awsError('IncorrectInstanceState'));
+    ec2Mock.on(DeleteNetworkInterfaceCommand).resolves({});
+    asMock
+      .on(RecordLifecycleActionHeartbeatCommand)
+      .rejects(awsError('ValidationError', 'client', 'No active Lifecycle Action found with token x'));
+    const t = deps(config({ HEARTBEAT_INTERVAL_SECONDS: '10' }));
+    const slowSleep = t.clock.sleep;
+    t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => slowSleep(6_000, signal) };
+
+    // Act
+    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+
+    // Assess: a non-retried outcome; the created, unattached ENI is gone; no completion is attempted
+    expect(report).toMatchObject({ status: 'ended', instanceId: INSTANCE, deleted: [NEW], interfaces: [] });
+    expect('reason' in report && report.reason).toMatch(/no longer active/);
+    expect(ec2Mock).toHaveReceivedCommandWith(DeleteNetworkInterfaceCommand, { NetworkInterfaceId: NEW });
+    expect(asMock).toHaveReceivedCommandTimes(RecordLifecycleActionHeartbeatCommand, 1);
+    expect(asMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
+    // It stopped at the heartbeat: no further attach attempts after it.
+    const attaches = ec2Mock.commandCalls(AttachNetworkInterfaceCommand).length;
+    expect(attaches).toBeLessThanOrEqual(3);
+  });
+
+  it('keeps retrying through a heartbeat failure that is not "No active Lifecycle Action found"', async () => {
+    // Prepare
+    freshLaunch();
+    ec2Mock
+      .on(AttachNetworkInterfaceCommand)
+      .rejectsOnce(awsError('IncorrectInstanceState'))
+      .rejectsOnce(awsError('IncorrectInstanceState'))
+      .rejectsOnce(awsError('IncorrectInstanceState'))
+      .resolves({ AttachmentId: 'eni-attach-0new' });
+    asMock.on(RecordLifecycleActionHeartbeatCommand).rejects(awsError('Throttling', 'client', 'Rate exceeded'));
+    const t = deps(config({ HEARTBEAT_INTERVAL_SECONDS: '10' }));
+    const slowSleep = t.clock.sleep;
+    t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => slowSleep(6_000, signal) };
+
+    // Act
+    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+
+    // Assess
+    expect(report).toMatchObject({ result: 'CONTINUE', completion: 'completed' });
+  });
+
   it('deletes the ENI it created and abandons when the attach fails for good', async () => {
     // Prepare
     freshLaunch();
