@@ -5,10 +5,11 @@ import {
   completeLifecycleAction,
   isEnteringGroup,
   isRejected,
+  LIFECYCLE_ACTION_ENDED_METRIC,
   lifecycleScopeOf,
   type RejectedEvent,
 } from '@netkit/aws-core/lifecycle';
-import { type Metrics, recordPoolGauge } from '@netkit/aws-core/metrics';
+import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metrics';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, type LambdaContextLike, systemClock } from '@netkit/aws-core/retry';
 import {
@@ -88,6 +89,10 @@ export function createHandler(deps: HandlerDeps, config: Config) {
         heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_SECONDS * 1_000,
       });
       gauge(outcome.pool);
+      if (outcome.completion === 'already-completed') {
+        // The action was over before this invocation finished it: hook timeout or another delivery.
+        deps.metrics?.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
+      }
       return outcome;
     } finally {
       deps.metrics?.publishStoredMetrics();
