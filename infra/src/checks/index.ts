@@ -4,6 +4,7 @@ import { REPO_ROOT, samTranslate } from '../tools.ts';
 import { dedupe, type Finding } from './findings.ts';
 import { checkFunctions } from './functions.ts';
 import { checkIam } from './iam.ts';
+import { checkLifecycle } from './lifecycle.ts';
 
 export { formatFindings } from './findings.ts';
 export type { Finding };
@@ -30,6 +31,7 @@ export function checkTemplates(files: readonly string[]): CheckedTemplate[] {
       ...checkIam(source, name),
       ...checkIam(plain, name),
       ...checkFunctions(plain, name),
+      ...checkLifecycle(plain, name),
     ]);
     return { file: name, source, translated: plain, findings };
   });
