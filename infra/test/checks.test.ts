@@ -232,7 +232,7 @@ describe('lifecycle check', () => {
     expect(messages('bad-retry-budget.yaml')).toEqual([
       // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax
       'FunctionLifecycle: Name {"Fn::Sub":"${AWS::StackName}-lifecycle"} can be 138 characters (EventBridge allows 64; a stack name alone can be 128): omit Name so CloudFormation generates one, and refer to the rule by !GetAtt <rule>.Arn',
-      'Function: retry budget 540 s (Timeout 120 s [parameter FunctionTimeoutSeconds default 120] x 3 attempts + 180 s of Lambda retry delays) exceeds the lifecycle hook timeout 300 s (the function's MaximumEventAgeInSeconds): lower the timeout or MaximumRetryAttempts, or document a longer hook timeout',
+      'Function: retry budget 540 s (Timeout 120 s [parameter FunctionTimeoutSeconds default 120] x 3 attempts + 180 s of Lambda retry delays) exceeds the lifecycle hook timeout 300 s (the function\'s MaximumEventAgeInSeconds): lower the timeout or MaximumRetryAttempts, or document a longer hook timeout',
     ]);
   });
 
