@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseTemplate, TemplateParseError } from '../src/cfn-yaml.ts';
 import { checkIam } from '../src/checks/iam.ts';
-import { retryBudgetSeconds } from '../src/checks/lifecycle.ts';
 import { type CheckedTemplate, checkTemplates } from '../src/checks/index.ts';
+import { retryBudgetSeconds } from '../src/checks/lifecycle.ts';
 import { cfnLint, INFRA_DIR, ToolMissingError } from '../src/tools.ts';
 
 const fixture = (name: string): string => join(INFRA_DIR, 'test', 'fixtures', name);
@@ -232,7 +232,7 @@ describe('lifecycle check', () => {
     expect(messages('bad-retry-budget.yaml')).toEqual([
       // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax
       'FunctionLifecycle: Name {"Fn::Sub":"${AWS::StackName}-lifecycle"} can be 138 characters (EventBridge allows 64; a stack name alone can be 128): omit Name so CloudFormation generates one, and refer to the rule by !GetAtt <rule>.Arn',
-      'Function: retry budget 540 s (Timeout 120 s [parameter FunctionTimeoutSeconds default 120] x 3 attempts + 180 s of Lambda retry delays) exceeds the lifecycle hook timeout 300 s (the function\'s MaximumEventAgeInSeconds): lower the timeout or MaximumRetryAttempts, or document a longer hook timeout',
+      "Function: retry budget 540 s (Timeout 120 s [parameter FunctionTimeoutSeconds default 120] x 3 attempts + 180 s of Lambda retry delays) exceeds the lifecycle hook timeout 300 s (the function's MaximumEventAgeInSeconds): lower the timeout or MaximumRetryAttempts, or document a longer hook timeout",
     ]);
   });
 

@@ -25,7 +25,10 @@ const LIFECYCLE_DETAIL_TYPES = [
 ];
 
 /** A number: a literal, or a Ref to a parameter, valued at the parameter's Default. */
-function valueOf(value: Json | undefined, template: Template): { seconds: number; from: string } | undefined {
+function secondsOf(
+  value: Json | undefined,
+  template: Template,
+): { seconds: number; from: string } | undefined {
   if (typeof value === 'number') return { seconds: value, from: '' };
   if (typeof value === 'string' && /^\d+$/.test(value)) return { seconds: Number(value), from: '' };
   const ref = isObject(value) ? value['Ref'] : undefined;
@@ -54,18 +57,20 @@ function checkBudget(functionId: string, template: Template): string[] {
   if (fn?.Type !== 'AWS::Lambda::Function') return [];
   const config = Object.values(template.Resources).find(
     (r) =>
-      r.Type === 'AWS::Lambda::EventInvokeConfig' && referencedId(r.Properties?.['FunctionName']) === functionId,
+      r.Type === 'AWS::Lambda::EventInvokeConfig' &&
+      referencedId(r.Properties?.['FunctionName']) === functionId,
   )?.Properties;
-  const hook = valueOf(config?.['MaximumEventAgeInSeconds'], template);
+  const hook = secondsOf(config?.['MaximumEventAgeInSeconds'], template);
   if (hook === undefined) {
     return [
       'invoked by a lifecycle hook rule, but its EventInvokeConfig has no MaximumEventAgeInSeconds (a number or a parameter with a Default): set it to the hook timeout, so events the hook has given up on are dropped',
     ];
   }
-  const timeout = valueOf(fn.Properties?.['Timeout'], template);
+  const timeout = secondsOf(fn.Properties?.['Timeout'], template);
   if (timeout === undefined) return []; // the function check reports a missing or unbounded Timeout
   const retriesValue = config?.['MaximumRetryAttempts'];
-  const retries = retriesValue === undefined ? DEFAULT_ASYNC_RETRIES : valueOf(retriesValue, template)?.seconds;
+  const retries =
+    retriesValue === undefined ? DEFAULT_ASYNC_RETRIES : secondsOf(retriesValue, template)?.seconds;
   if (retries === undefined) return [];
   const budget = retryBudgetSeconds(timeout.seconds, retries);
   if (budget <= hook.seconds) return [];
@@ -87,7 +92,8 @@ function maxNameLength(value: Json | undefined, template: Template): number | un
     return typeof max === 'number' || typeof max === 'string' ? Number(max) : undefined;
   }
   const sub = value['Fn::Sub'];
-  const text = typeof sub === 'string' ? sub : Array.isArray(sub) && typeof sub[0] === 'string' ? sub[0] : undefined;
+  const text =
+    typeof sub === 'string' ? sub : Array.isArray(sub) && typeof sub[0] === 'string' ? sub[0] : undefined;
   if (text === undefined) return undefined;
   let total = 0;
   for (const part of text.split(/(\$\{[^}]+\})/)) {

@@ -241,7 +241,11 @@ const sweepSpec = {
  * attach: strictly longer than the rule's and the function's maximum event age plus the function
  * timeout, because the ENI's creation tag is the event's time, not the create's.
  */
-export function minimumGraceMinutes(ruleAgeSeconds: number, functionAgeSeconds: number, timeoutSeconds: number) {
+export function minimumGraceMinutes(
+  ruleAgeSeconds: number,
+  functionAgeSeconds: number,
+  timeoutSeconds: number,
+) {
   return Math.floor((ruleAgeSeconds + functionAgeSeconds + timeoutSeconds) / 60) + 1;
 }
 

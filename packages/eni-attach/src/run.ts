@@ -74,7 +74,8 @@ export class Run {
       await recordLifecycleHeartbeat(this.deps.autoscaling, this.action);
       this.heartbeats++;
     } catch (error) {
-      if (isNoActiveLifecycleAction(error)) throw new LifecycleActionEndedError(this.action, { cause: error });
+      if (isNoActiveLifecycleAction(error))
+        throw new LifecycleActionEndedError(this.action, { cause: error });
       this.logger.warn('Lifecycle heartbeat failed', {
         instanceId: this.action.instanceId,
         error: describeError(error),

@@ -1,15 +1,15 @@
 import { parseArgs } from 'node:util';
-import { parseConfig } from '@netkit/aws-core/config';
+import { integer, optional, parseConfig } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type PoolConfig, poolSpec } from './config.ts';
-import { integer, optional } from '@netkit/aws-core/config';
 
 /** The launch hook's HeartbeatTimeout: 30 s to 7200 s (PutLifecycleHook API reference). */
 export const DEFAULT_HOOK_TIMEOUT_SECONDS = 900;
 const hookTimeoutSpec = {
   HOOK_TIMEOUT_SECONDS: optional(integer({ min: 30, max: 7200 }), DEFAULT_HOOK_TIMEOUT_SECONDS),
 };
+
 import { type AgentOptions, EXIT } from './run-agent.ts';
 
 export const AGENT_USAGE = `Usage: node agent.mjs [options]
@@ -91,7 +91,8 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
   }
   let hookTimeoutSeconds: number | undefined;
   if (mode === 'hostname-from-tag') {
-    const raw = typeof values['hook-timeout'] === 'string' ? values['hook-timeout'] : env.HOOK_TIMEOUT_SECONDS;
+    const raw =
+      typeof values['hook-timeout'] === 'string' ? values['hook-timeout'] : env.HOOK_TIMEOUT_SECONDS;
     try {
       hookTimeoutSeconds = parseConfig(hookTimeoutSpec, { HOOK_TIMEOUT_SECONDS: raw }).HOOK_TIMEOUT_SECONDS;
     } catch (error) {

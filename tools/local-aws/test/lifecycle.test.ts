@@ -233,7 +233,9 @@ describe('Auto Scaling lifecycle actions', () => {
       await new Promise((r) => setTimeout(r, 100));
       completions = await emu().lifecycle.completions();
     }
-    expect(completions).toEqual([expect.objectContaining({ token: timed, result: 'CONTINUE', timedOut: true })]);
+    expect(completions).toEqual([
+      expect.objectContaining({ token: timed, result: 'CONTINUE', timedOut: true }),
+    ]);
     await autoscaling.send(
       new RecordLifecycleActionHeartbeatCommand({
         AutoScalingGroupName: spec.groupName,

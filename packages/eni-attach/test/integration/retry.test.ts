@@ -3,11 +3,10 @@ import { DescribeNetworkInterfacesCommand, EC2Client } from '@aws-sdk/client-ec2
 import { type BundleHandler, importBundle } from '@netkit/demo';
 import { ensureBuilt } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
-import { fakeContext } from '@netkit/testing';
+import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
 import type { LaunchReport } from '../../src/launch.ts';
-import { lifecycleEvent } from '@netkit/testing';
 import { GROUP, HOOK, launchEvent } from './harness.ts';
 
 // The emulator answers a reused CreateNetworkInterface ClientToken with the first ENI, even after
@@ -96,7 +95,12 @@ describe('retry of the same event after a transient failure (built bundle)', () 
       heartbeatTimeoutMs: 3_000,
       defaultResult: 'ABANDON',
     });
-    const event = lifecycleEvent('launch', { instanceId: instanceId!, token, groupName: GROUP, hookName: HOOK });
+    const event = lifecycleEvent('launch', {
+      instanceId: instanceId!,
+      token,
+      groupName: GROUP,
+      hookName: HOOK,
+    });
     await emu().injectFault({
       service: 'ec2',
       action: 'AttachNetworkInterface',

@@ -27,8 +27,19 @@ describe('warm pool: entering, stopped, leaving (emulator)', () => {
     const hook = emulatorHandler(emu(), env).handler;
     const [instanceId] = await runInstances(ec2, world.sourceSubnets[world.zones[0]]!, 1);
     const event = async (origin: string, destination: string) => {
-      const token = await emu().lifecycle.begin({ groupName: GROUP, hookName: HOOK, instanceId: instanceId! });
-      return lifecycleEvent('launch', { instanceId: instanceId!, token, groupName: GROUP, hookName: HOOK, origin, destination });
+      const token = await emu().lifecycle.begin({
+        groupName: GROUP,
+        hookName: HOOK,
+        instanceId: instanceId!,
+      });
+      return lifecycleEvent('launch', {
+        instanceId: instanceId!,
+        token,
+        groupName: GROUP,
+        hookName: HOOK,
+        origin,
+        destination,
+      });
     };
 
     // Act: entering the warm pool, then stopped there, then started and leaving it for the group

@@ -186,7 +186,9 @@ describe('sweeper configuration', () => {
     expect(() => loadSweepConfig({ LAUNCH_FUNCTION_TIMEOUT_SECONDS: '901' })).toThrow(
       /LAUNCH_FUNCTION_TIMEOUT_SECONDS/,
     );
-    expect(() => loadSweepConfig({ LAUNCH_MAX_EVENT_AGE_SECONDS: '30' })).toThrow(/LAUNCH_MAX_EVENT_AGE_SECONDS/);
+    expect(() => loadSweepConfig({ LAUNCH_MAX_EVENT_AGE_SECONDS: '30' })).toThrow(
+      /LAUNCH_MAX_EVENT_AGE_SECONDS/,
+    );
   });
 
   it('rejects a grace period under 5 minutes', () => {

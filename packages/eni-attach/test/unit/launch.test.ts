@@ -359,7 +359,9 @@ describe('launch lifecycle action', () => {
       .rejectsOnce(awsError('IncorrectInstanceState'))
       .rejectsOnce(awsError('IncorrectInstanceState'))
       .resolves({ AttachmentId: 'eni-attach-0new' });
-    asMock.on(RecordLifecycleActionHeartbeatCommand).rejects(awsError('Throttling', 'client', 'Rate exceeded'));
+    asMock
+      .on(RecordLifecycleActionHeartbeatCommand)
+      .rejects(awsError('Throttling', 'client', 'Rate exceeded'));
     const t = deps(config({ HEARTBEAT_INTERVAL_SECONDS: '10' }));
     const slowSleep = t.clock.sleep;
     t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => slowSleep(6_000, signal) };

@@ -1,4 +1,7 @@
-import { CompleteLifecycleActionCommand, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  CompleteLifecycleActionCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from '@aws-sdk/client-auto-scaling';
 import {
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
