@@ -6,6 +6,7 @@ import { parseTemplate, TemplateParseError } from '../src/cfn-yaml.ts';
 import { checkAlarms, REQUIRED_METRIC_ALARMS } from '../src/checks/alarms.ts';
 import { checkIam } from '../src/checks/iam.ts';
 import { type CheckedTemplate, checkTemplates } from '../src/checks/index.ts';
+import { retryBudgetSeconds } from '../src/checks/lifecycle.ts';
 import { cfnLint, discoverTemplates, INFRA_DIR, ToolMissingError } from '../src/tools.ts';
 
 const fixture = (name: string): string => join(INFRA_DIR, 'test', 'fixtures', name);
@@ -16,6 +17,7 @@ const FIXTURES = [
   'bad-no-dlq.yaml',
   'bad-function-settings.yaml',
   'bad-missing-alarms.yaml',
+  'bad-retry-budget.yaml',
 ];
 
 let results: Map<string, CheckedTemplate>;
@@ -212,6 +214,7 @@ describe('function check', () => {
       'Function: no EventInvokeConfig: async invocations need MaximumRetryAttempts and an OnFailure destination (DLQ)',
       'FunctionLaunch: target FunctionLaunchLambdaTarget has no RetryPolicy (EventBridge would retry for 24 h, 185 times)',
       'FunctionLaunch: target FunctionLaunchLambdaTarget has no DeadLetterConfig (DLQ)',
+      'Function: invoked by a lifecycle hook rule, but its EventInvokeConfig has no MaximumEventAgeInSeconds (a number or a parameter with a Default): set it to the hook timeout, so events the hook has given up on are dropped',
     ]);
   });
 
@@ -223,6 +226,26 @@ describe('function check', () => {
       'Function: no explicit Timeout (Lambda would default to 3 s)',
       'Function: no log group of its own: add an AWS::Logs::LogGroup and point LoggingConfig.LogGroup at it',
     ]);
+  });
+});
+
+describe('lifecycle check', () => {
+  it('reports a lifecycle function whose retries outlast the hook, and a rule name that can pass 64 characters', () => {
+    expect(messages('bad-retry-budget.yaml')).toEqual([
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax
+      'FunctionLifecycle: Name {"Fn::Sub":"${AWS::StackName}-lifecycle"} can be 138 characters (EventBridge allows 64; a stack name alone can be 128): omit Name so CloudFormation generates one, and refer to the rule by !GetAtt <rule>.Arn',
+      "Function: retry budget 540 s (Timeout 120 s [parameter FunctionTimeoutSeconds default 120] x 3 attempts + 180 s of Lambda retry delays) exceeds the lifecycle hook timeout 300 s (the function's MaximumEventAgeInSeconds): lower the timeout or MaximumRetryAttempts, or document a longer hook timeout",
+    ]);
+  });
+
+  it('passes the conventional fixture (no lifecycle rule, no fixed names)', () => {
+    expect(messages('good.yaml').filter((m) => /retry budget|Name/.test(m))).toEqual([]);
+  });
+
+  it('counts Lambda’s one- and two-minute waits between asynchronous attempts', () => {
+    expect(retryBudgetSeconds(120, 0)).toBe(120);
+    expect(retryBudgetSeconds(120, 1)).toBe(300);
+    expect(retryBudgetSeconds(120, 2)).toBe(540);
   });
 });
 

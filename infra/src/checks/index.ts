@@ -5,6 +5,7 @@ import { checkAlarms } from './alarms.ts';
 import { dedupe, type Finding } from './findings.ts';
 import { checkFunctions } from './functions.ts';
 import { checkIam } from './iam.ts';
+import { checkLifecycle } from './lifecycle.ts';
 
 export { formatFindings } from './findings.ts';
 export type { Finding };
@@ -32,6 +33,7 @@ export function checkTemplates(files: readonly string[]): CheckedTemplate[] {
       ...checkIam(plain, name),
       ...checkFunctions(plain, name),
       ...alarmFindings(plain, name),
+      ...checkLifecycle(plain, name),
     ]);
     return { file: name, source, translated: plain, findings };
   });

@@ -4,7 +4,14 @@ import {
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { type ConfigOf, optional, string, stringList } from './config.ts';
-import { awsErrorName, describeError, echo, InvalidEventError, isTransientError } from './errors.ts';
+import {
+  awsErrorName,
+  describeError,
+  echo,
+  InvalidEventError,
+  isTransientError,
+  NetkitError,
+} from './errors.ts';
 import type { Logger } from './observability.ts';
 import { type Clock, type Deadline, retry, systemClock } from './retry.ts';
 
@@ -265,6 +272,27 @@ export function isNoActiveLifecycleAction(error: unknown): boolean {
   );
 }
 
+/**
+ * The lifecycle action ended while this invocation was still working on it: a heartbeat (or the
+ * completion) was answered "No active Lifecycle Action found". The hook timed out (its
+ * DefaultResult applied), or another delivery completed or abandoned it. Final: retrying the
+ * event cannot make the action live again, so handlers stop, undo what the instance will not
+ * own, and return a non-retried outcome (metric `LIFECYCLE_ACTION_ENDED_METRIC`).
+ */
+export class LifecycleActionEndedError extends NetkitError {
+  readonly instanceId: string;
+  constructor(action: Pick<LifecycleAction, 'instanceId' | 'hookName'>, options?: ErrorOptions) {
+    super(
+      `The lifecycle action of ${action.instanceId} (hook ${action.hookName}) is no longer active: the hook timed out (its DefaultResult applied) or another delivery completed it`,
+      options,
+    );
+    this.instanceId = action.instanceId;
+  }
+}
+
+/** Metric (Count) a hook handler emits when the action ended under it (see LifecycleActionEndedError). */
+export const LIFECYCLE_ACTION_ENDED_METRIC = 'LifecycleActionEnded';
+
 export type CompletionOutcome = 'completed' | 'already-completed';
 
 /**
@@ -374,6 +402,11 @@ export interface HeartbeatOptions {
 export interface HeartbeatKeeper {
   /** Heartbeats recorded so far. */
   readonly beats: number;
+  /**
+   * True once a heartbeat was answered "No active Lifecycle Action found": the action is over
+   * (hook timed out, or completed elsewhere) and the keeper has stopped. Work should stop too.
+   */
+  readonly ended: boolean;
   /** Stop and wait for an in-flight heartbeat. */
   stop(): Promise<void>;
 }
@@ -390,6 +423,7 @@ export function startHeartbeat(
   const clock = options.clock ?? systemClock;
   const abort = new AbortController();
   let stopped = false;
+  let ended = false;
   let beats = 0;
   const loop = (async () => {
     while (!stopped) {
@@ -404,13 +438,19 @@ export function startHeartbeat(
           instanceId: action.instanceId,
           error: describeError(error),
         });
-        if (isNoActiveLifecycleAction(error)) stopped = true;
+        if (isNoActiveLifecycleAction(error)) {
+          ended = true;
+          stopped = true;
+        }
       }
     }
   })();
   return {
     get beats() {
       return beats;
+    },
+    get ended() {
+      return ended;
     },
     async stop() {
       stopped = true;

@@ -303,6 +303,8 @@ export async function associateOnLaunch(
         // Collisions are retried after a short jittered delay (bounded by the pool size and the
         // deadline); an empty pool waits with pollUntil's backoff.
         for (let tries = 0; ; tries++) {
+          // The hook timed out (or another delivery completed the action) while we waited: stop.
+          if (keeper?.ended) return { kind: 'inactive' } as const;
           const result = await step();
           if (result.kind === 'held' || result.kind === 'inactive') return result;
           if (result.kind === 'empty') {

@@ -5,6 +5,7 @@ import {
   completeLifecycleAction,
   isEnteringGroup,
   isRejected,
+  LIFECYCLE_ACTION_ENDED_METRIC,
   lifecycleScopeOf,
   type RejectedEvent,
 } from '@netkit/aws-core/lifecycle';
@@ -90,6 +91,10 @@ export function createHandler(deps: HandlerDeps, config: Config) {
       gauge(outcome.pool);
       // The template's LaunchesAbandonedAlarm watches this (same dimensions as the pool gauge).
       if (outcome.status === 'abandoned') deps.metrics?.addMetric('LaunchesAbandoned', MetricUnit.Count, 1);
+      if (outcome.completion === 'already-completed') {
+        // The action was over before this invocation finished it: hook timeout or another delivery.
+        deps.metrics?.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
+      }
       return outcome;
     } finally {
       deps.metrics?.publishStoredMetrics();

@@ -1,12 +1,13 @@
 import {
   acceptLifecycleEvent,
   confirmLifecycleActionLive,
+  LIFECYCLE_ACTION_ENDED_METRIC,
   type RejectedEvent,
 } from '@netkit/aws-core/lifecycle';
 import { MetricUnit } from '@netkit/aws-core/metrics';
 import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
 import type { LaunchConfig, SweepConfig } from './config.ts';
-import { handleLaunch, type LaunchDeps, type LaunchReport } from './launch.ts';
+import { type EndedLaunch, handleLaunch, type LaunchDeps, type LaunchReport } from './launch.ts';
 import type { Deadlines } from './run.ts';
 import { type SweepDeps, type SweepReport, sweepOrphans } from './sweep.ts';
 import { handleTerminate, type TerminateReport } from './terminate.ts';
@@ -26,7 +27,7 @@ export interface InactiveLaunch {
   reason: string;
 }
 
-export type HandlerResult = LaunchReport | TerminateReport | RejectedEvent | InactiveLaunch;
+export type HandlerResult = LaunchReport | EndedLaunch | TerminateReport | RejectedEvent | InactiveLaunch;
 
 /** Time kept back from the EC2 work for cleanup and CompleteLifecycleAction. */
 export const FINISH_RESERVE_MS = 8_000;
@@ -59,6 +60,7 @@ export function createHandler(deps: HandlerDeps, config: LaunchConfig) {
         ...(deps.random ? { random: deps.random } : {}),
       });
       if (live === 'inactive') {
+        deps.metrics?.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
         return {
           status: 'inactive',
           instanceId: action.instanceId,
@@ -67,6 +69,14 @@ export function createHandler(deps: HandlerDeps, config: LaunchConfig) {
         };
       }
       const report = await handleLaunch(action, config, deps, deadlines);
+      if (report.status === 'ended') {
+        deps.metrics?.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
+        return report;
+      }
+      if (report.completion === 'already-completed') {
+        // Attached, but the action had ended before the completion (hook timeout or another delivery).
+        deps.metrics?.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
+      }
       deps.metrics?.addMetric(
         report.result === 'CONTINUE' ? 'LaunchesContinued' : 'LaunchesAbandoned',
         MetricUnit.Count,

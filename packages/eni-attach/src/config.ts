@@ -205,16 +205,75 @@ export interface SweepConfig {
   maxDeletes: number;
 }
 
+/** Lambda's default MaximumEventAgeInSeconds for asynchronous invocations (6 hours). */
+export const LAMBDA_DEFAULT_MAX_EVENT_AGE_SECONDS = 21_600;
+/** EventBridge's default target RetryPolicy MaximumEventAgeInSeconds (24 hours). */
+export const EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS = 86_400;
+/** Lambda's longest function timeout. */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+/** Added to the shortest safe grace period for the default: clock skew, a slow delete, a late run. */
+export const GRACE_MARGIN_MINUTES = 5;
+export const DEFAULT_GRACE_MINUTES = 30;
+
 const sweepSpec = {
-  SWEEP_GRACE_MINUTES: optional(integer({ min: 5, max: 10_080 }), 30),
+  SWEEP_GRACE_MINUTES: optional(integer({ min: 5, max: 10_080 })),
   SWEEP_DRY_RUN: optional(boolean(), false),
   SWEEP_MAX_DELETES: optional(integer({ min: 1, max: 1000 }), 100),
+  // What bounds the age of a launch whose ENI the sweeper could see: an ENI's creation tag is the
+  // lifecycle event's time, and a launch invocation may start as late as the rule's plus the
+  // function's maximum event age after it, then run for the function's timeout.
+  LAUNCH_RULE_MAX_EVENT_AGE_SECONDS: optional(
+    integer({ min: 60, max: 86_400 }),
+    EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS,
+  ),
+  LAUNCH_MAX_EVENT_AGE_SECONDS: optional(
+    integer({ min: 60, max: 21_600 }),
+    LAMBDA_DEFAULT_MAX_EVENT_AGE_SECONDS,
+  ),
+  LAUNCH_FUNCTION_TIMEOUT_SECONDS: optional(
+    integer({ min: 1, max: LAMBDA_MAX_TIMEOUT_SECONDS }),
+    LAMBDA_MAX_TIMEOUT_SECONDS,
+  ),
 };
 
+/**
+ * The shortest grace period (whole minutes) that never sweeps an ENI a launch invocation may still
+ * attach: strictly longer than the rule's and the function's maximum event age plus the function
+ * timeout, because the ENI's creation tag is the event's time, not the create's.
+ */
+export function minimumGraceMinutes(
+  ruleAgeSeconds: number,
+  functionAgeSeconds: number,
+  timeoutSeconds: number,
+) {
+  return Math.floor((ruleAgeSeconds + functionAgeSeconds + timeoutSeconds) / 60) + 1;
+}
+
+/**
+ * Parse the sweeper's environment. SWEEP_GRACE_MINUTES must exceed the longest time a launch may
+ * still work on an ENI (LAUNCH_RULE_MAX_EVENT_AGE_SECONDS + LAUNCH_MAX_EVENT_AGE_SECONDS +
+ * LAUNCH_FUNCTION_TIMEOUT_SECONDS; unset, each is AWS's default or maximum). Unset, it is the
+ * larger of 30 minutes and that minimum plus 5 minutes. Throws ConfigError otherwise.
+ */
 export function loadSweepConfig(env: Record<string, string | undefined> = process.env): SweepConfig {
   const raw = parseConfig(sweepSpec, env);
+  const minimum = minimumGraceMinutes(
+    raw.LAUNCH_RULE_MAX_EVENT_AGE_SECONDS,
+    raw.LAUNCH_MAX_EVENT_AGE_SECONDS,
+    raw.LAUNCH_FUNCTION_TIMEOUT_SECONDS,
+  );
+  const grace = raw.SWEEP_GRACE_MINUTES ?? Math.max(DEFAULT_GRACE_MINUTES, minimum + GRACE_MARGIN_MINUTES);
+  if (grace < minimum) {
+    throw new ConfigError([
+      {
+        variable: 'SWEEP_GRACE_MINUTES',
+        value: env.SWEEP_GRACE_MINUTES,
+        expected: `at least ${minimum} minutes: longer than the launch events' maximum age (LAUNCH_RULE_MAX_EVENT_AGE_SECONDS ${raw.LAUNCH_RULE_MAX_EVENT_AGE_SECONDS} + LAUNCH_MAX_EVENT_AGE_SECONDS ${raw.LAUNCH_MAX_EVENT_AGE_SECONDS}) plus the launch function's timeout (LAUNCH_FUNCTION_TIMEOUT_SECONDS ${raw.LAUNCH_FUNCTION_TIMEOUT_SECONDS}), so a late retry's fresh ENI is never swept; or leave it unset for a derived default`,
+      },
+    ]);
+  }
   return {
-    graceMs: raw.SWEEP_GRACE_MINUTES * 60_000,
+    graceMs: grace * 60_000,
     dryRun: raw.SWEEP_DRY_RUN,
     maxDeletes: raw.SWEEP_MAX_DELETES,
   };

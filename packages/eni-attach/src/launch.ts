@@ -13,6 +13,7 @@ import {
   type CompletionOutcome,
   completeLifecycleAction,
   type LifecycleAction,
+  LifecycleActionEndedError,
   type LifecycleResult,
 } from '@netkit/aws-core/lifecycle';
 import { Deadline, pollUntil } from '@netkit/aws-core/retry';
@@ -48,6 +49,21 @@ export interface AttachedInterface {
   networkInterfaceId: string;
   subnetId: string;
   source: InterfaceSource;
+}
+
+/**
+ * The lifecycle action ended while this invocation worked (hook timeout, or completed by another
+ * delivery): it stopped, deleted the ENIs it had created or picked up but not attached, and did
+ * not complete anything. Not retried: no later delivery can make the action live again.
+ */
+export interface EndedLaunch {
+  status: 'ended';
+  instanceId: string;
+  reason: string;
+  /** ENIs this invocation deleted because the instance will not own them. */
+  deleted: string[];
+  /** Attached interfaces stay: DeleteOnTermination removes them with the instance if it is abandoned. */
+  interfaces: AttachedInterface[];
 }
 
 export interface LaunchReport {
@@ -87,7 +103,7 @@ export async function handleLaunch(
   config: LaunchConfig,
   deps: LaunchDeps,
   deadlines: Deadlines,
-): Promise<LaunchReport> {
+): Promise<LaunchReport | EndedLaunch> {
   const run = new Run(deps, action, deadlines, config.heartbeatIntervalMs);
   const attempt = new LaunchAttempt(run, config, deps.catalog);
   let result: LifecycleResult = 'CONTINUE';
@@ -95,6 +111,26 @@ export async function handleLaunch(
   try {
     await attempt.execute();
   } catch (error) {
+    if (error instanceof LifecycleActionEndedError) {
+      await attempt.cleanUp();
+      run.logger.error(
+        `Lifecycle action of ${action.instanceId} ended while attaching; stopped, not retrying, deleted the unattached ENIs`,
+        {
+          instanceId: action.instanceId,
+          groupName: action.groupName,
+          hookName: action.hookName,
+          deleted: attempt.deleted,
+          attached: attempt.interfaces.map((i) => i.networkInterfaceId),
+        },
+      );
+      return {
+        status: 'ended',
+        instanceId: action.instanceId,
+        reason: error.message,
+        deleted: attempt.deleted,
+        interfaces: attempt.interfaces,
+      };
+    }
     if (isTransientFailure(error)) {
       run.logger.warn(
         'Launch not finished; leaving the event to be redelivered and keeping unattached ENIs for the retry',

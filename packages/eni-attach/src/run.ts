@@ -8,7 +8,12 @@ import {
   isThrottlingError,
   NetkitError,
 } from '@netkit/aws-core/errors';
-import { type LifecycleAction, recordLifecycleHeartbeat } from '@netkit/aws-core/lifecycle';
+import {
+  isNoActiveLifecycleAction,
+  type LifecycleAction,
+  LifecycleActionEndedError,
+  recordLifecycleHeartbeat,
+} from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, retry } from '@netkit/aws-core/retry';
 import { tagFilters } from '@netkit/aws-core/tags';
@@ -55,7 +60,11 @@ export class Run {
     return this.deps.logger;
   }
 
-  /** Record a heartbeat if `heartbeatIntervalMs` has passed since the last one. Never throws. */
+  /**
+   * Record a heartbeat if `heartbeatIntervalMs` has passed since the last one. Throws
+   * LifecycleActionEndedError when AWS answers that the action is no longer active (the hook
+   * timed out, or another delivery completed it): the work must stop. Other failures are logged.
+   */
   async heartbeatIfDue(): Promise<void> {
     if (this.action.kind !== 'launch') return;
     const now = this.deps.clock.now();
@@ -65,6 +74,8 @@ export class Run {
       await recordLifecycleHeartbeat(this.deps.autoscaling, this.action);
       this.heartbeats++;
     } catch (error) {
+      if (isNoActiveLifecycleAction(error))
+        throw new LifecycleActionEndedError(this.action, { cause: error });
       this.logger.warn('Lifecycle heartbeat failed', {
         instanceId: this.action.instanceId,
         error: describeError(error),

@@ -1,8 +1,15 @@
 import { parseArgs } from 'node:util';
-import { parseConfig } from '@netkit/aws-core/config';
+import { integer, optional, parseConfig } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type PoolConfig, poolSpec } from './config.ts';
+
+/** The launch hook's HeartbeatTimeout: 30 s to 7200 s (PutLifecycleHook API reference). */
+export const DEFAULT_HOOK_TIMEOUT_SECONDS = 900;
+const hookTimeoutSpec = {
+  HOOK_TIMEOUT_SECONDS: optional(integer({ min: 30, max: 7200 }), DEFAULT_HOOK_TIMEOUT_SECONDS),
+};
+
 import { type AgentOptions, EXIT } from './run-agent.ts';
 
 export const AGENT_USAGE = `Usage: node agent.mjs [options]
@@ -13,7 +20,10 @@ Options (each also read from the environment variable in brackets):
   --hostname-tag KEY       tag holding the hostname [HOSTNAME_TAG] (default HostName)
   --device-index N         device index to attach at [DEVICE_INDEX] (default 1)
   --timeout SECONDS        how long to wait for a free ENI [ATTACH_TIMEOUT_SECONDS] (default 120)
-  --hostname-from-tag      Lambda mode: attach nothing; wait for the instance's hostname tag and set it
+  --hostname-from-tag      Lambda mode: attach nothing; wait for the instance's hostname tag and set it.
+                           Never shuts the instance down; run it at every boot (warm pools)
+  --hook-timeout SECONDS   with --hostname-from-tag: how long to wait for the tag, the launch hook's
+                           HeartbeatTimeout [HOOK_TIMEOUT_SECONDS] (default 900)
   --no-hostname            do not change the OS hostname
   --dry-run                change nothing; report what would be attached
   --on-failure exit|shutdown   shutdown: power off on failure so Auto Scaling replaces the instance
@@ -41,6 +51,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
         'hostname-tag': { type: 'string' },
         'device-index': { type: 'string' },
         timeout: { type: 'string' },
+        'hook-timeout': { type: 'string' },
         'hostname-from-tag': { type: 'boolean' },
         'no-hostname': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
@@ -73,6 +84,26 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
     if (typeof value === 'string') merged[variable] = value;
   }
   const mode = values['hostname-from-tag'] ? 'hostname-from-tag' : 'attach';
+  if (mode === 'hostname-from-tag' && onFailure === 'shutdown') {
+    throw new UsageError(
+      '--on-failure shutdown cannot be used with --hostname-from-tag: in Lambda mode the launch hook decides the instance’s fate, and a warm-pool boot never gets the tag',
+    );
+  }
+  let hookTimeoutSeconds: number | undefined;
+  if (mode === 'hostname-from-tag') {
+    const raw =
+      typeof values['hook-timeout'] === 'string' ? values['hook-timeout'] : env.HOOK_TIMEOUT_SECONDS;
+    try {
+      hookTimeoutSeconds = parseConfig(hookTimeoutSpec, { HOOK_TIMEOUT_SECONDS: raw }).HOOK_TIMEOUT_SECONDS;
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      throw new UsageError(
+        `Invalid configuration:\n--hook-timeout / HOOK_TIMEOUT_SECONDS=${JSON.stringify(raw)}: expected ${error.issues[0]?.expected}`,
+      );
+    }
+  } else if (values['hook-timeout'] !== undefined) {
+    throw new UsageError('--hook-timeout only applies with --hostname-from-tag');
+  }
   let config: PoolConfig;
   try {
     if (mode === 'attach') {
@@ -101,6 +132,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
       setHostname: values['no-hostname'] !== true,
       onFailure,
       config,
+      ...(hookTimeoutSeconds === undefined ? {} : { hookTimeoutSeconds }),
     },
   };
 }

@@ -8,6 +8,7 @@ import {
   isEnteringGroup,
   isLeavingGroup,
   isRejected,
+  LIFECYCLE_ACTION_ENDED_METRIC,
   type LifecycleAction,
   type LifecycleResult,
   lifecycleScopeOf,
@@ -129,6 +130,7 @@ export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
     if (
       (await confirmLifecycleActionLive(deps.autoscaling, action, { deadline, clock, logger })) === 'inactive'
     ) {
+      metrics?.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
       return {
         status: 'inactive',
         instanceId,
@@ -161,7 +163,16 @@ export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
       });
       throw error;
     }
-    await complete(action, 'CONTINUE', context);
+    if ((await complete(action, 'CONTINUE', context)) === 'already-completed') {
+      // The hook timed out (its DefaultResult applied) or another delivery completed it. The pool ENI
+      // stays: with CONTINUE the instance is in service with it; with ABANDON EC2 detaches it (no
+      // DeleteOnTermination) when the instance terminates, and it is free again.
+      logger.error('The lifecycle action ended before this launch completed it; not retrying', {
+        instanceId,
+        networkInterfaceId: allocation.eni.networkInterfaceId,
+      });
+      metrics?.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
+    }
     if (allocation.gauge && metrics) recordPoolGauge(metrics, { ...allocation.gauge, exhausted: false });
     metrics?.addMetric('AttachAttempts', MetricUnit.Count, allocation.attempts);
     const result: HandlerResult = {

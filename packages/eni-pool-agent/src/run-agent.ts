@@ -32,8 +32,10 @@ export interface AgentOptions {
   dryRun: boolean;
   setHostname: boolean;
   onFailure: 'exit' | 'shutdown';
-  /** The pool settings (attach mode) or just HOSTNAME_TAG and ATTACH_TIMEOUT_SECONDS (hostname-from-tag). */
+  /** The pool settings (attach mode) or just HOSTNAME_TAG (hostname-from-tag). */
   config: PoolConfig;
+  /** hostname-from-tag: how long to wait for the tag (the launch hook's HeartbeatTimeout). */
+  hookTimeoutSeconds?: number;
 }
 
 export interface AgentDeps {
@@ -68,7 +70,11 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
   try {
     const identity = await deps.imds.identity();
     Object.assign(report, identity);
-    const deadline = Deadline.in(options.config.ATTACH_TIMEOUT_SECONDS * 1_000, deps.clock);
+    const waitSeconds =
+      options.mode === 'hostname-from-tag'
+        ? (options.hookTimeoutSeconds ?? options.config.ATTACH_TIMEOUT_SECONDS)
+        : options.config.ATTACH_TIMEOUT_SECONDS;
+    const deadline = Deadline.in(waitSeconds * 1_000, deps.clock);
     let hostname: string | undefined;
     if (options.mode === 'hostname-from-tag') {
       // Lambda mode writes the tag while the launch hook holds the instance: wait for it.
@@ -137,7 +143,9 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
     report.error = explain(error);
     if (report.exitCode === EXIT.FAILED) report.exitCode = exitCodeFor(error);
     deps.logger.error('eni-pool-agent failed', { error: report.error, exitCode: report.exitCode });
-    if (options.onFailure === 'shutdown' && !options.dryRun) {
+    // --hostname-from-tag never shuts down: the launch hook decides, and a boot into a warm pool
+    // (no tag yet, the instance is stopped when its hook completes) is normal, not a failure to punish.
+    if (options.onFailure === 'shutdown' && !options.dryRun && options.mode !== 'hostname-from-tag') {
       // The seed's "shut down so Auto Scaling replaces me", as an explicit choice.
       report.shutdown = true;
       await deps.run('shutdown', ['-h', 'now']).catch((shutdownError: unknown) => {

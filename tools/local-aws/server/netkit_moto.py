@@ -963,7 +963,35 @@ def throttle_check(service: str, region: str, action: str, params: dict[str, str
 # --------------------------------------------------------------------------------------
 
 
+def expire_lifecycle_actions() -> None:
+    """Heartbeat timeout: an action with no heartbeat (or completion) for its hook's HeartbeatTimeout
+    ends with the hook's DefaultResult, and later calls find no active action. "If the lifecycle hook
+    times out, Amazon EC2 Auto Scaling performs the action that you specified in the DefaultResult
+    property"; RecordLifecycleActionHeartbeat "extends the timeout by the length of time defined using
+    the PutLifecycleHook API call" (Auto Scaling API reference, LifecycleHook and
+    RecordLifecycleActionHeartbeat)."""
+    now = time.monotonic()
+    for action in LIFECYCLE_ACTIONS.values():
+        timeout = action.get("heartbeatTimeoutMs")
+        if not action["active"] or timeout is None:
+            continue
+        if (now - action["lastBeat"]) * 1000.0 >= timeout:
+            action["active"] = False
+            COMPLETIONS.append(
+                {
+                    "groupName": action["groupName"],
+                    "hookName": action["hookName"],
+                    "instanceId": action["instanceId"],
+                    "token": action["token"],
+                    "result": action["defaultResult"],
+                    "timedOut": True,
+                    "at": now_iso(),
+                }
+            )
+
+
 def _find_action(params: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
+    expire_lifecycle_actions()
     token = params.get("LifecycleActionToken") or ""
     instance_id = params.get("InstanceId") or ""
     group = params.get("AutoScalingGroupName") or ""
@@ -1033,6 +1061,7 @@ def record_heartbeat(params: dict[str, str]) -> Response:
     action, message = _find_action(params)
     if action is None:
         return error_response("autoscaling", "ValidationError", message)
+    action["lastBeat"] = time.monotonic()
     HEARTBEATS.append(
         {
             "groupName": action["groupName"],
@@ -1125,7 +1154,16 @@ def control(method: str, path: str, body: bytes) -> Response:
             if not isinstance(payload.get(field), str) or not payload[field]:
                 return json_response(400, {"error": f"{field} is required"})
         token = payload.get("token") or str(uuid.uuid4())
+        timeout = payload.get("heartbeatTimeoutMs")
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+            return json_response(400, {"error": "heartbeatTimeoutMs must be a positive number"})
+        default_result = payload.get("defaultResult") or "ABANDON"
+        if default_result not in ("CONTINUE", "ABANDON"):
+            return json_response(400, {"error": "defaultResult must be CONTINUE or ABANDON"})
         LIFECYCLE_ACTIONS[token] = {
+            "heartbeatTimeoutMs": timeout,
+            "defaultResult": default_result,
+            "lastBeat": time.monotonic(),
             "groupName": payload["groupName"],
             "hookName": payload["hookName"],
             "instanceId": payload["instanceId"],
@@ -1141,6 +1179,7 @@ def control(method: str, path: str, body: bytes) -> Response:
         status, answer = netkit_cfn.add_delete_failure(payload)
         return json_response(status, answer)
     if route == "/lifecycle/completions" and method == "GET":
+        expire_lifecycle_actions()
         return json_response(200, COMPLETIONS)
     if route == "/lifecycle/heartbeats" and method == "GET":
         return json_response(200, HEARTBEATS)

@@ -50,6 +50,14 @@ export interface LifecycleActionSpec {
   /** Generated uuid if absent. */
   token?: string;
   transition?: 'autoscaling:EC2_INSTANCE_LAUNCHING' | 'autoscaling:EC2_INSTANCE_TERMINATING';
+  /**
+   * The hook's HeartbeatTimeout: with no heartbeat or completion for this long the action ends with
+   * `defaultResult` (a completion with `timedOut: true`) and later calls find no active action.
+   * Unset: the action never times out.
+   */
+  heartbeatTimeoutMs?: number;
+  /** The hook's DefaultResult (AWS's default for PutLifecycleHook: ABANDON). */
+  defaultResult?: 'CONTINUE' | 'ABANDON';
 }
 
 export interface Completion {
@@ -58,6 +66,8 @@ export interface Completion {
   instanceId: string;
   token: string;
   result: 'CONTINUE' | 'ABANDON';
+  /** True when the hook's heartbeat timeout ended the action with its DefaultResult. */
+  timedOut?: boolean;
   at: string;
 }
 

@@ -174,4 +174,74 @@ describe('Auto Scaling lifecycle actions', () => {
     );
     expect(await emu().lifecycle.completions()).toEqual([]);
   });
+
+  // Auto Scaling API reference, LifecycleHook.HeartbeatTimeout: "If the lifecycle hook times out,
+  // Amazon EC2 Auto Scaling performs the action that you specified in the DefaultResult property";
+  // RecordLifecycleActionHeartbeat "extends the timeout by the length of time defined using the
+  // PutLifecycleHook API call".
+  it('ends an action with its DefaultResult when no heartbeat arrives within the heartbeat timeout', async () => {
+    const { autoscaling } = clients(emu());
+    const token = await emu().lifecycle.begin({ ...spec, heartbeatTimeoutMs: 4_000 });
+    const heartbeat = () =>
+      autoscaling.send(
+        new RecordLifecycleActionHeartbeatCommand({
+          AutoScalingGroupName: spec.groupName,
+          LifecycleHookName: spec.hookName,
+          LifecycleActionToken: token,
+        }),
+      );
+    // A heartbeat restarts the timer: the action is still live right after one.
+    await heartbeat();
+    expect(await emu().lifecycle.completions()).toEqual([]);
+    // Bounded poll until the timeout has passed (no timing assertion: a loaded machine only makes it later).
+    let completions = await emu().lifecycle.completions();
+    for (let i = 0; i < 300 && completions.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      completions = await emu().lifecycle.completions();
+    }
+    expect(completions).toEqual([
+      expect.objectContaining({ ...spec, token, result: 'ABANDON', timedOut: true }),
+    ]);
+    const error = await awsError(heartbeat(), 'ValidationError', 400);
+    expect(error.message).toBe(`No active Lifecycle Action found with token ${token}`);
+    await awsError(
+      autoscaling.send(
+        new CompleteLifecycleActionCommand({
+          AutoScalingGroupName: spec.groupName,
+          LifecycleHookName: spec.hookName,
+          LifecycleActionToken: token,
+          LifecycleActionResult: 'CONTINUE',
+        }),
+      ),
+      'ValidationError',
+      400,
+    );
+    expect(await emu().lifecycle.completions()).toHaveLength(1);
+  });
+
+  it('applies DefaultResult CONTINUE when the hook says so, and never times out an action begun without a timeout', async () => {
+    const { autoscaling } = clients(emu());
+    const timed = await emu().lifecycle.begin({
+      ...spec,
+      instanceId: 'i-0bbbbccccddddeeee',
+      heartbeatTimeoutMs: 200,
+      defaultResult: 'CONTINUE',
+    });
+    const untimed = await emu().lifecycle.begin(spec);
+    let completions = await emu().lifecycle.completions();
+    for (let i = 0; i < 300 && completions.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      completions = await emu().lifecycle.completions();
+    }
+    expect(completions).toEqual([
+      expect.objectContaining({ token: timed, result: 'CONTINUE', timedOut: true }),
+    ]);
+    await autoscaling.send(
+      new RecordLifecycleActionHeartbeatCommand({
+        AutoScalingGroupName: spec.groupName,
+        LifecycleHookName: spec.hookName,
+        LifecycleActionToken: untimed,
+      }),
+    );
+  });
 });

@@ -17,6 +17,7 @@ import {
   isLeavingGroup,
   isNoActiveLifecycleAction,
   isRejected,
+  LifecycleActionEndedError,
   lifecycleScopeOf,
   lifecycleScopeSpec,
   parseLifecycleEvent,
@@ -253,6 +254,30 @@ describe('heartbeat keeper', () => {
     await keeper.stop();
     expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
     expect(warn).toHaveBeenCalledOnce();
+    expect(keeper.ended).toBe(true);
+  });
+
+  it('does not call the action ended on a failure other than "No active Lifecycle Action found"', async () => {
+    asg.on(RecordLifecycleActionHeartbeatCommand).rejectsOnce(new Error('socket hang up')).resolves({});
+    const clock = manualClock();
+    const keeper = startHeartbeat(asg as unknown as AutoScalingClient, action, {
+      intervalMs: 1_000,
+      clock,
+      logger: { warn: vi.fn(), debug: vi.fn() },
+    });
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    await keeper.stop();
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length).toBeGreaterThanOrEqual(2);
+    expect(keeper.ended).toBe(false);
+  });
+
+  it('LifecycleActionEndedError names the instance and hook and says why it is final', () => {
+    const error = new LifecycleActionEndedError(action);
+    expect(error.name).toBe('LifecycleActionEndedError');
+    expect(error.instanceId).toBe(action.instanceId);
+    expect(error.message).toContain(action.instanceId);
+    expect(error.message).toContain('my-lifecycle-hook');
+    expect(error.message).toMatch(/timed out/);
   });
 
   it('withHeartbeat returns the work result and stops the keeper with real timers', async () => {

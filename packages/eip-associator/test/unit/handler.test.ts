@@ -389,6 +389,37 @@ describe('empty pool', () => {
     expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(1);
   });
 
+  it('stops waiting at once when a heartbeat finds the hook timed out: no association, no completion, a metric', async () => {
+    // Prepare: every EIP is taken, and the hook times out while the launch waits
+    const pool = poolOf(2);
+    const ec2 = fakeEc2(ec2Mock, pool);
+    ec2.associate(pool[0]!.allocationId, 'i-0aaaaaaaaaaaaaaa0');
+    ec2.associate(pool[1]!.allocationId, 'i-0bbbbbbbbbbbbbbb0');
+    const gone = new Error('No active Lifecycle Action found with token x');
+    gone.name = 'ValidationError';
+    asgMock.on(RecordLifecycleActionHeartbeatCommand).rejects(gone);
+    const { invoke, clock, logger, metrics } = setup({
+      ASSOCIATE_TIMEOUT_SECONDS: '600',
+      HEARTBEAT_INTERVAL_SECONDS: '30',
+    });
+    const start = clock.now();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess: it gave up at the first failed heartbeat, long before its 600 s deadline
+    expect(result).toMatchObject({ status: 'inactive', completion: 'already-completed' });
+    expect(asgMock).toHaveReceivedCommandTimes(RecordLifecycleActionHeartbeatCommand, 1);
+    expect(asgMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
+    expect(clock.now() - start).toBeLessThan(120_000);
+    expect(metrics.addMetric).toHaveBeenCalledWith('LifecycleActionEnded', 'Count', 1);
+    expect(logger.warn).toHaveBeenCalledWith(
+      expect.stringContaining('no longer active'),
+      expect.objectContaining({ instanceId: INSTANCE }),
+    );
+  });
+
   it('abandons an empty-but-absent pool (no EIP carries the tags) the same way', async () => {
     // Prepare
     fakeEc2(ec2Mock, poolOf(2, { Application: 'something else' }));

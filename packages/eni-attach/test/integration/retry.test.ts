@@ -3,11 +3,11 @@ import { DescribeNetworkInterfacesCommand, EC2Client } from '@aws-sdk/client-ec2
 import { type BundleHandler, importBundle } from '@netkit/demo';
 import { ensureBuilt } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
-import { fakeContext } from '@netkit/testing';
+import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
 import type { LaunchReport } from '../../src/launch.ts';
-import { GROUP, launchEvent } from './harness.ts';
+import { GROUP, HOOK, launchEvent } from './harness.ts';
 
 // The emulator answers a reused CreateNetworkInterface ClientToken with the first ENI, even after
 // it was deleted (as EC2 does), so a retry after a cleanup that deleted it would get a dead ENI.
@@ -70,4 +70,56 @@ describe('retry of the same event after a transient failure (built bundle)', () 
     expect(orphans.NetworkInterfaces ?? []).toEqual([]);
     expect((await emu().lifecycle.completions()).map((c) => c.result)).toEqual(['CONTINUE']);
   });
+
+  it('the hook times out while EC2 throttles the attach: the invocation stops, deletes its ENI, completes nothing and returns "ended"', async () => {
+    // Prepare
+    const ec2 = new EC2Client(emu().clientConfig);
+    const world = await twoVpcWorld(ec2, emu().region);
+    const [instanceId] = await runInstances(ec2, world.sourceSubnets[world.zones[0]]!, 1);
+    const { handler } = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
+      ...emu().env,
+      SUBNET_MAP: JSON.stringify(world.targetSubnets),
+      SECURITY_GROUP_IDS: world.targetSecurityGroupId,
+      AUTO_SCALING_GROUP_NAME: GROUP,
+      HEARTBEAT_INTERVAL_SECONDS: '10',
+      AWS_MAX_ATTEMPTS: '2',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+    });
+    // The hook's HeartbeatTimeout is 3 s: shorter than the function's 10 s heartbeat interval.
+    const token = await emu().lifecycle.begin({
+      groupName: GROUP,
+      hookName: HOOK,
+      instanceId: instanceId!,
+      heartbeatTimeoutMs: 3_000,
+      defaultResult: 'ABANDON',
+    });
+    const event = lifecycleEvent('launch', {
+      instanceId: instanceId!,
+      token,
+      groupName: GROUP,
+      hookName: HOOK,
+    });
+    await emu().injectFault({
+      service: 'ec2',
+      action: 'AttachNetworkInterface',
+      times: 10_000,
+      code: 'RequestLimitExceeded',
+      message: 'Request limit exceeded.',
+      status: 503,
+    });
+
+    // Act
+    const result = (await handler(event, fakeContext(90_000))) as { status: string; deleted: string[] };
+
+    // Assess: a clear, non-retried outcome; the ENI it created is gone; only the timeout completed the action
+    expect(result.status).toBe('ended');
+    expect(result.deleted).toHaveLength(1);
+    expect(await ownInterfaces(ec2)).toEqual([]);
+    expect(await emu().lifecycle.completions()).toEqual([
+      expect.objectContaining({ instanceId, result: 'ABANDON', timedOut: true }),
+    ]);
+    await emu().clearFaults();
+  }, 120_000);
 });

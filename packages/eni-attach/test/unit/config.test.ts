@@ -143,8 +143,52 @@ describe('launch configuration', () => {
 });
 
 describe('sweeper configuration', () => {
-  it('defaults to a 30 minute grace period, deleting, at most 100 per run', () => {
-    expect(loadSweepConfig({})).toEqual({ graceMs: 1_800_000, dryRun: false, maxDeletes: 100 });
+  const TEMPLATE = {
+    LAUNCH_RULE_MAX_EVENT_AGE_SECONDS: '600',
+    LAUNCH_MAX_EVENT_AGE_SECONDS: '600',
+    LAUNCH_FUNCTION_TIMEOUT_SECONDS: '120',
+  };
+
+  it('defaults to a 30 minute grace period, deleting, at most 100 per run, with the template’s limits', () => {
+    expect(loadSweepConfig(TEMPLATE)).toEqual({ graceMs: 1_800_000, dryRun: false, maxDeletes: 100 });
+    // The template passes an empty SweepGraceMinutes for "derive it".
+    expect(loadSweepConfig({ ...TEMPLATE, SWEEP_GRACE_MINUTES: '' }).graceMs).toBe(1_800_000);
+  });
+
+  it('derives a longer default when the launch limits are unset (AWS defaults: 24 h + 6 h + 15 min)', () => {
+    // 86400 + 21600 + 900 s = 1815 min; the minimum is 1816, the default 5 more.
+    expect(loadSweepConfig({}).graceMs).toBe(1_821 * 60_000);
+  });
+
+  it('derives the default from long launch limits, keeping 30 minutes as the floor', () => {
+    const env = {
+      LAUNCH_RULE_MAX_EVENT_AGE_SECONDS: '3600',
+      LAUNCH_MAX_EVENT_AGE_SECONDS: '3600',
+      LAUNCH_FUNCTION_TIMEOUT_SECONDS: '900',
+    };
+    // 8100 s = 135 min -> at least 136, default 141.
+    expect(loadSweepConfig(env).graceMs).toBe(141 * 60_000);
+  });
+
+  it('rejects a grace period that a late retry could outlive, naming the limits', () => {
+    const act = () => loadSweepConfig({ ...TEMPLATE, SWEEP_GRACE_MINUTES: '22' });
+    expect(act).toThrow(ConfigError);
+    expect(act).toThrow(/SWEEP_GRACE_MINUTES="22": expected at least 23 minutes/);
+    expect(act).toThrow(/LAUNCH_FUNCTION_TIMEOUT_SECONDS 120/);
+    expect(loadSweepConfig({ ...TEMPLATE, SWEEP_GRACE_MINUTES: '23' }).graceMs).toBe(23 * 60_000);
+  });
+
+  it('rejects a grace period of 30 minutes when the limits are AWS’s defaults', () => {
+    expect(() => loadSweepConfig({ SWEEP_GRACE_MINUTES: '30' })).toThrow(/at least 1816 minutes/);
+  });
+
+  it('rejects launch limits outside what Lambda and EventBridge allow', () => {
+    expect(() => loadSweepConfig({ LAUNCH_FUNCTION_TIMEOUT_SECONDS: '901' })).toThrow(
+      /LAUNCH_FUNCTION_TIMEOUT_SECONDS/,
+    );
+    expect(() => loadSweepConfig({ LAUNCH_MAX_EVENT_AGE_SECONDS: '30' })).toThrow(
+      /LAUNCH_MAX_EVENT_AGE_SECONDS/,
+    );
   });
 
   it('rejects a grace period under 5 minutes', () => {

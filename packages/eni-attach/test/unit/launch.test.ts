@@ -16,7 +16,7 @@ import { DeadlineExceededError } from '@netkit/aws-core/errors';
 import { parseLifecycleEvent } from '@netkit/aws-core/lifecycle';
 import { lifecycleEvent } from '@netkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { handleLaunch } from '../../src/launch.ts';
+import { handleLaunch as handle, type LaunchReport } from '../../src/launch.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import {
   asMock,
@@ -32,6 +32,8 @@ import {
   validWorld,
 } from './fixtures.ts';
 
+/** The launch report; the 'ended' outcome is asserted by its status where a test expects it. */
+const handleLaunch = async (...args: Parameters<typeof handle>) => (await handle(...args)) as LaunchReport;
 const action = () => parseLifecycleEvent(lifecycleEvent('launch', { instanceId: INSTANCE }));
 const NEW = 'eni-0new000000000000';
 // Not in the SDK's enum, but what EC2 reports for an interface still being created.
@@ -322,6 +324,55 @@ describe('launch lifecycle action', () => {
       InstanceId: INSTANCE,
       LifecycleHookName: 'my-lifecycle-hook',
     });
+  });
+
+  it('stops, deletes the ENI it created and completes nothing when a heartbeat finds the action ended', async () => {
+    // Prepare: the attach waits past the heartbeat interval, and the hook has timed out meanwhile
+    freshLaunch();
+    ec2Mock.on(AttachNetworkInterfaceCommand).rejects(awsError('IncorrectInstanceState'));
+    ec2Mock.on(DeleteNetworkInterfaceCommand).resolves({});
+    asMock
+      .on(RecordLifecycleActionHeartbeatCommand)
+      .rejects(awsError('ValidationError', 'client', 'No active Lifecycle Action found with token x'));
+    const t = deps(config({ HEARTBEAT_INTERVAL_SECONDS: '10' }));
+    const slowSleep = t.clock.sleep;
+    t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => slowSleep(6_000, signal) };
+
+    // Act
+    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+
+    // Assess: a non-retried outcome; the created, unattached ENI is gone; no completion is attempted
+    expect(report).toMatchObject({ status: 'ended', instanceId: INSTANCE, deleted: [NEW], interfaces: [] });
+    expect('reason' in report && report.reason).toMatch(/no longer active/);
+    expect(ec2Mock).toHaveReceivedCommandWith(DeleteNetworkInterfaceCommand, { NetworkInterfaceId: NEW });
+    expect(asMock).toHaveReceivedCommandTimes(RecordLifecycleActionHeartbeatCommand, 1);
+    expect(asMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
+    // It stopped at the heartbeat: no further attach attempts after it.
+    const attaches = ec2Mock.commandCalls(AttachNetworkInterfaceCommand).length;
+    expect(attaches).toBeLessThanOrEqual(3);
+  });
+
+  it('keeps retrying through a heartbeat failure that is not "No active Lifecycle Action found"', async () => {
+    // Prepare
+    freshLaunch();
+    ec2Mock
+      .on(AttachNetworkInterfaceCommand)
+      .rejectsOnce(awsError('IncorrectInstanceState'))
+      .rejectsOnce(awsError('IncorrectInstanceState'))
+      .rejectsOnce(awsError('IncorrectInstanceState'))
+      .resolves({ AttachmentId: 'eni-attach-0new' });
+    asMock
+      .on(RecordLifecycleActionHeartbeatCommand)
+      .rejects(awsError('Throttling', 'client', 'Rate exceeded'));
+    const t = deps(config({ HEARTBEAT_INTERVAL_SECONDS: '10' }));
+    const slowSleep = t.clock.sleep;
+    t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => slowSleep(6_000, signal) };
+
+    // Act
+    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+
+    // Assess
+    expect(report).toMatchObject({ result: 'CONTINUE', completion: 'completed' });
   });
 
   it('deletes the ENI it created and abandons when the attach fails for good', async () => {

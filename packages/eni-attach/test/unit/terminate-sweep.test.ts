@@ -1,5 +1,10 @@
-import { CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import {
+  CompleteLifecycleActionCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  AttachNetworkInterfaceCommand,
+  CreateNetworkInterfaceCommand,
   DeleteNetworkInterfaceCommand,
   DescribeNetworkInterfacesCommand,
   DescribeSecurityGroupsCommand,
@@ -14,7 +19,19 @@ import { createHandler, createSweepHandler, deadlinesFor } from '../../src/app.t
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import { createSubnetCatalog, SubnetMapError } from '../../src/subnets.ts';
 import { handleTerminate } from '../../src/terminate.ts';
-import { asMock, awsError, config, deps, ec2Mock, INSTANCE, ownEni, SG, SUBNET, VPC } from './fixtures.ts';
+import {
+  asMock,
+  awsError,
+  config,
+  deps,
+  ec2Mock,
+  INSTANCE,
+  ownEni,
+  SG,
+  SUBNET,
+  VPC,
+  validWorld,
+} from './fixtures.ts';
 
 beforeEach(() => {
   ec2Mock.reset();
@@ -225,6 +242,43 @@ describe('handler', () => {
     // Assess
     expect(result).toMatchObject({ result: 'CONTINUE', markedForDeletion: [], deleted: [] });
     expect(published).toEqual([1]);
+  });
+
+  it('returns "ended" with a LifecycleActionEnded metric when the hook times out mid-launch', async () => {
+    // Prepare: the first heartbeat (the live check) passes; the hook times out while the attach waits
+    validWorld();
+    ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [] });
+    ec2Mock.on(CreateNetworkInterfaceCommand).resolves({
+      NetworkInterface: { NetworkInterfaceId: 'eni-0new000000000000', Status: 'available', SubnetId: SUBNET },
+    });
+    ec2Mock.on(AttachNetworkInterfaceCommand).rejects(awsError('IncorrectInstanceState'));
+    ec2Mock.on(DeleteNetworkInterfaceCommand).resolves({});
+    asMock
+      .on(RecordLifecycleActionHeartbeatCommand)
+      .resolvesOnce({})
+      .rejects(awsError('ValidationError', 'client', 'No active Lifecycle Action found with token x'));
+    const t = deps(config({ HEARTBEAT_INTERVAL_SECONDS: '10' }));
+    const slowSleep = t.clock.sleep;
+    t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => slowSleep(6_000, signal) };
+    const metrics: string[] = [];
+    const handler = createHandler(
+      {
+        ...t.deps,
+        metrics: { addMetric: (name: string) => metrics.push(name), publishStoredMetrics: () => {} },
+      },
+      t.config,
+    );
+
+    // Act
+    const result = await handler(
+      lifecycleEvent('launch', { instanceId: INSTANCE }),
+      fakeContext(120_000, t.clock.now),
+    );
+
+    // Assess
+    expect(result).toMatchObject({ status: 'ended', deleted: ['eni-0new000000000000'] });
+    expect(metrics).toEqual(['LifecycleActionEnded']);
+    expect(asMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
   });
 
   it('keeps time back from the EC2 work for cleanup and completion', () => {

@@ -178,6 +178,43 @@ describe('agent', () => {
   });
 });
 
+describe('agent in Lambda mode (--hostname-from-tag) with warm pools', () => {
+  it('waits up to the hook timeout, well past ATTACH_TIMEOUT_SECONDS, for a tag written when the instance leaves the warm pool', async () => {
+    // Prepare: the tag appears 300 s after boot (the Lambda ran when the instance entered the group)
+    const d = deps();
+    const start = d.clock.now();
+    const instanceTag = d.imds.instanceTag.bind(d.imds);
+    d.imds.instanceTag = async (key: string) => {
+      if (d.clock.now() - start >= 300_000) fixture.tags.HostName = 'server-w1';
+      return instanceTag(key);
+    };
+    const config = parsePoolConfig({ ENI_POOL_TAGS: '{"x":"y"}', ATTACH_TIMEOUT_SECONDS: '120' });
+
+    // Act
+    const report = await runAgent(options({ mode: 'hostname-from-tag', config, hookTimeoutSeconds: 900 }), d);
+
+    // Assess
+    expect(report).toMatchObject({ status: 'hostname-set', exitCode: 0, hostname: 'server-w1' });
+    expect(commands).toEqual([['hostnamectl', 'set-hostname', 'server-w1']]);
+  });
+
+  it('never shuts the instance down, even when asked to on failure (a warm-pool boot never gets the tag)', async () => {
+    // Prepare
+    const config = parsePoolConfig({ ENI_POOL_TAGS: '{"x":"y"}' });
+
+    // Act
+    const report = await runAgent(
+      options({ mode: 'hostname-from-tag', config, hookTimeoutSeconds: 30, onFailure: 'shutdown' }),
+      deps(),
+    );
+
+    // Assess
+    expect(report).toMatchObject({ status: 'failed', exitCode: EXIT.HOSTNAME_FAILED });
+    expect(report.shutdown).toBeUndefined();
+    expect(commands).toEqual([]);
+  });
+});
+
 describe('agent command line', () => {
   it('reads flags over environment variables', () => {
     const parsed = parseAgentArgs(
@@ -210,9 +247,24 @@ describe('agent command line', () => {
     });
   });
 
-  it('needs no pool tags to set the hostname from the instance tag', () => {
+  it('needs no pool tags to set the hostname from the instance tag, and waits the hook timeout (default 900 s)', () => {
     const parsed = parseAgentArgs(['--hostname-from-tag'], {});
-    expect(parsed).toMatchObject({ options: { mode: 'hostname-from-tag' } });
+    expect(parsed).toMatchObject({ options: { mode: 'hostname-from-tag', hookTimeoutSeconds: 900 } });
+    expect(parseAgentArgs(['--hostname-from-tag', '--hook-timeout', '1200'], {})).toMatchObject({
+      options: { hookTimeoutSeconds: 1200 },
+    });
+    expect(parseAgentArgs(['--hostname-from-tag'], { HOOK_TIMEOUT_SECONDS: '600' })).toMatchObject({
+      options: { hookTimeoutSeconds: 600 },
+    });
+  });
+
+  it.each([
+    [['--hostname-from-tag', '--on-failure', 'shutdown'], /cannot be used with --hostname-from-tag/],
+    [['--hostname-from-tag', '--hook-timeout', '9000'], /--hook-timeout \/ HOOK_TIMEOUT_SECONDS="9000"/],
+    [['--pool-tags', '{"Pool":"a"}', '--hook-timeout', '600'], /only applies with --hostname-from-tag/],
+  ])('rejects %j in Lambda mode with a usage error', (argv, message) => {
+    expect(() => parseAgentArgs(argv, {})).toThrow(UsageError);
+    expect(() => parseAgentArgs(argv, {})).toThrow(message);
   });
 
   it.each([

@@ -1,4 +1,7 @@
-import { CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  CompleteLifecycleActionCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from '@aws-sdk/client-auto-scaling';
 import {
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
@@ -120,6 +123,39 @@ describe('Lambda mode handler', () => {
     expect(fake.ec2Mock).not.toHaveReceivedCommand(AttachNetworkInterfaceCommand);
     expect(fake.ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
     expect(fake.completions).toHaveLength(1); // the second completion met "No active Lifecycle Action"
+  });
+
+  it('reports a hook that timed out before the completion with a LifecycleActionEnded metric, and does not throw', async () => {
+    // Prepare: the hook's heartbeat timeout passes between the attach and the completion
+    seedPool(fake, AZ, '10.0.0', 'server-a', 1);
+    const instanceId = fake.addInstance(AZ);
+    fake.asMock
+      .on(CompleteLifecycleActionCommand)
+      .rejects(awsError('ValidationError', 'No active Lifecycle Action found with token x'));
+
+    // Act
+    const result = await handler()(lifecycleEvent('launch', { instanceId }), context());
+
+    // Assess: a normal return (no Lambda retry), the ENI stays with the instance, the metric says what happened
+    expect(result).toMatchObject({ status: 'attached', instanceId });
+    expect(metrics.added).toContainEqual(['LifecycleActionEnded', 1]);
+  });
+
+  it('emits LifecycleActionEnded and changes nothing for a launch whose action is already over', async () => {
+    // Prepare
+    seedPool(fake, AZ, '10.0.0', 'server-a', 1);
+    const instanceId = fake.addInstance(AZ);
+    fake.asMock
+      .on(RecordLifecycleActionHeartbeatCommand)
+      .rejects(awsError('ValidationError', 'No active Lifecycle Action found with token x'));
+
+    // Act
+    const result = await handler()(lifecycleEvent('launch', { instanceId }), context());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'inactive', instanceId });
+    expect(fake.ec2Mock).not.toHaveReceivedCommand(AttachNetworkInterfaceCommand);
+    expect(metrics.added).toEqual([['LifecycleActionEnded', 1]]);
   });
 
   it('writes the missing hostname tag when an earlier delivery stopped after the attach', async () => {
