@@ -14,7 +14,7 @@ export const REQUIRED_METRIC_ALARMS: Readonly<Record<string, readonly string[]>>
   'eip-associator': ['PoolFree', 'LaunchesAbandoned'],
   'eni-pool-agent': ['PoolFree', 'LaunchesAbandoned'],
   'eni-attach': ['LaunchesAbandoned'],
-  'endpoint-lease': ['EndpointStackDeleteFailed'],
+  'endpoint-lease': ['EndpointStackDeleteFailed', 'EndpointStackResourcesRetained'],
   'nat-reaper': [],
 };
 
