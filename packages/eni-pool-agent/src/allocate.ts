@@ -517,11 +517,6 @@ export async function allocate(
   let collisions = 0;
   let emptyPolls = 0;
   for (;;) {
-    if (deadline.expired()) {
-      throw new DeadlineExceededError(
-        `Gave up claiming a pool ENI for ${instanceId} after ${attempts} attach attempts`,
-      );
-    }
     // Every pool ENI in the AZ: the free ones, and which launches are served already.
     const snapshot = await describePool(deps, pool, availabilityZone, deadline, false);
     const held = snapshot.find((e) => e.attachment?.instanceId === instanceId) ?? fallback?.held[0];
@@ -565,6 +560,11 @@ export async function allocate(
       });
       await deps.clock.sleep(delay);
       continue;
+    }
+    if (deadline.expired()) {
+      throw new DeadlineExceededError(
+        `Gave up claiming a pool ENI for ${instanceId} after ${attempts} attach attempts`,
+      );
     }
     attempts++;
     let attachmentId: string;
