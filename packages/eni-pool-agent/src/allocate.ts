@@ -1,9 +1,12 @@
 import {
   AttachNetworkInterfaceCommand,
+  DescribeInstancesCommand,
+  type DescribeInstancesCommandInput,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
   type EC2Client,
   type Filter,
+  type Instance,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
@@ -17,6 +20,7 @@ import {
 import type { Logger } from '@netkit/aws-core/observability';
 import { backoffDelay, type Clock, Deadline, pollUntil, retry } from '@netkit/aws-core/retry';
 import { fromTagList, hasAllTags, tagFilters } from '@netkit/aws-core/tags';
+import { claimPick, type Launch } from './claim-order.ts';
 import type { Pool } from './config.ts';
 import {
   AttachmentLimitError,
@@ -327,26 +331,179 @@ async function detach(deps: CoreDeps, eni: PoolEni, deadline: Deadline): Promise
   }
 }
 
+/** The tag Auto Scaling puts on every instance of a group (at launch, with the instance). */
+export const GROUP_TAG = 'aws:autoscaling:groupName';
 /**
- * Claim one pool ENI for `instanceId`: the lowest private IP among the pool's
- * `available` ENIs in the instance's AZ. The attach is the lock: EC2 refuses an
- * in-use ENI, so a lost race (InvalidNetworkInterface.InUse) moves on to a fresh
- * list. After k lost races the next pick is spread over the lowest 2^k free ENIs,
- * so a burst of N launches costs O(log N) attach calls each instead of O(N),
- * while a launch without contention always takes the lowest address.
+ * How far back another launch of the group still competes with this one for the claim order: a
+ * launch either gets its ENI or gives up within ATTACH_TIMEOUT_SECONDS (at most 840 s, one Lambda
+ * invocation). Older instances without a pool ENI (e.g. an agent that failed) no longer shift picks.
+ */
+export const CONTENTION_WINDOW_MS = 15 * 60_000;
+
+/** This instance and the launches it competes with, from DescribeInstances. */
+export interface LaunchView {
+  self: Launch;
+  availabilityZone: string;
+  /** The Auto Scaling group (from the instance's tag), when it has one. */
+  groupName?: string;
+  /** The instance's interfaces: id -> device index. */
+  interfaces: Map<string, number>;
+  /** The group's pending and running instances in the AZ (self included when listed). */
+  launches: Launch[];
+}
+
+async function describeInstances(
+  deps: Pick<CoreDeps, 'ec2' | 'clock' | 'random'>,
+  deadline: Deadline,
+  filters: Filter[],
+): Promise<Instance[]> {
+  const out: Instance[] = [];
+  let token: string | undefined;
+  do {
+    const input: DescribeInstancesCommandInput = { Filters: filters, MaxResults: 1000 };
+    if (token !== undefined) input.NextToken = token;
+    const page = await ec2Call(() => deps.ec2.send(new DescribeInstancesCommand(input)), deps, deadline);
+    for (const r of page.Reservations ?? []) out.push(...(r.Instances ?? []));
+    token = page.NextToken;
+  } while (token);
+  return out;
+}
+
+const LIVE_STATES = ['pending', 'running'];
+
+function toLaunch(instance: Instance): Launch {
+  return { instanceId: instance.InstanceId ?? '', launchTime: instance.LaunchTime?.getTime() ?? 0 };
+}
+
+function toLaunchView(self: Instance, listed: Instance[], availabilityZone: string): LaunchView {
+  const interfaces = new Map<string, number>();
+  for (const ni of self.NetworkInterfaces ?? []) {
+    if (ni.NetworkInterfaceId !== undefined && ni.Attachment?.DeviceIndex !== undefined) {
+      interfaces.set(ni.NetworkInterfaceId, ni.Attachment.DeviceIndex);
+    }
+  }
+  const view: LaunchView = {
+    self: toLaunch(self),
+    availabilityZone,
+    interfaces,
+    launches: listed
+      .filter(
+        (i) =>
+          i.Placement?.AvailabilityZone === availabilityZone && LIVE_STATES.includes(i.State?.Name ?? ''),
+      )
+      .map(toLaunch),
+  };
+  const groupName = fromTagList(self.Tags)[GROUP_TAG];
+  if (groupName !== undefined) view.groupName = groupName;
+  return view;
+}
+
+/** The group's pending and running instances (in one AZ when given): the launches that compete. */
+async function describeGroup(
+  deps: CoreDeps,
+  groupName: string,
+  availabilityZone: string | undefined,
+  deadline: Deadline,
+): Promise<Instance[]> {
+  const filters: Filter[] = [
+    { Name: `tag:${GROUP_TAG}`, Values: [groupName] },
+    { Name: 'instance-state-name', Values: LIVE_STATES },
+  ];
+  if (availabilityZone !== undefined) filters.push({ Name: 'availability-zone', Values: [availabilityZone] });
+  return describeInstances(deps, deadline, filters);
+}
+
+/**
+ * See the instance and the other launches of its group in its AZ. With the group known (Lambda
+ * mode: the event names it) one DescribeInstances of the group does both. Otherwise (the agent)
+ * the instance is described by id, and its group tag names the group to list. Describes again
+ * with backoff while EC2 does not list a just-launched instance (eventual consistency).
+ */
+export async function observeLaunches(
+  deps: CoreDeps,
+  instanceId: string,
+  groupName: string | undefined,
+  deadline: Deadline,
+): Promise<LaunchView> {
+  const window = earliest(deadline, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, deps.clock));
+  for (let attempt = 0; ; attempt++) {
+    if (groupName !== undefined) {
+      const listed = await describeGroup(deps, groupName, undefined, deadline);
+      const self = listed.find((i) => i.InstanceId === instanceId);
+      const az = self?.Placement?.AvailabilityZone;
+      if (self !== undefined && az !== undefined) return toLaunchView(self, listed, az);
+    }
+    const described = await describeInstances(deps, deadline, [
+      { Name: 'instance-id', Values: [instanceId] },
+    ]);
+    const self = described.find((i) => i.InstanceId === instanceId);
+    const az = self?.Placement?.AvailabilityZone;
+    if (self !== undefined && az !== undefined) {
+      const state = self.State?.Name ?? '';
+      if (state === 'shutting-down' || state === 'terminated') {
+        throw new InstanceNotFoundError(`Instance ${instanceId} is ${state}`);
+      }
+      const group = fromTagList(self.Tags)[GROUP_TAG];
+      if (group === undefined) return toLaunchView(self, [self], az);
+      return toLaunchView(self, await describeGroup(deps, group, az, deadline), az);
+    }
+    const delay = Math.min(
+      backoffDelay(attempt, { baseMs: 500, maxMs: 4_000, ...(deps.random ? { random: deps.random } : {}) }),
+      window.remaining(),
+    );
+    if (delay <= 0 || window.expired()) {
+      throw new InstanceNotFoundError(
+        `Instance ${instanceId} is not listed by EC2: it does not exist, is terminated or is in another Region`,
+      );
+    }
+    deps.logger.info('EC2 does not list the instance yet (eventual consistency); describing again', {
+      instanceId,
+      delayMs: delay,
+    });
+    await deps.clock.sleep(delay);
+  }
+}
+
+/** After losing an attach: wait a random 0..min(2 s, 250 ms * 2^(k-1)) so the winners' attaches show. */
+export function collisionDelay(collisions: number, random: () => number): number {
+  return Math.round(random() * Math.min(2_000, 250 * 2 ** Math.max(0, collisions - 1)));
+}
+
+/**
+ * Claim one pool ENI for `instanceId` among the pool's `available` ENIs in the instance's AZ,
+ * in the claim order of claim-order.ts: the free ENI at the instance's position among the
+ * group's launches in the AZ that hold no pool ENI yet. A launch alone takes the lowest private
+ * IP; concurrent launches pick different ENIs from the first attempt. The attach is the lock:
+ * EC2 refuses an in-use ENI, so a lost race (InvalidNetworkInterface.InUse) re-reads the
+ * launches and the pool and tries again (spreading further after repeated losses).
+ *
+ * Without ec2:DescribeInstances (an agent role from before the claim order) it falls back to
+ * the lowest free address with the random spread after lost races.
  *
  * Idempotent: an instance that already holds a pool ENI gets it back with no attach.
  */
 export async function allocate(
-  input: { instanceId: string; availabilityZone?: string },
+  input: { instanceId: string; availabilityZone?: string; groupName?: string },
   pool: Pool,
   deps: CoreDeps,
   deadline: Deadline,
 ): Promise<Allocation> {
   const { instanceId } = input;
   const random = deps.random ?? Math.random;
-  const view = await inspectVisibleInstance(deps, pool, instanceId, deadline);
-  const availabilityZone = view.availabilityZone;
+  let launches: LaunchView | undefined;
+  try {
+    launches = await observeLaunches(deps, instanceId, input.groupName, deadline);
+  } catch (error) {
+    if (!isAwsError(error, 'UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException')) throw error;
+    deps.logger.warn(
+      'Not allowed to call ec2:DescribeInstances; claiming without the claim order (add the permission to spread concurrent launches)',
+      { instanceId, error: describeError(error) },
+    );
+  }
+  // Without the launch view, the instance's own interfaces tell its AZ and what it holds.
+  const fallback =
+    launches === undefined ? await inspectVisibleInstance(deps, pool, instanceId, deadline) : undefined;
+  const availabilityZone = launches?.availabilityZone ?? fallback!.availabilityZone;
   if (input.availabilityZone !== undefined && input.availabilityZone !== availabilityZone) {
     deps.logger.warn('Instance metadata and EC2 disagree on the Availability Zone; using EC2', {
       instanceId,
@@ -354,33 +511,41 @@ export async function allocate(
       ec2: availabilityZone,
     });
   }
-  const held = view.held[0];
-  if (held !== undefined) {
-    await keepOnTermination(deps, held, deadline);
-    deps.logger.info('Instance already holds a pool ENI; nothing to attach', {
-      instanceId,
-      networkInterfaceId: held.networkInterfaceId,
-      privateIp: held.privateIp,
-    });
-    return { outcome: 'already-held', instanceId, availabilityZone, eni: held, attempts: 0, collisions: 0 };
-  }
-  if (view.occupant !== undefined) {
-    throw new DeviceIndexTakenError(
-      `Instance ${instanceId} already has ${view.occupant.networkInterfaceId} (not a pool ENI) at device index ${pool.deviceIndex}; set DEVICE_INDEX to a free index`,
-    );
-  }
+  const self: Launch = launches?.self ?? { instanceId, launchTime: 0 };
 
   let attempts = 0;
   let collisions = 0;
   let emptyPolls = 0;
   for (;;) {
-    if (deadline.expired()) {
-      throw new DeadlineExceededError(
-        `Gave up claiming a pool ENI for ${instanceId} after ${attempts} attach attempts`,
+    // Every pool ENI in the AZ: the free ones, and which launches are served already.
+    const snapshot = await describePool(deps, pool, availabilityZone, deadline, false);
+    const held = snapshot.find((e) => e.attachment?.instanceId === instanceId) ?? fallback?.held[0];
+    if (held !== undefined) {
+      await keepOnTermination(deps, held, deadline);
+      deps.logger.info('Instance already holds a pool ENI; nothing to attach', {
+        instanceId,
+        networkInterfaceId: held.networkInterfaceId,
+        privateIp: held.privateIp,
+      });
+      return { outcome: 'already-held', instanceId, availabilityZone, eni: held, attempts, collisions };
+    }
+    const occupant = fallback?.occupant ?? occupantOf(launches, snapshot, pool.deviceIndex);
+    if (occupant !== undefined) {
+      throw new DeviceIndexTakenError(
+        `Instance ${instanceId} already has ${occupant} (not a pool ENI) at device index ${pool.deviceIndex}; set DEVICE_INDEX to a free index`,
       );
     }
-    const candidates = await describePool(deps, pool, availabilityZone, deadline, true);
-    if (candidates.length === 0) {
+    const claim = claimPick({
+      self,
+      launches: launches?.launches ?? [],
+      pool: snapshot,
+      windowMs: CONTENTION_WINDOW_MS,
+      collisions: launches === undefined ? collisions + 1 : collisions,
+      random,
+      compare: byPrivateIp,
+    });
+    const pick = claim.pick;
+    if (pick === undefined) {
       const delay = backoffDelay(emptyPolls++, { baseMs: 1_000, maxMs: 10_000, random });
       if (delay >= deadline.remaining()) {
         throw new PoolExhaustedError(
@@ -396,8 +561,11 @@ export async function allocate(
       await deps.clock.sleep(delay);
       continue;
     }
-    const window = Math.min(candidates.length, 2 ** collisions);
-    const pick = candidates[collisions === 0 ? 0 : Math.min(window - 1, Math.floor(random() * window))]!;
+    if (deadline.expired()) {
+      throw new DeadlineExceededError(
+        `Gave up claiming a pool ENI for ${instanceId} after ${attempts} attach attempts`,
+      );
+    }
     attempts++;
     let attachmentId: string;
     try {
@@ -422,8 +590,19 @@ export async function allocate(
         deps.logger.debug('Lost the race for a pool ENI; trying another', {
           instanceId,
           networkInterfaceId: pick.networkInterfaceId,
+          rank: claim.rank,
+          unserved: claim.unserved,
           collisions,
         });
+        // Let the winners' attaches show, then (first loss only) list the launches again:
+        // the loss means this launch missed one that EC2 did not list yet.
+        await deps.clock.sleep(
+          Math.min(collisionDelay(collisions, random), Math.max(0, deadline.remaining())),
+        );
+        if (launches !== undefined && collisions === 1) {
+          const listed = await describeGroupOf(deps, launches, deadline);
+          if (listed !== undefined) launches = { ...launches, launches: listed };
+        }
         continue;
       }
       if (isAwsError(error, 'InvalidParameterValue')) {
@@ -480,6 +659,7 @@ export async function allocate(
         privateIp: eni.privateIp,
         attempts,
         collisions,
+        rank: claim.rank,
       });
       return { outcome: 'attached', instanceId, availabilityZone, eni, attempts, collisions, gauge };
     } catch (error) {
@@ -503,6 +683,29 @@ export async function allocate(
       throw error;
     }
   }
+}
+
+/** A non-pool interface of the instance at the pool's device index, by id. */
+function occupantOf(
+  view: LaunchView | undefined,
+  snapshot: PoolEni[],
+  deviceIndex: number,
+): string | undefined {
+  if (view === undefined) return undefined;
+  const poolIds = new Set(snapshot.map((e) => e.networkInterfaceId));
+  for (const [id, index] of view.interfaces) if (index === deviceIndex && !poolIds.has(id)) return id;
+  return undefined;
+}
+
+/** The group's launches in the AZ again (none to list for an instance outside a group). */
+async function describeGroupOf(
+  deps: CoreDeps,
+  view: LaunchView,
+  deadline: Deadline,
+): Promise<Launch[] | undefined> {
+  if (view.groupName === undefined) return undefined;
+  const listed = await describeGroup(deps, view.groupName, view.availabilityZone, deadline);
+  return listed.filter((i) => LIVE_STATES.includes(i.State?.Name ?? '')).map(toLaunch);
 }
 
 /** What releasing an instance's pool ENIs did. */

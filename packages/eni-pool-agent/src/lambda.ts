@@ -139,7 +139,7 @@ export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
     }
     let allocation: Allocation;
     try {
-      allocation = await allocate({ instanceId }, pool, core, deadline);
+      allocation = await allocate({ instanceId, groupName: action.groupName }, pool, core, deadline);
     } catch (error) {
       if (!(error instanceof PermanentAllocationError || error instanceof AttachTimeoutError)) throw error;
       logger.error('Cannot give the instance a pool ENI; abandoning the launch', {

@@ -124,17 +124,36 @@ describe('Lambda mode on the emulator', () => {
     // Prepare
     const { ec2, handler } = setup();
     const [zone] = await buildWorld(ec2, AZS.slice(0, 1), 6);
-    const instances = await launch(ec2, zone!.subnetId, 3);
 
-    // Act
+    // Act: each launch is handled before the next instance starts (no contention)
     const ips: string[] = [];
-    for (const id of instances) {
-      const r = (await handler()(await launchEvent(id), fakeContext(60_000))) as { privateIp: string };
+    for (let i = 0; i < 3; i++) {
+      const [id] = await launch(ec2, zone!.subnetId, 1);
+      const r = (await handler()(await launchEvent(id!), fakeContext(60_000))) as { privateIp: string };
       ips.push(r.privateIp);
     }
 
     // Assess
     expect(ips).toEqual(['10.0.0.4', '10.0.0.5', '10.0.0.6']);
+  });
+
+  it('gives launches started together their claim-order ENIs, one attach each, even when handled one by one', async () => {
+    // Prepare: one scale-out of 3 (one launch time); their events are handled one after another
+    const { ec2, handler } = setup();
+    const [zone] = await buildWorld(ec2, AZS.slice(0, 1), 6);
+    const instances = await launch(ec2, zone!.subnetId, 3);
+    await emu().resetCalls();
+
+    // Act
+    const ips = new Map<string, string>();
+    for (const id of instances) {
+      const r = (await handler()(await launchEvent(id), fakeContext(60_000))) as { privateIp: string };
+      ips.set(id, r.privateIp);
+    }
+
+    // Assess: the three lowest addresses (each launch's rank among the three), no lost attach
+    expect([...ips.values()].sort()).toEqual(['10.0.0.4', '10.0.0.5', '10.0.0.6']);
+    expect((await emu().calls())['ec2:AttachNetworkInterface']).toBe(3);
   });
 
   it('changes nothing when every launch event is delivered again, even concurrently', async () => {

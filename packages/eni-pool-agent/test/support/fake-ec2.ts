@@ -10,12 +10,14 @@ import {
   CreateNetworkInterfaceCommand,
   CreateTagsCommand,
   DeleteNetworkInterfaceCommand,
+  DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
   DescribeSubnetsCommand,
   DescribeTagsCommand,
   DetachNetworkInterfaceCommand,
   EC2Client,
   type Filter,
+  type Instance,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
@@ -36,11 +38,21 @@ export interface FakeEni {
   };
 }
 
+export interface FakeInstance {
+  id: string;
+  az: string;
+  /** Epoch ms. */
+  launchTime: number;
+  state: string;
+  tags: Record<string, string>;
+}
+
 export function awsError(name: string, message = name) {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
 }
 
 let seq = 0;
+let launchSeq = 0;
 const hex = () => (++seq).toString(16).padStart(17, '0');
 
 export class FakeEc2 {
@@ -50,6 +62,7 @@ export class FakeEc2 {
   readonly asMock = mockClient(this.autoscalingClient);
   readonly enis = new Map<string, FakeEni>();
   readonly instanceTags = new Map<string, Record<string, string>>();
+  readonly instances = new Map<string, FakeInstance>();
   readonly subnets = new Map<string, { az: string; cidr: string }>();
   readonly completions: CompleteLifecycleActionCommandInput[] = [];
   readonly calls: Record<string, number> = {};
@@ -78,6 +91,29 @@ export class FakeEc2 {
         return { NetworkInterfaces: [] };
       }
       return { NetworkInterfaces: this.describe(input.Filters ?? [], input.NetworkInterfaceIds) };
+    });
+    this.ec2Mock.on(DescribeInstancesCommand).callsFake(async (input) => {
+      count('DescribeInstances');
+      await Promise.resolve();
+      let list = [...this.instances.values()];
+      for (const f of input.Filters ?? []) {
+        const values: string[] = f.Values ?? [];
+        const name: string = f.Name ?? '';
+        list = list.filter((i) => {
+          if (name.startsWith('tag:')) return values.includes(i.tags[name.slice(4)] ?? '\u0000');
+          if (name === 'instance-id') return values.includes(i.id);
+          if (name === 'instance-state-name') return values.includes(i.state);
+          if (name === 'availability-zone') return values.includes(i.az);
+          throw new Error(`fake EC2: unsupported instance filter ${name}`);
+        });
+      }
+      // Eventual consistency: a stale instance is left out (and uses up one stale answer).
+      list = list.filter((i) => {
+        const stale = this.staleDescribes.get(i.id) ?? 0;
+        if (stale > 0) this.staleDescribes.set(i.id, stale - 1);
+        return stale <= 0;
+      });
+      return { Reservations: list.length === 0 ? [] : [{ Instances: list.map((i) => this.toInstance(i)) }] };
     });
     this.ec2Mock.on(AttachNetworkInterfaceCommand).callsFake(async (input) => {
       count('AttachNetworkInterface');
@@ -204,8 +240,22 @@ export class FakeEc2 {
     this.subnets.set(id, { az, cidr });
   }
 
-  /** An instance with its primary ENI at device index 0. */
-  addInstance(az: string, instanceId = `i-${hex()}`): string {
+  /**
+   * An instance with its primary ENI at device index 0. `group` tags it like Auto Scaling does
+   * (aws:autoscaling:groupName); launch times increase with each instance unless given.
+   */
+  addInstance(
+    az: string,
+    instanceId = `i-${hex()}`,
+    options: { group?: string; launchTime?: number; state?: string } = {},
+  ): string {
+    this.instances.set(instanceId, {
+      id: instanceId,
+      az,
+      launchTime: options.launchTime ?? Date.UTC(2026, 0, 1) + ++launchSeq * 1_000,
+      state: options.state ?? 'running',
+      tags: options.group === undefined ? {} : { 'aws:autoscaling:groupName': options.group },
+    });
     this.addEni({
       ip: `172.31.${seq % 250}.${(seq * 7) % 250}`,
       az,
@@ -229,6 +279,20 @@ export class FakeEc2 {
   reset() {
     this.ec2Mock.reset();
     this.asMock.reset();
+  }
+
+  private toInstance(i: FakeInstance): Instance {
+    return {
+      InstanceId: i.id,
+      LaunchTime: new Date(i.launchTime),
+      Placement: { AvailabilityZone: i.az },
+      State: { Name: i.state as 'running' },
+      Tags: Object.entries(i.tags).map(([Key, Value]) => ({ Key, Value })),
+      NetworkInterfaces: this.attachedTo(i.id).map((e) => ({
+        NetworkInterfaceId: e.id,
+        Attachment: { AttachmentId: e.attachment?.id, DeviceIndex: e.attachment?.deviceIndex },
+      })),
+    };
   }
 
   private describe(filters: Filter[], ids: string[] | undefined): NetworkInterface[] {

@@ -1,4 +1,8 @@
-import { AttachNetworkInterfaceCommand, DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
+import {
+  AttachNetworkInterfaceCommand,
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+} from '@aws-sdk/client-ec2';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { Deadline } from '@netkit/aws-core/retry';
 import { manualClock } from '@netkit/testing';
@@ -50,7 +54,6 @@ describe('allocate', () => {
       Filters: [
         { Name: 'tag:netkit:eni-pool', Values: ['app'] },
         { Name: 'availability-zone', Values: [AZ_A] },
-        { Name: 'status', Values: ['available'] },
       ],
     });
     expect(fake.ec2Mock).toHaveReceivedCommandWith(AttachNetworkInterfaceCommand, {
@@ -85,7 +88,7 @@ describe('allocate', () => {
     expect(result.eni.privateIp).toBe('10.0.0.5');
   });
 
-  it('spreads the pick over the lowest 2^k free ENIs after k lost races', async () => {
+  it('after a lost race tries its own position again, and from the second loss spreads over 2^(k-1) free ENIs', async () => {
     // Prepare: every attach loses until the third try
     seedPool(fake, AZ_A, '10.0.0', 'server-a', 8);
     const rival = fake.addInstance(AZ_A);
@@ -108,8 +111,9 @@ describe('allocate', () => {
     // Act: random() just under 1 picks the top of each window
     const result = await allocate({ instanceId }, pool, { ...deps(), random: () => 0.999 }, deadline());
 
-    // Assess: 1st lowest; then top of 2 fresh free (.6); then top of 4 fresh free (.5, .7, .8, .9 -> .9)
-    expect(tried).toEqual(['10.0.0.4', '10.0.0.6', '10.0.0.9']);
+    // Assess: 1st lowest; after one loss the lowest of a fresh list (.5); after two, the top of
+    // the 2 lowest fresh free (.6, .7 -> .7)
+    expect(tried).toEqual(['10.0.0.4', '10.0.0.5', '10.0.0.7']);
     expect(result).toMatchObject({ attempts: 3, collisions: 2 });
   });
 
@@ -433,5 +437,151 @@ describe('release', () => {
     expect((await release(instanceId, pool, deps(), deadline())).detached).toEqual([]);
     expect((await release('i-0000000000000dead', pool, deps(), deadline())).detached).toEqual([]);
     expect(fake.calls.DetachNetworkInterface).toBeUndefined();
+  });
+});
+
+describe('allocate: claim order across the launches of a group', () => {
+  const GROUP = 'web';
+
+  it('an uncontended launch takes the lowest free address although the group has other instances', async () => {
+    // Prepare: two served members (holding .5 and .7), one old member without ENI past the window
+    const enis = seedPool(fake, AZ_A, '10.0.0', 'server-a', 6);
+    for (const [n, eni] of [enis[1]!, enis[3]!].entries()) {
+      const holder = fake.addInstance(AZ_A, undefined, { group: GROUP });
+      eni.attachment = {
+        id: `eni-attach-h${n}`,
+        instanceId: holder,
+        deviceIndex: 1,
+        status: 'attached',
+        deleteOnTermination: false,
+      };
+    }
+    fake.addInstance(AZ_A, undefined, { group: GROUP, launchTime: clock.now() - 3_600_000 });
+    fake.addInstance(AZ_C, undefined, { group: GROUP }); // another AZ: not a contender here
+    const instanceId = fake.addInstance(AZ_A, undefined, { group: GROUP });
+
+    // Act: Lambda mode (group known) and agent mode (group from the instance's tag)
+    const result = await allocate({ instanceId, groupName: GROUP }, pool, deps(), deadline());
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'attached', attempts: 1, collisions: 0 });
+    expect(result.eni.privateIp).toBe('10.0.0.4');
+    expect(fake.calls.DescribeInstances).toBe(1);
+  });
+
+  it('the agent (group unknown) reads the group from the instance tag and gets the same pick', async () => {
+    seedPool(fake, AZ_A, '10.0.0', 'server-a', 3);
+    const first = fake.addInstance(AZ_A, undefined, { group: GROUP });
+    const instanceId = fake.addInstance(AZ_A, undefined, { group: GROUP });
+
+    const result = await allocate({ instanceId, availabilityZone: AZ_A }, pool, deps(), deadline());
+
+    // `first` launched earlier and waits too: it owns .4, so this launch takes .5 at once.
+    expect(result).toMatchObject({ attempts: 1, collisions: 0 });
+    expect(result.eni.privateIp).toBe('10.0.0.5');
+    expect(fake.calls.DescribeInstances).toBe(2);
+    expect(fake.attachedTo(first)).toHaveLength(1);
+  });
+
+  it('a burst of 40 concurrent launches in two AZs: one attach each, distinct ENIs, lowest addresses used', async () => {
+    // Prepare: 20 launches per AZ (one launch time, like one scale-out), 24 ENIs per AZ
+    seedPool(fake, AZ_A, '10.0.0', 'server-a', 24);
+    seedPool(fake, AZ_C, '10.0.1', 'server-c', 24);
+    const at = clock.now();
+    const instances = [...Array(40)].map((_, i) =>
+      fake.addInstance(i % 2 ? AZ_C : AZ_A, undefined, { group: GROUP, launchTime: at }),
+    );
+
+    // Act
+    const results = await Promise.all(
+      instances.map((instanceId) =>
+        allocate({ instanceId, groupName: GROUP }, pool, { ...deps(), random: Math.random }, deadline()),
+      ),
+    );
+
+    // Assess
+    expect(new Set(results.map((r) => r.eni.networkInterfaceId)).size).toBe(40);
+    expect(fake.calls.AttachNetworkInterface).toBe(40);
+    expect(results.every((r) => r.collisions === 0)).toBe(true);
+    const taken = results
+      .filter((r) => r.availabilityZone === AZ_A)
+      .map((r) => Number(r.eni.privateIp.split('.')[3]));
+    expect(taken.sort((x, y) => x - y)).toEqual([...Array(20)].map((_, i) => 4 + i));
+  });
+
+  it('a launch that did not see an earlier one loses once, lists the launches again and takes the next ENI', async () => {
+    // Prepare: `hidden` launched first but EC2 does not list it to us at first
+    seedPool(fake, AZ_A, '10.0.0', 'server-a', 3);
+    const hidden = fake.addInstance(AZ_A, undefined, { group: GROUP });
+    const instanceId = fake.addInstance(AZ_A, undefined, { group: GROUP });
+    fake.staleDescribes.set(hidden, 1);
+    fake.beforeAttach = (id) => {
+      // `hidden` attaches the lowest ENI just before ours lands
+      fake.beforeAttach = undefined;
+      fake.enis.get(id)!.attachment = {
+        id: 'eni-attach-hidden',
+        instanceId: hidden,
+        deviceIndex: 1,
+        status: 'attached',
+        deleteOnTermination: false,
+      };
+    };
+
+    // Act
+    const result = await allocate({ instanceId, groupName: GROUP }, pool, deps(), deadline());
+
+    // Assess
+    expect(result).toMatchObject({ attempts: 2, collisions: 1 });
+    expect(result.eni.privateIp).toBe('10.0.0.5');
+    expect(fake.calls.DescribeInstances).toBe(2);
+  });
+
+  it('a redelivery racing the original agrees on the ENI and ends with one ENI, already held', async () => {
+    seedPool(fake, AZ_A, '10.0.0', 'server-a', 4);
+    fake.addInstance(AZ_A, undefined, { group: GROUP });
+    const instanceId = fake.addInstance(AZ_A, undefined, { group: GROUP });
+
+    const [one, two] = await Promise.all([
+      allocate({ instanceId, groupName: GROUP }, pool, deps(), deadline()),
+      allocate({ instanceId, groupName: GROUP }, pool, deps(), deadline()),
+    ]);
+
+    expect(one.eni.networkInterfaceId).toBe(two.eni.networkInterfaceId);
+    expect([one.outcome, two.outcome].sort()).toEqual(['already-held', 'attached']);
+    expect(fake.attachedTo(instanceId).filter((e) => e.attachment?.deviceIndex === 1)).toHaveLength(1);
+  });
+
+  it('without ec2:DescribeInstances it still claims the lowest free address (roles from before the claim order)', async () => {
+    seedPool(fake, AZ_A, '10.0.0', 'server-a', 2);
+    const instanceId = fake.addInstance(AZ_A, undefined, { group: GROUP });
+    fake.ec2Mock.on(DescribeInstancesCommand).rejects(awsError('UnauthorizedOperation'));
+
+    const result = await allocate({ instanceId, groupName: GROUP }, pool, deps(), deadline());
+
+    expect(result).toMatchObject({ outcome: 'attached', attempts: 1 });
+    expect(result.eni.privateIp).toBe('10.0.0.4');
+  });
+
+  it('refuses without attaching when the instance lists a non-pool interface at the device index', async () => {
+    seedPool(fake, AZ_A, '10.0.0', 'server-a', 2);
+    const instanceId = fake.addInstance(AZ_A, undefined, { group: GROUP });
+    fake.addEni({
+      ip: '10.0.9.9',
+      az: AZ_A,
+      subnetId: 's',
+      tags: {},
+      attachment: {
+        id: 'eni-attach-x',
+        instanceId,
+        deviceIndex: 1,
+        status: 'attached',
+        deleteOnTermination: true,
+      },
+    });
+
+    await expect(allocate({ instanceId, groupName: GROUP }, pool, deps(), deadline())).rejects.toThrow(
+      DeviceIndexTakenError,
+    );
+    expect(fake.ec2Mock).not.toHaveReceivedCommand(AttachNetworkInterfaceCommand);
   });
 });

@@ -168,6 +168,7 @@ describe('Lambda mode handler', () => {
     expect(fake.completions).toHaveLength(0);
     const retried = new FakeEc2();
     for (const [id, eni] of fake.enis) retried.enis.set(id, eni);
+    for (const [id, instance] of fake.instances) retried.instances.set(id, instance);
     fake = retried;
 
     // Act: Lambda's retry
