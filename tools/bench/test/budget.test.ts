@@ -44,7 +44,7 @@ describe('bundle budgets', () => {
     expect(over).toEqual([]);
   });
 
-  it('every bundle imports within the cold-start bound of bare node (fastest-run time ratio, clean start)', () => {
+  it('every bundle imports within the cold-start bound of bare node (fastest-run ratio by wall and CPU time, clean start)', () => {
     // The clean (Lambda-like) baseline: the same for every caller. turbo's strict env mode drops
     // NODE_EXTRA_CA_CERTS, which changes the cost of a bare node start and so the machine ratio.
     const rows = measureColdStart(bundles, {
@@ -54,11 +54,15 @@ describe('bundle budgets', () => {
     });
 
     const problems = rows
-      .filter((r) => r.error !== undefined || (r.lambda?.ratio ?? Infinity) > budgets.coldStartCheckRatio)
+      .filter(
+        (r) =>
+          r.error !== undefined ||
+          Math.min(r.lambda?.ratio ?? Infinity, r.lambda?.cpuRatio ?? Infinity) > budgets.coldStartCheckRatio,
+      )
       .map(
         (r) =>
           r.error ??
-          `${r.id}: ${r.lambda?.ratio}x (${r.lambda?.cpuRatio}x CPU), clean start > ${budgets.coldStartCheckRatio}x`,
+          `${r.id}: ${r.lambda?.ratio}x wall and ${r.lambda?.cpuRatio}x CPU, clean start > ${budgets.coldStartCheckRatio}x`,
       );
     expect(problems).toEqual([]);
   }, 600_000);
