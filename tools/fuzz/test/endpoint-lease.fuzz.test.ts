@@ -11,6 +11,7 @@ import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureLogs } from './support/capture-logs.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const MAX_REASON = 400;
@@ -40,24 +41,6 @@ beforeAll(async () => {
 afterAll(() => {
   for (const key of Object.keys(ENV)) delete process.env[key];
 });
-
-async function captureLogs<T>(work: () => Promise<T>): Promise<{ value: T; lines: string[] }> {
-  const lines: string[] = [];
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  const collect = (chunk: unknown) => {
-    lines.push(...String(chunk).split('\n').filter(Boolean));
-    return true;
-  };
-  process.stdout.write = collect as typeof process.stdout.write;
-  process.stderr.write = collect as typeof process.stderr.write;
-  try {
-    return { value: await work(), lines };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
 
 function validEvent() {
   return {

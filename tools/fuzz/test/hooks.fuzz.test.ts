@@ -13,6 +13,7 @@ import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { captureLogs } from './support/capture-logs.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const GROUP = 'fuzz-asg';
@@ -64,25 +65,6 @@ beforeAll(async () => {
     handlers.set(name, bundle.handler);
   }
 }, 180_000);
-
-/** Everything written to stdout/stderr (Powertools logs) while `work` runs, one entry per line. */
-async function captureLogs<T>(work: () => Promise<T>): Promise<{ value: T; lines: string[] }> {
-  const lines: string[] = [];
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  const collect = (chunk: unknown) => {
-    lines.push(...String(chunk).split('\n').filter(Boolean));
-    return true;
-  };
-  process.stdout.write = collect as typeof process.stdout.write;
-  process.stderr.write = collect as typeof process.stderr.write;
-  try {
-    return { value: await work(), lines };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
 
 afterEach(() => {
   // importBundle writes the package environment into process.env; later tests set their own.

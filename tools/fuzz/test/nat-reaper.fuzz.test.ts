@@ -19,6 +19,7 @@ import { loadConfig } from '@netkit/nat-reaper/src/config.ts';
 import { fakeContext } from '@netkit/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureLogs } from './support/capture-logs.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const SEED = 19;
@@ -56,24 +57,6 @@ beforeAll(async () => {
   ec2 = new EC2Client(emu().clientConfig);
 }, 180_000);
 afterAll(() => responses?.close());
-
-async function captureLogs<T>(work: () => Promise<T>): Promise<{ value: T; lines: string[] }> {
-  const lines: string[] = [];
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  const collect = (chunk: unknown) => {
-    lines.push(...String(chunk).split('\n').filter(Boolean));
-    return true;
-  };
-  process.stdout.write = collect as typeof process.stdout.write;
-  process.stderr.write = collect as typeof process.stderr.write;
-  try {
-    return { value: await work(), lines };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
 
 /** A well-formed request for the seed stack, answered to a fresh path of the local response server. */
 function validRequest(kind: 'Create' | 'Update' | 'Delete' = 'Create') {
