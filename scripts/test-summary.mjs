@@ -22,6 +22,23 @@ for (const file of files) {
   if ((r.numFailedTests ?? 0) > 0 || r.success === false) {
     unsuccessful += 1;
     console.log(`  failures in ${file}`);
+    // The tail of a CI log is often all that is kept: name each failed test and its first message lines.
+    for (const suite of r.testResults ?? []) {
+      for (const t of suite.assertionResults ?? []) {
+        if (t.status !== 'failed') continue;
+        console.log(`    x ${suite.name}: ${t.fullName}`);
+        const message = (t.failureMessages ?? []).join('\n').split('\n').slice(0, 12);
+        for (const line of message) console.log(`        ${line}`);
+      }
+      if (suite.status === 'failed' && (suite.assertionResults ?? []).length === 0) {
+        console.log(
+          `    x ${suite.name}: ${String(suite.message ?? 'suite failed')
+            .split('\n')
+            .slice(0, 12)
+            .join('\n        ')}`,
+        );
+      }
+    }
   }
 }
 if (files.length === 0) {

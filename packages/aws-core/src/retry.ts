@@ -1,4 +1,4 @@
-import { DeadlineExceededError } from './errors.ts';
+import { DeadlineExceededError, isAwsError, isTransientError } from './errors.ts';
 
 /** Time source, injectable so that tests and simulations control waits. */
 export interface Clock {
@@ -103,6 +103,30 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
       await clock.sleep(delay);
     }
   }
+}
+
+export interface TransientRetryOptions extends BackoffOptions {
+  deadline: Deadline;
+  clock?: Clock;
+  /** AWS error names that are transient for this particular call, besides throttling, 5xx and network errors. */
+  transient?: readonly string[];
+  /** Called before each wait, e.g. to log or to heartbeat. A throw stops the retries. */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void | Promise<void>;
+}
+
+/**
+ * The one retry helper for AWS calls: `retry` with the retryable set every package uses
+ * (`isTransientError`, plus the call's own transient error names), inside the deadline.
+ */
+export function retryTransient<T>(
+  fn: (attempt: number) => Promise<T>,
+  { transient = [], ...options }: TransientRetryOptions,
+): Promise<T> {
+  return retry(fn, {
+    ...options,
+    retryable: (error) =>
+      isTransientError(error) || (transient.length > 0 && isAwsError(error, ...transient)),
+  });
 }
 
 export interface PollOptions extends BackoffOptions {

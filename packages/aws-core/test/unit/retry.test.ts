@@ -1,7 +1,7 @@
 import { manualClock } from '@netkit/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { DeadlineExceededError } from '../../src/errors.ts';
-import { backoffDelay, Deadline, pollUntil, retry, systemClock } from '../../src/retry.ts';
+import { backoffDelay, Deadline, pollUntil, retry, retryTransient, systemClock } from '../../src/retry.ts';
 
 describe('backoffDelay', () => {
   it('grows exponentially with jitter and respects the cap', () => {
@@ -67,6 +67,46 @@ describe('retry', () => {
       }),
     ).rejects.toThrow(/^e\d+$/);
     expect(clock.now() - Date.parse('2026-11-21T10:00:00Z')).toBeLessThanOrEqual(1_000);
+  });
+});
+
+describe('retryTransient', () => {
+  const awsError = (name: string, fault: 'client' | 'server', status: number) =>
+    Object.assign(new Error(name), { name, $fault: fault, $metadata: { httpStatusCode: status } });
+
+  it('retries throttling, server faults, network errors and the named transient errors', async () => {
+    // Prepare
+    const clock = manualClock();
+    const fn = vi
+      .fn()
+      .mockRejectedValueOnce(awsError('RequestLimitExceeded', 'client', 503))
+      .mockRejectedValueOnce(awsError('InternalError', 'server', 500))
+      .mockRejectedValueOnce(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))
+      .mockRejectedValueOnce(awsError('IncorrectInstanceState', 'client', 400))
+      .mockResolvedValue('ok');
+    const onRetry = vi.fn();
+    // Act
+    const result = retryTransient(fn, {
+      deadline: Deadline.in(60_000, clock),
+      clock,
+      transient: ['IncorrectInstanceState'],
+      onRetry,
+    });
+    // Assess
+    await expect(result).resolves.toBe('ok');
+    expect(fn).toHaveBeenCalledTimes(5);
+    expect(onRetry).toHaveBeenCalledTimes(4);
+  });
+
+  it('rethrows a client error that is not named transient at once', async () => {
+    // Prepare
+    const clock = manualClock();
+    const fn = vi.fn().mockRejectedValue(awsError('IncorrectInstanceState', 'client', 400));
+    // Act
+    const result = retryTransient(fn, { deadline: Deadline.in(60_000, clock), clock });
+    // Assess
+    await expect(result).rejects.toThrow('IncorrectInstanceState');
+    expect(fn).toHaveBeenCalledTimes(1);
   });
 });
 
