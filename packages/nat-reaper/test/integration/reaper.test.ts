@@ -3,6 +3,7 @@ import { DeleteTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_MODE } from '@netkit/aws-core/clients';
 import { defaultPhysicalResourceId } from '@netkit/aws-core/custom-resource';
 import { silentLogger } from '@netkit/aws-core/observability';
+import { systemClock } from '@netkit/aws-core/retry';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext, loadEvent } from '@netkit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import {
   startResponseServer,
 } from '../../demo/seed-stack.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createHandler } from '../../src/handler.ts';
+import { createHandler } from '../../src/create-handler.ts';
 
 const NAT_DELETE_DELAY_MS = 1_500;
 const emu = useEmulator({ natDeleteDelayMs: NAT_DELETE_DELAY_MS });
@@ -33,7 +34,7 @@ function setup() {
     retryMode: DEFAULT_RETRY_MODE,
   });
   const cfn = new CloudFormationClient(emu().clientConfig);
-  const handler = createHandler({ ec2, cfn, logger: silentLogger }, loadConfig({}));
+  const handler = createHandler({ ec2, cfn, logger: silentLogger, clock: systemClock }, loadConfig({}));
   return { ec2, handler };
 }
 

@@ -11,8 +11,8 @@ import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.ts';
-import { createHandler } from '../../src/handler.ts';
-import { createWorld, ids } from './fake-ec2.ts';
+import { createHandler } from '../../src/create-handler.ts';
+import { createWorld, ids } from '../support/fake-ec2.ts';
 
 type Clock = ReturnType<typeof manualClock>;
 
@@ -201,7 +201,7 @@ describe('Create', () => {
     world.settings.natDeleteDelayMs = 30_000;
     const start = clock.now();
     // Act
-    await handlerWith({ NAT_POLL_MAX_MS: 2_000 })(seedEvent(), fakeContext());
+    await handlerWith({ natPollMaxMs: 2_000 })(seedEvent(), fakeContext());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     const waited = clock.now() - start;
@@ -251,7 +251,7 @@ describe('Create', () => {
     world.inject('ReleaseAddress', ...Array<string>(100).fill('AuthFailure'));
     const start = clock.now();
     // Act
-    await handlerWith({ EIP_RELEASE_TIMEOUT_MS: 5_000 })(seedEvent(), fakeContext());
+    await handlerWith({ eipReleaseTimeoutMs: 5_000 })(seedEvent(), fakeContext());
     // Assess
     expect(sent[0]?.Status).toBe('FAILED');
     expect(sent[0]?.Reason).toContain(`ReleaseAddress ${ids.alloc} still failing`);
@@ -506,7 +506,7 @@ describe('reapable tag', () => {
       routes: [{ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local', Origin: 'CreateRouteTable' }],
     });
     // Act
-    await handlerWith({ REAPABLE_TAG_VALUE: 'bootstrap' })(
+    await handlerWith({ reapableTagValue: 'bootstrap' })(
       seedEvent('create', { RouteTableIds: [ids.privateRtb, ids.publicRtb, ids.unlistedRtb] }),
       fakeContext(),
     );
@@ -792,7 +792,7 @@ describe('deadline', () => {
       return { NatGateways: [{ NatGatewayId: ids.nat, VpcId: ids.vpc, State: 'available' }] };
     });
     // Act: 15 s margin, 15.05 s left: the runner answers after ~50 ms of real time.
-    const response = await handlerWith({ RESPONSE_MARGIN_MS: 15_000 })(seedEvent(), fakeContext(15_050));
+    const response = await handlerWith({ deadlineMarginMs: 15_000 })(seedEvent(), fakeContext(15_050));
     release();
     await vi.waitFor(() =>
       expect(world.calls.filter((c) => c === 'DescribeRouteTables').length).toBeGreaterThan(0),
