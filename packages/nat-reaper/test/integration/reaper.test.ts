@@ -101,12 +101,11 @@ describe('nat-reaper against the emulator', () => {
       igwCount: 0,
       defaultRoutes: [],
     });
-    // It waited for the deletion (not a fixed sleep: well under the seed's 60 s) and released the EIP
-    // in one call: the emulator fails ReleaseAddress with InvalidIPAddress.InUse while the NAT is deleting.
+    // It waited for the deletion and released the EIP in one call: the emulator fails ReleaseAddress with
+    // InvalidIPAddress.InUse while the NAT is deleting. That it polled rather than slept a fixed time is
+    // proven by the DescribeNatGateways count below (and on a manual clock in the unit tests), not by
+    // wall time, which a loaded machine stretches without bound.
     expect(elapsed).toBeGreaterThanOrEqual(NAT_DELETE_DELAY_MS);
-    // The upper bound only rules out a fixed sleep like the seed's 60 s; it is loose so a loaded CI machine
-    // cannot fail it (the call counts below prove the polling).
-    expect(elapsed).toBeLessThan(NAT_DELETE_DELAY_MS + 30_000);
     const calls = await emu().calls();
     expect(mutations(calls)).toEqual({
       'ec2:DeleteRoute': 2,
