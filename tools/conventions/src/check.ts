@@ -4,6 +4,7 @@ import {
   checkEntryExports,
   checkErrorClasses,
   checkFunctionLength,
+  checkHandlerDeps,
   checkLayout,
   checkTestFolders,
 } from './rules.ts';
@@ -17,6 +18,7 @@ export function checkConventions(root: string): Violation[] {
   const all = [
     ...checkLayout(root),
     ...checkEntryExports(root),
+    ...checkHandlerDeps(root),
     ...checkFunctionLength(root),
     ...checkAwsCoreHelpers(root),
     ...checkErrorClasses(root),

@@ -319,3 +319,39 @@ export function checkTestFolders(root: string): Violation[] {
   }
   return out;
 }
+
+/** The deps interface a factory file must export: `HandlerDeps`, or `<Entry>HandlerDeps` for `create-<entry>-handler.ts`. */
+function depsNameOf(factoryFile: string): string | undefined {
+  const name = basename(factoryFile);
+  if (name === 'create-handler.ts') return 'HandlerDeps';
+  const entry = /^create-(.+)-handler\.ts$/.exec(name)?.[1];
+  return entry === undefined ? undefined : `${pascal(entry)}HandlerDeps`;
+}
+
+function depsViolations(root: string, path: string): Violation[] {
+  const depsName = depsNameOf(path);
+  if (depsName === undefined) return [];
+  const file = parse(path);
+  const exported = exportedNames(file).some((e) => e.name === depsName);
+  if (!exported) {
+    const message = `does not export its deps interface ${depsName}`;
+    return [{ rule: 'handler-deps', file: rel(root, path), line: 1, message }];
+  }
+  const declaration = file.statements.find(
+    (s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === depsName,
+  );
+  if (declaration === undefined) return []; // a type alias: its members are not checked here
+  const clock = declaration.members.find((m) => m.name?.getText(file) === 'clock');
+  if (clock !== undefined && clock.questionToken === undefined) return [];
+  const message = `${depsName}.clock is ${clock === undefined ? 'missing' : 'optional'}; it is always required (the entry passes systemClock)`;
+  return [{ rule: 'handler-deps', file: rel(root, path), line: lineOf(clock ?? declaration, file), message }];
+}
+
+/** Rule 3: each factory file exports its deps interface, `HandlerDeps` / `<Entry>HandlerDeps`, with a required `clock`. */
+export function checkHandlerDeps(root: string): Violation[] {
+  return behaviourPackages(root).flatMap((pkg) =>
+    sourceFiles(join(root, 'packages', pkg, 'src'))
+      .filter((f) => depsNameOf(f) !== undefined)
+      .flatMap((path) => depsViolations(root, path)),
+  );
+}

@@ -13,6 +13,7 @@ export interface Violation {
 export type RuleName =
   | 'layout'
   | 'entry-exports'
+  | 'handler-deps'
   | 'function-length'
   | 'aws-core-helpers'
   | 'error-classes'

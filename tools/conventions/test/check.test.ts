@@ -30,9 +30,10 @@ function cleanTree(): Tree {
     ].join('\n'),
     'packages/widget/src/handler.ts': 'export const handler = () => 1;\n',
     'packages/widget/src/create-handler.ts':
-      'export interface HandlerDeps {}\nexport function createHandler() {}\n',
+      'export interface HandlerDeps {\n  clock: Clock;\n}\nexport function createHandler() {}\n',
     'packages/widget/src/sweeper-handler.ts': 'export const handler = () => 2;\n',
-    'packages/widget/src/create-sweeper-handler.ts': 'export function createSweeperHandler() {}\n',
+    'packages/widget/src/create-sweeper-handler.ts':
+      'export type SweeperHandlerDeps = HandlerDeps;\nexport function createSweeperHandler() {}\n',
     'packages/widget/src/sweep-cli.ts': 'console.log(1);\n',
     'packages/widget/src/config.ts': 'export interface Config {}\nexport function loadConfig() {}\n',
     'packages/widget/src/errors.ts': [
@@ -144,6 +145,23 @@ describe('the house-style check over a fixture tree', () => {
     expect(violations.map((v) => v.message.split(';')[0])).toEqual([
       "entry file exports 'HandlerResult'",
       "entry file exports 'createHandler'",
+    ]);
+  });
+
+  it('reports a factory without its deps interface, or with an optional or missing clock', () => {
+    const violations = check({
+      'packages/widget/src/create-handler.ts':
+        'export interface HandlerDeps {\n  ec2: EC2Client;\n  clock?: Clock;\n}\n',
+      'packages/widget/src/create-sweeper-handler.ts': 'export interface Deps {}\n',
+    });
+
+    expect(brief(violations)).toEqual([
+      { rule: 'handler-deps', file: 'packages/widget/src/create-handler.ts', line: 3 },
+      { rule: 'handler-deps', file: 'packages/widget/src/create-sweeper-handler.ts', line: 1 },
+    ]);
+    expect(violations.map((v) => v.message.split(';')[0])).toEqual([
+      'HandlerDeps.clock is optional',
+      'does not export its deps interface SweeperHandlerDeps',
     ]);
   });
 
