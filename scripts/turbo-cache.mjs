@@ -46,7 +46,13 @@ const PROBES = [
       ...TOOLS_ON_BUNDLES,
       id('fuzz', 'test'),
       id('fuzz', 'typecheck'),
+      id('conventions', 'test'),
     ],
+  },
+  {
+    // The house-style check reads every package's src/, build.mjs and test/unit/.
+    file: 'packages/nat-reaper/test/unit/config.test.ts',
+    exactly: [id('nat-reaper', 'typecheck'), id('nat-reaper', 'test'), id('conventions', 'test')],
   },
   {
     file: 'packages/eip-associator/demo/scenario.ts',

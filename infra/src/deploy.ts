@@ -255,6 +255,45 @@ export function resolveDeploy(pkg: string, options: DeployOptions, env: Environm
   const template = env.templates.get(pkg) as string;
   const dir = dirname(template);
   const samconfigFile = join(dir, 'samconfig.toml');
+  const { values, where } = samconfigSection(pkg, options, env, template, samconfigFile);
+  const { parameters, fromCli } = deployParameters(pkg, options, env, template, values, where);
+  const { tags, confirmChangeset, failOnEmptyChangeset, resolveS3 } = deploySwitches(pkg, values, where);
+  const stackName = asString(values['stack_name']);
+  if (stackName === undefined && !options.guided) {
+    throw new DeployUsageError(`${pkg}: ${where} has no stack_name. Add it, or run with --guided.`);
+  }
+  const region = options.region ?? asString(values['region']);
+  if (region !== undefined && !REGION.test(region))
+    throw new DeployUsageError(`${pkg}: ${where} region '${region}' is not an AWS Region name`);
+  return {
+    pkg,
+    template,
+    dir,
+    samconfig: samconfigFile,
+    stackName,
+    region,
+    capabilities: asList(values['capabilities']),
+    parameters,
+    overridden: fromCli.size > 0,
+    tags,
+    s3Bucket: options.s3Bucket ?? asString(values['s3_bucket']),
+    s3Prefix: asString(values['s3_prefix']) ?? stackName,
+    resolveS3,
+    confirmChangeset: confirmChangeset && !options.noConfirmChangeset,
+    failOnEmptyChangeset,
+  };
+}
+
+type SamValues = NonNullable<ReturnType<SamConfig['environments']['get']>>;
+
+/** The `[<env>.deploy.parameters]` section of the package's samconfig.toml (empty with --guided). */
+function samconfigSection(
+  pkg: string,
+  options: DeployOptions,
+  env: Environment,
+  template: string,
+  samconfigFile: string,
+): { values: SamValues; where: string } {
   const rel = relative(REPO_ROOT, samconfigFile);
   let config: SamConfig;
   try {
@@ -270,8 +309,18 @@ export function resolveDeploy(pkg: string, options: DeployOptions, env: Environm
         `Add the section, or run with --guided to create it.`,
     );
   }
-  const values = section ?? {};
-  const where = `${rel} [${options.env}]`;
+  return { values: section ?? {}, where: `${rel} [${options.env}]` };
+}
+
+/** samconfig's parameter_overrides, then --parameter-overrides: each declared by the template, each valid. */
+function deployParameters(
+  pkg: string,
+  options: DeployOptions,
+  env: Environment,
+  template: string,
+  values: SamValues,
+  where: string,
+): { parameters: Map<string, string>; fromCli: Map<string, string> } {
   let fromConfig: Map<string, string>;
   try {
     fromConfig =
@@ -314,42 +363,21 @@ export function resolveDeploy(pkg: string, options: DeployOptions, env: Environm
       checkValue(pkg, key, value, specs[key] as JsonObject, source);
     }
   }
-  let tags: Map<string, string>;
-  let confirmChangeset: boolean;
-  let failOnEmptyChangeset: boolean;
-  let resolveS3: boolean;
+  return { parameters, fromCli };
+}
+
+/** tags and the boolean switches of the section. */
+function deploySwitches(pkg: string, values: SamValues, where: string) {
   try {
-    tags = parseSamTags(values['tags']);
-    confirmChangeset = asBool(values['confirm_changeset'], false);
-    failOnEmptyChangeset = asBool(values['fail_on_empty_changeset'], true);
-    resolveS3 = asBool(values['resolve_s3'], false);
+    return {
+      tags: parseSamTags(values['tags']),
+      confirmChangeset: asBool(values['confirm_changeset'], false),
+      failOnEmptyChangeset: asBool(values['fail_on_empty_changeset'], true),
+      resolveS3: asBool(values['resolve_s3'], false),
+    };
   } catch (error) {
     throw new DeployUsageError(`${pkg}: ${where} ${(error as Error).message}`);
   }
-  const stackName = asString(values['stack_name']);
-  if (stackName === undefined && !options.guided) {
-    throw new DeployUsageError(`${pkg}: ${where} has no stack_name. Add it, or run with --guided.`);
-  }
-  const region = options.region ?? asString(values['region']);
-  if (region !== undefined && !REGION.test(region))
-    throw new DeployUsageError(`${pkg}: ${where} region '${region}' is not an AWS Region name`);
-  return {
-    pkg,
-    template,
-    dir,
-    samconfig: samconfigFile,
-    stackName,
-    region,
-    capabilities: asList(values['capabilities']),
-    parameters,
-    overridden: fromCli.size > 0,
-    tags,
-    s3Bucket: options.s3Bucket ?? asString(values['s3_bucket']),
-    s3Prefix: asString(values['s3_prefix']) ?? stackName,
-    resolveS3,
-    confirmChangeset: confirmChangeset && !options.noConfirmChangeset,
-    failOnEmptyChangeset,
-  };
 }
 
 function samCommand(d: ResolvedDeploy, options: DeployOptions): Command {

@@ -295,57 +295,9 @@ export class Rehearser {
       resources
         .filter((r) => r.ResourceType === type && r.PhysicalResourceId)
         .map((r) => [r.LogicalResourceId ?? '', r.PhysicalResourceId ?? '']);
-
-    const functions: RehearsedFunction[] = [];
-    for (const [logicalId, name] of physical('AWS::Lambda::Function')) {
-      const configuration = await this.lambda.send(
-        new GetFunctionConfigurationCommand({ FunctionName: name }),
-      );
-      let permissions: JsonObject[] = [];
-      try {
-        const policy = await this.lambda.send(new GetPolicyCommand({ FunctionName: name }));
-        const doc = JSON.parse(policy.Policy ?? '{}') as { Statement?: JsonObject[] };
-        permissions = doc.Statement ?? [];
-      } catch (error) {
-        if ((error as { name?: string }).name !== 'ResourceNotFoundException') throw error;
-      }
-      functions.push({ logicalId, configuration, permissions });
-    }
-
-    const rules: RehearsedRule[] = [];
-    for (const [logicalId, name] of physical('AWS::Events::Rule')) {
-      const ruleName = name.includes('/') ? (name.split('/').pop() as string) : name;
-      const rule = await this.events.send(new DescribeRuleCommand({ Name: ruleName }));
-      const targets = await this.events.send(new ListTargetsByRuleCommand({ Rule: ruleName }));
-      rules.push({
-        logicalId,
-        name: ruleName,
-        eventPattern: rule.EventPattern ? (JSON.parse(rule.EventPattern) as Json) : undefined,
-        scheduleExpression: rule.ScheduleExpression,
-        state: rule.State,
-        targets: targets.Targets ?? [],
-      });
-    }
-
-    const roles: RehearsedRole[] = [];
-    for (const [logicalId, name] of physical('AWS::IAM::Role')) {
-      const role = await this.iam.send(new GetRoleCommand({ RoleName: name }));
-      const names = await this.iam.send(new ListRolePoliciesCommand({ RoleName: name }));
-      const inlinePolicies: Record<string, Json> = {};
-      for (const policyName of names.PolicyNames ?? []) {
-        const p = await this.iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName }));
-        inlinePolicies[policyName] = parsePolicyDocument(p.PolicyDocument ?? '{}');
-      }
-      const attached = await this.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name }));
-      roles.push({
-        logicalId,
-        name,
-        assumeRolePolicy: parsePolicyDocument(role.Role?.AssumeRolePolicyDocument ?? '{}'),
-        inlinePolicies,
-        managedPolicyArns: (attached.AttachedPolicies ?? []).map((a) => a.PolicyArn ?? ''),
-      });
-    }
-
+    const functions = await this.readFunctions(physical('AWS::Lambda::Function'));
+    const rules = await this.readRules(physical('AWS::Events::Rule'));
+    const roles = await this.readRoles(physical('AWS::IAM::Role'));
     const logGroups: Rehearsal['logGroups'] = [];
     for (const [logicalId, name] of physical('AWS::Logs::LogGroup')) {
       const found = await this.describeLogGroup(name);
@@ -365,6 +317,68 @@ export class Rehearser {
       logGroups,
       deployed,
     };
+  }
+
+  /** Each function's configuration and resource policy statements (none when it has no policy). */
+  private async readFunctions(ids: Array<[string, string]>): Promise<RehearsedFunction[]> {
+    const functions: RehearsedFunction[] = [];
+    for (const [logicalId, name] of ids) {
+      const configuration = await this.lambda.send(
+        new GetFunctionConfigurationCommand({ FunctionName: name }),
+      );
+      let permissions: JsonObject[] = [];
+      try {
+        const policy = await this.lambda.send(new GetPolicyCommand({ FunctionName: name }));
+        const doc = JSON.parse(policy.Policy ?? '{}') as { Statement?: JsonObject[] };
+        permissions = doc.Statement ?? [];
+      } catch (error) {
+        if ((error as { name?: string }).name !== 'ResourceNotFoundException') throw error;
+      }
+      functions.push({ logicalId, configuration, permissions });
+    }
+    return functions;
+  }
+
+  /** Each EventBridge rule with its pattern or schedule, state and targets. */
+  private async readRules(ids: Array<[string, string]>): Promise<RehearsedRule[]> {
+    const rules: RehearsedRule[] = [];
+    for (const [logicalId, name] of ids) {
+      const ruleName = name.includes('/') ? (name.split('/').pop() as string) : name;
+      const rule = await this.events.send(new DescribeRuleCommand({ Name: ruleName }));
+      const targets = await this.events.send(new ListTargetsByRuleCommand({ Rule: ruleName }));
+      rules.push({
+        logicalId,
+        name: ruleName,
+        eventPattern: rule.EventPattern ? (JSON.parse(rule.EventPattern) as Json) : undefined,
+        scheduleExpression: rule.ScheduleExpression,
+        state: rule.State,
+        targets: targets.Targets ?? [],
+      });
+    }
+    return rules;
+  }
+
+  /** Each role's trust policy, inline policies and attached managed policies. */
+  private async readRoles(ids: Array<[string, string]>): Promise<RehearsedRole[]> {
+    const roles: RehearsedRole[] = [];
+    for (const [logicalId, name] of ids) {
+      const role = await this.iam.send(new GetRoleCommand({ RoleName: name }));
+      const names = await this.iam.send(new ListRolePoliciesCommand({ RoleName: name }));
+      const inlinePolicies: Record<string, Json> = {};
+      for (const policyName of names.PolicyNames ?? []) {
+        const p = await this.iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName }));
+        inlinePolicies[policyName] = parsePolicyDocument(p.PolicyDocument ?? '{}');
+      }
+      const attached = await this.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name }));
+      roles.push({
+        logicalId,
+        name,
+        assumeRolePolicy: parsePolicyDocument(role.Role?.AssumeRolePolicyDocument ?? '{}'),
+        inlinePolicies,
+        managedPolicyArns: (attached.AttachedPolicies ?? []).map((a) => a.PolicyArn ?? ''),
+      });
+    }
+    return roles;
   }
 
   /**
@@ -413,19 +427,45 @@ export function resolve(
   template: Template,
   options: { keepNoValue?: boolean } = {},
 ): Json | undefined {
-  const params: Record<string, string> = {};
-  for (const [name, spec] of Object.entries(template.Parameters ?? {})) {
-    const v = rehearsal.parameters[name] ?? spec['Default'];
-    if (v !== undefined && v !== null) params[name] = String(v);
+  const result = new Resolver(rehearsal, template).walk(value);
+  return result === NO_VALUE && !options.keepNoValue ? undefined : result;
+}
+
+/** What `walkFunction` returns for an object that is no intrinsic function it knows. */
+const NOT_A_FUNCTION = Symbol('not-a-function');
+
+/** Template expressions evaluated against one rehearsed stack: parameters, physical ids, ARNs, conditions. */
+class Resolver {
+  private readonly params: Record<string, string> = {};
+  private readonly physical: Map<string, string>;
+  private readonly pseudo: Record<string, string>;
+
+  constructor(
+    private readonly rehearsal: Rehearsal,
+    private readonly template: Template,
+  ) {
+    for (const [name, spec] of Object.entries(template.Parameters ?? {})) {
+      const v = rehearsal.parameters[name] ?? spec['Default'];
+      if (v !== undefined && v !== null) this.params[name] = String(v);
+    }
+    this.physical = new Map(
+      rehearsal.resources.map((r) => [r.LogicalResourceId ?? '', r.PhysicalResourceId ?? '']),
+    );
+    this.pseudo = {
+      'AWS::Region': rehearsal.region,
+      'AWS::AccountId': '123456789012',
+      'AWS::Partition': 'aws',
+      'AWS::StackName': rehearsal.stackName,
+      'AWS::URLSuffix': 'amazonaws.com',
+    };
   }
-  const physical = new Map(
-    rehearsal.resources.map((r) => [r.LogicalResourceId ?? '', r.PhysicalResourceId ?? '']),
-  );
-  const arnOf = (id: string): string | undefined => {
+
+  arnOf(id: string): string | undefined {
+    const rehearsal = this.rehearsal;
     const fn = rehearsal.functions.find((f) => f.logicalId === id);
     if (fn) return fn.configuration.FunctionArn;
-    const type = template.Resources[id]?.Type;
-    const p = physical.get(id);
+    const type = this.template.Resources[id]?.Type;
+    const p = this.physical.get(id);
     if (p === undefined) return undefined;
     if (p.startsWith('arn:')) return p;
     if (type === 'AWS::SQS::Queue')
@@ -437,32 +477,30 @@ export function resolve(
     // becomes '...:*:*' in AWS): moto leaves the suffix out.
     if (type === 'AWS::Logs::LogGroup') return `arn:aws:logs:${rehearsal.region}:123456789012:log-group:${p}`;
     return undefined;
-  };
-  const pseudo: Record<string, string> = {
-    'AWS::Region': rehearsal.region,
-    'AWS::AccountId': '123456789012',
-    'AWS::Partition': 'aws',
-    'AWS::StackName': rehearsal.stackName,
-    'AWS::URLSuffix': 'amazonaws.com',
-  };
-  const ref = (name: string): string | undefined => pseudo[name] ?? params[name] ?? physical.get(name);
-  const condition = (name: string): boolean | undefined => {
-    const expr = template.Conditions?.[name];
-    return expr === undefined ? undefined : truth(expr);
-  };
-  const truth = (expr: Json | undefined): boolean | undefined => {
+  }
+
+  ref(name: string): string | undefined {
+    return this.pseudo[name] ?? this.params[name] ?? this.physical.get(name);
+  }
+
+  condition(name: string): boolean | undefined {
+    const expr = this.template.Conditions?.[name];
+    return expr === undefined ? undefined : this.truth(expr);
+  }
+
+  truth(expr: Json | undefined): boolean | undefined {
     if (!isObject(expr)) return typeof expr === 'boolean' ? expr : undefined;
-    if (typeof expr['Condition'] === 'string') return condition(expr['Condition']);
+    if (typeof expr['Condition'] === 'string') return this.condition(expr['Condition']);
     const eq = expr['Fn::Equals'];
     if (Array.isArray(eq)) {
-      const [a, b] = [walk(eq[0]), walk(eq[1])];
+      const [a, b] = [this.walk(eq[0]), this.walk(eq[1])];
       // CloudFormation compares scalars as strings: a Number parameter "0" equals 0.
       const norm = (x: Json) => (typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x));
       return a === undefined || b === undefined ? undefined : norm(a) === norm(b);
     }
     const not = expr['Fn::Not'];
     if (Array.isArray(not)) {
-      const t = truth(not[0]);
+      const t = this.truth(not[0]);
       return t === undefined ? undefined : !t;
     }
     for (const [fn, all] of [
@@ -471,64 +509,76 @@ export function resolve(
     ] as const) {
       const args = expr[fn];
       if (Array.isArray(args)) {
-        const ts = args.map(truth);
+        const ts = args.map((a) => this.truth(a));
         if (ts.some((t) => t === undefined)) return undefined;
         return all ? ts.every(Boolean) : ts.some(Boolean);
       }
     }
     return undefined;
-  };
-  const walk = (v: Json | undefined): Json | undefined => {
+  }
+
+  walk(v: Json | undefined): Json | undefined {
     if (v === undefined || v === null || typeof v !== 'object') return v;
     if (Array.isArray(v)) {
-      const out = v.map(walk).filter((x) => x !== NO_VALUE);
+      const out = v.map((x) => this.walk(x)).filter((x) => x !== NO_VALUE);
       return out.some((x) => x === undefined) ? undefined : (out as Json[]);
     }
     if (v['Ref'] === 'AWS::NoValue') return NO_VALUE;
-    if (typeof v['Ref'] === 'string') {
-      // A list parameter is a list wherever it is used whole (Fn::Join, a Resource list), as in CloudFormation.
-      const type = template.Parameters?.[v['Ref']]?.['Type'];
-      const r = ref(v['Ref']);
-      const isList = typeof type === 'string' && (type.startsWith('List<') || type === 'CommaDelimitedList');
-      return isList && r !== undefined ? r.split(',').map((x) => x.trim()) : r;
-    }
-    const split = v['Fn::Split'];
-    if (Array.isArray(split) && typeof split[0] === 'string') {
-      const whole = walk(split[1]);
-      return typeof whole === 'string' ? whole.split(split[0]) : undefined;
-    }
-    const ifArgs = v['Fn::If'];
-    if (Array.isArray(ifArgs) && typeof ifArgs[0] === 'string') {
-      const t = condition(ifArgs[0]);
-      return t === undefined ? undefined : walk(t ? ifArgs[1] : ifArgs[2]);
-    }
-    const att = v['Fn::GetAtt'];
-    if (Array.isArray(att) && typeof att[0] === 'string') return att[1] === 'Arn' ? arnOf(att[0]) : undefined;
-    const sub = v['Fn::Sub'];
-    if (typeof sub === 'string') {
-      let missing = false;
-      const out = sub.replace(/\$\{([^}!]+)\}/g, (_m, key: string) => {
-        const [id, attr] = key.split('.');
-        const r = attr === 'Arn' ? arnOf(id as string) : attr === undefined ? ref(id as string) : undefined;
-        if (r === undefined) missing = true;
-        return r ?? '';
-      });
-      return missing ? undefined : out;
-    }
-    const join = v['Fn::Join'];
-    if (Array.isArray(join) && typeof join[0] === 'string') {
-      const parts = walk(join[1]);
-      return Array.isArray(parts) ? parts.map(String).join(join[0]) : undefined;
-    }
+    if (typeof v['Ref'] === 'string') return this.walkRef(v['Ref']);
+    const fn = this.walkFunction(v);
+    if (fn !== NOT_A_FUNCTION) return fn;
     if (Object.keys(v).some((k) => k.startsWith('Fn::'))) return undefined;
     const out: JsonObject = {};
     for (const [k, x] of Object.entries(v)) {
-      const r = walk(x);
+      const r = this.walk(x);
       if (r === undefined) return undefined;
       if (r !== NO_VALUE) out[k] = r;
     }
     return out;
-  };
-  const result = walk(value);
-  return result === NO_VALUE && !options.keepNoValue ? undefined : result;
+  }
+
+  /** A list parameter is a list wherever it is used whole (Fn::Join, a Resource list), as in CloudFormation. */
+  private walkRef(name: string): Json | undefined {
+    const type = this.template.Parameters?.[name]?.['Type'];
+    const r = this.ref(name);
+    const isList = typeof type === 'string' && (type.startsWith('List<') || type === 'CommaDelimitedList');
+    return isList && r !== undefined ? r.split(',').map((x) => x.trim()) : r;
+  }
+
+  /** Fn::Split, Fn::If, Fn::GetAtt (Arn), Fn::Sub, Fn::Join; NOT_A_FUNCTION for anything else. */
+  private walkFunction(v: JsonObject): Json | undefined | typeof NOT_A_FUNCTION {
+    const split = v['Fn::Split'];
+    if (Array.isArray(split) && typeof split[0] === 'string') {
+      const whole = this.walk(split[1]);
+      return typeof whole === 'string' ? whole.split(split[0]) : undefined;
+    }
+    const ifArgs = v['Fn::If'];
+    if (Array.isArray(ifArgs) && typeof ifArgs[0] === 'string') {
+      const t = this.condition(ifArgs[0]);
+      return t === undefined ? undefined : this.walk(t ? ifArgs[1] : ifArgs[2]);
+    }
+    const att = v['Fn::GetAtt'];
+    if (Array.isArray(att) && typeof att[0] === 'string')
+      return att[1] === 'Arn' ? this.arnOf(att[0]) : undefined;
+    const sub = v['Fn::Sub'];
+    if (typeof sub === 'string') return this.walkSub(sub);
+    const join = v['Fn::Join'];
+    if (Array.isArray(join) && typeof join[0] === 'string') {
+      const parts = this.walk(join[1]);
+      return Array.isArray(parts) ? parts.map(String).join(join[0]) : undefined;
+    }
+    return NOT_A_FUNCTION;
+  }
+
+  private walkSub(sub: string): string | undefined {
+    let missing = false;
+    const out = sub.replace(/\$\{([^}!]+)\}/g, (_m, key: string) => {
+      const [id, attr] = key.split('.');
+      const r =
+        attr === 'Arn' ? this.arnOf(id as string) : attr === undefined ? this.ref(id as string) : undefined;
+      if (r === undefined) missing = true;
+      return r ?? '';
+    });
+    return missing ? undefined : out;
+  }
 }

@@ -108,10 +108,21 @@ export function subnetMapsOf(env: Record<string, string>): { where: string; map:
 }
 
 export function diagnose(s: Snapshot): DoctorFinding[] {
+  return [
+    ...checkStack(s),
+    ...checkFunctionGroup(s),
+    ...checkLaunchHook(s),
+    ...checkTerminateHook(s),
+    ...checkEipPool(s),
+    ...checkEniPool(s),
+    ...checkSubnetMaps(s),
+  ];
+}
+
+/** The stack exists and is in a *_COMPLETE state (not a rollback). */
+function checkStack(s: Snapshot): DoctorFinding[] {
   const findings: DoctorFinding[] = [];
   const pkg = s.packageName;
-  const stackParams = s.stack.found ? s.stack.parameters : {};
-
   if (!s.stack.found) {
     findings.push({
       check: 'stack-missing',
@@ -131,7 +142,12 @@ export function diagnose(s: Snapshot): DoctorFinding[] {
       fix: `read the stack events (aws cloudformation describe-stack-events --stack-name ${s.stack.name}) and redeploy`,
     });
   }
+  return findings;
+}
 
+/** The function serves this group. */
+function checkFunctionGroup(s: Snapshot): DoctorFinding[] {
+  const findings: DoctorFinding[] = [];
   const fn = s.fn;
   if (fn !== undefined) {
     const handled = fn.env['AUTO_SCALING_GROUP_NAME'];
@@ -146,7 +162,15 @@ export function diagnose(s: Snapshot): DoctorFinding[] {
       });
     }
   }
+  return findings;
+}
 
+/** The launch hook exists, defaults to ABANDON and outlasts the function's wait. */
+function checkLaunchHook(s: Snapshot): DoctorFinding[] {
+  const findings: DoctorFinding[] = [];
+  const pkg = s.packageName;
+  const stackParams = s.stack.found ? s.stack.parameters : {};
+  const fn = s.fn;
   // --- the launch hook ---
   const hookNames = (fn?.env['LIFECYCLE_HOOK_NAMES'] ?? '')
     .split(',')
@@ -193,7 +217,13 @@ export function diagnose(s: Snapshot): DoctorFinding[] {
       }
     }
   }
+  return findings;
+}
 
+/** The terminate hook, when the stack names one, is a terminating hook defaulting to CONTINUE. */
+function checkTerminateHook(s: Snapshot): DoctorFinding[] {
+  const findings: DoctorFinding[] = [];
+  const stackParams = s.stack.found ? s.stack.parameters : {};
   const terminateName = stackParams['TerminateHookName'];
   if (terminateName !== undefined && terminateName !== '') {
     const terminate = s.hooks.find((h) => h.name === terminateName);
@@ -217,7 +247,14 @@ export function diagnose(s: Snapshot): DoctorFinding[] {
       });
     }
   }
+  return findings;
+}
 
+/** eip-associator: the EIP pool holds at least MaxSize addresses. */
+function checkEipPool(s: Snapshot): DoctorFinding[] {
+  const findings: DoctorFinding[] = [];
+  const pkg = s.packageName;
+  const fn = s.fn;
   // --- what the package depends on ---
   if (pkg === 'eip-associator' && s.pool !== undefined) {
     const total = s.pool.byAz['*'] ?? 0;
@@ -232,6 +269,14 @@ export function diagnose(s: Snapshot): DoctorFinding[] {
       });
     }
   }
+  return findings;
+}
+
+/** eni-pool-agent: every AZ has MaxSize pool ENIs; hostname tags need instance metadata tags. */
+function checkEniPool(s: Snapshot): DoctorFinding[] {
+  const findings: DoctorFinding[] = [];
+  const pkg = s.packageName;
+  const fn = s.fn;
   if (pkg === 'eni-pool-agent' && s.pool !== undefined) {
     for (const az of s.group.availabilityZones) {
       const count = s.pool.byAz[az] ?? 0;
@@ -264,6 +309,14 @@ export function diagnose(s: Snapshot): DoctorFinding[] {
       }
     }
   }
+  return findings;
+}
+
+/** eni-attach: the subnet map covers every AZ of the group. */
+function checkSubnetMaps(s: Snapshot): DoctorFinding[] {
+  const findings: DoctorFinding[] = [];
+  const pkg = s.packageName;
+  const fn = s.fn;
   if (pkg === 'eni-attach' && fn !== undefined) {
     const maps = subnetMapsOf(fn.env);
     if (maps.length === 0) {

@@ -2,6 +2,7 @@
 // Get (test/doctor.test.ts records every call the emulator receives and fails on any other).
 import {
   type AutoScalingClient,
+  type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
   DescribeLifecycleHooksCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -60,7 +61,24 @@ export async function collect(
   const spec = GROUP_PACKAGES[packageName];
   if (spec === undefined)
     throw new DoctorUsageError(`doctor cannot check package '${packageName}' against a group`);
+  const { snapshot, lt } = await collectGroup(clients, packageName, groupName, stackName);
+  await collectStack(clients, stackName, snapshot);
+  await collectFunction(clients, stackName, spec.functionId, snapshot);
+  const env = snapshot.fn?.env;
+  if (packageName === 'eip-associator') await collectEipPool(clients, env, snapshot);
+  if (packageName === 'eni-pool-agent') await collectEniPool(clients, env, lt, snapshot);
+  return snapshot;
+}
 
+type LaunchTemplateSpec = NonNullable<AutoScalingGroup['LaunchTemplate']>;
+
+/** The group (size, AZs, launch template or configuration) and its lifecycle hooks. */
+async function collectGroup(
+  clients: DoctorClients,
+  packageName: string,
+  groupName: string,
+  stackName: string,
+): Promise<{ snapshot: Snapshot; lt: LaunchTemplateSpec | undefined }> {
   const groups = await clients.autoscaling.send(
     new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
   );
@@ -96,7 +114,11 @@ export async function collect(
     })),
     stack: { found: false, name: stackName },
   };
+  return { snapshot, lt };
+}
 
+/** The package's stack: status and parameters (not found: an unknown or deleted stack). */
+async function collectStack(clients: DoctorClients, stackName: string, snapshot: Snapshot): Promise<void> {
   try {
     const stacks = await clients.cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
     const stack = stacks.Stacks?.[0];
@@ -114,10 +136,18 @@ export async function collect(
     // DescribeStacks answers ValidationError "Stack with id X does not exist" for an unknown stack.
     if (errorName(error) !== 'ValidationError') throw error;
   }
+}
 
+/** The stack's function: name, timeout and environment. */
+async function collectFunction(
+  clients: DoctorClients,
+  stackName: string,
+  functionId: string,
+  snapshot: Snapshot,
+): Promise<void> {
   if (snapshot.stack.found) {
     const resource = await clients.cloudformation.send(
-      new DescribeStackResourceCommand({ StackName: stackName, LogicalResourceId: spec.functionId }),
+      new DescribeStackResourceCommand({ StackName: stackName, LogicalResourceId: functionId }),
     );
     const functionName = resource.StackResourceDetail?.PhysicalResourceId;
     if (functionName) {
@@ -131,53 +161,63 @@ export async function collect(
       };
     }
   }
+}
 
-  const env = snapshot.fn?.env;
-  if (packageName === 'eip-associator') {
-    const filters = tagFilters(env?.['EIP_POOL_TAGS']);
-    if (filters) {
-      const out = await clients.ec2.send(
-        new DescribeAddressesCommand({ Filters: [...filters, { Name: 'domain', Values: ['vpc'] }] }),
-      );
-      snapshot.pool = { byAz: { '*': out.Addresses?.length ?? 0 }, withHostnameTag: 0 };
-    }
+/** eip-associator: the number of Elastic IPs carrying the pool tags. */
+async function collectEipPool(
+  clients: DoctorClients,
+  env: Record<string, string> | undefined,
+  snapshot: Snapshot,
+): Promise<void> {
+  const filters = tagFilters(env?.['EIP_POOL_TAGS']);
+  if (filters) {
+    const out = await clients.ec2.send(
+      new DescribeAddressesCommand({ Filters: [...filters, { Name: 'domain', Values: ['vpc'] }] }),
+    );
+    snapshot.pool = { byAz: { '*': out.Addresses?.length ?? 0 }, withHostnameTag: 0 };
   }
-  if (packageName === 'eni-pool-agent') {
-    const filters = tagFilters(env?.['ENI_POOL_TAGS']);
-    if (filters && snapshot.group.availabilityZones.length > 0) {
-      const byAz: Record<string, number> = {};
-      let withHostnameTag = 0;
-      const hostnameTag = env?.['HOSTNAME_TAG'];
-      let token: string | undefined;
-      do {
-        const out = await clients.ec2.send(
-          new DescribeNetworkInterfacesCommand({
-            Filters: [...filters, { Name: 'availability-zone', Values: snapshot.group.availabilityZones }],
-            MaxResults: 1000,
-            ...(token ? { NextToken: token } : {}),
-          }),
-        );
-        for (const eni of out.NetworkInterfaces ?? []) {
-          const az = eni.AvailabilityZone ?? '';
-          byAz[az] = (byAz[az] ?? 0) + 1;
-          if (hostnameTag && (eni.TagSet ?? []).some((t) => t.Key === hostnameTag)) withHostnameTag++;
-        }
-        token = out.NextToken;
-      } while (token);
-      snapshot.pool = { byAz, withHostnameTag };
-    }
-    if (lt && snapshot.group.launch.kind === 'launch-template') {
+}
+
+/** eni-pool-agent: pool ENIs per AZ (and with a hostname tag), and the launch template's metadata tags. */
+async function collectEniPool(
+  clients: DoctorClients,
+  env: Record<string, string> | undefined,
+  lt: LaunchTemplateSpec | undefined,
+  snapshot: Snapshot,
+): Promise<void> {
+  const filters = tagFilters(env?.['ENI_POOL_TAGS']);
+  if (filters && snapshot.group.availabilityZones.length > 0) {
+    const byAz: Record<string, number> = {};
+    let withHostnameTag = 0;
+    const hostnameTag = env?.['HOSTNAME_TAG'];
+    let token: string | undefined;
+    do {
       const out = await clients.ec2.send(
-        new DescribeLaunchTemplateVersionsCommand({
-          ...(lt.LaunchTemplateId
-            ? { LaunchTemplateId: lt.LaunchTemplateId }
-            : { LaunchTemplateName: lt.LaunchTemplateName }),
-          Versions: [lt.Version ?? '$Default'],
+        new DescribeNetworkInterfacesCommand({
+          Filters: [...filters, { Name: 'availability-zone', Values: snapshot.group.availabilityZones }],
+          MaxResults: 1000,
+          ...(token ? { NextToken: token } : {}),
         }),
       );
-      const tags = out.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.MetadataOptions?.InstanceMetadataTags;
-      if (tags !== undefined) snapshot.group.launch.instanceMetadataTags = tags;
-    }
+      for (const eni of out.NetworkInterfaces ?? []) {
+        const az = eni.AvailabilityZone ?? '';
+        byAz[az] = (byAz[az] ?? 0) + 1;
+        if (hostnameTag && (eni.TagSet ?? []).some((t) => t.Key === hostnameTag)) withHostnameTag++;
+      }
+      token = out.NextToken;
+    } while (token);
+    snapshot.pool = { byAz, withHostnameTag };
   }
-  return snapshot;
+  if (lt && snapshot.group.launch.kind === 'launch-template') {
+    const out = await clients.ec2.send(
+      new DescribeLaunchTemplateVersionsCommand({
+        ...(lt.LaunchTemplateId
+          ? { LaunchTemplateId: lt.LaunchTemplateId }
+          : { LaunchTemplateName: lt.LaunchTemplateName }),
+        Versions: [lt.Version ?? '$Default'],
+      }),
+    );
+    const tags = out.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.MetadataOptions?.InstanceMetadataTags;
+    if (tags !== undefined) snapshot.group.launch.instanceMetadataTags = tags;
+  }
 }

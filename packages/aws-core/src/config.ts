@@ -1,4 +1,4 @@
-import { ConfigError, type ConfigIssue } from './errors.ts';
+import { ConfigError, type ConfigIssue, Invalid } from './errors.ts';
 
 /**
  * Config is data: parse `process.env` once into a typed object. Every problem
@@ -10,8 +10,8 @@ export interface Field<T> {
   parse(raw: string | undefined): T;
 }
 
-/** Thrown by a field parser: what was expected. */
-export class Invalid extends Error {}
+/** Thrown by a field parser: what was expected (defined with the other errors). */
+export { Invalid };
 
 type Spec = Record<string, Field<unknown>>;
 export type ConfigOf<S extends Spec> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never };

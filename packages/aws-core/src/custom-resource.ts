@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { describeError, echo, InvalidEventError, NetkitError } from './errors.ts';
+import { describeError, echo, InvalidEventError, ResponseUrlError } from './errors.ts';
 import { type Logger, silentLogger } from './observability.ts';
 import { backoffDelay, type Clock, type LambdaContextLike, systemClock } from './retry.ts';
 
@@ -69,15 +69,8 @@ export interface SendOptions {
 /** PUTs a response body to the presigned URL. Injectable for tests. */
 export type ResponseSender = (url: string, body: string, options?: SendOptions) => Promise<void>;
 
-/** The response URL answered an error status (`statusCode`), or could not be reached in time. */
-export class ResponseUrlError extends NetkitError {
-  constructor(
-    message: string,
-    readonly statusCode?: number,
-  ) {
-    super(message);
-  }
-}
+/** The response URL answered an error status, or could not be reached (defined with the other errors). */
+export { ResponseUrlError };
 
 /** Longest a single response PUT may take. */
 export const RESPONSE_PUT_TIMEOUT_MS = 10_000;
@@ -280,6 +273,15 @@ async function sendWithRetry(
 
 const TIMED_OUT = Symbol('timed-out');
 
+/** What one invocation of the runner works with, resolved from the options once. */
+interface Run {
+  context: LambdaContextLike;
+  logger: Logger;
+  clock: Clock;
+  send: ResponseSender;
+  marginMs: number;
+}
+
 /**
  * Answer a CloudFormation custom resource request exactly once: SUCCESS with
  * the work's result, FAILED with the reason when the work throws, and FAILED
@@ -294,43 +296,64 @@ export async function runCustomResource<P>(
   handlers: CustomResourceHandlers<P>,
   options: RunnerOptions = {},
 ): Promise<CustomResourceResponse | undefined> {
-  const logger = options.logger ?? silentLogger;
-  const clock = options.clock ?? systemClock;
-  const send = options.send ?? putResponse;
-  const raw = (typeof event === 'object' && event !== null ? event : {}) as Record<string, unknown>;
-  const str = (v: unknown) => (typeof v === 'string' ? v : '');
-
+  const run: Run = {
+    context,
+    logger: options.logger ?? silentLogger,
+    clock: options.clock ?? systemClock,
+    send: options.send ?? putResponse,
+    marginMs: options.deadlineMarginMs ?? DEFAULT_MARGIN_MS,
+  };
   let request: CustomResourceRequest<P>;
   try {
     request = parseCustomResourceRequest<P>(event);
   } catch (error) {
-    const urlProblem = responseUrlProblem(raw.ResponseURL);
-    if (urlProblem !== undefined) {
-      // Nothing may be sent: the URL is absent, or not one a response may go to. CloudFormation
-      // times the resource out (ServiceTimeout, at most an hour) instead.
-      logger.error('Custom resource request without a usable ResponseURL; nothing can be answered', {
-        error: urlProblem,
-        requestType: echo(raw.RequestType, 16),
-        logicalResourceId: echo(raw.LogicalResourceId, 64),
-      });
-      return undefined;
-    }
-    const response: CustomResourceResponse = {
-      Status: 'FAILED',
-      Reason: `Malformed request: ${(error as Error).message}`,
-      PhysicalResourceId:
-        str(raw.PhysicalResourceId) ||
-        defaultPhysicalResourceId(
-          str(raw.StackId) || 'unknown-stack',
-          str(raw.LogicalResourceId) || 'InvalidRequest',
-        ),
-      StackId: str(raw.StackId),
-      RequestId: str(raw.RequestId),
-      LogicalResourceId: str(raw.LogicalResourceId),
-    };
-    return deliver(response, raw.ResponseURL as string);
+    const raw = (typeof event === 'object' && event !== null ? event : {}) as Record<string, unknown>;
+    const response = malformedRequestResponse(raw, error, run.logger);
+    return response && deliver(run, response, raw.ResponseURL as string);
   }
+  return deliver(run, await doWork(request, handlers, run), request.ResponseURL);
+}
 
+/**
+ * The FAILED answer to a request that did not parse, or undefined when it has no usable ResponseURL
+ * (then nothing may be sent; CloudFormation times the resource out, ServiceTimeout at most an hour).
+ */
+function malformedRequestResponse(
+  raw: Record<string, unknown>,
+  error: unknown,
+  logger: Logger,
+): CustomResourceResponse | undefined {
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  const urlProblem = responseUrlProblem(raw.ResponseURL);
+  if (urlProblem !== undefined) {
+    logger.error('Custom resource request without a usable ResponseURL; nothing can be answered', {
+      error: urlProblem,
+      requestType: echo(raw.RequestType, 16),
+      logicalResourceId: echo(raw.LogicalResourceId, 64),
+    });
+    return undefined;
+  }
+  return {
+    Status: 'FAILED',
+    Reason: `Malformed request: ${(error as Error).message}`,
+    PhysicalResourceId:
+      str(raw.PhysicalResourceId) ||
+      defaultPhysicalResourceId(
+        str(raw.StackId) || 'unknown-stack',
+        str(raw.LogicalResourceId) || 'InvalidRequest',
+      ),
+    StackId: str(raw.StackId),
+    RequestId: str(raw.RequestId),
+    LogicalResourceId: str(raw.LogicalResourceId),
+  };
+}
+
+/** Runs the request's work against the deadline and turns its result, error or timeout into the response. */
+async function doWork<P>(
+  request: CustomResourceRequest<P>,
+  handlers: CustomResourceHandlers<P>,
+  { context, logger, clock, marginMs }: Run,
+): Promise<CustomResourceResponse> {
   const physicalResourceId =
     request.RequestType === 'Create'
       ? defaultPhysicalResourceId(request.StackId, request.LogicalResourceId)
@@ -341,8 +364,7 @@ export async function runCustomResource<P>(
     RequestId: request.RequestId,
     LogicalResourceId: request.LogicalResourceId,
   };
-  const margin = options.deadlineMarginMs ?? DEFAULT_MARGIN_MS;
-  const deadlineAt = clock.now() + Math.max(0, context.getRemainingTimeInMillis() - margin);
+  const deadlineAt = clock.now() + Math.max(0, context.getRemainingTimeInMillis() - marginMs);
   const abort = new AbortController();
   const work: WorkContext = {
     signal: abort.signal,
@@ -361,7 +383,6 @@ export async function runCustomResource<P>(
     physicalResourceId,
   });
   const timer = new AbortController();
-  let response: CustomResourceResponse;
   try {
     const outcome = await Promise.race([
       handler(request, work),
@@ -369,49 +390,53 @@ export async function runCustomResource<P>(
     ]);
     if (outcome === TIMED_OUT) {
       abort.abort();
-      response = {
-        ...base,
-        Status: 'FAILED',
-        Reason: `${request.RequestType} did not finish before the Lambda deadline; see CloudWatch Logs for request ${request.RequestId}`,
-      };
-    } else {
-      const result = (outcome ?? {}) as CustomResourceResult;
-      response = {
-        ...base,
-        Status: 'SUCCESS',
-        PhysicalResourceId: result.physicalResourceId || physicalResourceId,
-      };
-      if (result.data !== undefined) response.Data = result.data;
-      if (result.noEcho !== undefined) response.NoEcho = result.noEcho;
+      const reason = `${request.RequestType} did not finish before the Lambda deadline; see CloudWatch Logs for request ${request.RequestId}`;
+      return { ...base, Status: 'FAILED', Reason: reason };
     }
+    return successResponse(base, (outcome ?? {}) as CustomResourceResult);
   } catch (error) {
     logger.error('Custom resource work failed', {
       requestType: request.RequestType,
       error: describeError(error),
     });
-    response = { ...base, Status: 'FAILED', Reason: describeError(error) };
+    return { ...base, Status: 'FAILED', Reason: describeError(error) };
   } finally {
     timer.abort();
   }
-  return deliver(response, request.ResponseURL);
+}
 
-  /** Send the (size-capped) body once; returns what was actually sent. */
-  async function deliver(body: CustomResourceResponse, url: string): Promise<CustomResourceResponse> {
-    const text = buildResponseBody(body);
-    const sent = JSON.parse(text) as CustomResourceResponse;
-    // Sending never takes longer than the margin, and always ends before the Lambda deadline.
-    const budget =
-      Math.min(context.getRemainingTimeInMillis(), options.deadlineMarginMs ?? DEFAULT_MARGIN_MS) -
-      RESPONSE_SEND_SLACK_MS;
-    try {
-      await sendWithRetry(send, url, text, clock, logger, budget);
-      logger.info('Answered CloudFormation', {
-        status: sent.Status,
-        physicalResourceId: sent.PhysicalResourceId,
-      });
-    } catch (error) {
-      logger.error('Could not deliver the custom resource response', { error: describeError(error) });
-    }
-    return sent;
+function successResponse(
+  base: Omit<CustomResourceResponse, 'Status'>,
+  result: CustomResourceResult,
+): CustomResourceResponse {
+  const response: CustomResourceResponse = {
+    ...base,
+    Status: 'SUCCESS',
+    PhysicalResourceId: result.physicalResourceId || base.PhysicalResourceId,
+  };
+  if (result.data !== undefined) response.Data = result.data;
+  if (result.noEcho !== undefined) response.NoEcho = result.noEcho;
+  return response;
+}
+
+/** Send the (size-capped) body once; returns what was actually sent. */
+async function deliver(
+  { context, logger, clock, send, marginMs }: Run,
+  body: CustomResourceResponse,
+  url: string,
+): Promise<CustomResourceResponse> {
+  const text = buildResponseBody(body);
+  const sent = JSON.parse(text) as CustomResourceResponse;
+  // Sending never takes longer than the margin, and always ends before the Lambda deadline.
+  const budget = Math.min(context.getRemainingTimeInMillis(), marginMs) - RESPONSE_SEND_SLACK_MS;
+  try {
+    await sendWithRetry(send, url, text, clock, logger, budget);
+    logger.info('Answered CloudFormation', {
+      status: sent.Status,
+      physicalResourceId: sent.PhysicalResourceId,
+    });
+  } catch (error) {
+    logger.error('Could not deliver the custom resource response', { error: describeError(error) });
   }
+  return sent;
 }

@@ -49,6 +49,37 @@ export class ValidationError extends NetkitError {}
 /** Work did not finish before its deadline (Lambda time left or a configured timeout). */
 export class DeadlineExceededError extends NetkitError {}
 
+/** Thrown by a field parser: what was expected. */
+export class Invalid extends Error {}
+
+/** The response URL answered an error status (`statusCode`), or could not be reached in time. */
+export class ResponseUrlError extends NetkitError {
+  constructor(
+    message: string,
+    readonly statusCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The lifecycle action ended while this invocation was still working on it: a heartbeat (or the
+ * completion) was answered "No active Lifecycle Action found". The hook timed out (its
+ * DefaultResult applied), or another delivery completed or abandoned it. Final: retrying the
+ * event cannot make the action live again, so handlers stop, undo what the instance will not
+ * own, and return a non-retried outcome (metric `LIFECYCLE_ACTION_ENDED_METRIC`).
+ */
+export class LifecycleActionEndedError extends NetkitError {
+  readonly instanceId: string;
+  constructor(action: { instanceId: string; hookName: string }, options?: ErrorOptions) {
+    super(
+      `The lifecycle action of ${action.instanceId} (hook ${action.hookName}) is no longer active: the hook timed out (its DefaultResult applied) or another delivery completed it`,
+      options,
+    );
+    this.instanceId = action.instanceId;
+  }
+}
+
 /** The name of an AWS SDK v3 service exception (or any error), e.g. `RequestLimitExceeded`. */
 export function awsErrorName(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;

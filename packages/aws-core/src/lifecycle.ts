@@ -10,7 +10,7 @@ import {
   echo,
   InvalidEventError,
   isTransientError,
-  NetkitError,
+  LifecycleActionEndedError,
 } from './errors.ts';
 import type { Logger } from './observability.ts';
 import { type Clock, type Deadline, retry, systemClock } from './retry.ts';
@@ -148,6 +148,19 @@ export function parseLifecycleEvent(
   event: unknown,
   accept: readonly LifecycleKind[] = ['launch', 'terminate'],
 ): LifecycleAction {
+  const { e, kind, d } = parseEnvelope(event, accept);
+  const action = requiredDetail(d, kind);
+  const optionalFields = optionalDetail(e, d);
+  for (const [k, v] of Object.entries(optionalFields))
+    if (v !== undefined) (action as unknown as Record<string, unknown>)[k] = v;
+  return action;
+}
+
+/** The event's source, detail-type (one of `accept`) and detail object. */
+function parseEnvelope(
+  event: unknown,
+  accept: readonly LifecycleKind[],
+): { e: Record<string, unknown>; kind: LifecycleKind; d: Record<string, unknown> } {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
     throw new InvalidEventError('Lifecycle event must be a JSON object');
   }
@@ -178,7 +191,11 @@ export function parseLifecycleEvent(
   if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
     throw new InvalidEventError('Lifecycle event has no detail object', 'detail');
   }
-  const d = detail as Record<string, unknown>;
+  return { e, kind, d: detail as Record<string, unknown> };
+}
+
+/** The detail fields every lifecycle action has: instance, transition, group, hook and token. */
+function requiredDetail(d: Record<string, unknown>, kind: LifecycleKind): LifecycleAction {
   const instanceId = str(d, 'EC2InstanceId', true);
   if (!INSTANCE_ID.test(instanceId)) {
     throw new InvalidEventError(
@@ -194,17 +211,7 @@ export function parseLifecycleEvent(
       'detail.LifecycleTransition',
     );
   }
-  const place = (field: 'Origin' | 'Destination') => {
-    const value = str(d, field, false);
-    if (value !== undefined && !PLACES.includes(value)) {
-      throw new InvalidEventError(
-        `detail.${field} ${echo(value)} is not one of ${PLACES.join(', ')}`,
-        `detail.${field}`,
-      );
-    }
-    return value as LifecyclePlace | undefined;
-  };
-  const action: LifecycleAction = {
+  return {
     kind,
     instanceId,
     groupName: checked(
@@ -227,6 +234,10 @@ export function parseLifecycleEvent(
     ),
     transition: expectedTransition,
   };
+}
+
+/** The optional fields: notification metadata, warm pool origin and destination, the envelope's ids. */
+function optionalDetail(e: Record<string, unknown>, d: Record<string, unknown>) {
   const metadata = str(d, 'NotificationMetadata', false);
   if (metadata !== undefined && metadata.length > NOTIFICATION_METADATA_MAX) {
     throw new InvalidEventError(
@@ -234,18 +245,27 @@ export function parseLifecycleEvent(
       'detail.NotificationMetadata',
     );
   }
-  const optionalFields = {
-    origin: place('Origin'),
-    destination: place('Destination'),
+  return {
+    origin: place(d, 'Origin'),
+    destination: place(d, 'Destination'),
     notificationMetadata: metadata,
     eventId: envelope(e, 'id', EVENT_ID, 'an event id'),
     region: envelope(e, 'region', REGION, 'a region name'),
     account: envelope(e, 'account', ACCOUNT, 'a 12-digit account id'),
     time: envelope(e, 'time', EVENT_TIME, 'an RFC 3339 time'),
   };
-  for (const [k, v] of Object.entries(optionalFields))
-    if (v !== undefined) (action as unknown as Record<string, unknown>)[k] = v;
-  return action;
+}
+
+/** detail.Origin / detail.Destination: absent, or one of the documented places. */
+function place(d: Record<string, unknown>, field: 'Origin' | 'Destination'): LifecyclePlace | undefined {
+  const value = str(d, field, false);
+  if (value !== undefined && !PLACES.includes(value)) {
+    throw new InvalidEventError(
+      `detail.${field} ${echo(value)} is not one of ${PLACES.join(', ')}`,
+      `detail.${field}`,
+    );
+  }
+  return value as LifecyclePlace | undefined;
 }
 
 /**
@@ -272,23 +292,8 @@ export function isNoActiveLifecycleAction(error: unknown): boolean {
   );
 }
 
-/**
- * The lifecycle action ended while this invocation was still working on it: a heartbeat (or the
- * completion) was answered "No active Lifecycle Action found". The hook timed out (its
- * DefaultResult applied), or another delivery completed or abandoned it. Final: retrying the
- * event cannot make the action live again, so handlers stop, undo what the instance will not
- * own, and return a non-retried outcome (metric `LIFECYCLE_ACTION_ENDED_METRIC`).
- */
-export class LifecycleActionEndedError extends NetkitError {
-  readonly instanceId: string;
-  constructor(action: Pick<LifecycleAction, 'instanceId' | 'hookName'>, options?: ErrorOptions) {
-    super(
-      `The lifecycle action of ${action.instanceId} (hook ${action.hookName}) is no longer active: the hook timed out (its DefaultResult applied) or another delivery completed it`,
-      options,
-    );
-    this.instanceId = action.instanceId;
-  }
-}
+/** The lifecycle action ended under this invocation (defined with the other errors). */
+export { LifecycleActionEndedError };
 
 /** Metric (Count) a hook handler emits when the action ended under it (see LifecycleActionEndedError). */
 export const LIFECYCLE_ACTION_ENDED_METRIC = 'LifecycleActionEnded';

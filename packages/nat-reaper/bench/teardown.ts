@@ -27,11 +27,12 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describeError } from '@netkit/aws-core/errors';
 import { silentLogger } from '@netkit/aws-core/observability';
+import { systemClock } from '@netkit/aws-core/retry';
 import type { Benchmark, BenchOptions, BenchResult } from '@netkit/bench';
 import { startEmulator } from '@netkit/local-aws';
 import { createSeedStack, observe, type SeedStack, startResponseServer } from '../demo/seed-stack.ts';
 import { loadConfig } from '../src/config.ts';
-import { createHandler } from '../src/handler.ts';
+import { createHandler } from '../src/create-handler.ts';
 
 /** The seed's fixed wait before ReleaseAddress, in real-world seconds. */
 const SEED_SLEEP_S = 60;
@@ -88,8 +89,8 @@ export const teardownBenchmark: Benchmark = async (options: BenchOptions): Promi
   const ec2 = new EC2Client(emulator.clientConfig);
   const base = loadConfig({});
   const handler = createHandler(
-    { ec2, cfn: new CloudFormationClient(emulator.clientConfig), logger: silentLogger },
-    { ...base, NAT_POLL_MAX_MS: Math.round(base.NAT_POLL_MAX_MS * k) },
+    { ec2, cfn: new CloudFormationClient(emulator.clientConfig), logger: silentLogger, clock: systemClock },
+    { ...base, natPollMaxMs: Math.round(base.natPollMaxMs * k) },
   );
   const runs: Run[] = [];
   try {
@@ -187,7 +188,7 @@ export const teardownBenchmark: Benchmark = async (options: BenchOptions): Promi
         ]),
       },
     ],
-    data: { timeScale: k, seedSleepS: SEED_SLEEP_S, natPollMaxMsReal: base.NAT_POLL_MAX_MS, runs },
+    data: { timeScale: k, seedSleepS: SEED_SLEEP_S, natPollMaxMsReal: base.natPollMaxMs, runs },
     targets: [
       {
         description: `nat-reaper teardown / NAT deletion delay <= ${TARGET_RATIO} at every delay`,

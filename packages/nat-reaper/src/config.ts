@@ -1,4 +1,6 @@
 import { type ConfigOf, integer, optional, parseConfig, string } from '@netkit/aws-core/config';
+import { ConfigError } from '@netkit/aws-core/errors';
+import type { Logger } from '@netkit/aws-core/observability';
 
 /**
  * Environment of the provider function. Everything has a default; an invalid
@@ -24,8 +26,44 @@ export const configSpec = {
   ),
 };
 
-export type Config = ConfigOf<typeof configSpec>;
+/** The provider's configuration, camelCase, every duration in milliseconds. */
+export interface Config {
+  /** RESPONSE_MARGIN_MS: answer FAILED this long before the Lambda deadline. */
+  deadlineMarginMs: number;
+  /** NAT_POLL_MAX_MS: longest pause between two DescribeNatGateways polls. */
+  natPollMaxMs: number;
+  /** EIP_RELEASE_TIMEOUT_MS: how long ReleaseAddress is retried after a NAT deletion. */
+  eipReleaseTimeoutMs: number;
+  /** REAPABLE_TAG_VALUE: the `netkit:reapable` value every resource of a plan must carry. */
+  reapableTagValue: string;
+}
 
+/** Parse and validate the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  return parseConfig(configSpec, env);
+  const raw: ConfigOf<typeof configSpec> = parseConfig(configSpec, env);
+  return {
+    deadlineMarginMs: raw.RESPONSE_MARGIN_MS,
+    natPollMaxMs: raw.NAT_POLL_MAX_MS,
+    eipReleaseTimeoutMs: raw.EIP_RELEASE_TIMEOUT_MS,
+    reapableTagValue: raw.REAPABLE_TAG_VALUE,
+  };
+}
+
+/**
+ * `loadConfig`, but an invalid environment is logged and returned instead of thrown: the provider
+ * must still answer every request (an unanswered custom resource blocks the stack for up to an hour).
+ */
+export function loadConfigOrError(
+  env: Record<string, string | undefined>,
+  logger: Pick<Logger, 'error'>,
+): Config | ConfigError {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    logger.error('Invalid configuration; Create and Update will be answered FAILED', {
+      error: error.message,
+    });
+    return error;
+  }
 }

@@ -27,7 +27,8 @@ import {
   ValidationError,
 } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, Deadline, pollUntil, retry } from '@netkit/aws-core/retry';
+import { type Clock, Deadline, pollUntil, retryTransient } from '@netkit/aws-core/retry';
+import { StepFailedError } from './errors.ts';
 import type { ReapSpec } from './properties.ts';
 
 export interface ReapDeps {
@@ -93,22 +94,6 @@ export interface ReapReport {
 /** The tag every resource to reap must carry (fixed key: the IAM policy's condition key names it). */
 export const REAPABLE_TAG_KEY = 'netkit:reapable';
 
-/**
- * An AWS call of one step failed for good (a non-transient error, or transient errors until the
- * deadline). The message names the step, so the FAILED reason says where the teardown stopped.
- */
-export class StepFailedError extends NetkitError {
-  constructor(
-    readonly step: string,
-    cause: unknown,
-  ) {
-    super(
-      `${step} failed: ${describeError(cause)}${isTransientError(cause) ? ' (a transient error, retried until the deadline)' : ''}`,
-      { cause },
-    );
-  }
-}
-
 /** Our own errors already say what failed; an AWS or network error gets the step's name. */
 const stepFailed = (step: string, error: unknown): unknown =>
   error instanceof NetkitError ? error : new StepFailedError(step, error);
@@ -124,19 +109,20 @@ interface CallContext {
 }
 
 /**
- * Run one AWS call, retrying transient errors (and `alsoRetry` ones) with bounded backoff until
- * the deadline; the last error is thrown unchanged so callers can still match its code.
+ * Run one AWS call through `retryTransient`: throttling, 5xx and network errors (and the call's own
+ * `transient` error names) are retried with bounded backoff until the deadline; the last error is
+ * thrown unchanged so callers can still match its code. `onRetry` hears the call's own names.
  */
 function callWithRetry<T>(
   ctx: CallContext,
   step: string,
   fn: () => Promise<T>,
-  alsoRetry: (error: unknown) => boolean = () => false,
+  transient: readonly string[] = [],
   backoff: { baseMs: number; maxMs: number } = TRANSIENT_BACKOFF,
   onRetry?: (error: unknown, attempt: number) => void,
 ): Promise<T> {
-  return retry(fn, {
-    retryable: (error) => isTransientError(error) || alsoRetry(error),
+  return retryTransient(fn, {
+    transient,
     deadline: ctx.deadline,
     clock: ctx.clock,
     ...backoff,
@@ -223,6 +209,30 @@ function routeDestination(route: {
   return undefined;
 }
 
+/** What `inspect` collects while it reads, before it turns it into a Plan or refuses. */
+interface PlanDraft {
+  /** Named resources of another VPC (or taken over by another resource): the plan is refused. */
+  foreign: string[];
+  alreadyGone: string[];
+  natGatewaysToDelete: string[];
+  natGatewaysToWaitFor: string[];
+  /** Every resource the plan changes (or waits for), with its netkit:reapable value. */
+  tagsOf: Map<string, { what: string; value: string | undefined }>;
+  /** allocation id -> the NAT's network interface holding it */
+  natAddresses: Map<string, { nat: string; eni: string | undefined }>;
+}
+
+/** What the Describe calls of `inspect` returned. */
+interface Inventory {
+  nats: NatGateway[];
+  tables: RouteTable[];
+  igws: InternetGateway[];
+  /** Route tables of the VPC that route to one of the named gateways. */
+  routing: RouteTable[];
+}
+
+type Read = <T>(step: string, fn: () => Promise<T>) => Promise<T>;
+
 /**
  * Read-only: check that everything named belongs to the VPC and compute what to remove.
  * Throws ValidationError listing every foreign resource; nothing has been changed then.
@@ -235,20 +245,38 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps, options: InspectOp
     logger: deps.logger,
     signal: options.signal,
   };
-  const read = <T>(step: string, fn: () => Promise<T>): Promise<T> =>
+  const read: Read = (step, fn) =>
     callWithRetry(ctx, step, fn).catch((error: unknown) => {
       throw stepFailed(`inspect (${step})`, error);
     });
-  const foreign: string[] = [];
-  const alreadyGone: string[] = [];
-  const natGatewaysToDelete: string[] = [];
-  const natGatewaysToWaitFor: string[] = [];
-  /** Every resource the plan changes (or waits for), with its netkit:reapable value. */
-  const tagsOf = new Map<string, { what: string; value: string | undefined }>();
-  /** allocation id -> the NAT's network interface holding it */
-  const natAddresses = new Map<string, { nat: string; eni: string | undefined }>();
+  const draft: PlanDraft = {
+    foreign: [],
+    alreadyGone: [],
+    natGatewaysToDelete: [],
+    natGatewaysToWaitFor: [],
+    tagsOf: new Map(),
+    natAddresses: new Map(),
+  };
+  const inventory = await readInventory(spec, ec2, read);
+  planNatGateways(spec, inventory.nats, draft);
+  const eipsToRelease = await planEips(spec, ec2, read, draft);
+  const routes = planRoutes(spec, inventory.tables, draft);
+  const internetGateway = planInternetGateway(spec, inventory.igws, draft);
+  refuseForeignOrUntagged(spec, draft, options.reapableTagValue);
+  return {
+    vpcId: spec.vpcId,
+    routes,
+    natGatewaysToDelete: draft.natGatewaysToDelete,
+    natGatewaysToWaitFor: draft.natGatewaysToWaitFor,
+    eipsToRelease,
+    internetGateway,
+    alreadyGone: draft.alreadyGone,
+    unlistedRouteTables: unlistedRouteTables(spec, inventory.routing),
+  };
+}
 
-  // The independent Describe calls run concurrently: fewer round trips before the first mutation.
+/** The independent Describe calls, run concurrently: fewer round trips before the first mutation. */
+async function readInventory(spec: ReapSpec, ec2: EC2Client, read: Read): Promise<Inventory> {
   const none = Promise.resolve([]);
   const natsRead =
     spec.natGatewayIds.length > 0
@@ -276,140 +304,150 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps, options: InspectOp
     ),
   );
   const [nats, tables, igws, routing] = await Promise.all([natsRead, tablesRead, igwRead, routingRead]);
+  return { nats, tables, igws, routing: routing.flat() };
+}
 
-  if (spec.natGatewayIds.length > 0) {
-    for (const id of spec.natGatewayIds) {
-      const nat = nats.find((n) => n.NatGatewayId === id);
-      if (nat === undefined) {
-        alreadyGone.push(id);
-        continue;
-      }
-      if (nat.VpcId !== spec.vpcId) {
-        foreign.push(`NAT gateway ${id} is in ${nat.VpcId ?? 'another VPC'}`);
-        continue;
-      }
-      const state = nat.State ?? 'available';
-      if (NAT_GONE_STATES.has(state)) alreadyGone.push(id);
-      else {
-        tagsOf.set(id, { what: `NAT gateway ${id}`, value: tagValue(nat.Tags) });
-        if (state !== 'deleting') natGatewaysToDelete.push(id);
-        natGatewaysToWaitFor.push(id);
-      }
-      for (const address of nat.NatGatewayAddresses ?? []) {
-        if (address.AllocationId) {
-          natAddresses.set(address.AllocationId, { nat: id, eni: address.NetworkInterfaceId });
-        }
+/** The named NAT gateways: to delete, to wait for, or gone; and the addresses they hold. */
+function planNatGateways(spec: ReapSpec, nats: NatGateway[], draft: PlanDraft): void {
+  for (const id of spec.natGatewayIds) {
+    const nat = nats.find((n) => n.NatGatewayId === id);
+    if (nat === undefined) {
+      draft.alreadyGone.push(id);
+      continue;
+    }
+    if (nat.VpcId !== spec.vpcId) {
+      draft.foreign.push(`NAT gateway ${id} is in ${nat.VpcId ?? 'another VPC'}`);
+      continue;
+    }
+    const state = nat.State ?? 'available';
+    if (NAT_GONE_STATES.has(state)) draft.alreadyGone.push(id);
+    else {
+      draft.tagsOf.set(id, { what: `NAT gateway ${id}`, value: tagValue(nat.Tags) });
+      if (state !== 'deleting') draft.natGatewaysToDelete.push(id);
+      draft.natGatewaysToWaitFor.push(id);
+    }
+    for (const address of nat.NatGatewayAddresses ?? []) {
+      if (address.AllocationId) {
+        draft.natAddresses.set(address.AllocationId, { nat: id, eni: address.NetworkInterfaceId });
       }
     }
   }
+}
 
+/** With ReleaseEips, the NATs' Elastic IPs that are still theirs (or free): to release. */
+async function planEips(spec: ReapSpec, ec2: EC2Client, read: Read, draft: PlanDraft): Promise<string[]> {
   const eipsToRelease: string[] = [];
-  if (spec.releaseEips && natAddresses.size > 0) {
-    const addresses = await read('DescribeAddresses', () => describeAddresses(ec2, [...natAddresses.keys()]));
-    for (const [allocationId, owner] of natAddresses) {
-      const address = addresses.find((a) => a.AllocationId === allocationId);
-      if (address === undefined) {
-        alreadyGone.push(allocationId);
-      } else if (
-        address.AssociationId &&
-        (owner.eni === undefined || address.NetworkInterfaceId !== owner.eni)
-      ) {
-        // The NAT let go of it and something else took it since: not ours to release.
-        foreign.push(
-          `EIP ${allocationId} (from ${owner.nat}) is now associated with ${address.NetworkInterfaceId ?? address.InstanceId ?? 'another resource'}`,
-        );
-      } else {
-        eipsToRelease.push(allocationId);
-        tagsOf.set(allocationId, {
-          what: `EIP ${allocationId} (of ${owner.nat})`,
-          value: tagValue(address.Tags),
-        });
-      }
+  if (!spec.releaseEips || draft.natAddresses.size === 0) return eipsToRelease;
+  const addresses = await read('DescribeAddresses', () =>
+    describeAddresses(ec2, [...draft.natAddresses.keys()]),
+  );
+  for (const [allocationId, owner] of draft.natAddresses) {
+    const address = addresses.find((a) => a.AllocationId === allocationId);
+    if (address === undefined) {
+      draft.alreadyGone.push(allocationId);
+    } else if (
+      address.AssociationId &&
+      (owner.eni === undefined || address.NetworkInterfaceId !== owner.eni)
+    ) {
+      // The NAT let go of it and something else took it since: not ours to release.
+      draft.foreign.push(
+        `EIP ${allocationId} (from ${owner.nat}) is now associated with ${address.NetworkInterfaceId ?? address.InstanceId ?? 'another resource'}`,
+      );
+    } else {
+      eipsToRelease.push(allocationId);
+      draft.tagsOf.set(allocationId, {
+        what: `EIP ${allocationId} (of ${owner.nat})`,
+        value: tagValue(address.Tags),
+      });
     }
   }
+  return eipsToRelease;
+}
 
+/** The routes of the listed tables that point at a reaped gateway (not the table's local route). */
+function planRoutes(spec: ReapSpec, tables: RouteTable[], draft: PlanDraft): PlannedRoute[] {
   const targets = new Set([
     ...spec.natGatewayIds,
     ...(spec.internetGatewayId ? [spec.internetGatewayId] : []),
   ]);
   const routes: PlannedRoute[] = [];
-  if (spec.routeTableIds.length > 0) {
-    for (const id of spec.routeTableIds) {
-      const table = tables.find((t) => t.RouteTableId === id);
-      if (table === undefined) {
-        alreadyGone.push(id);
-        continue;
-      }
-      if (table.VpcId !== spec.vpcId) {
-        foreign.push(`route table ${id} is in ${table.VpcId ?? 'another VPC'}`);
-        continue;
-      }
-      for (const route of table.Routes ?? []) {
-        const target = route.NatGatewayId ?? route.GatewayId;
-        if (target === undefined || !targets.has(target) || route.Origin === 'CreateRouteTable') continue;
-        const destination = routeDestination(route);
-        if (destination === undefined) continue;
-        routes.push({ routeTableId: id, target, ...destination });
-        tagsOf.set(id, { what: `route table ${id}`, value: tagValue(table.Tags) });
-      }
+  for (const id of spec.routeTableIds) {
+    const table = tables.find((t) => t.RouteTableId === id);
+    if (table === undefined) {
+      draft.alreadyGone.push(id);
+      continue;
+    }
+    if (table.VpcId !== spec.vpcId) {
+      draft.foreign.push(`route table ${id} is in ${table.VpcId ?? 'another VPC'}`);
+      continue;
+    }
+    for (const route of table.Routes ?? []) {
+      const target = route.NatGatewayId ?? route.GatewayId;
+      if (target === undefined || !targets.has(target) || route.Origin === 'CreateRouteTable') continue;
+      const destination = routeDestination(route);
+      if (destination === undefined) continue;
+      routes.push({ routeTableId: id, target, ...destination });
+      draft.tagsOf.set(id, { what: `route table ${id}`, value: tagValue(table.Tags) });
     }
   }
+  return routes;
+}
 
-  let internetGateway: Plan['internetGateway'];
-  if (spec.internetGatewayId !== undefined) {
-    const [found] = igws;
-    if (found === undefined) {
-      alreadyGone.push(spec.internetGatewayId);
-    } else {
-      const attachments = (found.Attachments ?? []).filter((a) => a.State !== 'detached');
-      const elsewhere = attachments.find((a) => a.VpcId !== spec.vpcId);
-      if (elsewhere !== undefined) {
-        foreign.push(`internet gateway ${spec.internetGatewayId} is attached to ${elsewhere.VpcId}`);
-      } else {
-        internetGateway = { id: spec.internetGatewayId, attached: attachments.length > 0 };
-        tagsOf.set(spec.internetGatewayId, {
-          what: `internet gateway ${spec.internetGatewayId}`,
-          value: tagValue(found.Tags),
-        });
-      }
-    }
+/** The named internet gateway: to detach (when attached to this VPC) and delete, or gone. */
+function planInternetGateway(
+  spec: ReapSpec,
+  igws: InternetGateway[],
+  draft: PlanDraft,
+): Plan['internetGateway'] {
+  if (spec.internetGatewayId === undefined) return undefined;
+  const [found] = igws;
+  if (found === undefined) {
+    draft.alreadyGone.push(spec.internetGatewayId);
+    return undefined;
   }
+  const attachments = (found.Attachments ?? []).filter((a) => a.State !== 'detached');
+  const elsewhere = attachments.find((a) => a.VpcId !== spec.vpcId);
+  if (elsewhere !== undefined) {
+    draft.foreign.push(`internet gateway ${spec.internetGatewayId} is attached to ${elsewhere.VpcId}`);
+    return undefined;
+  }
+  draft.tagsOf.set(spec.internetGatewayId, {
+    what: `internet gateway ${spec.internetGatewayId}`,
+    value: tagValue(found.Tags),
+  });
+  return { id: spec.internetGatewayId, attached: attachments.length > 0 };
+}
 
-  // Checked for the whole plan before the first mutation: one untagged resource refuses all of it,
-  // so the teardown never ends half-done (IAM would deny that one resource after the others went).
-  const untagged = [...tagsOf.values()]
-    .filter((t) => t.value !== options.reapableTagValue)
+/**
+ * Checked for the whole plan before the first mutation: one untagged resource refuses all of it,
+ * so the teardown never ends half-done (IAM would deny that one resource after the others went).
+ */
+function refuseForeignOrUntagged(spec: ReapSpec, draft: PlanDraft, reapableTagValue: string): void {
+  const untagged = [...draft.tagsOf.values()]
+    .filter((t) => t.value !== reapableTagValue)
     .map(
       (t) =>
         `${t.what} ${t.value === undefined ? `has no ${REAPABLE_TAG_KEY} tag` : `has ${REAPABLE_TAG_KEY}=${echo(t.value, 40)}`}`,
     );
   const problems = [
-    ...(foreign.length > 0 ? [`Not in ${spec.vpcId}: ${foreign.join('; ')}`] : []),
+    ...(draft.foreign.length > 0 ? [`Not in ${spec.vpcId}: ${draft.foreign.join('; ')}`] : []),
     ...(untagged.length > 0
-      ? [`Not tagged ${REAPABLE_TAG_KEY}=${echo(options.reapableTagValue, 40)}: ${untagged.join('; ')}`]
+      ? [`Not tagged ${REAPABLE_TAG_KEY}=${echo(reapableTagValue, 40)}: ${untagged.join('; ')}`]
       : []),
   ];
   if (problems.length > 0) {
     throw new ValidationError(`${problems.join('. ')}. Nothing was changed.`);
   }
+}
 
-  // Route tables the user did not list that will be left pointing at a deleted gateway (blackhole).
+/** Route tables the user did not list that will be left pointing at a deleted gateway (blackhole). */
+function unlistedRouteTables(spec: ReapSpec, routing: RouteTable[]): string[] {
   const unlisted = new Set<string>();
-  for (const table of routing.flat()) {
+  for (const table of routing) {
     if (table.RouteTableId && !spec.routeTableIds.includes(table.RouteTableId))
       unlisted.add(table.RouteTableId);
   }
-
-  return {
-    vpcId: spec.vpcId,
-    routes,
-    natGatewaysToDelete,
-    natGatewaysToWaitFor,
-    eipsToRelease,
-    internetGateway,
-    alreadyGone,
-    unlistedRouteTables: [...unlisted],
-  };
+  return [...unlisted];
 }
 
 function stopIfAborted(signal: AbortSignal | undefined): void {
@@ -418,11 +456,17 @@ function stopIfAborted(signal: AbortSignal | undefined): void {
   }
 }
 
+/** What every step of `execute` works with. */
+interface Execution extends CallContext {
+  ec2: EC2Client;
+  plan: Plan;
+  options: ReapOptions;
+  report: ReapReport;
+}
+
 /** Carry out a plan. Every step treats "already gone" as done, so a re-run finishes a partial teardown. */
 export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions): Promise<ReapReport> {
   const { ec2, clock, logger } = deps;
-  const { deadline, signal } = options;
-  const ctx: CallContext = { deadline, clock, logger, signal };
   const report: ReapReport = {
     deletedRoutes: [],
     deletedNatGateways: [],
@@ -441,17 +485,38 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
       },
     );
   }
-
+  const run: Execution = {
+    ec2,
+    clock,
+    logger,
+    deadline: options.deadline,
+    signal: options.signal,
+    plan,
+    options,
+    report,
+  };
   // 1. Routes first, so no table is left with a blackhole route.
+  await deleteRoutes(run);
+  // 2. NAT gateways; 3. wait until every one is `deleted`: its EIP and public IP stay mapped until then.
+  await waitForNatGateways(run, await deleteNatGateways(run));
+  // 4. Elastic IPs.
+  await releaseEips(run);
+  // 5. Internet gateway: detach, then delete.
+  await removeInternetGateway(run);
+  return report;
+}
+
+async function deleteRoutes(run: Execution): Promise<void> {
+  const { ec2, plan, report, logger } = run;
   for (const route of plan.routes) {
-    stopIfAborted(signal);
+    stopIfAborted(run.signal);
     const input: DeleteRouteCommandInput = {
       RouteTableId: route.routeTableId,
       [route.field]: route.destination,
     };
     const step = `DeleteRoute ${routeLabel(route)}`;
     try {
-      await callWithRetry(ctx, step, () => ec2.send(new DeleteRouteCommand(input)));
+      await callWithRetry(run, step, () => ec2.send(new DeleteRouteCommand(input)));
       report.deletedRoutes.push(routeLabel(route));
       logger.info('Deleted route', { routeTableId: route.routeTableId, destination: route.destination });
     } catch (error) {
@@ -461,14 +526,17 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
       report.alreadyGone.push(routeLabel(route));
     }
   }
+}
 
-  // 2. NAT gateways.
+/** DeleteNatGateway on each; returns the NAT gateways to wait for (those found gone are not). */
+async function deleteNatGateways(run: Execution): Promise<string[]> {
+  const { ec2, plan, report, logger } = run;
   const waitFor = new Set(plan.natGatewaysToWaitFor);
   for (const id of plan.natGatewaysToDelete) {
-    stopIfAborted(signal);
+    stopIfAborted(run.signal);
     const step = `DeleteNatGateway ${id}`;
     try {
-      await callWithRetry(ctx, step, () => ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: id })));
+      await callWithRetry(run, step, () => ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: id })));
       report.deletedNatGateways.push(id);
       logger.info('Deleting NAT gateway', { natGatewayId: id });
     } catch (error) {
@@ -477,54 +545,58 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
       waitFor.delete(id);
     }
   }
+  return [...waitFor];
+}
 
-  // 3. Wait until every NAT gateway is `deleted`: its EIP and public IP stay mapped until then.
-  if (waitFor.size > 0) {
-    const started = clock.now();
-    const ids = [...waitFor];
-    try {
-      await pollUntil(
-        async () => {
-          stopIfAborted(signal);
-          const nats = await describeNats(ec2, ids, ctx);
-          const pending = nats.filter((n) => !NAT_GONE_STATES.has(n.State ?? ''));
-          return pending.length === 0 ? true : undefined;
-        },
-        {
-          deadline,
-          clock,
-          what: `NAT gateway${ids.length > 1 ? 's' : ''} ${ids.join(', ')} to reach state deleted`,
-          baseMs: Math.min(250, options.natPollMaxMs),
-          maxMs: options.natPollMaxMs,
-        },
+async function waitForNatGateways(run: Execution, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const { ec2, clock, report, logger, options } = run;
+  const started = clock.now();
+  try {
+    await pollUntil(
+      async () => {
+        stopIfAborted(run.signal);
+        const nats = await describeNats(ec2, ids, run);
+        const pending = nats.filter((n) => !NAT_GONE_STATES.has(n.State ?? ''));
+        return pending.length === 0 ? true : undefined;
+      },
+      {
+        deadline: run.deadline,
+        clock,
+        what: `NAT gateway${ids.length > 1 ? 's' : ''} ${ids.join(', ')} to reach state deleted`,
+        baseMs: Math.min(250, options.natPollMaxMs),
+        maxMs: options.natPollMaxMs,
+      },
+    );
+  } catch (error) {
+    if (error instanceof DeadlineExceededError) {
+      throw new DeadlineExceededError(
+        `${error.message}; they keep deleting in the background: run the Update again (or re-create the resource) to finish`,
       );
-    } catch (error) {
-      if (error instanceof DeadlineExceededError) {
-        throw new DeadlineExceededError(
-          `${error.message}; they keep deleting in the background: run the Update again (or re-create the resource) to finish`,
-        );
-      }
-      throw stepFailed(`wait for ${ids.join(', ')} to reach state deleted (DescribeNatGateways)`, error);
     }
-    report.natWaitMs = clock.now() - started;
-    // NATs found already `deleting` (an earlier run that ran out of time) reached `deleted` during this run.
-    for (const id of ids) if (!report.deletedNatGateways.includes(id)) report.deletedNatGateways.push(id);
-    logger.info('NAT gateways deleted', { natGatewayIds: ids, waitedMs: report.natWaitMs });
+    throw stepFailed(`wait for ${ids.join(', ')} to reach state deleted (DescribeNatGateways)`, error);
   }
+  report.natWaitMs = clock.now() - started;
+  // NATs found already `deleting` (an earlier run that ran out of time) reached `deleted` during this run.
+  for (const id of ids) if (!report.deletedNatGateways.includes(id)) report.deletedNatGateways.push(id);
+  logger.info('NAT gateways deleted', { natGatewayIds: ids, waitedMs: report.natWaitMs });
+}
 
-  // 4. Elastic IPs: ReleaseAddress fails briefly after the NAT is gone; retry those errors only.
+/** ReleaseAddress fails briefly after the NAT is gone; those errors are retried within their own timeout. */
+async function releaseEips(run: Execution): Promise<void> {
+  const { ec2, clock, plan, report, logger } = run;
   const releaseDeadline = new Deadline(
-    Math.min(deadline.at, clock.now() + options.eipReleaseTimeoutMs),
+    Math.min(run.deadline.at, clock.now() + run.options.eipReleaseTimeoutMs),
     clock,
   );
   for (const allocationId of plan.eipsToRelease) {
-    stopIfAborted(signal);
+    stopIfAborted(run.signal);
     try {
       await callWithRetry(
-        { ...ctx, deadline: releaseDeadline },
+        { ...run, deadline: releaseDeadline },
         `ReleaseAddress ${allocationId}`,
         () => ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId })),
-        (error) => isAwsError(error, ...EIP_TRANSIENT),
+        EIP_TRANSIENT,
         { baseMs: 250, maxMs: 2_000 },
         (error, attempt) => {
           logger.info('ReleaseAddress not possible yet; retrying', {
@@ -550,68 +622,76 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
       throw stepFailed(`ReleaseAddress ${allocationId}`, error);
     }
   }
+}
 
-  // 5. Internet gateway: detach (DependencyViolation while public IPs are still mapped), then delete.
-  const igw = plan.internetGateway;
-  if (igw !== undefined) {
-    const isDependency = (error: unknown) => isAwsError(error, 'DependencyViolation');
-    const dependencyBackoff = { baseMs: 1_000, maxMs: 15_000 };
-    let gone = false;
-    if (igw.attached) {
-      stopIfAborted(signal);
-      const step = `DetachInternetGateway ${igw.id} from ${plan.vpcId}`;
-      try {
-        await callWithRetry(
-          ctx,
-          step,
-          () => ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw.id, VpcId: plan.vpcId })),
-          isDependency,
-          dependencyBackoff,
-          (error, attempt) => {
-            logger.info('Internet gateway still has mapped public addresses; retrying detach', {
-              internetGatewayId: igw.id,
-              attempt: attempt + 1,
-              error: describeError(error),
-            });
-          },
-        );
-        report.detachedInternetGateway = igw.id;
-        logger.info('Detached internet gateway', { internetGatewayId: igw.id, vpcId: plan.vpcId });
-      } catch (error) {
-        if (isAwsError(error, 'InvalidInternetGatewayID.NotFound')) {
-          gone = true;
-          report.alreadyGone.push(igw.id);
-        } else if (isDependency(error)) {
-          throw new NetkitError(
-            `${step} still reports mapped public addresses (${describeError(error)}). Draining Fargate or Lambda network interfaces can hold public IPs for 5-20 minutes; run the Update again later to finish.`,
-            { cause: error },
-          );
-        } else if (!isAwsError(error, 'Gateway.NotAttached')) {
-          throw stepFailed(step, error);
-        }
-      }
+/** DetachInternetGateway and DeleteInternetGateway answer this while public IPs are still mapped. */
+const DEPENDENCY = ['DependencyViolation'];
+const DEPENDENCY_BACKOFF = { baseMs: 1_000, maxMs: 15_000 };
+
+async function removeInternetGateway(run: Execution): Promise<void> {
+  const igw = run.plan.internetGateway;
+  if (igw === undefined) return;
+  const gone = igw.attached ? await detachInternetGateway(run, igw.id) : false;
+  if (!gone) await deleteInternetGateway(run, igw.id);
+}
+
+/** Detach from the VPC; returns true when the gateway no longer exists. */
+async function detachInternetGateway(run: Execution, id: string): Promise<boolean> {
+  const { ec2, plan, report, logger } = run;
+  stopIfAborted(run.signal);
+  const step = `DetachInternetGateway ${id} from ${plan.vpcId}`;
+  try {
+    await callWithRetry(
+      run,
+      step,
+      () => ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: id, VpcId: plan.vpcId })),
+      DEPENDENCY,
+      DEPENDENCY_BACKOFF,
+      (error, attempt) => {
+        logger.info('Internet gateway still has mapped public addresses; retrying detach', {
+          internetGatewayId: id,
+          attempt: attempt + 1,
+          error: describeError(error),
+        });
+      },
+    );
+    report.detachedInternetGateway = id;
+    logger.info('Detached internet gateway', { internetGatewayId: id, vpcId: plan.vpcId });
+  } catch (error) {
+    if (isAwsError(error, 'InvalidInternetGatewayID.NotFound')) {
+      report.alreadyGone.push(id);
+      return true;
     }
-    if (!gone) {
-      stopIfAborted(signal);
-      const step = `DeleteInternetGateway ${igw.id}`;
-      try {
-        await callWithRetry(
-          ctx,
-          step,
-          () => ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw.id })),
-          isDependency,
-          dependencyBackoff,
-          () => undefined,
-        );
-        report.deletedInternetGateway = igw.id;
-        logger.info('Deleted internet gateway', { internetGatewayId: igw.id });
-      } catch (error) {
-        if (!isAwsError(error, 'InvalidInternetGatewayID.NotFound')) throw stepFailed(step, error);
-        report.alreadyGone.push(igw.id);
-      }
+    if (isAwsError(error, ...DEPENDENCY)) {
+      throw new NetkitError(
+        `${step} still reports mapped public addresses (${describeError(error)}). Draining Fargate or Lambda network interfaces can hold public IPs for 5-20 minutes; run the Update again later to finish.`,
+        { cause: error },
+      );
     }
+    if (!isAwsError(error, 'Gateway.NotAttached')) throw stepFailed(step, error);
   }
-  return report;
+  return false;
+}
+
+async function deleteInternetGateway(run: Execution, id: string): Promise<void> {
+  const { ec2, report, logger } = run;
+  stopIfAborted(run.signal);
+  const step = `DeleteInternetGateway ${id}`;
+  try {
+    await callWithRetry(
+      run,
+      step,
+      () => ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: id })),
+      DEPENDENCY,
+      DEPENDENCY_BACKOFF,
+      () => undefined,
+    );
+    report.deletedInternetGateway = id;
+    logger.info('Deleted internet gateway', { internetGatewayId: id });
+  } catch (error) {
+    if (!isAwsError(error, 'InvalidInternetGatewayID.NotFound')) throw stepFailed(step, error);
+    report.alreadyGone.push(id);
+  }
 }
 
 /** Inspect, then (unless DryRun) execute. */

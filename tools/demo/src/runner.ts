@@ -206,6 +206,71 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
   }
 }
 
+/** Import the scenario module and run it (output captured into `log`), within the time limit. */
+async function importAndRun(
+  entry: ScenarioEntry,
+  emulator: Emulator,
+  view: ScenarioContext['emulator'],
+  options: Pick<DemoOptions, 'fast' | 'timeoutMs' | 'progress' | 'verbose'>,
+  log: string[],
+  setTitle: (title: string) => void,
+): Promise<{ status: ScenarioStatus; summary: string; details: Record<string, unknown> | undefined }> {
+  const { progress } = options;
+  const mod = (await import(pathToFileURL(entry.file).href)) as { default?: unknown };
+  if (!isScenario(mod.default)) {
+    throw new Error(`${entry.file} must default-export a Scenario ({ name, title, run(ctx) })`);
+  }
+  const scenario = mod.default;
+  const title = scenario.title || entry.name;
+  setTitle(title);
+  progress.note(title);
+  if (scenario.name !== entry.name) {
+    progress.note(`(scenario names itself "${scenario.name}"; reported as "${entry.name}", its package)`);
+  }
+  const ctx: ScenarioContext = {
+    emulator: view,
+    distDir: entry.distDir,
+    fast: options.fast,
+    loadBundle: <T>(bundleEntry: string, env: Record<string, string>) =>
+      importBundle<T>(entry.distDir, bundleEntry, { ...BUNDLE_DEFAULT_ENV, ...emulator.env, ...env }),
+    step: (message) => progress.step(message),
+    wait: (message, work) => progress.wait(message, work),
+  };
+  const restoreStdio = captureStdio((text) => log.push(text), options.verbose === true);
+  try {
+    const result = await withTimeout(scenario.run(ctx), options.timeoutMs, `scenario ${entry.name}`);
+    if (!isResult(result)) throw new Error('run() must resolve to { ok: boolean, summary: string }');
+    return { status: result.ok ? 'pass' : 'fail', summary: result.summary, details: result.details };
+  } finally {
+    restoreStdio();
+  }
+}
+
+/** The closing lines of a scenario: its mark and summary; on failure the error and the output's tail. */
+function printOutcome(
+  progress: DemoOptions['progress'],
+  verbose: boolean,
+  o: {
+    status: ScenarioStatus;
+    summary: string;
+    error: string | undefined;
+    calls: number;
+    durationMs: number;
+    logTail: string[];
+  },
+): void {
+  const mark = o.status === 'pass' ? '✔' : '✖';
+  progress.note(
+    `${mark} ${o.status.toUpperCase()}: ${o.summary} (${o.calls} AWS calls, ${formatDuration(o.durationMs)})`,
+  );
+  if (o.status === 'pass') return;
+  if (o.error !== undefined) progress.note(o.error.split('\n').slice(0, 8).join('\n    '));
+  if (o.logTail.length > 0 && !verbose) {
+    progress.note(`last ${o.logTail.length} lines of output:`);
+    for (const line of o.logTail) progress.note(`  ${line}`);
+  }
+}
+
 /** Run one scenario against a freshly reset emulator. Never throws: every outcome is a report. */
 export async function runScenario(
   entry: ScenarioEntry,
@@ -229,40 +294,17 @@ export async function runScenario(
   await emulator.resetCalls();
   const counting = countingEmulator(emulator);
   process.on('unhandledRejection', onUnhandled);
-  let restoreStdio: (() => void) | undefined;
   progress.heading(`▶ ${entry.name}`);
   try {
-    const mod = (await import(pathToFileURL(entry.file).href)) as { default?: unknown };
-    if (!isScenario(mod.default)) {
-      throw new Error(`${entry.file} must default-export a Scenario ({ name, title, run(ctx) })`);
-    }
-    const scenario = mod.default;
-    title = scenario.title || entry.name;
-    progress.note(title);
-    if (scenario.name !== entry.name) {
-      progress.note(`(scenario names itself "${scenario.name}"; reported as "${entry.name}", its package)`);
-    }
-    const ctx: ScenarioContext = {
-      emulator: counting.view,
-      distDir: entry.distDir,
-      fast: options.fast,
-      loadBundle: <T>(bundleEntry: string, env: Record<string, string>) =>
-        importBundle<T>(entry.distDir, bundleEntry, { ...BUNDLE_DEFAULT_ENV, ...emulator.env, ...env }),
-      step: (message) => progress.step(message),
-      wait: (message, work) => progress.wait(message, work),
-    };
-    restoreStdio = captureStdio((text) => log.push(text), options.verbose === true);
-    const result = await withTimeout(scenario.run(ctx), options.timeoutMs, `scenario ${entry.name}`);
-    if (!isResult(result)) throw new Error('run() must resolve to { ok: boolean, summary: string }');
-    status = result.ok ? 'pass' : 'fail';
-    summary = result.summary;
-    details = result.details;
+    const outcome = await importAndRun(entry, emulator, counting.view, options, log, (t) => {
+      title = t;
+    });
+    ({ status, summary, details } = outcome);
   } catch (e) {
     status = 'error';
     error = e instanceof TimeoutError ? e.message : describe(e);
     summary = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
   } finally {
-    restoreStdio?.();
     restoreEnv(envSnapshot);
     process.off('unhandledRejection', onUnhandled);
   }
@@ -273,18 +315,15 @@ export async function runScenario(
   }
   const [callsByAction, throttled] = await counting.totals();
   const durationMs = Math.round(performance.now() - start);
-  const mark = status === 'pass' ? '✔' : '✖';
-  progress.note(
-    `${mark} ${status.toUpperCase()}: ${summary} (${sum(callsByAction)} AWS calls, ${formatDuration(durationMs)})`,
-  );
   const logTail = log.join('').split('\n').filter(Boolean).slice(-LOG_TAIL_LINES);
-  if (status !== 'pass') {
-    if (error !== undefined) progress.note(error.split('\n').slice(0, 8).join('\n    '));
-    if (logTail.length > 0 && options.verbose !== true) {
-      progress.note(`last ${logTail.length} lines of output:`);
-      for (const line of logTail) progress.note(`  ${line}`);
-    }
-  }
+  printOutcome(progress, options.verbose === true, {
+    status,
+    summary,
+    error,
+    calls: sum(callsByAction),
+    durationMs,
+    logTail,
+  });
   return {
     name: entry.name,
     title,

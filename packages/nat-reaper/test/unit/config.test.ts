@@ -5,10 +5,10 @@ import { loadConfig } from '../../src/config.ts';
 describe('loadConfig', () => {
   it('has a default for every variable', () => {
     expect(loadConfig({})).toEqual({
-      RESPONSE_MARGIN_MS: 15_000,
-      NAT_POLL_MAX_MS: 1_000,
-      EIP_RELEASE_TIMEOUT_MS: 60_000,
-      REAPABLE_TAG_VALUE: 'true',
+      deadlineMarginMs: 15_000,
+      natPollMaxMs: 1_000,
+      eipReleaseTimeoutMs: 60_000,
+      reapableTagValue: 'true',
     });
   });
 
@@ -21,10 +21,10 @@ describe('loadConfig', () => {
         REAPABLE_TAG_VALUE: 'bootstrap-2026',
       }),
     ).toEqual({
-      RESPONSE_MARGIN_MS: 20_000,
-      NAT_POLL_MAX_MS: 500,
-      EIP_RELEASE_TIMEOUT_MS: 30_000,
-      REAPABLE_TAG_VALUE: 'bootstrap-2026',
+      deadlineMarginMs: 20_000,
+      natPollMaxMs: 500,
+      eipReleaseTimeoutMs: 30_000,
+      reapableTagValue: 'bootstrap-2026',
     });
   });
 

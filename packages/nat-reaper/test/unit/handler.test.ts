@@ -6,19 +6,53 @@ import {
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { CustomResourceResponse } from '@netkit/aws-core/custom-resource';
 import { ConfigError } from '@netkit/aws-core/errors';
-import { silentLogger } from '@netkit/aws-core/observability';
+import { type Logger, silentLogger } from '@netkit/aws-core/observability';
 import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.ts';
-import { createHandler } from '../../src/handler.ts';
-import { createWorld, ids } from './fake-ec2.ts';
+import { createHandler } from '../../src/create-handler.ts';
+import { createWorld, ids } from '../support/fake-ec2.ts';
 
 type Clock = ReturnType<typeof manualClock>;
 
+/**
+ * The runner's clock on the test's virtual time: its deadline timer never fires by itself (the
+ * reaper's own deadline, on the same virtual time, ends a long run), only when a test calls fire().
+ * Nothing in these tests depends on how fast the machine runs.
+ */
+function runnerClockOn(clock: Clock) {
+  const timers: Array<() => void> = [];
+  return {
+    now: () => clock.now(),
+    sleep: (_ms: number, signal?: AbortSignal) =>
+      new Promise<void>((resolve) => {
+        if (signal?.aborted) return resolve();
+        timers.push(resolve);
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      }),
+    /** The runner's deadline is reached now. */
+    fire: () => {
+      for (const resolve of timers.splice(0)) resolve();
+    },
+  };
+}
+
+/** A Lambda context whose remaining time runs on the test's virtual clock. */
+const context = (remainingMs?: number) => fakeContext(remainingMs, () => clock.now());
+
 let clock: Clock;
+let runnerClock: ReturnType<typeof runnerClockOn>;
 let world: ReturnType<typeof createWorld>;
 let sent: CustomResourceResponse[];
+/** The messages the handler logged at info level. */
+let logged: string[];
+const logger: Logger = {
+  ...silentLogger,
+  info: (message) => {
+    logged.push(message);
+  },
+};
 const config: Config = loadConfig({});
 const cfnMock = mockClient(CloudFormationClient);
 
@@ -33,8 +67,10 @@ function stackIn(status: string) {
 beforeEach(() => {
   stackIn('UPDATE_IN_PROGRESS');
   clock = manualClock();
+  runnerClock = runnerClockOn(clock);
   world = createWorld(clock);
   sent = [];
+  logged = [];
 });
 
 function handlerWith(overrides: Partial<Config> = {}) {
@@ -42,8 +78,9 @@ function handlerWith(overrides: Partial<Config> = {}) {
     {
       ec2: new EC2Client({ region: 'us-east-1' }),
       cfn: new CloudFormationClient({ region: 'us-east-1' }),
-      logger: silentLogger,
+      logger,
       clock,
+      runnerClock,
       send: async (_url, body) => {
         sent.push(JSON.parse(body));
       },
@@ -83,7 +120,7 @@ describe('Create', () => {
     world.seedScenario();
     const event = seedEvent();
     // Act
-    const response = await handlerWith()(event, fakeContext());
+    const response = await handlerWith()(event, context());
     // Assess
     expect(sent).toHaveLength(1);
     expect(sent[0]).toEqual({
@@ -124,7 +161,7 @@ describe('Create', () => {
       Origin: 'CreateRoute',
     });
     // Act
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(world.tables.get(ids.privateRtb)?.routes).toEqual([
@@ -146,7 +183,7 @@ describe('Create', () => {
       routes: [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: ids.nat, Origin: 'CreateRoute' }],
     });
     // Act
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(sent[0]?.Data?.UnlistedRouteTables).toBe(ids.unlistedRtb);
@@ -186,7 +223,7 @@ describe('Create', () => {
     world.seedScenario();
     prepare();
     // Act
-    await handlerWith()(seedEvent('create', props), fakeContext());
+    await handlerWith()(seedEvent('create', props), context());
     // Assess
     expect(sent).toHaveLength(1);
     expect(sent[0]?.Status).toBe('FAILED');
@@ -201,7 +238,7 @@ describe('Create', () => {
     world.settings.natDeleteDelayMs = 30_000;
     const start = clock.now();
     // Act
-    await handlerWith({ NAT_POLL_MAX_MS: 2_000 })(seedEvent(), fakeContext());
+    await handlerWith({ natPollMaxMs: 2_000 })(seedEvent(), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     const waited = clock.now() - start;
@@ -223,7 +260,7 @@ describe('Create', () => {
     world.seedScenario();
     world.settings.natDeleteDelayMs = 10 * 60_000;
     // Act
-    await handlerWith()(seedEvent(), fakeContext(60_000));
+    await handlerWith()(seedEvent(), context(60_000));
     // Assess
     expect(sent).toHaveLength(1);
     expect(sent[0]?.Status).toBe('FAILED');
@@ -238,7 +275,7 @@ describe('Create', () => {
     world.seedScenario();
     world.inject('ReleaseAddress', 'AuthFailure', 'InvalidIPAddress.InUse');
     // Act
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(world.calls.filter((c) => c === 'ReleaseAddress')).toHaveLength(3);
@@ -251,7 +288,7 @@ describe('Create', () => {
     world.inject('ReleaseAddress', ...Array<string>(100).fill('AuthFailure'));
     const start = clock.now();
     // Act
-    await handlerWith({ EIP_RELEASE_TIMEOUT_MS: 5_000 })(seedEvent(), fakeContext());
+    await handlerWith({ eipReleaseTimeoutMs: 5_000 })(seedEvent(), context());
     // Assess
     expect(sent[0]?.Status).toBe('FAILED');
     expect(sent[0]?.Reason).toContain(`ReleaseAddress ${ids.alloc} still failing`);
@@ -265,7 +302,7 @@ describe('Create', () => {
     world.seedScenario();
     world.inject('ReleaseAddress', 'UnauthorizedOperation');
     // Act
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     // Assess
     expect(sent[0]?.Status).toBe('FAILED');
     expect(sent[0]?.Reason).toBe(
@@ -278,7 +315,7 @@ describe('Create', () => {
     // Prepare
     world.seedScenario();
     // Act
-    await handlerWith()(seedEvent('create', { ReleaseEips: 'false' }), fakeContext());
+    await handlerWith()(seedEvent('create', { ReleaseEips: 'false' }), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(sent[0]?.Data?.ReleasedEips).toBe('');
@@ -292,7 +329,7 @@ describe('Create', () => {
     world.seedScenario();
     world.settings.publicIpsMappedUntil = clock.now() + 40_000; // e.g. a draining Fargate ENI
     // Act
-    await handlerWith()(seedEvent(), fakeContext(120_000));
+    await handlerWith()(seedEvent(), context(120_000));
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(world.calls.filter((c) => c === 'DetachInternetGateway').length).toBeGreaterThan(1);
@@ -304,7 +341,7 @@ describe('Create', () => {
     world.seedScenario();
     world.settings.publicIpsMappedUntil = Number.MAX_SAFE_INTEGER;
     // Act
-    await handlerWith()(seedEvent(), fakeContext(120_000));
+    await handlerWith()(seedEvent(), context(120_000));
     // Assess
     expect(sent[0]?.Status).toBe('FAILED');
     expect(sent[0]?.Reason).toContain(`DetachInternetGateway ${ids.igw}`);
@@ -316,12 +353,12 @@ describe('Create', () => {
     // Prepare: the first run dies at the internet gateway.
     world.seedScenario();
     world.settings.publicIpsMappedUntil = clock.now() + 10 * 60_000;
-    await handlerWith()(seedEvent(), fakeContext(60_000));
+    await handlerWith()(seedEvent(), context(60_000));
     expect(sent[0]?.Status).toBe('FAILED');
     world.settings.publicIpsMappedUntil = 0;
     world.calls.length = 0;
     // Act
-    await handlerWith()(seedEvent('update'), fakeContext());
+    await handlerWith()(seedEvent('update'), context());
     // Assess
     expect(sent[1]?.Status).toBe('SUCCESS');
     expect(world.mutations()).toEqual(['DetachInternetGateway', 'DeleteInternetGateway']);
@@ -337,10 +374,10 @@ describe('Create', () => {
   it('answers SUCCESS with nothing more to do on a second Create after success', async () => {
     // Prepare
     world.seedScenario();
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     world.calls.length = 0;
     // Act
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     // Assess
     expect(sent[1]?.Status).toBe('SUCCESS');
     expect(sent[1]?.PhysicalResourceId).toBe(sent[0]?.PhysicalResourceId);
@@ -364,7 +401,7 @@ describe('Create', () => {
       deletedAt: clock.now() + 5_000,
     });
     // Act
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(world.mutations()).not.toContain('DeleteNatGateway');
@@ -377,7 +414,7 @@ describe('Create', () => {
     world.seedScenario();
     const handler = handlerWith();
     // Act
-    await Promise.all([handler(seedEvent(), fakeContext()), handler(seedEvent(), fakeContext())]);
+    await Promise.all([handler(seedEvent(), context()), handler(seedEvent(), context())]);
     // Assess
     expect(sent.map((s) => s.Status)).toEqual(['SUCCESS', 'SUCCESS']);
     expect(world.nats.get(ids.nat)?.state).toBe('deleted');
@@ -392,7 +429,7 @@ describe('Create', () => {
   it('counts resources that no longer exist at all as done', async () => {
     // Prepare: nothing exists
     // Act
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(world.mutations()).toEqual([]);
@@ -405,7 +442,7 @@ describe('edge cases', () => {
     // Prepare
     world.igws.set(ids.igw, {});
     // Act
-    await handlerWith()(seedEvent('create', { NatGatewayIds: [], RouteTableIds: [] }), fakeContext());
+    await handlerWith()(seedEvent('create', { NatGatewayIds: [], RouteTableIds: [] }), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(world.mutations()).toEqual(['DeleteInternetGateway']);
@@ -424,7 +461,7 @@ describe('edge cases', () => {
       });
     }
     // Act
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(Buffer.byteLength(JSON.stringify(sent[0]))).toBeLessThanOrEqual(4096);
@@ -460,7 +497,7 @@ describe('reapable tag', () => {
     world.seedScenario();
     untag();
     // Act
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     // Assess
     expect(sent).toHaveLength(1);
     expect(sent[0]?.Status).toBe('FAILED');
@@ -479,7 +516,7 @@ describe('reapable tag', () => {
     // Act
     await handlerWith()(
       seedEvent('create', { RouteTableIds: [ids.privateRtb, ids.publicRtb, ids.otherRtb] }),
-      fakeContext(),
+      context(),
     );
     // Assess
     expect(sent[0]?.Reason).toBe(
@@ -506,9 +543,9 @@ describe('reapable tag', () => {
       routes: [{ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local', Origin: 'CreateRouteTable' }],
     });
     // Act
-    await handlerWith({ REAPABLE_TAG_VALUE: 'bootstrap' })(
+    await handlerWith({ reapableTagValue: 'bootstrap' })(
       seedEvent('create', { RouteTableIds: [ids.privateRtb, ids.publicRtb, ids.unlistedRtb] }),
-      fakeContext(),
+      context(),
     );
     // Assess
     expect(sent[0]).toMatchObject({ Status: 'SUCCESS', Data: FULL_TEARDOWN_DATA });
@@ -526,7 +563,7 @@ describe('reapable tag', () => {
   it('does not check the EIP when ReleaseEips is "false" (it is not changed)', async () => {
     world.seedScenario();
     world.eips.get(ids.alloc)!.tags = {};
-    await handlerWith()(seedEvent('create', { ReleaseEips: 'false' }), fakeContext());
+    await handlerWith()(seedEvent('create', { ReleaseEips: 'false' }), context());
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(world.eips.has(ids.alloc)).toBe(true);
   });
@@ -557,7 +594,7 @@ describe('transient AWS errors', () => {
       );
     }
     // Act (the test clock adds up the concurrent inspect retries' sleeps, so give it 2 minutes)
-    await handlerWith()(seedEvent(), fakeContext(120_000));
+    await handlerWith()(seedEvent(), context(120_000));
     // Assess
     expect(sent).toEqual([expect.objectContaining({ Status: 'SUCCESS', Data: FULL_TEARDOWN_DATA })]);
     expect(world.igws.size).toBe(0);
@@ -576,7 +613,7 @@ describe('transient AWS errors', () => {
     world.seedScenario();
     world.inject(action, ...Array.from({ length: 500 }, () => '5xx:InternalError'));
     // Act
-    await handlerWith()(seedEvent(), fakeContext(120_000));
+    await handlerWith()(seedEvent(), context(120_000));
     // Assess
     expect(sent).toHaveLength(1);
     expect(sent[0]?.Status).toBe('FAILED');
@@ -592,7 +629,7 @@ describe('transient AWS errors', () => {
   it('does not retry a client error: it fails at once naming the step', async () => {
     world.seedScenario();
     world.inject('DeleteNatGateway', 'UnauthorizedOperation');
-    await handlerWith()(seedEvent(), fakeContext());
+    await handlerWith()(seedEvent(), context());
     expect(sent[0]?.Reason).toBe(
       `StepFailedError: DeleteNatGateway ${ids.nat} failed: UnauthorizedOperation: injected UnauthorizedOperation`,
     );
@@ -605,7 +642,7 @@ describe('DryRun', () => {
     // Prepare
     world.seedScenario();
     // Act
-    await handlerWith()(seedEvent('create', { DryRun: 'true' }), fakeContext());
+    await handlerWith()(seedEvent('create', { DryRun: 'true' }), context());
     // Assess
     expect(sent[0]).toMatchObject({
       Status: 'SUCCESS',
@@ -636,7 +673,7 @@ describe('Update', () => {
     world.seedScenario();
     const event = seedEvent('update');
     // Act
-    await handlerWith()(event, fakeContext());
+    await handlerWith()(event, context());
     // Assess
     expect(sent[0]).toMatchObject({
       Status: 'SUCCESS',
@@ -653,7 +690,7 @@ describe('Update', () => {
     stackIn('UPDATE_ROLLBACK_IN_PROGRESS');
     const event = seedEvent('update');
     // Act
-    await handlerWith()(event, fakeContext());
+    await handlerWith()(event, context());
     // Assess
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({
@@ -675,7 +712,7 @@ describe('Update', () => {
 
   it('answers SUCCESS during a rollback even with properties or configuration that would fail', async () => {
     stackIn('UPDATE_ROLLBACK_IN_PROGRESS');
-    await handlerWith()(seedEvent('update', { VpcId: 'not-a-vpc' }), fakeContext());
+    await handlerWith()(seedEvent('update', { VpcId: 'not-a-vpc' }), context());
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(world.mock.calls()).toHaveLength(0);
   });
@@ -688,7 +725,7 @@ describe('Update', () => {
         name: 'AccessDenied',
       }),
     );
-    await handlerWith()(seedEvent('update'), fakeContext());
+    await handlerWith()(seedEvent('update'), context());
     expect(sent[0]?.Status).toBe('FAILED');
     expect(sent[0]?.Reason).toContain('cloudformation:DescribeStacks');
     expect(world.mock.calls()).toHaveLength(0);
@@ -696,8 +733,8 @@ describe('Update', () => {
 
   it('makes no DescribeStacks call for Create or Delete', async () => {
     world.seedScenario();
-    await handlerWith()(seedEvent('create'), fakeContext());
-    await handlerWith()(seedEvent('delete'), fakeContext());
+    await handlerWith()(seedEvent('create'), context());
+    await handlerWith()(seedEvent('delete'), context());
     expect(cfnMock).not.toHaveReceivedCommand(DescribeStacksCommand);
   });
 });
@@ -708,7 +745,7 @@ describe('Delete', () => {
     world.seedScenario();
     const event = seedEvent('delete', { VpcId: 'not-a-vpc' });
     // Act
-    await handlerWith()(event, fakeContext());
+    await handlerWith()(event, context());
     // Assess
     expect(sent).toEqual([
       {
@@ -730,7 +767,7 @@ describe('bad input', () => {
     world.seedScenario();
     const event = seedEvent('create', { ReleaseEips: 'yes', NatGatewayIds: ['nat-1'] });
     // Act
-    await handlerWith()(event, fakeContext());
+    await handlerWith()(event, context());
     // Assess
     expect(sent).toHaveLength(1);
     expect(sent[0]?.Status).toBe('FAILED');
@@ -744,7 +781,7 @@ describe('bad input', () => {
     const event = seedEvent('update');
     delete event.PhysicalResourceId;
     // Act
-    await handlerWith()(event, fakeContext());
+    await handlerWith()(event, context());
     // Assess
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({
@@ -758,7 +795,7 @@ describe('bad input', () => {
   it('sends nothing and calls no AWS API when the ResponseURL is plain http to another host', async () => {
     const event = seedEvent();
     event.ResponseURL = 'http://collector.example/cfn?X-Amz-Signature=abc';
-    const response = await handlerWith()(event, fakeContext());
+    const response = await handlerWith()(event, context());
     expect(response).toBeUndefined();
     expect(sent).toHaveLength(0);
     expect(world.mock.calls()).toHaveLength(0);
@@ -769,7 +806,7 @@ describe('bad input', () => {
     const event = seedEvent();
     delete event.ResponseURL;
     // Act
-    const response = await handlerWith()(event, fakeContext());
+    const response = await handlerWith()(event, context());
     // Assess
     expect(response).toBeUndefined();
     expect(sent).toHaveLength(0);
@@ -783,25 +820,35 @@ describe('deadline', () => {
     world.seedScenario();
     let release: () => void = () => {};
     const hung = new Promise<void>((r) => (release = r));
+    let describing: () => void = () => {};
+    const describeStarted = new Promise<void>((r) => (describing = r));
     const original = world.calls;
     world.install();
     const { DescribeNatGatewaysCommand } = await import('@aws-sdk/client-ec2');
     world.mock.on(DescribeNatGatewaysCommand).callsFake(async () => {
       original.push('DescribeNatGateways');
+      describing();
       await hung;
-      return { NatGateways: [{ NatGatewayId: ids.nat, VpcId: ids.vpc, State: 'available' }] };
+      const tags = [{ Key: 'netkit:reapable', Value: 'true' }];
+      return { NatGateways: [{ NatGatewayId: ids.nat, VpcId: ids.vpc, State: 'available', Tags: tags }] };
     });
-    // Act: 15 s margin, 15.05 s left: the runner answers after ~50 ms of real time.
-    const response = await handlerWith({ RESPONSE_MARGIN_MS: 15_000 })(seedEvent(), fakeContext(15_050));
+
+    // Act: the runner's deadline (15 s margin, 15.05 s left) passes while the Describe hangs.
+    const answered = handlerWith({ deadlineMarginMs: 15_000 })(seedEvent(), context(15_050));
+    await describeStarted;
+    runnerClock.fire();
+    const response = await answered;
+    // Then the Describe returns: the reaper plans, and must stop before its first mutation.
     release();
-    await vi.waitFor(() =>
-      expect(world.calls.filter((c) => c === 'DescribeRouteTables').length).toBeGreaterThan(0),
-    );
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(logged).toContain('Plan'), { timeout: 30_000, interval: 10 });
+    // Everything after the plan runs on the mocked client in microtasks: one macrotask drains it.
+    await new Promise((r) => setImmediate(r));
+
     // Assess
     expect(response?.Status).toBe('FAILED');
     expect(response?.Reason).toMatch(/Create did not finish before the Lambda deadline/);
     expect(sent).toHaveLength(1);
+    expect(world.calls.filter((c) => c === 'DescribeRouteTables').length).toBeGreaterThan(0);
     expect(world.mutations()).toEqual([]);
   });
 });
@@ -822,6 +869,7 @@ describe('invalid configuration', () => {
         cfn: new CloudFormationClient({ region: 'us-east-1' }),
         logger: silentLogger,
         clock,
+        runnerClock,
         send: async (_url, body) => {
           sent.push(JSON.parse(body));
         },
@@ -830,8 +878,8 @@ describe('invalid configuration', () => {
     );
 
     // Act
-    await handler(seedEvent('create'), fakeContext());
-    await handler(seedEvent('delete'), fakeContext());
+    await handler(seedEvent('create'), context());
+    await handler(seedEvent('delete'), context());
 
     // Assess
     expect(sent.map((r) => r.Status)).toEqual(['FAILED', 'SUCCESS']);

@@ -1,0 +1,28 @@
+import { readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { areaOf, checkConventions, formatViolations } from '../src/check.ts';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const folders = (dir: string) =>
+  readdirSync(resolve(ROOT, dir), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => `${dir}/${d.name}`);
+
+// Checked once; each part of the repo is its own test so a failure names the package and lists its violations.
+const violations = checkConventions(ROOT);
+const AREAS = [...folders('packages'), 'infra', ...folders('tools')];
+
+describe('the repo follows the house style (docs/package-conventions.md)', () => {
+  it('finds the parts it checks', () => {
+    expect(AREAS).toEqual(
+      expect.arrayContaining(['packages/aws-core', 'packages/nat-reaper', 'infra', 'tools/conventions']),
+    );
+  });
+
+  it.each(AREAS)('%s', (area) => {
+    const own = violations.filter((v) => areaOf(v.file) === area);
+    // On failure the diff is the list of violations, one `file:line [rule] message` per line.
+    expect(formatViolations(own)).toBe('house style: no violations');
+  });
+});
