@@ -129,13 +129,7 @@ export function stringMap(
 ): Field<Record<string, string>> {
   const { keyPattern, valuePattern, what = 'key -> string value', minKeys = 1 } = options;
   const expected = `a JSON object of ${what} with at least ${minKeys} entr${minKeys === 1 ? 'y' : 'ies'}`;
-  return required(expected, (raw) => {
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      throw new Invalid(`${expected} (not valid JSON)`);
-    }
+  return json(expected, (value) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Invalid(expected);
     const entries = Object.entries(value);
     if (entries.length < minKeys) throw new Invalid(expected);

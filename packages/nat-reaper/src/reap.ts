@@ -307,18 +307,39 @@ async function readInventory(spec: ReapSpec, ec2: EC2Client, read: Read): Promis
   return { nats, tables, igws, routing: routing.flat() };
 }
 
+/**
+ * A listed resource that was found and is in the stack's VPC; `undefined` (and recorded in the draft)
+ * when it is gone already or belongs to another VPC.
+ */
+function inSpecVpc<T extends { VpcId?: string | undefined }>(
+  spec: ReapSpec,
+  draft: PlanDraft,
+  what: string,
+  id: string,
+  found: T | undefined,
+): T | undefined {
+  if (found === undefined) {
+    draft.alreadyGone.push(id);
+    return undefined;
+  }
+  if (found.VpcId !== spec.vpcId) {
+    draft.foreign.push(`${what} is in ${found.VpcId ?? 'another VPC'}`);
+    return undefined;
+  }
+  return found;
+}
+
 /** The named NAT gateways: to delete, to wait for, or gone; and the addresses they hold. */
 function planNatGateways(spec: ReapSpec, nats: NatGateway[], draft: PlanDraft): void {
   for (const id of spec.natGatewayIds) {
-    const nat = nats.find((n) => n.NatGatewayId === id);
-    if (nat === undefined) {
-      draft.alreadyGone.push(id);
-      continue;
-    }
-    if (nat.VpcId !== spec.vpcId) {
-      draft.foreign.push(`NAT gateway ${id} is in ${nat.VpcId ?? 'another VPC'}`);
-      continue;
-    }
+    const nat = inSpecVpc(
+      spec,
+      draft,
+      `NAT gateway ${id}`,
+      id,
+      nats.find((n) => n.NatGatewayId === id),
+    );
+    if (nat === undefined) continue;
     const state = nat.State ?? 'available';
     if (NAT_GONE_STATES.has(state)) draft.alreadyGone.push(id);
     else {
@@ -372,15 +393,14 @@ function planRoutes(spec: ReapSpec, tables: RouteTable[], draft: PlanDraft): Pla
   ]);
   const routes: PlannedRoute[] = [];
   for (const id of spec.routeTableIds) {
-    const table = tables.find((t) => t.RouteTableId === id);
-    if (table === undefined) {
-      draft.alreadyGone.push(id);
-      continue;
-    }
-    if (table.VpcId !== spec.vpcId) {
-      draft.foreign.push(`route table ${id} is in ${table.VpcId ?? 'another VPC'}`);
-      continue;
-    }
+    const table = inSpecVpc(
+      spec,
+      draft,
+      `route table ${id}`,
+      id,
+      tables.find((t) => t.RouteTableId === id),
+    );
+    if (table === undefined) continue;
     for (const route of table.Routes ?? []) {
       const target = route.NatGatewayId ?? route.GatewayId;
       if (target === undefined || !targets.has(target) || route.Origin === 'CreateRouteTable') continue;
