@@ -3,14 +3,14 @@ import { integer, optional, parseConfig } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type PoolConfig, poolSpec } from './config.ts';
+import { UsageError } from './errors.ts';
+import type { AgentOptions } from './run-agent.ts';
 
 /** The launch hook's HeartbeatTimeout: 30 s to 7200 s (PutLifecycleHook API reference). */
 export const DEFAULT_HOOK_TIMEOUT_SECONDS = 900;
 const hookTimeoutSpec = {
   HOOK_TIMEOUT_SECONDS: optional(integer({ min: 30, max: 7200 }), DEFAULT_HOOK_TIMEOUT_SECONDS),
 };
-
-import { type AgentOptions, EXIT } from './run-agent.ts';
 
 export const AGENT_USAGE = `Usage: node agent.mjs [options]
 Attach a free ENI of the pool (lowest private IP in this AZ) to this instance and set the hostname.
@@ -34,10 +34,6 @@ Prints one JSON line. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 cannot reach IM
 
 /** The command line as the agent understands it, or a usage error. */
 export type ParsedAgentArgs = { help: true } | { help: false; options: AgentOptions };
-
-export class UsageError extends Error {
-  readonly exitCode = EXIT.USAGE;
-}
 
 export function parseAgentArgs(argv: string[], env: Record<string, string | undefined>): ParsedAgentArgs {
   let values: Record<string, string | boolean | undefined>;

@@ -3,7 +3,8 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClient } from '@netkit/aws-core/clients';
 import { systemClock } from '@netkit/aws-core/retry';
-import { AGENT_USAGE, parseAgentArgs, stderrLogger, UsageError } from './agent-cli.ts';
+import { AGENT_USAGE, parseAgentArgs, stderrLogger } from './agent-cli.ts';
+import { UsageError } from './errors.ts';
 import { execRunner } from './hostname.ts';
 import { Imds } from './imds.ts';
 import { EXIT, runAgent } from './run-agent.ts';
