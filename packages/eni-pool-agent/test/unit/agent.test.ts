@@ -1,10 +1,10 @@
 import { silentLogger } from '@netkit/aws-core/observability';
 import { manualClock } from '@netkit/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseAgentArgs } from '../../src/agent-cli.ts';
 import { loadPoolConfig } from '../../src/config.ts';
 import { UsageError } from '../../src/errors.ts';
 import { Imds } from '../../src/imds.ts';
+import { parseAgentArgs } from '../../src/parse-agent-args.ts';
 import { type AgentOptions, EXIT, runAgent } from '../../src/run-agent.ts';
 import { FakeEc2, POOL_TAGS, seedPool } from '../support/fake-ec2.ts';
 import { type ImdsFixture, startImdsFixture } from '../support/imds-server.ts';
