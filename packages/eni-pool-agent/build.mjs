@@ -2,5 +2,5 @@ import { bundle } from '@netkit/build';
 
 await bundle({
   dir: import.meta.dirname,
-  entries: { index: 'src/handler.ts', agent: 'src/agent.ts', pool: 'src/pool-main.ts' },
+  entries: { index: 'src/handler.ts', agent: 'src/agent-cli.ts', pool: 'src/pool-cli.ts' },
 });

@@ -27,8 +27,8 @@ import { silentLogger } from '@netkit/aws-core/observability';
 import { Deadline, systemClock } from '@netkit/aws-core/retry';
 import type { Benchmark, BenchResult, BenchTable } from '@netkit/bench';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
-import { type LambdaConfig, parseLambdaConfig, poolOf } from '../src/config.ts';
-import { createHandler, type HandlerResult } from '../src/lambda.ts';
+import { type Config, loadConfig, poolOf } from '../src/config.ts';
+import { createHandler, type HandlerResult } from '../src/create-handler.ts';
 import { buildWorld, GROUP, HOOK, launch, POOL_TAGS, type Zone } from '../test/support/world.ts';
 import { allocate as previousAllocate } from './previous-allocate.ts';
 
@@ -140,7 +140,7 @@ interface HandlerClients {
  * The Lambda launch path as it was before the claim order (lambda.ts then): live check,
  * allocate (the frozen previous allocator), hostname tag, CONTINUE. Same calls, same order.
  */
-function previousHandler(clients: HandlerClients, config: LambdaConfig): Handler {
+function previousHandler(clients: HandlerClients, config: Config): Handler {
   const pool = poolOf(config);
   const deps = { ec2: clients.ec2, clock: systemClock, logger: silentLogger };
   return async (event, context) => {
@@ -215,7 +215,7 @@ async function runOurs(
   // The longest wait the package allows. On the emulator a burst of 200 is bound by moto, not by
   // the token buckets: its tag-filtered DescribeNetworkInterfaces scans every tag for every ENI
   // (0.7 s per call with 400 ENIs, measured), far slower than EC2.
-  const config = parseLambdaConfig({
+  const config = loadConfig({
     ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
     AUTO_SCALING_GROUP_NAME: GROUP,
     ATTACH_TIMEOUT_SECONDS: '840',

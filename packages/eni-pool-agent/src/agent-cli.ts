@@ -1,149 +1,39 @@
-import { parseArgs } from 'node:util';
-import { integer, optional, parseConfig } from '@netkit/aws-core/config';
-import { ConfigError } from '@netkit/aws-core/errors';
-import type { Logger } from '@netkit/aws-core/observability';
-import { type PoolConfig, poolSpec } from './config.ts';
+// The on-instance agent: `node agent.mjs [--dry-run] [--no-hostname] [--on-failure shutdown|exit]`.
+// A single file with no Powertools; runs main() when executed.
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { createClient } from '@netkit/aws-core/clients';
+import { systemClock } from '@netkit/aws-core/retry';
+import { UsageError } from './errors.ts';
+import { execRunner } from './hostname.ts';
+import { Imds } from './imds.ts';
+import { AGENT_USAGE, parseAgentArgs, stderrLogger } from './parse-agent-args.ts';
+import { EXIT, runAgent } from './run-agent.ts';
 
-/** The launch hook's HeartbeatTimeout: 30 s to 7200 s (PutLifecycleHook API reference). */
-export const DEFAULT_HOOK_TIMEOUT_SECONDS = 900;
-const hookTimeoutSpec = {
-  HOOK_TIMEOUT_SECONDS: optional(integer({ min: 30, max: 7200 }), DEFAULT_HOOK_TIMEOUT_SECONDS),
-};
-
-import { type AgentOptions, EXIT } from './run-agent.ts';
-
-export const AGENT_USAGE = `Usage: node agent.mjs [options]
-Attach a free ENI of the pool (lowest private IP in this AZ) to this instance and set the hostname.
-
-Options (each also read from the environment variable in brackets):
-  --pool-tags JSON         tags every pool ENI carries [ENI_POOL_TAGS], e.g. '{"netkit:eni-pool":"app"}'
-  --hostname-tag KEY       tag holding the hostname [HOSTNAME_TAG] (default HostName)
-  --device-index N         device index to attach at [DEVICE_INDEX] (default 1)
-  --timeout SECONDS        how long to wait for a free ENI [ATTACH_TIMEOUT_SECONDS] (default 120)
-  --hostname-from-tag      Lambda mode: attach nothing; wait for the instance's hostname tag and set it.
-                           Never shuts the instance down; run it at every boot (warm pools)
-  --hook-timeout SECONDS   with --hostname-from-tag: how long to wait for the tag, the launch hook's
-                           HeartbeatTimeout [HOOK_TIMEOUT_SECONDS] (default 900)
-  --no-hostname            do not change the OS hostname
-  --dry-run                change nothing; report what would be attached
-  --on-failure exit|shutdown   shutdown: power off on failure so Auto Scaling replaces the instance
-  -h, --help               this text
-
-Prints one JSON line. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 cannot reach IMDS,
-4 pool exhausted, 5 cannot attach to this instance, 6 hostname not set.`;
-
-/** The command line as the agent understands it, or a usage error. */
-export type ParsedAgentArgs = { help: true } | { help: false; options: AgentOptions };
-
-export class UsageError extends Error {
-  readonly exitCode = EXIT.USAGE;
-}
-
-export function parseAgentArgs(argv: string[], env: Record<string, string | undefined>): ParsedAgentArgs {
-  let values: Record<string, string | boolean | undefined>;
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  let parsed: ReturnType<typeof parseAgentArgs>;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'pool-tags': { type: 'string' },
-        'hostname-tag': { type: 'string' },
-        'device-index': { type: 'string' },
-        timeout: { type: 'string' },
-        'hook-timeout': { type: 'string' },
-        'hostname-from-tag': { type: 'boolean' },
-        'no-hostname': { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        'on-failure': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    parsed = parseAgentArgs(argv, env);
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${AGENT_USAGE}`);
-  }
-  if (values.help) return { help: true };
-  const onFailure = (values['on-failure'] as string | undefined) ?? 'exit';
-  if (onFailure !== 'exit' && onFailure !== 'shutdown') {
-    throw new UsageError(`--on-failure ${JSON.stringify(onFailure)}: expected exit or shutdown`);
-  }
-  const merged: Record<string, string | undefined> = {
-    ENI_POOL_TAGS: env.ENI_POOL_TAGS,
-    HOSTNAME_TAG: env.HOSTNAME_TAG,
-    DEVICE_INDEX: env.DEVICE_INDEX,
-    ATTACH_TIMEOUT_SECONDS: env.ATTACH_TIMEOUT_SECONDS,
-  };
-  const flags: [string, string][] = [
-    ['pool-tags', 'ENI_POOL_TAGS'],
-    ['hostname-tag', 'HOSTNAME_TAG'],
-    ['device-index', 'DEVICE_INDEX'],
-    ['timeout', 'ATTACH_TIMEOUT_SECONDS'],
-  ];
-  for (const [flag, variable] of flags) {
-    const value = values[flag];
-    if (typeof value === 'string') merged[variable] = value;
-  }
-  const mode = values['hostname-from-tag'] ? 'hostname-from-tag' : 'attach';
-  if (mode === 'hostname-from-tag' && onFailure === 'shutdown') {
-    throw new UsageError(
-      '--on-failure shutdown cannot be used with --hostname-from-tag: in Lambda mode the launch hook decides the instance’s fate, and a warm-pool boot never gets the tag',
+    if (!(error instanceof UsageError)) throw error;
+    process.stdout.write(
+      `${JSON.stringify({ status: 'failed', exitCode: EXIT.USAGE, error: error.message })}\n`,
     );
+    process.stderr.write(`${error.message}\n`);
+    return EXIT.USAGE;
   }
-  let hookTimeoutSeconds: number | undefined;
-  if (mode === 'hostname-from-tag') {
-    const raw =
-      typeof values['hook-timeout'] === 'string' ? values['hook-timeout'] : env.HOOK_TIMEOUT_SECONDS;
-    try {
-      hookTimeoutSeconds = parseConfig(hookTimeoutSpec, { HOOK_TIMEOUT_SECONDS: raw }).HOOK_TIMEOUT_SECONDS;
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      throw new UsageError(
-        `Invalid configuration:\n--hook-timeout / HOOK_TIMEOUT_SECONDS=${JSON.stringify(raw)}: expected ${error.issues[0]?.expected}`,
-      );
-    }
-  } else if (values['hook-timeout'] !== undefined) {
-    throw new UsageError('--hook-timeout only applies with --hostname-from-tag');
+  if (parsed.help) {
+    process.stdout.write(`${AGENT_USAGE}\n`);
+    return EXIT.OK;
   }
-  let config: PoolConfig;
-  try {
-    if (mode === 'attach') {
-      config = parseConfig(poolSpec, merged);
-    } else {
-      const { ENI_POOL_TAGS: _unused, ...rest } = poolSpec;
-      config = { ENI_POOL_TAGS: {}, ...parseConfig(rest, merged) };
-    }
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      const named = error.issues
-        .map((i) => {
-          const flag = flags.find(([, v]) => v === i.variable)?.[0];
-          return `--${flag} / ${i.variable}=${i.value === undefined ? '(unset)' : JSON.stringify(i.value)}: expected ${i.expected}`;
-        })
-        .join('\n');
-      throw new UsageError(`Invalid configuration:\n${named}`);
-    }
-    throw error;
-  }
-  return {
-    help: false,
-    options: {
-      mode,
-      dryRun: values['dry-run'] === true,
-      setHostname: values['no-hostname'] !== true,
-      onFailure,
-      config,
-      ...(hookTimeoutSeconds === undefined ? {} : { hookTimeoutSeconds }),
-    },
-  };
+  const report = await runAgent(parsed.options, {
+    imds: new Imds({ env }),
+    ec2: (region) => createClient(EC2Client, { region, env }),
+    run: execRunner,
+    clock: systemClock,
+    logger: stderrLogger(),
+  });
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  return report.exitCode;
 }
 
-/** JSON lines on stderr: stdout carries only the result line. */
-export function stderrLogger(write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const log =
-    (level: string) =>
-    (message: string, ...extra: Record<string, unknown>[]) =>
-      write(
-        `${JSON.stringify({ level, message, ...Object.assign({}, ...extra), time: new Date().toISOString() })}\n`,
-      );
-  return { debug() {}, info: log('INFO'), warn: log('WARN'), error: log('ERROR') };
-}
+process.exitCode = await main(process.argv.slice(2), process.env);

@@ -61,15 +61,15 @@ export const lambdaSpec = {
 };
 
 export type PoolConfig = ConfigOf<typeof poolSpec>;
-export type LambdaConfig = ConfigOf<typeof lambdaSpec>;
+export type Config = ConfigOf<typeof lambdaSpec>;
 
 /** Parse the Lambda mode configuration; throws ConfigError naming every bad variable. */
-export function parseLambdaConfig(env: Record<string, string | undefined> = process.env): LambdaConfig {
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   return parseConfig(lambdaSpec, env);
 }
 
 /** Parse the agent's configuration (environment merged with command-line flags). */
-export function parsePoolConfig(env: Record<string, string | undefined> = process.env): PoolConfig {
+export function loadPoolConfig(env: Record<string, string | undefined> = process.env): PoolConfig {
   return parseConfig(poolSpec, env);
 }
 

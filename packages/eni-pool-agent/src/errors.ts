@@ -1,19 +1,14 @@
 import { describeError, NetkitError } from '@netkit/aws-core/errors';
 
-// Names are spelled out: the bundles are minified, and `new.target.name` would be mangled.
-
 /**
  * A failure that no retry can fix for this launch (the pool stayed empty, the
  * instance type has no room for another interface, the device index is used by
  * something else). Lambda mode answers ABANDON; the agent exits non-zero.
  */
-export class PermanentAllocationError extends NetkitError {
-  override name = 'PermanentAllocationError';
-}
+export class PermanentAllocationError extends NetkitError {}
 
 /** No free pool ENI in the instance's Availability Zone before the deadline. */
 export class PoolExhaustedError extends PermanentAllocationError {
-  override name = 'PoolExhaustedError';
   constructor(
     message: string,
     readonly availabilityZone: string,
@@ -23,33 +18,29 @@ export class PoolExhaustedError extends PermanentAllocationError {
 }
 
 /** The instance already has a non-pool interface at the configured device index. */
-export class DeviceIndexTakenError extends PermanentAllocationError {
-  override name = 'DeviceIndexTakenError';
-}
+export class DeviceIndexTakenError extends PermanentAllocationError {}
 
 /** The instance type cannot take another network interface. */
-export class AttachmentLimitError extends PermanentAllocationError {
-  override name = 'AttachmentLimitError';
-}
+export class AttachmentLimitError extends PermanentAllocationError {}
 
 /** No network interface is attached to the instance: it does not exist (any more) or is not in this Region. */
-export class InstanceNotFoundError extends PermanentAllocationError {
-  override name = 'InstanceNotFoundError';
-}
+export class InstanceNotFoundError extends PermanentAllocationError {}
 
 /**
  * The device index was taken, but EC2's (eventually consistent) Describe does not show by whom
  * yet: most likely a concurrent delivery of the same event won. Not permanent: the invocation
  * fails, Lambda retries the event, and the retry finds the ENI held (never ABANDON).
  */
-export class RaceUnsettledError extends NetkitError {
-  override name = 'RaceUnsettledError';
-}
+export class RaceUnsettledError extends NetkitError {}
 
 /** The attachment did not reach `attached` in time (the ENI was detached again). */
-export class AttachTimeoutError extends NetkitError {
-  override name = 'AttachTimeoutError';
-}
+export class AttachTimeoutError extends NetkitError {}
+
+/** The instance metadata service could not be reached or refused the session. */
+export class ImdsUnreachableError extends NetkitError {}
+
+/** The agent's command line is wrong (the agent exits with EXIT.USAGE). */
+export class UsageError extends NetkitError {}
 
 /**
  * A loggable line for any error: our own errors by their message (their class

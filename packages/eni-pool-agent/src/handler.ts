@@ -4,13 +4,13 @@ import { createClient } from '@netkit/aws-core/clients';
 import { createMetrics } from '@netkit/aws-core/metrics';
 import { createObservability } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
-import { parseLambdaConfig } from './config.ts';
-import { createHandler } from './lambda.ts';
+import { loadConfig } from './config.ts';
+import { createHandler } from './create-handler.ts';
 
 const SERVICE = 'eni-pool-agent';
 const { logger, tracer } = createObservability(SERVICE);
 // Invalid configuration throws ConfigError here, at init, naming every bad variable.
-const config = parseLambdaConfig(process.env);
+const config = loadConfig(process.env);
 
 export const handler = createHandler(
   {

@@ -1,9 +1,4 @@
-import { NetkitError } from '@netkit/aws-core/errors';
-
-/** The instance metadata service could not be reached or refused the session. */
-export class ImdsUnreachableError extends NetkitError {
-  override name = 'ImdsUnreachableError';
-}
+import { ImdsUnreachableError } from './errors.ts';
 
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
 /** Session token lifetime asked for; the agent runs for minutes at most. */

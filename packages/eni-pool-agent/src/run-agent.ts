@@ -4,9 +4,9 @@ import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, pollUntil } from '@netkit/aws-core/retry';
 import { type Allocation, allocate, describePool, inspectInstance } from './allocate.ts';
 import { type PoolConfig, poolOf } from './config.ts';
-import { explain, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
+import { explain, ImdsUnreachableError, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
 import { type CommandRunner, setHostname } from './hostname.ts';
-import { type Imds, ImdsUnreachableError } from './imds.ts';
+import type { Imds } from './imds.ts';
 
 /** Exit codes user data can act on. */
 export const EXIT = {

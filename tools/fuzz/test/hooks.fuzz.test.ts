@@ -8,7 +8,7 @@ import { importBundle } from '@netkit/demo';
 import { ensureBuilt } from '@netkit/demo/testing';
 import { loadConfig as loadEipConfig } from '@netkit/eip-associator/src/config.ts';
 import { loadLaunchConfig } from '@netkit/eni-attach/src/config.ts';
-import { parseLambdaConfig } from '@netkit/eni-pool-agent/src/config.ts';
+import { loadConfig as loadPoolAgentConfig } from '@netkit/eni-pool-agent/src/config.ts';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import fc from 'fast-check';
@@ -337,7 +337,7 @@ describe('well-formed launch events whose action is not live', () => {
 const configs: Record<PackageName, (env: Record<string, string>) => unknown> = {
   'eip-associator': loadEipConfig,
   'eni-attach': loadLaunchConfig,
-  'eni-pool-agent': parseLambdaConfig,
+  'eni-pool-agent': loadPoolAgentConfig,
 };
 
 const hostileEnvValue = fc.oneof(

@@ -6,8 +6,8 @@ import { tagFilters } from '@netkit/aws-core/tags';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
-import { parseLambdaConfig } from '../../src/config.ts';
-import { createHandler, type HandlerResult } from '../../src/lambda.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createHandler, type HandlerResult } from '../../src/create-handler.ts';
 import {
   buildWorld,
   GROUP,
@@ -34,7 +34,7 @@ function setup() {
         logger: silentLogger,
         clock: systemClock,
       },
-      parseLambdaConfig({
+      loadConfig({
         ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
         AUTO_SCALING_GROUP_NAME: GROUP,
         ATTACH_TIMEOUT_SECONDS: String(timeoutSeconds),

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
-import { createPool, type PoolRow } from '../../src/pool.ts';
+import { createPool, type PoolRow } from '../../src/create-pool.ts';
 
 export const POOL_TAGS = { 'netkit:eni-pool': 'seed-app' };
 export const GROUP = 'EC2-Auto-Scaling';

@@ -1,9 +1,10 @@
 import { silentLogger } from '@netkit/aws-core/observability';
 import { manualClock } from '@netkit/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseAgentArgs, UsageError } from '../../src/agent-cli.ts';
-import { parsePoolConfig } from '../../src/config.ts';
+import { loadPoolConfig } from '../../src/config.ts';
+import { UsageError } from '../../src/errors.ts';
 import { Imds } from '../../src/imds.ts';
+import { parseAgentArgs } from '../../src/parse-agent-args.ts';
 import { type AgentOptions, EXIT, runAgent } from '../../src/run-agent.ts';
 import { FakeEc2, POOL_TAGS, seedPool } from '../support/fake-ec2.ts';
 import { type ImdsFixture, startImdsFixture } from '../support/imds-server.ts';
@@ -20,7 +21,7 @@ const options = (overrides: Partial<AgentOptions> = {}): AgentOptions => ({
   dryRun: false,
   setHostname: true,
   onFailure: 'exit',
-  config: parsePoolConfig({ ENI_POOL_TAGS: JSON.stringify(POOL_TAGS), ATTACH_TIMEOUT_SECONDS: '20' }),
+  config: loadPoolConfig({ ENI_POOL_TAGS: JSON.stringify(POOL_TAGS), ATTACH_TIMEOUT_SECONDS: '20' }),
   ...overrides,
 });
 const deps = () => ({
@@ -154,7 +155,7 @@ describe('agent', () => {
       if (++polls === 3) fixture.tags.HostName = 'server-c2';
       return instanceTag(key);
     };
-    const config = parsePoolConfig({ ENI_POOL_TAGS: '{"x":"y"}' });
+    const config = loadPoolConfig({ ENI_POOL_TAGS: '{"x":"y"}' });
 
     // Act
     const report = await runAgent(options({ mode: 'hostname-from-tag', config }), d);
@@ -171,7 +172,7 @@ describe('agent', () => {
   });
 
   it('in Lambda mode exits 6 when the hostname tag never appears', async () => {
-    const config = parsePoolConfig({ ENI_POOL_TAGS: '{"x":"y"}', ATTACH_TIMEOUT_SECONDS: '5' });
+    const config = loadPoolConfig({ ENI_POOL_TAGS: '{"x":"y"}', ATTACH_TIMEOUT_SECONDS: '5' });
     const report = await runAgent(options({ mode: 'hostname-from-tag', config }), deps());
     expect(report).toMatchObject({ status: 'failed', exitCode: EXIT.HOSTNAME_FAILED });
     expect(report.error).toMatch(/InstanceMetadataTags/);
@@ -188,7 +189,7 @@ describe('agent in Lambda mode (--hostname-from-tag) with warm pools', () => {
       if (d.clock.now() - start >= 300_000) fixture.tags.HostName = 'server-w1';
       return instanceTag(key);
     };
-    const config = parsePoolConfig({ ENI_POOL_TAGS: '{"x":"y"}', ATTACH_TIMEOUT_SECONDS: '120' });
+    const config = loadPoolConfig({ ENI_POOL_TAGS: '{"x":"y"}', ATTACH_TIMEOUT_SECONDS: '120' });
 
     // Act
     const report = await runAgent(options({ mode: 'hostname-from-tag', config, hookTimeoutSeconds: 900 }), d);
@@ -200,7 +201,7 @@ describe('agent in Lambda mode (--hostname-from-tag) with warm pools', () => {
 
   it('never shuts the instance down, even when asked to on failure (a warm-pool boot never gets the tag)', async () => {
     // Prepare
-    const config = parsePoolConfig({ ENI_POOL_TAGS: '{"x":"y"}' });
+    const config = loadPoolConfig({ ENI_POOL_TAGS: '{"x":"y"}' });
 
     // Act
     const report = await runAgent(

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Imds, ImdsUnreachableError } from '../../src/imds.ts';
+import { ImdsUnreachableError } from '../../src/errors.ts';
+import { Imds } from '../../src/imds.ts';
 import { type ImdsFixture, startImdsFixture } from '../support/imds-server.ts';
 
 let fixture: ImdsFixture | undefined;

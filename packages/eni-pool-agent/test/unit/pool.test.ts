@@ -3,8 +3,8 @@ import { ValidationError } from '@netkit/aws-core/errors';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { manualClock } from '@netkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { clientToken, createPool, poolStatus } from '../../src/pool.ts';
-import { parsePoolArgs, runPoolCli } from '../../src/pool-cli.ts';
+import { clientToken, createPool, poolStatus } from '../../src/create-pool.ts';
+import { parsePoolArgs, runPoolCli } from '../../src/run-pool-cli.ts';
 import { awsError, FakeEc2, POOL_TAGS } from '../support/fake-ec2.ts';
 
 const SUBNET = 'subnet-0a1b2c3d4e5f60718';

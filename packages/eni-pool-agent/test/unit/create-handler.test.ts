@@ -11,12 +11,12 @@ import { ConfigError } from '@netkit/aws-core/errors';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { fakeContext, lifecycleEvent, loadEvent, manualClock } from '@netkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { parseLambdaConfig } from '../../src/config.ts';
-import { createHandler, type HandlerDeps } from '../../src/lambda.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createHandler, type HandlerDeps } from '../../src/create-handler.ts';
 import { awsError, FakeEc2, POOL_TAGS, seedPool } from '../support/fake-ec2.ts';
 
 const AZ = 'us-east-1a';
-const config = parseLambdaConfig({
+const config = loadConfig({
   ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
   AUTO_SCALING_GROUP_NAME: 'my-asg',
   ATTACH_TIMEOUT_SECONDS: '30',
@@ -293,7 +293,7 @@ describe('Lambda mode handler', () => {
 
 describe('Lambda mode configuration', () => {
   it('applies the documented defaults', () => {
-    expect(parseLambdaConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', AUTO_SCALING_GROUP_NAME: 'my-asg' })).toEqual({
+    expect(loadConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', AUTO_SCALING_GROUP_NAME: 'my-asg' })).toEqual({
       ENI_POOL_TAGS: { Pool: 'a' },
       AUTO_SCALING_GROUP_NAME: 'my-asg',
       LIFECYCLE_HOOK_NAMES: undefined,
@@ -330,14 +330,14 @@ describe('Lambda mode configuration', () => {
       'LIFECYCLE_HOOK_NAMES="a b"',
     ],
   ])('names the bad variable in %j', (env, message) => {
-    expect(() => parseLambdaConfig(env)).toThrow(ConfigError);
-    expect(() => parseLambdaConfig(env)).toThrow(message);
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
   });
 
   it('accepts hostname tag keys instance metadata can serve', () => {
     for (const key of ['HostName', 'netkit:hostname', 'host-name.v2', 'a@b,c=d+e_f']) {
       expect(
-        parseLambdaConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: key, AUTO_SCALING_GROUP_NAME: 'g' })
+        loadConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: key, AUTO_SCALING_GROUP_NAME: 'g' })
           .HOSTNAME_TAG,
       ).toBe(key);
     }

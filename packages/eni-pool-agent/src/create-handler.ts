@@ -18,7 +18,7 @@ import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metr
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, type LambdaContextLike, retry } from '@netkit/aws-core/retry';
 import { type Allocation, allocate, type CoreDeps, describePool, ec2Call, release } from './allocate.ts';
-import { type LambdaConfig, poolOf } from './config.ts';
+import { type Config, poolOf } from './config.ts';
 import { AttachTimeoutError, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
 
 /** Time kept back from the Lambda deadline to complete the lifecycle action (and clean up). */
@@ -53,7 +53,7 @@ export type HandlerResult =
  * action: attach a pool ENI, copy its hostname tag onto the instance, complete
  * CONTINUE; ABANDON when the pool stays empty or the instance cannot take the ENI.
  */
-export function createHandler(deps: HandlerDeps, config: LambdaConfig) {
+export function createHandler(deps: HandlerDeps, config: Config) {
   const pool = poolOf(config);
   const { logger, clock } = deps;
   // Powertools warns when publishing nothing: only publish when this invocation recorded a metric.
