@@ -85,6 +85,39 @@ class UsageError extends Error {}
 
 const write = (text: string): boolean => process.stdout.write(text);
 
+/** Runs one benchmark, stores its result under `out` and prints its tables; false when it failed. */
+async function runEntry(entry: BenchEntry, fast: boolean, out: string): Promise<boolean> {
+  write(`\n▶ ${entry.id}${fast ? ' (fast)' : ''}\n`);
+  const measuredAt = new Date().toISOString();
+  const onMachine = machine();
+  const t0 = performance.now();
+  try {
+    const result = validateResult(await entry.run({ fast }), entry.source);
+    const stored: StoredResult = {
+      ...result,
+      measuredAt,
+      durationMs: Math.round(performance.now() - t0),
+      fast,
+      machine: onMachine,
+      source: entry.source,
+    };
+    writeResult(out, stored);
+    write(`${result.title}\n\n`);
+    for (const table of result.tables) write(`${formatTable(table.columns, table.rows)}\n\n`);
+    for (const t of result.targets)
+      write(`  ${t.met ? '✔ met    ' : '✖ not met'}  ${t.description}: ${t.measured}\n`);
+    write(
+      `  (${(stored.durationMs / 1000).toFixed(1)} s; ${relative(process.cwd(), join(out, `${result.name}.json`))})\n`,
+    );
+    return true;
+  } catch (error) {
+    process.stderr.write(
+      `bench: ${entry.id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return false;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   let values: { only?: string; fast?: boolean; out?: string; root?: string; help?: boolean };
   try {
@@ -139,34 +172,7 @@ export async function main(argv: string[]): Promise<number> {
   const started = performance.now();
   let failures = 0;
   for (const entry of selected) {
-    write(`\n▶ ${entry.id}${fast ? ' (fast)' : ''}\n`);
-    const measuredAt = new Date().toISOString();
-    const onMachine = machine();
-    const t0 = performance.now();
-    try {
-      const result = validateResult(await entry.run({ fast }), entry.source);
-      const stored: StoredResult = {
-        ...result,
-        measuredAt,
-        durationMs: Math.round(performance.now() - t0),
-        fast,
-        machine: onMachine,
-        source: entry.source,
-      };
-      writeResult(out, stored);
-      write(`${result.title}\n\n`);
-      for (const table of result.tables) write(`${formatTable(table.columns, table.rows)}\n\n`);
-      for (const t of result.targets)
-        write(`  ${t.met ? '✔ met    ' : '✖ not met'}  ${t.description}: ${t.measured}\n`);
-      write(
-        `  (${(stored.durationMs / 1000).toFixed(1)} s; ${relative(process.cwd(), join(out, `${result.name}.json`))})\n`,
-      );
-    } catch (error) {
-      failures++;
-      process.stderr.write(
-        `bench: ${entry.id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
-    }
+    if (!(await runEntry(entry, fast, out))) failures++;
   }
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'README.md'), renderReport(readResults(out)));

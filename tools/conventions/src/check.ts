@@ -45,3 +45,27 @@ export function formatViolations(violations: readonly Violation[]): string {
   }
   return lines.join('\n');
 }
+
+/** How a known violation is named in the baseline: its file and rule (lines move as code changes). */
+export const baselineKey = (v: Pick<Violation, 'file' | 'rule'>): string => `${v.file} [${v.rule}]`;
+
+/**
+ * Compares violations with a baseline of known ones (a ratchet): `fresh` are violations the baseline
+ * does not list (each listed key covers as many violations as it is listed times), `stale` are
+ * baseline keys that no longer occur and must be removed from it.
+ */
+export function compareWithBaseline(
+  violations: readonly Violation[],
+  baseline: readonly string[],
+): { fresh: Violation[]; stale: string[] } {
+  const left = new Map<string, number>();
+  for (const key of baseline) left.set(key, (left.get(key) ?? 0) + 1);
+  const fresh: Violation[] = [];
+  for (const v of violations) {
+    const n = left.get(baselineKey(v)) ?? 0;
+    if (n > 0) left.set(baselineKey(v), n - 1);
+    else fresh.push(v);
+  }
+  const stale = [...left].flatMap(([key, n]) => Array.from({ length: n }, () => key));
+  return { fresh, stale };
+}

@@ -2,7 +2,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkConventions, formatViolations, type Violation } from '../src/check.ts';
+import {
+  baselineKey,
+  checkConventions,
+  compareWithBaseline,
+  formatViolations,
+  type Violation,
+} from '../src/check.ts';
 
 type Tree = Record<string, string>;
 
@@ -266,5 +272,31 @@ describe('the house-style check over a fixture tree', () => {
       'packages/widget (1)',
       '  packages/widget/test/unit/fake-ec2.ts:1 [test-folders] test/unit holds *.test.ts files only; move shared test code to test/support/',
     ]);
+  });
+});
+
+describe('compareWithBaseline', () => {
+  const v = (file: string, rule: Violation['rule'], line = 1): Violation => ({ file, rule, line, message: 'm' });
+
+  it('lets through only the violations the baseline lists, as many times as it lists them', () => {
+    // Prepare
+    const violations = [
+      v('packages/a/src/x.ts', 'function-length', 3),
+      v('packages/a/src/x.ts', 'function-length', 90),
+      v('packages/a/src/y.ts', 'error-classes'),
+    ];
+    // Act
+    const { fresh, stale } = compareWithBaseline(violations, [baselineKey(violations[0] as Violation)]);
+    // Assess
+    expect(fresh.map((f) => `${f.file}:${f.line}`)).toEqual(['packages/a/src/x.ts:90', 'packages/a/src/y.ts:1']);
+    expect(stale).toEqual([]);
+  });
+
+  it('reports baseline entries that no longer occur as stale, so the baseline only shrinks', () => {
+    // Act
+    const { fresh, stale } = compareWithBaseline([], ['packages/a/src/x.ts [layout]']);
+    // Assess
+    expect(fresh).toEqual([]);
+    expect(stale).toEqual(['packages/a/src/x.ts [layout]']);
   });
 });
