@@ -11,7 +11,7 @@ import {
 } from '@netkit/aws-core/lifecycle';
 import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metrics';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, Deadline, type LambdaContextLike, systemClock } from '@netkit/aws-core/retry';
+import { type Clock, Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
 import {
   associateOnLaunch,
   type LaunchOutcome,
@@ -25,7 +25,7 @@ export interface HandlerDeps {
   ec2: EC2Client;
   autoscaling: AutoScalingClient;
   logger: Logger;
-  clock?: Clock;
+  clock: Clock;
   metrics?: Pick<Metrics, 'addMetric' | 'addDimension' | 'publishStoredMetrics'>;
   random?: () => number;
 }
@@ -47,7 +47,7 @@ const COMPLETE_MARGIN_MS = 1_000;
  * "EC2 Instance-terminate Lifecycle Action" events.
  */
 export function createHandler(deps: HandlerDeps, config: Config) {
-  const clock = deps.clock ?? systemClock;
+  const { clock } = deps;
   const marginMs = config.DEADLINE_MARGIN_SECONDS * 1_000;
   const timeoutMs =
     config.ASSOCIATE_TIMEOUT_SECONDS === undefined ? undefined : config.ASSOCIATE_TIMEOUT_SECONDS * 1_000;

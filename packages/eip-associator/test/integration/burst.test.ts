@@ -1,6 +1,7 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { silentLogger } from '@netkit/aws-core/observability';
+import { systemClock } from '@netkit/aws-core/retry';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +35,7 @@ function environment(env: Record<string, string> = {}) {
       ec2: new EC2Client({ ...e.clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
       autoscaling: new AutoScalingClient({ ...e.clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
       logger: silentLogger,
+      clock: systemClock,
     },
     config,
   );

@@ -27,7 +27,7 @@ import {
   poolOf,
   primaryEniOf,
   virtualClock,
-} from './fake-ec2.ts';
+} from '../support/fake-ec2.ts';
 
 const ec2Mock = mockClient(EC2Client);
 const asgMock = mockClient(AutoScalingClient);
