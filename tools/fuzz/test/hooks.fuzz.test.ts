@@ -7,7 +7,7 @@ import { ConfigError } from '@netkit/aws-core/errors';
 import { importBundle } from '@netkit/demo';
 import { ensureBuilt } from '@netkit/demo/testing';
 import { loadConfig as loadEipConfig } from '@netkit/eip-associator/src/config.ts';
-import { loadLaunchConfig } from '@netkit/eni-attach/src/config.ts';
+import { loadConfig as loadEniAttachConfig } from '@netkit/eni-attach/src/config.ts';
 import { parseLambdaConfig } from '@netkit/eni-pool-agent/src/config.ts';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
@@ -336,7 +336,7 @@ describe('well-formed launch events whose action is not live', () => {
 
 const configs: Record<PackageName, (env: Record<string, string>) => unknown> = {
   'eip-associator': loadEipConfig,
-  'eni-attach': loadLaunchConfig,
+  'eni-attach': loadEniAttachConfig,
   'eni-pool-agent': parseLambdaConfig,
 };
 

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld, type World } from '../../demo/world.ts';
 import type { LaunchReport } from '../../src/launch.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
-import { context, emulatorHandler, GROUP, HOOK, launchEvent } from './harness.ts';
+import { context, emulatorHandler, GROUP, HOOK, launchEvent } from '../support/harness.ts';
 
 const emu = useEmulator();
 

@@ -30,7 +30,7 @@ import {
   SG,
   SUBNET,
   validWorld,
-} from './fixtures.ts';
+} from '../support/fixtures.ts';
 
 /** The launch report; the 'ended' outcome is asserted by its status where a test expects it. */
 const handleLaunch = async (...args: Parameters<typeof handle>) => (await handle(...args)) as LaunchReport;
