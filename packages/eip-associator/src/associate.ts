@@ -45,7 +45,8 @@ export interface PoolStats {
 
 export type LaunchOutcome =
   | {
-      status: 'associated';
+      /** This invocation associated `allocationId` and completed CONTINUE. */
+      status: 'done';
       instanceId: string;
       allocationId: string;
       publicIp: string | undefined;
@@ -55,7 +56,8 @@ export type LaunchOutcome =
       completion: CompletionOutcome;
     }
   | {
-      status: 'already-associated';
+      /** The instance already held `allocationId` (a redelivery or a concurrent duplicate): completed CONTINUE. */
+      status: 'already-done';
       instanceId: string;
       allocationId: string;
       publicIp: string | undefined;
@@ -65,8 +67,9 @@ export type LaunchOutcome =
     }
   | {
       /** The lifecycle action was already completed, abandoned or timed out: nothing was associated. */
-      status: 'inactive';
+      status: 'ended';
       instanceId: string;
+      reason: string;
       attempts: number;
       pool: PoolStats;
       completion: 'already-completed';
@@ -80,8 +83,9 @@ export type LaunchOutcome =
       completion: CompletionOutcome;
     };
 
+/** Terminate: the instance's pool EIPs (if any) were released and the action completed CONTINUE. */
 export interface TerminateOutcome {
-  status: 'released';
+  status: 'done';
   instanceId: string;
   /** Allocation ids disassociated from the instance by this call. */
   released: string[];
@@ -425,8 +429,10 @@ class Launch {
       this.log,
     );
     return {
-      status: 'inactive',
+      status: 'ended',
       instanceId: this.action.instanceId,
+      reason:
+        'the lifecycle action is not active (completed, abandoned or timed out); nothing was associated',
       attempts: this.attempts,
       pool: stats(this.pool, this.exhausted),
       completion: 'already-completed',
@@ -453,14 +459,14 @@ class Launch {
         poolSize: poolStats.size,
         poolFree: poolStats.free,
       });
-      return { status: 'associated', ...facts, attempts: this.attempts, pool: poolStats, completion };
+      return { status: 'done', ...facts, attempts: this.attempts, pool: poolStats, completion };
     }
     this.deps.logger.info('Instance already holds a pool EIP; nothing to do', {
       ...this.log,
       allocationId: facts.allocationId,
       publicIp: facts.publicIp,
     });
-    return { status: 'already-associated', ...facts, attempts: this.attempts, pool: poolStats, completion };
+    return { status: 'already-done', ...facts, attempts: this.attempts, pool: poolStats, completion };
   }
 }
 
@@ -514,7 +520,7 @@ export async function releaseOnTerminate(
     },
   );
   return {
-    status: 'released',
+    status: 'done',
     instanceId: action.instanceId,
     released,
     pool: {

@@ -11,6 +11,7 @@ import {
 } from '@netkit/aws-core/lifecycle';
 import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metrics';
 import type { Logger } from '@netkit/aws-core/observability';
+import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import { type Clock, Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
 import {
   associateOnLaunch,
@@ -37,7 +38,9 @@ export interface SkippedOutcome {
   reason: string;
 }
 
-export type HandlerResult = LaunchOutcome | TerminateOutcome | SkippedOutcome | RejectedEvent;
+/** Every result speaks the shared vocabulary (`HandlerOutcome`); the package's facts are the other fields. */
+export type HandlerResult = (LaunchOutcome | TerminateOutcome | SkippedOutcome | RejectedEvent) &
+  HandlerOutcome;
 
 /** Time kept after the association deadline for the final CompleteLifecycleAction. */
 const COMPLETE_MARGIN_MS = 1_000;

@@ -97,7 +97,7 @@ describe('eip-associator defence in depth', () => {
     const result = await handler()(event, fakeContext(120_000));
 
     // Assess: associated and completed CONTINUE in this one invocation, after the faults.
-    expect(result).toMatchObject({ status: 'associated', instanceId: instances[0], completion: 'completed' });
+    expect(result).toMatchObject({ status: 'done', instanceId: instances[0], completion: 'completed' });
     const held = [...(await associations(ec2, pool)).values()].filter((h) => h !== undefined);
     expect(held).toEqual([instances[0]]);
     expect((await e.lifecycle.completions()).map((c) => c.result)).toEqual(['CONTINUE']);
