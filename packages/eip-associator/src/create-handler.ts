@@ -6,7 +6,6 @@ import {
   isEnteringGroup,
   isRejected,
   LIFECYCLE_ACTION_ENDED_METRIC,
-  lifecycleScopeOf,
   type RejectedEvent,
 } from '@netkit/aws-core/lifecycle';
 import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metrics';
@@ -51,15 +50,12 @@ const COMPLETE_MARGIN_MS = 1_000;
  */
 export function createHandler(deps: HandlerDeps, config: Config) {
   const { clock } = deps;
-  const marginMs = config.DEADLINE_MARGIN_SECONDS * 1_000;
-  const timeoutMs =
-    config.ASSOCIATE_TIMEOUT_SECONDS === undefined ? undefined : config.ASSOCIATE_TIMEOUT_SECONDS * 1_000;
 
-  const scope = lifecycleScopeOf(config);
+  const { scope } = config;
   return async (event: unknown, context: LambdaContextLike): Promise<HandlerResult> => {
     const action = acceptLifecycleEvent(event, deps.logger, scope);
     if (isRejected(action)) return action;
-    const deadline = Deadline.fromContext(context, marginMs, clock, timeoutMs);
+    const deadline = Deadline.fromContext(context, config.deadlineMarginMs, clock, config.associateTimeoutMs);
     const completeDeadline = Deadline.fromContext(context, COMPLETE_MARGIN_MS, clock);
     const gauge = (pool: PoolStats) => {
       if (!deps.metrics) return;
@@ -69,7 +65,7 @@ export function createHandler(deps: HandlerDeps, config: Config) {
     try {
       if (action.kind === 'terminate') {
         const outcome = await releaseOnTerminate(action, deps, {
-          poolTags: config.EIP_POOL_TAGS,
+          poolTags: config.poolTags,
           deadline,
           completeDeadline,
         });
@@ -86,10 +82,10 @@ export function createHandler(deps: HandlerDeps, config: Config) {
         return { status: 'skipped', instanceId: action.instanceId, reason: 'launching into the warm pool' };
       }
       const outcome = await associateOnLaunch(action, deps, {
-        poolTags: config.EIP_POOL_TAGS,
+        poolTags: config.poolTags,
         deadline,
         completeDeadline,
-        heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_SECONDS * 1_000,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
       });
       gauge(outcome.pool);
       // The template's LaunchesAbandonedAlarm watches this (same dimensions as the pool gauge).

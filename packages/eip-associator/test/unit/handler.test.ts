@@ -726,12 +726,30 @@ describe('configuration', () => {
         AUTO_SCALING_GROUP_NAME: 'my-asg',
       }),
     ).toEqual({
-      AUTO_SCALING_GROUP_NAME: 'my-asg',
-      LIFECYCLE_HOOK_NAMES: undefined,
-      EIP_POOL_TAGS: { Application: 'prod ForwardProxy', Env: '' },
-      ASSOCIATE_TIMEOUT_SECONDS: undefined,
-      DEADLINE_MARGIN_SECONDS: 10,
-      HEARTBEAT_INTERVAL_SECONDS: 60,
+      scope: { groupName: 'my-asg' },
+      poolTags: { Application: 'prod ForwardProxy', Env: '' },
+      associateTimeoutMs: undefined,
+      deadlineMarginMs: 10_000,
+      heartbeatIntervalMs: 60_000,
+    });
+  });
+
+  it('converts every duration from the seconds of the environment to milliseconds, once', () => {
+    expect(
+      loadConfig({
+        EIP_POOL_TAGS: '{"Pool":"a"}',
+        AUTO_SCALING_GROUP_NAME: 'my-asg',
+        LIFECYCLE_HOOK_NAMES: 'launch,terminate',
+        ASSOCIATE_TIMEOUT_SECONDS: '120',
+        DEADLINE_MARGIN_SECONDS: '15',
+        HEARTBEAT_INTERVAL_SECONDS: '30',
+      }),
+    ).toEqual({
+      scope: { groupName: 'my-asg', hookNames: ['launch', 'terminate'] },
+      poolTags: { Pool: 'a' },
+      associateTimeoutMs: 120_000,
+      deadlineMarginMs: 15_000,
+      heartbeatIntervalMs: 30_000,
     });
   });
 
