@@ -23,7 +23,7 @@ export interface HandlerDeps extends LaunchDeps {
 
 /** A launch whose lifecycle action was no longer live (late redelivery, foreign token): nothing was changed. */
 export interface InactiveLaunch {
-  status: 'inactive';
+  status: 'ended';
   instanceId: string;
   reason: string;
 }
@@ -63,7 +63,7 @@ export function createHandler(deps: HandlerDeps, config: LaunchConfig) {
       if (live === 'inactive') {
         deps.metrics?.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
         return {
-          status: 'inactive',
+          status: 'ended',
           instanceId: action.instanceId,
           reason:
             'the lifecycle action is not active (completed, abandoned or timed out); nothing was changed',

@@ -67,7 +67,11 @@ export interface EndedLaunch {
 }
 
 export interface LaunchReport {
-  status: 'completed';
+  /**
+   * `done`: completed CONTINUE with at least one interface attached now; `already-done`: completed
+   * CONTINUE, every interface was already attached (a redelivery); `abandoned`: completed ABANDON.
+   */
+  status: 'done' | 'already-done' | 'abandoned';
   instanceId: string;
   result: LifecycleResult;
   /** Why the launch was abandoned (one clear sentence). */
@@ -159,7 +163,12 @@ export async function handleLaunch(
     deadlines.finish,
   );
   const report: LaunchReport = {
-    status: 'completed',
+    status:
+      result === 'ABANDON'
+        ? 'abandoned'
+        : attempt.interfaces.every((i) => i.source === 'existing')
+          ? 'already-done'
+          : 'done',
     instanceId: action.instanceId,
     result,
     interfaces: result === 'CONTINUE' ? attempt.interfaces : [],

@@ -116,7 +116,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
 
     // Assess: the actions were completed, so the heartbeat before any change finds them inactive.
     const calls = await emu().calls();
-    expect(again.every((r) => r.status === 'inactive')).toBe(true);
+    expect(again.every((r) => r.status === 'ended')).toBe(true);
     const after = (await ownInterfaces(ec2)).map((e) => e.NetworkInterfaceId).sort();
     expect(after).toEqual(before);
     expect(calls['ec2:CreateNetworkInterface'] ?? 0).toBe(0);
