@@ -2,10 +2,12 @@
 // redelivery) against a tagged EIP pool of N in the local AWS emulator with AWS-like
 // token-bucket throttling. netkit's algorithm side by side with the seed's. Not a timed test.
 //   npx tsx packages/eip-associator/bench/burst.ts [--fast]
+
 import { pathToFileURL } from 'node:url';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DescribeAddressesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { silentLogger } from '@netkit/aws-core/observability';
+import { systemClock } from '@netkit/aws-core/retry';
 import type { Benchmark, BenchResult, BenchTable } from '@netkit/bench';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
 import { fakeContext } from '@netkit/testing';
@@ -81,6 +83,7 @@ function netkitInvoker(emulator: Emulator) {
           retryMode: 'adaptive',
         }),
         logger: silentLogger,
+        clock: systemClock,
       },
       config,
     )(event, fakeContext(LAMBDA_TIMEOUT_MS));

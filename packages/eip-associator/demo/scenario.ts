@@ -92,7 +92,7 @@ const scenario: Scenario = {
     held = await holders(ec2, pool);
     checks['redelivery changes nothing'] =
       again.length === poolSize &&
-      again.every((r) => r.status === 'already-associated') &&
+      again.every((r) => r.status === 'already-done') &&
       [...held.entries()].every(([k, v]) => before.get(k) === v);
 
     const leaving = owners[0]!;
@@ -108,13 +108,13 @@ const scenario: Scenario = {
       lifecycleEventFor('terminate', leaving, terminateToken, { region: emulator.region }),
     );
     checks['terminate released the EIP'] =
-      released.status === 'released' && (await holders(ec2, [freed])).get(freed) === undefined;
+      released.status === 'done' && (await holders(ec2, [freed])).get(freed) === undefined;
 
     ctx.step(`The group replaces the abandoned launch: ${replacement}`);
     const [replacementEvent] = await beginLaunches(emulator, [replacement]);
     const taken = await ctx.wait('replacement launch', invoke(replacementEvent));
     checks['the replacement takes the released EIP'] =
-      taken.status === 'associated' && (await holders(ec2, [freed])).get(freed) === replacement;
+      taken.status === 'done' && (await holders(ec2, [freed])).get(freed) === replacement;
     checks['the EIP with another tag was never touched'] =
       (await holders(ec2, [other!])).get(other!) === undefined;
 

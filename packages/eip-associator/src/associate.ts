@@ -1,12 +1,6 @@
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { AssociateAddressCommand, DisassociateAddressCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import {
-  DeadlineExceededError,
-  describeError,
-  isAwsError,
-  isNotFoundError,
-  isTransientError,
-} from '@netkit/aws-core/errors';
+import { DeadlineExceededError, describeError, isNotFoundError } from '@netkit/aws-core/errors';
 import {
   type CompletionOutcome,
   completeLifecycleAction,
@@ -18,7 +12,8 @@ import {
   startHeartbeat,
 } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, type Deadline, pollUntil, retry, systemClock } from '@netkit/aws-core/retry';
+import { type Clock, type Deadline, pollUntil, retryTransient, systemClock } from '@netkit/aws-core/retry';
+import { ASSOCIATE_TRANSIENT, isAssociateTransient, isCandidateGone } from './errors.ts';
 import { primaryInterfaceId } from './instance.ts';
 import { candidateOrder, describeHeldBy, describePool, type PoolAddress, type PoolSnapshot } from './pool.ts';
 
@@ -50,7 +45,8 @@ export interface PoolStats {
 
 export type LaunchOutcome =
   | {
-      status: 'associated';
+      /** This invocation associated `allocationId` and completed CONTINUE. */
+      status: 'done';
       instanceId: string;
       allocationId: string;
       publicIp: string | undefined;
@@ -60,7 +56,8 @@ export type LaunchOutcome =
       completion: CompletionOutcome;
     }
   | {
-      status: 'already-associated';
+      /** The instance already held `allocationId` (a redelivery or a concurrent duplicate): completed CONTINUE. */
+      status: 'already-done';
       instanceId: string;
       allocationId: string;
       publicIp: string | undefined;
@@ -70,8 +67,9 @@ export type LaunchOutcome =
     }
   | {
       /** The lifecycle action was already completed, abandoned or timed out: nothing was associated. */
-      status: 'inactive';
+      status: 'ended';
       instanceId: string;
+      reason: string;
       attempts: number;
       pool: PoolStats;
       completion: 'already-completed';
@@ -85,8 +83,9 @@ export type LaunchOutcome =
       completion: CompletionOutcome;
     };
 
+/** Terminate: the instance's pool EIPs (if any) were released and the action completed CONTINUE. */
 export interface TerminateOutcome {
-  status: 'released';
+  status: 'done';
   instanceId: string;
   /** Allocation ids disassociated from the instance by this call. */
   released: string[];
@@ -108,22 +107,14 @@ export function collisionDelay(collisions: number, random: () => number = Math.r
   return Math.round(random() * cap);
 }
 
-/** Errors worth another try of the same AssociateAddress: throttling, and a new instance EC2 does not fully know yet. */
-function associateRetryable(error: unknown): boolean {
-  return isTransientError(error) || isAwsError(error, 'IncorrectInstanceState', 'InvalidInstanceID.NotFound');
-}
-
-/** Another launch took the candidate first, or it was released since we described the pool. */
-function candidateGone(error: unknown): boolean {
-  return isAwsError(error, 'Resource.AlreadyAssociated', 'InvalidAllocationID.NotFound');
-}
-
 type Step =
   | { kind: 'held'; address: PoolAddress; mine: boolean }
   | { kind: 'inactive' }
   | { kind: 'collision' }
   | { kind: 'empty' }
   | { kind: 'not-visible' };
+
+type Settled = Extract<Step, { kind: 'held' | 'inactive' }>;
 
 function stats(pool: PoolSnapshot | undefined, exhausted: boolean, taken = 0): PoolStats {
   return {
@@ -149,276 +140,334 @@ export async function associateOnLaunch(
   deps: AssociatorDeps,
   options: LaunchOptions,
 ): Promise<LaunchOutcome> {
-  const { ec2, logger } = deps;
-  const clock = deps.clock ?? systemClock;
-  const { deadline, poolTags } = options;
-  const log = { instanceId: action.instanceId, groupName: action.groupName };
-  const call = <T>(fn: () => Promise<T>, retryable: (e: unknown) => boolean = isTransientError) =>
-    retry(fn, {
-      ...CALL_BACKOFF,
-      retryable,
-      deadline,
-      clock,
-      ...(deps.random ? { random: deps.random } : {}),
-      onRetry: (error, attempt, delayMs) =>
-        logger.debug('Retrying EC2 call', { ...log, error: describeError(error), attempt, delayMs }),
-    });
+  return new Launch(action, deps, options).run();
+}
 
-  let pool: PoolSnapshot | undefined;
-  let attempts = 0;
-  let collisions = 0;
-  let exhausted = false;
-  let keeper: HeartbeatKeeper | undefined;
-  let activeChecked = false;
+/** One launch's association, step by step; the fields are what the steps learn on the way. */
+class Launch {
+  private readonly log: { instanceId: string; groupName: string };
+  private readonly clock: Clock;
+  private pool: PoolSnapshot | undefined;
+  private attempts = 0;
+  private collisions = 0;
+  private exhausted = false;
+  private keeper: HeartbeatKeeper | undefined;
+  private activeChecked = false;
   /** The instance's primary interface (device index 0): the association target. */
-  let primaryEni: string | undefined;
-  let notVisible = false;
+  private primaryEni: string | undefined;
+  private notVisible = false;
   /** An association made but not yet read back: undone if the launch is abandoned. */
-  let unconfirmed: { allocationId: string; associationId: string | undefined } | undefined;
+  private unconfirmed: { allocationId: string; associationId: string | undefined } | undefined;
 
-  const step = async (): Promise<Step> => {
-    pool = await call(() => describePool(ec2, poolTags));
-    const current = pool;
-    const held = current.addresses.find((a) => a.instanceId === action.instanceId);
-    if (held) return { kind: 'held', address: held, mine: false };
-    const [candidate] = candidateOrder(current.free, action.instanceId);
-    if (!candidate) return { kind: 'empty' };
-    if (!activeChecked) {
-      // A late redelivery (Lambda retry, EventBridge retry) of a launch that was already
-      // abandoned or timed out must not take an EIP for an instance that is going away. A
-      // heartbeat is the one call that tells: it fails with "No active Lifecycle Action found".
-      activeChecked = true;
-      try {
-        await call(() => recordLifecycleHeartbeat(deps.autoscaling, action));
-      } catch (error) {
-        if (isNoActiveLifecycleAction(error)) return { kind: 'inactive' };
-        throw error;
-      }
-    }
-    if (primaryEni === undefined) {
-      primaryEni = await call(() => primaryInterfaceId(ec2, action.instanceId));
-      // Eventual consistency: a just-launched instance's interfaces may not be listed yet.
-      if (primaryEni === undefined) return { kind: 'not-visible' };
-    }
-    const networkInterfaceId = primaryEni;
-    attempts++;
+  constructor(
+    private readonly action: LifecycleAction,
+    private readonly deps: AssociatorDeps,
+    private readonly options: LaunchOptions,
+  ) {
+    this.log = { instanceId: action.instanceId, groupName: action.groupName };
+    this.clock = deps.clock ?? systemClock;
+  }
+
+  async run(): Promise<LaunchOutcome> {
+    const settled = await this.settle();
+    if ('status' in settled) return settled;
+    return settled.kind === 'inactive' ? this.inactive() : this.finish(settled);
+  }
+
+  /** An AWS call retried on transient errors (and the call's own `transient` names) until the deadline. */
+  private call<T>(fn: () => Promise<T>, transient: readonly string[] = [], deadline = this.options.deadline) {
+    return retryTransient(fn, {
+      ...CALL_BACKOFF,
+      transient,
+      deadline,
+      clock: this.clock,
+      ...(this.deps.random ? { random: this.deps.random } : {}),
+      onRetry: (error, attempt, delayMs) =>
+        this.deps.logger.debug('Retrying EC2 call', {
+          ...this.log,
+          error: describeError(error),
+          attempt,
+          delayMs,
+        }),
+    });
+  }
+
+  /** Try until the instance holds a pool EIP or the action is over; abandon at the deadline. */
+  private async settle(): Promise<Settled | LaunchOutcome> {
+    const { deadline, poolTags } = this.options;
     try {
-      const out = await call(
+      return await pollUntil(() => this.tryCandidates(), {
+        ...EMPTY_POOL_BACKOFF,
+        deadline,
+        clock: this.clock,
+        what: `a free EIP in the pool ${JSON.stringify(poolTags)}`,
+        ...(this.deps.random ? { random: this.deps.random } : {}),
+        onWait: (waits, delayMs) => this.onWait(waits, delayMs),
+      });
+    } catch (error) {
+      if (error instanceof DeadlineExceededError) {
+        if (this.primaryEni === undefined && this.notVisible) {
+          return this.abandon(
+            `EC2 did not list the primary network interface of ${this.action.instanceId} before the deadline (terminated?)`,
+          );
+        }
+        return this.abandon(this.exhausted ? 'no free EIP in the pool before the deadline' : error.message);
+      }
+      // `retryTransient` gives up on a retryable error only when the next wait would pass the deadline.
+      if (isAssociateTransient(error)) {
+        return this.abandon(`still failing at the deadline: ${describeError(error)}`);
+      }
+      throw error;
+    } finally {
+      await this.keeper?.stop();
+    }
+  }
+
+  /**
+   * One poll: collisions are retried after a short jittered delay (bounded by the pool size and
+   * the deadline); an empty pool or an interface not listed yet returns undefined, so pollUntil
+   * waits with its backoff.
+   */
+  private async tryCandidates(): Promise<Settled | undefined> {
+    const { deadline } = this.options;
+    for (let tries = 0; ; tries++) {
+      // The hook timed out (or another delivery completed the action) while we waited: stop.
+      if (this.keeper?.ended) return { kind: 'inactive' };
+      const result = await this.step();
+      if (result.kind === 'held' || result.kind === 'inactive') return result;
+      if (result.kind === 'empty') {
+        this.exhausted = true;
+        return undefined;
+      }
+      if (result.kind === 'not-visible') {
+        this.notVisible = true;
+        return undefined;
+      }
+      if (deadline.expired() || tries > (this.pool?.addresses.length ?? 0)) return undefined;
+      const delay = Math.min(collisionDelay(this.collisions, this.deps.random), deadline.remaining());
+      if (delay > 0) await this.clock.sleep(delay);
+    }
+  }
+
+  private onWait(waits: number, delayMs: number): void {
+    const { logger } = this.deps;
+    if (this.primaryEni === undefined && this.notVisible) {
+      logger.debug('Primary network interface not listed yet; describing again', {
+        ...this.log,
+        waits,
+        delayMs,
+      });
+      return;
+    }
+    if (this.keeper === undefined) {
+      logger.warn('No free EIP in the pool; waiting for one', {
+        ...this.log,
+        poolSize: this.pool?.addresses.length ?? 0,
+        poolFree: this.pool?.free.length ?? 0,
+      });
+      this.keeper = startHeartbeat(this.deps.autoscaling, this.action, {
+        intervalMs: this.options.heartbeatIntervalMs,
+        clock: this.clock,
+        logger,
+      });
+    }
+    logger.debug('Waiting for a free EIP', { ...this.log, waits, delayMs });
+  }
+
+  /** Describe the pool, then associate a candidate and read the association back. */
+  private async step(): Promise<Step> {
+    const pool = await this.call(() => describePool(this.deps.ec2, this.options.poolTags));
+    this.pool = pool;
+    const held = pool.addresses.find((a) => a.instanceId === this.action.instanceId);
+    if (held) return { kind: 'held', address: held, mine: false };
+    const [candidate] = candidateOrder(pool.free, this.action.instanceId);
+    if (!candidate) return { kind: 'empty' };
+    if (!(await this.stillActive())) return { kind: 'inactive' };
+    if (this.primaryEni === undefined) {
+      this.primaryEni = await this.call(() => primaryInterfaceId(this.deps.ec2, this.action.instanceId));
+      // Eventual consistency: a just-launched instance's interfaces may not be listed yet.
+      if (this.primaryEni === undefined) return { kind: 'not-visible' };
+    }
+    if (!(await this.associate(candidate, this.primaryEni))) return { kind: 'collision' };
+    return this.readBack(candidate);
+  }
+
+  /**
+   * A late redelivery (Lambda retry, EventBridge retry) of a launch that was already abandoned or
+   * timed out must not take an EIP for an instance that is going away. A heartbeat is the one call
+   * that tells: it fails with "No active Lifecycle Action found". Checked once per invocation.
+   */
+  private async stillActive(): Promise<boolean> {
+    if (this.activeChecked) return true;
+    this.activeChecked = true;
+    try {
+      await this.call(() => recordLifecycleHeartbeat(this.deps.autoscaling, this.action));
+      return true;
+    } catch (error) {
+      if (isNoActiveLifecycleAction(error)) return false;
+      throw error;
+    }
+  }
+
+  /** AssociateAddress without reassociation; false when another launch took the candidate first. */
+  private async associate(candidate: PoolAddress, networkInterfaceId: string): Promise<boolean> {
+    this.attempts++;
+    try {
+      const out = await this.call(
         () =>
-          ec2.send(
+          this.deps.ec2.send(
             new AssociateAddressCommand({
               AllocationId: candidate.allocationId,
               NetworkInterfaceId: networkInterfaceId,
               AllowReassociation: false,
             }),
           ),
-        associateRetryable,
+        ASSOCIATE_TRANSIENT,
       );
-      unconfirmed = { allocationId: candidate.allocationId, associationId: out.AssociationId };
+      this.unconfirmed = { allocationId: candidate.allocationId, associationId: out.AssociationId };
+      return true;
     } catch (error) {
-      if (!candidateGone(error)) throw error;
-      collisions++;
-      logger.debug('Candidate EIP was taken by another launch; describing the pool again', {
-        ...log,
+      if (!isCandidateGone(error)) throw error;
+      this.collisions++;
+      this.deps.logger.debug('Candidate EIP was taken by another launch; describing the pool again', {
+        ...this.log,
         allocationId: candidate.allocationId,
         error: describeError(error),
       });
-      return { kind: 'collision' };
+      return false;
     }
-    // Read back: association is eventually consistent, and a second association to the same
-    // instance (a concurrent duplicate delivery) replaces the first on its primary address.
-    const holding = await call(() => describeHeldBy(ec2, poolTags, action.instanceId));
-    unconfirmed = undefined;
+  }
+
+  /**
+   * Read back: association is eventually consistent, and a second association to the same
+   * instance (a concurrent duplicate delivery) replaces the first on its primary address.
+   */
+  private async readBack(candidate: PoolAddress): Promise<Step> {
+    const holding = await this.call(() =>
+      describeHeldBy(this.deps.ec2, this.options.poolTags, this.action.instanceId),
+    );
+    this.unconfirmed = undefined;
     const mine = holding.find((a) => a.allocationId === candidate.allocationId);
     if (mine) return { kind: 'held', address: mine, mine: true };
     const other = holding[0];
     if (other) return { kind: 'held', address: other, mine: false };
-    collisions++;
-    logger.warn('Association was not confirmed by the read-back; trying another EIP', {
-      ...log,
+    this.collisions++;
+    this.deps.logger.warn('Association was not confirmed by the read-back; trying another EIP', {
+      ...this.log,
       allocationId: candidate.allocationId,
     });
     return { kind: 'collision' };
-  };
+  }
 
-  const complete = async (result: LifecycleResult): Promise<CompletionOutcome> =>
-    retry(() => completeLifecycleAction(deps.autoscaling, action, result, logger), {
-      ...CALL_BACKOFF,
-      retryable: isTransientError,
-      deadline: options.completeDeadline,
-      clock,
-      ...(deps.random ? { random: deps.random } : {}),
-    });
+  private complete(result: LifecycleResult): Promise<CompletionOutcome> {
+    return retryTransient(
+      () => completeLifecycleAction(this.deps.autoscaling, this.action, result, this.deps.logger),
+      {
+        ...CALL_BACKOFF,
+        deadline: this.options.completeDeadline,
+        clock: this.clock,
+        ...(this.deps.random ? { random: this.deps.random } : {}),
+      },
+    );
+  }
 
-  const abandon = async (reason: string): Promise<LaunchOutcome> => {
-    const poolStats = stats(pool, exhausted);
-    logger.error('Could not give the instance a pool EIP; completing ABANDON', {
-      ...log,
+  private async abandon(reason: string): Promise<LaunchOutcome> {
+    const poolStats = stats(this.pool, this.exhausted);
+    this.deps.logger.error('Could not give the instance a pool EIP; completing ABANDON', {
+      ...this.log,
       reason,
       poolSize: poolStats.size,
       poolFree: poolStats.free,
-      attempts,
-      collisions,
+      attempts: this.attempts,
+      collisions: this.collisions,
     });
-    if (unconfirmed?.associationId !== undefined) {
-      // Associated, but the read-back never answered: do not leave the EIP on an abandoned instance.
-      const { associationId, allocationId } = unconfirmed;
-      try {
-        await retry(() => ec2.send(new DisassociateAddressCommand({ AssociationId: associationId })), {
-          ...CALL_BACKOFF,
-          retryable: isTransientError,
-          deadline: options.completeDeadline,
-          clock,
-          ...(deps.random ? { random: deps.random } : {}),
-        });
-        logger.warn('Undid the unconfirmed association before abandoning', { ...log, allocationId });
-      } catch (error) {
-        if (!isNotFoundError(error)) {
-          logger.error(
-            'Could not undo the unconfirmed association; EC2 frees it when the instance terminates',
-            {
-              ...log,
-              allocationId,
-              error: describeError(error),
-            },
-          );
-        }
-      }
-    }
-    const completion = await complete('ABANDON');
+    await this.undoUnconfirmed();
+    const completion = await this.complete('ABANDON');
     return {
       status: 'abandoned',
-      instanceId: action.instanceId,
+      instanceId: this.action.instanceId,
       reason,
-      attempts,
+      attempts: this.attempts,
       pool: poolStats,
       completion,
     };
-  };
-
-  let held: Extract<Step, { kind: 'held' | 'inactive' }>;
-  try {
-    held = await pollUntil(
-      async () => {
-        // Collisions are retried after a short jittered delay (bounded by the pool size and the
-        // deadline); an empty pool waits with pollUntil's backoff.
-        for (let tries = 0; ; tries++) {
-          // The hook timed out (or another delivery completed the action) while we waited: stop.
-          if (keeper?.ended) return { kind: 'inactive' } as const;
-          const result = await step();
-          if (result.kind === 'held' || result.kind === 'inactive') return result;
-          if (result.kind === 'empty') {
-            exhausted = true;
-            return undefined;
-          }
-          if (result.kind === 'not-visible') {
-            notVisible = true;
-            return undefined;
-          }
-          if (deadline.expired() || tries > (pool?.addresses.length ?? 0)) return undefined;
-          const delay = Math.min(collisionDelay(collisions, deps.random), deadline.remaining());
-          if (delay > 0) await clock.sleep(delay);
-        }
-      },
-      {
-        ...EMPTY_POOL_BACKOFF,
-        deadline,
-        clock,
-        what: `a free EIP in the pool ${JSON.stringify(poolTags)}`,
-        ...(deps.random ? { random: deps.random } : {}),
-        onWait: (waits, delayMs) => {
-          if (primaryEni === undefined && notVisible) {
-            logger.debug('Primary network interface not listed yet; describing again', {
-              ...log,
-              waits,
-              delayMs,
-            });
-            return;
-          }
-          if (keeper === undefined) {
-            logger.warn('No free EIP in the pool; waiting for one', {
-              ...log,
-              poolSize: pool?.addresses.length ?? 0,
-              poolFree: pool?.free.length ?? 0,
-            });
-            keeper = startHeartbeat(deps.autoscaling, action, {
-              intervalMs: options.heartbeatIntervalMs,
-              clock,
-              logger,
-            });
-          }
-          logger.debug('Waiting for a free EIP', { ...log, waits, delayMs });
-        },
-      },
-    );
-  } catch (error) {
-    if (error instanceof DeadlineExceededError) {
-      if (primaryEni === undefined && notVisible) {
-        return abandon(
-          `EC2 did not list the primary network interface of ${action.instanceId} before the deadline (terminated?)`,
-        );
-      }
-      return abandon(exhausted ? 'no free EIP in the pool before the deadline' : error.message);
-    }
-    // `retry` gives up on a retryable error only when the next wait would pass the deadline.
-    if (associateRetryable(error)) {
-      return abandon(`still failing at the deadline: ${describeError(error)}`);
-    }
-    throw error;
-  } finally {
-    await keeper?.stop();
   }
 
-  if (held.kind === 'inactive') {
-    logger.warn(
+  /** Associated, but the read-back never answered: do not leave the EIP on an abandoned instance. */
+  private async undoUnconfirmed(): Promise<void> {
+    if (this.unconfirmed?.associationId === undefined) return;
+    const { associationId, allocationId } = this.unconfirmed;
+    const { logger } = this.deps;
+    try {
+      await retryTransient(
+        () => this.deps.ec2.send(new DisassociateAddressCommand({ AssociationId: associationId })),
+        {
+          ...CALL_BACKOFF,
+          deadline: this.options.completeDeadline,
+          clock: this.clock,
+          ...(this.deps.random ? { random: this.deps.random } : {}),
+        },
+      );
+      logger.warn('Undid the unconfirmed association before abandoning', { ...this.log, allocationId });
+    } catch (error) {
+      if (!isNotFoundError(error)) {
+        logger.error(
+          'Could not undo the unconfirmed association; EC2 frees it when the instance terminates',
+          {
+            ...this.log,
+            allocationId,
+            error: describeError(error),
+          },
+        );
+      }
+    }
+  }
+
+  private inactive(): LaunchOutcome {
+    this.deps.logger.warn(
       'Lifecycle action is no longer active (completed, abandoned or timed out); not associating',
-      log,
+      this.log,
     );
     return {
-      status: 'inactive',
-      instanceId: action.instanceId,
-      attempts,
-      pool: stats(pool, exhausted),
+      status: 'ended',
+      instanceId: this.action.instanceId,
+      reason:
+        'the lifecycle action is not active (completed, abandoned or timed out); nothing was associated',
+      attempts: this.attempts,
+      pool: stats(this.pool, this.exhausted),
       completion: 'already-completed',
     };
   }
-  const completion = await complete('CONTINUE');
-  // The snapshot was taken before our association: one fewer is free now.
-  const poolStats = stats(pool, exhausted, held.mine ? 1 : 0);
-  if (held.mine) {
-    logger.info('Associated pool EIP', {
-      ...log,
+
+  /** The instance holds a pool EIP: complete CONTINUE and say whether this invocation associated it. */
+  private async finish(held: Extract<Step, { kind: 'held' }>): Promise<LaunchOutcome> {
+    const completion = await this.complete('CONTINUE');
+    // The snapshot was taken before our association: one fewer is free now.
+    const poolStats = stats(this.pool, this.exhausted, held.mine ? 1 : 0);
+    const facts = {
+      instanceId: this.action.instanceId,
       allocationId: held.address.allocationId,
       publicIp: held.address.publicIp,
-      attempts,
-      collisions,
-      poolSize: poolStats.size,
-      poolFree: poolStats.free,
-    });
-    return {
-      status: 'associated',
-      instanceId: action.instanceId,
-      allocationId: held.address.allocationId,
-      publicIp: held.address.publicIp,
-      attempts,
-      pool: poolStats,
-      completion,
     };
+    if (held.mine) {
+      this.deps.logger.info('Associated pool EIP', {
+        ...this.log,
+        allocationId: facts.allocationId,
+        publicIp: facts.publicIp,
+        attempts: this.attempts,
+        collisions: this.collisions,
+        poolSize: poolStats.size,
+        poolFree: poolStats.free,
+      });
+      return { status: 'done', ...facts, attempts: this.attempts, pool: poolStats, completion };
+    }
+    this.deps.logger.info('Instance already holds a pool EIP; nothing to do', {
+      ...this.log,
+      allocationId: facts.allocationId,
+      publicIp: facts.publicIp,
+    });
+    return { status: 'already-done', ...facts, attempts: this.attempts, pool: poolStats, completion };
   }
-  logger.info('Instance already holds a pool EIP; nothing to do', {
-    ...log,
-    allocationId: held.address.allocationId,
-    publicIp: held.address.publicIp,
-  });
-  return {
-    status: 'already-associated',
-    instanceId: action.instanceId,
-    allocationId: held.address.allocationId,
-    publicIp: held.address.publicIp,
-    attempts,
-    pool: poolStats,
-    completion,
-  };
 }
 
 /**
@@ -434,12 +483,11 @@ export async function releaseOnTerminate(
   const clock = deps.clock ?? systemClock;
   const base = {
     ...CALL_BACKOFF,
-    retryable: isTransientError,
     clock,
     ...(deps.random ? { random: deps.random } : {}),
   };
   const log = { instanceId: action.instanceId, groupName: action.groupName };
-  const pool = await retry(() => describePool(ec2, options.poolTags), {
+  const pool = await retryTransient(() => describePool(ec2, options.poolTags), {
     ...base,
     deadline: options.deadline,
   });
@@ -449,7 +497,7 @@ export async function releaseOnTerminate(
     if (address.associationId === undefined) continue;
     const associationId = address.associationId;
     try {
-      await retry(() => ec2.send(new DisassociateAddressCommand({ AssociationId: associationId })), {
+      await retryTransient(() => ec2.send(new DisassociateAddressCommand({ AssociationId: associationId })), {
         ...base,
         deadline: options.deadline,
       });
@@ -464,7 +512,7 @@ export async function releaseOnTerminate(
   } else {
     logger.info('Terminating instance holds no pool EIP; nothing to release', log);
   }
-  const completion = await retry(
+  const completion = await retryTransient(
     () => completeLifecycleAction(deps.autoscaling, action, 'CONTINUE', logger),
     {
       ...base,
@@ -472,7 +520,7 @@ export async function releaseOnTerminate(
     },
   );
   return {
-    status: 'released',
+    status: 'done',
     instanceId: action.instanceId,
     released,
     pool: {

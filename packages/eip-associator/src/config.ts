@@ -1,5 +1,5 @@
 import { type ConfigOf, integer, optional, parseConfig, stringMap } from '@netkit/aws-core/config';
-import { lifecycleScopeSpec } from '@netkit/aws-core/lifecycle';
+import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle';
 
 /**
  * Tag keys and values as EC2 accepts them: keys 1..128 characters not starting with
@@ -28,9 +28,29 @@ export const configSpec = {
   HEARTBEAT_INTERVAL_SECONDS: optional(integer({ min: 10, max: 3600 }), 60),
 };
 
-export type Config = ConfigOf<typeof configSpec>;
+/** The validated configuration: camelCase, durations in milliseconds (converted once from the seconds of the environment). */
+export interface Config {
+  /** The group (and hooks) whose lifecycle events this function acts on (AUTO_SCALING_GROUP_NAME, LIFECYCLE_HOOK_NAMES). */
+  scope: LifecycleScope;
+  /** EIP_POOL_TAGS: the tags an EIP must carry (all pairs) to belong to the pool. */
+  poolTags: Record<string, string>;
+  /** ASSOCIATE_TIMEOUT_SECONDS in ms; undefined: the Lambda's remaining time minus `deadlineMarginMs`. */
+  associateTimeoutMs: number | undefined;
+  /** DEADLINE_MARGIN_SECONDS in ms: kept before the Lambda timeout to complete ABANDON and flush metrics. */
+  deadlineMarginMs: number;
+  /** HEARTBEAT_INTERVAL_SECONDS in ms. */
+  heartbeatIntervalMs: number;
+}
 
 /** Parse and validate the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  return parseConfig(configSpec, env);
+  const raw: ConfigOf<typeof configSpec> = parseConfig(configSpec, env);
+  return {
+    scope: lifecycleScopeOf(raw),
+    poolTags: raw.EIP_POOL_TAGS,
+    associateTimeoutMs:
+      raw.ASSOCIATE_TIMEOUT_SECONDS === undefined ? undefined : raw.ASSOCIATE_TIMEOUT_SECONDS * 1_000,
+    deadlineMarginMs: raw.DEADLINE_MARGIN_SECONDS * 1_000,
+    heartbeatIntervalMs: raw.HEARTBEAT_INTERVAL_SECONDS * 1_000,
+  };
 }

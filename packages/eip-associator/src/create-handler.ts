@@ -6,12 +6,12 @@ import {
   isEnteringGroup,
   isRejected,
   LIFECYCLE_ACTION_ENDED_METRIC,
-  lifecycleScopeOf,
   type RejectedEvent,
 } from '@netkit/aws-core/lifecycle';
 import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metrics';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, Deadline, type LambdaContextLike, systemClock } from '@netkit/aws-core/retry';
+import type { HandlerOutcome } from '@netkit/aws-core/outcome';
+import { type Clock, Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
 import {
   associateOnLaunch,
   type LaunchOutcome,
@@ -25,7 +25,7 @@ export interface HandlerDeps {
   ec2: EC2Client;
   autoscaling: AutoScalingClient;
   logger: Logger;
-  clock?: Clock;
+  clock: Clock;
   metrics?: Pick<Metrics, 'addMetric' | 'addDimension' | 'publishStoredMetrics'>;
   random?: () => number;
 }
@@ -37,7 +37,9 @@ export interface SkippedOutcome {
   reason: string;
 }
 
-export type HandlerResult = LaunchOutcome | TerminateOutcome | SkippedOutcome | RejectedEvent;
+/** Every result speaks the shared vocabulary (`HandlerOutcome`); the package's facts are the other fields. */
+export type HandlerResult = (LaunchOutcome | TerminateOutcome | SkippedOutcome | RejectedEvent) &
+  HandlerOutcome;
 
 /** Time kept after the association deadline for the final CompleteLifecycleAction. */
 const COMPLETE_MARGIN_MS = 1_000;
@@ -47,16 +49,13 @@ const COMPLETE_MARGIN_MS = 1_000;
  * "EC2 Instance-terminate Lifecycle Action" events.
  */
 export function createHandler(deps: HandlerDeps, config: Config) {
-  const clock = deps.clock ?? systemClock;
-  const marginMs = config.DEADLINE_MARGIN_SECONDS * 1_000;
-  const timeoutMs =
-    config.ASSOCIATE_TIMEOUT_SECONDS === undefined ? undefined : config.ASSOCIATE_TIMEOUT_SECONDS * 1_000;
+  const { clock } = deps;
 
-  const scope = lifecycleScopeOf(config);
+  const { scope } = config;
   return async (event: unknown, context: LambdaContextLike): Promise<HandlerResult> => {
     const action = acceptLifecycleEvent(event, deps.logger, scope);
     if (isRejected(action)) return action;
-    const deadline = Deadline.fromContext(context, marginMs, clock, timeoutMs);
+    const deadline = Deadline.fromContext(context, config.deadlineMarginMs, clock, config.associateTimeoutMs);
     const completeDeadline = Deadline.fromContext(context, COMPLETE_MARGIN_MS, clock);
     const gauge = (pool: PoolStats) => {
       if (!deps.metrics) return;
@@ -66,7 +65,7 @@ export function createHandler(deps: HandlerDeps, config: Config) {
     try {
       if (action.kind === 'terminate') {
         const outcome = await releaseOnTerminate(action, deps, {
-          poolTags: config.EIP_POOL_TAGS,
+          poolTags: config.poolTags,
           deadline,
           completeDeadline,
         });
@@ -83,10 +82,10 @@ export function createHandler(deps: HandlerDeps, config: Config) {
         return { status: 'skipped', instanceId: action.instanceId, reason: 'launching into the warm pool' };
       }
       const outcome = await associateOnLaunch(action, deps, {
-        poolTags: config.EIP_POOL_TAGS,
+        poolTags: config.poolTags,
         deadline,
         completeDeadline,
-        heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_SECONDS * 1_000,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
       });
       gauge(outcome.pool);
       // The template's LaunchesAbandonedAlarm watches this (same dimensions as the pool gauge).

@@ -3,10 +3,9 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClient } from '@netkit/aws-core/clients';
 import { createMetrics } from '@netkit/aws-core/metrics';
 import { createObservability } from '@netkit/aws-core/observability';
+import { systemClock } from '@netkit/aws-core/retry';
 import { loadConfig } from './config.ts';
 import { createHandler } from './create-handler.ts';
-
-export type { HandlerResult } from './create-handler.ts';
 
 const SERVICE = 'eip-associator';
 const { logger, tracer } = createObservability(SERVICE);
@@ -18,6 +17,7 @@ export const handler = createHandler(
     ec2: createClient(EC2Client, { tracer }),
     autoscaling: createClient(AutoScalingClient, { tracer }),
     logger,
+    clock: systemClock,
     metrics: createMetrics(SERVICE),
   },
   config,

@@ -17,8 +17,8 @@ import { systemClock } from '@netkit/aws-core/retry';
 import type { Benchmark, BenchOptions, BenchResult } from '@netkit/bench';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
 import { interfacesOf, runInstances, twoVpcWorld, type World } from '../demo/world.ts';
-import { createHandler } from '../src/app.ts';
-import { loadLaunchConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config.ts';
+import { createHandler } from '../src/create-handler.ts';
 import { createSubnetCatalog } from '../src/subnets.ts';
 
 const GROUP = 'bench-asg';
@@ -104,7 +104,7 @@ const context = () => {
 
 /** One Lambda container of eni-attach (clients as createClient builds them: adaptive, 5 attempts). */
 function eniAttach(emu: Emulator, f: Fleet) {
-  const config = loadLaunchConfig({
+  const config = loadConfig({
     AUTO_SCALING_GROUP_NAME: GROUP,
     SUBNET_MAP: JSON.stringify(f.world.targetSubnets),
     SECURITY_GROUP_IDS: f.world.targetSecurityGroupId,

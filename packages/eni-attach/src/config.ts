@@ -140,7 +140,7 @@ function checkTags(tags: Record<string, string>, issues: ConfigIssue[], raw: str
  * (SUBNET_MAP + SECURITY_GROUP_IDS [+ DEVICE_INDEX, SOURCE_DEST_CHECK]) or
  * ATTACHMENTS, never both. Throws ConfigError naming every bad variable.
  */
-export function loadLaunchConfig(env: Record<string, string | undefined> = process.env): LaunchConfig {
+export function loadConfig(env: Record<string, string | undefined> = process.env): LaunchConfig {
   const raw = parseConfig(launchSpec, env);
   const issues: ConfigIssue[] = [];
   let attachments: AttachmentSpec[] = [];
@@ -255,7 +255,7 @@ export function minimumGraceMinutes(
  * LAUNCH_FUNCTION_TIMEOUT_SECONDS; unset, each is AWS's default or maximum). Unset, it is the
  * larger of 30 minutes and that minimum plus 5 minutes. Throws ConfigError otherwise.
  */
-export function loadSweepConfig(env: Record<string, string | undefined> = process.env): SweepConfig {
+export function loadSweeperConfig(env: Record<string, string | undefined> = process.env): SweepConfig {
   const raw = parseConfig(sweepSpec, env);
   const minimum = minimumGraceMinutes(
     raw.LAUNCH_RULE_MAX_EVENT_AGE_SECONDS,

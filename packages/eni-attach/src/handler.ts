@@ -4,14 +4,14 @@ import { createClient } from '@netkit/aws-core/clients';
 import { createMetrics } from '@netkit/aws-core/metrics';
 import { createObservability } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
-import { createHandler } from './app.ts';
-import { loadLaunchConfig } from './config.ts';
+import { loadConfig } from './config.ts';
+import { createHandler } from './create-handler.ts';
 import { SERVICE_NAME } from './naming.ts';
 import { createSubnetCatalog } from './subnets.ts';
 
 // Built once per container: an invalid configuration throws ConfigError here, before any event.
 const { logger, tracer } = createObservability(SERVICE_NAME);
-const config = loadLaunchConfig(process.env);
+const config = loadConfig(process.env);
 const ec2 = createClient(EC2Client, { tracer });
 
 export const handler = createHandler(

@@ -19,9 +19,9 @@ import {
 import { Deadline, pollUntil } from '@netkit/aws-core/retry';
 import { toTagList } from '@netkit/aws-core/tags';
 import type { AttachmentSpec, LaunchConfig } from './config.ts';
+import { AbandonError, SubnetMapError } from './errors.ts';
 import { clientToken, eniDescription, MANAGED_BY, TAG } from './naming.ts';
 import {
-  AbandonError,
   attachedAt,
   type Deadlines,
   type Deps,
@@ -30,7 +30,7 @@ import {
   Run,
   tagValue,
 } from './run.ts';
-import { type SubnetCatalog, SubnetMapError } from './subnets.ts';
+import type { SubnetCatalog } from './subnets.ts';
 
 export interface LaunchDeps extends Deps {
   /** Per-container cache of the SUBNET_MAP validation. */
@@ -67,7 +67,11 @@ export interface EndedLaunch {
 }
 
 export interface LaunchReport {
-  status: 'completed';
+  /**
+   * `done`: completed CONTINUE with at least one interface attached now; `already-done`: completed
+   * CONTINUE, every interface was already attached (a redelivery); `abandoned`: completed ABANDON.
+   */
+  status: 'done' | 'already-done' | 'abandoned';
   instanceId: string;
   result: LifecycleResult;
   /** Why the launch was abandoned (one clear sentence). */
@@ -159,7 +163,12 @@ export async function handleLaunch(
     deadlines.finish,
   );
   const report: LaunchReport = {
-    status: 'completed',
+    status:
+      result === 'ABANDON'
+        ? 'abandoned'
+        : attempt.interfaces.every((i) => i.source === 'existing')
+          ? 'already-done'
+          : 'done',
     instanceId: action.instanceId,
     result,
     interfaces: result === 'CONTINUE' ? attempt.interfaces : [],
@@ -254,73 +263,16 @@ class LaunchAttempt {
     subnetId: string,
     own: NetworkInterface[],
   ): Promise<NetworkInterface[]> {
-    let eni: NetworkInterface;
-    let source: InterfaceSource;
-    const leftover = own
-      .filter(
-        (e) =>
-          e.Status === 'available' &&
-          e.SubnetId === subnetId &&
-          tagValue(e, TAG.deviceIndex) === String(spec.deviceIndex),
-      )
-      .sort((a, b) => (a.NetworkInterfaceId ?? '').localeCompare(b.NetworkInterfaceId ?? ''))[0];
-    if (leftover) {
-      eni = leftover;
-      source = 'reused';
-      this.pending.add(eni.NetworkInterfaceId!);
-      this.run.logger.info('Reusing an unattached ENI from an earlier delivery', {
-        instanceId: this.instanceId,
-        networkInterfaceId: eni.NetworkInterfaceId,
-      });
-    } else {
-      eni = await this.create(spec, subnetId);
-      source = 'created';
-    }
+    const { eni, source } = await this.obtain(spec, subnetId, own);
     const id = eni.NetworkInterfaceId!;
-    if (eni.Status !== 'available') eni = await this.waitAvailable(id);
-    if (spec.sourceDestCheck !== undefined && eni.SourceDestCheck !== spec.sourceDestCheck) {
-      await this.run.call('ModifyNetworkInterfaceAttribute', () =>
-        this.ec2.send(
-          new ModifyNetworkInterfaceAttributeCommand({
-            NetworkInterfaceId: id,
-            SourceDestCheck: { Value: spec.sourceDestCheck },
-          }),
-        ),
-      );
-    }
+    await this.prepare(eni, spec);
     let attachmentId: string | undefined;
     try {
-      const out = await this.run.call(
-        'AttachNetworkInterface',
-        () =>
-          this.ec2.send(
-            new AttachNetworkInterfaceCommand({
-              InstanceId: this.instanceId,
-              NetworkInterfaceId: id,
-              DeviceIndex: spec.deviceIndex,
-            }),
-          ),
-        // NotFound is EC2's eventual consistency right after our own create; a reused ENI that
-        // vanished (swept meanwhile) is not worth waiting for.
-        source === 'created'
-          ? ['IncorrectInstanceState', 'InvalidNetworkInterfaceID.NotFound']
-          : ['IncorrectInstanceState'],
-      );
-      attachmentId = out.AttachmentId;
-      this.pending.delete(id);
+      attachmentId = await this.attach(id, spec, source);
     } catch (error) {
       if (!isAwsError(error, 'InvalidNetworkInterface.InUse', 'InvalidParameterValue')) throw error;
-      // Lost a race with a concurrent delivery of the same event? Then its ENI is at the index.
-      const latest = await describeOwnInterfaces(this.run, this.instanceId);
-      const winner = attachedAt(latest, this.instanceId, spec.deviceIndex);
-      if (!winner) throw error;
-      if (winner.NetworkInterfaceId !== id) await this.deleteIfUnattached(id);
-      this.pending.delete(id);
-      this.run.logger.info('A concurrent delivery attached the interface first', {
-        instanceId: this.instanceId,
-        networkInterfaceId: winner.NetworkInterfaceId,
-      });
-      await this.keep(spec, winner, 'concurrent');
+      const latest = await this.lostRace(id, spec);
+      if (!latest) throw error;
       return latest;
     }
     if (!attachmentId) throw new AbandonError(`AttachNetworkInterface returned no attachment id for ${id}`);
@@ -334,6 +286,88 @@ class LaunchAttempt {
       source,
     });
     return own;
+  }
+
+  /** The ENI for one attachment: an unattached one left by an earlier delivery, or a new one. */
+  private async obtain(
+    spec: AttachmentSpec,
+    subnetId: string,
+    own: NetworkInterface[],
+  ): Promise<{ eni: NetworkInterface; source: InterfaceSource }> {
+    const leftover = own
+      .filter(
+        (e) =>
+          e.Status === 'available' &&
+          e.SubnetId === subnetId &&
+          tagValue(e, TAG.deviceIndex) === String(spec.deviceIndex),
+      )
+      .sort((a, b) => (a.NetworkInterfaceId ?? '').localeCompare(b.NetworkInterfaceId ?? ''))[0];
+    if (!leftover) return { eni: await this.create(spec, subnetId), source: 'created' };
+    this.pending.add(leftover.NetworkInterfaceId!);
+    this.run.logger.info('Reusing an unattached ENI from an earlier delivery', {
+      instanceId: this.instanceId,
+      networkInterfaceId: leftover.NetworkInterfaceId,
+    });
+    return { eni: leftover, source: 'reused' };
+  }
+
+  /** Wait until the ENI is available and set its source/destination check when configured. */
+  private async prepare(eni: NetworkInterface, spec: AttachmentSpec): Promise<void> {
+    const id = eni.NetworkInterfaceId!;
+    const ready = eni.Status === 'available' ? eni : await this.waitAvailable(id);
+    if (spec.sourceDestCheck === undefined || ready.SourceDestCheck === spec.sourceDestCheck) return;
+    await this.run.call('ModifyNetworkInterfaceAttribute', () =>
+      this.ec2.send(
+        new ModifyNetworkInterfaceAttributeCommand({
+          NetworkInterfaceId: id,
+          SourceDestCheck: { Value: spec.sourceDestCheck },
+        }),
+      ),
+    );
+  }
+
+  /** AttachNetworkInterface at the spec's device index; returns the attachment id. */
+  private async attach(
+    id: string,
+    spec: AttachmentSpec,
+    source: InterfaceSource,
+  ): Promise<string | undefined> {
+    const out = await this.run.call(
+      'AttachNetworkInterface',
+      () =>
+        this.ec2.send(
+          new AttachNetworkInterfaceCommand({
+            InstanceId: this.instanceId,
+            NetworkInterfaceId: id,
+            DeviceIndex: spec.deviceIndex,
+          }),
+        ),
+      // NotFound is EC2's eventual consistency right after our own create; a reused ENI that
+      // vanished (swept meanwhile) is not worth waiting for.
+      source === 'created'
+        ? ['IncorrectInstanceState', 'InvalidNetworkInterfaceID.NotFound']
+        : ['IncorrectInstanceState'],
+    );
+    this.pending.delete(id);
+    return out.AttachmentId;
+  }
+
+  /**
+   * The attach was refused: did a concurrent delivery of the same event attach its ENI at the
+   * index? Then keep the winner, delete ours and return the fresh listing; undefined otherwise.
+   */
+  private async lostRace(id: string, spec: AttachmentSpec): Promise<NetworkInterface[] | undefined> {
+    const latest = await describeOwnInterfaces(this.run, this.instanceId);
+    const winner = attachedAt(latest, this.instanceId, spec.deviceIndex);
+    if (!winner) return undefined;
+    if (winner.NetworkInterfaceId !== id) await this.deleteIfUnattached(id);
+    this.pending.delete(id);
+    this.run.logger.info('A concurrent delivery attached the interface first', {
+      instanceId: this.instanceId,
+      networkInterfaceId: winner.NetworkInterfaceId,
+    });
+    await this.keep(spec, winner, 'concurrent');
+    return latest;
   }
 
   private async create(spec: AttachmentSpec, subnetId: string): Promise<NetworkInterface> {

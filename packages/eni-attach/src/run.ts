@@ -15,7 +15,12 @@ import {
   recordLifecycleHeartbeat,
 } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, type Deadline, retry } from '@netkit/aws-core/retry';
+import {
+  type Clock,
+  type Deadline,
+  retryTransient,
+  type TransientRetryOptions,
+} from '@netkit/aws-core/retry';
 import { tagFilters } from '@netkit/aws-core/tags';
 import { MANAGED_BY, TAG } from './naming.ts';
 
@@ -28,9 +33,6 @@ export interface Deps {
   /** Jitter source for backoff; injectable for tests. */
   random?: () => number;
 }
-
-/** A reason to give up on this launch for good: clean up, complete ABANDON. */
-export class AbandonError extends NetkitError {}
 
 /** Timing of one invocation: `work` bounds the EC2 work, `finish` (later) the cleanup and completion. */
 export interface Deadlines {
@@ -93,18 +95,17 @@ export class Run {
     transient: readonly string[] = [],
     deadline: Deadline = this.deadlines.work,
   ): Promise<T> {
-    const options: Parameters<typeof retry>[1] = {
+    const options: TransientRetryOptions = {
       deadline,
       clock: this.deps.clock,
-      retryable: (error) =>
-        isThrottlingError(error) || isServerFault(error) || isAwsError(error, ...transient),
+      transient,
       onRetry: async (error, attempt, delayMs) => {
         this.logger.info(`Retrying ${what}`, { error: awsErrorName(error), attempt: attempt + 1, delayMs });
         await this.heartbeatIfDue();
       },
     };
     if (this.deps.random) options.random = this.deps.random;
-    return retry(fn, options);
+    return retryTransient(fn, options);
   }
 }
 

@@ -1,13 +1,6 @@
 import { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { NetkitError } from '@netkit/aws-core/errors';
 import type { AttachmentSpec } from './config.ts';
-
-/** A SUBNET_MAP / ATTACHMENTS entry that does not match EC2 (missing subnet, wrong AZ, foreign group). */
-export class SubnetMapError extends NetkitError {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid subnet map: ${problems.join('; ')}`);
-  }
-}
+import { SubnetMapError } from './errors.ts';
 
 export interface SubnetInfo {
   subnetId: string;

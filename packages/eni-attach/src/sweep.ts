@@ -4,9 +4,9 @@ import {
   type NetworkInterface,
   paginateDescribeNetworkInterfaces,
 } from '@aws-sdk/client-ec2';
-import { describeError, isAwsError, isNotFoundError, isThrottlingError } from '@netkit/aws-core/errors';
+import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, type Deadline, retry } from '@netkit/aws-core/retry';
+import { type Clock, type Deadline, retryTransient } from '@netkit/aws-core/retry';
 import type { SweepConfig } from './config.ts';
 import { MANAGED_BY, TAG } from './naming.ts';
 import { tagValue } from './run.ts';
@@ -97,13 +97,12 @@ export async function sweepOrphans(
       continue;
     }
     try {
-      await retry(
+      await retryTransient(
         () =>
           deps.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: item.networkInterfaceId })),
         {
           deadline,
           clock: deps.clock,
-          retryable: isThrottlingError,
           ...(deps.random ? { random: deps.random } : {}),
         },
       );

@@ -8,7 +8,7 @@ import {
 import { type Deadlines, type Deps, describeOwnInterfaces, Run } from './run.ts';
 
 export interface TerminateReport {
-  status: 'completed';
+  status: 'done';
   instanceId: string;
   result: 'CONTINUE';
   /** Attached ENIs of ours that lacked DeleteOnTermination and now have it (EC2 deletes them with the instance). */
@@ -33,7 +33,7 @@ export async function handleTerminate(
 ): Promise<TerminateReport> {
   const run = new Run(deps, action, deadlines, Number.POSITIVE_INFINITY);
   const report: Omit<TerminateReport, 'completion'> = {
-    status: 'completed',
+    status: 'done',
     instanceId: action.instanceId,
     result: 'CONTINUE',
     markedForDeletion: [],

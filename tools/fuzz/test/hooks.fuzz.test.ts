@@ -7,7 +7,7 @@ import { ConfigError } from '@netkit/aws-core/errors';
 import { importBundle } from '@netkit/demo';
 import { ensureBuilt } from '@netkit/demo/testing';
 import { loadConfig as loadEipConfig } from '@netkit/eip-associator/src/config.ts';
-import { loadLaunchConfig } from '@netkit/eni-attach/src/config.ts';
+import { loadConfig as loadEniAttachConfig } from '@netkit/eni-attach/src/config.ts';
 import { loadConfig as loadPoolAgentConfig } from '@netkit/eni-pool-agent/src/config.ts';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
@@ -327,7 +327,9 @@ describe('well-formed launch events whose action is not live', () => {
   ] as const)('%s checks with one heartbeat and changes nothing', async (name) => {
     await emu().resetCalls();
     const { value } = await captureLogs(() => handlers.get(name)!(validEvent('launch'), fakeContext(30_000)));
-    expect(value).toMatchObject({ status: 'inactive', instanceId: INSTANCE });
+    // eni-attach speaks the shared HandlerOutcome vocabulary ('ended'); eni-pool-agent still says 'inactive'.
+    const status = name === 'eni-attach' ? 'ended' : 'inactive';
+    expect(value).toMatchObject({ status, instanceId: INSTANCE });
     expect(await emu().calls()).toEqual({ 'autoscaling:RecordLifecycleActionHeartbeat': 1 });
   });
 });
@@ -336,7 +338,7 @@ describe('well-formed launch events whose action is not live', () => {
 
 const configs: Record<PackageName, (env: Record<string, string>) => unknown> = {
   'eip-associator': loadEipConfig,
-  'eni-attach': loadLaunchConfig,
+  'eni-attach': loadEniAttachConfig,
   'eni-pool-agent': loadPoolAgentConfig,
 };
 

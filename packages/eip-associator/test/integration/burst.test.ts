@@ -1,6 +1,7 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { silentLogger } from '@netkit/aws-core/observability';
+import { systemClock } from '@netkit/aws-core/retry';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +35,7 @@ function environment(env: Record<string, string> = {}) {
       ec2: new EC2Client({ ...e.clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
       autoscaling: new AutoScalingClient({ ...e.clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
       logger: silentLogger,
+      clock: systemClock,
     },
     config,
   );
@@ -59,7 +61,7 @@ describe('burst against the emulator with throttling on', () => {
     const results = await invokeAll(events);
 
     // Assess: every instance holds exactly one pool EIP, every pool EIP one instance.
-    expect(results.map((r) => r.status).sort()).toEqual(Array(30).fill('associated'));
+    expect(results.map((r) => r.status).sort()).toEqual(Array(30).fill('done'));
     const held = await associations(ec2, pool);
     const holders = [...held.values()];
     expect(holders.every((h) => h !== undefined)).toBe(true);
@@ -83,7 +85,7 @@ describe('burst against the emulator with throttling on', () => {
     const again = await invokeAll(events);
 
     // Assess: nothing changed, no association attempted.
-    expect(again.map((r) => r.status)).toEqual(Array(30).fill('already-associated'));
+    expect(again.map((r) => r.status)).toEqual(Array(30).fill('already-done'));
     expect(await associations(ec2, pool)).toEqual(held);
     const againCalls = await e.calls();
     expect(againCalls['ec2:AssociateAddress'] ?? 0).toBe(0);
@@ -116,7 +118,7 @@ describe('burst against the emulator with throttling on', () => {
     const late = await invokeAll(more, { ASSOCIATE_TIMEOUT_SECONDS: '2' });
 
     // Assess: the abandoned instances are going away; none takes the freed EIP.
-    expect(late.map((r) => r.status)).toEqual(Array(5).fill('inactive'));
+    expect(late.map((r) => r.status)).toEqual(Array(5).fill('ended'));
     const after = await associations(ec2, pool);
     expect([...after.values()].filter((h) => h === undefined)).toHaveLength(1);
     expect([...after.values()].some((h) => h !== undefined && instances.slice(30).includes(h))).toBe(false);
@@ -134,7 +136,7 @@ describe('burst against the emulator with throttling on', () => {
     const results = await invokeAll([...events, ...events, ...events]);
 
     // Assess
-    expect(results.every((r) => r.status === 'associated' || r.status === 'already-associated')).toBe(true);
+    expect(results.every((r) => r.status === 'done' || r.status === 'already-done')).toBe(true);
     const held = await associations(ec2, pool);
     const holders = [...held.values()].filter((h) => h !== undefined);
     expect(holders.sort()).toEqual([...instances].sort());
@@ -165,8 +167,8 @@ describe('burst against the emulator with throttling on', () => {
     const [taken] = await invokeAll([launchNew]);
 
     // Assess
-    expect(released).toMatchObject({ status: 'released' });
-    expect(taken).toMatchObject({ status: 'associated', allocationId: pool[0] });
+    expect(released).toMatchObject({ status: 'done' });
+    expect(taken).toMatchObject({ status: 'done', allocationId: pool[0] });
     expect((await associations(ec2, pool)).get(pool[0]!)).toBe(replacement);
     const completions = await e.lifecycle.completions();
     expect(completions.filter((c) => c.hookName === TERMINATE_HOOK).map((c) => c.result)).toEqual([

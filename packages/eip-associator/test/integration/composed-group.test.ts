@@ -27,7 +27,7 @@ it('one group, eni-attach and eip-associator hooks at once, 12 launches with Des
 
   // Assess
   expect(result.eniResults.map((r) => r.result)).toEqual(result.instances.map(() => 'CONTINUE'));
-  expect(result.eipResults.map((r) => r.status)).toEqual(result.instances.map(() => 'associated'));
+  expect(result.eipResults.map((r) => r.status)).toEqual(result.instances.map(() => 'done'));
   expect(result.checks).toEqual({
     'every instance has one target-VPC ENI at device index 1': true,
     'every instance has one pool EIP on its primary interface': true,

@@ -1,9 +1,11 @@
 // Defence in depth against the emulator: events of another group change nothing, and a burst of
 // transient server faults is retried within the invocation instead of failing it.
+
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_MODE } from '@netkit/aws-core/clients';
 import { silentLogger } from '@netkit/aws-core/observability';
+import { systemClock } from '@netkit/aws-core/retry';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
@@ -28,7 +30,12 @@ function handler() {
   const e = emu();
   const clients = { ...e.clientConfig, maxAttempts: DEFAULT_MAX_ATTEMPTS, retryMode: DEFAULT_RETRY_MODE };
   return createHandler(
-    { ec2: new EC2Client(clients), autoscaling: new AutoScalingClient(clients), logger: silentLogger },
+    {
+      ec2: new EC2Client(clients),
+      autoscaling: new AutoScalingClient(clients),
+      logger: silentLogger,
+      clock: systemClock,
+    },
     loadConfig({
       EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
       AUTO_SCALING_GROUP_NAME: GROUP,
@@ -90,7 +97,7 @@ describe('eip-associator defence in depth', () => {
     const result = await handler()(event, fakeContext(120_000));
 
     // Assess: associated and completed CONTINUE in this one invocation, after the faults.
-    expect(result).toMatchObject({ status: 'associated', instanceId: instances[0], completion: 'completed' });
+    expect(result).toMatchObject({ status: 'done', instanceId: instances[0], completion: 'completed' });
     const held = [...(await associations(ec2, pool)).values()].filter((h) => h !== undefined);
     expect(held).toEqual([instances[0]]);
     expect((await e.lifecycle.completions()).map((c) => c.result)).toEqual(['CONTINUE']);

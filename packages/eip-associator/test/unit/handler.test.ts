@@ -27,7 +27,7 @@ import {
   poolOf,
   primaryEniOf,
   virtualClock,
-} from './fake-ec2.ts';
+} from '../support/fake-ec2.ts';
 
 const ec2Mock = mockClient(EC2Client);
 const asgMock = mockClient(AutoScalingClient);
@@ -96,7 +96,7 @@ describe('launch', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated', instanceId: INSTANCE, attempts: 1 });
+    expect(result).toMatchObject({ status: 'done', instanceId: INSTANCE, attempts: 1 });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
     expect(ec2Mock).toHaveReceivedCommandWith(AssociateAddressCommand, {
       NetworkInterfaceId: primaryEniOf(INSTANCE),
@@ -142,7 +142,7 @@ describe('launch', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'already-associated', allocationId: pool[1]!.allocationId });
+    expect(result).toMatchObject({ status: 'already-done', allocationId: pool[1]!.allocationId });
     expect(ec2Mock).toHaveReceivedCommandTimes(DescribeAddressesCommand, 1);
     expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
     expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
@@ -168,7 +168,7 @@ describe('launch', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated', allocationId: pool[0]!.allocationId });
+    expect(result).toMatchObject({ status: 'done', allocationId: pool[0]!.allocationId });
     expect(ec2.heldBy(INSTANCE).map((a) => a.allocationId)).toEqual([pool[0]!.allocationId]);
     expect(other.every((a) => a.instanceId === undefined)).toBe(true);
     expect(ec2Mock).toHaveReceivedNthCommandWith(DescribeAddressesCommand, 1, {
@@ -200,7 +200,7 @@ describe('launch', () => {
 
     // Assess
     const second = pool.find((a) => a.allocationId !== first)!.allocationId;
-    expect(result).toMatchObject({ status: 'associated', allocationId: second, attempts: 2 });
+    expect(result).toMatchObject({ status: 'done', allocationId: second, attempts: 2 });
     expect(ec2.heldBy(INSTANCE).map((a) => a.allocationId)).toEqual([second]);
     expect(ec2.heldBy('i-0fffffffffffffff0').map((a) => a.allocationId)).toEqual([first]);
     expect(ec2Mock).toHaveReceivedCommandTimes(DescribeAddressesCommand, 3);
@@ -223,7 +223,7 @@ describe('launch', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated', attempts: 2 });
+    expect(result).toMatchObject({ status: 'done', attempts: 2 });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
     expect(ec2.heldBy(INSTANCE)[0]!.allocationId).not.toBe(first);
     expect(logger.warn).toHaveBeenCalledWith(
@@ -250,7 +250,7 @@ describe('launch', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'already-associated', allocationId: other, attempts: 1 });
+    expect(result).toMatchObject({ status: 'already-done', allocationId: other, attempts: 1 });
     expect(ec2.heldBy(INSTANCE).map((a) => a.allocationId)).toEqual([other]);
     expect(ec2Mock).toHaveReceivedCommandTimes(AssociateAddressCommand, 1);
   });
@@ -269,7 +269,7 @@ describe('launch', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated', attempts: 1 });
+    expect(result).toMatchObject({ status: 'done', attempts: 1 });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
     expect(ec2Mock).toHaveReceivedCommandTimes(AssociateAddressCommand, 3);
     expect(clock.sleeps).toHaveLength(2);
@@ -286,7 +286,7 @@ describe('launch', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated' });
+    expect(result).toMatchObject({ status: 'done' });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
     expect(clock.sleeps).toHaveLength(2);
   });
@@ -303,7 +303,7 @@ describe('composed hooks (another hook attaches a second interface)', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated', instanceId: INSTANCE });
+    expect(result).toMatchObject({ status: 'done', instanceId: INSTANCE });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
     const inputs = ec2Mock.commandCalls(AssociateAddressCommand).map((c) => c.args[0].input);
     expect(inputs).toHaveLength(1);
@@ -325,7 +325,7 @@ describe('composed hooks (another hook attaches a second interface)', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated', instanceId: INSTANCE, attempts: 1 });
+    expect(result).toMatchObject({ status: 'done', instanceId: INSTANCE, attempts: 1 });
     expect(ec2Mock).toHaveReceivedCommandTimes(DescribeNetworkInterfacesCommand, 3);
     expect(clock.sleeps.length).toBeGreaterThanOrEqual(2);
     expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
@@ -408,7 +408,7 @@ describe('empty pool', () => {
     const result = await invoke(launch());
 
     // Assess: it gave up at the first failed heartbeat, long before its 600 s deadline
-    expect(result).toMatchObject({ status: 'inactive', completion: 'already-completed' });
+    expect(result).toMatchObject({ status: 'ended', completion: 'already-completed' });
     expect(asgMock).toHaveReceivedCommandTimes(RecordLifecycleActionHeartbeatCommand, 1);
     expect(asgMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
     expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
@@ -467,7 +467,7 @@ describe('empty pool', () => {
 
     // Assess
     expect(result).toMatchObject({
-      status: 'associated',
+      status: 'done',
       allocationId: pool[0]!.allocationId,
       pool: { exhausted: true },
     });
@@ -533,7 +533,7 @@ describe('failures', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated', completion: 'already-completed' });
+    expect(result).toMatchObject({ status: 'done', completion: 'already-completed' });
   });
 
   it('retries a throttled CompleteLifecycleAction', async () => {
@@ -548,7 +548,7 @@ describe('failures', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated', completion: 'completed' });
+    expect(result).toMatchObject({ status: 'done', completion: 'completed' });
     expect(asgMock).toHaveReceivedCommandTimes(CompleteLifecycleActionCommand, 2);
   });
 });
@@ -577,7 +577,7 @@ describe('warm pools', () => {
     const result = await invoke(loadEvent('autoscaling/launch-from-warm-pool'));
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated', instanceId: 'i-1234567890abcdef0' });
+    expect(result).toMatchObject({ status: 'done', instanceId: 'i-1234567890abcdef0' });
     expect(ec2.heldBy('i-1234567890abcdef0')).toHaveLength(1);
   });
 
@@ -590,7 +590,7 @@ describe('warm pools', () => {
     const result = await invoke(loadEvent('autoscaling/launch-legacy'));
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated' });
+    expect(result).toMatchObject({ status: 'done' });
     expect(ec2.heldBy('i-1234567890abcdef0')).toHaveLength(1);
   });
 });
@@ -610,11 +610,11 @@ describe('terminate', () => {
 
     // Assess
     expect(first).toMatchObject({
-      status: 'released',
+      status: 'done',
       released: [pool[1]!.allocationId],
       pool: { size: 2, free: 2 },
     });
-    expect(second).toMatchObject({ status: 'released', released: [] });
+    expect(second).toMatchObject({ status: 'done', released: [] });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(0);
     expect(ec2Mock).toHaveReceivedCommandTimes(DisassociateAddressCommand, 1);
     expect(completions()).toEqual([
@@ -637,7 +637,7 @@ describe('terminate', () => {
     const result = await invoke(lifecycleEvent('terminate', { instanceId: INSTANCE }));
 
     // Assess
-    expect(result).toMatchObject({ status: 'released', released: [] });
+    expect(result).toMatchObject({ status: 'done', released: [] });
     expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
   });
 });
@@ -726,12 +726,30 @@ describe('configuration', () => {
         AUTO_SCALING_GROUP_NAME: 'my-asg',
       }),
     ).toEqual({
-      AUTO_SCALING_GROUP_NAME: 'my-asg',
-      LIFECYCLE_HOOK_NAMES: undefined,
-      EIP_POOL_TAGS: { Application: 'prod ForwardProxy', Env: '' },
-      ASSOCIATE_TIMEOUT_SECONDS: undefined,
-      DEADLINE_MARGIN_SECONDS: 10,
-      HEARTBEAT_INTERVAL_SECONDS: 60,
+      scope: { groupName: 'my-asg' },
+      poolTags: { Application: 'prod ForwardProxy', Env: '' },
+      associateTimeoutMs: undefined,
+      deadlineMarginMs: 10_000,
+      heartbeatIntervalMs: 60_000,
+    });
+  });
+
+  it('converts every duration from the seconds of the environment to milliseconds, once', () => {
+    expect(
+      loadConfig({
+        EIP_POOL_TAGS: '{"Pool":"a"}',
+        AUTO_SCALING_GROUP_NAME: 'my-asg',
+        LIFECYCLE_HOOK_NAMES: 'launch,terminate',
+        ASSOCIATE_TIMEOUT_SECONDS: '120',
+        DEADLINE_MARGIN_SECONDS: '15',
+        HEARTBEAT_INTERVAL_SECONDS: '30',
+      }),
+    ).toEqual({
+      scope: { groupName: 'my-asg', hookNames: ['launch', 'terminate'] },
+      poolTags: { Pool: 'a' },
+      associateTimeoutMs: 120_000,
+      deadlineMarginMs: 15_000,
+      heartbeatIntervalMs: 30_000,
     });
   });
 
@@ -807,7 +825,7 @@ describe('pool parsing', () => {
 
     // Assess
     expect(result).toMatchObject({
-      status: 'associated',
+      status: 'done',
       allocationId: 'eipalloc-0000000000000000a',
       pool: { size: 2, free: 0 },
     });
@@ -853,7 +871,7 @@ describe('collision jitter', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'associated', attempts: 2 });
+    expect(result).toMatchObject({ status: 'done', attempts: 2 });
     expect(clock.sleeps).toEqual([collisionDelay(1, () => 0.5)]);
   });
 });
@@ -909,7 +927,7 @@ describe('late redelivery', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'inactive', completion: 'already-completed' });
+    expect(result).toMatchObject({ status: 'ended', completion: 'already-completed' });
     expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
     expect(ec2.heldBy(INSTANCE)).toHaveLength(0);
     expect(asgMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);

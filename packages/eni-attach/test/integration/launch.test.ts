@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld, type World } from '../../demo/world.ts';
 import type { LaunchReport } from '../../src/launch.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
-import { context, emulatorHandler, GROUP, HOOK, launchEvent } from './harness.ts';
+import { context, emulatorHandler, GROUP, HOOK, launchEvent } from '../support/harness.ts';
 
 const emu = useEmulator();
 
@@ -116,7 +116,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
 
     // Assess: the actions were completed, so the heartbeat before any change finds them inactive.
     const calls = await emu().calls();
-    expect(again.every((r) => r.status === 'inactive')).toBe(true);
+    expect(again.every((r) => r.status === 'ended')).toBe(true);
     const after = (await ownInterfaces(ec2)).map((e) => e.NetworkInterfaceId).sort();
     expect(after).toEqual(before);
     expect(calls['ec2:CreateNetworkInterface'] ?? 0).toBe(0);

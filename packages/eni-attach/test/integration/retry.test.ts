@@ -7,7 +7,7 @@ import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
 import type { LaunchReport } from '../../src/launch.ts';
-import { GROUP, HOOK, launchEvent } from './harness.ts';
+import { GROUP, HOOK, launchEvent } from '../support/harness.ts';
 
 // The emulator answers a reused CreateNetworkInterface ClientToken with the first ENI, even after
 // it was deleted (as EC2 does), so a retry after a cleanup that deleted it would get a dead ENI.

@@ -11,11 +11,11 @@ import { toTagList } from '@netkit/aws-core/tags';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { describe, expect, it } from 'vitest';
 import { ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
-import { createSweepHandler } from '../../src/app.ts';
+import { createSweeperHandler } from '../../src/create-sweeper-handler.ts';
 import type { LaunchReport } from '../../src/launch.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import type { TerminateReport } from '../../src/terminate.ts';
-import { context, emulatorHandler, launchEvent } from './harness.ts';
+import { context, emulatorHandler, launchEvent } from '../support/harness.ts';
 
 const emu = useEmulator();
 
@@ -101,7 +101,7 @@ describe('terminate lifecycle action and orphan sweeper against the emulator', (
     const old = await orphan(new Date(Date.now() - 3 * 3600_000).toISOString());
     const young = await orphan(new Date(Date.now() - 60_000).toISOString());
     const foreign = await orphan(new Date(0).toISOString(), { team: 'other' });
-    const sweep = createSweepHandler(
+    const sweep = createSweeperHandler(
       { ec2, logger: silentLogger, clock: systemClock },
       { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 100 },
     );
@@ -133,7 +133,7 @@ describe('terminate lifecycle action and orphan sweeper against the emulator', (
         ],
       }),
     );
-    const sweep = createSweepHandler(
+    const sweep = createSweeperHandler(
       { ec2, logger: silentLogger, clock: systemClock },
       { graceMs: 30 * 60_000, dryRun: true, maxDeletes: 100 },
     );

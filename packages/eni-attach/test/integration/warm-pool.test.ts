@@ -4,7 +4,7 @@ import { lifecycleEvent } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
 import type { LaunchReport } from '../../src/launch.ts';
-import { context, emulatorHandler, GROUP, HOOK } from './harness.ts';
+import { context, emulatorHandler, GROUP, HOOK } from '../support/harness.ts';
 
 const emu = useEmulator();
 

@@ -1,6 +1,6 @@
 import { ConfigError } from '@netkit/aws-core/errors';
 import { describe, expect, it } from 'vitest';
-import { loadLaunchConfig, loadSweepConfig } from '../../src/config.ts';
+import { loadConfig, loadSweeperConfig } from '../../src/config.ts';
 import { clientToken } from '../../src/naming.ts';
 
 const SUBNET = 'subnet-0123456789abcdef0';
@@ -10,7 +10,7 @@ const base = { ...GROUP, SUBNET_MAP: `{"us-east-1a":"${SUBNET}"}`, SECURITY_GROU
 
 function configError(env: Record<string, string>): ConfigError {
   try {
-    loadLaunchConfig(env);
+    loadConfig(env);
   } catch (error) {
     if (error instanceof ConfigError) return error;
     throw error;
@@ -20,7 +20,7 @@ function configError(env: Record<string, string>): ConfigError {
 
 describe('launch configuration', () => {
   it('builds one attachment at device index 1 from the single-interface variables', () => {
-    expect(loadLaunchConfig(base)).toEqual({
+    expect(loadConfig(base)).toEqual({
       scope: { groupName: 'web-asg' },
       attachments: [{ deviceIndex: 1, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] }],
       eniTags: {},
@@ -29,7 +29,7 @@ describe('launch configuration', () => {
   });
 
   it('accepts a JSON array of groups, DEVICE_INDEX, SOURCE_DEST_CHECK and ENI_TAGS', () => {
-    const config = loadLaunchConfig({
+    const config = loadConfig({
       ...base,
       SECURITY_GROUP_IDS: `["${SG}","sg-0123456789abcdef1"]`,
       DEVICE_INDEX: '2',
@@ -66,7 +66,7 @@ describe('launch configuration', () => {
   });
 
   it('parses ATTACHMENTS sorted by device index', () => {
-    const config = loadLaunchConfig({
+    const config = loadConfig({
       ...GROUP,
       ATTACHMENTS: JSON.stringify([
         { deviceIndex: 2, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] },
@@ -125,7 +125,7 @@ describe('launch configuration', () => {
     expect(configError({ ...base, LIFECYCLE_HOOK_NAMES: 'launch,bad hook' }).issues[0]?.variable).toBe(
       'LIFECYCLE_HOOK_NAMES',
     );
-    expect(loadLaunchConfig({ ...base, LIFECYCLE_HOOK_NAMES: 'launch, terminate' }).scope).toEqual({
+    expect(loadConfig({ ...base, LIFECYCLE_HOOK_NAMES: 'launch, terminate' }).scope).toEqual({
       groupName: 'web-asg',
       hookNames: ['launch', 'terminate'],
     });
@@ -150,14 +150,14 @@ describe('sweeper configuration', () => {
   };
 
   it('defaults to a 30 minute grace period, deleting, at most 100 per run, with the template’s limits', () => {
-    expect(loadSweepConfig(TEMPLATE)).toEqual({ graceMs: 1_800_000, dryRun: false, maxDeletes: 100 });
+    expect(loadSweeperConfig(TEMPLATE)).toEqual({ graceMs: 1_800_000, dryRun: false, maxDeletes: 100 });
     // The template passes an empty SweepGraceMinutes for "derive it".
-    expect(loadSweepConfig({ ...TEMPLATE, SWEEP_GRACE_MINUTES: '' }).graceMs).toBe(1_800_000);
+    expect(loadSweeperConfig({ ...TEMPLATE, SWEEP_GRACE_MINUTES: '' }).graceMs).toBe(1_800_000);
   });
 
   it('derives a longer default when the launch limits are unset (AWS defaults: 24 h + 6 h + 15 min)', () => {
     // 86400 + 21600 + 900 s = 1815 min; the minimum is 1816, the default 5 more.
-    expect(loadSweepConfig({}).graceMs).toBe(1_821 * 60_000);
+    expect(loadSweeperConfig({}).graceMs).toBe(1_821 * 60_000);
   });
 
   it('derives the default from long launch limits, keeping 30 minutes as the floor', () => {
@@ -167,32 +167,32 @@ describe('sweeper configuration', () => {
       LAUNCH_FUNCTION_TIMEOUT_SECONDS: '900',
     };
     // 8100 s = 135 min -> at least 136, default 141.
-    expect(loadSweepConfig(env).graceMs).toBe(141 * 60_000);
+    expect(loadSweeperConfig(env).graceMs).toBe(141 * 60_000);
   });
 
   it('rejects a grace period that a late retry could outlive, naming the limits', () => {
-    const act = () => loadSweepConfig({ ...TEMPLATE, SWEEP_GRACE_MINUTES: '22' });
+    const act = () => loadSweeperConfig({ ...TEMPLATE, SWEEP_GRACE_MINUTES: '22' });
     expect(act).toThrow(ConfigError);
     expect(act).toThrow(/SWEEP_GRACE_MINUTES="22": expected at least 23 minutes/);
     expect(act).toThrow(/LAUNCH_FUNCTION_TIMEOUT_SECONDS 120/);
-    expect(loadSweepConfig({ ...TEMPLATE, SWEEP_GRACE_MINUTES: '23' }).graceMs).toBe(23 * 60_000);
+    expect(loadSweeperConfig({ ...TEMPLATE, SWEEP_GRACE_MINUTES: '23' }).graceMs).toBe(23 * 60_000);
   });
 
   it('rejects a grace period of 30 minutes when the limits are AWS’s defaults', () => {
-    expect(() => loadSweepConfig({ SWEEP_GRACE_MINUTES: '30' })).toThrow(/at least 1816 minutes/);
+    expect(() => loadSweeperConfig({ SWEEP_GRACE_MINUTES: '30' })).toThrow(/at least 1816 minutes/);
   });
 
   it('rejects launch limits outside what Lambda and EventBridge allow', () => {
-    expect(() => loadSweepConfig({ LAUNCH_FUNCTION_TIMEOUT_SECONDS: '901' })).toThrow(
+    expect(() => loadSweeperConfig({ LAUNCH_FUNCTION_TIMEOUT_SECONDS: '901' })).toThrow(
       /LAUNCH_FUNCTION_TIMEOUT_SECONDS/,
     );
-    expect(() => loadSweepConfig({ LAUNCH_MAX_EVENT_AGE_SECONDS: '30' })).toThrow(
+    expect(() => loadSweeperConfig({ LAUNCH_MAX_EVENT_AGE_SECONDS: '30' })).toThrow(
       /LAUNCH_MAX_EVENT_AGE_SECONDS/,
     );
   });
 
   it('rejects a grace period under 5 minutes', () => {
-    expect(() => loadSweepConfig({ SWEEP_GRACE_MINUTES: '1' })).toThrow(/SWEEP_GRACE_MINUTES/);
+    expect(() => loadSweeperConfig({ SWEEP_GRACE_MINUTES: '1' })).toThrow(/SWEEP_GRACE_MINUTES/);
   });
 });
 

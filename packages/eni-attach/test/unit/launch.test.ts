@@ -30,7 +30,7 @@ import {
   SG,
   SUBNET,
   validWorld,
-} from './fixtures.ts';
+} from '../support/fixtures.ts';
 
 /** The launch report; the 'ended' outcome is asserted by its status where a test expects it. */
 const handleLaunch = async (...args: Parameters<typeof handle>) => (await handle(...args)) as LaunchReport;
@@ -65,6 +65,7 @@ describe('launch lifecycle action', () => {
 
     // Assess
     expect(report).toMatchObject({
+      status: 'done',
       result: 'CONTINUE',
       interfaces: [{ deviceIndex: 1, networkInterfaceId: NEW, subnetId: SUBNET, source: 'created' }],
       deleted: [],
@@ -130,6 +131,7 @@ describe('launch lifecycle action', () => {
     const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
 
     // Assess
+    expect(report.status).toBe('already-done');
     expect(report.interfaces).toEqual([expect.objectContaining({ source: 'existing' })]);
     expect(ec2Mock.calls()).toHaveLength(1);
     expect(asMock).toHaveReceivedCommandTimes(CompleteLifecycleActionCommand, 1);
@@ -386,7 +388,7 @@ describe('launch lifecycle action', () => {
     const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
 
     // Assess
-    expect(report).toMatchObject({ result: 'ABANDON', deleted: [NEW], interfaces: [] });
+    expect(report).toMatchObject({ status: 'abandoned', result: 'ABANDON', deleted: [NEW], interfaces: [] });
     expect(report.reason).toContain('AttachmentLimitExceeded');
     expect(ec2Mock).toHaveReceivedCommandWith(DeleteNetworkInterfaceCommand, { NetworkInterfaceId: NEW });
     expect(asMock).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, {

@@ -15,9 +15,11 @@ import { parseLifecycleEvent } from '@netkit/aws-core/lifecycle';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { fakeContext, lifecycleEvent, loadEvent, manualClock } from '@netkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createHandler, createSweepHandler, deadlinesFor } from '../../src/app.ts';
+import { createHandler, deadlinesFor } from '../../src/create-handler.ts';
+import { createSweeperHandler } from '../../src/create-sweeper-handler.ts';
+import { SubnetMapError } from '../../src/errors.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
-import { createSubnetCatalog, SubnetMapError } from '../../src/subnets.ts';
+import { createSubnetCatalog } from '../../src/subnets.ts';
 import { handleTerminate } from '../../src/terminate.ts';
 import {
   asMock,
@@ -31,7 +33,7 @@ import {
   SUBNET,
   VPC,
   validWorld,
-} from './fixtures.ts';
+} from '../support/fixtures.ts';
 
 beforeEach(() => {
   ec2Mock.reset();
@@ -109,7 +111,7 @@ describe('orphan sweeper', () => {
       ],
     });
     ec2Mock.on(DeleteNetworkInterfaceCommand).resolves({});
-    const sweep = createSweepHandler(
+    const sweep = createSweeperHandler(
       { ec2: deps().deps.ec2, logger: silentLogger, clock },
       { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 10 },
     );
@@ -146,7 +148,7 @@ describe('orphan sweeper', () => {
       .on(DeleteNetworkInterfaceCommand)
       .rejectsOnce(awsError('InvalidNetworkInterface.InUse'))
       .resolves({});
-    const sweep = createSweepHandler(
+    const sweep = createSweeperHandler(
       { ec2: deps().deps.ec2, logger: silentLogger, clock },
       { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 2 },
     );

@@ -10,7 +10,7 @@ import { silentLogger } from '@netkit/aws-core/observability';
 import { Deadline } from '@netkit/aws-core/retry';
 import { manualClock } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
-import { type LaunchConfig, loadLaunchConfig } from '../../src/config.ts';
+import { type LaunchConfig, loadConfig } from '../../src/config.ts';
 import type { LaunchDeps } from '../../src/launch.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import { createSubnetCatalog } from '../../src/subnets.ts';
@@ -26,7 +26,7 @@ export const ec2Mock = mockClient(EC2Client);
 export const asMock = mockClient(AutoScalingClient);
 
 export function config(env: Record<string, string> = {}): LaunchConfig {
-  return loadLaunchConfig({
+  return loadConfig({
     AUTO_SCALING_GROUP_NAME: 'my-asg',
     SUBNET_MAP: JSON.stringify({ [AZ]: SUBNET, 'us-east-1b': OTHER_SUBNET }),
     SECURITY_GROUP_IDS: SG,

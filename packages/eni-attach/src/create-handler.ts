@@ -6,13 +6,14 @@ import {
 } from '@netkit/aws-core/lifecycle';
 import { MetricUnit } from '@netkit/aws-core/metrics';
 import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
-import type { LaunchConfig, SweepConfig } from './config.ts';
+import type { LaunchConfig } from './config.ts';
 import { type EndedLaunch, handleLaunch, type LaunchDeps, type LaunchReport } from './launch.ts';
 import type { Deadlines } from './run.ts';
-import { type SweepDeps, type SweepReport, sweepOrphans } from './sweep.ts';
 import { handleTerminate, type TerminateReport } from './terminate.ts';
 
 export interface HandlerDeps extends LaunchDeps {
+  /** Always passed: the entry gives systemClock, tests a manual clock. */
+  clock: LaunchDeps['clock'];
   /** Powertools Metrics (EMF); published once per invocation. */
   metrics?: {
     addMetric(name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): unknown;
@@ -22,7 +23,7 @@ export interface HandlerDeps extends LaunchDeps {
 
 /** A launch whose lifecycle action was no longer live (late redelivery, foreign token): nothing was changed. */
 export interface InactiveLaunch {
-  status: 'inactive';
+  status: 'ended';
   instanceId: string;
   reason: string;
 }
@@ -62,7 +63,7 @@ export function createHandler(deps: HandlerDeps, config: LaunchConfig) {
       if (live === 'inactive') {
         deps.metrics?.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
         return {
-          status: 'inactive',
+          status: 'ended',
           instanceId: action.instanceId,
           reason:
             'the lifecycle action is not active (completed, abandoned or timed out); nothing was changed',
@@ -92,10 +93,4 @@ export function createHandler(deps: HandlerDeps, config: LaunchConfig) {
       deps.metrics?.publishStoredMetrics();
     }
   };
-}
-
-/** Scheduled sweeper (EventBridge schedule): the event's content is not used. */
-export function createSweepHandler(deps: SweepDeps, config: SweepConfig) {
-  return async (_event: unknown, context: LambdaContextLike): Promise<SweepReport> =>
-    sweepOrphans(config, deps, Deadline.fromContext(context, 2_000, deps.clock));
 }

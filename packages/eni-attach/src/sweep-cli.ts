@@ -6,11 +6,11 @@ import { createClient } from '@netkit/aws-core/clients';
 import { ConfigError } from '@netkit/aws-core/errors';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { Deadline, systemClock } from '@netkit/aws-core/retry';
-import { loadSweepConfig } from './config.ts';
+import { loadSweeperConfig } from './config.ts';
 import { sweepOrphans } from './sweep.ts';
 
 try {
-  const config = loadSweepConfig(process.env);
+  const config = loadSweeperConfig(process.env);
   const report = await sweepOrphans(
     config,
     { ec2: createClient(EC2Client), logger: silentLogger, clock: systemClock },

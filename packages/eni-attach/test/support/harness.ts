@@ -4,8 +4,8 @@ import { silentLogger } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
 import type { Emulator } from '@netkit/local-aws';
 import { fakeContext, lifecycleEvent } from '@netkit/testing';
-import { createHandler } from '../../src/app.ts';
-import { loadLaunchConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createHandler } from '../../src/create-handler.ts';
 import { createSubnetCatalog } from '../../src/subnets.ts';
 
 export const GROUP = 'web-asg';
@@ -13,7 +13,7 @@ export const HOOK = 'eni-attach-launch';
 
 /** The launch handler wired to the emulator with the real SDK, as handler.ts wires it to AWS. */
 export function emulatorHandler(emu: Emulator, env: Record<string, string>) {
-  const config = loadLaunchConfig({ AUTO_SCALING_GROUP_NAME: GROUP, ...env });
+  const config = loadConfig({ AUTO_SCALING_GROUP_NAME: GROUP, ...env });
   const ec2 = new EC2Client({ ...emu.clientConfig, maxAttempts: 1 });
   const autoscaling = new AutoScalingClient({ ...emu.clientConfig, maxAttempts: 1 });
   const handler = createHandler(

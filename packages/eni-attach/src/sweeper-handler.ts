@@ -2,14 +2,14 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClient } from '@netkit/aws-core/clients';
 import { createObservability } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
-import { createSweepHandler } from './app.ts';
-import { loadSweepConfig } from './config.ts';
+import { loadSweeperConfig } from './config.ts';
+import { createSweeperHandler } from './create-sweeper-handler.ts';
 import { SERVICE_NAME } from './naming.ts';
 
 const { logger, tracer } = createObservability(`${SERVICE_NAME}-sweeper`);
-const config = loadSweepConfig(process.env);
+const config = loadSweeperConfig(process.env);
 
-export const handler = createSweepHandler(
+export const handler = createSweeperHandler(
   { ec2: createClient(EC2Client, { tracer }), logger, clock: systemClock },
   config,
 );
