@@ -306,6 +306,29 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
   return rows;
 }
 
+/** The bar chart of the cold-start ratios, this machine's and the clean start's, per bundle. */
+function coldStartChart(rows: ColdStartRow[], extraCerts: boolean): string {
+  return barChart({
+    title: 'Cold start: load time / bare node (lower is better)',
+    unit: 'x',
+    target: COLD_START_TARGET,
+    bars: rows.flatMap((r) => [
+      {
+        label: r.id,
+        value: r.error ? 0 : r.ratio,
+        note: r.error ? 'error' : undefined,
+        series: extraCerts ? 'this machine (NODE_EXTRA_CA_CERTS)' : 'this machine',
+      },
+      {
+        label: `${r.id} (clean)`,
+        value: r.error ? 0 : (r.lambda?.ratio ?? 0),
+        note: r.error ? 'error' : undefined,
+        series: 'clean start, as Lambda',
+      },
+    ]),
+  });
+}
+
 /** The cold-start benchmark, as `pnpm bench` runs it. */
 export async function coldStartBenchmark(
   options: BenchOptions & { root?: string; onProgress?: (m: string) => void } = {},
@@ -368,24 +391,6 @@ export async function coldStartBenchmark(
         ? `error: ${r.error}`
         : `${x(r.ratio)} (CPU ${x(r.cpuRatio)}; clean start ${x(r.lambda?.ratio)}, CPU ${x(r.lambda?.cpuRatio)})`,
     })),
-    svg: barChart({
-      title: 'Cold start: load time / bare node (lower is better)',
-      unit: 'x',
-      target: COLD_START_TARGET,
-      bars: rows.flatMap((r) => [
-        {
-          label: r.id,
-          value: r.error ? 0 : r.ratio,
-          note: r.error ? 'error' : undefined,
-          series: extraCerts ? 'this machine (NODE_EXTRA_CA_CERTS)' : 'this machine',
-        },
-        {
-          label: `${r.id} (clean)`,
-          value: r.error ? 0 : (r.lambda?.ratio ?? 0),
-          note: r.error ? 'error' : undefined,
-          series: 'clean start, as Lambda',
-        },
-      ]),
-    }),
+    svg: coldStartChart(rows, extraCerts),
   };
 }

@@ -276,7 +276,12 @@ describe('the house-style check over a fixture tree', () => {
 });
 
 describe('compareWithBaseline', () => {
-  const v = (file: string, rule: Violation['rule'], line = 1): Violation => ({ file, rule, line, message: 'm' });
+  const v = (file: string, rule: Violation['rule'], line = 1): Violation => ({
+    file,
+    rule,
+    line,
+    message: 'm',
+  });
 
   it('lets through only the violations the baseline lists, as many times as it lists them', () => {
     // Prepare
@@ -288,7 +293,10 @@ describe('compareWithBaseline', () => {
     // Act
     const { fresh, stale } = compareWithBaseline(violations, [baselineKey(violations[0] as Violation)]);
     // Assess
-    expect(fresh.map((f) => `${f.file}:${f.line}`)).toEqual(['packages/a/src/x.ts:90', 'packages/a/src/y.ts:1']);
+    expect(fresh.map((f) => `${f.file}:${f.line}`)).toEqual([
+      'packages/a/src/x.ts:90',
+      'packages/a/src/y.ts:1',
+    ]);
     expect(stale).toEqual([]);
   });
 
