@@ -7,12 +7,13 @@
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { DeadlineExceededError, echo, InvalidEventError, NetkitError } from '@netkit/aws-core/errors';
+import { DeadlineExceededError, echo, InvalidEventError } from '@netkit/aws-core/errors';
 import type { Metrics } from '@netkit/aws-core/metrics';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, pollUntil } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
 import { removeStack } from './delete.ts';
+import { EndpointStackFailedError } from './errors.ts';
 import type { AcquireRequest } from './event.ts';
 import { readRecords, writeLease } from './lease.ts';
 import { decide, type PolicyConfig, stackPhase } from './policy.ts';
@@ -35,9 +36,6 @@ export interface Deps {
   /** CloudWatch metrics (EMF); absent in tests that do not look at them. */
   metrics?: Pick<Metrics, 'addMetric' | 'publishStoredMetrics'>;
 }
-
-/** The stack kept failing (created and rolled back or failed to delete) within one acquire. */
-export class EndpointStackFailedError extends NetkitError {}
 
 export const MAX_STACK_REPLACEMENTS = 2;
 /** RunTask must land this long before the lease ends, so the task is listed before the lease lapses. */
@@ -103,135 +101,173 @@ export async function acquire(
   deadline: Deadline,
   requestId: string,
 ): Promise<AcquireResult> {
-  const { clock, logger } = deps;
-  const started = clock.now();
-  const policy = policyConfig(config);
+  const started = deps.clock.now();
   // Read-only checks first: a request RunTask would refuse, or a VPC that cannot hold the
   // endpoints, must not write a lease or create a stack that bills an hour.
   await checkContainers(deps, config, request);
-  let checked = false;
   const initial = await describeStack(deps.cfn, config.stackName);
-  if (stackPhase(initial?.status) !== 'stable') {
-    await checkEndpointPreconditions(deps.ec2, config);
-    checked = true;
-  }
-  let leaseUntil = await holdLease(deps, config, deadline);
-  let created = false;
-  let replacements = 0;
-  let creates = 0;
-  let ready: StackView | undefined;
-
-  while (ready === undefined) {
-    if (deadline.expired()) throw new DeadlineExceededError('Timed out waiting for the endpoint stack');
-    const stack = await describeStack(deps.cfn, config.stackName);
-    const action = decide({ stack, leaseUntil, activeTasks: 0, demand: true }, clock.now(), policy);
-    switch (action.kind) {
-      case 'create': {
-        if (creates >= MAX_STACK_REPLACEMENTS + 1) {
-          throw new EndpointStackFailedError(
-            `Endpoint stack ${config.stackName} was created ${creates} times and never became ready; see its events`,
-          );
-        }
-        creates++;
-        if (!checked) {
-          await checkEndpointPreconditions(deps.ec2, config);
-          checked = true;
-        }
-        const mine = await createStack(deps, config, `${requestId}-${creates}`.slice(0, 128));
-        created ||= mine;
-        logger.info(
-          mine ? 'Creating endpoint stack' : 'Endpoint stack is being created by another invocation',
-          {
-            stackName: config.stackName,
-          },
-        );
-        break;
-      }
-      case 'delete': {
-        if (replacements >= MAX_STACK_REPLACEMENTS) {
-          throw new EndpointStackFailedError(
-            `Endpoint stack ${config.stackName} is in ${stack?.status} after ${replacements} replacements`,
-          );
-        }
-        replacements++;
-        logger.warn('Replacing a failed endpoint stack', {
-          stackName: config.stackName,
-          status: stack?.status,
-        });
-        await removeStack(deps, config, stack as StackView);
-        break;
-      }
-      case 'wait': {
-        const before = stack?.status;
-        await pollUntil(
-          async () => {
-            const now = await describeStack(deps.cfn, config.stackName);
-            return now?.status !== before || stackPhase(now?.status) === 'stable' ? true : undefined;
-          },
-          {
-            deadline,
-            clock,
-            what: `endpoint stack ${config.stackName} to leave ${before}`,
-            baseMs: 2_000,
-            maxMs: 15_000,
-          },
-        );
-        break;
-      }
-      case 'use': {
-        const s = stack as StackView;
-        const ids = endpointIds(s);
-        await pollUntil(async () => ((await endpointsAvailable(deps.ec2, ids)) ? true : undefined), {
-          deadline,
-          clock,
-          what: `every endpoint of ${config.stackName} to be available`,
-          baseMs: 2_000,
-          maxMs: 15_000,
-        });
-        if (clock.now() > leaseUntil - leaseMargin(config)) {
-          // The wait outlived the lease margin: renew and look at the stack again.
-          leaseUntil = await holdLease(deps, config, deadline);
-          break;
-        }
-        ready = s;
-        break;
-      }
-      default:
-        // 'none' and 'keep' cannot happen with demand; look again.
-        break;
-    }
-  }
-
-  const { taskArns, adopted } = await startTasks(deps, {
-    input: runTaskInput(request, config),
-    // A retried invocation (same request id, or the same EventBridge event) adopts the tasks an
-    // earlier invocation started, and never replays an earlier failed start (src/run-task.ts).
-    tokenBase: request.eventId ?? requestId,
-    invocationRef: invocationRef(clock.now()),
-  });
-  // Defence in depth: the stack must still be there after RunTask. If not, stop the tasks
-  // (nothing may run without its endpoints) and fail so the invocation is retried.
-  const after = await describeStack(deps.cfn, config.stackName);
-  if (after === undefined || after.stackId !== ready.stackId || stackPhase(after.status) !== 'stable') {
-    logger.error('Endpoint stack changed under the started tasks; stopping them', { status: after?.status });
-    await stopTasks(deps, config.clusterArn, taskArns);
-    throw new EndpointStackFailedError(
-      `Endpoint stack ${config.stackName} changed while tasks were starting`,
-    );
-  }
-  logger.info(adopted ? 'Tasks already started by an earlier attempt' : 'Tasks started', {
+  const checked = stackPhase(initial?.status) !== 'stable';
+  if (checked) await checkEndpointPreconditions(deps.ec2, config);
+  const leaseUntil = await holdLease(deps, config, deadline);
+  const readiness = new StackReadiness(deps, config, deadline, requestId, leaseUntil, checked);
+  const ready = await readiness.run();
+  const { taskArns, adopted } = await startOnStack(request, deps, config, ready, requestId);
+  deps.logger.info(adopted ? 'Tasks already started by an earlier attempt' : 'Tasks started', {
     taskArns,
-    created,
+    created: readiness.created,
   });
   return {
     status: 'started',
     taskArns,
     stackId: ready.stackId,
-    leaseUntil: new Date(leaseUntil).toISOString(),
-    created,
+    leaseUntil: new Date(readiness.leaseUntil).toISOString(),
+    created: readiness.created,
     adopted,
-    waitedMs: clock.now() - started,
+    waitedMs: deps.clock.now() - started,
   };
+}
+
+/**
+ * Drives the endpoint stack to ready under a held lease: creates it, replaces a failed one (at most
+ * MAX_STACK_REPLACEMENTS times), waits out transitions and renews the lease when a wait outlives it.
+ */
+class StackReadiness {
+  created = false;
+  private replacements = 0;
+  private creates = 0;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly config: Config,
+    private readonly deadline: Deadline,
+    private readonly requestId: string,
+    public leaseUntil: number,
+    private checked: boolean,
+  ) {}
+
+  async run(): Promise<StackView> {
+    const policy = policyConfig(this.config);
+    for (;;) {
+      if (this.deadline.expired())
+        throw new DeadlineExceededError('Timed out waiting for the endpoint stack');
+      const stack = await describeStack(this.deps.cfn, this.config.stackName);
+      const now = this.deps.clock.now();
+      const action = decide(
+        { stack, leaseUntil: this.leaseUntil, activeTasks: 0, demand: true },
+        now,
+        policy,
+      );
+      if (action.kind === 'create') await this.create();
+      else if (action.kind === 'delete') await this.replace(stack as StackView);
+      else if (action.kind === 'wait') await this.waitToLeave(stack?.status);
+      else if (action.kind === 'use') {
+        const ready = await this.use(stack as StackView);
+        if (ready !== undefined) return ready;
+      }
+      // 'none' and 'keep' cannot happen with demand; look again.
+    }
+  }
+
+  private async create(): Promise<void> {
+    const { config } = this;
+    if (this.creates >= MAX_STACK_REPLACEMENTS + 1) {
+      throw new EndpointStackFailedError(
+        `Endpoint stack ${config.stackName} was created ${this.creates} times and never became ready; see its events`,
+      );
+    }
+    this.creates++;
+    if (!this.checked) {
+      await checkEndpointPreconditions(this.deps.ec2, config);
+      this.checked = true;
+    }
+    const mine = await createStack(this.deps, config, `${this.requestId}-${this.creates}`.slice(0, 128));
+    this.created ||= mine;
+    this.deps.logger.info(
+      mine ? 'Creating endpoint stack' : 'Endpoint stack is being created by another invocation',
+      { stackName: config.stackName },
+    );
+  }
+
+  private async replace(stack: StackView): Promise<void> {
+    const { config } = this;
+    if (this.replacements >= MAX_STACK_REPLACEMENTS) {
+      throw new EndpointStackFailedError(
+        `Endpoint stack ${config.stackName} is in ${stack?.status} after ${this.replacements} replacements`,
+      );
+    }
+    this.replacements++;
+    this.deps.logger.warn('Replacing a failed endpoint stack', {
+      stackName: config.stackName,
+      status: stack?.status,
+    });
+    await removeStack(this.deps, config, stack);
+  }
+
+  private async waitToLeave(before: string | undefined): Promise<void> {
+    const { cfn, clock } = this.deps;
+    const { stackName } = this.config;
+    await pollUntil(
+      async () => {
+        const now = await describeStack(cfn, stackName);
+        return now?.status !== before || stackPhase(now?.status) === 'stable' ? true : undefined;
+      },
+      {
+        deadline: this.deadline,
+        clock,
+        what: `endpoint stack ${stackName} to leave ${before}`,
+        baseMs: 2_000,
+        maxMs: 15_000,
+      },
+    );
+  }
+
+  /** The stack once its endpoints are available within the lease margin; undefined after renewing the lease. */
+  private async use(stack: StackView): Promise<StackView | undefined> {
+    const { deps, config } = this;
+    const ids = endpointIds(stack);
+    await pollUntil(async () => ((await endpointsAvailable(deps.ec2, ids)) ? true : undefined), {
+      deadline: this.deadline,
+      clock: deps.clock,
+      what: `every endpoint of ${config.stackName} to be available`,
+      baseMs: 2_000,
+      maxMs: 15_000,
+    });
+    if (deps.clock.now() <= this.leaseUntil - leaseMargin(config)) return stack;
+    // The wait outlived the lease margin: renew and look at the stack again.
+    this.leaseUntil = await holdLease(deps, config, this.deadline);
+    return undefined;
+  }
+}
+
+/**
+ * Starts the task(s) on the ready stack, then checks the stack is still the same and stable: if not,
+ * stops them (nothing may run without its endpoints) and fails so the invocation is retried.
+ */
+async function startOnStack(
+  request: AcquireRequest,
+  deps: Deps,
+  config: Config,
+  ready: StackView,
+  requestId: string,
+): Promise<{ taskArns: string[]; adopted: boolean }> {
+  const started = await startTasks(deps, {
+    input: runTaskInput(request, config),
+    // A retried invocation (same request id, or the same EventBridge event) adopts the tasks an
+    // earlier invocation started, and never replays an earlier failed start (src/run-task.ts).
+    tokenBase: request.eventId ?? requestId,
+    invocationRef: invocationRef(deps.clock.now()),
+  });
+  const after = await describeStack(deps.cfn, config.stackName);
+  if (after === undefined || after.stackId !== ready.stackId || stackPhase(after.status) !== 'stable') {
+    deps.logger.error('Endpoint stack changed under the started tasks; stopping them', {
+      status: after?.status,
+    });
+    await stopTasks(deps, config.clusterArn, started.taskArns);
+    throw new EndpointStackFailedError(
+      `Endpoint stack ${config.stackName} changed while tasks were starting`,
+    );
+  }
+  return started;
 }
 
 /** Container names per task definition ARN, read once per client (a revision is immutable). */

@@ -103,10 +103,21 @@ function region(arn: string): string {
 }
 
 /**
+ * The configuration of the `acquire` entry. Both entries read one environment (the template sets
+ * the same variables on both functions), so the reaper's loader is the same parse.
+ */
+export const loadAcquireConfig = (env: Record<string, string | undefined> = process.env): Config =>
+  loadLeaseConfig(env);
+
+/** The configuration of the `reaper` entry: the same environment as `acquire`'s. */
+export const loadReaperConfig = (env: Record<string, string | undefined> = process.env): Config =>
+  loadLeaseConfig(env);
+
+/**
  * Parse and validate the environment once. Throws ConfigError naming every bad variable,
  * including cross-field problems (the cluster and task definition must be in one region).
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+function loadLeaseConfig(env: Record<string, string | undefined> = process.env): Config {
   const c = parseConfig(configSpec, env);
   const issues: ConfigIssue[] = [];
   if (region(c.CLUSTER_ARN) !== region(c.TASK_DEFINITION_ARN)) {

@@ -28,18 +28,9 @@ import {
   type RunTaskCommandOutput,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
-import { describeError, isAwsError, isTransientError, NetkitError } from '@netkit/aws-core/errors';
+import { describeError, isAwsError, isTransientError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-
-/** RunTask did not start every requested task. */
-export class TaskStartError extends NetkitError {}
-
-/**
- * ECS refused the request itself (a client error such as InvalidParameterException,
- * ClusterNotFoundException or AccessDeniedException): the same request can never succeed, so it is
- * answered `rejected` rather than thrown for Lambda to retry.
- */
-export class TaskRejectedError extends NetkitError {}
+import { TaskRejectedError, TaskStartError } from './errors.ts';
 
 /** A 4xx answer from ECS other than throttling: repeating the request cannot change it. */
 export function isEcsClientRejection(error: unknown): boolean {

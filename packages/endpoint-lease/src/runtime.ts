@@ -6,7 +6,7 @@ import { createMetrics } from '@netkit/aws-core/metrics';
 import { createObservability } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
 import type { Deps } from './acquire.ts';
-import { type Config, loadConfig } from './config.ts';
+import type { Config } from './config.ts';
 
 /** The `service` dimension of the package's metrics (the template's alarm names it). */
 export const METRICS_SERVICE = 'endpoint-lease';
@@ -15,7 +15,7 @@ export const METRICS_SERVICE = 'endpoint-lease';
  * What both Lambda entries build once per container: clients, logger and the configuration,
  * validated at init (an invalid value throws ConfigError naming the variable).
  */
-export function lambdaRuntime(serviceName: string): { deps: Deps; config: Config } {
+export function lambdaRuntime(loadConfig: () => Config, serviceName: string): { deps: Deps; config: Config } {
   const { logger, tracer } = createObservability(serviceName);
   const config = loadConfig();
   return {

@@ -12,8 +12,9 @@ import {
   DescribeVpcEndpointsCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { isAwsError, isNotFoundError, NetkitError } from '@netkit/aws-core/errors';
+import { isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { Config } from './config.ts';
+import { EndpointPreconditionError } from './errors.ts';
 import { ENDPOINT_OUTPUT_PREFIX, endpointStackTemplate } from './template.ts';
 
 export const PACKAGE_TAG = { Key: 'netkit:package', Value: 'endpoint-lease' } as const;
@@ -50,12 +51,6 @@ export async function describeStack(
     throw error;
   }
 }
-
-/**
- * The VPC or the endpoint subnets cannot hold private-DNS interface endpoints: creating the stack
- * would fail (and bill) after minutes. Found with read-only calls before any change; not retried.
- */
-export class EndpointPreconditionError extends NetkitError {}
 
 /**
  * Checks, with read-only calls, what CreateVpcEndpoint with PrivateDnsEnabled requires: the VPC's

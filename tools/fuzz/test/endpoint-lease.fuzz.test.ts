@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { ConfigError } from '@netkit/aws-core/errors';
 import { importBundle } from '@netkit/demo';
 import { ensureBuilt } from '@netkit/demo/testing';
-import { loadConfig } from '@netkit/endpoint-lease/src/config.ts';
+import { loadAcquireConfig } from '@netkit/endpoint-lease/src/config.ts';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import fc from 'fast-check';
@@ -246,7 +246,7 @@ describe('endpoint-lease configuration', () => {
       fc.property(fc.constantFrom(...variables), hostileEnvValue, (variable, value) => {
         let error: unknown;
         try {
-          loadConfig({ ...ENV, [variable]: value });
+          loadAcquireConfig({ ...ENV, [variable]: value });
         } catch (e) {
           error = e;
         }

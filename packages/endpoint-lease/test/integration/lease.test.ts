@@ -11,8 +11,9 @@ import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
 import { type AcquireResult, startedByFor } from '../../src/acquire.ts';
-import { type Config, loadConfig } from '../../src/config.ts';
-import { createAcquireHandler, createReaperHandler } from '../../src/handlers.ts';
+import { type Config, loadAcquireConfig } from '../../src/config.ts';
+import { createAcquireHandler } from '../../src/create-acquire-handler.ts';
+import { createReaperHandler } from '../../src/create-reaper-handler.ts';
 import { countActiveTasks } from '../../src/reap.ts';
 import { describeStack } from '../../src/stack.ts';
 import { buildWorld, depsFor, type World } from '../support/world.ts';
@@ -135,7 +136,7 @@ describe('acquire pre-checks (read-only, before any write)', () => {
         AvailabilityZone: `${emu().region}a`,
       }),
     );
-    const config = loadConfig({
+    const config = loadAcquireConfig({
       ...world.env,
       ENDPOINT_SUBNET_IDS: `${world.config.subnetIds[0]},${extra.Subnet!.SubnetId}`,
     });

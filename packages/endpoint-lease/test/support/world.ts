@@ -10,7 +10,7 @@ import {
 import { CreateClusterCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import type { Emulator } from '@netkit/local-aws';
 import type { Deps } from '../../src/acquire.ts';
-import { type Config, loadConfig } from '../../src/config.ts';
+import { type Config, loadAcquireConfig } from '../../src/config.ts';
 
 export interface World {
   env: Record<string, string>;
@@ -69,7 +69,7 @@ export async function buildWorld(emu: Emulator, extraEnv: Record<string, string>
     BILLING_ANCHOR: 'endpoint-creation',
     ...extraEnv,
   };
-  return { env, config: loadConfig(env), clients: { cfn, ec2, ecs } };
+  return { env, config: loadAcquireConfig(env), clients: { cfn, ec2, ecs } };
 }
 
 export function depsFor(world: World, clock: Deps['clock']): Deps {

@@ -1,11 +1,11 @@
 import { ConfigError } from '@netkit/aws-core/errors';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { loadAcquireConfig } from '../../src/config.ts';
 import { validEnv } from '../support/env.ts';
 
 function issues(env: Record<string, string>) {
   try {
-    loadConfig(env);
+    loadAcquireConfig(env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return (error as ConfigError).issues.map((i) => i.variable);
@@ -13,9 +13,9 @@ function issues(env: Record<string, string>) {
   throw new Error('expected a ConfigError');
 }
 
-describe('loadConfig', () => {
+describe('loadAcquireConfig', () => {
   it('applies the documented defaults', () => {
-    const c = loadConfig(validEnv);
+    const c = loadAcquireConfig(validEnv);
     expect(c).toMatchObject({
       endpointServices: ['logs', 'ecr.api', 'ecr.dkr'],
       leaseSeconds: 300,
@@ -29,7 +29,7 @@ describe('loadConfig', () => {
   });
 
   it('accepts comma lists and every option', () => {
-    const c = loadConfig({
+    const c = loadAcquireConfig({
       ...validEnv,
       SUBNET_IDS: 'subnet-0123456789abcdef0, subnet-0123456789abcdef1',
       ENDPOINT_SERVICES: 'logs,ecr.api,ecr.dkr,secretsmanager,ssm',
@@ -44,10 +44,10 @@ describe('loadConfig', () => {
   });
 
   it('reads the former BILLING_ANCHOR name stack-creation as endpoint-creation', () => {
-    expect(loadConfig({ ...validEnv, BILLING_ANCHOR: 'stack-creation' }).billingAnchor).toBe(
+    expect(loadAcquireConfig({ ...validEnv, BILLING_ANCHOR: 'stack-creation' }).billingAnchor).toBe(
       'endpoint-creation',
     );
-    expect(loadConfig({ ...validEnv, BILLING_ANCHOR: 'endpoint-creation' }).billingAnchor).toBe(
+    expect(loadAcquireConfig({ ...validEnv, BILLING_ANCHOR: 'endpoint-creation' }).billingAnchor).toBe(
       'endpoint-creation',
     );
   });
@@ -85,11 +85,11 @@ describe('loadConfig', () => {
   });
 
   it('defaults the endpoint subnets to SUBNET_IDS, the sources to scheduled events, and 3 delete attempts', () => {
-    const c = loadConfig(validEnv);
+    const c = loadAcquireConfig(validEnv);
     expect(c.endpointSubnetIds).toEqual(c.subnetIds);
     expect(c.acceptedSources).toEqual(['aws.events', 'aws.scheduler']);
     expect(c.deleteAttempts).toBe(3);
-    const own = loadConfig({
+    const own = loadAcquireConfig({
       ...validEnv,
       ENDPOINT_SUBNET_IDS: 'subnet-0123456789abcdef9',
       ACQUIRE_EVENT_SOURCES: 'com.example.jobs',
@@ -104,13 +104,13 @@ describe('loadConfig', () => {
 
   it('uses an endpoint subnet listed twice once', () => {
     const twice = 'subnet-0123456789abcdef0,subnet-0123456789abcdef0';
-    expect(loadConfig({ ...validEnv, ENDPOINT_SUBNET_IDS: twice }).endpointSubnetIds).toEqual([
+    expect(loadAcquireConfig({ ...validEnv, ENDPOINT_SUBNET_IDS: twice }).endpointSubnetIds).toEqual([
       'subnet-0123456789abcdef0',
     ]);
   });
 
   it('ignores the former ROUTE_TABLE_IDS (the S3 gateway endpoint is in the permanent template)', () => {
-    expect(() => loadConfig({ ...validEnv, ROUTE_TABLE_IDS: 'rtb-' })).not.toThrow();
+    expect(() => loadAcquireConfig({ ...validEnv, ROUTE_TABLE_IDS: 'rtb-' })).not.toThrow();
   });
 
   it('refuses a task definition from another region than the cluster', () => {

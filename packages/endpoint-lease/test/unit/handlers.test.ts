@@ -29,15 +29,16 @@ import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/acquire.ts';
-import { loadConfig } from '../../src/config.ts';
-import { createAcquireHandler, createReaperHandler } from '../../src/handlers.ts';
+import { loadAcquireConfig } from '../../src/config.ts';
+import { createAcquireHandler } from '../../src/create-acquire-handler.ts';
+import { createReaperHandler } from '../../src/create-reaper-handler.ts';
 import { leaseTagKey, reapTagKey } from '../../src/lease.ts';
 import { validEnv } from '../support/env.ts';
 
 const cfn = mockClient(CloudFormationClient);
 const ec2 = mockClient(EC2Client);
 const ecs = mockClient(ECSClient);
-const config = loadConfig({
+const config = loadAcquireConfig({
   ...validEnv,
   CONSISTENCY_SETTLE_SECONDS: '10',
   BILLING_ANCHOR: 'endpoint-creation',

@@ -8,13 +8,13 @@ import {
 import { silentLogger } from '@netkit/aws-core/observability';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { TaskStartError } from '../../src/errors.ts';
 import {
   MAX_RUN_TASK_TOKENS,
   runTaskToken,
   STOP_REASON,
   type StartRequest,
   startTasks,
-  TaskStartError,
 } from '../../src/run-task.ts';
 
 const ecs = mockClient(ECSClient);

@@ -2,16 +2,17 @@ import { describeError, InvalidEventError } from '@netkit/aws-core/errors';
 import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
 import { type AcquireResult, acquire, type Deps } from './acquire.ts';
 import type { Config } from './config.ts';
+import { EndpointPreconditionError, TaskRejectedError } from './errors.ts';
 import { parseAcquireEvent } from './event.ts';
-import { type ReapResult, reap } from './reap.ts';
-import { TaskRejectedError } from './run-task.ts';
-import { EndpointPreconditionError } from './stack.ts';
+/** What the acquire function is built from: the AWS clients, clock, logger and metrics. */
+export type AcquireHandlerDeps = Deps;
+
 /** Time kept back from the Lambda deadline to log and return. */
 export const DEADLINE_MARGIN_MS = 10_000;
 
 export type AcquireResponse = AcquireResult | { status: 'rejected'; reason: string };
 
-export function createAcquireHandler(deps: Deps, config: Config) {
+export function createAcquireHandler(deps: AcquireHandlerDeps, config: Config) {
   return async (event: unknown, context: LambdaContextLike): Promise<AcquireResponse> => {
     let request: ReturnType<typeof parseAcquireEvent>;
     try {
@@ -42,24 +43,6 @@ export function createAcquireHandler(deps: Deps, config: Config) {
         return { status: 'rejected', reason: error.message };
       }
       deps.logger.error('Acquire failed', { error: describeError(error) });
-      throw error;
-    }
-  };
-}
-
-export const REAPER_MARGIN_MS = 5_000;
-
-/**
- * The reaper reads only the current state, so any event (schedule, ECS task state change,
- * manual invoke) triggers the same idempotent check.
- */
-export function createReaperHandler(deps: Deps, config: Config) {
-  return async (_event: unknown, context: LambdaContextLike): Promise<ReapResult> => {
-    const deadline = Deadline.fromContext(context, REAPER_MARGIN_MS, deps.clock);
-    try {
-      return await reap(deps, config, deadline, context.awsRequestId ?? `reaper-${deps.clock.now()}`);
-    } catch (error) {
-      deps.logger.error('Reaper failed', { error: describeError(error) });
       throw error;
     }
   };
