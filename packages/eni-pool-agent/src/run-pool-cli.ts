@@ -6,7 +6,7 @@ import { optional, parseConfig, patterns, string, stringList, stringMap } from '
 import { ConfigError, ValidationError } from '@netkit/aws-core/errors';
 import { systemClock } from '@netkit/aws-core/retry';
 import { DEFAULT_HOSTNAME_TAG, METADATA_TAG_KEY, TAG_KEY, TAG_VALUE } from './config.ts';
-import { createPool, formatTable, type PoolDeps, poolStatus } from './create-pool.ts';
+import { type CreatePoolInput, createPool, formatTable, type PoolDeps, poolStatus } from './create-pool.ts';
 import { explain } from './errors.ts';
 import { parseIpRange } from './ip.ts';
 import { stderrLogger } from './parse-agent-args.ts';
@@ -23,19 +23,7 @@ Exit codes: 0 ok, 1 AWS failure, 2 bad usage or input (nothing changed).`;
 
 export type PoolCommand =
   | { command: 'help' }
-  | {
-      command: 'create';
-      subnetId: string;
-      ips: string[];
-      hostnamePattern?: string;
-      securityGroupIds?: string[];
-      tags: Record<string, string>;
-      hostnameTag: string;
-      description?: string;
-      dryRun: boolean;
-      region?: string;
-      json: boolean;
-    }
+  | (CreatePoolInput & { command: 'create'; dryRun: boolean; region?: string; json: boolean })
   | { command: 'status'; tags: Record<string, string>; hostnameTag: string; region?: string; json: boolean };
 
 const spec = {
