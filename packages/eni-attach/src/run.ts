@@ -5,6 +5,7 @@ import {
   DeadlineExceededError,
   describeError,
   isAwsError,
+  isServerFault,
   isThrottlingError,
   NetkitError,
 } from '@netkit/aws-core/errors';
@@ -107,10 +108,6 @@ export class Run {
     if (this.deps.random) options.random = this.deps.random;
     return retryTransient(fn, options);
   }
-}
-
-function isServerFault(error: unknown): boolean {
-  return (error as { $fault?: unknown } | undefined)?.$fault === 'server';
 }
 
 /**
