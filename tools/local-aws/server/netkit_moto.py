@@ -69,6 +69,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netkit_ec2_contracts as ec2_contracts  # noqa: E402  (ClientToken, multi-ENI associate, describe lag)
 import netkit_ecs  # noqa: E402  (ECS behaviours: RunTask clientToken, capacity failures, ListTasks)
 import netkit_cfn  # noqa: E402  (CloudFormation DeleteStack: DELETE_FAILED and RetainResources)
+import netkit_serialize  # noqa: E402  (moto's response serializer without repeated lookups)
 
 # --------------------------------------------------------------------------------------
 # Harness state (all guarded by LOCK)
@@ -815,6 +816,7 @@ def install_patches() -> None:
     NetworkInterface.private_dns_name = property(_eni_private_dns_get, _eni_private_dns_set)
     VPCEndPoint.delete = vpc_endpoint_delete
     ec2_contracts.install()
+    netkit_serialize.install()
     ecs_models.Task.__init__ = patched_task_init
     ecs_models.EC2ContainerServiceBackend.stop_task = patched_stop_task
     ecs_models.EC2ContainerServiceBackend.list_tasks = patched_list_tasks
