@@ -127,6 +127,7 @@ const PROBES = [
 /** Files tasks write besides their declared outputs and turbo logs (see .gitignore). */
 const SIDE_PRODUCTS = [
   'tools/local-aws/server/__pycache__/netkit_moto.cpython-311.pyc',
+  'tools/local-aws/server/__pycache__/netkit_state.cpython-311.pyc',
   'infra/scripts/__pycache__/sam_translate.cpython-311.pyc',
   'infra/.aws-sam/build/template.yaml',
   'tools/demo/test/fixtures/repo/packages/pass/dist/index.mjs',
