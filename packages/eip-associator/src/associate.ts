@@ -43,28 +43,22 @@ export interface PoolStats {
   exhausted: boolean;
 }
 
+/** What a launch that holds its EIP reports. */
+interface Associated {
+  instanceId: string;
+  allocationId: string;
+  publicIp: string | undefined;
+  /** AssociateAddress calls made (1 unless another launch took a candidate first). */
+  attempts: number;
+  pool: PoolStats;
+  completion: CompletionOutcome;
+}
+
 export type LaunchOutcome =
-  | {
-      /** This invocation associated `allocationId` and completed CONTINUE. */
-      status: 'done';
-      instanceId: string;
-      allocationId: string;
-      publicIp: string | undefined;
-      /** AssociateAddress calls made (1 unless another launch took a candidate first). */
-      attempts: number;
-      pool: PoolStats;
-      completion: CompletionOutcome;
-    }
-  | {
-      /** The instance already held `allocationId` (a redelivery or a concurrent duplicate): completed CONTINUE. */
-      status: 'already-done';
-      instanceId: string;
-      allocationId: string;
-      publicIp: string | undefined;
-      attempts: number;
-      pool: PoolStats;
-      completion: CompletionOutcome;
-    }
+  /** This invocation associated `allocationId` and completed CONTINUE. */
+  | ({ status: 'done' } & Associated)
+  /** The instance already held `allocationId` (a redelivery or a concurrent duplicate): completed CONTINUE. */
+  | ({ status: 'already-done' } & Associated)
   | {
       /** The lifecycle action was already completed, abandoned or timed out: nothing was associated. */
       status: 'ended';
