@@ -18,7 +18,7 @@ import {
 } from '@netkit/aws-core/lifecycle';
 import { Deadline, pollUntil } from '@netkit/aws-core/retry';
 import { toTagList } from '@netkit/aws-core/tags';
-import type { AttachmentSpec, LaunchConfig } from './config.ts';
+import type { AttachmentSpec, Config } from './config.ts';
 import { AbandonError, SubnetMapError } from './errors.ts';
 import { clientToken, eniDescription, MANAGED_BY, TAG } from './naming.ts';
 import {
@@ -104,7 +104,7 @@ function earliest(a: Deadline, b: Deadline): Deadline {
  */
 export async function handleLaunch(
   action: LifecycleAction,
-  config: LaunchConfig,
+  config: Config,
   deps: LaunchDeps,
   deadlines: Deadlines,
 ): Promise<LaunchReport | EndedLaunch> {
@@ -189,7 +189,7 @@ class LaunchAttempt {
 
   constructor(
     private readonly run: Run,
-    private readonly config: LaunchConfig,
+    private readonly config: Config,
     private readonly catalog: SubnetCatalog,
   ) {
     this.instanceId = run.action.instanceId;

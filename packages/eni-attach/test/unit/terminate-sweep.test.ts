@@ -34,6 +34,7 @@ import {
   VPC,
   validWorld,
 } from '../support/fixtures.ts';
+import { recordingMetrics } from '../support/metrics.ts';
 
 beforeEach(() => {
   ec2Mock.reset();
@@ -111,9 +112,10 @@ describe('orphan sweeper', () => {
       ],
     });
     ec2Mock.on(DeleteNetworkInterfaceCommand).resolves({});
+    const metrics = recordingMetrics();
     const sweep = createSweeperHandler(
-      { ec2: deps().deps.ec2, logger: silentLogger, clock },
-      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 10 },
+      { ec2: deps().deps.ec2, logger: silentLogger, clock, metrics },
+      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 10, deadlineMarginMs: 2_000 },
     );
 
     // Act
@@ -132,6 +134,11 @@ describe('orphan sweeper', () => {
       'eni-0notime000000000',
     ]);
     expect(ec2Mock).toHaveReceivedCommandTimes(DeleteNetworkInterfaceCommand, 1);
+    expect(metrics.added).toEqual([
+      { name: 'OrphansDeleted', value: 1 },
+      { name: 'OrphanDeletesFailed', value: 0 },
+    ]);
+    expect(metrics.published).toBe(1);
   });
 
   it('keeps an ENI that got attached meanwhile and stops at SWEEP_MAX_DELETES', async () => {
@@ -148,9 +155,10 @@ describe('orphan sweeper', () => {
       .on(DeleteNetworkInterfaceCommand)
       .rejectsOnce(awsError('InvalidNetworkInterface.InUse'))
       .resolves({});
+    const metrics = recordingMetrics();
     const sweep = createSweeperHandler(
-      { ec2: deps().deps.ec2, logger: silentLogger, clock },
-      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 2 },
+      { ec2: deps().deps.ec2, logger: silentLogger, clock, metrics },
+      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 2, deadlineMarginMs: 2_000 },
     );
 
     // Act
@@ -160,6 +168,7 @@ describe('orphan sweeper', () => {
     expect(report.kept.map((d) => d.networkInterfaceId)).toEqual(['eni-0a00000000000000']);
     expect(report.deleted.map((d) => d.networkInterfaceId)).toEqual(['eni-0b00000000000000']);
     expect(report.truncated).toBe(true);
+    expect(metrics.published).toBe(1);
   });
 });
 
