@@ -429,7 +429,7 @@ class LaunchAttempt {
         baseMs: 250,
         maxMs: 4_000,
         ...(this.run.deps.random ? { random: this.run.deps.random } : {}),
-        onWait: () => this.run.heartbeatIfDue(),
+        onWait: () => this.run.beatIfDue(),
       },
     );
   }
