@@ -16,7 +16,7 @@ import {
   LifecycleActionEndedError,
   type LifecycleResult,
 } from '@netkit/aws-core/lifecycle';
-import { Deadline, pollUntil } from '@netkit/aws-core/retry';
+import { pollUntil } from '@netkit/aws-core/retry';
 import { toTagList } from '@netkit/aws-core/tags';
 import type { AttachmentSpec, Config } from './config.ts';
 import { AbandonError, SubnetMapError } from './errors.ts';
@@ -86,10 +86,6 @@ export interface LaunchReport {
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
 /** How long DescribeInstances may take to see a new instance (EC2 eventual consistency). */
 const INSTANCE_VISIBLE_WITHIN_MS = 15_000;
-
-function earliest(a: Deadline, b: Deadline): Deadline {
-  return a.at <= b.at ? a : b;
-}
 
 /**
  * Launch lifecycle action: make sure every configured interface is attached at
@@ -245,7 +241,7 @@ class LaunchAttempt {
         () => this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [this.instanceId] })),
         // Right after launch, DescribeInstances may not see the instance yet; a few seconds, not the whole budget.
         ['InvalidInstanceID.NotFound'],
-        earliest(this.run.deadlines.work, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, this.run.deps.clock)),
+        this.run.deadlines.work.within(INSTANCE_VISIBLE_WITHIN_MS),
       );
       instance = out.Reservations?.[0]?.Instances?.[0];
     } catch (error) {
