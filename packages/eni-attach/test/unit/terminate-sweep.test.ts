@@ -303,4 +303,17 @@ describe('handler', () => {
     expect(d.work.remaining()).toBe(52_000);
     expect(d.finish.remaining()).toBe(59_000);
   });
+
+  it('keeps the configured deadlineMarginMs before the Lambda deadline, at most a twentieth of a short timeout', () => {
+    // Prepare
+    const clock = manualClock();
+
+    // Act
+    const long = deadlinesFor(fakeContext(60_000, clock.now), clock, 2_500);
+    const short = deadlinesFor(fakeContext(10_000, clock.now), clock, 2_500);
+
+    // Assess
+    expect(long.finish.remaining()).toBe(57_500);
+    expect(short.finish.remaining()).toBe(9_500);
+  });
 });
