@@ -402,6 +402,13 @@ export interface HeartbeatOptions {
   intervalMs: number;
   clock?: Clock;
   logger?: Pick<Logger, 'warn' | 'debug'>;
+  /**
+   * `timer` (default): a background loop beats every `intervalMs`. `waits`: no loop; the work
+   * calls `beatIfDue()` where it waits (retry backoff, polls), and a beat is recorded when
+   * `intervalMs` has passed since the last one. For work whose only long stretches are those
+   * waits, and for clocks that advance time on `sleep` (a timer loop would race the work).
+   */
+  pace?: 'timer' | 'waits';
 }
 
 export interface HeartbeatKeeper {
@@ -412,13 +419,20 @@ export interface HeartbeatKeeper {
    * (hook timed out, or completed elsewhere) and the keeper has stopped. Work should stop too.
    */
   readonly ended: boolean;
+  /**
+   * Record a heartbeat now if `intervalMs` has passed since the last one (or since the start).
+   * Throws LifecycleActionEndedError once the action is over, so the work stops at its next
+   * wait; other heartbeat failures are logged, never thrown.
+   */
+  beatIfDue(): Promise<void>;
   /** Stop and wait for an in-flight heartbeat. */
   stop(): Promise<void>;
 }
 
 /**
  * Record a lifecycle heartbeat every `intervalMs` while long work runs, so the
- * hook does not time out. Failures are logged, never thrown into the work.
+ * hook does not time out. Failures are logged, never thrown into the work
+ * (except by `beatIfDue` once the action is over).
  */
 export function startHeartbeat(
   autoscaling: AutoScalingClient,
@@ -429,33 +443,47 @@ export function startHeartbeat(
   const abort = new AbortController();
   let stopped = false;
   let ended = false;
+  let endedBy: unknown;
   let beats = 0;
-  const loop = (async () => {
-    while (!stopped) {
-      await clock.sleep(options.intervalMs, abort.signal);
-      if (stopped) break;
-      try {
-        await recordLifecycleHeartbeat(autoscaling, action);
-        beats++;
-        options.logger?.debug('Recorded lifecycle heartbeat', { instanceId: action.instanceId, beats });
-      } catch (error) {
-        options.logger?.warn('Lifecycle heartbeat failed', {
-          instanceId: action.instanceId,
-          error: describeError(error),
-        });
-        if (isNoActiveLifecycleAction(error)) {
-          ended = true;
-          stopped = true;
-        }
+  let lastBeat = clock.now();
+  const beat = async () => {
+    lastBeat = clock.now();
+    try {
+      await recordLifecycleHeartbeat(autoscaling, action);
+      beats++;
+      options.logger?.debug('Recorded lifecycle heartbeat', { instanceId: action.instanceId, beats });
+    } catch (error) {
+      options.logger?.warn('Lifecycle heartbeat failed', {
+        instanceId: action.instanceId,
+        error: describeError(error),
+      });
+      if (isNoActiveLifecycleAction(error)) {
+        ended = true;
+        endedBy = error;
+        stopped = true;
       }
     }
-  })();
+  };
+  const loop =
+    options.pace === 'waits'
+      ? Promise.resolve()
+      : (async () => {
+          while (!stopped) {
+            await clock.sleep(options.intervalMs, abort.signal);
+            if (stopped) break;
+            await beat();
+          }
+        })();
   return {
     get beats() {
       return beats;
     },
     get ended() {
       return ended;
+    },
+    async beatIfDue() {
+      if (!ended && !stopped && clock.now() - lastBeat >= options.intervalMs) await beat();
+      if (ended) throw new LifecycleActionEndedError(action, { cause: endedBy });
     },
     async stop() {
       stopped = true;

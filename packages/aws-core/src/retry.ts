@@ -50,6 +50,15 @@ export class Deadline {
     return new Deadline(clock.now() + ms, clock);
   }
 
+  /**
+   * This deadline, or `ms` from now if that comes first: bounds one step (e.g. waiting for
+   * EC2's eventual consistency) by its own window without outliving the whole job.
+   */
+  within(ms: number): Deadline {
+    const at = this.clock.now() + ms;
+    return at < this.at ? new Deadline(at, this.clock) : this;
+  }
+
   remaining(): number {
     return Math.max(0, this.at - this.clock.now());
   }

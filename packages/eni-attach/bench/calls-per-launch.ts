@@ -117,6 +117,7 @@ function eniAttach(emu: Emulator, f: Fleet) {
       logger: silentLogger,
       clock: systemClock,
       catalog: createSubnetCatalog(config.attachments),
+      metrics: { addMetric: () => {}, publishStoredMetrics: () => {} },
     },
     config,
   );

@@ -30,7 +30,7 @@ export interface AttachmentSpec {
   sourceDestCheck?: boolean;
 }
 
-export interface LaunchConfig {
+export interface Config {
   /** AUTO_SCALING_GROUP_NAME, LIFECYCLE_HOOK_NAMES: lifecycle events of any other group or hook are rejected. */
   scope: LifecycleScope;
   /** Sorted by device index; at least one. */
@@ -39,7 +39,17 @@ export interface LaunchConfig {
   eniTags: Record<string, string>;
   /** Record a lifecycle heartbeat when a wait has lasted this long since the last one. */
   heartbeatIntervalMs: number;
+  /**
+   * Kept before the Lambda deadline for CompleteLifecycleAction (capped at a twentieth of the
+   * remaining time on a short timeout). Not an environment variable.
+   */
+  deadlineMarginMs: number;
 }
+
+/** Default `deadlineMarginMs` of the launch function. */
+export const DEADLINE_MARGIN_MS = 1_000;
+/** Default `deadlineMarginMs` of the sweeper. */
+export const SWEEPER_DEADLINE_MARGIN_MS = 2_000;
 
 const subnetMapField = stringMap({
   keyPattern: AZ_PATTERN,
@@ -140,7 +150,7 @@ function checkTags(tags: Record<string, string>, issues: ConfigIssue[], raw: str
  * (SUBNET_MAP + SECURITY_GROUP_IDS [+ DEVICE_INDEX, SOURCE_DEST_CHECK]) or
  * ATTACHMENTS, never both. Throws ConfigError naming every bad variable.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): LaunchConfig {
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const raw = parseConfig(launchSpec, env);
   const issues: ConfigIssue[] = [];
   let attachments: AttachmentSpec[] = [];
@@ -193,16 +203,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     attachments,
     eniTags,
     heartbeatIntervalMs: raw.HEARTBEAT_INTERVAL_SECONDS * 1000,
+    deadlineMarginMs: DEADLINE_MARGIN_MS,
   };
 }
 
-export interface SweepConfig {
+export interface SweeperConfig {
   /** Only `available` ENIs older than this are deleted. */
   graceMs: number;
   /** Report what would be deleted without deleting. */
   dryRun: boolean;
   /** At most this many deletions per run (keeps a run inside the Lambda timeout and EC2's buckets). */
   maxDeletes: number;
+  /** Kept before the Lambda deadline so the run reports before it is cut off. Not an environment variable. */
+  deadlineMarginMs: number;
 }
 
 /** Lambda's default MaximumEventAgeInSeconds for asynchronous invocations (6 hours). */
@@ -255,7 +268,7 @@ export function minimumGraceMinutes(
  * LAUNCH_FUNCTION_TIMEOUT_SECONDS; unset, each is AWS's default or maximum). Unset, it is the
  * larger of 30 minutes and that minimum plus 5 minutes. Throws ConfigError otherwise.
  */
-export function loadSweeperConfig(env: Record<string, string | undefined> = process.env): SweepConfig {
+export function loadSweeperConfig(env: Record<string, string | undefined> = process.env): SweeperConfig {
   const raw = parseConfig(sweepSpec, env);
   const minimum = minimumGraceMinutes(
     raw.LAUNCH_RULE_MAX_EVENT_AGE_SECONDS,
@@ -276,5 +289,6 @@ export function loadSweeperConfig(env: Record<string, string | undefined> = proc
     graceMs: grace * 60_000,
     dryRun: raw.SWEEP_DRY_RUN,
     maxDeletes: raw.SWEEP_MAX_DELETES,
+    deadlineMarginMs: SWEEPER_DEADLINE_MARGIN_MS,
   };
 }

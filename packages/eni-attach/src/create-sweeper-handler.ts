@@ -1,14 +1,34 @@
+import { MetricUnit } from '@netkit/aws-core/metrics';
 import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
-import type { SweepConfig } from './config.ts';
+import type { SweeperConfig } from './config.ts';
+import type { HandlerMetrics } from './create-handler.ts';
 import { type SweepDeps, type SweepReport, sweepOrphans } from './sweep.ts';
 
-/** What the sweeper entry needs: an EC2 client, a logger and a clock. */
+/** What the sweeper entry needs: an EC2 client, a logger, a clock and metrics. */
 export interface SweeperHandlerDeps extends SweepDeps {
   clock: SweepDeps['clock'];
+  logger: SweepDeps['logger'];
+  /** Powertools Metrics (EMF); published once per run. */
+  metrics: HandlerMetrics;
 }
 
-/** Scheduled sweeper (EventBridge schedule): the event's content is not used. */
-export function createSweeperHandler(deps: SweeperHandlerDeps, config: SweepConfig) {
-  return async (_event: unknown, context: LambdaContextLike): Promise<SweepReport> =>
-    sweepOrphans(config, deps, Deadline.fromContext(context, 2_000, deps.clock));
+/**
+ * Scheduled sweeper (EventBridge schedule): the event's content is not used. Publishes
+ * `OrphansDeleted` and `OrphanDeletesFailed` once per run (zero included, so a dashboard shows runs).
+ */
+export function createSweeperHandler(deps: SweeperHandlerDeps, config: SweeperConfig) {
+  return async (_event: unknown, context: LambdaContextLike): Promise<SweepReport> => {
+    try {
+      const report = await sweepOrphans(
+        config,
+        deps,
+        Deadline.fromContext(context, config.deadlineMarginMs, deps.clock),
+      );
+      deps.metrics.addMetric('OrphansDeleted', MetricUnit.Count, report.deleted.length);
+      deps.metrics.addMetric('OrphanDeletesFailed', MetricUnit.Count, report.failed.length);
+      return report;
+    } finally {
+      deps.metrics.publishStoredMetrics();
+    }
+  };
 }

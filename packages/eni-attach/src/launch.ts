@@ -16,9 +16,9 @@ import {
   LifecycleActionEndedError,
   type LifecycleResult,
 } from '@netkit/aws-core/lifecycle';
-import { Deadline, pollUntil } from '@netkit/aws-core/retry';
+import { pollUntil } from '@netkit/aws-core/retry';
 import { toTagList } from '@netkit/aws-core/tags';
-import type { AttachmentSpec, LaunchConfig } from './config.ts';
+import type { AttachmentSpec, Config } from './config.ts';
 import { AbandonError, SubnetMapError } from './errors.ts';
 import { clientToken, eniDescription, MANAGED_BY, TAG } from './naming.ts';
 import {
@@ -87,10 +87,6 @@ const GONE_STATES = new Set(['shutting-down', 'terminated']);
 /** How long DescribeInstances may take to see a new instance (EC2 eventual consistency). */
 const INSTANCE_VISIBLE_WITHIN_MS = 15_000;
 
-function earliest(a: Deadline, b: Deadline): Deadline {
-  return a.at <= b.at ? a : b;
-}
-
 /**
  * Launch lifecycle action: make sure every configured interface is attached at
  * its device index with DeleteOnTermination, then complete CONTINUE. A final
@@ -104,7 +100,7 @@ function earliest(a: Deadline, b: Deadline): Deadline {
  */
 export async function handleLaunch(
   action: LifecycleAction,
-  config: LaunchConfig,
+  config: Config,
   deps: LaunchDeps,
   deadlines: Deadlines,
 ): Promise<LaunchReport | EndedLaunch> {
@@ -189,7 +185,7 @@ class LaunchAttempt {
 
   constructor(
     private readonly run: Run,
-    private readonly config: LaunchConfig,
+    private readonly config: Config,
     private readonly catalog: SubnetCatalog,
   ) {
     this.instanceId = run.action.instanceId;
@@ -245,7 +241,7 @@ class LaunchAttempt {
         () => this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [this.instanceId] })),
         // Right after launch, DescribeInstances may not see the instance yet; a few seconds, not the whole budget.
         ['InvalidInstanceID.NotFound'],
-        earliest(this.run.deadlines.work, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, this.run.deps.clock)),
+        this.run.deadlines.work.within(INSTANCE_VISIBLE_WITHIN_MS),
       );
       instance = out.Reservations?.[0]?.Instances?.[0];
     } catch (error) {
@@ -429,7 +425,7 @@ class LaunchAttempt {
         baseMs: 250,
         maxMs: 4_000,
         ...(this.run.deps.random ? { random: this.run.deps.random } : {}),
-        onWait: () => this.run.heartbeatIfDue(),
+        onWait: () => this.run.beatIfDue(),
       },
     );
   }

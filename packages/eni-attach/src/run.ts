@@ -3,18 +3,12 @@ import { DescribeNetworkInterfacesCommand, type EC2Client, type NetworkInterface
 import {
   awsErrorName,
   DeadlineExceededError,
-  describeError,
   isAwsError,
   isServerFault,
   isThrottlingError,
   NetkitError,
 } from '@netkit/aws-core/errors';
-import {
-  isNoActiveLifecycleAction,
-  type LifecycleAction,
-  LifecycleActionEndedError,
-  recordLifecycleHeartbeat,
-} from '@netkit/aws-core/lifecycle';
+import { type HeartbeatKeeper, type LifecycleAction, startHeartbeat } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
 import {
   type Clock,
@@ -42,48 +36,46 @@ export interface Deadlines {
 }
 
 /**
- * State of one invocation: deadlines, and lifecycle heartbeats recorded during
- * waits so a long wait (pending instance, throttling) does not hit the hook's
- * heartbeat timeout.
+ * State of one invocation: deadlines, and lifecycle heartbeats (aws-core's keeper, paced by
+ * waits) recorded during waits so a long wait (pending instance, throttling) does not hit the
+ * hook's heartbeat timeout.
  */
 export class Run {
-  heartbeats = 0;
-  private lastBeat: number;
+  private readonly keeper: HeartbeatKeeper | undefined;
 
   constructor(
     readonly deps: Deps,
     readonly action: LifecycleAction,
     readonly deadlines: Deadlines,
-    private readonly heartbeatIntervalMs: number,
+    heartbeatIntervalMs: number,
   ) {
-    this.lastBeat = deps.clock.now();
+    // Only a launch is kept alive: a terminate's work is short and its hook's timeout applies as is.
+    if (action.kind === 'launch') {
+      this.keeper = startHeartbeat(deps.autoscaling, action, {
+        intervalMs: heartbeatIntervalMs,
+        clock: deps.clock,
+        logger: deps.logger,
+        pace: 'waits',
+      });
+    }
   }
 
   get logger() {
     return this.deps.logger;
   }
 
+  /** Lifecycle heartbeats recorded so far. */
+  get heartbeats(): number {
+    return this.keeper?.beats ?? 0;
+  }
+
   /**
-   * Record a heartbeat if `heartbeatIntervalMs` has passed since the last one. Throws
+   * Record a heartbeat if the interval has passed since the last one. Throws
    * LifecycleActionEndedError when AWS answers that the action is no longer active (the hook
    * timed out, or another delivery completed it): the work must stop. Other failures are logged.
    */
-  async heartbeatIfDue(): Promise<void> {
-    if (this.action.kind !== 'launch') return;
-    const now = this.deps.clock.now();
-    if (now - this.lastBeat < this.heartbeatIntervalMs) return;
-    this.lastBeat = now;
-    try {
-      await recordLifecycleHeartbeat(this.deps.autoscaling, this.action);
-      this.heartbeats++;
-    } catch (error) {
-      if (isNoActiveLifecycleAction(error))
-        throw new LifecycleActionEndedError(this.action, { cause: error });
-      this.logger.warn('Lifecycle heartbeat failed', {
-        instanceId: this.action.instanceId,
-        error: describeError(error),
-      });
-    }
+  beatIfDue(): Promise<void> {
+    return this.keeper?.beatIfDue() ?? Promise.resolve();
   }
 
   /**
@@ -102,7 +94,7 @@ export class Run {
       transient,
       onRetry: async (error, attempt, delayMs) => {
         this.logger.info(`Retrying ${what}`, { error: awsErrorName(error), attempt: attempt + 1, delayMs });
-        await this.heartbeatIfDue();
+        await this.beatIfDue();
       },
     };
     if (this.deps.random) options.random = this.deps.random;

@@ -7,7 +7,7 @@ import {
 import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, retryTransient } from '@netkit/aws-core/retry';
-import type { SweepConfig } from './config.ts';
+import type { SweeperConfig } from './config.ts';
 import { MANAGED_BY, TAG } from './naming.ts';
 import { tagValue } from './run.ts';
 
@@ -58,7 +58,7 @@ function describe(eni: NetworkInterface, now: number): SweptInterface {
  * Describe (tag + status, server-side) and one Delete per orphan.
  */
 export async function sweepOrphans(
-  config: SweepConfig,
+  config: Pick<SweeperConfig, 'graceMs' | 'dryRun' | 'maxDeletes'>,
   deps: SweepDeps,
   deadline: Deadline,
 ): Promise<SweepReport> {

@@ -271,6 +271,67 @@ describe('heartbeat keeper', () => {
     expect(keeper.ended).toBe(false);
   });
 
+  it('paced by waits, beats only when a wait comes due, and never on its own', async () => {
+    // Prepare
+    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+    const clock = manualClock();
+    const keeper = startHeartbeat(asg as unknown as AutoScalingClient, action, {
+      intervalMs: 10_000,
+      clock,
+      pace: 'waits',
+    });
+
+    // Act: no beat on its own; a wait at 6 s is not due, one at 12 s is, one at 15 s is not again
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    const onItsOwn = asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length;
+    clock.advance(6_000);
+    await keeper.beatIfDue();
+    const at6 = keeper.beats;
+    clock.advance(6_000);
+    await keeper.beatIfDue();
+    const at12 = keeper.beats;
+    clock.advance(3_000);
+    await keeper.beatIfDue();
+    await keeper.stop();
+
+    // Assess
+    expect(onItsOwn).toBe(0);
+    expect(clock.sleeps).toEqual([]);
+    expect([at6, at12, keeper.beats]).toEqual([0, 1, 1]);
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+  });
+
+  it('beatIfDue throws LifecycleActionEndedError once the action is over, and logs other failures only', async () => {
+    // Prepare
+    asg
+      .on(RecordLifecycleActionHeartbeatCommand)
+      .rejectsOnce(new Error('socket hang up'))
+      .rejects(noActive(action.token));
+    const clock = manualClock();
+    const warn = vi.fn();
+    const keeper = startHeartbeat(asg as unknown as AutoScalingClient, action, {
+      intervalMs: 1_000,
+      clock,
+      logger: { warn, debug: vi.fn() },
+      pace: 'waits',
+    });
+
+    // Act
+    clock.advance(1_000);
+    await keeper.beatIfDue();
+    const endedAfterHangUp = keeper.ended;
+    clock.advance(1_000);
+    const second = keeper.beatIfDue();
+
+    // Assess
+    expect(endedAfterHangUp).toBe(false);
+    await expect(second).rejects.toBeInstanceOf(LifecycleActionEndedError);
+    await expect(keeper.beatIfDue()).rejects.toMatchObject({ cause: expect.anything() });
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(2);
+    expect(warn).toHaveBeenCalledTimes(2);
+    expect(keeper.ended).toBe(true);
+  });
+
   it('LifecycleActionEndedError names the instance and hook and says why it is final', () => {
     const error = new LifecycleActionEndedError(action);
     expect(error.name).toBe('LifecycleActionEndedError');

@@ -27,6 +27,25 @@ describe('Deadline', () => {
   });
 });
 
+describe('Deadline.within', () => {
+  it('is the earlier of the deadline and the window from now, on the same clock', () => {
+    // Prepare
+    const clock = manualClock();
+    const job = Deadline.in(50_000, clock);
+
+    // Act
+    const short = job.within(15_000);
+    const long = job.within(80_000);
+    clock.advance(15_000);
+
+    // Assess
+    expect(short.at).toBe(job.at - 35_000);
+    expect(short.expired()).toBe(true);
+    expect(long).toBe(job);
+    expect(long.remaining()).toBe(35_000);
+  });
+});
+
 describe('retry', () => {
   it('retries retryable errors until success', async () => {
     const clock = manualClock();

@@ -16,6 +16,7 @@ import type { LaunchReport } from '../../src/launch.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import type { TerminateReport } from '../../src/terminate.ts';
 import { context, emulatorHandler, launchEvent } from '../support/harness.ts';
+import { recordingMetrics } from '../support/metrics.ts';
 
 const emu = useEmulator();
 
@@ -102,8 +103,8 @@ describe('terminate lifecycle action and orphan sweeper against the emulator', (
     const young = await orphan(new Date(Date.now() - 60_000).toISOString());
     const foreign = await orphan(new Date(0).toISOString(), { team: 'other' });
     const sweep = createSweeperHandler(
-      { ec2, logger: silentLogger, clock: systemClock },
-      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 100 },
+      { ec2, logger: silentLogger, clock: systemClock, metrics: recordingMetrics() },
+      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 100, deadlineMarginMs: 2_000 },
     );
 
     // Act
@@ -134,8 +135,8 @@ describe('terminate lifecycle action and orphan sweeper against the emulator', (
       }),
     );
     const sweep = createSweeperHandler(
-      { ec2, logger: silentLogger, clock: systemClock },
-      { graceMs: 30 * 60_000, dryRun: true, maxDeletes: 100 },
+      { ec2, logger: silentLogger, clock: systemClock, metrics: recordingMetrics() },
+      { graceMs: 30 * 60_000, dryRun: true, maxDeletes: 100, deadlineMarginMs: 2_000 },
     );
 
     // Act

@@ -10,10 +10,11 @@ import { silentLogger } from '@netkit/aws-core/observability';
 import { Deadline } from '@netkit/aws-core/retry';
 import { manualClock } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
-import { type LaunchConfig, loadConfig } from '../../src/config.ts';
-import type { LaunchDeps } from '../../src/launch.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import type { HandlerDeps } from '../../src/create-handler.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import { createSubnetCatalog } from '../../src/subnets.ts';
+import { recordingMetrics } from './metrics.ts';
 
 export const INSTANCE = 'i-1234567890abcdef0';
 export const AZ = 'us-east-1a';
@@ -25,7 +26,7 @@ export const VPC = 'vpc-0aaaaaaaaaaaaaaa1';
 export const ec2Mock = mockClient(EC2Client);
 export const asMock = mockClient(AutoScalingClient);
 
-export function config(env: Record<string, string> = {}): LaunchConfig {
+export function config(env: Record<string, string> = {}): Config {
   return loadConfig({
     AUTO_SCALING_GROUP_NAME: 'my-asg',
     SUBNET_MAP: JSON.stringify({ [AZ]: SUBNET, 'us-east-1b': OTHER_SUBNET }),
@@ -35,15 +36,16 @@ export function config(env: Record<string, string> = {}): LaunchConfig {
 }
 
 /** Deps with a manual clock (waits are instant) and fixed jitter. */
-export function deps(cfg: LaunchConfig = config()) {
+export function deps(cfg: Config = config()) {
   const clock = manualClock();
-  const launchDeps: LaunchDeps = {
+  const launchDeps: HandlerDeps = {
     ec2: new EC2Client({ region: 'us-east-1' }),
     autoscaling: new AutoScalingClient({ region: 'us-east-1' }),
     logger: silentLogger,
     clock,
     random: () => 0.5,
     catalog: createSubnetCatalog(cfg.attachments),
+    metrics: recordingMetrics(),
   };
   const deadlines = { work: Deadline.in(50_000, clock), finish: Deadline.in(59_000, clock) };
   return { deps: launchDeps, clock, deadlines, config: cfg };

@@ -7,6 +7,7 @@ import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { loadConfig } from '../../src/config.ts';
 import { createHandler } from '../../src/create-handler.ts';
 import { createSubnetCatalog } from '../../src/subnets.ts';
+import { recordingMetrics } from './metrics.ts';
 
 export const GROUP = 'web-asg';
 export const HOOK = 'eni-attach-launch';
@@ -23,6 +24,7 @@ export function emulatorHandler(emu: Emulator, env: Record<string, string>) {
       logger: silentLogger,
       clock: systemClock,
       catalog: createSubnetCatalog(config.attachments),
+      metrics: recordingMetrics(),
     },
     config,
   );

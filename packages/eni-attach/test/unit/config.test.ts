@@ -25,6 +25,7 @@ describe('launch configuration', () => {
       attachments: [{ deviceIndex: 1, subnetMap: { 'us-east-1a': SUBNET }, securityGroupIds: [SG] }],
       eniTags: {},
       heartbeatIntervalMs: 60_000,
+      deadlineMarginMs: 1_000,
     });
   });
 
@@ -150,7 +151,12 @@ describe('sweeper configuration', () => {
   };
 
   it('defaults to a 30 minute grace period, deleting, at most 100 per run, with the template’s limits', () => {
-    expect(loadSweeperConfig(TEMPLATE)).toEqual({ graceMs: 1_800_000, dryRun: false, maxDeletes: 100 });
+    expect(loadSweeperConfig(TEMPLATE)).toEqual({
+      graceMs: 1_800_000,
+      dryRun: false,
+      maxDeletes: 100,
+      deadlineMarginMs: 2_000,
+    });
     // The template passes an empty SweepGraceMinutes for "derive it".
     expect(loadSweeperConfig({ ...TEMPLATE, SWEEP_GRACE_MINUTES: '' }).graceMs).toBe(1_800_000);
   });

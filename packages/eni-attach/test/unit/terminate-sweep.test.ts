@@ -34,6 +34,7 @@ import {
   VPC,
   validWorld,
 } from '../support/fixtures.ts';
+import { recordingMetrics } from '../support/metrics.ts';
 
 beforeEach(() => {
   ec2Mock.reset();
@@ -111,9 +112,10 @@ describe('orphan sweeper', () => {
       ],
     });
     ec2Mock.on(DeleteNetworkInterfaceCommand).resolves({});
+    const metrics = recordingMetrics();
     const sweep = createSweeperHandler(
-      { ec2: deps().deps.ec2, logger: silentLogger, clock },
-      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 10 },
+      { ec2: deps().deps.ec2, logger: silentLogger, clock, metrics },
+      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 10, deadlineMarginMs: 2_000 },
     );
 
     // Act
@@ -132,6 +134,11 @@ describe('orphan sweeper', () => {
       'eni-0notime000000000',
     ]);
     expect(ec2Mock).toHaveReceivedCommandTimes(DeleteNetworkInterfaceCommand, 1);
+    expect(metrics.added).toEqual([
+      { name: 'OrphansDeleted', value: 1 },
+      { name: 'OrphanDeletesFailed', value: 0 },
+    ]);
+    expect(metrics.published).toBe(1);
   });
 
   it('keeps an ENI that got attached meanwhile and stops at SWEEP_MAX_DELETES', async () => {
@@ -148,9 +155,10 @@ describe('orphan sweeper', () => {
       .on(DeleteNetworkInterfaceCommand)
       .rejectsOnce(awsError('InvalidNetworkInterface.InUse'))
       .resolves({});
+    const metrics = recordingMetrics();
     const sweep = createSweeperHandler(
-      { ec2: deps().deps.ec2, logger: silentLogger, clock },
-      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 2 },
+      { ec2: deps().deps.ec2, logger: silentLogger, clock, metrics },
+      { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 2, deadlineMarginMs: 2_000 },
     );
 
     // Act
@@ -160,6 +168,7 @@ describe('orphan sweeper', () => {
     expect(report.kept.map((d) => d.networkInterfaceId)).toEqual(['eni-0a00000000000000']);
     expect(report.deleted.map((d) => d.networkInterfaceId)).toEqual(['eni-0b00000000000000']);
     expect(report.truncated).toBe(true);
+    expect(metrics.published).toBe(1);
   });
 });
 
@@ -293,5 +302,18 @@ describe('handler', () => {
     // Assess
     expect(d.work.remaining()).toBe(52_000);
     expect(d.finish.remaining()).toBe(59_000);
+  });
+
+  it('keeps the configured deadlineMarginMs before the Lambda deadline, at most a twentieth of a short timeout', () => {
+    // Prepare
+    const clock = manualClock();
+
+    // Act
+    const long = deadlinesFor(fakeContext(60_000, clock.now), clock, 2_500);
+    const short = deadlinesFor(fakeContext(10_000, clock.now), clock, 2_500);
+
+    // Assess
+    expect(long.finish.remaining()).toBe(57_500);
+    expect(short.finish.remaining()).toBe(9_500);
   });
 });
