@@ -77,7 +77,8 @@ describe('Lambda mode handler', () => {
 
     // Assess
     expect(result).toMatchObject({
-      status: 'attached',
+      status: 'done',
+      action: 'attached',
       instanceId,
       privateIp: '10.0.0.4',
       hostname: 'server-a1',
@@ -116,7 +117,7 @@ describe('Lambda mode handler', () => {
 
     // Assess
     expect(again).toMatchObject({
-      status: 'already-held',
+      status: 'already-done',
       networkInterfaceId: (first as { networkInterfaceId: string }).networkInterfaceId,
       attempts: 0,
     });
@@ -137,7 +138,7 @@ describe('Lambda mode handler', () => {
     const result = await handler()(lifecycleEvent('launch', { instanceId }), context());
 
     // Assess: a normal return (no Lambda retry), the ENI stays with the instance, the metric says what happened
-    expect(result).toMatchObject({ status: 'attached', instanceId });
+    expect(result).toMatchObject({ status: 'done', action: 'attached', instanceId });
     expect(metrics.added).toContainEqual(['LifecycleActionEnded', 1]);
   });
 
@@ -153,7 +154,7 @@ describe('Lambda mode handler', () => {
     const result = await handler()(lifecycleEvent('launch', { instanceId }), context());
 
     // Assess
-    expect(result).toMatchObject({ status: 'inactive', instanceId });
+    expect(result).toMatchObject({ status: 'ended', instanceId });
     expect(fake.ec2Mock).not.toHaveReceivedCommand(AttachNetworkInterfaceCommand);
     expect(metrics.added).toEqual([['LifecycleActionEnded', 1]]);
   });
@@ -175,7 +176,7 @@ describe('Lambda mode handler', () => {
     const result = await handler()(event, context());
 
     // Assess
-    expect(result).toMatchObject({ status: 'already-held', hostname: 'server-a1' });
+    expect(result).toMatchObject({ status: 'already-done', hostname: 'server-a1' });
     expect(fake.instanceTags.get(instanceId)).toEqual({ HostName: 'server-a1' });
     expect(fake.completions.map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
   });
@@ -264,10 +265,11 @@ describe('Lambda mode handler', () => {
 
     // Assess
     expect(result).toMatchObject({
-      status: 'detached',
+      status: 'done',
+      action: 'detached',
       networkInterfaceIds: [expect.stringMatching(/^eni-/)],
     });
-    expect(again).toMatchObject({ status: 'detached', networkInterfaceIds: [] });
+    expect(again).toMatchObject({ status: 'done', action: 'detached', networkInterfaceIds: [] });
     expect(fake.ec2Mock).toHaveReceivedCommandTimes(DetachNetworkInterfaceCommand, 1);
     expect([...fake.enis.values()].filter((e) => e.tags.HostName && !e.attachment)).toHaveLength(1);
     expect(fake.completions.map((c) => [c.LifecycleHookName, c.LifecycleActionResult])).toEqual([
