@@ -149,14 +149,9 @@ function previousHandler(clients: HandlerClients, config: Config): Handler {
   const pool = poolOf(config);
   const deps = { ec2: clients.ec2, clock: systemClock, logger: silentLogger };
   return async (event, context) => {
-    const action = acceptLifecycleEvent(event, silentLogger, lifecycleScopeOf(config));
+    const action = acceptLifecycleEvent(event, silentLogger, config.scope);
     if (isRejected(action) || action.kind !== 'launch') throw new Error('not a launch event');
-    const deadline = Deadline.fromContext(
-      context,
-      10_000,
-      systemClock,
-      config.ATTACH_TIMEOUT_SECONDS * 1_000,
-    );
+    const deadline = Deadline.fromContext(context, 10_000, systemClock, config.attachTimeoutMs);
     const live = await confirmLifecycleActionLive(clients.autoscaling, action, {
       deadline,
       clock: systemClock,

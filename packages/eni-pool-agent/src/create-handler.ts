@@ -11,7 +11,6 @@ import {
   LIFECYCLE_ACTION_ENDED_METRIC,
   type LifecycleAction,
   type LifecycleResult,
-  lifecycleScopeOf,
   type RejectedEvent,
 } from '@netkit/aws-core/lifecycle';
 import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metrics';
@@ -21,9 +20,6 @@ import { type Clock, Deadline, type LambdaContextLike, retryTransient } from '@n
 import { type Allocation, allocate, type CoreDeps, describePool, ec2Call, release } from './allocate.ts';
 import { type Config, type Pool, poolOf } from './config.ts';
 import { AttachTimeoutError, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
-
-/** Time kept back from the Lambda deadline to complete the lifecycle action (and clean up). */
-export const COMPLETION_MARGIN_MS = 10_000;
 
 export interface HandlerDeps {
   ec2: EC2Client;
@@ -61,7 +57,7 @@ type Recorder = Pick<Metrics, 'addMetric'>;
 export function createHandler(deps: HandlerDeps, config: Config) {
   const pool = poolOf(config);
   return async function handler(event: unknown, context: LambdaContextLike): Promise<HandlerResult> {
-    const action = acceptLifecycleEvent(event, deps.logger, lifecycleScopeOf(config));
+    const action = acceptLifecycleEvent(event, deps.logger, config.scope);
     if (isRejected(action)) return action;
     // Powertools warns when publishing nothing: only publish when this invocation recorded a metric.
     let recorded = false;
@@ -109,9 +105,9 @@ class Invocation {
   private workDeadline(): Deadline {
     return Deadline.fromContext(
       this.context,
-      COMPLETION_MARGIN_MS,
+      this.config.deadlineMarginMs,
       this.deps.clock,
-      this.config.ATTACH_TIMEOUT_SECONDS * 1_000,
+      this.config.attachTimeoutMs,
     );
   }
 
@@ -248,12 +244,12 @@ class Invocation {
 
   async terminate(): Promise<HandlerResult> {
     const { action, instanceId, config } = this;
-    if (!config.DETACH_ON_TERMINATE || !isLeavingGroup(action)) {
+    if (!config.detachOnTerminate || !isLeavingGroup(action)) {
       await this.complete('CONTINUE');
       return {
         status: 'skipped',
         instanceId,
-        reason: config.DETACH_ON_TERMINATE ? 'not leaving the group' : 'DETACH_ON_TERMINATE=false',
+        reason: config.detachOnTerminate ? 'not leaving the group' : 'DETACH_ON_TERMINATE=false',
       };
     }
     const released = await release(instanceId, this.pool, this.core, this.workDeadline());

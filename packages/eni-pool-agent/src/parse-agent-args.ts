@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { integer, optional, parseConfig } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type PoolConfig, poolSpec } from './config.ts';
+import { type PoolConfig, poolSpec, toPoolConfig } from './config.ts';
 import { UsageError } from './errors.ts';
 import type { AgentOptions } from './run-agent.ts';
 
@@ -58,7 +58,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
       '--on-failure shutdown cannot be used with --hostname-from-tag: in Lambda mode the launch hook decides the instance’s fate, and a warm-pool boot never gets the tag',
     );
   }
-  const hookTimeoutSeconds = parseHookTimeout(mode, values, env);
+  const hookTimeoutMs = parseHookTimeout(mode, values, env);
   const config = parsePoolSettings(mode, mergeFlags(values, env));
   return {
     help: false,
@@ -68,7 +68,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
       setHostname: values['no-hostname'] !== true,
       onFailure,
       config,
-      ...(hookTimeoutSeconds === undefined ? {} : { hookTimeoutSeconds }),
+      ...(hookTimeoutMs === undefined ? {} : { hookTimeoutMs }),
     },
   };
 }
@@ -129,7 +129,7 @@ function parseHookTimeout(
   }
   const raw = typeof values['hook-timeout'] === 'string' ? values['hook-timeout'] : env.HOOK_TIMEOUT_SECONDS;
   try {
-    return parseConfig(hookTimeoutSpec, { HOOK_TIMEOUT_SECONDS: raw }).HOOK_TIMEOUT_SECONDS;
+    return parseConfig(hookTimeoutSpec, { HOOK_TIMEOUT_SECONDS: raw }).HOOK_TIMEOUT_SECONDS * 1_000;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     throw new UsageError(
@@ -144,9 +144,9 @@ function parsePoolSettings(
   merged: Record<string, string | undefined>,
 ): PoolConfig {
   try {
-    if (mode === 'attach') return parseConfig(poolSpec, merged);
+    if (mode === 'attach') return toPoolConfig(parseConfig(poolSpec, merged));
     const { ENI_POOL_TAGS: _unused, ...rest } = poolSpec;
-    return { ENI_POOL_TAGS: {}, ...parseConfig(rest, merged) };
+    return toPoolConfig({ ENI_POOL_TAGS: {}, ...parseConfig(rest, merged) });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const named = error.issues

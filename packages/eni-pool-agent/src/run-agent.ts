@@ -35,7 +35,7 @@ export interface AgentOptions {
   /** The pool settings (attach mode) or just HOSTNAME_TAG (hostname-from-tag). */
   config: PoolConfig;
   /** hostname-from-tag: how long to wait for the tag (the launch hook's HeartbeatTimeout). */
-  hookTimeoutSeconds?: number;
+  hookTimeoutMs?: number;
 }
 
 export interface AgentDeps {
@@ -70,11 +70,11 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
   try {
     const identity = await deps.imds.identity();
     Object.assign(report, identity);
-    const waitSeconds =
+    const waitMs =
       options.mode === 'hostname-from-tag'
-        ? (options.hookTimeoutSeconds ?? options.config.ATTACH_TIMEOUT_SECONDS)
-        : options.config.ATTACH_TIMEOUT_SECONDS;
-    const deadline = Deadline.in(waitSeconds * 1_000, deps.clock);
+        ? (options.hookTimeoutMs ?? options.config.attachTimeoutMs)
+        : options.config.attachTimeoutMs;
+    const deadline = Deadline.in(waitMs, deps.clock);
     const hostname =
       options.mode === 'hostname-from-tag'
         ? await waitForHostnameTag(options, deps, deadline, report)
@@ -104,7 +104,7 @@ async function waitForHostnameTag(
   deadline: Deadline,
   report: AgentReport,
 ): Promise<string> {
-  const tag = options.config.HOSTNAME_TAG;
+  const tag = options.config.hostnameTag;
   const hostname = await pollUntil(async () => (await deps.imds.instanceTag(tag)) || undefined, {
     deadline,
     clock: deps.clock,

@@ -283,7 +283,7 @@ describe('Lambda mode handler', () => {
     const instanceId = fake.addInstance(AZ);
     await handler()(lifecycleEvent('launch', { instanceId }), context());
 
-    const result = await handler({ DETACH_ON_TERMINATE: false })(
+    const result = await handler({ detachOnTerminate: false })(
       lifecycleEvent('terminate', { instanceId }),
       context(),
     );
@@ -296,13 +296,13 @@ describe('Lambda mode handler', () => {
 describe('Lambda mode configuration', () => {
   it('applies the documented defaults', () => {
     expect(loadConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', AUTO_SCALING_GROUP_NAME: 'my-asg' })).toEqual({
-      ENI_POOL_TAGS: { Pool: 'a' },
-      AUTO_SCALING_GROUP_NAME: 'my-asg',
-      LIFECYCLE_HOOK_NAMES: undefined,
-      HOSTNAME_TAG: 'HostName',
-      DEVICE_INDEX: 1,
-      ATTACH_TIMEOUT_SECONDS: 120,
-      DETACH_ON_TERMINATE: true,
+      poolTags: { Pool: 'a' },
+      scope: { groupName: 'my-asg' },
+      hostnameTag: 'HostName',
+      deviceIndex: 1,
+      attachTimeoutMs: 120_000,
+      detachOnTerminate: true,
+      deadlineMarginMs: 10_000,
     });
   });
 
@@ -340,7 +340,7 @@ describe('Lambda mode configuration', () => {
     for (const key of ['HostName', 'netkit:hostname', 'host-name.v2', 'a@b,c=d+e_f']) {
       expect(
         loadConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: key, AUTO_SCALING_GROUP_NAME: 'g' })
-          .HOSTNAME_TAG,
+          .hostnameTag,
       ).toBe(key);
     }
   });
