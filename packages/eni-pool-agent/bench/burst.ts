@@ -21,7 +21,6 @@ import {
   completeLifecycleAction,
   confirmLifecycleActionLive,
   isRejected,
-  lifecycleScopeOf,
 } from '@netkit/aws-core/lifecycle';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { Deadline, systemClock } from '@netkit/aws-core/retry';
