@@ -21,14 +21,13 @@ import {
   completeLifecycleAction,
   confirmLifecycleActionLive,
   isRejected,
-  lifecycleScopeOf,
 } from '@netkit/aws-core/lifecycle';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { Deadline, systemClock } from '@netkit/aws-core/retry';
 import type { Benchmark, BenchResult, BenchTable } from '@netkit/bench';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
 import { type Config, loadConfig, poolOf } from '../src/config.ts';
-import { createHandler, type HandlerResult } from '../src/create-handler.ts';
+import { createHandler, type HandlerDeps, type HandlerResult } from '../src/create-handler.ts';
 import { buildWorld, GROUP, HOOK, launch, POOL_TAGS, type Zone } from '../test/support/world.ts';
 import { allocate as previousAllocate } from './previous-allocate.ts';
 
@@ -122,6 +121,11 @@ async function setup(emu: Emulator, launchesPerAz: number, poolPerAz: number) {
   return { ec2, instances, azOf };
 }
 
+const noMetrics = {
+  addMetric: () => {},
+  publishStoredMetrics: () => {},
+} as unknown as HandlerDeps['metrics'];
+
 type Handler = (
   event: LaunchEvent,
   context: { getRemainingTimeInMillis(): number },
@@ -144,20 +148,15 @@ function previousHandler(clients: HandlerClients, config: Config): Handler {
   const pool = poolOf(config);
   const deps = { ec2: clients.ec2, clock: systemClock, logger: silentLogger };
   return async (event, context) => {
-    const action = acceptLifecycleEvent(event, silentLogger, lifecycleScopeOf(config));
+    const action = acceptLifecycleEvent(event, silentLogger, config.scope);
     if (isRejected(action) || action.kind !== 'launch') throw new Error('not a launch event');
-    const deadline = Deadline.fromContext(
-      context,
-      10_000,
-      systemClock,
-      config.ATTACH_TIMEOUT_SECONDS * 1_000,
-    );
+    const deadline = Deadline.fromContext(context, 10_000, systemClock, config.attachTimeoutMs);
     const live = await confirmLifecycleActionLive(clients.autoscaling, action, {
       deadline,
       clock: systemClock,
       logger: silentLogger,
     });
-    if (live === 'inactive') return { status: 'inactive', instanceId: action.instanceId, reason: 'inactive' };
+    if (live === 'inactive') return { status: 'ended', instanceId: action.instanceId, reason: 'inactive' };
     const allocation = await previousAllocate({ instanceId: action.instanceId }, pool, deps, deadline);
     const hostname = allocation.eni.hostname;
     if (hostname !== undefined) {
@@ -174,7 +173,7 @@ function previousHandler(clients: HandlerClients, config: Config): Handler {
       completeLifecycleAction(clients.autoscaling, action, 'CONTINUE', silentLogger),
     );
     return {
-      status: allocation.outcome,
+      status: allocation.outcome === 'attached' ? 'done' : 'already-done',
       instanceId: action.instanceId,
       networkInterfaceId: allocation.eni.networkInterfaceId,
       privateIp: allocation.eni.privateIp,
@@ -248,7 +247,10 @@ async function runOurs(
       const handler: Handler =
         algorithm === 'previous'
           ? previousHandler(clients, config)
-          : createHandler({ ...clients, logger: silentLogger, clock: systemClock }, config);
+          : createHandler(
+              { ...clients, logger: silentLogger, clock: systemClock, metrics: noMetrics },
+              config,
+            );
       const started = Date.now();
       const context = { getRemainingTimeInMillis: () => 900_000 - (Date.now() - started) };
       return handler(event, context).catch(
@@ -269,7 +271,7 @@ async function runOurs(
   const continuedIds = new Set(completions.filter((c) => c.result === 'CONTINUE').map((c) => c.instanceId));
   const continued = instances.filter((id) => continuedIds.has(id)).length;
   const errors: Record<string, number> = {};
-  for (const r of results) if ('reason' in r) errors[r.reason] = (errors[r.reason] ?? 0) + 1;
+  for (const r of results) if (r.reason !== undefined) errors[r.reason] = (errors[r.reason] ?? 0) + 1;
   const state = await audit(ec2, instances, claimed);
   const ec2Calls = Object.entries(calls)
     .filter(([k]) => k.startsWith('ec2:'))

@@ -150,7 +150,7 @@ const scenario: Scenario = {
         `  ${row.instance}  ${row.az}  ${row.ip.padEnd(10)}  ${row.hostname}  (attach attempts ${row.attempts})`,
       );
     }
-    checks.everyLaunchAttached = results.every((r) => r.status === 'attached');
+    checks.everyLaunchAttached = results.every((r) => r.status === 'done');
     checks.oneEniPerInstance =
       new Set(holders).size === instances.length && holders.length === instances.length;
     checks.ownAz = instances.every((id, i) => {
@@ -192,7 +192,7 @@ const scenario: Scenario = {
     const redeliveryCalls = await emulator.calls();
     checks.redeliveryChangesNothing =
       // The actions were completed: the heartbeat before any change finds them inactive.
-      redelivered.every((r) => r.status === 'inactive') &&
+      redelivered.every((r) => r.status === 'ended') &&
       redeliveryCalls['ec2:AttachNetworkInterface'] === undefined &&
       JSON.stringify((await poolEnis()).map((ni) => [ni.NetworkInterfaceId, ni.Attachment?.InstanceId])) ===
         before;
@@ -207,7 +207,7 @@ const scenario: Scenario = {
       handler(await begin('terminate', lowest.instanceId), context(60_000)),
     )) as { status: string; networkInterfaceIds?: string[] };
     await terminate(ec2, [lowest.instanceId]);
-    checks.terminateReturnsEni = detached.status === 'detached' && detached.networkInterfaceIds?.length === 1;
+    checks.terminateReturnsEni = detached.status === 'done' && detached.networkInterfaceIds?.length === 1;
 
     // 5. The on-instance agent (dist/agent.mjs) on a new instance, with a local IMDSv2 stand-in.
     const [agentInstance] = await launch(ec2, zones[0]!.subnetId, 1);

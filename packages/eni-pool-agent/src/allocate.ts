@@ -10,15 +10,9 @@ import {
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
-import {
-  DeadlineExceededError,
-  describeError,
-  isAwsError,
-  isNotFoundError,
-  isThrottlingError,
-} from '@netkit/aws-core/errors';
+import { DeadlineExceededError, describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { backoffDelay, type Clock, Deadline, pollUntil, retry } from '@netkit/aws-core/retry';
+import { type Clock, Deadline, pollUntil, retryTransient } from '@netkit/aws-core/retry';
 import { fromTagList, hasAllTags, tagFilters } from '@netkit/aws-core/tags';
 import { claimPick, type Launch } from './claim-order.ts';
 import type { Pool } from './config.ts';
@@ -113,15 +107,18 @@ export function byPrivateIp(a: PoolEni, b: PoolEni): number {
   return compareIps(a.privateIp, b.privateIp) || a.networkInterfaceId.localeCompare(b.networkInterfaceId);
 }
 
-/** Run an EC2 call, retrying throttling (and any extra `retryable`) with backoff until the deadline. */
+/**
+ * Run an EC2 call, retrying transient errors (throttling, 5xx, network; plus the call's own
+ * `transient` error names) with backoff until the deadline.
+ */
 export function ec2Call<T>(
   fn: () => Promise<T>,
   deps: Pick<CoreDeps, 'clock' | 'random'>,
   deadline: Deadline,
-  retryable: (error: unknown) => boolean = () => false,
+  transient: readonly string[] = [],
 ): Promise<T> {
-  return retry(fn, {
-    retryable: (error) => isThrottlingError(error) || retryable(error),
+  return retryTransient(fn, {
+    transient,
     deadline,
     clock: deps.clock,
     baseMs: 250,
@@ -217,24 +214,43 @@ export async function inspectVisibleInstance(
   instanceId: string,
   deadline: Deadline,
 ): Promise<InstanceView> {
-  const window = earliest(deadline, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, deps.clock));
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await inspectInstance(deps, pool, instanceId, deadline);
-    } catch (error) {
-      if (!(error instanceof InstanceNotFoundError)) throw error;
-      const delay = Math.min(
-        backoffDelay(attempt, { baseMs: 500, maxMs: 4_000, ...(deps.random ? { random: deps.random } : {}) }),
-        window.remaining(),
-      );
-      if (delay <= 0 || window.expired()) throw error;
-      deps.logger.info('EC2 does not list the instance yet (eventual consistency); describing again', {
-        instanceId,
-        delayMs: delay,
-      });
-      await deps.clock.sleep(delay);
-    }
+  let notFound: InstanceNotFoundError | undefined;
+  try {
+    return await pollUntil(
+      async () => {
+        try {
+          return await inspectInstance(deps, pool, instanceId, deadline);
+        } catch (error) {
+          if (!(error instanceof InstanceNotFoundError)) throw error;
+          notFound = error;
+          return undefined;
+        }
+      },
+      {
+        deadline: earliest(deadline, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, deps.clock)),
+        clock: deps.clock,
+        what: `${instanceId} to be listed`,
+        ...jitter(deps, 500, 4_000),
+        onWait: (_attempt, delayMs) => logNotListedYet(deps, instanceId, delayMs),
+      },
+    );
+  } catch (error) {
+    // Out of time: the instance really is gone; say so rather than "timed out".
+    if (error instanceof DeadlineExceededError && notFound !== undefined) throw notFound;
+    throw error;
   }
+}
+
+/** Backoff options for a wait, with the injected randomness when there is one. */
+function jitter(deps: Pick<CoreDeps, 'random'>, baseMs: number, maxMs: number) {
+  return { baseMs, maxMs, ...(deps.random ? { random: deps.random } : {}) };
+}
+
+function logNotListedYet(deps: CoreDeps, instanceId: string, delayMs: number): void {
+  deps.logger.info('EC2 does not list the instance yet (eventual consistency); describing again', {
+    instanceId,
+    delayMs,
+  });
 }
 
 /**
@@ -247,21 +263,28 @@ async function settleRace(
   instanceId: string,
   deadline: Deadline,
 ): Promise<InstanceView | undefined> {
-  const window = earliest(deadline, Deadline.in(RACE_SETTLE_MS, deps.clock));
-  for (let attempt = 0; ; attempt++) {
-    let view: InstanceView | undefined;
-    try {
-      view = await inspectInstance(deps, pool, instanceId, deadline);
-    } catch (error) {
-      if (!(error instanceof InstanceNotFoundError)) throw error;
-    }
-    if (view !== undefined && (view.held.length > 0 || view.occupant !== undefined)) return view;
-    const delay = Math.min(
-      backoffDelay(attempt, { baseMs: 250, maxMs: 2_000, ...(deps.random ? { random: deps.random } : {}) }),
-      window.remaining(),
+  let view: InstanceView | undefined;
+  try {
+    return await pollUntil(
+      async () => {
+        view = undefined;
+        try {
+          view = await inspectInstance(deps, pool, instanceId, deadline);
+        } catch (error) {
+          if (!(error instanceof InstanceNotFoundError)) throw error;
+        }
+        return view !== undefined && (view.held.length > 0 || view.occupant !== undefined) ? view : undefined;
+      },
+      {
+        deadline: earliest(deadline, Deadline.in(RACE_SETTLE_MS, deps.clock)),
+        clock: deps.clock,
+        what: `the device index race on ${instanceId} to settle`,
+        ...jitter(deps, 250, 2_000),
+      },
     );
-    if (delay <= 0 || window.expired()) return view;
-    await deps.clock.sleep(delay);
+  } catch (error) {
+    if (error instanceof DeadlineExceededError) return view;
+    throw error;
   }
 }
 
@@ -425,43 +448,46 @@ export async function observeLaunches(
   groupName: string | undefined,
   deadline: Deadline,
 ): Promise<LaunchView> {
-  const window = earliest(deadline, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, deps.clock));
-  for (let attempt = 0; ; attempt++) {
-    if (groupName !== undefined) {
-      const listed = await describeGroup(deps, groupName, undefined, deadline);
-      const self = listed.find((i) => i.InstanceId === instanceId);
-      const az = self?.Placement?.AvailabilityZone;
-      if (self !== undefined && az !== undefined) return toLaunchView(self, listed, az);
-    }
-    const described = await describeInstances(deps, deadline, [
-      { Name: 'instance-id', Values: [instanceId] },
-    ]);
-    const self = described.find((i) => i.InstanceId === instanceId);
-    const az = self?.Placement?.AvailabilityZone;
-    if (self !== undefined && az !== undefined) {
-      const state = self.State?.Name ?? '';
-      if (state === 'shutting-down' || state === 'terminated') {
-        throw new InstanceNotFoundError(`Instance ${instanceId} is ${state}`);
-      }
-      const group = fromTagList(self.Tags)[GROUP_TAG];
-      if (group === undefined) return toLaunchView(self, [self], az);
-      return toLaunchView(self, await describeGroup(deps, group, az, deadline), az);
-    }
-    const delay = Math.min(
-      backoffDelay(attempt, { baseMs: 500, maxMs: 4_000, ...(deps.random ? { random: deps.random } : {}) }),
-      window.remaining(),
-    );
-    if (delay <= 0 || window.expired()) {
-      throw new InstanceNotFoundError(
-        `Instance ${instanceId} is not listed by EC2: it does not exist, is terminated or is in another Region`,
-      );
-    }
-    deps.logger.info('EC2 does not list the instance yet (eventual consistency); describing again', {
-      instanceId,
-      delayMs: delay,
+  try {
+    return await pollUntil(() => describeLaunches(deps, instanceId, groupName, deadline), {
+      deadline: earliest(deadline, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, deps.clock)),
+      clock: deps.clock,
+      what: `${instanceId} to be listed`,
+      ...jitter(deps, 500, 4_000),
+      onWait: (_attempt, delayMs) => logNotListedYet(deps, instanceId, delayMs),
     });
-    await deps.clock.sleep(delay);
+  } catch (error) {
+    if (!(error instanceof DeadlineExceededError)) throw error;
+    throw new InstanceNotFoundError(
+      `Instance ${instanceId} is not listed by EC2: it does not exist, is terminated or is in another Region`,
+    );
   }
+}
+
+/** One look at the instance and its group's launches; undefined while EC2 does not list it. */
+async function describeLaunches(
+  deps: CoreDeps,
+  instanceId: string,
+  groupName: string | undefined,
+  deadline: Deadline,
+): Promise<LaunchView | undefined> {
+  if (groupName !== undefined) {
+    const listed = await describeGroup(deps, groupName, undefined, deadline);
+    const self = listed.find((i) => i.InstanceId === instanceId);
+    const az = self?.Placement?.AvailabilityZone;
+    if (self !== undefined && az !== undefined) return toLaunchView(self, listed, az);
+  }
+  const described = await describeInstances(deps, deadline, [{ Name: 'instance-id', Values: [instanceId] }]);
+  const self = described.find((i) => i.InstanceId === instanceId);
+  const az = self?.Placement?.AvailabilityZone;
+  if (self === undefined || az === undefined) return undefined;
+  const state = self.State?.Name ?? '';
+  if (state === 'shutting-down' || state === 'terminated') {
+    throw new InstanceNotFoundError(`Instance ${instanceId} is ${state}`);
+  }
+  const group = fromTagList(self.Tags)[GROUP_TAG];
+  if (group === undefined) return toLaunchView(self, [self], az);
+  return toLaunchView(self, await describeGroup(deps, group, az, deadline), az);
 }
 
 /** After losing an attach: wait a random 0..min(2 s, 250 ms * 2^(k-1)) so the winners' attaches show. */
@@ -482,206 +508,279 @@ export function collisionDelay(collisions: number, random: () => number): number
  *
  * Idempotent: an instance that already holds a pool ENI gets it back with no attach.
  */
-export async function allocate(
+export function allocate(
   input: { instanceId: string; availabilityZone?: string; groupName?: string },
   pool: Pool,
   deps: CoreDeps,
   deadline: Deadline,
 ): Promise<Allocation> {
-  const { instanceId } = input;
-  const random = deps.random ?? Math.random;
-  let launches: LaunchView | undefined;
-  try {
-    launches = await observeLaunches(deps, instanceId, input.groupName, deadline);
-  } catch (error) {
-    if (!isAwsError(error, 'UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException')) throw error;
-    deps.logger.warn(
-      'Not allowed to call ec2:DescribeInstances; claiming without the claim order (add the permission to spread concurrent launches)',
-      { instanceId, error: describeError(error) },
-    );
-  }
-  // Without the launch view, the instance's own interfaces tell its AZ and what it holds.
-  const fallback =
-    launches === undefined ? await inspectVisibleInstance(deps, pool, instanceId, deadline) : undefined;
-  const availabilityZone = launches?.availabilityZone ?? fallback!.availabilityZone;
-  if (input.availabilityZone !== undefined && input.availabilityZone !== availabilityZone) {
-    deps.logger.warn('Instance metadata and EC2 disagree on the Availability Zone; using EC2', {
-      instanceId,
-      metadata: input.availabilityZone,
-      ec2: availabilityZone,
-    });
-  }
-  const self: Launch = launches?.self ?? { instanceId, launchTime: 0 };
+  return new Claim(input, pool, deps, deadline).run();
+}
 
-  let attempts = 0;
-  let collisions = 0;
-  let emptyPolls = 0;
-  for (;;) {
-    // Every pool ENI in the AZ: the free ones, and which launches are served already.
-    const snapshot = await describePool(deps, pool, availabilityZone, deadline, false);
-    const held = snapshot.find((e) => e.attachment?.instanceId === instanceId) ?? fallback?.held[0];
+/** A free pool ENI to attach, where it stands in the claim order. */
+type Chosen = { eni: PoolEni; rank: number; unserved: number };
+
+/** One allocation's steps: see the launches, pick a free ENI, attach it, confirm it (or clean up). */
+class Claim {
+  private readonly instanceId: string;
+  private readonly random: () => number;
+  private launches: LaunchView | undefined;
+  /** Without the launch view, the instance's own interfaces tell its AZ and what it holds. */
+  private fallback: InstanceView | undefined;
+  private availabilityZone = '';
+  private self: Launch;
+  private attempts = 0;
+  private collisions = 0;
+
+  constructor(
+    private readonly input: { instanceId: string; availabilityZone?: string; groupName?: string },
+    private readonly pool: Pool,
+    private readonly deps: CoreDeps,
+    private readonly deadline: Deadline,
+  ) {
+    this.instanceId = input.instanceId;
+    this.random = deps.random ?? Math.random;
+    this.self = { instanceId: input.instanceId, launchTime: 0 };
+  }
+
+  async run(): Promise<Allocation> {
+    await this.observe();
+    for (;;) {
+      const next = await this.nextPick();
+      if ('outcome' in next) return next;
+      if (this.deadline.expired()) {
+        throw new DeadlineExceededError(
+          `Gave up claiming a pool ENI for ${this.instanceId} after ${this.attempts} attach attempts`,
+        );
+      }
+      this.attempts++;
+      const attached = await this.attach(next);
+      if (attached === undefined) continue;
+      if (typeof attached !== 'string') return attached;
+      return this.confirm(next, attached);
+    }
+  }
+
+  /** The instance's AZ and the launches it competes with (or, without the permission, its interfaces). */
+  private async observe(): Promise<void> {
+    const { deps, instanceId } = this;
+    try {
+      this.launches = await observeLaunches(deps, instanceId, this.input.groupName, this.deadline);
+    } catch (error) {
+      if (!isAwsError(error, 'UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException')) throw error;
+      deps.logger.warn(
+        'Not allowed to call ec2:DescribeInstances; claiming without the claim order (add the permission to spread concurrent launches)',
+        { instanceId, error: describeError(error) },
+      );
+    }
+    if (this.launches === undefined) {
+      this.fallback = await inspectVisibleInstance(deps, this.pool, instanceId, this.deadline);
+    }
+    this.availabilityZone = this.launches?.availabilityZone ?? this.fallback!.availabilityZone;
+    const metadata = this.input.availabilityZone;
+    if (metadata !== undefined && metadata !== this.availabilityZone) {
+      deps.logger.warn('Instance metadata and EC2 disagree on the Availability Zone; using EC2', {
+        instanceId,
+        metadata,
+        ec2: this.availabilityZone,
+      });
+    }
+    if (this.launches !== undefined) this.self = this.launches.self;
+  }
+
+  /** The ENI to attach next, waiting (with backoff) while the pool has none free; or the ENI already held. */
+  private async nextPick(): Promise<Chosen | Allocation> {
+    try {
+      return await pollUntil(() => this.lookAtPool(), {
+        deadline: this.deadline,
+        clock: this.deps.clock,
+        what: 'a free pool ENI',
+        baseMs: 1_000,
+        maxMs: 10_000,
+        random: this.random,
+        onWait: (_attempt, delayMs) =>
+          this.deps.logger.info('No available pool ENI yet; waiting', {
+            instanceId: this.instanceId,
+            availabilityZone: this.availabilityZone,
+            delayMs,
+          }),
+      });
+    } catch (error) {
+      if (!(error instanceof DeadlineExceededError)) throw error;
+      throw new PoolExhaustedError(
+        `No available pool ENI in ${this.availabilityZone} for ${this.instanceId} (pool tags ${JSON.stringify(this.pool.tags)}); add ENIs to the pool or lower the group's capacity`,
+        this.availabilityZone,
+      );
+    }
+  }
+
+  /** One look at every pool ENI in the AZ: the free ones, and which launches are served already. */
+  private async lookAtPool(): Promise<Chosen | Allocation | undefined> {
+    const { deps, pool, instanceId, launches } = this;
+    const snapshot = await describePool(deps, pool, this.availabilityZone, this.deadline, false);
+    const held = snapshot.find((e) => e.attachment?.instanceId === instanceId) ?? this.fallback?.held[0];
     if (held !== undefined) {
-      await keepOnTermination(deps, held, deadline);
+      await keepOnTermination(deps, held, this.deadline);
       deps.logger.info('Instance already holds a pool ENI; nothing to attach', {
         instanceId,
         networkInterfaceId: held.networkInterfaceId,
         privateIp: held.privateIp,
       });
-      return { outcome: 'already-held', instanceId, availabilityZone, eni: held, attempts, collisions };
+      return this.alreadyHeld(held);
     }
-    const occupant = fallback?.occupant ?? occupantOf(launches, snapshot, pool.deviceIndex);
+    const occupant =
+      this.fallback?.occupant?.networkInterfaceId ?? occupantOf(launches, snapshot, pool.deviceIndex);
     if (occupant !== undefined) {
       throw new DeviceIndexTakenError(
         `Instance ${instanceId} already has ${occupant} (not a pool ENI) at device index ${pool.deviceIndex}; set DEVICE_INDEX to a free index`,
       );
     }
     const claim = claimPick({
-      self,
+      self: this.self,
       launches: launches?.launches ?? [],
       pool: snapshot,
       windowMs: CONTENTION_WINDOW_MS,
-      collisions: launches === undefined ? collisions + 1 : collisions,
-      random,
+      collisions: launches === undefined ? this.collisions + 1 : this.collisions,
+      random: this.random,
       compare: byPrivateIp,
     });
-    const pick = claim.pick;
-    if (pick === undefined) {
-      const delay = backoffDelay(emptyPolls++, { baseMs: 1_000, maxMs: 10_000, random });
-      if (delay >= deadline.remaining()) {
-        throw new PoolExhaustedError(
-          `No available pool ENI in ${availabilityZone} for ${instanceId} (pool tags ${JSON.stringify(pool.tags)}); add ENIs to the pool or lower the group's capacity`,
-          availabilityZone,
-        );
-      }
-      deps.logger.info('No available pool ENI yet; waiting', {
-        instanceId,
-        availabilityZone,
-        delayMs: delay,
-      });
-      await deps.clock.sleep(delay);
-      continue;
-    }
-    if (deadline.expired()) {
-      throw new DeadlineExceededError(
-        `Gave up claiming a pool ENI for ${instanceId} after ${attempts} attach attempts`,
-      );
-    }
-    attempts++;
-    let attachmentId: string;
+    if (claim.pick === undefined) return undefined;
+    return { eni: claim.pick, rank: claim.rank, unserved: claim.unserved };
+  }
+
+  private alreadyHeld(eni: PoolEni): Allocation {
+    const { instanceId, availabilityZone, attempts, collisions } = this;
+    return { outcome: 'already-held', instanceId, availabilityZone, eni, attempts, collisions };
+  }
+
+  /** Attach the pick: its attachment id, undefined after a lost race (try again), or the ENI a twin delivery won. */
+  private async attach(pick: Chosen): Promise<string | Allocation | undefined> {
     try {
       const out = await ec2Call(
         () =>
-          deps.ec2.send(
+          this.deps.ec2.send(
             new AttachNetworkInterfaceCommand({
-              InstanceId: instanceId,
-              NetworkInterfaceId: pick.networkInterfaceId,
-              DeviceIndex: pool.deviceIndex,
+              InstanceId: this.instanceId,
+              NetworkInterfaceId: pick.eni.networkInterfaceId,
+              DeviceIndex: this.pool.deviceIndex,
             }),
           ),
-        deps,
-        deadline,
+        this.deps,
+        this.deadline,
         // A launching instance can still be `pending`.
-        (error) => isAwsError(error, 'IncorrectInstanceState'),
+        ['IncorrectInstanceState'],
       );
-      attachmentId = out.AttachmentId ?? '';
+      return out.AttachmentId ?? '';
     } catch (error) {
       if (isAwsError(error, 'InvalidNetworkInterface.InUse', 'InvalidNetworkInterfaceID.NotFound')) {
-        collisions++;
-        deps.logger.debug('Lost the race for a pool ENI; trying another', {
-          instanceId,
-          networkInterfaceId: pick.networkInterfaceId,
-          rank: claim.rank,
-          unserved: claim.unserved,
-          collisions,
-        });
-        // Let the winners' attaches show, then (first loss only) list the launches again:
-        // the loss means this launch missed one that EC2 did not list yet.
-        await deps.clock.sleep(
-          Math.min(collisionDelay(collisions, random), Math.max(0, deadline.remaining())),
-        );
-        if (launches !== undefined && collisions === 1) {
-          const listed = await describeGroupOf(deps, launches, deadline);
-          if (listed !== undefined) launches = { ...launches, launches: listed };
-        }
-        continue;
+        await this.lostRace(pick);
+        return undefined;
       }
-      if (isAwsError(error, 'InvalidParameterValue')) {
-        // Device index taken: a duplicate invocation for the same instance may have just won,
-        // and Describe may not show it yet (eventual consistency): poll briefly.
-        const again = await settleRace(deps, pool, instanceId, deadline);
-        const mine = again?.held[0];
-        if (mine !== undefined) {
-          return {
-            outcome: 'already-held',
-            instanceId,
-            availabilityZone,
-            eni: mine,
-            attempts,
-            collisions,
-          };
-        }
-        if (again?.occupant === undefined) {
-          // Taken, but Describe still shows no one there: never ABANDON a healthy instance on a
-          // stale read. Fail this invocation; the retry finds the winner's ENI.
-          throw new RaceUnsettledError(
-            `Device index ${pool.deviceIndex} of ${instanceId} is taken but EC2 does not show by whom yet (${describeError(error)}); leaving the event to be retried`,
-          );
-        }
-        throw new DeviceIndexTakenError(
-          `Cannot attach at device index ${pool.deviceIndex} of ${instanceId}: ${describeError(error)}`,
-        );
-      }
+      if (isAwsError(error, 'InvalidParameterValue')) return this.deviceIndexTaken(error);
       if (isAwsError(error, 'AttachmentLimitExceeded')) {
         throw new AttachmentLimitError(
-          `Instance ${instanceId} cannot take another network interface: ${describeError(error)}; use a larger instance type`,
+          `Instance ${this.instanceId} cannot take another network interface: ${describeError(error)}; use a larger instance type`,
         );
       }
       throw error;
     }
-    const claimed: PoolEni = {
-      ...pick,
-      status: 'in-use',
-      attachment: { attachmentId, instanceId, deviceIndex: pool.deviceIndex, status: 'attaching' },
-    };
+  }
+
+  /** Let the winners' attaches show, then (first loss only) list the launches again. */
+  private async lostRace(pick: Chosen): Promise<void> {
+    const { deps, deadline } = this;
+    this.collisions++;
+    deps.logger.debug('Lost the race for a pool ENI; trying another', {
+      instanceId: this.instanceId,
+      networkInterfaceId: pick.eni.networkInterfaceId,
+      rank: pick.rank,
+      unserved: pick.unserved,
+      collisions: this.collisions,
+    });
+    await deps.clock.sleep(
+      Math.min(collisionDelay(this.collisions, this.random), Math.max(0, deadline.remaining())),
+    );
+    // The loss means this launch missed one that EC2 did not list yet.
+    if (this.launches !== undefined && this.collisions === 1) {
+      const listed = await describeGroupOf(deps, this.launches, deadline);
+      if (listed !== undefined) this.launches = { ...this.launches, launches: listed };
+    }
+  }
+
+  /**
+   * Device index taken: a duplicate invocation for the same instance may have just won, and
+   * Describe may not show it yet (eventual consistency): poll briefly.
+   */
+  private async deviceIndexTaken(error: unknown): Promise<Allocation> {
+    const { instanceId, pool } = this;
+    const again = await settleRace(this.deps, pool, instanceId, this.deadline);
+    const mine = again?.held[0];
+    if (mine !== undefined) return this.alreadyHeld(mine);
+    if (again?.occupant === undefined) {
+      // Taken, but Describe still shows no one there: never ABANDON a healthy instance on a
+      // stale read. Fail this invocation; the retry finds the winner's ENI.
+      throw new RaceUnsettledError(
+        `Device index ${pool.deviceIndex} of ${instanceId} is taken but EC2 does not show by whom yet (${describeError(error)}); leaving the event to be retried`,
+      );
+    }
+    throw new DeviceIndexTakenError(
+      `Cannot attach at device index ${pool.deviceIndex} of ${instanceId}: ${describeError(error)}`,
+    );
+  }
+
+  /** Wait until the attachment is `attached`; if it does not get there, detach the ENI again. */
+  private async confirm(pick: Chosen, attachmentId: string): Promise<Allocation> {
+    const { deps, instanceId, availabilityZone, attempts, collisions } = this;
     try {
       const { eni, gauge } = await waitAttached(
         deps,
-        pool,
+        this.pool,
         instanceId,
         availabilityZone,
-        pick.networkInterfaceId,
-        deadline,
+        pick.eni.networkInterfaceId,
+        this.deadline,
       );
-      await keepOnTermination(deps, eni, deadline);
+      await keepOnTermination(deps, eni, this.deadline);
       deps.logger.info('Attached pool ENI', {
         instanceId,
         networkInterfaceId: eni.networkInterfaceId,
         privateIp: eni.privateIp,
         attempts,
         collisions,
-        rank: claim.rank,
+        rank: pick.rank,
       });
       return { outcome: 'attached', instanceId, availabilityZone, eni, attempts, collisions, gauge };
     } catch (error) {
-      // Do not leave a half-claimed ENI behind: detach it so it returns to the pool.
-      deps.logger.error('Attachment did not complete; detaching the pool ENI again', {
-        instanceId,
-        networkInterfaceId: pick.networkInterfaceId,
-        error: describeError(error),
-      });
-      await detach(deps, claimed, Deadline.in(CLEANUP_MS, deps.clock)).catch((cleanupError: unknown) =>
-        deps.logger.error('Could not detach the pool ENI; it returns to the pool when the instance ends', {
-          networkInterfaceId: pick.networkInterfaceId,
-          error: describeError(cleanupError),
-        }),
-      );
+      await this.cleanUp(pick, attachmentId, error);
       if (error instanceof DeadlineExceededError) {
         throw new AttachTimeoutError(
-          `${pick.networkInterfaceId} did not reach "attached" on ${instanceId} in time; detached it again`,
+          `${pick.eni.networkInterfaceId} did not reach "attached" on ${instanceId} in time; detached it again`,
         );
       }
       throw error;
     }
+  }
+
+  /** Do not leave a half-claimed ENI behind: detach it so it returns to the pool. */
+  private async cleanUp(pick: Chosen, attachmentId: string, error: unknown): Promise<void> {
+    const { deps, instanceId, pool } = this;
+    const networkInterfaceId = pick.eni.networkInterfaceId;
+    deps.logger.error('Attachment did not complete; detaching the pool ENI again', {
+      instanceId,
+      networkInterfaceId,
+      error: describeError(error),
+    });
+    const claimed: PoolEni = {
+      ...pick.eni,
+      status: 'in-use',
+      attachment: { attachmentId, instanceId, deviceIndex: pool.deviceIndex, status: 'attaching' },
+    };
+    await detach(deps, claimed, Deadline.in(CLEANUP_MS, deps.clock)).catch((cleanupError: unknown) =>
+      deps.logger.error('Could not detach the pool ENI; it returns to the pool when the instance ends', {
+        networkInterfaceId,
+        error: describeError(cleanupError),
+      }),
+    );
   }
 }
 

@@ -7,7 +7,7 @@ import {
   string,
   stringMap,
 } from '@netkit/aws-core/config';
-import { lifecycleScopeSpec } from '@netkit/aws-core/lifecycle';
+import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle';
 
 /** Tag keys EC2 accepts from users: 1..128 characters, not starting with the reserved `aws:` prefix. */
 export const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
@@ -60,17 +60,55 @@ export const lambdaSpec = {
   DETACH_ON_TERMINATE: optional(boolean(), true),
 };
 
-export type PoolConfig = ConfigOf<typeof poolSpec>;
-export type Config = ConfigOf<typeof lambdaSpec>;
+/** Time kept back from the Lambda deadline to complete the lifecycle action (and clean up). */
+export const DEADLINE_MARGIN_MS = 10_000;
+
+/** The pool settings, as the allocation core and the agent use them. */
+export interface PoolConfig {
+  /** Pool ENIs carry every pair of these tags (ENI_POOL_TAGS). */
+  poolTags: Record<string, string>;
+  /** HOSTNAME_TAG. */
+  hostnameTag: string;
+  /** DEVICE_INDEX. */
+  deviceIndex: number;
+  /** ATTACH_TIMEOUT_SECONDS, in milliseconds. */
+  attachTimeoutMs: number;
+}
+
+/** The Lambda mode configuration. */
+export interface Config extends PoolConfig {
+  /** AUTO_SCALING_GROUP_NAME and LIFECYCLE_HOOK_NAMES. */
+  scope: LifecycleScope;
+  /** DETACH_ON_TERMINATE. */
+  detachOnTerminate: boolean;
+  /** Time kept back from the Lambda deadline to complete the lifecycle action. */
+  deadlineMarginMs: number;
+}
+
+/** The pool settings from their environment variables' values (parsed with `poolSpec`). */
+export function toPoolConfig(raw: ConfigOf<typeof poolSpec>): PoolConfig {
+  return {
+    poolTags: raw.ENI_POOL_TAGS,
+    hostnameTag: raw.HOSTNAME_TAG,
+    deviceIndex: raw.DEVICE_INDEX,
+    attachTimeoutMs: raw.ATTACH_TIMEOUT_SECONDS * 1_000,
+  };
+}
 
 /** Parse the Lambda mode configuration; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  return parseConfig(lambdaSpec, env);
+  const raw = parseConfig(lambdaSpec, env);
+  return {
+    ...toPoolConfig(raw),
+    scope: lifecycleScopeOf(raw),
+    detachOnTerminate: raw.DETACH_ON_TERMINATE,
+    deadlineMarginMs: DEADLINE_MARGIN_MS,
+  };
 }
 
 /** Parse the agent's configuration (environment merged with command-line flags). */
 export function loadPoolConfig(env: Record<string, string | undefined> = process.env): PoolConfig {
-  return parseConfig(poolSpec, env);
+  return toPoolConfig(parseConfig(poolSpec, env));
 }
 
 /** What the allocation core works with. */
@@ -81,9 +119,5 @@ export interface Pool {
 }
 
 export function poolOf(config: PoolConfig): Pool {
-  return {
-    tags: config.ENI_POOL_TAGS,
-    hostnameTag: config.HOSTNAME_TAG,
-    deviceIndex: config.DEVICE_INDEX,
-  };
+  return { tags: config.poolTags, hostnameTag: config.hostnameTag, deviceIndex: config.deviceIndex };
 }

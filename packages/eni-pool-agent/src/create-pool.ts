@@ -101,6 +101,43 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
   const deadline = Deadline.in(300_000, deps.clock);
   const runId = deps.runId ?? randomUUID();
   if (input.hostnamePattern !== undefined) checkHostnamePattern(input.hostnamePattern, input.ips);
+  const availabilityZone = await checkSubnet(input, deps, deadline);
+  const existing = await existingInterfaces(input, deps, deadline);
+  const rows: PoolRow[] = [];
+  const created: string[] = [];
+  try {
+    for (const [index, ip] of input.ips.entries()) {
+      const found = existing.get(ip);
+      if (found) {
+        rows.push(row(found.eni, 'exists'));
+        continue;
+      }
+      const hostname =
+        input.hostnamePattern === undefined ? undefined : hostnameFor(input.hostnamePattern, index, ip);
+      if (input.dryRun) {
+        rows.push({
+          networkInterfaceId: '-',
+          privateIp: ip,
+          availabilityZone,
+          status: 'available',
+          ...(hostname ? { hostname } : {}),
+          action: 'would-create',
+        });
+        continue;
+      }
+      const eni = await createInterface(input, deps, deadline, { runId, ip, hostname });
+      created.push(eni.networkInterfaceId);
+      rows.push(row(eni, 'created'));
+    }
+  } catch (error) {
+    await deleteCreated(created, deps, deadline, error);
+    throw error;
+  }
+  return rows;
+}
+
+/** The subnet's AZ, after checking it exists and holds every address. */
+async function checkSubnet(input: CreatePoolInput, deps: PoolDeps, deadline: Deadline): Promise<string> {
   const subnets = await ec2Call(
     () => deps.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [input.subnetId] })),
     deps,
@@ -114,7 +151,15 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
     .map((ip) => subnetAddressProblem(ip, subnet.CidrBlock ?? ''))
     .filter((p): p is string => p !== undefined);
   if (problems.length > 0) throw new ValidationError(`--ip-range: ${problems.join('; ')}`);
+  return subnet.AvailabilityZone;
+}
 
+/** Interfaces already at the addresses, by IP; refuses addresses used outside the pool. */
+async function existingInterfaces(
+  input: CreatePoolInput,
+  deps: PoolDeps,
+  deadline: Deadline,
+): Promise<Map<string, { eni: PoolEni; inPool: boolean }>> {
   const existing = new Map<string, { eni: PoolEni; inPool: boolean }>();
   for (let i = 0; i < input.ips.length; i += 200) {
     const enis = await describeEnis(deps, deadline, {
@@ -136,81 +181,66 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
         .join(', ')}`,
     );
   }
+  return existing;
+}
 
-  const rows: PoolRow[] = [];
-  const created: string[] = [];
-  try {
-    for (const [index, ip] of input.ips.entries()) {
-      const found = existing.get(ip);
-      if (found) {
-        rows.push(row(found.eni, 'exists'));
-        continue;
-      }
-      const hostname =
-        input.hostnamePattern === undefined ? undefined : hostnameFor(input.hostnamePattern, index, ip);
-      const tags = { ...input.tags, ...(hostname === undefined ? {} : { [input.hostnameTag]: hostname }) };
-      if (input.dryRun) {
-        rows.push({
-          networkInterfaceId: '-',
-          privateIp: ip,
-          availabilityZone: subnet.AvailabilityZone,
-          status: 'available',
-          ...(hostname ? { hostname } : {}),
-          action: 'would-create',
-        });
-        continue;
-      }
-      const out = await ec2Call(
-        () =>
-          deps.ec2.send(
-            new CreateNetworkInterfaceCommand({
-              SubnetId: input.subnetId,
-              PrivateIpAddress: ip,
-              ...(input.securityGroupIds?.length ? { Groups: input.securityGroupIds } : {}),
-              Description: input.description ?? `netkit eni-pool ${hostname ?? ip}`,
-              ClientToken: clientToken(runId, input.subnetId, ip),
-              TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
-            }),
-          ),
-        deps,
-        deadline,
-      );
-      const ni = out.NetworkInterface;
-      if (ni?.NetworkInterfaceId === undefined)
-        throw new Error(`CreateNetworkInterface for ${ip} returned no interface`);
-      created.push(ni.NetworkInterfaceId);
-      rows.push(
-        row(
-          toPoolEni({ ...ni, TagSet: ni.TagSet?.length ? ni.TagSet : toTagList(tags) }, input.hostnameTag),
-          'created',
-        ),
-      );
-      deps.logger.info('Created pool ENI', {
-        networkInterfaceId: ni.NetworkInterfaceId,
-        privateIp: ip,
-        hostname,
-      });
-    }
-  } catch (error) {
-    deps.logger.error('Creating the pool failed; deleting the ENIs this run created', {
-      error: describeError(error),
-      created,
-    });
-    for (const id of created) {
-      await ec2Call(
-        () => deps.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
-        deps,
-        deadline,
-      ).catch((cleanupError: unknown) =>
-        deps.logger.error('Could not delete a created ENI; delete it by hand', {
-          networkInterfaceId: id,
-          error: describeError(cleanupError),
+/** One pool ENI at `ip`, tagged (idempotent through the client token). */
+async function createInterface(
+  input: CreatePoolInput,
+  deps: PoolDeps,
+  deadline: Deadline,
+  { runId, ip, hostname }: { runId: string; ip: string; hostname: string | undefined },
+): Promise<PoolEni> {
+  const tags = { ...input.tags, ...(hostname === undefined ? {} : { [input.hostnameTag]: hostname }) };
+  const out = await ec2Call(
+    () =>
+      deps.ec2.send(
+        new CreateNetworkInterfaceCommand({
+          SubnetId: input.subnetId,
+          PrivateIpAddress: ip,
+          ...(input.securityGroupIds?.length ? { Groups: input.securityGroupIds } : {}),
+          Description: input.description ?? `netkit eni-pool ${hostname ?? ip}`,
+          ClientToken: clientToken(runId, input.subnetId, ip),
+          TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
         }),
-      );
-    }
-    throw error;
+      ),
+    deps,
+    deadline,
+  );
+  const ni = out.NetworkInterface;
+  if (ni?.NetworkInterfaceId === undefined)
+    throw new Error(`CreateNetworkInterface for ${ip} returned no interface`);
+  deps.logger.info('Created pool ENI', {
+    networkInterfaceId: ni.NetworkInterfaceId,
+    privateIp: ip,
+    hostname,
+  });
+  return toPoolEni({ ...ni, TagSet: ni.TagSet?.length ? ni.TagSet : toTagList(tags) }, input.hostnameTag);
+}
+
+/** A failed run leaves nothing behind: delete the ENIs it created. */
+async function deleteCreated(
+  created: string[],
+  deps: PoolDeps,
+  deadline: Deadline,
+  error: unknown,
+): Promise<void> {
+  deps.logger.error('Creating the pool failed; deleting the ENIs this run created', {
+    error: describeError(error),
+    created,
+  });
+  for (const id of created) {
+    await ec2Call(
+      () => deps.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
+      deps,
+      deadline,
+    ).catch((cleanupError: unknown) =>
+      deps.logger.error('Could not delete a created ENI; delete it by hand', {
+        networkInterfaceId: id,
+        error: describeError(cleanupError),
+      }),
+    );
   }
-  return rows;
 }
 
 /** Every ENI of the pool (server-side tag filter), by AZ then private IP. */

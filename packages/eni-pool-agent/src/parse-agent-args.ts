@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { integer, optional, parseConfig } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type PoolConfig, poolSpec } from './config.ts';
+import { type PoolConfig, poolSpec, toPoolConfig } from './config.ts';
 import { UsageError } from './errors.ts';
 import type { AgentOptions } from './run-agent.ts';
 
@@ -35,10 +35,47 @@ Prints one JSON line. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 cannot reach IM
 /** The command line as the agent understands it, or a usage error. */
 export type ParsedAgentArgs = { help: true } | { help: false; options: AgentOptions };
 
+type ArgValues = Record<string, string | boolean | undefined>;
+
+/** Command-line flags that override the pool settings' environment variables. */
+const POOL_FLAGS: [string, string][] = [
+  ['pool-tags', 'ENI_POOL_TAGS'],
+  ['hostname-tag', 'HOSTNAME_TAG'],
+  ['device-index', 'DEVICE_INDEX'],
+  ['timeout', 'ATTACH_TIMEOUT_SECONDS'],
+];
+
 export function parseAgentArgs(argv: string[], env: Record<string, string | undefined>): ParsedAgentArgs {
-  let values: Record<string, string | boolean | undefined>;
+  const values = readArgv(argv);
+  if (values.help) return { help: true };
+  const onFailure = (values['on-failure'] as string | undefined) ?? 'exit';
+  if (onFailure !== 'exit' && onFailure !== 'shutdown') {
+    throw new UsageError(`--on-failure ${JSON.stringify(onFailure)}: expected exit or shutdown`);
+  }
+  const mode = values['hostname-from-tag'] ? 'hostname-from-tag' : 'attach';
+  if (mode === 'hostname-from-tag' && onFailure === 'shutdown') {
+    throw new UsageError(
+      '--on-failure shutdown cannot be used with --hostname-from-tag: in Lambda mode the launch hook decides the instance’s fate, and a warm-pool boot never gets the tag',
+    );
+  }
+  const hookTimeoutMs = parseHookTimeout(mode, values, env);
+  const config = parsePoolSettings(mode, mergeFlags(values, env));
+  return {
+    help: false,
+    options: {
+      mode,
+      dryRun: values['dry-run'] === true,
+      setHostname: values['no-hostname'] !== true,
+      onFailure,
+      config,
+      ...(hookTimeoutMs === undefined ? {} : { hookTimeoutMs }),
+    },
+  };
+}
+
+function readArgv(argv: string[]): ArgValues {
   try {
-    ({ values } = parseArgs({
+    return parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
@@ -54,83 +91,72 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
         'on-failure': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
-    }));
+    }).values;
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${AGENT_USAGE}`);
   }
-  if (values.help) return { help: true };
-  const onFailure = (values['on-failure'] as string | undefined) ?? 'exit';
-  if (onFailure !== 'exit' && onFailure !== 'shutdown') {
-    throw new UsageError(`--on-failure ${JSON.stringify(onFailure)}: expected exit or shutdown`);
-  }
+}
+
+/** The pool settings' environment variables, each overridden by its flag when given. */
+function mergeFlags(
+  values: ArgValues,
+  env: Record<string, string | undefined>,
+): Record<string, string | undefined> {
   const merged: Record<string, string | undefined> = {
     ENI_POOL_TAGS: env.ENI_POOL_TAGS,
     HOSTNAME_TAG: env.HOSTNAME_TAG,
     DEVICE_INDEX: env.DEVICE_INDEX,
     ATTACH_TIMEOUT_SECONDS: env.ATTACH_TIMEOUT_SECONDS,
   };
-  const flags: [string, string][] = [
-    ['pool-tags', 'ENI_POOL_TAGS'],
-    ['hostname-tag', 'HOSTNAME_TAG'],
-    ['device-index', 'DEVICE_INDEX'],
-    ['timeout', 'ATTACH_TIMEOUT_SECONDS'],
-  ];
-  for (const [flag, variable] of flags) {
+  for (const [flag, variable] of POOL_FLAGS) {
     const value = values[flag];
     if (typeof value === 'string') merged[variable] = value;
   }
-  const mode = values['hostname-from-tag'] ? 'hostname-from-tag' : 'attach';
-  if (mode === 'hostname-from-tag' && onFailure === 'shutdown') {
+  return merged;
+}
+
+/** `--hook-timeout` / HOOK_TIMEOUT_SECONDS, which only --hostname-from-tag takes. */
+function parseHookTimeout(
+  mode: AgentOptions['mode'],
+  values: ArgValues,
+  env: Record<string, string | undefined>,
+): number | undefined {
+  if (mode !== 'hostname-from-tag') {
+    if (values['hook-timeout'] !== undefined) {
+      throw new UsageError('--hook-timeout only applies with --hostname-from-tag');
+    }
+    return undefined;
+  }
+  const raw = typeof values['hook-timeout'] === 'string' ? values['hook-timeout'] : env.HOOK_TIMEOUT_SECONDS;
+  try {
+    return parseConfig(hookTimeoutSpec, { HOOK_TIMEOUT_SECONDS: raw }).HOOK_TIMEOUT_SECONDS * 1_000;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
     throw new UsageError(
-      '--on-failure shutdown cannot be used with --hostname-from-tag: in Lambda mode the launch hook decides the instance’s fate, and a warm-pool boot never gets the tag',
+      `Invalid configuration:\n--hook-timeout / HOOK_TIMEOUT_SECONDS=${JSON.stringify(raw)}: expected ${error.issues[0]?.expected}`,
     );
   }
-  let hookTimeoutSeconds: number | undefined;
-  if (mode === 'hostname-from-tag') {
-    const raw =
-      typeof values['hook-timeout'] === 'string' ? values['hook-timeout'] : env.HOOK_TIMEOUT_SECONDS;
-    try {
-      hookTimeoutSeconds = parseConfig(hookTimeoutSpec, { HOOK_TIMEOUT_SECONDS: raw }).HOOK_TIMEOUT_SECONDS;
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      throw new UsageError(
-        `Invalid configuration:\n--hook-timeout / HOOK_TIMEOUT_SECONDS=${JSON.stringify(raw)}: expected ${error.issues[0]?.expected}`,
-      );
-    }
-  } else if (values['hook-timeout'] !== undefined) {
-    throw new UsageError('--hook-timeout only applies with --hostname-from-tag');
-  }
-  let config: PoolConfig;
+}
+
+/** The pool settings (no pool tags needed with --hostname-from-tag), every bad one named with its flag. */
+function parsePoolSettings(
+  mode: AgentOptions['mode'],
+  merged: Record<string, string | undefined>,
+): PoolConfig {
   try {
-    if (mode === 'attach') {
-      config = parseConfig(poolSpec, merged);
-    } else {
-      const { ENI_POOL_TAGS: _unused, ...rest } = poolSpec;
-      config = { ENI_POOL_TAGS: {}, ...parseConfig(rest, merged) };
-    }
+    if (mode === 'attach') return toPoolConfig(parseConfig(poolSpec, merged));
+    const { ENI_POOL_TAGS: _unused, ...rest } = poolSpec;
+    return toPoolConfig({ ENI_POOL_TAGS: {}, ...parseConfig(rest, merged) });
   } catch (error) {
-    if (error instanceof ConfigError) {
-      const named = error.issues
-        .map((i) => {
-          const flag = flags.find(([, v]) => v === i.variable)?.[0];
-          return `--${flag} / ${i.variable}=${i.value === undefined ? '(unset)' : JSON.stringify(i.value)}: expected ${i.expected}`;
-        })
-        .join('\n');
-      throw new UsageError(`Invalid configuration:\n${named}`);
-    }
-    throw error;
+    if (!(error instanceof ConfigError)) throw error;
+    const named = error.issues
+      .map((i) => {
+        const flag = POOL_FLAGS.find(([, v]) => v === i.variable)?.[0];
+        return `--${flag} / ${i.variable}=${i.value === undefined ? '(unset)' : JSON.stringify(i.value)}: expected ${i.expected}`;
+      })
+      .join('\n');
+    throw new UsageError(`Invalid configuration:\n${named}`);
   }
-  return {
-    help: false,
-    options: {
-      mode,
-      dryRun: values['dry-run'] === true,
-      setHostname: values['no-hostname'] !== true,
-      onFailure,
-      config,
-      ...(hookTimeoutSeconds === undefined ? {} : { hookTimeoutSeconds }),
-    },
-  };
 }
 
 /** JSON lines on stderr: stdout carries only the result line. */

@@ -35,7 +35,7 @@ export interface AgentOptions {
   /** The pool settings (attach mode) or just HOSTNAME_TAG (hostname-from-tag). */
   config: PoolConfig;
   /** hostname-from-tag: how long to wait for the tag (the launch hook's HeartbeatTimeout). */
-  hookTimeoutSeconds?: number;
+  hookTimeoutMs?: number;
 }
 
 export interface AgentDeps {
@@ -70,62 +70,15 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
   try {
     const identity = await deps.imds.identity();
     Object.assign(report, identity);
-    const waitSeconds =
+    const waitMs =
       options.mode === 'hostname-from-tag'
-        ? (options.hookTimeoutSeconds ?? options.config.ATTACH_TIMEOUT_SECONDS)
-        : options.config.ATTACH_TIMEOUT_SECONDS;
-    const deadline = Deadline.in(waitSeconds * 1_000, deps.clock);
-    let hostname: string | undefined;
-    if (options.mode === 'hostname-from-tag') {
-      // Lambda mode writes the tag while the launch hook holds the instance: wait for it.
-      const tag = options.config.HOSTNAME_TAG;
-      hostname = await pollUntil(async () => (await deps.imds.instanceTag(tag)) || undefined, {
-        deadline,
-        clock: deps.clock,
-        what: `the instance tag ${tag} in instance metadata (enable InstanceMetadataTags in the launch template)`,
-        baseMs: 1_000,
-        maxMs: 5_000,
-      }).catch((error: unknown) => {
-        if (!(error instanceof ImdsUnreachableError)) report.exitCode = EXIT.HOSTNAME_FAILED;
-        throw error;
-      });
-      report.status = 'hostname-set';
-    } else {
-      const pool = poolOf(options.config);
-      const coreDeps = {
-        ec2: deps.ec2(identity.region),
-        clock: deps.clock,
-        logger: deps.logger,
-        ...(deps.random ? { random: deps.random } : {}),
-      };
-      if (options.dryRun) {
-        const view = await inspectInstance(coreDeps, pool, identity.instanceId, deadline);
-        const held = view.held[0];
-        const next = held ?? (await describePool(coreDeps, pool, view.availabilityZone, deadline, true))[0];
-        if (next === undefined) {
-          throw new PoolExhaustedError(
-            `No available pool ENI in ${view.availabilityZone}`,
-            view.availabilityZone,
-          );
-        }
-        report.status = held ? 'already-held' : 'would-attach';
-        report.networkInterfaceId = next.networkInterfaceId;
-        report.privateIp = next.privateIp;
-        hostname = next.hostname;
-      } else {
-        const allocation: Allocation = await allocate(
-          { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone },
-          pool,
-          coreDeps,
-          deadline,
-        );
-        report.status = allocation.outcome;
-        report.networkInterfaceId = allocation.eni.networkInterfaceId;
-        report.privateIp = allocation.eni.privateIp;
-        report.attempts = allocation.attempts;
-        hostname = allocation.eni.hostname;
-      }
-    }
+        ? (options.hookTimeoutMs ?? options.config.attachTimeoutMs)
+        : options.config.attachTimeoutMs;
+    const deadline = Deadline.in(waitMs, deps.clock);
+    const hostname =
+      options.mode === 'hostname-from-tag'
+        ? await waitForHostnameTag(options, deps, deadline, report)
+        : await attachPoolEni(options, deps, identity, deadline, report);
     if (hostname !== undefined) report.hostname = hostname;
     report.hostnameSet = false;
     if (hostname !== undefined && options.setHostname && !options.dryRun) {
@@ -139,22 +92,97 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
     }
     report.exitCode = EXIT.OK;
   } catch (error) {
-    report.status = 'failed';
-    report.error = explain(error);
-    if (report.exitCode === EXIT.FAILED) report.exitCode = exitCodeFor(error);
-    deps.logger.error('eni-pool-agent failed', { error: report.error, exitCode: report.exitCode });
-    // --hostname-from-tag never shuts down: the launch hook decides, and a boot into a warm pool
-    // (no tag yet, the instance is stopped when its hook completes) is normal, not a failure to punish.
-    if (options.onFailure === 'shutdown' && !options.dryRun && options.mode !== 'hostname-from-tag') {
-      // The seed's "shut down so Auto Scaling replaces me", as an explicit choice.
-      report.shutdown = true;
-      await deps.run('shutdown', ['-h', 'now']).catch((shutdownError: unknown) => {
-        report.shutdown = false;
-        deps.logger.error('shutdown failed', { error: describeError(shutdownError) });
-      });
-    }
+    await fail(options, deps, report, error);
   }
   return report;
+}
+
+/** Lambda mode writes the tag while the launch hook holds the instance: wait for it. */
+async function waitForHostnameTag(
+  options: AgentOptions,
+  deps: AgentDeps,
+  deadline: Deadline,
+  report: AgentReport,
+): Promise<string> {
+  const tag = options.config.hostnameTag;
+  const hostname = await pollUntil(async () => (await deps.imds.instanceTag(tag)) || undefined, {
+    deadline,
+    clock: deps.clock,
+    what: `the instance tag ${tag} in instance metadata (enable InstanceMetadataTags in the launch template)`,
+    baseMs: 1_000,
+    maxMs: 5_000,
+  }).catch((error: unknown) => {
+    if (!(error instanceof ImdsUnreachableError)) report.exitCode = EXIT.HOSTNAME_FAILED;
+    throw error;
+  });
+  report.status = 'hostname-set';
+  return hostname;
+}
+
+/** Attach mode: claim a pool ENI (or, with --dry-run, say which one); returns its hostname. */
+async function attachPoolEni(
+  options: AgentOptions,
+  deps: AgentDeps,
+  identity: { instanceId: string; region: string; availabilityZone: string },
+  deadline: Deadline,
+  report: AgentReport,
+): Promise<string | undefined> {
+  const pool = poolOf(options.config);
+  const coreDeps = {
+    ec2: deps.ec2(identity.region),
+    clock: deps.clock,
+    logger: deps.logger,
+    ...(deps.random ? { random: deps.random } : {}),
+  };
+  if (options.dryRun) {
+    const view = await inspectInstance(coreDeps, pool, identity.instanceId, deadline);
+    const held = view.held[0];
+    const next = held ?? (await describePool(coreDeps, pool, view.availabilityZone, deadline, true))[0];
+    if (next === undefined) {
+      throw new PoolExhaustedError(
+        `No available pool ENI in ${view.availabilityZone}`,
+        view.availabilityZone,
+      );
+    }
+    report.status = held ? 'already-held' : 'would-attach';
+    report.networkInterfaceId = next.networkInterfaceId;
+    report.privateIp = next.privateIp;
+    return next.hostname;
+  }
+  const allocation: Allocation = await allocate(
+    { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone },
+    pool,
+    coreDeps,
+    deadline,
+  );
+  report.status = allocation.outcome;
+  report.networkInterfaceId = allocation.eni.networkInterfaceId;
+  report.privateIp = allocation.eni.privateIp;
+  report.attempts = allocation.attempts;
+  return allocation.eni.hostname;
+}
+
+/** Record the failure in the report; with --on-failure shutdown, power off. */
+async function fail(
+  options: AgentOptions,
+  deps: AgentDeps,
+  report: AgentReport,
+  error: unknown,
+): Promise<void> {
+  report.status = 'failed';
+  report.error = explain(error);
+  if (report.exitCode === EXIT.FAILED) report.exitCode = exitCodeFor(error);
+  deps.logger.error('eni-pool-agent failed', { error: report.error, exitCode: report.exitCode });
+  // --hostname-from-tag never shuts down: the launch hook decides, and a boot into a warm pool
+  // (no tag yet, the instance is stopped when its hook completes) is normal, not a failure to punish.
+  if (options.onFailure === 'shutdown' && !options.dryRun && options.mode !== 'hostname-from-tag') {
+    // The seed's "shut down so Auto Scaling replaces me", as an explicit choice.
+    report.shutdown = true;
+    await deps.run('shutdown', ['-h', 'now']).catch((shutdownError: unknown) => {
+      report.shutdown = false;
+      deps.logger.error('shutdown failed', { error: describeError(shutdownError) });
+    });
+  }
 }
 
 export function exitCodeFor(error: unknown): number {

@@ -37,6 +37,8 @@ const spec = {
   ),
 };
 
+type ArgValues = Record<string, string | boolean | undefined>;
+
 /** Parse and validate the command line; throws ValidationError naming the bad flag. */
 export function parsePoolArgs(argv: string[]): PoolCommand {
   const [command, ...rest] = argv;
@@ -45,38 +47,9 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
   if (command !== 'create' && command !== 'status') {
     throw new ValidationError(`Unknown command ${JSON.stringify(command)}; expected create or status`);
   }
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        subnet: { type: 'string' },
-        'ip-range': { type: 'string' },
-        'hostname-pattern': { type: 'string' },
-        'security-groups': { type: 'string' },
-        tags: { type: 'string' },
-        'hostname-tag': { type: 'string' },
-        description: { type: 'string' },
-        region: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-    }));
-  } catch (error) {
-    throw new ValidationError((error as Error).message);
-  }
+  const values = readPoolArgv(rest);
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
-  let common: { tags: Record<string, string>; hostnameTag: string };
-  try {
-    const parsed = parseConfig(spec, { '--tags': str('tags'), '--hostname-tag': str('hostname-tag') });
-    common = { tags: parsed['--tags'], hostnameTag: parsed['--hostname-tag'] };
-  } catch (error) {
-    if (error instanceof ConfigError)
-      throw new ValidationError(error.message.replace('Invalid configuration: ', ''));
-    throw error;
-  }
+  const common = parseCommon(str('tags'), str('hostname-tag'));
   const region = str('region');
   const json = values.json === true;
   if (command === 'status') {
@@ -90,27 +63,8 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
       `--subnet ${JSON.stringify(subnetId ?? '(unset)')}: expected a subnet id like subnet-0123456789abcdef0`,
     );
   }
-  const range = str('ip-range');
-  if (range === undefined) throw new ValidationError('--ip-range is required, e.g. 10.0.1.10-10.0.1.15');
-  let ips: string[];
-  try {
-    ips = parseIpRange(range);
-  } catch (error) {
-    throw new ValidationError(`--ip-range ${(error as Error).message}`);
-  }
-  let securityGroupIds: string[] | undefined;
-  const groups = str('security-groups');
-  if (groups !== undefined) {
-    try {
-      securityGroupIds = stringList({ pattern: patterns.securityGroupId, item: 'security group id' }).parse(
-        groups,
-      );
-    } catch (error) {
-      throw new ValidationError(
-        `--security-groups ${JSON.stringify(groups)}: expected ${(error as Error).message}`,
-      );
-    }
-  }
+  const ips = parseRange(str('ip-range'));
+  const securityGroupIds = parseSecurityGroups(str('security-groups'));
   const hostnamePattern = str('hostname-pattern');
   const description = str('description');
   return {
@@ -125,6 +79,65 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
     ...(region ? { region } : {}),
     json,
   };
+}
+
+function readPoolArgv(args: string[]): ArgValues {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        subnet: { type: 'string' },
+        'ip-range': { type: 'string' },
+        'hostname-pattern': { type: 'string' },
+        'security-groups': { type: 'string' },
+        tags: { type: 'string' },
+        'hostname-tag': { type: 'string' },
+        description: { type: 'string' },
+        region: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+    }).values;
+  } catch (error) {
+    throw new ValidationError((error as Error).message);
+  }
+}
+
+/** `--tags` and `--hostname-tag`, which both commands take. */
+function parseCommon(
+  tags: string | undefined,
+  hostnameTag: string | undefined,
+): { tags: Record<string, string>; hostnameTag: string } {
+  try {
+    const parsed = parseConfig(spec, { '--tags': tags, '--hostname-tag': hostnameTag });
+    return { tags: parsed['--tags'], hostnameTag: parsed['--hostname-tag'] };
+  } catch (error) {
+    if (error instanceof ConfigError)
+      throw new ValidationError(error.message.replace('Invalid configuration: ', ''));
+    throw error;
+  }
+}
+
+function parseRange(range: string | undefined): string[] {
+  if (range === undefined) throw new ValidationError('--ip-range is required, e.g. 10.0.1.10-10.0.1.15');
+  try {
+    return parseIpRange(range);
+  } catch (error) {
+    throw new ValidationError(`--ip-range ${(error as Error).message}`);
+  }
+}
+
+function parseSecurityGroups(groups: string | undefined): string[] | undefined {
+  if (groups === undefined) return undefined;
+  try {
+    return stringList({ pattern: patterns.securityGroupId, item: 'security group id' }).parse(groups);
+  } catch (error) {
+    throw new ValidationError(
+      `--security-groups ${JSON.stringify(groups)}: expected ${(error as Error).message}`,
+    );
+  }
 }
 
 export async function runPoolCli(

@@ -327,9 +327,8 @@ describe('well-formed launch events whose action is not live', () => {
   ] as const)('%s checks with one heartbeat and changes nothing', async (name) => {
     await emu().resetCalls();
     const { value } = await captureLogs(() => handlers.get(name)!(validEvent('launch'), fakeContext(30_000)));
-    // eni-attach speaks the shared HandlerOutcome vocabulary ('ended'); eni-pool-agent still says 'inactive'.
-    const status = name === 'eni-attach' ? 'ended' : 'inactive';
-    expect(value).toMatchObject({ status, instanceId: INSTANCE });
+    // Both speak the shared HandlerOutcome vocabulary.
+    expect(value).toMatchObject({ status: 'ended', instanceId: INSTANCE });
     expect(await emu().calls()).toEqual({ 'autoscaling:RecordLifecycleActionHeartbeat': 1 });
   });
 });

@@ -42,7 +42,7 @@ describe('Lambda mode (built bundle) while EC2 Describe lags behind the launch',
     }[];
 
     // Assess
-    expect(results.map((r) => r.status)).toEqual(instances.map(() => 'attached'));
+    expect(results.map((r) => r.status)).toEqual(instances.map(() => 'done'));
     await emu().configure({ describeLagMs: 0 });
     const enis =
       (await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: tagFilters(POOL_TAGS) })))

@@ -7,7 +7,7 @@ import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { createHandler, type HandlerResult } from '../../src/create-handler.ts';
+import { createHandler, type HandlerDeps, type HandlerResult } from '../../src/create-handler.ts';
 import {
   buildWorld,
   GROUP,
@@ -33,6 +33,7 @@ function setup() {
         autoscaling: new AutoScalingClient(emu().clientConfig),
         logger: silentLogger,
         clock: systemClock,
+        metrics: { addMetric: () => {}, publishStoredMetrics: () => {} } as unknown as HandlerDeps['metrics'],
       },
       loadConfig({
         ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
@@ -79,7 +80,7 @@ describe('Lambda mode on the emulator', () => {
       const owner = ni.Attachment?.InstanceId;
       if (owner) byInstance.set(owner, [...(byInstance.get(owner) ?? []), ni]);
     }
-    expect(results.every((r) => r.status === 'attached')).toBe(true);
+    expect(results.every((r) => r.status === 'done')).toBe(true);
     expect(byInstance.size).toBe(12);
     for (const [index, instanceId] of instances.entries()) {
       const held = byInstance.get(instanceId) ?? [];
@@ -175,7 +176,7 @@ describe('Lambda mode on the emulator', () => {
       new Set(first.map((r) => ('networkInterfaceId' in r ? r.networkInterfaceId : '')).filter(Boolean)).size,
     ).toBe(3);
     // The actions were completed: the heartbeat before any change finds them inactive.
-    expect(again.map((r) => r.status)).toEqual(['inactive', 'inactive', 'inactive']);
+    expect(again.map((r) => r.status)).toEqual(['ended', 'ended', 'ended']);
     const calls = await emu().calls();
     expect(calls['ec2:AttachNetworkInterface']).toBeUndefined();
     expect(calls['ec2:CreateTags']).toBeUndefined();
@@ -200,8 +201,12 @@ describe('Lambda mode on the emulator', () => {
     };
 
     // Assess
-    expect(detached).toMatchObject({ status: 'detached', networkInterfaceIds: [expect.any(String)] });
-    expect(second).toMatchObject({ status: 'attached', privateIp: first.privateIp });
+    expect(detached).toMatchObject({
+      status: 'done',
+      action: 'detached',
+      networkInterfaceIds: [expect.any(String)],
+    });
+    expect(second).toMatchObject({ status: 'done', action: 'attached', privateIp: first.privateIp });
     expect(ipKey(second.privateIp)).toBe(ipKey('10.0.0.4'));
   });
 });

@@ -192,7 +192,7 @@ describe('agent in Lambda mode (--hostname-from-tag) with warm pools', () => {
     const config = loadPoolConfig({ ENI_POOL_TAGS: '{"x":"y"}', ATTACH_TIMEOUT_SECONDS: '120' });
 
     // Act
-    const report = await runAgent(options({ mode: 'hostname-from-tag', config, hookTimeoutSeconds: 900 }), d);
+    const report = await runAgent(options({ mode: 'hostname-from-tag', config, hookTimeoutMs: 900_000 }), d);
 
     // Assess
     expect(report).toMatchObject({ status: 'hostname-set', exitCode: 0, hostname: 'server-w1' });
@@ -205,7 +205,7 @@ describe('agent in Lambda mode (--hostname-from-tag) with warm pools', () => {
 
     // Act
     const report = await runAgent(
-      options({ mode: 'hostname-from-tag', config, hookTimeoutSeconds: 30, onFailure: 'shutdown' }),
+      options({ mode: 'hostname-from-tag', config, hookTimeoutMs: 30_000, onFailure: 'shutdown' }),
       deps(),
     );
 
@@ -239,10 +239,10 @@ describe('agent command line', () => {
         setHostname: false,
         onFailure: 'shutdown',
         config: {
-          ENI_POOL_TAGS: { Pool: 'b' },
-          HOSTNAME_TAG: 'HostName',
-          DEVICE_INDEX: 2,
-          ATTACH_TIMEOUT_SECONDS: 30,
+          poolTags: { Pool: 'b' },
+          hostnameTag: 'HostName',
+          deviceIndex: 2,
+          attachTimeoutMs: 30_000,
         },
       },
     });
@@ -250,12 +250,12 @@ describe('agent command line', () => {
 
   it('needs no pool tags to set the hostname from the instance tag, and waits the hook timeout (default 900 s)', () => {
     const parsed = parseAgentArgs(['--hostname-from-tag'], {});
-    expect(parsed).toMatchObject({ options: { mode: 'hostname-from-tag', hookTimeoutSeconds: 900 } });
+    expect(parsed).toMatchObject({ options: { mode: 'hostname-from-tag', hookTimeoutMs: 900_000 } });
     expect(parseAgentArgs(['--hostname-from-tag', '--hook-timeout', '1200'], {})).toMatchObject({
-      options: { hookTimeoutSeconds: 1200 },
+      options: { hookTimeoutMs: 1_200_000 },
     });
     expect(parseAgentArgs(['--hostname-from-tag'], { HOOK_TIMEOUT_SECONDS: '600' })).toMatchObject({
-      options: { hookTimeoutSeconds: 600 },
+      options: { hookTimeoutMs: 600_000 },
     });
   });
 

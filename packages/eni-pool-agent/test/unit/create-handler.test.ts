@@ -77,7 +77,8 @@ describe('Lambda mode handler', () => {
 
     // Assess
     expect(result).toMatchObject({
-      status: 'attached',
+      status: 'done',
+      action: 'attached',
       instanceId,
       privateIp: '10.0.0.4',
       hostname: 'server-a1',
@@ -116,7 +117,7 @@ describe('Lambda mode handler', () => {
 
     // Assess
     expect(again).toMatchObject({
-      status: 'already-held',
+      status: 'already-done',
       networkInterfaceId: (first as { networkInterfaceId: string }).networkInterfaceId,
       attempts: 0,
     });
@@ -137,7 +138,7 @@ describe('Lambda mode handler', () => {
     const result = await handler()(lifecycleEvent('launch', { instanceId }), context());
 
     // Assess: a normal return (no Lambda retry), the ENI stays with the instance, the metric says what happened
-    expect(result).toMatchObject({ status: 'attached', instanceId });
+    expect(result).toMatchObject({ status: 'done', action: 'attached', instanceId });
     expect(metrics.added).toContainEqual(['LifecycleActionEnded', 1]);
   });
 
@@ -153,7 +154,7 @@ describe('Lambda mode handler', () => {
     const result = await handler()(lifecycleEvent('launch', { instanceId }), context());
 
     // Assess
-    expect(result).toMatchObject({ status: 'inactive', instanceId });
+    expect(result).toMatchObject({ status: 'ended', instanceId });
     expect(fake.ec2Mock).not.toHaveReceivedCommand(AttachNetworkInterfaceCommand);
     expect(metrics.added).toEqual([['LifecycleActionEnded', 1]]);
   });
@@ -175,7 +176,7 @@ describe('Lambda mode handler', () => {
     const result = await handler()(event, context());
 
     // Assess
-    expect(result).toMatchObject({ status: 'already-held', hostname: 'server-a1' });
+    expect(result).toMatchObject({ status: 'already-done', hostname: 'server-a1' });
     expect(fake.instanceTags.get(instanceId)).toEqual({ HostName: 'server-a1' });
     expect(fake.completions.map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
   });
@@ -264,10 +265,11 @@ describe('Lambda mode handler', () => {
 
     // Assess
     expect(result).toMatchObject({
-      status: 'detached',
+      status: 'done',
+      action: 'detached',
       networkInterfaceIds: [expect.stringMatching(/^eni-/)],
     });
-    expect(again).toMatchObject({ status: 'detached', networkInterfaceIds: [] });
+    expect(again).toMatchObject({ status: 'done', action: 'detached', networkInterfaceIds: [] });
     expect(fake.ec2Mock).toHaveReceivedCommandTimes(DetachNetworkInterfaceCommand, 1);
     expect([...fake.enis.values()].filter((e) => e.tags.HostName && !e.attachment)).toHaveLength(1);
     expect(fake.completions.map((c) => [c.LifecycleHookName, c.LifecycleActionResult])).toEqual([
@@ -281,7 +283,7 @@ describe('Lambda mode handler', () => {
     const instanceId = fake.addInstance(AZ);
     await handler()(lifecycleEvent('launch', { instanceId }), context());
 
-    const result = await handler({ DETACH_ON_TERMINATE: false })(
+    const result = await handler({ detachOnTerminate: false })(
       lifecycleEvent('terminate', { instanceId }),
       context(),
     );
@@ -294,13 +296,13 @@ describe('Lambda mode handler', () => {
 describe('Lambda mode configuration', () => {
   it('applies the documented defaults', () => {
     expect(loadConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', AUTO_SCALING_GROUP_NAME: 'my-asg' })).toEqual({
-      ENI_POOL_TAGS: { Pool: 'a' },
-      AUTO_SCALING_GROUP_NAME: 'my-asg',
-      LIFECYCLE_HOOK_NAMES: undefined,
-      HOSTNAME_TAG: 'HostName',
-      DEVICE_INDEX: 1,
-      ATTACH_TIMEOUT_SECONDS: 120,
-      DETACH_ON_TERMINATE: true,
+      poolTags: { Pool: 'a' },
+      scope: { groupName: 'my-asg' },
+      hostnameTag: 'HostName',
+      deviceIndex: 1,
+      attachTimeoutMs: 120_000,
+      detachOnTerminate: true,
+      deadlineMarginMs: 10_000,
     });
   });
 
@@ -338,7 +340,7 @@ describe('Lambda mode configuration', () => {
     for (const key of ['HostName', 'netkit:hostname', 'host-name.v2', 'a@b,c=d+e_f']) {
       expect(
         loadConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', HOSTNAME_TAG: key, AUTO_SCALING_GROUP_NAME: 'g' })
-          .HOSTNAME_TAG,
+          .hostnameTag,
       ).toBe(key);
     }
   });
