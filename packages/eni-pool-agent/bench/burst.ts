@@ -212,8 +212,8 @@ async function runOurs(
 ): Promise<RunStats> {
   const { ec2, instances } = await setup(emu, launchesPerAz, poolPerAz);
   // The longest wait the package allows. On the emulator a burst of 200 is bound by moto, not by
-  // the token buckets: its tag-filtered DescribeNetworkInterfaces scans every tag for every ENI
-  // (0.7 s per call with 400 ENIs, measured), far slower than EC2.
+  // the token buckets: one request at a time, and each launch's DescribeInstances of its group
+  // (200 instances) costs moto tens of milliseconds to serialize (ADR 0070), far slower than EC2.
   const config = loadConfig({
     ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
     AUTO_SCALING_GROUP_NAME: GROUP,

@@ -199,10 +199,6 @@ export const INSTANCE_VISIBLE_WITHIN_MS = 20_000;
 /** How long a lost device-index race waits for Describe to show the winner. */
 export const RACE_SETTLE_MS = 10_000;
 
-function earliest(a: Deadline, b: Deadline): Deadline {
-  return a.at <= b.at ? a : b;
-}
-
 /**
  * inspectInstance, describing again with backoff while EC2 does not list the instance's
  * interfaces yet: right after launch one empty answer proves nothing. Gives up (the instance
@@ -227,7 +223,7 @@ export async function inspectVisibleInstance(
         }
       },
       {
-        deadline: earliest(deadline, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, deps.clock)),
+        deadline: deadline.within(INSTANCE_VISIBLE_WITHIN_MS),
         clock: deps.clock,
         what: `${instanceId} to be listed`,
         ...jitter(deps, 500, 4_000),
@@ -276,7 +272,7 @@ async function settleRace(
         return view !== undefined && (view.held.length > 0 || view.occupant !== undefined) ? view : undefined;
       },
       {
-        deadline: earliest(deadline, Deadline.in(RACE_SETTLE_MS, deps.clock)),
+        deadline: deadline.within(RACE_SETTLE_MS),
         clock: deps.clock,
         what: `the device index race on ${instanceId} to settle`,
         ...jitter(deps, 250, 2_000),
@@ -450,7 +446,7 @@ export async function observeLaunches(
 ): Promise<LaunchView> {
   try {
     return await pollUntil(() => describeLaunches(deps, instanceId, groupName, deadline), {
-      deadline: earliest(deadline, Deadline.in(INSTANCE_VISIBLE_WITHIN_MS, deps.clock)),
+      deadline: deadline.within(INSTANCE_VISIBLE_WITHIN_MS),
       clock: deps.clock,
       what: `${instanceId} to be listed`,
       ...jitter(deps, 500, 4_000),
