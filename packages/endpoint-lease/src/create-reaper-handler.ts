@@ -1,13 +1,11 @@
 import { describeError } from '@netkit/aws-core/errors';
 import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
-import type { Deps } from './acquire.ts';
 import type { Config } from './config.ts';
+import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 import { type ReapResult, reap } from './reap.ts';
 
 /** What the reaper function is built from: the same clients, clock, logger and metrics as acquire's. */
-export type ReaperHandlerDeps = Deps;
-
-export const REAPER_MARGIN_MS = 5_000;
+export interface ReaperHandlerDeps extends AcquireHandlerDeps {}
 
 /**
  * The reaper reads only the current state, so any event (schedule, ECS task state change,
@@ -15,7 +13,7 @@ export const REAPER_MARGIN_MS = 5_000;
  */
 export function createReaperHandler(deps: ReaperHandlerDeps, config: Config) {
   return async (_event: unknown, context: LambdaContextLike): Promise<ReapResult> => {
-    const deadline = Deadline.fromContext(context, REAPER_MARGIN_MS, deps.clock);
+    const deadline = Deadline.fromContext(context, config.deadlineMarginMs, deps.clock);
     try {
       return await reap(deps, config, deadline, context.awsRequestId ?? `reaper-${deps.clock.now()}`);
     } catch (error) {
