@@ -20,6 +20,7 @@ import {
   GROUP,
   launchInstances,
   POOL_TAGS,
+  unreadMetrics,
 } from '../test/support/fleet.ts';
 import { seedHandler } from './seed-baseline.ts';
 
@@ -84,6 +85,7 @@ function netkitInvoker(emulator: Emulator) {
         }),
         logger: silentLogger,
         clock: systemClock,
+        metrics: unreadMetrics,
       },
       config,
     )(event, fakeContext(LAMBDA_TIMEOUT_MS));

@@ -26,7 +26,7 @@ export interface HandlerDeps {
   autoscaling: AutoScalingClient;
   logger: Logger;
   clock: Clock;
-  metrics?: Pick<Metrics, 'addMetric' | 'addDimension' | 'publishStoredMetrics'>;
+  metrics: Pick<Metrics, 'addMetric' | 'addDimension' | 'publishStoredMetrics'>;
   random?: () => number;
 }
 
@@ -89,14 +89,14 @@ export function createHandler(deps: HandlerDeps, config: Config) {
       });
       gauge(outcome.pool);
       // The template's LaunchesAbandonedAlarm watches this (same dimensions as the pool gauge).
-      if (outcome.status === 'abandoned') deps.metrics?.addMetric('LaunchesAbandoned', MetricUnit.Count, 1);
+      if (outcome.status === 'abandoned') deps.metrics.addMetric('LaunchesAbandoned', MetricUnit.Count, 1);
       if (outcome.completion === 'already-completed') {
         // The action was over before this invocation finished it: hook timeout or another delivery.
-        deps.metrics?.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
+        deps.metrics.addMetric(LIFECYCLE_ACTION_ENDED_METRIC, MetricUnit.Count, 1);
       }
       return outcome;
     } finally {
-      deps.metrics?.publishStoredMetrics();
+      deps.metrics.publishStoredMetrics();
     }
   };
 }

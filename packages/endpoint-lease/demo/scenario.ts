@@ -39,7 +39,7 @@ const scenario: Scenario = {
     const results = (await ctx.wait(
       'Two acquires at once (user trigger events)',
       Promise.all([acquire({ count: 1 }, context('acquire-1')), acquire({ count: 1 }, context('acquire-2'))]),
-    )) as { status: string; taskArns: string[]; stackId: string; created: boolean }[];
+    )) as { status: string; action: string; taskArns: string[]; stackId: string; created: boolean }[];
     const stackIds = new Set(results.map((r) => r.stackId));
     const taskArns = results.flatMap((r) => r.taskArns);
     ctx.step(
@@ -73,7 +73,7 @@ const scenario: Scenario = {
     const calls1 = await emu.calls();
     const awsCalls = Object.entries(calls1).reduce((n, [k, v]) => n + v - (calls0[k] ?? 0), 0);
     const ok =
-      results.every((r) => r.status === 'started') &&
+      results.every((r) => r.status === 'done' && r.action === 'started') &&
       stackIds.size === 1 &&
       taskArns.length === 2 &&
       whileRunning.action === 'keep' &&

@@ -10,6 +10,7 @@ import { DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-e
 import { DeadlineExceededError, echo, InvalidEventError } from '@netkit/aws-core/errors';
 import type { Metrics } from '@netkit/aws-core/metrics';
 import type { Logger } from '@netkit/aws-core/observability';
+import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import { type Clock, type Deadline, pollUntil } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
 import { removeStack } from './delete.ts';
@@ -42,8 +43,8 @@ export const MAX_STACK_REPLACEMENTS = 2;
 export const LEASE_MARGIN_MS = 60_000;
 
 /** Margin kept before the lease end for RunTask: 60 s, or a quarter of a shorter lease. */
-export function leaseMargin(config: Pick<Config, 'leaseSeconds'>): number {
-  return Math.min(LEASE_MARGIN_MS, (config.leaseSeconds * 1000) / 4);
+export function leaseMargin(config: Pick<Config, 'leaseMs'>): number {
+  return Math.min(LEASE_MARGIN_MS, config.leaseMs / 4);
 }
 
 export function startedByFor(stackName: string): string {
@@ -54,13 +55,14 @@ export function startedByFor(stackName: string): string {
 export function policyConfig(config: Config): PolicyConfig {
   return {
     deletePolicy: config.deletePolicy,
-    billingGuardMs: config.billingGuardSeconds * 1000,
+    billingGuardMs: config.billingGuardMs,
     billingAnchor: config.billingAnchor,
   };
 }
 
-export interface AcquireResult {
-  status: 'started';
+export interface AcquireResult extends HandlerOutcome<'done' | 'already-done'> {
+  /** What happened to the request: the tasks run (started now, or by an earlier attempt: `adopted`). */
+  action: 'started';
   taskArns: string[];
   stackId: string;
   leaseUntil: string;
@@ -72,7 +74,7 @@ export interface AcquireResult {
 }
 
 async function holdLease(deps: Deps, config: Config, deadline: Deadline): Promise<number> {
-  const until = deps.clock.now() + config.leaseSeconds * 1000;
+  const until = deps.clock.now() + config.leaseMs;
   await writeLease(deps.ec2, config.vpcId, config.stackName, until);
   // Read the intent only after the lease is written: a reaper that announced a delete before our
   // write is seen here; one that announces later sees our lease.
@@ -117,7 +119,8 @@ export async function acquire(
     created: readiness.created,
   });
   return {
-    status: 'started',
+    status: adopted ? 'already-done' : 'done',
+    action: 'started',
     taskArns,
     stackId: ready.stackId,
     leaseUntil: new Date(readiness.leaseUntil).toISOString(),

@@ -89,14 +89,24 @@ export interface Config {
   clusterArn: string;
   taskDefinitionArn: string;
   cfnRoleArn: string | undefined;
-  leaseSeconds: number;
+  /** LEASE_SECONDS, in milliseconds. */
+  leaseMs: number;
   deletePolicy: DeletePolicy;
-  billingGuardSeconds: number;
+  /** BILLING_GUARD_SECONDS, in milliseconds. */
+  billingGuardMs: number;
   billingAnchor: BillingAnchor;
-  settleSeconds: number;
+  /** CONSISTENCY_SETTLE_SECONDS, in milliseconds. */
+  consistencySettleMs: number;
   acceptedSources: string[];
   deleteAttempts: number;
+  /** Time kept back from the Lambda deadline to log and return (10 s for acquire, 5 s for the reaper). */
+  deadlineMarginMs: number;
 }
+
+/** The acquire entry's margin before the Lambda deadline. */
+export const ACQUIRE_DEADLINE_MARGIN_MS = 10_000;
+/** The reaper entry's margin before the Lambda deadline (it reads and deletes; no wait for a stack). */
+export const REAPER_DEADLINE_MARGIN_MS = 5_000;
 
 function region(arn: string): string {
   return arn.split(':')[3] ?? '';
@@ -107,17 +117,17 @@ function region(arn: string): string {
  * the same variables on both functions), so the reaper's loader is the same parse.
  */
 export const loadAcquireConfig = (env: Record<string, string | undefined> = process.env): Config =>
-  loadLeaseConfig(env);
+  loadLeaseConfig(env, ACQUIRE_DEADLINE_MARGIN_MS);
 
 /** The configuration of the `reaper` entry: the same environment as `acquire`'s. */
 export const loadReaperConfig = (env: Record<string, string | undefined> = process.env): Config =>
-  loadLeaseConfig(env);
+  loadLeaseConfig(env, REAPER_DEADLINE_MARGIN_MS);
 
 /**
  * Parse and validate the environment once. Throws ConfigError naming every bad variable,
  * including cross-field problems (the cluster and task definition must be in one region).
  */
-function loadLeaseConfig(env: Record<string, string | undefined> = process.env): Config {
+function loadLeaseConfig(env: Record<string, string | undefined>, deadlineMarginMs: number): Config {
   const c = parseConfig(configSpec, env);
   const issues: ConfigIssue[] = [];
   if (region(c.CLUSTER_ARN) !== region(c.TASK_DEFINITION_ARN)) {
@@ -140,12 +150,13 @@ function loadLeaseConfig(env: Record<string, string | undefined> = process.env):
     clusterArn: c.CLUSTER_ARN,
     taskDefinitionArn: c.TASK_DEFINITION_ARN,
     cfnRoleArn: c.CFN_ROLE_ARN,
-    leaseSeconds: c.LEASE_SECONDS,
+    leaseMs: c.LEASE_SECONDS * 1000,
     deletePolicy: c.DELETE_POLICY,
-    billingGuardSeconds: c.BILLING_GUARD_SECONDS,
+    billingGuardMs: c.BILLING_GUARD_SECONDS * 1000,
     billingAnchor: c.BILLING_ANCHOR === 'clock-hour' ? 'clock-hour' : 'endpoint-creation',
-    settleSeconds: c.CONSISTENCY_SETTLE_SECONDS,
+    consistencySettleMs: c.CONSISTENCY_SETTLE_SECONDS * 1000,
     acceptedSources: c.ACQUIRE_EVENT_SOURCES,
     deleteAttempts: c.DELETE_ATTEMPTS,
+    deadlineMarginMs,
   };
 }

@@ -1,14 +1,25 @@
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ECSClient } from '@aws-sdk/client-ecs';
 import { describeError, InvalidEventError } from '@netkit/aws-core/errors';
+import type { Metrics } from '@netkit/aws-core/metrics';
+import type { Logger } from '@netkit/aws-core/observability';
+import type { Clock } from '@netkit/aws-core/retry';
 import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
-import { type AcquireResult, acquire, type Deps } from './acquire.ts';
+import { type AcquireResult, acquire } from './acquire.ts';
 import type { Config } from './config.ts';
 import { EndpointPreconditionError, TaskRejectedError } from './errors.ts';
 import { parseAcquireEvent } from './event.ts';
 /** What the acquire function is built from: the AWS clients, clock, logger and metrics. */
-export type AcquireHandlerDeps = Deps;
-
-/** Time kept back from the Lambda deadline to log and return. */
-export const DEADLINE_MARGIN_MS = 10_000;
+export interface AcquireHandlerDeps {
+  cfn: CloudFormationClient;
+  ec2: EC2Client;
+  ecs: ECSClient;
+  clock: Clock;
+  logger: Logger;
+  /** CloudWatch metrics (EMF); the entry passes the package's `createMetrics`. */
+  metrics: Pick<Metrics, 'addMetric' | 'publishStoredMetrics'>;
+}
 
 export type AcquireResponse = AcquireResult | { status: 'rejected'; reason: string };
 
@@ -22,7 +33,7 @@ export function createAcquireHandler(deps: AcquireHandlerDeps, config: Config) {
       deps.logger.error('Rejected acquire event', { reason: error.message, field: error.field });
       return { status: 'rejected', reason: error.message };
     }
-    const deadline = Deadline.fromContext(context, DEADLINE_MARGIN_MS, deps.clock);
+    const deadline = Deadline.fromContext(context, config.deadlineMarginMs, deps.clock);
     try {
       return await acquire(
         request,

@@ -7,6 +7,7 @@
  */
 import { type ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
 import { describeError } from '@netkit/aws-core/errors';
+import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import type { Deadline } from '@netkit/aws-core/retry';
 import { type Deps, policyConfig, startedByFor } from './acquire.ts';
 import type { Config } from './config.ts';
@@ -20,7 +21,8 @@ export const INTENT_MARGIN_MS = 30_000;
 /** How long an intent is valid beyond the settle delay. */
 export const INTENT_TTL_MS = 60_000;
 
-export interface ReapResult {
+export interface ReapResult extends HandlerOutcome<'done' | 'skipped'> {
+  /** `done` when the stack was deleted, `skipped` when it was kept (or there is none); `action` says which. */
   action: Action['kind'] | 'deleted';
   reason?: string;
   stackStatus?: string;
@@ -73,7 +75,7 @@ async function readState(
 }
 
 function summary(action: Action, state: LeaseState, stack: StackView | undefined): ReapResult {
-  const result: ReapResult = { action: action.kind, activeTasks: state.activeTasks };
+  const result: ReapResult = { status: 'skipped', action: action.kind, activeTasks: state.activeTasks };
   if ('reason' in action) result.reason = action.reason;
   if (stack) result.stackStatus = stack.status;
   if (state.leaseUntil !== undefined) result.leaseUntil = iso(state.leaseUntil);
@@ -96,7 +98,7 @@ export async function reap(
     return summary(action, first.state, first.stack);
   }
 
-  const settleMs = config.settleSeconds * 1000;
+  const settleMs = config.consistencySettleMs;
   if (deadline.remaining() < settleMs + INTENT_MARGIN_MS + 5_000) {
     logger.warn('Not enough time left to delete safely; the next run will', {
       remainingMs: deadline.remaining(),
@@ -120,7 +122,11 @@ export async function reap(
     }
     const removed = await removeStack(deps, config, second.stack as StackView);
     logger.info('Deleting the endpoint stack', { ...summary(confirm, second.state, second.stack) });
-    const result: ReapResult = { ...summary(confirm, second.state, second.stack), action: 'deleted' };
+    const result: ReapResult = {
+      ...summary(confirm, second.state, second.stack),
+      status: 'done',
+      action: 'deleted',
+    };
     if (removed.retained.length > 0) result.retained = removed.retained.map((r) => r.logicalId);
     return result;
   } finally {

@@ -5,8 +5,8 @@ import { createClient } from '@netkit/aws-core/clients';
 import { createMetrics } from '@netkit/aws-core/metrics';
 import { createObservability } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
-import type { Deps } from './acquire.ts';
 import type { Config } from './config.ts';
+import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 
 /** The `service` dimension of the package's metrics (the template's alarm names it). */
 export const METRICS_SERVICE = 'endpoint-lease';
@@ -15,7 +15,13 @@ export const METRICS_SERVICE = 'endpoint-lease';
  * What both Lambda entries build once per container: clients, logger and the configuration,
  * validated at init (an invalid value throws ConfigError naming the variable).
  */
-export function lambdaRuntime(loadConfig: () => Config, serviceName: string): { deps: Deps; config: Config } {
+export function lambdaRuntime(
+  loadConfig: () => Config,
+  serviceName: string,
+): {
+  deps: AcquireHandlerDeps;
+  config: Config;
+} {
   const { logger, tracer } = createObservability(serviceName);
   const config = loadConfig();
   return {

@@ -17,6 +17,7 @@ import {
   lifecycleEventFor,
   POOL_TAGS,
   TERMINATE_HOOK,
+  unreadMetrics,
 } from '../support/fleet.ts';
 
 // AWS token buckets (aws-facts.md), refill rates at 1x: a 30-launch burst must fit them.
@@ -36,6 +37,7 @@ function environment(env: Record<string, string> = {}) {
       autoscaling: new AutoScalingClient({ ...e.clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
       logger: silentLogger,
       clock: systemClock,
+      metrics: unreadMetrics,
     },
     config,
   );

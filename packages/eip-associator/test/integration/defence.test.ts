@@ -21,6 +21,7 @@ import {
   lifecycleEventFor,
   POOL_TAGS,
   TERMINATE_HOOK,
+  unreadMetrics,
 } from '../support/fleet.ts';
 
 const emu = useEmulator();
@@ -35,6 +36,7 @@ function handler() {
       autoscaling: new AutoScalingClient(clients),
       logger: silentLogger,
       clock: systemClock,
+      metrics: unreadMetrics,
     },
     loadConfig({
       EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),

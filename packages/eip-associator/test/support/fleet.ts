@@ -7,6 +7,7 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import type { Emulator } from '@netkit/local-aws';
+import type { HandlerDeps } from '../../src/create-handler.ts';
 
 export const GROUP = 'fwproxy-asg';
 export const HOOK = 'fwproxy-associate-eip';
@@ -132,3 +133,10 @@ export function ec2CallCount(calls: Record<string, number>): number {
     .filter(([k]) => k.startsWith('ec2:'))
     .reduce((n, [, v]) => n + v, 0);
 }
+
+/** Metrics for tests and benchmarks that do not read them: the handler's calls go nowhere. */
+export const unreadMetrics = {
+  addMetric() {},
+  addDimension() {},
+  publishStoredMetrics() {},
+} as unknown as HandlerDeps['metrics'];

@@ -78,7 +78,7 @@ describe('acquire bundle: a failed start, then the Lambda retry of the same invo
 
     const retry = await invoke(world, 'req-capacity');
     expect(retry.ok).toBe(true);
-    expect(retry.result).toMatchObject({ status: 'started', adopted: false });
+    expect(retry.result).toMatchObject({ status: 'done', action: 'started', adopted: false });
     expect(retry.result?.taskArns).toHaveLength(1);
     expect(await runningTasks(world)).toEqual(retry.result?.taskArns);
     // The failed token was not reused to replay the failure: RunTask saw the token twice (the
@@ -88,7 +88,8 @@ describe('acquire bundle: a failed start, then the Lambda retry of the same invo
     // A third delivery of the same request adopts the running task and starts nothing.
     const again = await invoke(world, 'req-capacity');
     expect(again.result).toMatchObject({
-      status: 'started',
+      status: 'already-done',
+      action: 'started',
       adopted: true,
       taskArns: retry.result?.taskArns,
     });

@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CreateClusterCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import type { Emulator } from '@netkit/local-aws';
-import type { Deps } from '../../src/acquire.ts';
 import { type Config, loadAcquireConfig } from '../../src/config.ts';
+import type { AcquireHandlerDeps } from '../../src/create-acquire-handler.ts';
 
 export interface World {
   env: Record<string, string>;
@@ -72,7 +72,13 @@ export async function buildWorld(emu: Emulator, extraEnv: Record<string, string>
   return { env, config: loadAcquireConfig(env), clients: { cfn, ec2, ecs } };
 }
 
-export function depsFor(world: World, clock: Deps['clock']): Deps {
+export function depsFor(world: World, clock: AcquireHandlerDeps['clock']): AcquireHandlerDeps {
   const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-  return { ...world.clients, clock, logger: quiet };
+  const unread = { addMetric() {}, publishStoredMetrics() {} };
+  return {
+    ...world.clients,
+    clock,
+    logger: quiet,
+    metrics: unread as unknown as AcquireHandlerDeps['metrics'],
+  };
 }

@@ -18,11 +18,12 @@ describe('loadAcquireConfig', () => {
     const c = loadAcquireConfig(validEnv);
     expect(c).toMatchObject({
       endpointServices: ['logs', 'ecr.api', 'ecr.dkr'],
-      leaseSeconds: 300,
+      leaseMs: 300_000,
       deletePolicy: 'hour-aligned',
-      billingGuardSeconds: 600,
+      billingGuardMs: 600_000,
       billingAnchor: 'clock-hour',
-      settleSeconds: 10,
+      consistencySettleMs: 10_000,
+      deadlineMarginMs: 10_000,
       cfnRoleArn: undefined,
     });
     expect(c.subnetIds).toHaveLength(2);
@@ -39,7 +40,12 @@ describe('loadAcquireConfig', () => {
       BILLING_GUARD_SECONDS: '300',
       BILLING_ANCHOR: 'clock-hour',
     });
-    expect(c).toMatchObject({ deletePolicy: 'immediate', leaseSeconds: 900, billingAnchor: 'clock-hour' });
+    expect(c).toMatchObject({
+      deletePolicy: 'immediate',
+      leaseMs: 900_000,
+      billingGuardMs: 300_000,
+      billingAnchor: 'clock-hour',
+    });
     expect(c.endpointServices).toContain('ssm');
   });
 

@@ -28,9 +28,8 @@ import { silentLogger } from '@netkit/aws-core/observability';
 import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/acquire.ts';
 import { loadAcquireConfig } from '../../src/config.ts';
-import { createAcquireHandler } from '../../src/create-acquire-handler.ts';
+import { type AcquireHandlerDeps, createAcquireHandler } from '../../src/create-acquire-handler.ts';
 import { createReaperHandler } from '../../src/create-reaper-handler.ts';
 import { leaseTagKey, reapTagKey } from '../../src/lease.ts';
 import { validEnv } from '../support/env.ts';
@@ -74,6 +73,7 @@ function setup() {
     ecs: new ECSClient({}),
     clock,
     logger: silentLogger,
+    metrics: { addMetric() {}, publishStoredMetrics() {} } as unknown as AcquireHandlerDeps['metrics'],
   };
   return { clock, deps };
 }
@@ -129,7 +129,8 @@ describe('acquire handler', () => {
       { ...fakeContext(300_000, clock.now), awsRequestId: 'r1' },
     );
     expect(out).toMatchObject({
-      status: 'started',
+      status: 'done',
+      action: 'started',
       created: true,
       taskArns: ['arn:aws:ecs:us-east-1:123456789012:task/jobs/t1'],
     });
@@ -178,7 +179,7 @@ describe('acquire handler', () => {
       .on(CreateStackCommand)
       .rejects(Object.assign(new Error('exists'), { name: 'AlreadyExistsException' }));
     const out = await createAcquireHandler(deps, config)({}, fakeContext(300_000, clock.now));
-    expect(out).toMatchObject({ status: 'started', created: false });
+    expect(out).toMatchObject({ status: 'done', action: 'started', created: false });
   });
 
   it('waits for a deleting stack to disappear, then creates it again', async () => {
@@ -192,7 +193,12 @@ describe('acquire handler', () => {
       .resolves(stack('CREATE_COMPLETE', clock.now(), `${STACK_ID}-new`));
     cfn.on(CreateStackCommand).resolves({});
     const out = await createAcquireHandler(deps, config)({}, fakeContext(600_000, clock.now));
-    expect(out).toMatchObject({ status: 'started', created: true, stackId: `${STACK_ID}-new` });
+    expect(out).toMatchObject({
+      status: 'done',
+      action: 'started',
+      created: true,
+      stackId: `${STACK_ID}-new`,
+    });
   });
 
   it('replaces a rolled-back stack, bounded', async () => {
@@ -431,7 +437,7 @@ describe('DELETE_FAILED: bounded, counted, then retained', () => {
       metrics: {
         addMetric: (name: string, _unit: unknown, value: number) => void added.push([name, value]),
         publishStoredMetrics: () => {},
-      } as unknown as Deps['metrics'],
+      } as unknown as AcquireHandlerDeps['metrics'],
     };
   }
 
@@ -442,7 +448,7 @@ describe('DELETE_FAILED: bounded, counted, then retained', () => {
     cfn.on(DescribeStackEventsCommand).resolves(deleteFailedEvents(2));
     cfn.on(DeleteStackCommand).resolves({});
     const out = await createReaperHandler({ ...deps, metrics }, config)({}, fakeContext(60_000, clock.now));
-    expect(out).toMatchObject({ action: 'deleted', reason: 'failed' });
+    expect(out).toMatchObject({ status: 'done', action: 'deleted', reason: 'failed' });
     expect(out.retained).toBeUndefined();
     expect(cfn.commandCalls(DeleteStackCommand)[0]!.args[0].input.RetainResources).toBeUndefined();
     expect(cfn).not.toHaveReceivedCommand(DescribeStackResourcesCommand);
@@ -486,7 +492,11 @@ describe('DELETE_FAILED: bounded, counted, then retained', () => {
       {},
       fakeContext(60_000, clock.now),
     );
-    expect(out).toMatchObject({ action: 'deleted', retained: ['LogsEndpoint', 'EndpointSecurityGroup'] });
+    expect(out).toMatchObject({
+      status: 'done',
+      action: 'deleted',
+      retained: ['LogsEndpoint', 'EndpointSecurityGroup'],
+    });
     expect(cfn).toHaveReceivedCommandWith(DeleteStackCommand, {
       StackName: STACK_ID,
       RetainResources: ['LogsEndpoint', 'EndpointSecurityGroup'],
@@ -517,7 +527,7 @@ describe('reaper handler', () => {
       loadEvent('scheduler/scheduled'),
       fakeContext(60_000, clock.now),
     );
-    expect(out).toMatchObject({ action: 'deleted', reason: 'idle-hour-ending' });
+    expect(out).toMatchObject({ status: 'done', action: 'deleted', reason: 'idle-hour-ending' });
     expect(clock.sleeps).toEqual([10_000]);
     expect(ec2).toHaveReceivedCommandTimes(DescribeTagsCommand, 2);
     expect(ecs).toHaveReceivedCommandTimes(ListTasksCommand, 2);
@@ -544,7 +554,7 @@ describe('reaper handler', () => {
         Tags: [{ Key: leaseTagKey(config.stackName), Value: new Date(clock.now() + 300_000).toISOString() }],
       });
     const out = await createReaperHandler(deps, config)({}, fakeContext(60_000, clock.now));
-    expect(out).toMatchObject({ action: 'keep', reason: 'lease' });
+    expect(out).toMatchObject({ status: 'skipped', action: 'keep', reason: 'lease' });
     expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
     expect(ec2).toHaveReceivedCommand(DeleteTagsCommand);
   });
@@ -568,7 +578,7 @@ describe('reaper handler', () => {
       ],
     });
     const out = await createReaperHandler(deps, config)({}, fakeContext(60_000, clock.now));
-    expect(out).toMatchObject({ action: 'keep', reason: 'hour-paid' });
+    expect(out).toMatchObject({ status: 'skipped', action: 'keep', reason: 'hour-paid' });
     expect(out.nextCheckAt).toBe(new Date(clock.now() + 10 * 60_000).toISOString());
     expect(ec2).toHaveReceivedCommandWith(DescribeVpcEndpointsCommand, {
       VpcEndpointIds: ['vpce-1', 'vpce-2'],
@@ -584,7 +594,7 @@ describe('reaper handler', () => {
       .on(DescribeVpcEndpointsCommand)
       .rejects(Object.assign(new Error('gone'), { name: 'InvalidVpcEndpointId.NotFound' }));
     const out = await createReaperHandler(deps, config)({}, fakeContext(60_000, clock.now));
-    expect(out).toMatchObject({ action: 'deleted', reason: 'idle-hour-ending' });
+    expect(out).toMatchObject({ status: 'done', action: 'deleted', reason: 'idle-hour-ending' });
   });
 
   it('keeps a stack with a running task and makes no write', async () => {
@@ -592,7 +602,7 @@ describe('reaper handler', () => {
     cfn.on(DescribeStacksCommand).resolves(stack('CREATE_COMPLETE', clock.now() - 55 * 60_000));
     ecs.on(ListTasksCommand).resolves({ taskArns: ['t1'] });
     const out = await createReaperHandler(deps, config)({}, fakeContext(60_000, clock.now));
-    expect(out).toMatchObject({ action: 'keep', reason: 'tasks', activeTasks: 1 });
+    expect(out).toMatchObject({ status: 'skipped', action: 'keep', reason: 'tasks', activeTasks: 1 });
     expect(ec2).not.toHaveReceivedCommand(CreateTagsCommand);
     expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
   });
@@ -601,7 +611,7 @@ describe('reaper handler', () => {
     const { clock, deps } = setup();
     cfn.on(DescribeStacksCommand).resolves(stack('CREATE_COMPLETE', clock.now() - 55 * 60_000));
     const out = await createReaperHandler(deps, config)({}, fakeContext(20_000, clock.now));
-    expect(out).toMatchObject({ action: 'keep', reason: 'no-time' });
+    expect(out).toMatchObject({ status: 'skipped', action: 'keep', reason: 'no-time' });
     expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
   });
 });
