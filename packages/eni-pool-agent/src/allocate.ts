@@ -222,13 +222,7 @@ export async function inspectVisibleInstance(
           return undefined;
         }
       },
-      {
-        deadline: deadline.within(INSTANCE_VISIBLE_WITHIN_MS),
-        clock: deps.clock,
-        what: `${instanceId} to be listed`,
-        ...jitter(deps, 500, 4_000),
-        onWait: (_attempt, delayMs) => logNotListedYet(deps, instanceId, delayMs),
-      },
+      untilListed(deps, instanceId, deadline),
     );
   } catch (error) {
     // Out of time: the instance really is gone; say so rather than "timed out".
@@ -242,11 +236,19 @@ function jitter(deps: Pick<CoreDeps, 'random'>, baseMs: number, maxMs: number) {
   return { baseMs, maxMs, ...(deps.random ? { random: deps.random } : {}) };
 }
 
-function logNotListedYet(deps: CoreDeps, instanceId: string, delayMs: number): void {
-  deps.logger.info('EC2 does not list the instance yet (eventual consistency); describing again', {
-    instanceId,
-    delayMs,
-  });
+/** Poll options while EC2 may not list a just-launched instance yet (eventual consistency). */
+function untilListed(deps: CoreDeps, instanceId: string, deadline: Deadline) {
+  return {
+    deadline: deadline.within(INSTANCE_VISIBLE_WITHIN_MS),
+    clock: deps.clock,
+    what: `${instanceId} to be listed`,
+    ...jitter(deps, 500, 4_000),
+    onWait: (_attempt: number, delayMs: number) =>
+      deps.logger.info('EC2 does not list the instance yet (eventual consistency); describing again', {
+        instanceId,
+        delayMs,
+      }),
+  };
 }
 
 /**
@@ -445,13 +447,10 @@ export async function observeLaunches(
   deadline: Deadline,
 ): Promise<LaunchView> {
   try {
-    return await pollUntil(() => describeLaunches(deps, instanceId, groupName, deadline), {
-      deadline: deadline.within(INSTANCE_VISIBLE_WITHIN_MS),
-      clock: deps.clock,
-      what: `${instanceId} to be listed`,
-      ...jitter(deps, 500, 4_000),
-      onWait: (_attempt, delayMs) => logNotListedYet(deps, instanceId, delayMs),
-    });
+    return await pollUntil(
+      () => describeLaunches(deps, instanceId, groupName, deadline),
+      untilListed(deps, instanceId, deadline),
+    );
   } catch (error) {
     if (!(error instanceof DeadlineExceededError)) throw error;
     throw new InstanceNotFoundError(
