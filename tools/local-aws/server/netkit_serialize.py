@@ -202,22 +202,21 @@ def fast_unparse(body: Any, full_document: bool) -> str:
     return "".join(writer.parts)
 
 
-def fast_xml_body(self: Any, body: Any) -> str:
+def _fast_body(original: Any, self: Any, body: Any, full_document: bool) -> str:
     if self.pretty_print:
-        return _original_xml_body(self, body)
+        return original(self, body)
     try:
-        return fast_unparse(body, full_document=False)
+        return fast_unparse(body, full_document=full_document)
     except _Unsupported:
-        return _original_xml_body(self, body)
+        return original(self, body)
+
+
+def fast_xml_body(self: Any, body: Any) -> str:
+    return _fast_body(_original_xml_body, self, body, full_document=False)
 
 
 def fast_ec2_body(self: Any, body: Any) -> str:
-    if self.pretty_print:
-        return _original_ec2_body(self, body)
-    try:
-        return fast_unparse(body, full_document=True)
-    except _Unsupported:
-        return _original_ec2_body(self, body)
+    return _fast_body(_original_ec2_body, self, body, full_document=True)
 
 
 def install() -> None:
