@@ -21,7 +21,7 @@ This file is the entry: it checks moto, installs every patch and serves. One mod
   netkit_ecs_tasks.py      ECS task model patches (awsvpc ENIs, STOPPED tasks)
   netkit_cfn.py            CloudFormation DeleteStack failures
   netkit_sam.py            the AWS::Serverless-2016-10-31 transform at CreateChangeSet
-  netkit_speed.py          a small AMI catalogue, direct tag lookup
+  netkit_speed.py          a small AMI catalogue, direct tag lookup, dispatch caches
   netkit_serialize.py      a byte-identical faster response serializer
 """
 
@@ -98,7 +98,7 @@ from netkit_eni import (  # noqa: E402
 from netkit_lifecycle import HANDLERS  # noqa: E402
 from netkit_protocol import Response, error_response, identify, query_ok  # noqa: E402
 from netkit_sam import ensure_cloudformation_patches, warm_sam_translator  # noqa: E402
-from netkit_speed import fast_get_tags, patched_load_amis  # noqa: E402
+from netkit_speed import fast_get_tags, install_dispatch_caches, patched_load_amis  # noqa: E402
 from netkit_state import (  # noqa: E402
     CALLS,
     DEFAULT_SETTINGS,
@@ -137,6 +137,7 @@ def install_patches() -> None:
     VPCEndPoint.delete = vpc_endpoint_delete
     ec2_contracts.install()
     netkit_serialize.install()
+    install_dispatch_caches()
     ecs_models.Task.__init__ = patched_task_init
     ecs_models.EC2ContainerServiceBackend.stop_task = patched_stop_task
     ecs_models.EC2ContainerServiceBackend.list_tasks = patched_list_tasks

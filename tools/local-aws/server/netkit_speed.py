@@ -1,4 +1,4 @@
-"""Emulator speed: a small AMI catalogue and a direct tag lookup.
+"""Emulator speed: a small AMI catalogue, a direct tag lookup, and per-request dispatch work done once.
 
 Part of the netkit moto harness; netkit_moto.py is the entry and installs every patch."""
 
@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import moto.backends as moto_backends
+import moto.core.responses as moto_responses
 from moto import settings as moto_settings
+from moto.core.utils import method_names_from_class
 from moto.ec2.models.amis import AMIS, Ami, AmiBackend, parse_timestamp
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
 
@@ -47,3 +50,42 @@ def fast_get_tags(self: Any) -> list[dict[str, str]]:
         {"resource_id": resource_id, "key": key, "value": value, "resource_type": resource_type}
         for key, value in self.ec2_backend.tags.get(resource_id, {}).items()
     ]
+
+
+_orig_list_of_moto_modules = moto_backends.list_of_moto_modules
+_moto_modules: tuple[str, ...] | None = None
+
+
+def cached_list_of_moto_modules() -> tuple[str, ...]:
+    """moto's service folder names, listed once.
+
+    moto's server lists its package folder and stats every entry (~170) twice per request to route
+    it, and the folder does not change while the emulator runs. Same names, in the same order.
+    """
+    global _moto_modules
+    if _moto_modules is None:
+        _moto_modules = tuple(_orig_list_of_moto_modules())
+    return _moto_modules
+
+
+_method_names: dict[type, tuple[tuple[int, ...], list[str]]] = {}
+
+
+def cached_method_names(clazz: Any) -> list[str]:
+    """A response class's method names, computed again only when a class in its MRO gains or loses
+    an attribute (the harness patches some response classes, CloudFormation's on first use).
+
+    moto runs inspect.getmembers over the whole response class (hundreds of methods) on every
+    request to check that the action exists: about 7 ms each. Callers only test membership.
+    """
+    version = tuple(len(vars(c)) for c in clazz.__mro__)
+    cached = _method_names.get(clazz)
+    if cached is None or cached[0] != version:
+        cached = (version, method_names_from_class(clazz))
+        _method_names[clazz] = cached
+    return cached[1]
+
+
+def install_dispatch_caches() -> None:
+    moto_backends.list_of_moto_modules = cached_list_of_moto_modules
+    moto_responses.method_names_from_class = cached_method_names
