@@ -1,13 +1,15 @@
-// `pnpm bench [--only <name>] [--fast]`: the cold-start benchmark plus every
+// `pnpm bench [--only <name>] [--fast] [--jobs <n>]`: the cold-start benchmark plus every
 // package benchmark (packages/<pkg>/bench/*.ts with a default-exported Benchmark).
 // Prints each table, writes bench/results/<name>.json (+ .svg) and bench/results/README.md.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// Benchmarks that measure wall time (`export const exclusive = true`, and cold-start) run one at a
+// time with nothing else running; the others run side by side on `--jobs` lanes (ADR 0071).
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatTable } from '@netkit/demo/table';
 import { bundledPackages, missingDists, REPO_ROOT } from './bundles.ts';
 import { coldStartBenchmark } from './coldstart.ts';
+import { type BenchEntry, DEFAULT_JOBS, discoverBenchmarks, runAll } from './entries.ts';
 import {
   machine,
   readResults,
@@ -16,60 +18,22 @@ import {
   validateResult,
   writeResult,
 } from './report.ts';
-import type { Benchmark, BenchOptions, BenchResult } from './types.ts';
 
 // The pinned SDK runs on Node 20; its notice that later SDK releases will need Node 22 is noise here
 // (Lambda runs nodejs22.x). Bundles create their clients when loaded, after this line.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-export const USAGE = `Usage: pnpm bench [--only <name>] [--fast] [--out <dir>]
+export const USAGE = `Usage: pnpm bench [--only <name>] [--fast] [--jobs <n>] [--out <dir>]
 
   --only <name>   cold-start, a package (all its benchmarks) or <package>/<file> (e.g. nat-reaper/teardown)
   --fast          smaller runs (the test suite's settings)
+  --jobs <n>      benchmarks that count calls and outcomes run side by side on n lanes (default 2;
+                  1 runs everything one after another); wall-time benchmarks always run alone
   --out <dir>     results folder (default bench/results)
   --root <dir>    repository root to discover packages in (default: this repository)
   -h, --help      this text
 
 Exit code: 0 when every benchmark ran (targets met or not: see the report), 1 when one failed to run, 2 on bad usage.`;
-
-export interface BenchEntry {
-  /** `cold-start` or `<package>/<file stem>`. */
-  id: string;
-  package?: string;
-  source: string;
-  run: (options: BenchOptions) => Promise<BenchResult>;
-}
-
-/** Every packages/<pkg>/bench/*.ts that default-exports a function (helpers are skipped). */
-export async function discoverBenchmarks(root: string): Promise<BenchEntry[]> {
-  const packagesDir = join(root, 'packages');
-  if (!existsSync(packagesDir)) return [];
-  const entries: BenchEntry[] = [];
-  for (const pkg of readdirSync(packagesDir).sort()) {
-    const benchDir = join(packagesDir, pkg, 'bench');
-    if (!existsSync(benchDir)) continue;
-    for (const file of readdirSync(benchDir)
-      .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.test.ts'))
-      .sort()) {
-      const path = join(benchDir, file);
-      // Cheap pre-check so helper modules (shared code, seed baselines) are not even imported.
-      const text = readFileSync(path, 'utf8');
-      if (!/^export default /m.test(text)) continue;
-      entries.push({
-        id: `${pkg}/${file.replace(/\.ts$/, '')}`,
-        package: pkg,
-        source: relative(root, path),
-        run: async (options) => {
-          const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
-          if (typeof mod.default !== 'function')
-            throw new Error(`${path} must default-export a Benchmark function`);
-          return (mod.default as Benchmark)(options);
-        },
-      });
-    }
-  }
-  return entries;
-}
 
 function select(all: BenchEntry[], only: string | undefined): BenchEntry[] {
   if (only === undefined) return all;
@@ -85,7 +49,10 @@ class UsageError extends Error {}
 
 const write = (text: string): boolean => process.stdout.write(text);
 
-/** Runs one benchmark, stores its result under `out` and prints its tables; false when it failed. */
+/**
+ * Runs one benchmark, stores its result under `out` and prints its tables in one piece when it
+ * ends (benchmarks on other lanes print theirs in between); false when it failed.
+ */
 async function runEntry(entry: BenchEntry, fast: boolean, out: string): Promise<boolean> {
   write(`\n▶ ${entry.id}${fast ? ' (fast)' : ''}\n`);
   const measuredAt = new Date().toISOString();
@@ -102,13 +69,14 @@ async function runEntry(entry: BenchEntry, fast: boolean, out: string): Promise<
       source: entry.source,
     };
     writeResult(out, stored);
-    write(`${result.title}\n\n`);
-    for (const table of result.tables) write(`${formatTable(table.columns, table.rows)}\n\n`);
+    const lines = [`\n■ ${entry.id}: ${result.title}\n`];
+    for (const table of result.tables) lines.push(`${formatTable(table.columns, table.rows)}\n`);
     for (const t of result.targets)
-      write(`  ${t.met ? '✔ met    ' : '✖ not met'}  ${t.description}: ${t.measured}\n`);
-    write(
+      lines.push(`  ${t.met ? '✔ met    ' : '✖ not met'}  ${t.description}: ${t.measured}`);
+    lines.push(
       `  (${(stored.durationMs / 1000).toFixed(1)} s; ${relative(process.cwd(), join(out, `${result.name}.json`))})\n`,
     );
+    write(`${lines.join('\n')}\n`);
     return true;
   } catch (error) {
     process.stderr.write(
@@ -118,14 +86,27 @@ async function runEntry(entry: BenchEntry, fast: boolean, out: string): Promise<
   }
 }
 
+/** Each benchmark's duration in its last stored run under `out`, by source file. */
+function lastDurations(out: string): Map<string, number> {
+  return new Map(readResults(out).map((r) => [r.source, r.durationMs]));
+}
+
 export async function main(argv: string[]): Promise<number> {
-  let values: { only?: string; fast?: boolean; out?: string; root?: string; help?: boolean };
+  let values: {
+    only?: string;
+    fast?: boolean;
+    jobs?: string;
+    out?: string;
+    root?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         only: { type: 'string' },
         fast: { type: 'boolean' },
+        jobs: { type: 'string' },
         out: { type: 'string' },
         root: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -144,10 +125,16 @@ export async function main(argv: string[]): Promise<number> {
   const root = values.root === undefined ? REPO_ROOT : resolve(values.root);
   const out = values.out === undefined ? join(REPO_ROOT, 'bench', 'results') : resolve(values.out);
   const fast = values.fast === true;
+  const jobs = values.jobs === undefined ? DEFAULT_JOBS : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    process.stderr.write(`bench: --jobs must be a whole number >= 1, got "${values.jobs}"\n\n${USAGE}\n`);
+    return 2;
+  }
 
   const coldStart: BenchEntry = {
     id: 'cold-start',
     source: 'tools/bench/src/coldstart.ts',
+    exclusive: true,
     run: (options) =>
       coldStartBenchmark({ ...options, root, onProgress: (m) => process.stderr.write(`  … ${m}\n`) }),
   };
@@ -170,10 +157,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const started = performance.now();
-  let failures = 0;
-  for (const entry of selected) {
-    if (!(await runEntry(entry, fast, out))) failures++;
-  }
+  const failures = await runAll(selected, jobs, (entry) => runEntry(entry, fast, out), lastDurations(out));
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'README.md'), renderReport(readResults(out)));
   const total = ((performance.now() - started) / 1000).toFixed(1);

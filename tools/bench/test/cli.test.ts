@@ -79,4 +79,14 @@ describe('pnpm bench (fixture packages)', () => {
       'Unknown --only "nope". Valid names: cold-start, tiny, tiny/broken, tiny/fixture.',
     );
   });
+
+  it('rejects a --jobs that is not a whole number >= 1 before running anything', async () => {
+    for (const jobs of ['0', '1.5', 'two']) {
+      const run = await runTsx(BENCH_CLI, ['--root', FIXTURE_ROOT, '--jobs', jobs]);
+
+      expect(run.code, jobs).toBe(2);
+      expect(run.stderr).toContain(`--jobs must be a whole number >= 1, got "${jobs}"`);
+      expect(run.stdout).not.toContain('▶');
+    }
+  });
 });
