@@ -169,8 +169,6 @@ export interface ColdStartRow {
 export interface MeasureOptions {
   /** Rounds (one bare start, then every bundle once) per baseline, after one warm-up pair per bundle. */
   runs: number;
-  /** Fewer or more rounds for one baseline than `runs`. */
-  runsFor?: Partial<Record<Baseline, number>>;
   /** Default ['machine']; add 'lambda' for the clean-environment ratio too. */
   baselines?: Baseline[];
   timeoutMs?: number;
@@ -254,10 +252,9 @@ function ratioOf(samples: PairSamples, baseline: Baseline): RatioMeasurement {
 function measureBaseline(
   measured: readonly Measured[],
   baseline: Baseline,
-  options: Pick<MeasureOptions, 'runs' | 'runsFor' | 'timeoutMs' | 'confirm'>,
+  options: Pick<MeasureOptions, 'runs' | 'timeoutMs' | 'confirm'>,
 ): void {
-  const runs = options.runsFor?.[baseline] ?? options.runs;
-  sampleRounds(measured, baseline, runs, options.timeoutMs);
+  sampleRounds(measured, baseline, options.runs, options.timeoutMs);
   const confirm = options.confirm?.baseline === baseline ? options.confirm : undefined;
   for (let round = 0; confirm && round < confirm.rounds; round++) {
     const over = measured.filter((m) => {
@@ -267,7 +264,7 @@ function measureBaseline(
       return Math.min(r.ratio, r.cpuRatio) > confirm.bound;
     });
     if (over.length === 0) return;
-    sampleRounds(over, baseline, runs, options.timeoutMs);
+    sampleRounds(over, baseline, options.runs, options.timeoutMs);
   }
 }
 
@@ -290,7 +287,7 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
   const loading = measured.filter((m) => m.error === undefined);
   for (const baseline of primary === 'lambda' ? ['lambda' as const] : baselines) {
     options.onProgress?.(
-      `cold start: ${options.runsFor?.[baseline] ?? options.runs} rounds of ${loading.length} bundles, ${baseline} baseline`,
+      `cold start: ${options.runs} rounds of ${loading.length} bundles, ${baseline} baseline`,
     );
     measureBaseline(loading, baseline, options);
   }
@@ -364,12 +361,8 @@ export async function coldStartBenchmark(
   const root = options.root ?? REPO_ROOT;
   const bundles = findBundles(root);
   const runs = options.fast ? 5 : 11;
-  // The clean-start column informs; the target is on this machine's baseline. Five rounds, as in
-  // --fast, keep the whole `pnpm bench` under 10 minutes (ADR 0071).
-  const cleanRuns = 5;
   const rows = measureColdStart(bundles, {
     runs,
-    runsFor: { lambda: cleanRuns },
     baselines: ['machine', 'lambda'],
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
@@ -377,7 +370,7 @@ export async function coldStartBenchmark(
   const extraCerts = process.env['NODE_EXTRA_CA_CERTS'] !== undefined;
   return {
     name: 'cold-start',
-    title: `Cold start: time to load each bundle in a fresh node / bare \`node -e 0\` (fastest of ${runs} rounds, clean start ${cleanRuns}; a round is one bare start, then every bundle)`,
+    title: `Cold start: time to load each bundle in a fresh node / bare \`node -e 0\` (fastest of ${runs} rounds; a round is one bare start, then every bundle)`,
     tables: [
       {
         columns: [
@@ -409,7 +402,6 @@ export async function coldStartBenchmark(
     data: {
       target: COLD_START_TARGET,
       runs,
-      cleanRuns,
       node: process.version,
       baselines: {
         machine: `this machine's node environment${extraCerts ? ' (NODE_EXTRA_CA_CERTS set: every node start loads extra CA certificates)' : ''}`,
