@@ -593,8 +593,11 @@ describe('transient AWS errors', () => {
         '5xx:InternalError',
       );
     }
-    // Act (the test clock adds up the concurrent inspect retries' sleeps, so give it 2 minutes)
-    await handlerWith()(seedEvent(), context(120_000));
+    // Act. The test clock adds up the concurrent inspect retries' sleeps instead of overlapping
+    // them: five backoffs (250 ms base, 4 s cap, equal jitter) on each of nine steps took 90-108 s
+    // of virtual time over 160 runs. 2 minutes (104 s after the 15 s answer margin) failed one run
+    // in eight; 5 minutes leaves every run far from the deadline.
+    await handlerWith()(seedEvent(), context(300_000));
     // Assess
     expect(sent).toEqual([expect.objectContaining({ Status: 'SUCCESS', Data: FULL_TEARDOWN_DATA })]);
     expect(world.igws.size).toBe(0);
