@@ -23,18 +23,23 @@ def expire_lifecycle_actions() -> None:
         if not action["active"] or timeout is None:
             continue
         if (now - action["lastBeat"]) * 1000.0 >= timeout:
-            action["active"] = False
-            COMPLETIONS.append(
-                {
-                    "groupName": action["groupName"],
-                    "hookName": action["hookName"],
-                    "instanceId": action["instanceId"],
-                    "token": action["token"],
-                    "result": action["defaultResult"],
-                    "timedOut": True,
-                    "at": now_iso(),
-                }
-            )
+            _end_action(action, action["defaultResult"], timed_out=True)
+
+
+def _end_action(action: dict[str, Any], result: str, timed_out: bool = False) -> None:
+    """The action is over (completed, or timed out with its DefaultResult): record how it ended."""
+    action["active"] = False
+    record = {
+        "groupName": action["groupName"],
+        "hookName": action["hookName"],
+        "instanceId": action["instanceId"],
+        "token": action["token"],
+        "result": result,
+    }
+    if timed_out:
+        record["timedOut"] = True
+    record["at"] = now_iso()
+    COMPLETIONS.append(record)
 
 
 def _find_action(params: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
@@ -87,17 +92,7 @@ def complete_lifecycle_action(params: dict[str, str]) -> Response:
     action, message = _find_action(params)
     if action is None:
         return error_response("autoscaling", "ValidationError", message)
-    action["active"] = False
-    COMPLETIONS.append(
-        {
-            "groupName": action["groupName"],
-            "hookName": action["hookName"],
-            "instanceId": action["instanceId"],
-            "token": action["token"],
-            "result": result,
-            "at": now_iso(),
-        }
-    )
+    _end_action(action, result)
     return query_ok("autoscaling", "CompleteLifecycleAction")
 
 
