@@ -167,7 +167,7 @@ export interface ColdStartRow {
 }
 
 export interface MeasureOptions {
-  /** Rounds (one bare start, then every bundle once) per baseline, after one warm-up pair per bundle. */
+  /** Alternating bare/bundle pairs per bundle and baseline (after one warm-up pair). */
   runs: number;
   /** Default ['machine']; add 'lambda' for the clean-environment ratio too. */
   baselines?: Baseline[];
@@ -186,38 +186,21 @@ type Target = { kind: 'bundle'; path: string; spec: BundleRunSpec };
 interface PairSamples {
   bare: Sample[];
   loaded: Sample[];
-}
-
-/** One bundle under measurement: its samples per baseline, and the first failed load. */
-interface Measured {
-  target: Target;
-  samples: Partial<Record<Baseline, PairSamples>>;
   error?: string;
 }
 
-/**
- * `runs` rounds over `active`: each round starts one bare `node -e 0`, then loads every bundle
- * once. A round's bare start is the pair of every load in that round, so each bundle's ratio is
- * taken over bare starts measured among its own loads, as with alternating pairs, for one bare
- * start per round instead of one per load. A bundle whose load fails leaves the rounds.
- */
-function sampleRounds(
-  active: readonly Measured[],
+function samplePairs(
+  target: Target,
   baseline: Baseline,
   runs: number,
   timeoutMs: number | undefined,
+  into: PairSamples,
 ): void {
-  for (let i = 0; i < runs; i++) {
-    const inRound = active.filter((m) => m.error === undefined);
-    if (inRound.length === 0) return;
-    const bare = runChild({ kind: 'bare' }, baseline, timeoutMs);
-    for (const m of inRound) {
-      const samples = (m.samples[baseline] ??= { bare: [], loaded: [] });
-      const run = runChild(m.target, baseline, timeoutMs);
-      if (!run.ok) m.error = run.error;
-      samples.bare.push(bare);
-      samples.loaded.push(run);
-    }
+  for (let i = 0; i < runs && into.error === undefined; i++) {
+    into.bare.push(runChild({ kind: 'bare' }, baseline, timeoutMs));
+    const run = runChild(target, baseline, timeoutMs);
+    if (!run.ok) into.error = run.error;
+    into.loaded.push(run);
   }
 }
 
@@ -244,55 +227,37 @@ function ratioOf(samples: PairSamples, baseline: Baseline): RatioMeasurement {
   };
 }
 
-/**
- * Rounds for every bundle against `baseline`, then, with `confirm`, more rounds for the bundles
- * still over the bound by both clocks. A real regression stays over it however many runs are
- * added; load that happened to cover every run of one bundle does not.
- */
-function measureBaseline(
-  measured: readonly Measured[],
+function measurePairs(
+  target: Target,
   baseline: Baseline,
   options: Pick<MeasureOptions, 'runs' | 'timeoutMs' | 'confirm'>,
-): void {
-  sampleRounds(measured, baseline, options.runs, options.timeoutMs);
+): { measurement: RatioMeasurement; error?: string } {
+  const samples: PairSamples = { bare: [], loaded: [] };
+  samplePairs(target, baseline, options.runs, options.timeoutMs, samples);
+  let measurement = ratioOf(samples, baseline);
+  // Over the bound: measure more pairs before believing it. A real regression
+  // stays over it however many runs are added; load that happened to cover
+  // every run of one bundle does not.
   const confirm = options.confirm?.baseline === baseline ? options.confirm : undefined;
-  for (let round = 0; confirm && round < confirm.rounds; round++) {
-    const over = measured.filter((m) => {
-      const samples = m.samples[baseline];
-      if (m.error !== undefined || samples === undefined) return false;
-      const r = ratioOf(samples, baseline);
-      return Math.min(r.ratio, r.cpuRatio) > confirm.bound;
-    });
-    if (over.length === 0) return;
-    sampleRounds(over, baseline, options.runs, options.timeoutMs);
+  for (let round = 0; confirm && samples.error === undefined && round < confirm.rounds; round++) {
+    if (Math.min(measurement.ratio, measurement.cpuRatio) <= confirm.bound) break;
+    samplePairs(target, baseline, options.runs, options.timeoutMs, samples);
+    measurement = ratioOf(samples, baseline);
   }
+  return samples.error === undefined ? { measurement } : { measurement, error: samples.error };
 }
 
 /**
- * Cold start of each bundle: rounds of one bare `node -e 0` followed by one fresh process per
- * bundle; a bundle's ratio is its fastest load over the fastest bare start of its rounds.
+ * Cold start of each bundle: for every run, one bare `node -e 0` then one
+ * fresh process loading the bundle; the ratio is the bundle's fastest time
+ * over the fastest bare time taken between them.
  */
 export function measureColdStart(bundles: readonly BundleFile[], options: MeasureOptions): ColdStartRow[] {
   const specFor = options.specFor ?? ((b: BundleFile) => runSpecFor(b));
   const baselines = options.baselines ?? ['machine'];
-  const primary: Baseline = baselines.includes('machine') ? 'machine' : 'lambda';
-  const measured = bundles.map((bundle): Measured => {
+  const rows: ColdStartRow[] = [];
+  for (const bundle of bundles) {
     const target: Target = { kind: 'bundle', path: bundle.path, spec: specFor(bundle) };
-    options.onProgress?.(`cold start: ${bundle.id}`);
-    // Warm-up pair: fills the page cache and proves the bundle loads at all.
-    runChild({ kind: 'bare' }, 'machine', options.timeoutMs);
-    const first = runChild(target, 'machine', options.timeoutMs);
-    return first.ok ? { target, samples: {} } : { target, samples: {}, error: first.error };
-  });
-  const loading = measured.filter((m) => m.error === undefined);
-  for (const baseline of primary === 'lambda' ? ['lambda' as const] : baselines) {
-    options.onProgress?.(
-      `cold start: ${options.runs} rounds of ${loading.length} bundles, ${baseline} baseline`,
-    );
-    measureBaseline(loading, baseline, options);
-  }
-  return bundles.map((bundle, i): ColdStartRow => {
-    const m = measured[i] as Measured;
     const base = {
       id: bundle.id,
       package: bundle.package,
@@ -300,9 +265,12 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
       sizeKiB: round(bundle.bytes / 1024, 1),
       totalKiB: round(bundle.totalBytes / 1024, 1),
     };
-    const own = m.samples[primary];
-    if (own === undefined) {
-      return {
+    options.onProgress?.(`cold start: ${bundle.id}`);
+    // Warm-up pair: fills the page cache and proves the bundle loads at all.
+    runChild({ kind: 'bare' }, 'machine', options.timeoutMs);
+    const first = runChild(target, 'machine', options.timeoutMs);
+    if (!first.ok) {
+      rows.push({
         ...base,
         bareMs: 0,
         importMs: 0,
@@ -310,25 +278,32 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
         cpuRatio: 0,
         runs: 0,
         met: false,
-        error: m.error ?? 'not measured',
-      };
+        error: first.error,
+      });
+      continue;
     }
-    const lambdaSamples = m.samples.lambda;
+    const primary = measurePairs(target, baselines.includes('machine') ? 'machine' : 'lambda', options);
     const lambda =
-      primary !== 'lambda' && lambdaSamples !== undefined ? ratioOf(lambdaSamples, 'lambda') : undefined;
-    const { bareMs, importMs, ratio, cpuRatio, pairs } = ratioOf(own, primary);
-    return {
+      primary.measurement.baseline === 'lambda'
+        ? primary
+        : baselines.includes('lambda')
+          ? measurePairs(target, 'lambda', options)
+          : undefined;
+    const error = primary.error ?? lambda?.error;
+    const { bareMs, importMs, ratio, cpuRatio } = primary.measurement;
+    rows.push({
       ...base,
       bareMs,
       importMs,
       ratio,
       cpuRatio,
-      ...(primary === 'lambda' ? { lambda: ratioOf(own, 'lambda') } : lambda ? { lambda } : {}),
-      runs: pairs,
-      met: m.error === undefined && ratio <= COLD_START_TARGET,
-      ...(m.error === undefined ? {} : { error: m.error }),
-    };
-  });
+      ...(lambda ? { lambda: lambda.measurement } : {}),
+      runs: primary.measurement.pairs,
+      met: error === undefined && ratio <= COLD_START_TARGET,
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+  return rows;
 }
 
 /** The bar chart of the cold-start ratios, this machine's and the clean start's, per bundle. */
@@ -370,7 +345,7 @@ export async function coldStartBenchmark(
   const extraCerts = process.env['NODE_EXTRA_CA_CERTS'] !== undefined;
   return {
     name: 'cold-start',
-    title: `Cold start: time to load each bundle in a fresh node / bare \`node -e 0\` (fastest of ${runs} rounds; a round is one bare start, then every bundle)`,
+    title: `Cold start: time to load each bundle in a fresh node / bare \`node -e 0\` (fastest of ${runs} alternating runs each)`,
     tables: [
       {
         columns: [

@@ -56,16 +56,6 @@ describe('cold-start measurement', () => {
     expect(relaxed.map((r) => r.runs)).toEqual([2, 2]);
   });
 
-  it('takes every bundle in every round, against each baseline', () => {
-    const rows = measureColdStart(bundles, { runs: 3, baselines: ['machine', 'lambda'] });
-
-    for (const row of rows) {
-      expect(row.error).toBeUndefined();
-      expect(row.runs).toBe(3);
-      expect(row.lambda).toMatchObject({ baseline: 'lambda', pairs: 3 });
-    }
-  });
-
   it('reports a bundle that cannot load as an error, not a ratio', () => {
     const [row] = measureColdStart(
       bundles.filter((b) => b.id === 'tiny/index.mjs'),
