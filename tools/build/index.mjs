@@ -1,7 +1,8 @@
 // Shared esbuild base: every Lambda package bundles through here so that the
 // bundle shape (ESM .mjs, module-first main fields, minified, source maps,
 // metafile) is decided once. A package's build.mjs is a couple of lines.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { sdkSchemaKeys } from './sdk-schema-keys.mjs';
@@ -44,6 +45,31 @@ function baseOptions(dir, outdir, banner) {
       ].join('\n'),
     },
   };
+}
+
+/** The name writeAtomically gives a file before its rename. */
+const TEMPORARY = /\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+/** Write `contents` to `path` through a unique temporary file and a rename (atomic on POSIX). */
+async function writeAtomically(path, contents) {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(temporary, contents);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** Every file under `dir` (absolute paths); none when it does not exist. */
+async function filesUnder(dir) {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch((error) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
 /** @param {Record<string, string>} entries @param {string} dir */
@@ -110,13 +136,17 @@ export async function bundle({ dir, entries, banner }) {
       ),
     },
   };
-  await rm(outdir, { recursive: true, force: true });
-  await mkdir(outdir, { recursive: true });
-  for (const file of files) {
-    await mkdir(dirname(file.path), { recursive: true });
-    await writeFile(file.path, file.contents);
+  // Each file is written under a temporary name and renamed into place, and dist/ is never
+  // removed: a process importing a bundle while another build of the same package runs (a test
+  // beside turbo's build, two builds at once) reads either the old or the new file, whole.
+  const written = new Set([...files.map((file) => file.path), join(outdir, 'meta.json')]);
+  for (const file of files) await writeAtomically(file.path, file.contents);
+  await writeAtomically(join(outdir, 'meta.json'), JSON.stringify(metafile));
+  // Then what an earlier build left (chunks under other hashes, renamed entries) goes; another
+  // build's temporary files are its own to rename.
+  for (const stale of await filesUnder(outdir)) {
+    if (!written.has(stale) && !TEMPORARY.test(stale)) await rm(stale, { force: true });
   }
-  await writeFile(join(outdir, 'meta.json'), JSON.stringify(metafile));
 
   const outputs = Object.keys(entries).map((name) => {
     const meta = metafile.outputs[outputKey(name)];
