@@ -12,18 +12,9 @@
 //     After a run: asks turbo, in this repo, what running the same tasks again would do, and fails
 //     unless every task would be replayed from the cache (the next run is FULL TURBO).
 import { execFileSync } from 'node:child_process';
-import {
-  appendFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
+import { scratchCheckout } from '../test/src/checkout.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TURBO = join(ROOT, 'node_modules', '.bin', 'turbo');
@@ -47,6 +38,8 @@ const PROBES = [
       id('fuzz', 'test'),
       id('fuzz', 'typecheck'),
       id('conventions', 'test'),
+      // The release and deploy tests pack and deploy the bundles.
+      id('infra', 'test'),
     ],
   },
   {
@@ -73,13 +66,19 @@ const PROBES = [
       id('aws-core', 'test'),
       ...BEHAVIOURS.flatMap((p) => ['build', 'typecheck', 'test'].map((t) => id(p, t))),
       ...TOOLS_ON_BUNDLES,
+      id('infra', 'test'),
     ],
-    excludes: [id('infra', 'test'), id('local-aws', 'test'), id('build', 'test')],
+    excludes: [id('local-aws', 'test'), id('build', 'test')],
   },
   {
     file: 'tools/build/index.mjs',
-    includes: [id('build', 'test'), ...BEHAVIOURS.map((p) => id(p, 'build')), ...TOOLS_ON_BUNDLES],
-    excludes: [id('infra', 'test'), id('local-aws', 'test')],
+    includes: [
+      id('build', 'test'),
+      ...BEHAVIOURS.map((p) => id(p, 'build')),
+      ...TOOLS_ON_BUNDLES,
+      id('infra', 'test'),
+    ],
+    excludes: [id('local-aws', 'test')],
   },
   {
     file: 'tools/local-aws/server/netkit_moto.py',
@@ -139,10 +138,6 @@ const SIDE_PRODUCTS = [
   'node_modules/.vite/vitest/results.json',
 ];
 
-function git(args, cwd) {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-}
-
 /** turbo run <tasks> --dry=json in `cwd`: the tasks that have a command, by id. */
 function dryRun(cwd, tasks, extra = []) {
   const out = execFileSync(TURBO, ['run', ...tasks, '--dry=json', ...extra], {
@@ -192,23 +187,7 @@ function outputPath(pkgDir, glob) {
 }
 
 function scratchCopy() {
-  const dir = mkdtempSync(join(tmpdir(), 'netkit-turbo-probe-'));
-  const files = git(['ls-files', '-co', '--exclude-standard', '-z'], ROOT).split('\0').filter(Boolean);
-  for (const file of files) {
-    const from = join(ROOT, file);
-    if (!existsSync(from)) continue; // deleted in the work tree
-    mkdirSync(dirname(join(dir, file)), { recursive: true });
-    cpSync(from, join(dir, file));
-  }
-  // turbo resolves itself from node_modules; the packages' own node_modules are never inputs.
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  git(['init', '-q'], dir);
-  git(['add', '-A'], dir);
-  git(
-    ['-c', 'user.name=probe', '-c', 'user.email=probe@localhost', 'commit', '-qm', 'probe', '--no-verify'],
-    dir,
-  );
-  return dir;
+  return scratchCheckout('netkit-turbo-probe-', ROOT).dir;
 }
 
 function check(probe, all, hit) {

@@ -20,10 +20,10 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
+import { type ScratchCheckout, scratchCheckout } from '@netkit/testing/checkout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Template } from '../src/cfn-yaml.ts';
 import { MOTO_GAPS } from '../src/rehearse.ts';
-import { main as releaseMain } from '../src/release.ts';
 import { INFRA_DIR, REPO_ROOT, samTranslate } from '../src/tools.ts';
 
 const LONG = 900_000; // the AWS CLI starts slowly on a loaded 2-core machine; no timing is asserted
@@ -32,6 +32,11 @@ const BUCKET = 'netkit-deploy-artifacts';
 
 let emulator: Emulator;
 let env: NodeJS.ProcessEnv;
+/**
+ * Where the commands run: a scratch checkout, because they build the package, and a build in the
+ * repository itself would rewrite a dist/ that other test processes import beside this one.
+ */
+let checkout: ScratchCheckout;
 
 /** PATH without any folder that holds a `sam` executable: the fallback is what runs. */
 function pathWithoutSam(): string {
@@ -66,6 +71,7 @@ function sha256(file: string): string {
 }
 
 beforeAll(async () => {
+  checkout = scratchCheckout('netkit-deploy-checkout-');
   emulator = await startEmulator();
   // Only the emulator's variables reach the AWS CLI: endpoint, region, test credentials.
   env = {
@@ -83,6 +89,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await emulator?.stop();
+  checkout?.remove();
 });
 
 /** Every resource of the translated template was created, except types moto cannot create. */
@@ -108,7 +115,7 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
   it(
     'builds, packages and deploys eip-associator (samconfig [dev]): CREATE_COMPLETE, the function runs the uploaded bundle, a value with a space arrives whole',
     async () => {
-      rmSync(join(INFRA_DIR, PKG, '.aws-sam'), { recursive: true, force: true });
+      expect(existsSync(join(checkout.dir, 'infra', PKG, '.aws-sam'))).toBe(false);
       const result = await run(
         'pnpm',
         [
@@ -125,7 +132,7 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
           'AutoScalingGroupName=web asg',
           'EipPoolName=prod ForwardProxy',
         ],
-        REPO_ROOT,
+        checkout.dir,
       );
       expect(result.code, result.output).toBe(0);
       expect(result.output).toMatch(/'sam' was not found on PATH/);
@@ -158,7 +165,10 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
         '{"netkit:eip-pool":"prod ForwardProxy"}',
       );
       // The function's code is the zip `aws cloudformation package` made of packages/eip-associator/dist.
-      const packaged = readFileSync(join(INFRA_DIR, PKG, '.aws-sam', 'packaged-dev.yaml'), 'utf8');
+      const packaged = readFileSync(
+        join(checkout.dir, 'infra', PKG, '.aws-sam', 'packaged-dev.yaml'),
+        'utf8',
+      );
       const key = /CodeUri: s3:\/\/[^/]+\/(\S+)/.exec(packaged)?.[1];
       expect(key, packaged).toMatch(new RegExp(`^netkit-dev-${PKG}/`));
       // moto routes a request by the credential scope of its signature (it does not verify it).
@@ -181,7 +191,7 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
       const result = await run(
         'pnpm',
         ['run', 'deploy', PKG, '--env', 'staging', '--s3-bucket', BUCKET],
-        REPO_ROOT,
+        checkout.dir,
       );
       expect(result.code).toBe(2);
       expect(result.output).toMatch(/AutoScalingGroupName, EipPoolName have no Default and no value/);
@@ -201,7 +211,8 @@ describe('a released template, deployed from a folder holding only the release f
       const out = mkdtempSync(join(tmpdir(), 'netkit-release-deploy-'));
       const folder = mkdtempSync(join(tmpdir(), 'netkit-downloaded-'));
       try {
-        expect(releaseMain([PKG, '--no-build', '--out', out], () => {})).toBe(0);
+        const packed = await run('pnpm', ['run', 'release:pack', PKG, '--out', out], checkout.dir);
+        expect(packed.code, packed.output).toBe(0);
         const { version } = JSON.parse(
           readFileSync(join(REPO_ROOT, 'packages', PKG, 'package.json'), 'utf8'),
         ) as {

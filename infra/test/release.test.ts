@@ -2,10 +2,11 @@
 // independent unzipper (Python's zipfile), and each handler its template names is imported from
 // there. Every relative import of every file (eager or lazy chunk) must resolve inside the zip.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { type ScratchCheckout, scratchCheckout } from '@netkit/testing/checkout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isObject, parseTemplate, type Template } from '../src/cfn-yaml.ts';
 import {
@@ -15,6 +16,7 @@ import {
   main as releaseMain,
   rewriteCodeUri,
 } from '../src/release.ts';
+import { REPO_ROOT } from '../src/tools.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'netkit-release-'));
 const packages = [...deployablePackages().keys()];
@@ -61,13 +63,41 @@ const RUNTIME_ENV: Record<string, string> = {
   TASK_DEFINITION_ARN: 'arn:aws:ecs:us-east-1:123456789012:task-definition/netkit:1',
 };
 
-const logs: string[] = [];
+/** Every file of the dist/ folder of each package of this repository, with its inode, size and mtime. */
+function repositoryDists(): Record<string, string> {
+  const packagesDir = join(REPO_ROOT, 'packages');
+  const state: Record<string, string> = {};
+  for (const pkg of readdirSync(packagesDir)) {
+    const dist = join(packagesDir, pkg, 'dist');
+    if (!existsSync(dist)) continue;
+    for (const file of filesUnder(dist)) {
+      const s = statSync(join(dist, file));
+      state[`${pkg}/dist/${file}`] = `${s.ino} ${s.size} ${s.mtimeMs}`;
+    }
+  }
+  return state;
+}
+
+let checkout: ScratchCheckout | undefined;
+let distsBefore: Record<string, string> = {};
 beforeAll(() => {
-  // The real command, building through turbo (cached) as a user's `pnpm run release:pack` does.
-  expect(releaseMain(['--out', out], (l) => logs.push(l))).toBe(0);
+  distsBefore = repositoryDists();
+  // The real command, as a user runs it: `pnpm run release:pack` builds through turbo, then packs.
+  // It runs in a scratch checkout, because its build writes the packages' dist/ folders, which
+  // other test processes import beside this one in the repository itself.
+  checkout = scratchCheckout('netkit-release-checkout-');
+  const r = spawnSync('pnpm', ['run', 'release:pack', '--out', out], {
+    cwd: checkout.dir,
+    encoding: 'utf8',
+    timeout: 540_000,
+  });
+  expect(r.status, `${r.error ?? ''}${r.stdout}${r.stderr}`).toBe(0);
 }, 600_000);
 
-afterAll(() => rmSync(out, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(out, { recursive: true, force: true });
+  checkout?.remove();
+});
 
 describe.each(packages)('release of %s', (pkg) => {
   const version = (): string =>
@@ -138,6 +168,11 @@ describe.each(packages)('release of %s', (pkg) => {
 });
 
 describe('release:pack', () => {
+  it('built in the scratch checkout, leaving the dist/ folders of this repository as they were', () => {
+    expect(existsSync(join(checkout?.dir ?? '', 'packages', 'nat-reaper', 'dist', 'index.mjs'))).toBe(true);
+    expect(repositoryDists()).toEqual(distsBefore);
+  });
+
   it('ships each CLI as its own zip that runs from an empty folder', () => {
     const cliZips = [
       ['eni-attach', 'sweep-cli'],
@@ -174,7 +209,12 @@ describe('release:pack', () => {
   it('writes the same bytes twice (reproducible zips)', () => {
     const again = mkdtempSync(join(tmpdir(), 'netkit-release-again-'));
     try {
-      expect(releaseMain(['eip-associator', '--no-build', '--out', again], () => {})).toBe(0);
+      const r = spawnSync('pnpm', ['run', 'release:pack', 'eip-associator', '--no-build', '--out', again], {
+        cwd: checkout?.dir,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(r.status, `${r.error ?? ''}${r.stdout}${r.stderr}`).toBe(0);
       const name = readdirSync(again).find((f) => f.endsWith('.zip')) as string;
       expect(readFileSync(join(again, name)).equals(readFileSync(join(out, name)))).toBe(true);
     } finally {

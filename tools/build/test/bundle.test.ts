@@ -41,11 +41,7 @@ describe('bundle', () => {
     await writeFile(join(dir, 'dist/chunks/old-ABCDEFGH.mjs'), 'export {};');
     await writeFile(join(dir, 'dist/renamed.mjs'), 'export {};');
     await bundle({ dir, entries: { index: 'entry.ts' } });
-    expect((await filesIn(join(dir, 'dist'))).sort()).toEqual([
-      'index.mjs',
-      'index.mjs.map',
-      'meta.json',
-    ]);
+    expect((await filesIn(join(dir, 'dist'))).sort()).toEqual(['index.mjs', 'index.mjs.map', 'meta.json']);
   });
 });
 
@@ -114,10 +110,6 @@ describe('bundle beside other builds and readers of the same dist', () => {
     }
     expect(seen.reads).toBeGreaterThan(0);
     expect(seen).toMatchObject({ missing: 0, partial: 0 });
-    expect((await filesIn(join(dir, 'dist'))).sort()).toEqual([
-      'index.mjs',
-      'index.mjs.map',
-      'meta.json',
-    ]);
+    expect((await filesIn(join(dir, 'dist'))).sort()).toEqual(['index.mjs', 'index.mjs.map', 'meta.json']);
   }, 120_000);
 });
