@@ -266,9 +266,10 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
       totalKiB: round(bundle.totalBytes / 1024, 1),
     };
     options.onProgress?.(`cold start: ${bundle.id}`);
+    const primaryBaseline: Baseline = baselines.includes('machine') ? 'machine' : 'lambda';
     // Warm-up pair: fills the page cache and proves the bundle loads at all.
-    runChild({ kind: 'bare' }, 'machine', options.timeoutMs);
-    const first = runChild(target, 'machine', options.timeoutMs);
+    runChild({ kind: 'bare' }, primaryBaseline, options.timeoutMs);
+    const first = runChild(target, primaryBaseline, options.timeoutMs);
     if (!first.ok) {
       rows.push({
         ...base,
@@ -282,7 +283,7 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
       });
       continue;
     }
-    const primary = measurePairs(target, baselines.includes('machine') ? 'machine' : 'lambda', options);
+    const primary = measurePairs(target, primaryBaseline, options);
     const lambda =
       primary.measurement.baseline === 'lambda'
         ? primary
@@ -306,28 +307,28 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
   return rows;
 }
 
-/** The bar chart of the cold-start ratios, this machine's and the clean start's, per bundle. */
-function coldStartChart(rows: ColdStartRow[], extraCerts: boolean): string {
+/** The bar chart of the cold-start ratios (clean start) per bundle. */
+function coldStartChart(rows: ColdStartRow[]): string {
   return barChart({
-    title: 'Cold start: load time / bare node (lower is better)',
+    title: 'Cold start as Lambda starts node: load time / bare node (lower is better)',
     unit: 'x',
     target: COLD_START_TARGET,
-    bars: rows.flatMap((r) => [
-      {
-        label: r.id,
-        value: r.error ? 0 : r.ratio,
-        note: r.error ? 'error' : undefined,
-        series: extraCerts ? 'this machine (NODE_EXTRA_CA_CERTS)' : 'this machine',
-      },
-      {
-        label: `${r.id} (clean)`,
-        value: r.error ? 0 : (r.lambda?.ratio ?? 0),
-        note: r.error ? 'error' : undefined,
-        series: 'clean start, as Lambda',
-      },
-    ]),
+    bars: rows.map((r) => ({
+      label: r.id,
+      value: r.error ? 0 : r.ratio,
+      note: r.error ? 'error' : undefined,
+      series: 'clean start, as Lambda',
+    })),
   });
 }
+
+/**
+ * A ratio over this is measured again (up to `CONFIRM_ROUNDS` more sets of runs) before it is
+ * reported: the bound the test suite checks (budgets.json), which every bundle measures well under
+ * on a quiet machine. Over it, the likelier cause is a run in which no sample was quiet.
+ */
+const BUDGETS = resolve(import.meta.dirname, '..', 'budgets.json');
+const CONFIRM_ROUNDS = 2;
 
 /** The cold-start benchmark, as `pnpm bench` runs it. */
 export async function coldStartBenchmark(
@@ -336,16 +337,22 @@ export async function coldStartBenchmark(
   const root = options.root ?? REPO_ROOT;
   const bundles = findBundles(root);
   const runs = options.fast ? 5 : 11;
+  const { coldStartCheckRatio } = JSON.parse(readFileSync(BUDGETS, 'utf8')) as {
+    coldStartCheckRatio: number;
+  };
+  // Only the clean start, as Lambda starts node. This machine's own environment (NODE_EXTRA_CA_CERTS
+  // here) is not Lambda's, and on Node 22 it no longer changes a start: measuring it too doubled
+  // the benchmark's time for a column that matched this one (ADR 0073).
   const rows = measureColdStart(bundles, {
     runs,
-    baselines: ['machine', 'lambda'],
+    baselines: ['lambda'],
+    confirm: { baseline: 'lambda', bound: coldStartCheckRatio, rounds: CONFIRM_ROUNDS },
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   const x = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(2)}x`);
-  const extraCerts = process.env['NODE_EXTRA_CA_CERTS'] !== undefined;
   return {
     name: 'cold-start',
-    title: `Cold start: time to load each bundle in a fresh node / bare \`node -e 0\` (fastest of ${runs} alternating runs each)`,
+    title: `Cold start as Lambda starts node: time to load each bundle in a fresh node / bare \`node -e 0\`, clean environment (fastest of ${runs} alternating runs each, more over ${coldStartCheckRatio}x)`,
     tables: [
       {
         columns: [
@@ -356,8 +363,7 @@ export async function coldStartBenchmark(
           'load ms',
           'ratio',
           'CPU ratio',
-          'clean ratio',
-          'clean CPU ratio',
+          'runs',
           'target <= 2.0x',
         ],
         rows: rows.map((r) => [
@@ -368,8 +374,7 @@ export async function coldStartBenchmark(
           r.importMs,
           r.error ? 'error' : x(r.ratio),
           r.error ? 'error' : x(r.cpuRatio),
-          r.error ? 'error' : x(r.lambda?.ratio),
-          r.error ? 'error' : x(r.lambda?.cpuRatio),
+          r.runs,
           r.met ? 'met' : r.error ? `not met: ${r.error}` : 'not met',
         ]),
       },
@@ -377,20 +382,19 @@ export async function coldStartBenchmark(
     data: {
       target: COLD_START_TARGET,
       runs,
+      confirm: { bound: coldStartCheckRatio, rounds: CONFIRM_ROUNDS },
       node: process.version,
       baselines: {
-        machine: `this machine's node environment${extraCerts ? ' (NODE_EXTRA_CA_CERTS set: every node start loads extra CA certificates)' : ''}`,
-        lambda: 'clean environment, as the nodejs20.x+ Lambda runtimes start node (no extra CA certificates)',
+        lambda:
+          'clean environment, as the nodejs20.x+ Lambda runtimes start node: no NODE_OPTIONS, no extra CA certificates, nothing from the shell but PATH, HOME, TMPDIR and LANG',
       },
       bundles: rows,
     },
     targets: rows.map((r) => ({
-      description: `${r.id} loads in <= ${COLD_START_TARGET.toFixed(1)}x bare node`,
+      description: `${r.id} loads in <= ${COLD_START_TARGET.toFixed(1)}x bare node (clean start)`,
       met: r.met,
-      measured: r.error
-        ? `error: ${r.error}`
-        : `${x(r.ratio)} (CPU ${x(r.cpuRatio)}; clean start ${x(r.lambda?.ratio)}, CPU ${x(r.lambda?.cpuRatio)})`,
+      measured: r.error ? `error: ${r.error}` : `${x(r.ratio)} (CPU ${x(r.cpuRatio)}, ${r.runs} runs)`,
     })),
-    svg: coldStartChart(rows, extraCerts),
+    svg: coldStartChart(rows),
   };
 }
