@@ -34,12 +34,18 @@ describe('cold-start measurement', () => {
   });
 
   it('measures more runs only for a bundle over the confirm bound, and the ratio is of the fastest runs', () => {
+    const progress: string[] = [];
     const rows = measureColdStart(bundles, {
       runs: 2,
       baselines: ['lambda'],
       confirm: { baseline: 'lambda', bound: 1.0, rounds: 2 },
+      onProgress: (m) => progress.push(m),
     });
     const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+    // The extra runs come only after every bundle's first set, not right after its own.
+    const firstAgain = progress.findIndex((m) => m.includes(' again '));
+    expect(firstAgain).toBeGreaterThan(progress.lastIndexOf('cold start: tiny/index.mjs'));
+    expect(firstAgain).toBeGreaterThan(progress.lastIndexOf('cold start: tiny/heavy.mjs'));
 
     // heavy.mjs is always over 1.0x, so both extra rounds run; index.mjs is measured again only
     // while it is over 1.0x too, never more than the rounds allow.
