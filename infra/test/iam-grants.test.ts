@@ -82,6 +82,12 @@ describe('the four findings of issue #25', () => {
   it('grants the endpoint-lease reaper ec2:DescribeVpcEndpoints, which billingStart calls', () => {
     expect(findingsFor('endpoint-lease/ReaperFunction', 'ec2:DescribeVpcEndpoints')).toEqual([]);
   });
+
+  // createHandler confirms the lifecycle action is live (confirmLifecycleActionLive, aws-core) with a
+  // heartbeat before it attaches anything: without the grant every launch fails into ABANDON.
+  it('grants the eni-pool-agent hook autoscaling:RecordLifecycleActionHeartbeat on its group', () => {
+    expect(findingsFor('eni-pool-agent/Function', 'autoscaling:RecordLifecycleActionHeartbeat')).toEqual([]);
+  });
 });
 
 describe('the grant check', () => {
