@@ -88,6 +88,12 @@ describe('the four findings of issue #25', () => {
   it('grants the eni-pool-agent hook autoscaling:RecordLifecycleActionHeartbeat on its group', () => {
     expect(findingsFor('eni-pool-agent/Function', 'autoscaling:RecordLifecycleActionHeartbeat')).toEqual([]);
   });
+
+  // keepOnTermination sets DeleteOnTermination of an attached pool ENI: the request touches the
+  // instance of the attachment too (Service Authorization Reference, EC2, ModifyNetworkInterfaceAttribute).
+  it('grants the eni-pool-agent hook ec2:ModifyNetworkInterfaceAttribute on the instances of its group', () => {
+    expect(findingsFor('eni-pool-agent/Function', 'ec2:ModifyNetworkInterfaceAttribute')).toEqual([]);
+  });
 });
 
 describe('the grant check', () => {
