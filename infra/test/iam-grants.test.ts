@@ -7,10 +7,12 @@ import { loadTemplate, parseTemplate } from '../src/cfn-yaml.ts';
 import {
   arnsOverlap,
   bundleCalls,
+  coveringStatements,
   globsOverlap,
   type IamReference,
   loadIamReference,
   missingGrants,
+  type ReferenceAction,
   type TemplateFunction,
   templateFunctions,
 } from '../src/checks/grants.ts';
@@ -93,6 +95,17 @@ describe('the four findings of issue #25', () => {
   // instance of the attachment too (Service Authorization Reference, EC2, ModifyNetworkInterfaceAttribute).
   it('grants the eni-pool-agent hook ec2:ModifyNetworkInterfaceAttribute on the instances of its group', () => {
     expect(findingsFor('eni-pool-agent/Function', 'ec2:ModifyNetworkInterfaceAttribute')).toEqual([]);
+  });
+
+  // The association is on the instance's primary interface, so DisassociateAddress (terminate-hook
+  // release, undo before ABANDON) touches the network-interface as well as the elastic-ip. ENIs carry
+  // no pool tag: a tag condition there would silently deny.
+  it('grants eip-associator ec2:DisassociateAddress on network interfaces, without a tag condition', () => {
+    expect(findingsFor('eip-associator/Function', 'ec2:DisassociateAddress')).toEqual([]);
+    const ref = reference.get('ec2:disassociateaddress') as ReferenceAction;
+    const eni = ref.resourceTypes.find((t) => t.name === 'network-interface');
+    const covering = coveringStatements(byName('eip-associator/Function').statements, ref, eni);
+    expect(covering.map((s) => s.conditions)).toEqual([[]]);
   });
 });
 

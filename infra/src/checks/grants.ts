@@ -427,7 +427,8 @@ export interface GrantFinding {
   message: string;
 }
 
-function coveringStatements(
+/** Statements that allow `ref` on `type` (undefined: Resource `*`) with condition keys the request can carry. */
+export function coveringStatements(
   statements: readonly GrantStatement[],
   ref: ReferenceAction,
   type: ReferenceResourceType | undefined,
