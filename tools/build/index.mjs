@@ -78,6 +78,23 @@ function entryPoints(entries, dir) {
 }
 
 /**
+ * The esbuild metafile of `entries` ({ outName: srcPath }) each bundled on its own with the options
+ * of `bundle` but without code splitting, and nothing written: what tree shaking keeps for one entry
+ * by itself. infra's grant check compares it with the split bundle that deploys, so a chunk shared by
+ * two entries cannot carry one entry's AWS calls into the other (ADR 0082).
+ *
+ * @param {{ dir: string, entries: Record<string, string>, banner?: string }} options
+ */
+export async function bundleAlone({ dir, entries, banner }) {
+  const result = await esbuild.build({
+    ...baseOptions(dir, resolve(dir, 'dist'), banner),
+    entryPoints: entryPoints(entries, dir),
+    write: false,
+  });
+  return result.metafile;
+}
+
+/**
  * Bundle `entries` ({ outName: srcPath }) of the package in `dir` to `dir/dist/<outName>.mjs`.
  *
  * Cold start: entries that export `handler` (Lambda functions) are built with

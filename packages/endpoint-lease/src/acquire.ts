@@ -13,20 +13,14 @@ import type { Logger } from '@netkit/aws-core/observability';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import { type Clock, type Deadline, pollUntil } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
+import { checkEndpointPreconditions, createStack } from './create-stack.ts';
 import { removeStack } from './delete.ts';
 import { EndpointStackFailedError } from './errors.ts';
 import type { AcquireRequest } from './event.ts';
-import { readRecords, writeLease } from './lease.ts';
-import { decide, type PolicyConfig, stackPhase } from './policy.ts';
+import { readRecords, startedByFor, writeLease } from './lease.ts';
+import { decide, policyConfig, stackPhase } from './policy.ts';
 import { startTasks, stopTasks } from './run-task.ts';
-import {
-  checkEndpointPreconditions,
-  createStack,
-  describeStack,
-  endpointIds,
-  endpointsAvailable,
-  type StackView,
-} from './stack.ts';
+import { describeStack, endpointIds, endpointsAvailable, type StackView } from './stack.ts';
 
 export interface Deps {
   cfn: CloudFormationClient;
@@ -45,19 +39,6 @@ export const LEASE_MARGIN_MS = 60_000;
 /** Margin kept before the lease end for RunTask: 60 s, or a quarter of a shorter lease. */
 export function leaseMargin(config: Pick<Config, 'leaseMs'>): number {
   return Math.min(LEASE_MARGIN_MS, config.leaseMs / 4);
-}
-
-export function startedByFor(stackName: string): string {
-  // startedBy: up to 128 letters, digits, hyphens, underscores and slashes.
-  return `endpoint-lease/${stackName}`.slice(0, 128);
-}
-
-export function policyConfig(config: Config): PolicyConfig {
-  return {
-    deletePolicy: config.deletePolicy,
-    billingGuardMs: config.billingGuardMs,
-    billingAnchor: config.billingAnchor,
-  };
 }
 
 export interface AcquireResult extends HandlerOutcome<'done' | 'already-done'> {

@@ -8,12 +8,7 @@
  * lease (after a settle delay). Whichever writes second is seen by the other (see README, "Lease
  * safety"), so the reaper never deletes a stack an acquire is about to use.
  */
-import {
-  CreateTagsCommand,
-  DeleteTagsCommand,
-  DescribeTagsCommand,
-  type EC2Client,
-} from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DescribeTagsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 
 export const LEASE_TAG_PREFIX = 'netkit:endpoint-lease:';
 export const REAP_TAG_PREFIX = 'netkit:endpoint-reap:';
@@ -49,6 +44,12 @@ export function parseIntent(raw: string | undefined): ReapIntent | undefined {
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The `startedBy` of the package's tasks: the reaper lists running tasks by it (a live lease in use). */
+export function startedByFor(stackName: string): string {
+  // startedBy: up to 128 letters, digits, hyphens, underscores and slashes.
+  return `endpoint-lease/${stackName}`.slice(0, 128);
+}
+
 /** One filtered DescribeTags call for both records. */
 export async function readRecords(ec2: EC2Client, vpcId: string, stackName: string): Promise<LeaseRecords> {
   const out = await ec2.send(
@@ -71,23 +72,5 @@ export async function readRecords(ec2: EC2Client, vpcId: string, stackName: stri
 export async function writeLease(ec2: EC2Client, vpcId: string, stackName: string, until: number) {
   await ec2.send(
     new CreateTagsCommand({ Resources: [vpcId], Tags: [{ Key: leaseTagKey(stackName), Value: iso(until) }] }),
-  );
-}
-
-export async function writeIntent(ec2: EC2Client, vpcId: string, stackName: string, intent: ReapIntent) {
-  await ec2.send(
-    new CreateTagsCommand({ Resources: [vpcId], Tags: [{ Key: reapTagKey(stackName), Value: intent.raw }] }),
-  );
-}
-
-export function makeIntent(expiresAt: number, owner: string): ReapIntent {
-  const safeOwner = owner.replace(/[^A-Za-z0-9._:/=+@-]/g, '').slice(0, 64) || 'reaper';
-  return { expiresAt, owner: safeOwner, raw: `${iso(expiresAt)} ${safeOwner}` };
-}
-
-/** Remove the intent only if it is still ours (DeleteTags with a value is conditional). */
-export async function clearIntent(ec2: EC2Client, vpcId: string, stackName: string, intent: ReapIntent) {
-  await ec2.send(
-    new DeleteTagsCommand({ Resources: [vpcId], Tags: [{ Key: reapTagKey(stackName), Value: intent.raw }] }),
   );
 }

@@ -2,7 +2,7 @@
  * The lease decision, as a pure function of (state, now, config). Both handlers and the cost
  * simulator call `decide`, so what is simulated is what runs. All times are epoch milliseconds (UTC).
  */
-import type { BillingAnchor, DeletePolicy } from './config.ts';
+import type { BillingAnchor, Config, DeletePolicy } from './config.ts';
 
 export const HOUR_MS = 3_600_000;
 
@@ -36,6 +36,15 @@ export interface PolicyConfig {
   /** Delete when the current billed hour ends within this many ms. */
   billingGuardMs: number;
   billingAnchor: BillingAnchor;
+}
+
+/** The policy's part of the configuration. */
+export function policyConfig(config: Config): PolicyConfig {
+  return {
+    deletePolicy: config.deletePolicy,
+    billingGuardMs: config.billingGuardMs,
+    billingAnchor: config.billingAnchor,
+  };
 }
 
 export interface LeaseState {

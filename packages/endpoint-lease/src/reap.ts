@@ -9,11 +9,12 @@ import { type ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
 import { describeError } from '@netkit/aws-core/errors';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import type { Deadline } from '@netkit/aws-core/retry';
-import { type Deps, policyConfig, startedByFor } from './acquire.ts';
+import type { Deps } from './acquire.ts';
 import type { Config } from './config.ts';
 import { removeStack } from './delete.ts';
-import { clearIntent, iso, makeIntent, readRecords, writeIntent } from './lease.ts';
-import { type Action, decide, type LeaseState, stackPhase } from './policy.ts';
+import { iso, readRecords, startedByFor } from './lease.ts';
+import { type Action, decide, type LeaseState, policyConfig, stackPhase } from './policy.ts';
+import { clearIntent, makeIntent, writeIntent } from './reap-intent.ts';
 import { billingStart, describeStack, type StackView } from './stack.ts';
 
 /** The reaper never calls DeleteStack later than this before its intent expires. */

@@ -10,7 +10,7 @@ import {
   stringMap,
 } from '@netkit/aws-core/config';
 import { ConfigError, type ConfigIssue } from '@netkit/aws-core/errors';
-import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle';
+import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
 import { RESERVED_TAG_PREFIXES } from './naming.ts';
 
 /** Availability Zone names, including Local Zones (`us-west-2-lax-1a`). */

@@ -20,7 +20,7 @@ import { pollUntil } from '@netkit/aws-core/retry';
 import { toTagList } from '@netkit/aws-core/tags';
 import type { AttachmentSpec, Config } from './config.ts';
 import { AbandonError, SubnetMapError } from './errors.ts';
-import { clientToken, eniDescription, MANAGED_BY, TAG } from './naming.ts';
+import { clientToken, eniDescription, MANAGED_BY, TAG, tagValue } from './naming.ts';
 import {
   attachedAt,
   type Deadlines,
@@ -28,7 +28,6 @@ import {
   describeOwnInterfaces,
   isTransientFailure,
   Run,
-  tagValue,
 } from './run.ts';
 import type { SubnetCatalog } from './subnets.ts';
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { NetworkInterface } from '@aws-sdk/client-ec2';
 
 export const SERVICE_NAME = 'eni-attach';
 
@@ -13,6 +14,11 @@ export const TAG = {
 } as const;
 
 export const MANAGED_BY = SERVICE_NAME;
+
+/** The value of one of an interface's tags (launch and sweeper both read them; no AWS call). */
+export function tagValue(eni: NetworkInterface, key: string): string | undefined {
+  return eni.TagSet?.find((t) => t.Key === key)?.Value;
+}
 
 /** Users may not set tags under these prefixes (ENI_TAGS). */
 export const RESERVED_TAG_PREFIXES = ['aws:', 'netkit:'] as const;

@@ -17,7 +17,7 @@ import {
   type TransientRetryOptions,
 } from '@netkit/aws-core/retry';
 import { tagFilters } from '@netkit/aws-core/tags';
-import { MANAGED_BY, TAG } from './naming.ts';
+import { MANAGED_BY, TAG, tagValue } from './naming.ts';
 
 /** What the core functions need; the handler builds it once per container. */
 export interface Deps {
@@ -116,10 +116,6 @@ export function isTransientFailure(error: unknown): boolean {
   if (isThrottlingError(error) || isServerFault(error)) return true;
   if (isAwsError(error, 'IncorrectInstanceState')) return true;
   return (error as { $fault?: unknown } | undefined)?.$fault !== 'client';
-}
-
-export function tagValue(eni: NetworkInterface, key: string): string | undefined {
-  return eni.TagSet?.find((t) => t.Key === key)?.Value;
 }
 
 /** Every ENI this package created for `instanceId` (attached or not): one filtered Describe call. */

@@ -8,8 +8,7 @@ import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/err
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, retryTransient } from '@netkit/aws-core/retry';
 import type { SweeperConfig } from './config.ts';
-import { MANAGED_BY, TAG } from './naming.ts';
-import { tagValue } from './run.ts';
+import { MANAGED_BY, TAG, tagValue } from './naming.ts';
 
 export interface SweepDeps {
   ec2: EC2Client;

@@ -7,7 +7,7 @@ import {
   string,
   stringMap,
 } from '@netkit/aws-core/config';
-import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle';
+import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
 
 /** Tag keys EC2 accepts from users: 1..128 characters, not starting with the reserved `aws:` prefix. */
 export const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;

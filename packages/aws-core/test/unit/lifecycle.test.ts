@@ -18,12 +18,11 @@ import {
   isNoActiveLifecycleAction,
   isRejected,
   LifecycleActionEndedError,
-  lifecycleScopeOf,
-  lifecycleScopeSpec,
   parseLifecycleEvent,
   startHeartbeat,
   withHeartbeat,
 } from '../../src/lifecycle.ts';
+import { lifecycleScopeOf, lifecycleScopeSpec } from '../../src/lifecycle-scope.ts';
 import { Deadline } from '../../src/retry.ts';
 
 const asg = mockClient(AutoScalingClient);

@@ -9,7 +9,7 @@ import { DescribeTasksCommand, ListTasksCommand, StopTaskCommand } from '@aws-sd
 import { ensureBuilt } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startedByFor } from '../../src/acquire.ts';
+import { startedByFor } from '../../src/lease.ts';
 import { STOP_REASON } from '../../src/run-task.ts';
 import { buildWorld, type World } from '../support/world.ts';
 

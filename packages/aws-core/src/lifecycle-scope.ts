@@ -1,0 +1,40 @@
+// Which lifecycle actions a hook handler may act on, as configuration (AUTO_SCALING_GROUP_NAME,
+// LIFECYCLE_HOOK_NAMES). No AWS call: a package's config.ts imports it, and every entry of the
+// package loads its config.ts, so this module must not bring lifecycle.ts's Auto Scaling commands
+// into a bundle that never completes a lifecycle action (the eni-attach sweeper; ADR 0082).
+import { type ConfigOf, optional, string, stringList } from './config.ts';
+
+/**
+ * Auto Scaling group names: 1-255 characters (API reference: XmlStringMaxLen255). Control
+ * characters and lone surrogates are refused (AWS's pattern excludes all but tab/CR/LF, and no
+ * group name made in the console or by CloudFormation carries those).
+ */
+export const GROUP_NAME = /^[^\p{Cc}\p{Cs}]{1,255}$/u;
+/** Lifecycle hook names: `[A-Za-z0-9\-_\/]+`, 1-255 characters (PutLifecycleHook API reference). */
+export const HOOK_NAME = /^[A-Za-z0-9_/-]{1,255}$/;
+/** Configuration of a lifecycle hook handler: which group (and hooks) its events may come from. */
+export const lifecycleScopeSpec = {
+  /** The one Auto Scaling group whose lifecycle events this function acts on. */
+  AUTO_SCALING_GROUP_NAME: string({
+    pattern: GROUP_NAME,
+    description: 'the Auto Scaling group name (1-255 characters, no control characters)',
+  }),
+  /** Optional: the lifecycle hook names whose events this function acts on (any hook of the group when unset). */
+  LIFECYCLE_HOOK_NAMES: optional(
+    stringList({ pattern: HOOK_NAME, item: 'lifecycle hook name ([A-Za-z0-9-_/], 1-255 characters)' }),
+  ),
+};
+
+/** Which lifecycle actions a handler may act on. */
+export interface LifecycleScope {
+  groupName: string;
+  /** Unset: every hook of the group. */
+  hookNames?: readonly string[];
+}
+
+/** The scope from a parsed `lifecycleScopeSpec` configuration. */
+export function lifecycleScopeOf(config: ConfigOf<typeof lifecycleScopeSpec>): LifecycleScope {
+  const scope: LifecycleScope = { groupName: config.AUTO_SCALING_GROUP_NAME };
+  if (config.LIFECYCLE_HOOK_NAMES !== undefined) scope.hookNames = config.LIFECYCLE_HOOK_NAMES;
+  return scope;
+}
