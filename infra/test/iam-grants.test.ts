@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadTemplate, parseTemplate } from '../src/cfn-yaml.ts';
+import { loadTemplate, parseTemplate, type Template } from '../src/cfn-yaml.ts';
 import {
   arnsOverlap,
   bundleCalls,
@@ -16,11 +16,13 @@ import {
   loadIamReference,
   missingGrants,
   type ReferenceAction,
+  roleGrants,
   type TemplateFunction,
   templateFunctions,
+  unusedGrants,
 } from '../src/checks/grants.ts';
 import { IMPLIED_ACTIONS, REQUEST_SCOPES } from '../src/checks/iam-requests.ts';
-import { discoverTemplates, REPO_ROOT } from '../src/tools.ts';
+import { discoverTemplates, REPO_ROOT, samTranslate } from '../src/tools.ts';
 
 /**
  * Commands only a dynamic import() loads, inside the SDK's default credential chain (STS, SSO,
@@ -178,6 +180,69 @@ describe("module boundaries: a bundle carries only its own entry's AWS calls", (
       'autoscaling:RecordLifecycleActionHeartbeat',
     ])
       expect(sweeper.has(action), action).toBe(false);
+  });
+});
+
+/** Actions of the AWS managed policies SAM attaches (AWS Managed Policy Reference Guide, each policy's JSON). */
+const MANAGED_POLICY_ACTIONS: Readonly<Record<string, readonly string[]>> = {
+  AWSLambdaBasicExecutionRole: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+  AWSXrayWriteOnlyAccess: [
+    'xray:PutTraceSegments',
+    'xray:PutTelemetryRecords',
+    'xray:GetSamplingRules',
+    'xray:GetSamplingTargets',
+    'xray:GetSamplingStatisticSummaries',
+  ],
+};
+
+/**
+ * The over-privilege report, reviewed: every action a function's role grants that no code path of
+ * its bundle calls, with the reason it stays. Lambda itself uses these with the execution role; no
+ * template statement of ours grants an action its code does not call.
+ */
+const GRANTED_NOT_CALLED: ReadonlyArray<{ action: string; reason: string }> = [
+  ...MANAGED_POLICY_ACTIONS['AWSLambdaBasicExecutionRole']!.map((action) => ({
+    action,
+    reason:
+      'SAM attaches AWSLambdaBasicExecutionRole; Lambda writes the function logs with it (CreateLogGroup is unused: the template creates the log group)',
+  })),
+  ...MANAGED_POLICY_ACTIONS['AWSXrayWriteOnlyAccess']!.map((action) => ({
+    action,
+    reason:
+      'Tracing: Active; SAM attaches AWSXrayWriteOnlyAccess and Lambda sends the trace segments with it',
+  })),
+  {
+    action: 'sqs:SendMessage',
+    reason:
+      'EventInvokeConfig OnFailure: Lambda sends a failed asynchronous event to the queue with the execution role',
+  },
+];
+
+describe('over-privilege: granted actions that no code path calls', () => {
+  let translated: Map<string, Template>;
+  beforeAll(() => {
+    translated = samTranslate([...found.packageTemplates.values()]);
+  });
+
+  it.each(functions.map((f) => f.name))('%s: every one is on the reviewed list, with its reason', (name) => {
+    const fn = byName(name);
+    const [pkg = ''] = name.split('/');
+    const role = roleGrants(translated.get(found.packageTemplates.get(pkg) as string) as Template, fn.id);
+    for (const policy of role.managedPolicies) expect(Object.keys(MANAGED_POLICY_ACTIONS)).toContain(policy);
+    const granted = [
+      ...role.actions,
+      ...role.managedPolicies.flatMap((p) => MANAGED_POLICY_ACTIONS[p] ?? []),
+    ];
+    expect(role.actions, 'the role holds every action the template grants').toEqual(
+      expect.arrayContaining([...new Set(fn.statements.flatMap((st) => st.actions))]),
+    );
+    const report = unusedGrants(granted, fn.needed).map((action) => ({
+      action,
+      reason:
+        GRANTED_NOT_CALLED.find((j) => j.action === action)?.reason ?? 'NOT JUSTIFIED: remove the grant',
+    }));
+    expect(report.filter((r) => r.reason.startsWith('NOT JUSTIFIED'))).toEqual([]);
+    expect(report.map((r) => r.action).sort()).toEqual(GRANTED_NOT_CALLED.map((j) => j.action).sort());
   });
 });
 

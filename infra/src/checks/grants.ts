@@ -552,9 +552,39 @@ export function missingGrants(
   return findings;
 }
 
+export interface RoleGrants {
+  /** Actions of the role's inline policies as CloudFormation creates them (SAM's own statements included). */
+  actions: string[];
+  /** Names of the AWS managed policies attached to the role. */
+  managedPolicies: string[];
+}
+
+/**
+ * What the execution role of `functionId` grants in the translated template (plain CloudFormation
+ * after the SAM transform): SAM adds AWSLambdaBasicExecutionRole, AWSXrayWriteOnlyAccess for
+ * `Tracing: Active` and an SQS statement for an OnFailure destination, beside the function's Policies.
+ */
+export function roleGrants(translated: Template, functionId: string): RoleGrants {
+  const role = translated.Resources[functionId]?.Properties?.['Role'];
+  const roleId =
+    isObject(role) && Array.isArray(role['Fn::GetAtt']) ? String(role['Fn::GetAtt'][0]) : undefined;
+  const props = roleId === undefined ? undefined : translated.Resources[roleId]?.Properties;
+  if (props === undefined) throw new UnresolvedValueError(`${functionId}: no execution role in the template`);
+  const actions = asList(props['Policies']).flatMap((p) =>
+    isObject(p) && isObject(p['PolicyDocument'])
+      ? asList(p['PolicyDocument']['Statement']).flatMap((st) =>
+          isObject(st) && st['Effect'] === 'Allow' ? evaluate(st['Action'], translated) : [],
+        )
+      : [],
+  );
+  const managedPolicies = asList(props['ManagedPolicyArns']).flatMap((arn) =>
+    evaluate(arn, translated).map((a) => a.slice(a.lastIndexOf('/') + 1)),
+  );
+  return { actions: [...new Set(actions)].sort(), managedPolicies };
+}
+
 /** Granted actions (as written, wildcards included) that match none of `needed`. */
-export function unusedGrants(fn: Pick<TemplateFunction, 'statements'>, needed: Iterable<string>): string[] {
+export function unusedGrants(granted: Iterable<string>, needed: Iterable<string>): string[] {
   const list = [...needed];
-  const granted = new Set(fn.statements.flatMap((s) => s.actions));
-  return [...granted].filter((g) => !list.some((n) => actionMatches(g, n))).sort();
+  return [...new Set(granted)].filter((g) => !list.some((n) => actionMatches(g, n))).sort();
 }
