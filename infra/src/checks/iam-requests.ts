@@ -14,7 +14,7 @@ export const REQUEST_SCOPES: readonly RequestScope[] = [
   // (required), instance, security-group, subnet. EC2 API Reference, ModifyNetworkInterfaceAttribute:
   // `Attachment` changes DeleteOnTermination of the attachment to an instance; `SecurityGroupIds`
   // (groups) and the subnet-level parameters are the other attributes, which no package sets.
-  ...['eni-attach/LaunchFunction', 'eni-pool-agent/Function'].map((fn) => ({
+  ...['eni-attach/LaunchFunction', 'eni-pool-agent/Function', 'eni-pool-agent/agent'].map((fn) => ({
     function: fn,
     action: 'ec2:ModifyNetworkInterfaceAttribute',
     touches: ['network-interface', 'instance'],
