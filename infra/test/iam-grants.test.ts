@@ -344,6 +344,12 @@ describe('the grant check', () => {
   const check = (fn: Pick<TemplateFunction, 'statements'>, action: string): string[] =>
     missingGrants('p/Fn', fn, [action], reference, []).map((f) => f.message);
 
+  it('refuses a Deny statement, which it does not model', () => {
+    expect(() => fnOf('- { Sid: No, Effect: Deny, Action: ec2:DescribeAddresses, Resource: "*" }')).toThrow(
+      /statement No: only Allow is modelled/,
+    );
+  });
+
   it('reports an action no statement grants', () => {
     const fn = fnOf('- { Effect: Allow, Action: ec2:DescribeAddresses, Resource: "*" }');
     expect(check(fn, 'ec2:DescribeInstances')).toEqual(['no Allow statement grants it']);

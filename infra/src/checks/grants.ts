@@ -289,7 +289,10 @@ function statementsOf(
   for (const entry of asList(policies)) {
     if (isObject(entry) && entry['Statement'] !== undefined) {
       for (const [i, s] of asList(entry['Statement']).entries()) {
-        if (!isObject(s) || s['Effect'] !== 'Allow') continue;
+        if (!isObject(s)) continue;
+        // An explicit Deny would take back what an Allow grants; the check does not model it.
+        if (s['Effect'] !== 'Allow')
+          throw new UnresolvedValueError(`statement ${String(s['Sid'] ?? i)}: only Allow is modelled`);
         statements.push({
           sid: typeof s['Sid'] === 'string' ? s['Sid'] : String(i),
           actions: evaluate(s['Action'], template),
