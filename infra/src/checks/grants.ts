@@ -546,20 +546,41 @@ export function missingGrants(
       if (coveringStatements(named, ref, type).length === 0)
         add(`no Allow statement covers resource type ${type.name}`);
     }
-    for (const s of named) {
-      for (const type of [undefined, ...ref.resourceTypes]) {
-        const target = type === undefined ? '*' : arnGlob(type.arn);
-        if (!s.resources.some((r) => (type === undefined ? r === '*' : arnsOverlap(r, target)))) continue;
-        for (const c of s.conditions) {
-          if (!keyApplies(ref, type?.name ?? '*', c.key))
-            add(
-              `statement ${s.sid}: condition key ${c.key} is not listed for ${ref.action} on ${type?.name ?? "'*'"}; the statement never applies there`,
-            );
-        }
-      }
-    }
+    for (const s of named) for (const message of deadConditions(s, ref)) add(message);
   }
   return findings;
+}
+
+/**
+ * Condition keys of `statement` that a request for `ref` on a resource type its Resource matches
+ * never carries: for that type the statement silently never applies.
+ */
+export function deadConditions(statement: GrantStatement, ref: ReferenceAction): string[] {
+  const messages: string[] = [];
+  for (const type of [undefined, ...ref.resourceTypes]) {
+    const target = type === undefined ? '*' : arnGlob(type.arn);
+    if (!statement.resources.some((r) => (type === undefined ? r === '*' : arnsOverlap(r, target)))) continue;
+    for (const c of statement.conditions) {
+      if (!keyApplies(ref, type?.name ?? '*', c.key))
+        messages.push(
+          `statement ${statement.sid}: condition key ${c.key} is not listed for ${ref.action} on ${type?.name ?? "'*'"}; the statement never applies there`,
+        );
+    }
+  }
+  return messages;
+}
+
+/** The Allow statements of every AWS::IAM::Role's inline policies in a template, by role logical id. */
+export function roleStatements(template: Template): Map<string, GrantStatement[]> {
+  const roles = new Map<string, GrantStatement[]>();
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::IAM::Role') continue;
+    const documents = asList(resource.Properties?.['Policies']).flatMap((p) =>
+      isObject(p) && p['PolicyDocument'] !== undefined ? [p['PolicyDocument']] : [],
+    );
+    roles.set(id, statementsOf(documents, template).statements);
+  }
+  return roles;
 }
 
 export interface RoleGrants {
