@@ -1,4 +1,4 @@
-import { ConfigError, type ConfigIssue, Invalid } from './errors.ts';
+import { ConfigError, type ConfigIssue, echo, Invalid } from './errors.ts';
 
 /**
  * Config is data: parse `process.env` once into a typed object. Every problem
@@ -96,12 +96,21 @@ export function oneOf<const T extends string>(values: readonly T[]): Field<T> {
   });
 }
 
-/** A JSON array of strings or a comma-separated list; each item may be checked by `pattern`. */
+/**
+ * A JSON array of strings or a comma-separated list; each item may be checked by `pattern`, and the
+ * number of distinct items bounded by `minItems` and `maxItems` (an AWS limit, named in `limit`).
+ */
 export function stringList(
-  options: { pattern?: RegExp; item?: string; minItems?: number } = {},
+  options: { pattern?: RegExp; item?: string; minItems?: number; maxItems?: number; limit?: string } = {},
 ): Field<string[]> {
-  const { pattern, item = 'string', minItems = 1 } = options;
-  const expected = `a JSON array or comma-separated list of at least ${minItems} ${item}${minItems === 1 ? '' : 's'}`;
+  const { pattern, item = 'string', minItems = 1, maxItems } = options;
+  const count =
+    maxItems === undefined
+      ? `at least ${minItems}`
+      : minItems === maxItems
+        ? `${minItems}`
+        : `${minItems} to ${maxItems}`;
+  const expected = `a JSON array or comma-separated list of ${count} ${item}${count === '1' ? '' : 's'}${options.limit ? ` (${options.limit})` : ''}`;
   return required(expected, (raw) => {
     const text = raw.trim();
     let items: unknown;
@@ -119,7 +128,11 @@ export function stringList(
     if (strings.some((v) => typeof v !== 'string' || v === '' || (pattern && !pattern.test(v)))) {
       throw new Invalid(expected);
     }
-    return [...new Set(strings as string[])];
+    const distinct = [...new Set(strings as string[])];
+    if (maxItems !== undefined && distinct.length > maxItems) {
+      throw new Invalid(`${expected}; got ${distinct.length}`);
+    }
+    return distinct;
   });
 }
 
@@ -140,7 +153,7 @@ export function stringMap(
         (keyPattern && !keyPattern.test(k)) ||
         (valuePattern && !valuePattern.test(v))
       ) {
-        throw new Invalid(`${expected}; bad entry ${JSON.stringify(k)}`);
+        throw new Invalid(`${expected}; bad entry ${echo(k, 40)}`);
       }
     }
     return Object.fromEntries(entries) as Record<string, string>;
