@@ -214,6 +214,8 @@ interface PlanDraft {
   /** Named resources of another VPC (or taken over by another resource): the plan is refused. */
   foreign: string[];
   alreadyGone: string[];
+  /** Listed route tables that do not exist: the plan is refused (ADR 0088). */
+  missingTables: string[];
   natGatewaysToDelete: string[];
   natGatewaysToWaitFor: string[];
   /** Every resource the plan changes (or waits for), with its netkit:reapable value. */
@@ -252,6 +254,7 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps, options: InspectOp
   const draft: PlanDraft = {
     foreign: [],
     alreadyGone: [],
+    missingTables: [],
     natGatewaysToDelete: [],
     natGatewaysToWaitFor: [],
     tagsOf: new Map(),
@@ -393,6 +396,11 @@ function planRoutes(spec: ReapSpec, tables: RouteTable[], draft: PlanDraft): Pla
   ]);
   const routes: PlannedRoute[] = [];
   for (const id of spec.routeTableIds) {
+    // The reaper never deletes a route table: a listed one that does not exist is a mistake (ADR 0088).
+    if (!tables.some((t) => t.RouteTableId === id)) {
+      draft.missingTables.push(id);
+      continue;
+    }
     const table = inSpecVpc(
       spec,
       draft,
@@ -450,6 +458,11 @@ function refuseForeignOrUntagged(spec: ReapSpec, draft: PlanDraft, reapableTagVa
         `${t.what} ${t.value === undefined ? `has no ${REAPABLE_TAG_KEY} tag` : `has ${REAPABLE_TAG_KEY}=${echo(t.value, 40)}`}`,
     );
   const problems = [
+    ...(draft.missingTables.length > 0
+      ? [
+          `RouteTableIds not found: ${joinCapped(draft.missingTables)} (the reaper never deletes a route table: remove the id, or fix its typo)`,
+        ]
+      : []),
     ...(draft.foreign.length > 0 ? [`Not in ${spec.vpcId}: ${draft.foreign.join('; ')}`] : []),
     ...(untagged.length > 0
       ? [`Not tagged ${REAPABLE_TAG_KEY}=${echo(reapableTagValue, 40)}: ${untagged.join('; ')}`]

@@ -426,14 +426,27 @@ describe('Create', () => {
     expect(gone).toContain(ids.igw);
   });
 
-  it('counts resources that no longer exist at all as done', async () => {
+  it('counts gateways that no longer exist at all as done', async () => {
     // Prepare: nothing exists
     // Act
-    await handlerWith()(seedEvent(), context());
+    await handlerWith()(seedEvent('create', { RouteTableIds: [] }), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(world.mutations()).toEqual([]);
-    expect(sent[0]?.Data?.AlreadyGone).toBe(`${ids.nat},${ids.privateRtb},${ids.publicRtb},${ids.igw}`);
+    expect(sent[0]?.Data?.AlreadyGone).toBe(`${ids.nat},${ids.igw}`);
+  });
+
+  it('refuses listed route tables that do not exist, naming them, before any mutation (ADR 0088)', async () => {
+    // Prepare: the stack exists, but one listed table id is a typo (the reaper never deletes tables)
+    world.seedScenario();
+    const typo = 'rtb-0123456789abcdeff';
+    // Act
+    await handlerWith()(seedEvent('create', { RouteTableIds: [ids.privateRtb, typo] }), context());
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toMatch(new RegExp(`RouteTableIds not found: ${typo} .*Nothing was changed\\.$`));
+    expect(world.mutations()).toEqual([]);
   });
 });
 
@@ -802,6 +815,32 @@ describe('bad input', () => {
     expect(response).toBeUndefined();
     expect(sent).toHaveLength(0);
     expect(world.mock.calls()).toHaveLength(0);
+  });
+
+  // Issue #27 findings 1 and 2: each of these ran the full reap before the envelope was checked.
+  it.each([
+    ['another https host', 'ResponseURL', 'https://example.com/cfn?X-Amz-Signature=abc'],
+    [
+      'a look-alike S3 host',
+      'ResponseURL',
+      'https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.attacker.example/r',
+    ],
+    ['the container credentials address', 'ResponseURL', 'https://169.254.170.2/v2/credentials'],
+    ['a 5,000-character RequestId', 'RequestId', 'r'.repeat(5_000)],
+    ['a 1 MB LogicalResourceId', 'LogicalResourceId', 'L'.repeat(1 << 20)],
+    ['a RequestId with a newline', 'RequestId', 'abc\ndef'],
+    ['a LogicalResourceId with U+202E', 'LogicalResourceId', 'Nat\u202EReaper'],
+  ])('reaps nothing for %s: no EC2 call, at most a FAILED answer', async (_label, field, value) => {
+    // Prepare
+    world.seedScenario();
+    const event = seedEvent() as Record<string, unknown>;
+    event[field] = value;
+    // Act
+    await handlerWith()(event, context());
+    // Assess
+    expect(world.mock.calls()).toHaveLength(0);
+    expect(sent.every((answer) => answer.Status === 'FAILED')).toBe(true);
+    for (const answer of sent) expect(Buffer.byteLength(JSON.stringify(answer))).toBeLessThanOrEqual(4096);
   });
 
   it('returns without answering or calling AWS when there is no ResponseURL to answer', async () => {
