@@ -513,9 +513,7 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
   if (plan.unlistedRouteTables.length > 0) {
     logger.warn(
       'Route tables not listed in RouteTableIds still route to a gateway being removed; left alone',
-      {
-        routeTableIds: plan.unlistedRouteTables,
-      },
+      { routeTableIds: joinCapped(plan.unlistedRouteTables, LOG_LIST_BUDGET) },
     );
   }
   const run: Execution = {
@@ -736,11 +734,12 @@ export async function reap(
   const plan = await inspect(spec, deps, options);
   deps.logger.info(spec.dryRun ? 'Dry run: plan only' : 'Plan', {
     routes: plan.routes.length,
-    natGatewaysToDelete: plan.natGatewaysToDelete,
-    natGatewaysToWaitFor: plan.natGatewaysToWaitFor,
-    eipsToRelease: plan.eipsToRelease,
+    // Lists are capped: one log record stays well under 8 KB whatever the VPC holds.
+    natGatewaysToDelete: joinCapped(plan.natGatewaysToDelete, LOG_LIST_BUDGET),
+    natGatewaysToWaitFor: joinCapped(plan.natGatewaysToWaitFor, LOG_LIST_BUDGET),
+    eipsToRelease: joinCapped(plan.eipsToRelease, LOG_LIST_BUDGET),
     internetGateway: plan.internetGateway?.id,
-    alreadyGone: plan.alreadyGone,
+    alreadyGone: joinCapped(plan.alreadyGone, LOG_LIST_BUDGET),
   });
   if (spec.dryRun) return { plan, report: undefined };
   return { plan, report: await execute(plan, deps, options) };
@@ -748,6 +747,8 @@ export async function reap(
 
 /** Each Data value is a string (Fn::GetAtt friendly); lists are comma-separated and capped. */
 const LIST_BUDGET = 400;
+/** Longest list one log field carries. */
+const LOG_LIST_BUDGET = 1_000;
 
 export function joinCapped(values: readonly string[], budget = LIST_BUDGET): string {
   let text = '';

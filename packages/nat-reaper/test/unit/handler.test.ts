@@ -483,6 +483,46 @@ describe('edge cases', () => {
   });
 });
 
+describe('bounded logs', () => {
+  it('keeps every log record under 8 KB when 500 unlisted route tables route to the NAT gateway', async () => {
+    // Prepare
+    world.seedScenario();
+    for (let i = 0; i < 500; i++) {
+      world.tables.set(`rtb-${i.toString(16).padStart(17, '0')}`, {
+        vpc: ids.vpc,
+        routes: [
+          {
+            DestinationCidrBlock: '0.0.0.0/0',
+            NatGatewayId: ids.nat,
+            Origin: 'CreateRoute',
+            State: 'active',
+          },
+        ],
+      });
+    }
+    const records: string[] = [];
+    const record = (message: string, ...extra: Record<string, unknown>[]) =>
+      void records.push(JSON.stringify({ message, ...Object.assign({}, ...extra) }));
+    const handler = createHandler(
+      {
+        ec2: new EC2Client({ region: 'us-east-1' }),
+        cfn: new CloudFormationClient({ region: 'us-east-1' }),
+        logger: { debug: record, info: record, warn: record, error: record },
+        clock,
+        runnerClock,
+        send: async (_url, body) => void sent.push(JSON.parse(body)),
+      },
+      config,
+    );
+    // Act
+    await handler(seedEvent(), context());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(records.some((r) => r.includes('Route tables not listed'))).toBe(true);
+    for (const r of records) expect(Buffer.byteLength(r)).toBeLessThanOrEqual(8 * 1024);
+  });
+});
+
 describe('reapable tag', () => {
   it.each([
     [
