@@ -26,7 +26,7 @@ const ROOT = resolve(import.meta.dirname, '../../..');
 const MAX_REASON = 400;
 const MAX_LOG_LINE = 2_000;
 const SEED = 13;
-const RUNS = 80;
+const RUNS = 60;
 
 const ENV = {
   ENDPOINT_STACK_NAME: 'fuzz-endpoints',
@@ -290,7 +290,7 @@ describe('endpoint-lease built reaper handler', () => {
         const { lines } = await captureLogs(() => reaper(event, fakeContext(30_000)));
         for (const line of lines) expect(line.length, 'log line too long').toBeLessThanOrEqual(MAX_LOG_LINE);
       }),
-      { seed: SEED, numRuns: 10 },
+      { seed: SEED, numRuns: 5 },
     );
     const mutating = Object.keys(await emu().calls()).filter((k) => !/:(Describe|List|Get)/.test(k));
     expect(mutating).toEqual([]);

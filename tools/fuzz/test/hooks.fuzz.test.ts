@@ -439,7 +439,7 @@ describe('eni-attach built sweeper handler', () => {
             expect(line.length, 'log line too long').toBeLessThanOrEqual(MAX_LOG_LINE);
         },
       ),
-      { seed: SEED, numRuns: 10 },
+      { seed: SEED, numRuns: 5 },
     );
     const mutating = Object.keys(await emu().calls()).filter((k) => !/:(Describe|List|Get)/.test(k));
     expect(mutating).toEqual([]);

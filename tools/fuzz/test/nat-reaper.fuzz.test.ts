@@ -268,7 +268,7 @@ describe('nat-reaper built handler', () => {
           if (kind === 'Create') expect(reason).toMatch(/^ValidationError: Invalid properties: /);
         },
       ),
-      { seed: SEED, numRuns: 40 },
+      { seed: SEED, numRuns: 30 },
     );
     // An Update reads its stack's status first (and the fuzz stack does not exist): nothing else.
     const calls = await emu().calls();
@@ -351,7 +351,7 @@ describe('nat-reaper built handler', () => {
           expect(bodies[0]?.Reason, 'raw hidden character in the reason').not.toMatch(HIDDEN_RAW);
         },
       ),
-      { seed: SEED, numRuns: 40 },
+      { seed: SEED, numRuns: 30 },
     );
     expect(await emu().calls()).toEqual({});
   });
