@@ -138,14 +138,23 @@ export function stringList(
 
 /** A JSON object whose values are strings, e.g. tags `{"Application":"prod"}`. */
 export function stringMap(
-  options: { keyPattern?: RegExp; valuePattern?: RegExp; what?: string; minKeys?: number } = {},
+  options: {
+    keyPattern?: RegExp;
+    valuePattern?: RegExp;
+    what?: string;
+    minKeys?: number;
+    maxKeys?: number;
+  } = {},
 ): Field<Record<string, string>> {
-  const { keyPattern, valuePattern, what = 'key -> string value', minKeys = 1 } = options;
-  const expected = `a JSON object of ${what} with at least ${minKeys} entr${minKeys === 1 ? 'y' : 'ies'}`;
+  const { keyPattern, valuePattern, what = 'key -> string value', minKeys = 1, maxKeys } = options;
+  const count = maxKeys === undefined ? `at least ${minKeys}` : `${minKeys} to ${maxKeys}`;
+  const expected = `a JSON object of ${what} with ${count} entr${count === '1' ? 'y' : 'ies'}`;
   return json(expected, (value) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Invalid(expected);
     const entries = Object.entries(value);
     if (entries.length < minKeys) throw new Invalid(expected);
+    if (maxKeys !== undefined && entries.length > maxKeys)
+      throw new Invalid(`${expected}; got ${entries.length}`);
     for (const [k, v] of entries) {
       if (
         k === '' ||

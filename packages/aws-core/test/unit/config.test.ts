@@ -64,6 +64,14 @@ describe('parseConfig', () => {
     );
   });
 
+  it('bounds a map by its number of entries', () => {
+    const field = stringMap({ maxKeys: 2 });
+    expect(parseConfig({ M: field }, { M: '{"a":"1","b":"2"}' }).M).toEqual({ a: '1', b: '2' });
+    expect(() => parseConfig({ M: field }, { M: '{"a":"1","b":"2","c":"3"}' })).toThrow(
+      'expected a JSON object of key -> string value with 1 to 2 entries; got 3',
+    );
+  });
+
   it('quotes a bad map key bounded and with hidden characters escaped', () => {
     const field = stringMap({ keyPattern: /^[a-z]{1,128}$/ });
     for (const key of ['k'.repeat(3_000), 'a\u202Eb']) {
