@@ -460,7 +460,7 @@ describe('nat-reaper configuration', () => {
         expect(error).toBeInstanceOf(ConfigError);
         const message = (error as ConfigError).message;
         expect(message).toContain(`${variable}=`);
-        expect(message.length).toBeLessThanOrEqual(1_500);
+        expect(message.length).toBeLessThanOrEqual(1_024);
       }),
       { seed: SEED, numRuns: 200 },
     );
