@@ -189,6 +189,8 @@ function expectRejected(result: unknown, lines: string[], why: unknown) {
     MAX_REASON,
   );
   for (const line of lines) expect(line.length, 'log line too long').toBeLessThanOrEqual(MAX_LOG_LINE);
+  // Bounded per invocation too, whatever the input.
+  expect(lines.join('\n').length, 'logs of one invocation too long').toBeLessThanOrEqual(MAX_LOG_LINE * 4);
 }
 
 /**

@@ -107,6 +107,8 @@ function expectOneFailed(name: string, lines: string[], why: unknown) {
   expect((body?.Reason as string).length).toBeLessThanOrEqual(MAX_REASON);
   expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
   for (const line of lines) expect(line.length, 'log line too long').toBeLessThanOrEqual(MAX_LOG_LINE);
+  // Bounded per invocation too, whatever the input.
+  expect(lines.join('\n').length, 'logs of one invocation too long').toBeLessThanOrEqual(MAX_LOG_LINE * 4);
 }
 
 // ------------------------------------------------------------------ generators
