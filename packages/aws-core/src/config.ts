@@ -1,4 +1,4 @@
-import { ConfigError, type ConfigIssue, Invalid } from './errors.ts';
+import { ConfigError, type ConfigIssue, echo, Invalid } from './errors.ts';
 
 /**
  * Config is data: parse `process.env` once into a typed object. Every problem
@@ -96,12 +96,21 @@ export function oneOf<const T extends string>(values: readonly T[]): Field<T> {
   });
 }
 
-/** A JSON array of strings or a comma-separated list; each item may be checked by `pattern`. */
+/**
+ * A JSON array of strings or a comma-separated list; each item may be checked by `pattern`, and the
+ * number of distinct items bounded by `minItems` and `maxItems` (an AWS limit, named in `limit`).
+ */
 export function stringList(
-  options: { pattern?: RegExp; item?: string; minItems?: number } = {},
+  options: { pattern?: RegExp; item?: string; minItems?: number; maxItems?: number; limit?: string } = {},
 ): Field<string[]> {
-  const { pattern, item = 'string', minItems = 1 } = options;
-  const expected = `a JSON array or comma-separated list of at least ${minItems} ${item}${minItems === 1 ? '' : 's'}`;
+  const { pattern, item = 'string', minItems = 1, maxItems } = options;
+  const count =
+    maxItems === undefined
+      ? `at least ${minItems}`
+      : minItems === maxItems
+        ? `${minItems}`
+        : `${minItems} to ${maxItems}`;
+  const expected = `a JSON array or comma-separated list of ${count} ${item}${count === '1' ? '' : 's'}${options.limit ? ` (${options.limit})` : ''}`;
   return required(expected, (raw) => {
     const text = raw.trim();
     let items: unknown;
@@ -119,20 +128,33 @@ export function stringList(
     if (strings.some((v) => typeof v !== 'string' || v === '' || (pattern && !pattern.test(v)))) {
       throw new Invalid(expected);
     }
-    return [...new Set(strings as string[])];
+    const distinct = [...new Set(strings as string[])];
+    if (maxItems !== undefined && distinct.length > maxItems) {
+      throw new Invalid(`${expected}; got ${distinct.length}`);
+    }
+    return distinct;
   });
 }
 
 /** A JSON object whose values are strings, e.g. tags `{"Application":"prod"}`. */
 export function stringMap(
-  options: { keyPattern?: RegExp; valuePattern?: RegExp; what?: string; minKeys?: number } = {},
+  options: {
+    keyPattern?: RegExp;
+    valuePattern?: RegExp;
+    what?: string;
+    minKeys?: number;
+    maxKeys?: number;
+  } = {},
 ): Field<Record<string, string>> {
-  const { keyPattern, valuePattern, what = 'key -> string value', minKeys = 1 } = options;
-  const expected = `a JSON object of ${what} with at least ${minKeys} entr${minKeys === 1 ? 'y' : 'ies'}`;
+  const { keyPattern, valuePattern, what = 'key -> string value', minKeys = 1, maxKeys } = options;
+  const count = maxKeys === undefined ? `at least ${minKeys}` : `${minKeys} to ${maxKeys}`;
+  const expected = `a JSON object of ${what} with ${count} entr${count === '1' ? 'y' : 'ies'}`;
   return json(expected, (value) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Invalid(expected);
     const entries = Object.entries(value);
     if (entries.length < minKeys) throw new Invalid(expected);
+    if (maxKeys !== undefined && entries.length > maxKeys)
+      throw new Invalid(`${expected}; got ${entries.length}`);
     for (const [k, v] of entries) {
       if (
         k === '' ||
@@ -140,7 +162,7 @@ export function stringMap(
         (keyPattern && !keyPattern.test(k)) ||
         (valuePattern && !valuePattern.test(v))
       ) {
-        throw new Invalid(`${expected}; bad entry ${JSON.stringify(k)}`);
+        throw new Invalid(`${expected}; bad entry ${echo(k, 40)}`);
       }
     }
     return Object.fromEntries(entries) as Record<string, string>;

@@ -98,18 +98,51 @@ const REQUEST_TYPES: readonly string[] = ['Create', 'Update', 'Delete'];
  */
 export const MAX_RESPONSE_URL_CHARS = 8192;
 
-/** Loopback hosts, the only ones a response may be sent to over plain http (local emulator, tests). */
+/** Loopback hosts: the only ones answered outside S3 (the local emulator and tests; plain http too). */
 function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /**
- * Why `url` is not a ResponseURL the response may be sent to, or undefined when it is: it must be
- * an absolute `https:` URL (plain `http:` only to a loopback host, for the local emulator), without
- * credentials, at most MAX_RESPONSE_URL_CHARS long. The response carries resource ids and the
- * reason; it must not go to an arbitrary host in clear text. The URL itself (presigned) is never
- * quoted back.
+ * The S3 endpoints of every AWS partition: `s3`, `s3.<region>`, `s3-<region>`, `s3.dualstack.<region>`
+ * under the partition's DNS suffix (aws and aws-us-gov `amazonaws.com`, aws-cn `amazonaws.com.cn`,
+ * aws-iso `c2s.ic.gov`, aws-iso-b `sc2s.sgov.gov`, aws-iso-e `cloud.adc-e.uk`, aws-iso-f
+ * `csp.hci.ic.gov`, aws-eusc `amazonaws.eu`). Only AWS controls names under these suffixes.
+ */
+const S3_ENDPOINT =
+  /^s3(?:[.-][a-z0-9-]+)*\.(?:amazonaws\.com|amazonaws\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov|amazonaws\.eu)$/;
+/**
+ * CloudFormation's response bucket: "The response URL identifies a presigned S3 bucket that receives
+ * responses from the custom resource provider to AWS CloudFormation" (CloudFormation User Guide,
+ * "Create request for CloudFormation custom resources"); in AWS's example events (Lambda Developer
+ * Guide, "Using Lambda with CloudFormation"; CloudFormation User Guide, "Lambda-backed custom
+ * resources") it is `cloudformation-custom-resource-response-<region without dashes>`.
+ */
+const RESPONSE_BUCKET = /^cloudformation-custom-resource-response-[a-z0-9-]{1,23}$/;
+
+/**
+ * Why this https URL is not CloudFormation's response bucket: the bucket in the host
+ * (virtual-hosted style) or in the first path segment (path style) on a partition's S3 endpoint,
+ * default port. Anyone can own a bucket on S3, so the host alone is not enough; a look-alike host
+ * (`...s3.amazonaws.com.attacker.example`), a metadata address or any other site is not S3.
+ */
+function responseBucketProblem(url: URL): string | undefined {
+  const host = url.hostname.toLowerCase();
+  const dot = host.indexOf('.');
+  const virtual =
+    dot > 0 && RESPONSE_BUCKET.test(host.slice(0, dot)) && S3_ENDPOINT.test(host.slice(dot + 1));
+  const pathStyle = S3_ENDPOINT.test(host) && RESPONSE_BUCKET.test(url.pathname.split('/')[1] ?? '');
+  if ((virtual || pathStyle) && url.port === '') return undefined;
+  return `ResponseURL must be CloudFormation's presigned URL of its response bucket (cloudformation-custom-resource-response-<region> on Amazon S3), got https to ${echo(url.host, 64)}`;
+}
+
+/**
+ * Why `url` is not a ResponseURL the response may be sent to, or undefined when it is: an absolute
+ * `https:` URL of CloudFormation's response bucket on S3 (`responseBucketProblem`), or any URL of a
+ * loopback host (the local emulator; plain `http:` too), without credentials, at most
+ * MAX_RESPONSE_URL_CHARS long. The response carries resource ids and the reason; it goes nowhere
+ * else. The URL itself (presigned) is never quoted back.
  */
 export function responseUrlProblem(url: unknown): string | undefined {
   if (typeof url !== 'string' || url === '') return 'ResponseURL is missing';
@@ -123,13 +156,71 @@ export function responseUrlProblem(url: unknown): string | undefined {
     return 'ResponseURL is not an absolute URL';
   }
   if (parsed.username !== '' || parsed.password !== '') return 'ResponseURL must not carry credentials';
-  if (parsed.protocol === 'https:') return parsed.hostname === '' ? 'ResponseURL has no host' : undefined;
+  const loopback = isLoopbackHost(parsed.hostname);
+  if (parsed.protocol === 'https:') return loopback ? undefined : responseBucketProblem(parsed);
   if (parsed.protocol === 'http:') {
-    return isLoopbackHost(parsed.hostname)
+    return loopback
       ? undefined
       : `ResponseURL must use https (plain http is accepted only for a loopback host), got http to ${echo(parsed.hostname, 64)}`;
   }
   return `ResponseURL must use https, got ${echo(parsed.protocol.replace(/:$/, ''), 16)}`;
+}
+
+/**
+ * The ids of a request, as CloudFormation's own limits allow them (CloudFormation User Guide,
+ * "CloudFormation custom resource request and response reference", "CloudFormation quotas" and
+ * "Resources" / logical ID): a stack ARN (stack names: a letter, then up to 127 letters, digits and
+ * hyphens); a RequestId (a unique id, a UUID in practice); a logical id of at most 255 alphanumeric
+ * characters; a custom resource type of at most 60 characters (`Custom::` and letters, digits,
+ * `_@-.`); a PhysicalResourceId of at most 1 KB. A request outside them did not come from
+ * CloudFormation: it is refused before any work, answered FAILED when the answer can be sent.
+ */
+const ENVELOPE_IDS = {
+  StackId: {
+    pattern:
+      /^arn:aws[a-z-]{0,16}:cloudformation:[a-z0-9-]{1,32}:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]{0,127}\/[A-Za-z0-9-]{1,64}$/,
+    expected: 'a stack ARN (arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>)',
+  },
+  RequestId: {
+    pattern: /^[A-Za-z0-9._:-]{1,128}$/,
+    expected: 'a request id of 1-128 letters, digits and ._:-',
+  },
+  LogicalResourceId: {
+    pattern: /^[A-Za-z0-9]{1,255}$/,
+    expected: 'a logical id of 1-255 letters and digits',
+  },
+  ResourceType: {
+    pattern: /^(?:Custom::[A-Za-z0-9_@.-]{1,52}|AWS::CloudFormation::CustomResource)$/,
+    expected:
+      'Custom::<name> (at most 60 characters of letters, digits and _@-.) or AWS::CloudFormation::CustomResource',
+  },
+} as const;
+
+/** Longest PhysicalResourceId: "can be up to 1 KB in size" (custom resource response fields). */
+export const MAX_PHYSICAL_ID_BYTES = 1024;
+/** A PhysicalResourceId: printable (no control, format or separator characters), at most 1 KB. */
+const PHYSICAL_ID = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u;
+
+/** The first id of the envelope outside CloudFormation's limits, as an InvalidEventError. */
+function envelopeIdProblem(e: Record<string, unknown>): InvalidEventError | undefined {
+  for (const [field, { pattern, expected }] of Object.entries(ENVELOPE_IDS)) {
+    const value = e[field] as string;
+    if (!pattern.test(value)) {
+      return new InvalidEventError(`${field} must be ${expected}, got ${echo(value, 64)}`, field);
+    }
+  }
+  // CloudFormation sends a PhysicalResourceId on Update and Delete only; a Create's is not read.
+  const id = e.PhysicalResourceId;
+  if (
+    e.RequestType !== 'Create' &&
+    (typeof id !== 'string' || !PHYSICAL_ID.test(id) || Buffer.byteLength(id) > MAX_PHYSICAL_ID_BYTES)
+  ) {
+    return new InvalidEventError(
+      `PhysicalResourceId must be printable text of at most ${MAX_PHYSICAL_ID_BYTES} bytes, got ${echo(id, 64)}`,
+      'PhysicalResourceId',
+    );
+  }
+  return undefined;
 }
 
 const REQUIRED_FIELDS = ['RequestType', 'StackId', 'RequestId', 'LogicalResourceId', 'ResourceType'] as const;
@@ -170,6 +261,8 @@ export function parseCustomResourceRequest<P>(event: unknown): CustomResourceReq
       'PhysicalResourceId',
     );
   }
+  const idProblem = envelopeIdProblem(e);
+  if (idProblem !== undefined) throw idProblem;
   if (
     e.ResourceProperties !== undefined &&
     (typeof e.ResourceProperties !== 'object' || e.ResourceProperties === null)
@@ -182,10 +275,15 @@ export function parseCustomResourceRequest<P>(event: unknown): CustomResourceReq
   };
 }
 
-/** Build the response body, keeping it under 4096 bytes (shortening Reason; refusing oversized Data). */
-export function buildResponseBody(response: CustomResourceResponse): string {
-  let body = JSON.stringify(response);
-  if (Buffer.byteLength(body) <= MAX_RESPONSE_BYTES) return body;
+/**
+ * Build the response body within 4096 bytes ("The total size of the response body can't exceed 4096
+ * bytes", custom resource request and response reference): oversized Data turns the answer FAILED,
+ * a long Reason is cut. Undefined when the ids alone do not fit: such an answer cannot be sent.
+ */
+export function buildResponseBody(response: CustomResourceResponse): string | undefined {
+  const fits = (text: string) => Buffer.byteLength(text) <= MAX_RESPONSE_BYTES;
+  const body = JSON.stringify(response);
+  if (fits(body)) return body;
   if (response.Data !== undefined) {
     const size = Buffer.byteLength(JSON.stringify(response.Data));
     return buildResponseBody({
@@ -197,15 +295,14 @@ export function buildResponseBody(response: CustomResourceResponse): string {
     });
   }
   const reason = response.Reason ?? '';
-  const over = Buffer.byteLength(body) - MAX_RESPONSE_BYTES;
-  const marker = ' [truncated]';
-  // Reason can hold multi-byte characters: cut until it fits.
-  let keep = Math.max(0, reason.length - over - marker.length);
-  do {
-    body = JSON.stringify({ ...response, Reason: reason.slice(0, keep) + marker });
-    keep -= 16;
-  } while (Buffer.byteLength(body) > MAX_RESPONSE_BYTES && keep > 0);
-  return body;
+  const marker = '[truncated]';
+  // Reason can hold multi-byte characters: cut until it fits, down to the marker alone.
+  for (let keep = reason.length - (Buffer.byteLength(body) - MAX_RESPONSE_BYTES); ; keep -= 16) {
+    const cut = keep > 0 ? `${reason.slice(0, keep)} ${marker}` : marker;
+    const text = JSON.stringify({ ...response, Reason: cut });
+    if (fits(text)) return text;
+    if (keep <= 0) return undefined;
+  }
 }
 
 /** Default sender: HTTP(S) PUT with an empty Content-Type, as the presigned URL expects. */
@@ -424,8 +521,20 @@ async function deliver(
   { context, logger, clock, send, marginMs }: Run,
   body: CustomResourceResponse,
   url: string,
-): Promise<CustomResourceResponse> {
+): Promise<CustomResourceResponse | undefined> {
   const text = buildResponseBody(body);
+  if (text === undefined) {
+    // Only ids outside CloudFormation's limits make an answer this long: nothing is sent.
+    logger.error('The custom resource response cannot fit in 4096 bytes; nothing is sent', {
+      status: body.Status,
+      reason: echo(body.Reason, 400),
+      stackId: echo(body.StackId),
+      requestId: echo(body.RequestId),
+      logicalResourceId: echo(body.LogicalResourceId),
+      physicalResourceId: echo(body.PhysicalResourceId),
+    });
+    return undefined;
+  }
   const sent = JSON.parse(text) as CustomResourceResponse;
   // Sending never takes longer than the margin, and always ends before the Lambda deadline.
   const budget = Math.min(context.getRemainingTimeInMillis(), marginMs) - RESPONSE_SEND_SLACK_MS;
@@ -433,7 +542,7 @@ async function deliver(
     await sendWithRetry(send, url, text, clock, logger, budget);
     logger.info('Answered CloudFormation', {
       status: sent.Status,
-      physicalResourceId: sent.PhysicalResourceId,
+      physicalResourceId: echo(sent.PhysicalResourceId, 128),
     });
   } catch (error) {
     logger.error('Could not deliver the custom resource response', { error: describeError(error) });

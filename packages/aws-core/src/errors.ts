@@ -127,27 +127,46 @@ export function isThrottlingError(error: unknown): boolean {
 export const ECHO_MAX_CHARS = 80;
 
 /**
- * An input value quoted for an error message or a log line, bounded: JSON-quoted (so control
- * characters show escaped) and cut to `max` characters with the full length noted, so a
- * megabyte-long bad value cannot blow up a reason, a CloudWatch line or a CloudFormation response.
+ * Characters a reader cannot see, or that change how the text around them reads: controls (Cc),
+ * format characters (Cf: zero-width spaces and joiners, bidirectional embeddings, overrides and
+ * isolates such as U+202E, the byte order mark, tag characters) and the line and paragraph
+ * separators U+2028 and U+2029.
+ */
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** `text` with every hidden character written as its escape (`\u200B`, `\u{E0041}`), so a reader sees it. */
+export function visible(text: string): string {
+  return text.replace(HIDDEN, (c) => {
+    const code = (c.codePointAt(0) as number).toString(16).toUpperCase();
+    return code.length <= 4 ? `\\u${code.padStart(4, '0')}` : `\\u{${code}}`;
+  });
+}
+
+/**
+ * An input value quoted for an error message or a log line, bounded and honest: JSON-quoted, with
+ * every invisible or bidirectional character escaped (`visible`), and cut to about `max` characters
+ * with the full length noted, so a megabyte-long or deceptive bad value can neither blow up a reason,
+ * a CloudWatch line or a CloudFormation response nor hide what it holds.
  */
 export function echo(value: unknown, max: number = ECHO_MAX_CHARS): string {
-  if (typeof value === 'string') {
-    const quoted = JSON.stringify(value.slice(0, max));
-    // Escapes (control characters) can make the quoted text up to 6x longer: bound that too.
-    const cut = quoted.length > max + 2 ? `${quoted.slice(0, max + 1)}"` : quoted;
-    return cut.length === quoted.length && value.length <= max
-      ? cut
-      : `${cut}... (${value.length} characters)`;
-  }
   if (value === undefined) return 'undefined';
   let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = Object.prototype.toString.call(value);
+  let length: number;
+  if (typeof value === 'string') {
+    text = visible(JSON.stringify(value.slice(0, max)));
+    length = value.length;
+  } else {
+    try {
+      text = visible(JSON.stringify(value) ?? String(value));
+    } catch {
+      text = Object.prototype.toString.call(value);
+    }
+    length = text.length;
   }
-  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length} characters)`;
+  // Escapes can make the quoted text several times longer than `max`: bound that too.
+  const cut =
+    text.length > max + 2 ? `${text.slice(0, max + 1)}${typeof value === 'string' ? '"' : ''}` : text;
+  return cut === text && length <= max ? text : `${cut}... (${length} characters)`;
 }
 
 const NETWORK_ERROR_CODES = new Set([
@@ -193,13 +212,19 @@ export function isTransientError(error: unknown): boolean {
   return isThrottlingError(error) || isServerFault(error) || isNetworkError(error);
 }
 
-/** A short, loggable description of any thrown value. */
+/** Longest description `describeError` returns. */
+const DESCRIBE_MAX_CHARS = 500;
+
+/** A short, loggable description of any thrown value: bounded, hidden characters escaped. */
 export function describeError(error: unknown): string {
+  let text: string;
   if (error instanceof Error) {
     const name = awsErrorName(error) ?? error.name;
-    const message = error.message.length > 500 ? `${error.message.slice(0, 500)}...` : error.message;
-    return message ? `${name}: ${message}` : name;
+    const message = error.message.slice(0, DESCRIBE_MAX_CHARS + 1);
+    text = message ? `${name}: ${message}` : name;
+  } else {
+    text = String(error).slice(0, DESCRIBE_MAX_CHARS + 1);
   }
-  const text = String(error);
-  return text.length > 500 ? `${text.slice(0, 500)}...` : text;
+  text = visible(text);
+  return text.length > DESCRIBE_MAX_CHARS ? `${text.slice(0, DESCRIBE_MAX_CHARS)}...` : text;
 }

@@ -15,6 +15,8 @@ export const configSpec = {
   EIP_POOL_TAGS: stringMap({
     keyPattern: TAG_KEY,
     valuePattern: TAG_VALUE,
+    // An EIP carries at most 50 user tags (EC2 User Guide, "Tag restrictions"): more never match.
+    maxKeys: 50,
     what: 'EC2 tag key -> tag value (keys must not start with "aws:")',
   }),
   /**

@@ -16,7 +16,7 @@ import type { Config } from './config.ts';
 import { checkEndpointPreconditions, createStack } from './create-stack.ts';
 import { removeStack } from './delete.ts';
 import { EndpointStackFailedError } from './errors.ts';
-import type { AcquireRequest } from './event.ts';
+import { type AcquireRequest, taskSizeProblem } from './event.ts';
 import { readRecords, startedByFor, writeLease } from './lease.ts';
 import { decide, policyConfig, stackPhase } from './policy.ts';
 import { startTasks, stopTasks } from './run-task.ts';
@@ -254,36 +254,64 @@ async function startOnStack(
   return started;
 }
 
-/** Container names per task definition ARN, read once per client (a revision is immutable). */
-const containerNamesByClient = new WeakMap<ECSClient, Map<string, Set<string>>>();
+/** What the overrides are checked against: the container names and the task size of the definition. */
+interface TaskDefinitionFacts {
+  names: Set<string>;
+  cpu: string | undefined;
+  memory: string | undefined;
+}
 
-/** Container overrides must name containers of the task definition (RunTask refuses others). */
-async function checkContainers(deps: Deps, config: Config, request: AcquireRequest) {
-  const wanted = request.overrides?.containerOverrides?.map((c) => c.name) ?? [];
-  if (wanted.length === 0) return;
-  let cache = containerNamesByClient.get(deps.ecs);
+/** Facts per task definition ARN, read once per client (a revision is immutable). */
+const taskDefinitionsByClient = new WeakMap<ECSClient, Map<string, TaskDefinitionFacts>>();
+
+async function taskDefinitionFacts(deps: Deps, config: Config): Promise<TaskDefinitionFacts> {
+  let cache = taskDefinitionsByClient.get(deps.ecs);
   if (cache === undefined) {
     cache = new Map();
-    containerNamesByClient.set(deps.ecs, cache);
+    taskDefinitionsByClient.set(deps.ecs, cache);
   }
-  let names = cache.get(config.taskDefinitionArn);
-  if (names === undefined) {
+  let facts = cache.get(config.taskDefinitionArn);
+  if (facts === undefined) {
     const out = await deps.ecs.send(
       new DescribeTaskDefinitionCommand({ taskDefinition: config.taskDefinitionArn }),
     );
-    names = new Set(
-      (out.taskDefinition?.containerDefinitions ?? [])
-        .map((c) => c.name)
-        .filter((n): n is string => typeof n === 'string'),
-    );
+    facts = {
+      names: new Set(
+        (out.taskDefinition?.containerDefinitions ?? [])
+          .map((c) => c.name)
+          .filter((n): n is string => typeof n === 'string'),
+      ),
+      cpu: out.taskDefinition?.cpu,
+      memory: out.taskDefinition?.memory,
+    };
     // Only a revision-pinned ARN is immutable; a family name may move to a new revision.
-    if (/:\d+$/.test(config.taskDefinitionArn)) cache.set(config.taskDefinitionArn, names);
+    if (/:\d+$/.test(config.taskDefinitionArn)) cache.set(config.taskDefinitionArn, facts);
   }
-  const unknown = wanted.find((n) => !names.has(n));
+  return facts;
+}
+
+/**
+ * Container overrides must name containers of the task definition (RunTask refuses others), and a
+ * cpu or memory override given alone must make a Fargate task size with the definition's other value.
+ */
+async function checkContainers(deps: Deps, config: Config, request: AcquireRequest) {
+  const wanted = request.overrides?.containerOverrides?.map((c) => c.name) ?? [];
+  const { cpu, memory } = request.overrides ?? {};
+  const oneSize = (cpu === undefined) !== (memory === undefined);
+  if (wanted.length === 0 && !oneSize) return;
+  const facts = await taskDefinitionFacts(deps, config);
+  const unknown = wanted.find((n) => !facts.names.has(n));
   if (unknown !== undefined) {
     throw new InvalidEventError(
-      `Invalid acquire event: overrides.containerOverrides names ${echo(unknown)}, which is not a container of ${config.taskDefinitionArn} (containers: ${[...names].join(', ')})`,
+      `Invalid acquire event: overrides.containerOverrides names ${echo(unknown)}, which is not a container of ${config.taskDefinitionArn} (containers: ${[...facts.names].join(', ')})`,
       'overrides.containerOverrides',
+    );
+  }
+  const problem = oneSize ? taskSizeProblem(cpu ?? facts.cpu, memory ?? facts.memory) : undefined;
+  if (problem !== undefined) {
+    throw new InvalidEventError(
+      `Invalid acquire event: overrides must make a Fargate task size with ${config.taskDefinitionArn}: ${problem}`,
+      cpu === undefined ? 'overrides.memory' : 'overrides.cpu',
     );
   }
 }

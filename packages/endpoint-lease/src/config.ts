@@ -11,8 +11,17 @@ export const DEFAULT_ENDPOINT_SERVICES = ['logs', 'ecr.api', 'ecr.dkr'] as const
 
 /** CloudFormation stack names: a letter, then letters, digits and hyphens (kept short for the tag keys). */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,99}$/;
-/** Short service names as in `com.amazonaws.<region>.<service>`, e.g. `ecr.dkr`, `ssmmessages`. */
-const SERVICE = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+/**
+ * Short service names as in `com.amazonaws.<region>.<service>`, e.g. `ecr.dkr`, `ssmmessages`. The
+ * template adds the prefix: a full name would be prefixed twice, so it is refused.
+ */
+const SERVICE = /^(?!com\.amazonaws\.)[a-z0-9][a-z0-9.-]{0,62}$/;
+/**
+ * RunTask's awsvpcConfiguration: "You can specify up to 16 subnets" and "up to 5 security groups"
+ * (ECS API reference, AwsVpcConfiguration).
+ */
+export const MAX_TASK_SUBNETS = 16;
+export const MAX_TASK_SECURITY_GROUPS = 5;
 const CLUSTER_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}$/;
 const TASK_DEFINITION_ARN =
   /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}(:\d+)?$/;
@@ -27,7 +36,12 @@ export const configSpec = {
     description: 'a CloudFormation stack name: a letter, then up to 99 letters, digits or hyphens',
   }),
   VPC_ID: string({ pattern: patterns.vpcId, description: 'a VPC id like vpc-0123456789abcdef0' }),
-  SUBNET_IDS: stringList({ pattern: patterns.subnetId, item: 'subnet id (subnet-...)' }),
+  SUBNET_IDS: stringList({
+    pattern: patterns.subnetId,
+    item: 'subnet id (subnet-...)',
+    maxItems: MAX_TASK_SUBNETS,
+    limit: 'RunTask awsvpcConfiguration takes at most 16 subnets',
+  }),
   /**
    * Subnets of the interface endpoints: at most one per Availability Zone (an endpoint takes one
    * subnet per AZ). Defaults to SUBNET_IDS; the AZs are checked with DescribeSubnets before a create.
@@ -36,10 +50,17 @@ export const configSpec = {
   TASK_SECURITY_GROUP_IDS: stringList({
     pattern: patterns.securityGroupId,
     item: 'security group id (sg-...)',
+    maxItems: MAX_TASK_SECURITY_GROUPS,
+    limit: 'RunTask awsvpcConfiguration takes at most 5 security groups',
   }),
-  ENDPOINT_SERVICES: optional(stringList({ pattern: SERVICE, item: 'service name like ecr.dkr' }), [
-    ...DEFAULT_ENDPOINT_SERVICES,
-  ]),
+  ENDPOINT_SERVICES: optional(
+    stringList({
+      pattern: SERVICE,
+      item: 'short service name like ecr.dkr',
+      limit: 'without com.amazonaws.<region>., which the template adds',
+    }),
+    [...DEFAULT_ENDPOINT_SERVICES],
+  ),
   CLUSTER_ARN: string({
     pattern: CLUSTER_ARN,
     description: 'an ECS cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)',

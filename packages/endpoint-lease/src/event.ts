@@ -5,8 +5,9 @@
  * most 10 tasks, at most 10 container overrides with distinct names (a task definition has at most
  * 10 containers), and the overrides' JSON within the 8192 characters ECS allows ("A total of 8192
  * characters are allowed for overrides. This limit includes the JSON formatting characters of the
- * override structure", RunTask API reference). Container names are checked against the task
- * definition by the caller (`unknownContainers`).
+ * override structure", RunTask API reference), and a task size Fargate offers (`taskSizeProblem`).
+ * Container names, and a cpu or memory override given alone, are checked against the task
+ * definition by the caller (`checkContainers`, a read before any write).
  */
 import { echo, InvalidEventError } from '@netkit/aws-core/errors';
 
@@ -61,9 +62,48 @@ export interface AcquireEventOptions {
   acceptedSources: readonly string[];
 }
 
+const range = (from: number, to: number, step: number) =>
+  Array.from({ length: (to - from) / step + 1 }, (_, i) => from + i * step);
+
+/**
+ * The task sizes Fargate runs: CPU units -> the memory values (MiB) allowed with it. ECS Developer
+ * Guide, "Amazon ECS task definition parameters" > "Task size" (and "Troubleshoot Amazon ECS task
+ * definition invalid CPU or memory errors"): 256: 512 MiB, 1 GB, 2 GB; 512: 1-4 GB; 1024: 2-8 GB;
+ * 2048: 4-16 GB; 4096: 8-30 GB, in 1 GB steps; 8192: 16-60 GB in 4 GB steps and 16384: 32-120 GB
+ * in 8 GB steps (both Linux platform 1.4.0 or later).
+ */
+export const FARGATE_TASK_SIZES: Readonly<Record<string, readonly number[]>> = {
+  '256': [512, 1024, 2048],
+  '512': range(1024, 4096, 1024),
+  '1024': range(2048, 8192, 1024),
+  '2048': range(4096, 16384, 1024),
+  '4096': range(8192, 30720, 1024),
+  '8192': range(16384, 61440, 4096),
+  '16384': range(32768, 122880, 8192),
+};
+
+/**
+ * Why `cpu` and `memory` (CPU units and MiB, as RunTask's overrides take them) are not a Fargate task
+ * size, or undefined. A value left undefined is not checked (the task definition's applies); the
+ * other must still appear in the table.
+ */
+export function taskSizeProblem(cpu: string | undefined, memory: string | undefined): string | undefined {
+  const sizes = Object.entries(FARGATE_TASK_SIZES);
+  if (cpu !== undefined && FARGATE_TASK_SIZES[cpu] === undefined) {
+    return `cpu ${cpu} is not a Fargate task size (CPU units: ${sizes.map(([c]) => c).join(', ')})`;
+  }
+  if (memory === undefined) return undefined;
+  const fits = sizes.filter(([, mib]) => mib.includes(Number(memory))).map(([c]) => c);
+  if (cpu === undefined ? fits.length > 0 : fits.includes(cpu)) return undefined;
+  const allowed = cpu === undefined ? undefined : FARGATE_TASK_SIZES[cpu];
+  return allowed === undefined
+    ? `memory ${memory} MiB is not a Fargate task size with any CPU value`
+    : `memory ${memory} MiB does not go with cpu ${cpu} on Fargate (${allowed[0]}-${allowed[allowed.length - 1]} MiB in steps of ${(allowed[1] as number) - (allowed[0] as number)}${cpu === '256' ? ': 512, 1024 or 2048' : ''})`;
+}
+
 const CONTAINER_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
-const TASK_SIZE = /^\d{1,6}$/;
+const TASK_SIZE = /^[1-9]\d{0,5}$/;
 
 function parseContainer(value: unknown, field: string): ContainerOverride {
   if (!isObj(value)) fail(field, 'an object');
@@ -163,9 +203,11 @@ export function parseAcquireEvent(event: unknown, options: AcquireEventOptions):
       const v = o[key];
       if (v === undefined) continue;
       if (typeof v !== 'string' || !TASK_SIZE.test(v))
-        fail(`overrides.${key}`, 'a string of digits, e.g. "1024"');
+        fail(`overrides.${key}`, 'a string of digits without a leading zero, e.g. "1024"');
       overrides[key] = v;
     }
+    const sizeProblem = taskSizeProblem(overrides.cpu, overrides.memory);
+    if (sizeProblem !== undefined) fail('overrides', `a Fargate task size: ${sizeProblem}`);
     const size = JSON.stringify(overrides).length;
     if (size > MAX_OVERRIDES_CHARS) {
       fail('overrides', `at most ${MAX_OVERRIDES_CHARS} characters of JSON (ECS's limit), not ${size}`);

@@ -9,7 +9,7 @@ import {
   stringList,
   stringMap,
 } from '@netkit/aws-core/config';
-import { ConfigError, type ConfigIssue } from '@netkit/aws-core/errors';
+import { ConfigError, type ConfigIssue, echo } from '@netkit/aws-core/errors';
 import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
 import { RESERVED_TAG_PREFIXES } from './naming.ts';
 
@@ -17,6 +17,12 @@ import { RESERVED_TAG_PREFIXES } from './naming.ts';
 export const AZ_PATTERN = /^[a-z]{2}(-[a-z0-9]+)+[a-z]$/;
 /** Device index 0 is the primary interface; EC2 accepts up to 31 on the largest types. */
 export const MAX_DEVICE_INDEX = 31;
+/**
+ * Security groups per network interface: 5 by default, at most 16 by quota increase (Amazon VPC User
+ * Guide, "Amazon VPC quotas", Security groups). More than 16 can never work and is refused at load;
+ * between the account's quota and 16, CreateNetworkInterface refuses and nothing is created.
+ */
+export const MAX_SECURITY_GROUPS = 16;
 /** EC2 allows up to 50 tags per resource; this package writes 6 of its own. */
 export const MAX_USER_TAGS = 44;
 
@@ -60,7 +66,14 @@ const subnetMapField = stringMap({
 const launchSpec = {
   ...lifecycleScopeSpec,
   SUBNET_MAP: optional(subnetMapField),
-  SECURITY_GROUP_IDS: optional(stringList({ pattern: patterns.securityGroupId, item: 'security group id' })),
+  SECURITY_GROUP_IDS: optional(
+    stringList({
+      pattern: patterns.securityGroupId,
+      item: 'security group id',
+      maxItems: MAX_SECURITY_GROUPS,
+      limit: 'a network interface takes at most 16',
+    }),
+  ),
   DEVICE_INDEX: optional(integer({ min: 1, max: MAX_DEVICE_INDEX })),
   SOURCE_DEST_CHECK: optional(boolean()),
   ENI_TAGS: optional(
@@ -90,7 +103,9 @@ function parseAttachments(value: unknown): AttachmentSpec[] {
     const o = item as Record<string, unknown>;
     for (const key of Object.keys(o)) {
       if (!ATTACHMENT_KEYS.has(key)) {
-        throw new Invalid(`${where} to have only ${[...ATTACHMENT_KEYS].join(', ')}; unknown key "${key}"`);
+        throw new Invalid(
+          `${where} to have only ${[...ATTACHMENT_KEYS].join(', ')}; unknown key ${echo(key, 40)}`,
+        );
       }
     }
     const index = o.deviceIndex;
@@ -110,7 +125,7 @@ function parseAttachments(value: unknown): AttachmentSpec[] {
     if (
       !Array.isArray(groups) ||
       groups.length === 0 ||
-      groups.length > 16 ||
+      groups.length > MAX_SECURITY_GROUPS ||
       groups.some((g) => typeof g !== 'string' || !patterns.securityGroupId.test(g))
     ) {
       throw new Invalid(`${where}.securityGroupIds to be an array of 1 to 16 security group ids (sg-...)`);
@@ -138,7 +153,7 @@ function checkTags(tags: Record<string, string>, issues: ConfigIssue[], raw: str
     issues.push({
       variable: 'ENI_TAGS',
       value: raw,
-      expected: `tag keys not starting with ${RESERVED_TAG_PREFIXES.join(' or ')} (keys <= 128, values <= 256 characters); bad entry "${bad[0]}"`,
+      expected: `tag keys not starting with ${RESERVED_TAG_PREFIXES.join(' or ')} (keys <= 128, values <= 256 characters); bad entry ${echo(bad[0], 40)}`,
     });
   } else if (Object.keys(tags).length > MAX_USER_TAGS) {
     issues.push({ variable: 'ENI_TAGS', value: raw, expected: `at most ${MAX_USER_TAGS} tags` });

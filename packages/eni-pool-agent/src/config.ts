@@ -36,6 +36,8 @@ export const poolSpec = {
   ENI_POOL_TAGS: stringMap({
     keyPattern: TAG_KEY,
     valuePattern: TAG_VALUE,
+    // A resource carries at most 50 user tags (EC2 User Guide, "Tag restrictions"): more never match.
+    maxKeys: 50,
     what: 'tag key -> tag value (the tags every pool ENI carries)',
   }),
   /** Tag on a pool ENI (and, in Lambda mode, written on the instance) holding the hostname. */

@@ -1,4 +1,4 @@
-import { ValidationError } from '@netkit/aws-core/errors';
+import { echo, ValidationError } from '@netkit/aws-core/errors';
 
 /** What one Create or Update asks the reaper to remove, validated and typed. */
 export interface ReapSpec {
@@ -32,10 +32,14 @@ const KNOWN = new Set([
   ...SYSTEM_PROPERTIES,
 ]);
 
-function describe(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
+const describe = (value: unknown) => echo(value);
+
+/**
+ * Most ids one list may name: the default quota of route tables per VPC (Amazon VPC User Guide,
+ * "Amazon VPC quotas": 200), far above the NAT gateways a VPC holds (5 per Availability Zone). A
+ * longer list is a mistake; it would also make one Describe call filter on more values than EC2 takes.
+ */
+export const MAX_LISTED_IDS = 200;
 
 function id(
   props: RawProperties,
@@ -68,7 +72,12 @@ function list(props: RawProperties, name: 'NatGatewayIds' | 'RouteTableIds', pro
     );
     return [];
   }
-  return [...new Set(items.map((v) => (v as string).trim()))];
+  const ids = [...new Set(items.map((v) => (v as string).trim()))];
+  if (ids.length > MAX_LISTED_IDS) {
+    problems.push(`${name}: at most ${MAX_LISTED_IDS} ids, got ${ids.length}`);
+    return [];
+  }
+  return ids;
 }
 
 function flag(props: RawProperties, name: 'ReleaseEips' | 'DryRun', fallback: boolean, problems: string[]) {

@@ -214,6 +214,8 @@ interface PlanDraft {
   /** Named resources of another VPC (or taken over by another resource): the plan is refused. */
   foreign: string[];
   alreadyGone: string[];
+  /** Listed route tables that do not exist: the plan is refused (ADR 0088). */
+  missingTables: string[];
   natGatewaysToDelete: string[];
   natGatewaysToWaitFor: string[];
   /** Every resource the plan changes (or waits for), with its netkit:reapable value. */
@@ -252,6 +254,7 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps, options: InspectOp
   const draft: PlanDraft = {
     foreign: [],
     alreadyGone: [],
+    missingTables: [],
     natGatewaysToDelete: [],
     natGatewaysToWaitFor: [],
     tagsOf: new Map(),
@@ -393,6 +396,11 @@ function planRoutes(spec: ReapSpec, tables: RouteTable[], draft: PlanDraft): Pla
   ]);
   const routes: PlannedRoute[] = [];
   for (const id of spec.routeTableIds) {
+    // The reaper never deletes a route table: a listed one that does not exist is a mistake (ADR 0088).
+    if (!tables.some((t) => t.RouteTableId === id)) {
+      draft.missingTables.push(id);
+      continue;
+    }
     const table = inSpecVpc(
       spec,
       draft,
@@ -450,6 +458,11 @@ function refuseForeignOrUntagged(spec: ReapSpec, draft: PlanDraft, reapableTagVa
         `${t.what} ${t.value === undefined ? `has no ${REAPABLE_TAG_KEY} tag` : `has ${REAPABLE_TAG_KEY}=${echo(t.value, 40)}`}`,
     );
   const problems = [
+    ...(draft.missingTables.length > 0
+      ? [
+          `RouteTableIds not found: ${joinCapped(draft.missingTables)} (the reaper never deletes a route table: remove the id, or fix its typo)`,
+        ]
+      : []),
     ...(draft.foreign.length > 0 ? [`Not in ${spec.vpcId}: ${draft.foreign.join('; ')}`] : []),
     ...(untagged.length > 0
       ? [`Not tagged ${REAPABLE_TAG_KEY}=${echo(reapableTagValue, 40)}: ${untagged.join('; ')}`]
@@ -500,9 +513,7 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
   if (plan.unlistedRouteTables.length > 0) {
     logger.warn(
       'Route tables not listed in RouteTableIds still route to a gateway being removed; left alone',
-      {
-        routeTableIds: plan.unlistedRouteTables,
-      },
+      { routeTableIds: joinCapped(plan.unlistedRouteTables, LOG_LIST_BUDGET) },
     );
   }
   const run: Execution = {
@@ -723,11 +734,12 @@ export async function reap(
   const plan = await inspect(spec, deps, options);
   deps.logger.info(spec.dryRun ? 'Dry run: plan only' : 'Plan', {
     routes: plan.routes.length,
-    natGatewaysToDelete: plan.natGatewaysToDelete,
-    natGatewaysToWaitFor: plan.natGatewaysToWaitFor,
-    eipsToRelease: plan.eipsToRelease,
+    // Lists are capped: one log record stays well under 8 KB whatever the VPC holds.
+    natGatewaysToDelete: joinCapped(plan.natGatewaysToDelete, LOG_LIST_BUDGET),
+    natGatewaysToWaitFor: joinCapped(plan.natGatewaysToWaitFor, LOG_LIST_BUDGET),
+    eipsToRelease: joinCapped(plan.eipsToRelease, LOG_LIST_BUDGET),
     internetGateway: plan.internetGateway?.id,
-    alreadyGone: plan.alreadyGone,
+    alreadyGone: joinCapped(plan.alreadyGone, LOG_LIST_BUDGET),
   });
   if (spec.dryRun) return { plan, report: undefined };
   return { plan, report: await execute(plan, deps, options) };
@@ -735,6 +747,8 @@ export async function reap(
 
 /** Each Data value is a string (Fn::GetAtt friendly); lists are comma-separated and capped. */
 const LIST_BUDGET = 400;
+/** Longest list one log field carries. */
+const LOG_LIST_BUDGET = 1_000;
 
 export function joinCapped(values: readonly string[], budget = LIST_BUDGET): string {
   let text = '';

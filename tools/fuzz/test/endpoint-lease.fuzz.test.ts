@@ -12,12 +12,21 @@ import { fakeContext } from '@netkit/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureLogs } from './support/capture-logs.ts';
+import {
+  HIDDEN_RAW,
+  isFargateCpu,
+  isFargateMemory,
+  isFargateSize,
+  taskCpu,
+  taskMemory,
+  withHidden,
+} from './support/hostile.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const MAX_REASON = 400;
 const MAX_LOG_LINE = 2_000;
 const SEED = 13;
-const RUNS = 80;
+const RUNS = 60;
 
 const ENV = {
   ENDPOINT_STACK_NAME: 'fuzz-endpoints',
@@ -32,10 +41,12 @@ const ENV = {
 type Handler = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
 const emu = useEmulator();
 let acquire: Handler;
+let reaper: Handler;
 
 beforeAll(async () => {
   const distDir = ensureBuilt(resolve(ROOT, 'packages', 'endpoint-lease'), ['acquire', 'reaper']);
   acquire = (await importBundle<{ handler: Handler }>(distDir, 'acquire', { ...emu().env, ...ENV })).handler;
+  reaper = (await importBundle<{ handler: Handler }>(distDir, 'reaper', { ...emu().env, ...ENV })).handler;
 }, 180_000);
 
 afterAll(() => {
@@ -178,7 +189,22 @@ function expectRejected(result: unknown, lines: string[], why: unknown) {
     MAX_REASON,
   );
   for (const line of lines) expect(line.length, 'log line too long').toBeLessThanOrEqual(MAX_LOG_LINE);
+  // Bounded per invocation too, whatever the input.
+  expect(lines.join('\n').length, 'logs of one invocation too long').toBeLessThanOrEqual(MAX_LOG_LINE * 4);
 }
+
+/**
+ * Task sizes Fargate does not run (ECS Developer Guide, "Task size"): a pair outside the table, or a
+ * value alone that no row takes. The oracle is the documented table, written in support/hostile.ts.
+ */
+const badTaskSize = fc.oneof(
+  fc
+    .tuple(taskCpu, taskMemory)
+    .filter(([cpu, memory]) => !isFargateSize(cpu, memory))
+    .map(([cpu, memory]) => ({ cpu: String(cpu), memory: String(memory) })),
+  taskCpu.filter((cpu) => !isFargateCpu(cpu)).map((cpu) => ({ cpu: String(cpu) })),
+  taskMemory.filter((memory) => !isFargateMemory(memory)).map((memory) => ({ memory: String(memory) })),
+);
 
 describe('endpoint-lease built acquire handler', () => {
   it('rejects malformed acquire events (ECS limits, source, detail) with a bounded reason and no AWS call', async () => {
@@ -193,6 +219,54 @@ describe('endpoint-lease built acquire handler', () => {
     expect(await emu().calls()).toEqual({});
   }, 120_000);
 
+  it("rejects task sizes outside Fargate's table before the lease, naming the size, with no AWS call", async () => {
+    await emu().resetCalls();
+    await fc.assert(
+      fc.asyncProperty(badTaskSize, async (overrides) => {
+        const event = validEvent();
+        event.detail.overrides = overrides;
+        const { value, lines } = await captureLogs(() => acquire(event, fakeContext(30_000)));
+        expectRejected(value, lines, overrides);
+        expect((value as { reason: string }).reason).toMatch(/overrides|cpu|memory/);
+      }),
+      { seed: SEED, numRuns: 40 },
+    );
+    expect(await emu().calls()).toEqual({});
+  });
+
+  it('escapes invisible and bidirectional characters in what a rejection quotes', async () => {
+    await emu().resetCalls();
+    const hidden = fc.oneof(
+      withHidden('aws.events').map((v) => ({
+        field: 'source',
+        apply: (e: ReturnType<typeof validEvent>) => void (e.source = v),
+      })),
+      withHidden('app').map((v) => ({
+        field: 'container name',
+        apply: (e: ReturnType<typeof validEvent>) =>
+          void (e.detail.overrides = { containerOverrides: [{ name: v }] }),
+      })),
+      withHidden('count').map((v) => ({
+        field: 'detail key',
+        apply: (e: ReturnType<typeof validEvent>) => void (e.detail[v] = 1),
+      })),
+    );
+    await fc.assert(
+      fc.asyncProperty(hidden, async ({ field, apply }) => {
+        const event = validEvent();
+        apply(event);
+        const { value, lines } = await captureLogs(() => acquire(event, fakeContext(30_000)));
+        expectRejected(value, lines, field);
+        expect((value as { reason: string }).reason, `raw hidden character (${field})`).not.toMatch(
+          HIDDEN_RAW,
+        );
+        for (const line of lines) expect(line, 'raw hidden character logged').not.toMatch(HIDDEN_RAW);
+      }),
+      { seed: SEED, numRuns: 20 },
+    );
+    expect(await emu().calls()).toEqual({});
+  });
+
   it('rejects values that are not acquire requests at all, making no AWS call', async () => {
     await emu().resetCalls();
     await fc.assert(
@@ -204,6 +278,25 @@ describe('endpoint-lease built acquire handler', () => {
     );
     expect(await emu().calls()).toEqual({});
   }, 120_000);
+});
+
+describe('endpoint-lease built reaper handler', () => {
+  it('ignores what the event holds: with nothing leased it changes nothing, whatever it is sent', async () => {
+    await emu().resetCalls();
+    const anyEvent = fc.oneof(
+      fc.anything({ maxDepth: 2 }),
+      badEvent.map(({ event }) => event),
+    );
+    await fc.assert(
+      fc.asyncProperty(anyEvent, async (event) => {
+        const { lines } = await captureLogs(() => reaper(event, fakeContext(30_000)));
+        for (const line of lines) expect(line.length, 'log line too long').toBeLessThanOrEqual(MAX_LOG_LINE);
+      }),
+      { seed: SEED, numRuns: 5 },
+    );
+    const mutating = Object.keys(await emu().calls()).filter((k) => !/:(Describe|List|Get)/.test(k));
+    expect(mutating).toEqual([]);
+  });
 });
 
 const hostileEnvValue = fc.oneof(
@@ -240,6 +333,37 @@ describe('endpoint-lease configuration', () => {
     'DELETE_ATTEMPTS',
   ];
 
+  it('refuses values over the AWS limits (awsvpc: 16 subnets, 5 security groups; short service names) in at most 1 KB', () => {
+    const ids = (prefix: string, min: number, max: number) =>
+      fc
+        .uniqueArray(fc.stringMatching(/^[0-9a-f]{17}$/), { minLength: min, maxLength: max })
+        .map((hex) => hex.map((h) => `${prefix}-${h}`).join(','));
+    const overLimit = fc.oneof(
+      ids('subnet', 17, 64).map((v) => ['SUBNET_IDS', v] as const),
+      ids('sg', 6, 40).map((v) => ['TASK_SECURITY_GROUP_IDS', v] as const),
+      fc
+        .tuple(
+          fc.constantFrom('us-east-1', 'eu-west-1', 'cn-north-1'),
+          fc.constantFrom('logs', 'ecr.api', 'ecr.dkr'),
+        )
+        .map(([region, service]) => ['ENDPOINT_SERVICES', `com.amazonaws.${region}.${service}`] as const),
+    );
+    fc.assert(
+      fc.property(overLimit, ([variable, value]) => {
+        let error: unknown;
+        try {
+          loadAcquireConfig({ ...ENV, [variable]: value });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).issues.map((i) => i.variable)).toEqual([variable]);
+        expect((error as ConfigError).message.length).toBeLessThanOrEqual(1_024);
+      }),
+      { seed: SEED, numRuns: 40 },
+    );
+  });
+
   it('refuses a bad value of any variable with a ConfigError naming it, bounded', () => {
     let refused = 0;
     fc.assert(
@@ -255,7 +379,7 @@ describe('endpoint-lease configuration', () => {
         expect(error).toBeInstanceOf(ConfigError);
         const message = (error as ConfigError).message;
         expect(message).toContain(`${variable}=`);
-        expect(message.length).toBeLessThanOrEqual(1_500);
+        expect(message.length).toBeLessThanOrEqual(1_024);
       }),
       { seed: SEED, numRuns: 300 },
     );

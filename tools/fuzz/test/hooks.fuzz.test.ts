@@ -14,6 +14,7 @@ import { fakeContext } from '@netkit/testing';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { captureLogs } from './support/capture-logs.ts';
+import { HIDDEN_RAW, withHidden } from './support/hostile.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const GROUP = 'fuzz-asg';
@@ -56,7 +57,10 @@ const distDirs = new Map<PackageName, string>();
 
 beforeAll(async () => {
   for (const name of NAMES) {
-    const distDir = ensureBuilt(resolve(ROOT, 'packages', name), ['index']);
+    const distDir = ensureBuilt(
+      resolve(ROOT, 'packages', name),
+      name === 'eni-attach' ? ['index', 'sweeper'] : ['index'],
+    );
     distDirs.set(name, distDir);
     const bundle = await importBundle<{ handler: Handler }>(distDir, 'index', {
       ...emu().env,
@@ -290,6 +294,8 @@ function expectRejected(result: unknown, lines: string[], why: unknown) {
     MAX_REASON,
   );
   for (const line of lines) expect(line.length, 'log line too long').toBeLessThanOrEqual(MAX_LOG_LINE);
+  // Bounded per invocation too, whatever the input.
+  expect(lines.join('\n').length, 'logs of one invocation too long').toBeLessThanOrEqual(MAX_LOG_LINE * 4);
 }
 
 describe.each(NAMES)('%s built handler', (name) => {
@@ -315,6 +321,29 @@ describe.each(NAMES)('%s built handler', (name) => {
         expectRejected(value, lines, event);
       }),
       { seed: SEED, numRuns: RUNS / 2 },
+    );
+    expect(await emu().calls()).toEqual({});
+  });
+});
+
+describe.each(NAMES)('%s built handler, hidden characters', (name) => {
+  it('rejects a group or hook name with invisible or bidirectional characters, quoting them escaped', async () => {
+    const handler = handlers.get(name)!;
+    await emu().resetCalls();
+    const hidden = fc.oneof(
+      withHidden(GROUP).map((v) => ['AutoScalingGroupName', v] as const),
+      withHidden(LAUNCH_HOOK).map((v) => ['LifecycleHookName', v] as const),
+    );
+    await fc.assert(
+      fc.asyncProperty(hidden, async ([field, value]) => {
+        const event = validEvent('launch');
+        event.detail[field] = value;
+        const { value: result, lines } = await captureLogs(() => handler(event, fakeContext(30_000)));
+        expectRejected(result, lines, { field, value });
+        expect((result as { reason: string }).reason, 'raw hidden character').not.toMatch(HIDDEN_RAW);
+        for (const line of lines) expect(line, 'raw hidden character logged').not.toMatch(HIDDEN_RAW);
+      }),
+      { seed: SEED, numRuns: 15 },
     );
     expect(await emu().calls()).toEqual({});
   });
@@ -359,6 +388,66 @@ const hostileEnvValue = fc.oneof(
   ),
 );
 
+describe('eni-attach configuration: AWS limits', () => {
+  it('refuses more security groups than a network interface takes (16) and quotes a bad tag key bounded, in at most 1 KB', () => {
+    const valid = packages['eni-attach'] as Record<string, string>;
+    const overLimit = fc.oneof(
+      fc
+        .uniqueArray(fc.stringMatching(/^[0-9a-f]{17}$/), { minLength: 17, maxLength: 64 })
+        .map((hex) => ['SECURITY_GROUP_IDS', hex.map((h) => `sg-${h}`).join(',')] as const),
+      fc
+        .tuple(
+          fc.integer({ min: 129, max: 5_000 }),
+          fc.option(fc.constantFrom('\u202E', '\u200B'), { nil: '' }),
+        )
+        .map(([n, hidden]) => ['ENI_TAGS', JSON.stringify({ [`k${hidden}${'k'.repeat(n)}`]: 'v' })] as const),
+    );
+    fc.assert(
+      fc.property(overLimit, ([variable, value]) => {
+        let error: unknown;
+        try {
+          loadEniAttachConfig({ ...valid, [variable]: value });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).issues.map((i) => i.variable)).toEqual([variable]);
+        const message = (error as ConfigError).message;
+        expect(message.length).toBeLessThanOrEqual(1_024);
+        expect(message).not.toMatch(HIDDEN_RAW);
+      }),
+      { seed: SEED, numRuns: 30 },
+    );
+  });
+});
+
+describe('eni-attach built sweeper handler', () => {
+  it('ignores what the event holds: with no orphan it changes nothing, whatever it is sent', async () => {
+    const distDir = distDirs.get('eni-attach')!;
+    const { handler: sweeper } = await importBundle<{ handler: Handler }>(distDir, 'sweeper', {
+      ...emu().env,
+      ...packages['eni-attach'],
+    });
+    await emu().resetCalls();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.anything({ maxDepth: 2 }),
+          badEvent.map(({ event }) => event),
+        ),
+        async (event) => {
+          const { lines } = await captureLogs(() => sweeper(event, fakeContext(30_000)));
+          for (const line of lines)
+            expect(line.length, 'log line too long').toBeLessThanOrEqual(MAX_LOG_LINE);
+        },
+      ),
+      { seed: SEED, numRuns: 5 },
+    );
+    const mutating = Object.keys(await emu().calls()).filter((k) => !/:(Describe|List|Get)/.test(k));
+    expect(mutating).toEqual([]);
+  });
+});
+
 describe.each(NAMES)('%s configuration', (name) => {
   const valid = packages[name] as Record<string, string>;
   const variables = Object.keys(valid).filter((v) => v !== 'POWERTOOLS_METRICS_NAMESPACE');
@@ -376,7 +465,7 @@ describe.each(NAMES)('%s configuration', (name) => {
         expect(error).toBeInstanceOf(ConfigError);
         const message = (error as ConfigError).message;
         expect(message).toContain(`${variable}=`);
-        expect(message.length).toBeLessThanOrEqual(1_500);
+        expect(message.length).toBeLessThanOrEqual(1_024);
       }),
       { seed: SEED, numRuns: 200 },
     );

@@ -4,7 +4,11 @@
 // FAILED response with a clear, bounded reason; a ResponseURL that may not be answered gets nothing.
 import { resolve } from 'node:path';
 import { CreateTagsCommand, DeleteTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { MAX_RESPONSE_BYTES, MAX_RESPONSE_URL_CHARS } from '@netkit/aws-core/custom-resource';
+import {
+  defaultPhysicalResourceId,
+  MAX_RESPONSE_BYTES,
+  MAX_RESPONSE_URL_CHARS,
+} from '@netkit/aws-core/custom-resource';
 import { ConfigError } from '@netkit/aws-core/errors';
 import { importBundle } from '@netkit/demo';
 import { ensureBuilt } from '@netkit/demo/testing';
@@ -20,12 +24,13 @@ import { fakeContext } from '@netkit/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureLogs } from './support/capture-logs.ts';
+import { HIDDEN_RAW, longString, lookAlikeResponseUrl, withHidden } from './support/hostile.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const SEED = 19;
 const RUNS = 60;
 /** Longest reason a FAILED answer may carry, and longest log line a bad request may write. */
-const MAX_REASON = 1_500;
+const MAX_REASON = 1_024;
 const MAX_LOG_LINE = 2_000;
 const MEGABYTE = 'x'.repeat(1 << 20);
 
@@ -102,6 +107,8 @@ function expectOneFailed(name: string, lines: string[], why: unknown) {
   expect((body?.Reason as string).length).toBeLessThanOrEqual(MAX_REASON);
   expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
   for (const line of lines) expect(line.length, 'log line too long').toBeLessThanOrEqual(MAX_LOG_LINE);
+  // Bounded per invocation too, whatever the input.
+  expect(lines.join('\n').length, 'logs of one invocation too long').toBeLessThanOrEqual(MAX_LOG_LINE * 4);
 }
 
 // ------------------------------------------------------------------ generators
@@ -200,8 +207,49 @@ const forbiddenUrl = fc.oneof(
     const host = new URL(u).hostname;
     return host !== 'localhost' && !/^127\./.test(host) && host !== '[::1]';
   }),
+  // https, but not CloudFormation's response bucket on S3 (issue #27: each of these ran the full reap).
+  { weight: 3, arbitrary: lookAlikeResponseUrl },
   fc.integer(),
   fc.constant(null),
+);
+
+/**
+ * An envelope id outside CloudFormation's limits (custom resource request and response reference;
+ * CloudFormation quotas): over its length limit, or a valid id with invisible or bidirectional
+ * characters in it. Each one must be refused before any work.
+ */
+const STACK_ID =
+  'arn:aws:cloudformation:us-east-1:123456789012:stack/fuzz/5b1a8a70-c8a6-11ef-9c3a-0a1b2c3d4e5f';
+const badEnvelopeId = fc.oneof(
+  fc.record({
+    field: fc.constant('LogicalResourceId'),
+    value: fc.oneof(longString('NatReaper', 256, 6_000), withHidden('NatReaper')),
+  }),
+  fc.record({
+    field: fc.constant('RequestId'),
+    value: fc.oneof(longString('1d2e3f4a-', 129, 6_000), withHidden('1d2e3f4a-5b6c-7d8e-9f0a-1b2c3d4e5f6a')),
+  }),
+  fc.record({
+    field: fc.constant('StackId'),
+    value: fc.oneof(
+      longString('a', 129, 6_000).map(
+        (name) => `arn:aws:cloudformation:us-east-1:123456789012:stack/${name}/1`,
+      ),
+      withHidden(STACK_ID),
+    ),
+  }),
+  fc.record({
+    field: fc.constant('PhysicalResourceId'),
+    value: fc.oneof(longString('NatReaper-0123', 1_025, 6_000), withHidden('NatReaper-0123456789abcdef')),
+  }),
+  fc.record({
+    field: fc.constant('ResourceType'),
+    value: fc.oneof(longString('Custom::Nat', 61, 3_000), withHidden('Custom::NatReaper')),
+  }),
+  fc.record({
+    field: fc.constantFrom('RequestId', 'LogicalResourceId', 'StackId'),
+    value: fc.constant(MEGABYTE),
+  }),
 );
 
 // ------------------------------------------------------------------ requests
@@ -222,7 +270,7 @@ describe('nat-reaper built handler', () => {
           if (kind === 'Create') expect(reason).toMatch(/^ValidationError: Invalid properties: /);
         },
       ),
-      { seed: SEED, numRuns: 40 },
+      { seed: SEED, numRuns: 30 },
     );
     // An Update reads its stack's status first (and the fuzz stack does not exist): nothing else.
     const calls = await emu().calls();
@@ -256,6 +304,56 @@ describe('nat-reaper built handler', () => {
         expect((bodiesFor(name)[0] as { Reason: string }).Reason).toMatch(/^Malformed request: /);
       }),
       { seed: SEED, numRuns: RUNS / 2 },
+    );
+    expect(await emu().calls()).toEqual({});
+  });
+
+  it('refuses envelope ids outside CloudFormation limits before any work: FAILED echoing them if it fits, else nothing', async () => {
+    await emu().resetCalls();
+    await fc.assert(
+      fc.asyncProperty(
+        badEnvelopeId,
+        fc.constantFrom('Create' as const, 'Update' as const, 'Delete' as const),
+        async ({ field, value }, kind) => {
+          const { name, event } = validRequest(
+            kind === 'Create' && field === 'PhysicalResourceId' ? 'Update' : kind,
+          );
+          (event as Record<string, unknown>)[field] = value;
+          const { lines } = await captureLogs(() => handler(event, fakeContext(60_000)));
+          for (const line of lines) {
+            expect(Buffer.byteLength(line), 'log record too long').toBeLessThanOrEqual(MAX_LOG_LINE);
+            expect(line, 'raw hidden character logged').not.toMatch(HIDDEN_RAW);
+          }
+          const ids = {
+            StackId: event.StackId,
+            RequestId: event.RequestId,
+            LogicalResourceId: event.LogicalResourceId,
+            ...(event.PhysicalResourceId === undefined
+              ? {}
+              : { PhysicalResourceId: event.PhysicalResourceId }),
+          };
+          const bodies = bodiesFor(name) as Record<string, unknown>[];
+          // An answer carries the ids as CloudFormation sent them; when even the shortest FAILED answer
+          // with them overflows 4,096 bytes, none is sent.
+          const shortest = JSON.stringify({
+            Status: 'FAILED',
+            Reason: '[truncated]',
+            PhysicalResourceId:
+              event.PhysicalResourceId ??
+              defaultPhysicalResourceId(event.StackId as string, event.LogicalResourceId as string),
+            ...ids,
+          });
+          if (Buffer.byteLength(shortest) > MAX_RESPONSE_BYTES) {
+            expect(bodies).toHaveLength(0);
+            return;
+          }
+          expectOneFailed(name, lines, { field, length: value.length });
+          expect(bodies[0]).toMatchObject(ids);
+          expect(bodies[0]?.Reason).toMatch(new RegExp(`^Malformed request: ${field} must be `));
+          expect(bodies[0]?.Reason, 'raw hidden character in the reason').not.toMatch(HIDDEN_RAW);
+        },
+      ),
+      { seed: SEED, numRuns: 30 },
     );
     expect(await emu().calls()).toEqual({});
   });
@@ -364,7 +462,7 @@ describe('nat-reaper configuration', () => {
         expect(error).toBeInstanceOf(ConfigError);
         const message = (error as ConfigError).message;
         expect(message).toContain(`${variable}=`);
-        expect(message.length).toBeLessThanOrEqual(1_500);
+        expect(message.length).toBeLessThanOrEqual(1_024);
       }),
       { seed: SEED, numRuns: 200 },
     );

@@ -56,6 +56,37 @@ describe('parseConfig', () => {
     expect(L).toEqual(['a', 'b']);
   });
 
+  it('bounds a list by its distinct items, naming the limit and the count', () => {
+    const field = stringList({ item: 'group', maxItems: 2, limit: 'the AWS limit' });
+    expect(parseConfig({ L: field }, { L: 'a,b,a,b' }).L).toEqual(['a', 'b']);
+    expect(() => parseConfig({ L: field }, { L: 'a,b,c' })).toThrow(
+      'L="a,b,c": expected a JSON array or comma-separated list of 1 to 2 groups (the AWS limit); got 3',
+    );
+  });
+
+  it('bounds a map by its number of entries', () => {
+    const field = stringMap({ maxKeys: 2 });
+    expect(parseConfig({ M: field }, { M: '{"a":"1","b":"2"}' }).M).toEqual({ a: '1', b: '2' });
+    expect(() => parseConfig({ M: field }, { M: '{"a":"1","b":"2","c":"3"}' })).toThrow(
+      'expected a JSON object of key -> string value with 1 to 2 entries; got 3',
+    );
+  });
+
+  it('quotes a bad map key bounded and with hidden characters escaped', () => {
+    const field = stringMap({ keyPattern: /^[a-z]{1,128}$/ });
+    for (const key of ['k'.repeat(3_000), 'a\u202Eb']) {
+      let message = '';
+      try {
+        parseConfig({ TAGS: field }, { TAGS: JSON.stringify({ [key]: 'v' }) });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/bad entry /);
+      expect(message.length).toBeLessThan(400);
+      expect(message).not.toContain('\u202E');
+    }
+  });
+
   it('treats an empty variable as unset', () => {
     const { X } = parseConfig({ X: optional(integer(), 7) }, { X: '' });
     expect(X).toBe(7);

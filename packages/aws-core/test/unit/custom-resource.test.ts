@@ -178,6 +178,31 @@ describe('runCustomResource', () => {
     ['another scheme', 'ftp://cloudformation.example/r', /must use https, got "ftp"/],
     ['a relative URL', '/cfn-response/x', /not an absolute URL/],
     ['credentials in the URL', 'https://user:secret@host.example/r', /must not carry credentials/],
+    // Only CloudFormation's response bucket on a partition's S3 endpoint receives the answer
+    // (CloudFormation User Guide, "Create request for CloudFormation custom resources": "a presigned
+    // S3 bucket that receives responses").
+    ['another https site', 'https://example.com/cfn?X-Amz-Signature=a', /response bucket/],
+    [
+      'a look-alike host',
+      'https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.attacker.example/x',
+      /response bucket/,
+    ],
+    ['the container credentials address', 'https://169.254.170.2/v2/credentials', /response bucket/],
+    [
+      'another bucket on S3',
+      'https://attacker-bucket.s3.amazonaws.com/x?X-Amz-Signature=a',
+      /response bucket/,
+    ],
+    [
+      'another bucket, path style',
+      'https://s3.amazonaws.com/attacker/cloudformation-custom-resource-response-useast1/x',
+      /response bucket/,
+    ],
+    [
+      'another port',
+      'https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:8443/x',
+      /response bucket/,
+    ],
     [
       'a URL over the cap',
       `https://host.example/${'a'.repeat(MAX_RESPONSE_URL_CHARS)}`,
@@ -214,10 +239,100 @@ describe('runCustomResource', () => {
     ['http to 127.0.0.1', 'http://127.0.0.1:40123/cfn-response/a?X-Amz-Signature=abc123'],
     ['http to localhost', 'http://localhost:5000/r'],
     ['http to [::1]', 'http://[::1]:5000/r'],
-    ['a URL of exactly the cap', `https://h.example/${'a'.repeat(MAX_RESPONSE_URL_CHARS - 18)}`],
+    [
+      'a URL of exactly the cap',
+      `https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/${'a'.repeat(MAX_RESPONSE_URL_CHARS - 73)}`,
+    ],
+    // The partitions' S3 endpoints (virtual-hosted and path style), as AWS's example events show the bucket.
+    [
+      'a regional endpoint',
+      'https://cloudformation-custom-resource-response-uswest2.s3.us-west-2.amazonaws.com/arn%3A?X-Amz-Signature=a',
+    ],
+    [
+      'a legacy dash-region endpoint',
+      'https://cloudformation-custom-resource-response-apnortheast1.s3-ap-northeast-1.amazonaws.com/x?X-Amz-Signature=a',
+    ],
+    [
+      'the China partition',
+      'https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x?X-Amz-Signature=a',
+    ],
+    [
+      'GovCloud',
+      'https://cloudformation-custom-resource-response-usgovwest1.s3-us-gov-west-1.amazonaws.com/x?X-Amz-Signature=a',
+    ],
+    [
+      'a path-style URL',
+      'https://s3.eu-central-1.amazonaws.com/cloudformation-custom-resource-response-eucentral1/x?X-Amz-Signature=a',
+    ],
+    [
+      'an aws-iso URL',
+      'https://cloudformation-custom-resource-response-usisoeast1.s3.us-iso-east-1.c2s.ic.gov/x',
+    ],
   ])('accepts %s as ResponseURL', (_label, url) => {
     expect(url.length).toBeLessThanOrEqual(MAX_RESPONSE_URL_CHARS);
     expect(responseUrlProblem(url)).toBeUndefined();
+  });
+
+  // CloudFormation's limits on the ids (custom resource request and response reference; CloudFormation
+  // quotas: logical id 255 characters, stack name 128; PhysicalResourceId "up to 1 KB in size").
+  it.each([
+    ['a 5,000-character RequestId', 'Create', 'RequestId', 'r'.repeat(5_000)],
+    ['a RequestId with a newline', 'Create', 'RequestId', '1d2e3f4a\nforged log line'],
+    ['a 256-character LogicalResourceId', 'Create', 'LogicalResourceId', 'L'.repeat(256)],
+    ['a LogicalResourceId with U+202E', 'Create', 'LogicalResourceId', 'Nat\u202EReaper'],
+    ['a StackId that is not a stack ARN', 'Create', 'StackId', 'arn:aws:s3:::bucket'],
+    [
+      'a 1 MB StackId',
+      'Update',
+      'StackId',
+      `arn:aws:cloudformation:us-east-1:123456789012:stack/s/${'x'.repeat(1 << 20)}`,
+    ],
+    ['a PhysicalResourceId over 1 KB', 'Delete', 'PhysicalResourceId', 'p'.repeat(1_025)],
+    ['a PhysicalResourceId with a zero-width space', 'Update', 'PhysicalResourceId', 'NatReaper\u200B'],
+    ['a 61-character ResourceType', 'Create', 'ResourceType', `Custom::${'T'.repeat(53)}`],
+  ] as const)('refuses %s before any work: FAILED with the ids echoed when it fits, else nothing sent', async (_label, kind, field, value) => {
+    // Prepare
+    const event = loadEvent(`cloudformation/${kind.toLowerCase()}` as 'cloudformation/create') as Record<
+      string,
+      unknown
+    >;
+    event[field] = value;
+    const { sent, send } = recorder();
+    const h = handlers();
+    const logged: string[] = [];
+    const log = (message: string, fields?: unknown) => void logged.push(JSON.stringify([message, fields]));
+    // Act
+    const response = await runCustomResource<Props>(event, fakeContext(), h, {
+      send,
+      logger: { debug: log, info: log, warn: log, error: log },
+    });
+    // Assess
+    expect(h.create).not.toHaveBeenCalled();
+    expect(h.update).not.toHaveBeenCalled();
+    expect(h.delete).not.toHaveBeenCalled();
+    for (const line of logged) {
+      expect(line.length).toBeLessThanOrEqual(2_048);
+      expect(line).not.toMatch(/[\n\u200B\u202E]/);
+    }
+    const body = {
+      StackId: event.StackId,
+      RequestId: event.RequestId,
+      LogicalResourceId: event.LogicalResourceId,
+      PhysicalResourceId:
+        event.PhysicalResourceId ??
+        defaultPhysicalResourceId(event.StackId as string, event.LogicalResourceId as string),
+    };
+    if (Buffer.byteLength(JSON.stringify(body)) > MAX_RESPONSE_BYTES - 100) {
+      expect(send).not.toHaveBeenCalled();
+      expect(response).toBeUndefined();
+      expect(logged.join('\n')).toContain('cannot fit in 4096 bytes');
+      return;
+    }
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.body).toMatchObject({ ...body, Status: 'FAILED' });
+    expect(sent[0]?.body.Reason).toMatch(new RegExp(`^Malformed request: ${field} must be `));
+    expect((sent[0]?.body.Reason as string).length).toBeLessThanOrEqual(400);
+    expect(sent[0]?.body.Reason).not.toMatch(/[\n\u200B\u202E]/);
   });
 
   it('bounds an unknown RequestType quoted back in the reason', async () => {
@@ -333,24 +448,31 @@ describe('runCustomResource', () => {
 
 describe('buildResponseBody', () => {
   const base = { PhysicalResourceId: 'p', StackId: 's', RequestId: 'r', LogicalResourceId: 'l' };
+  const build = (...args: Parameters<typeof buildResponseBody>) => buildResponseBody(...args) as string;
 
   it('keeps a small body as is', () => {
     const body = { ...base, Status: 'SUCCESS' as const, Data: { a: 'b' } };
-    expect(JSON.parse(buildResponseBody(body))).toEqual(body);
+    expect(JSON.parse(build(body))).toEqual(body);
   });
 
   it('shortens a long Reason to fit 4096 bytes', () => {
-    const text = buildResponseBody({ ...base, Status: 'FAILED', Reason: 'é'.repeat(5000) });
+    const text = build({ ...base, Status: 'FAILED', Reason: 'é'.repeat(5000) });
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
     expect(JSON.parse(text).Reason).toMatch(/\[truncated\]$/);
   });
 
   it('answers FAILED rather than silently dropping oversized Data', () => {
-    const text = buildResponseBody({ ...base, Status: 'SUCCESS', Data: { big: 'x'.repeat(5000) } });
+    const text = build({ ...base, Status: 'SUCCESS', Data: { big: 'x'.repeat(5000) } });
     const body = JSON.parse(text);
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
     expect(body.Status).toBe('FAILED');
     expect(body.Data).toBeUndefined();
     expect(body.Reason).toMatch(/Response Data is \d+ bytes/);
+  });
+
+  it('gives nothing to send when the ids alone do not fit in 4096 bytes', () => {
+    const long = { ...base, StackId: 'x'.repeat(5000) };
+    expect(buildResponseBody({ ...long, Status: 'FAILED', Reason: 'r'.repeat(3000) })).toBeUndefined();
+    expect(buildResponseBody({ ...long, Status: 'SUCCESS' })).toBeUndefined();
   });
 });

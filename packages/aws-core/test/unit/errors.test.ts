@@ -71,6 +71,28 @@ describe('echo', () => {
     expect(echo(['a'.repeat(200)]).length).toBeLessThan(120);
   });
 
+  it('escapes invisible and bidirectional characters, so a quoted value reads as what it holds', () => {
+    // A zero-width space hides a difference ("asg\u200B" is not "asg"); U+202E RIGHT-TO-LEFT OVERRIDE
+    // reverses the rest of a log line; U+2028 breaks a line where JSON.stringify does not escape it.
+    expect(echo('asg\u200B')).toBe('"asg\\u200B"');
+    expect(echo('id\u202Egpj.exe')).toBe('"id\\u202Egpj.exe"');
+    expect(echo('a\u2028b\u2029c\u0085\u007F\uFEFF')).toBe('"a\\u2028b\\u2029c\\u0085\\u007F\\uFEFF"');
+    expect(echo('tag\u{E0041}')).toBe('"tag\\u{E0041}"');
+    expect(echo({ key: 'x\u2066y' })).toBe('{"key":"x\\u2066y"}');
+    for (const hidden of ['\u200B', '\u202E', '\u2066', '\u2028', '\uFEFF']) {
+      expect(echo(hidden.repeat(500)).length).toBeLessThanOrEqual(120);
+      expect(echo(hidden.repeat(500))).not.toContain(hidden);
+    }
+  });
+
+  it('bounds and escapes error descriptions', () => {
+    expect(describeError(new Error(`bad \u202E${'x'.repeat(5_000)}`))).toMatch(
+      /^Error: bad \\u202Ex+\.\.\.$/,
+    );
+    expect(describeError(new Error('x'.repeat(5_000))).length).toBeLessThanOrEqual(503);
+    expect(describeError('\u200B')).toBe('\\u200B');
+  });
+
   it('bounds the values a ConfigError quotes', () => {
     const error = new ConfigError([{ variable: 'X', value: 'v'.repeat(1 << 20), expected: 'short' }]);
     expect(error.message.length).toBeLessThan(200);

@@ -695,7 +695,16 @@ describe('configuration', () => {
   it.each([
     ['unset', {}, /EIP_POOL_TAGS=\(unset\)/],
     ['not JSON', { EIP_POOL_TAGS: 'Application=prod' }, /EIP_POOL_TAGS.*not valid JSON/],
-    ['an empty object', { EIP_POOL_TAGS: '{}' }, /EIP_POOL_TAGS.*at least 1 entry/],
+    ['an empty object', { EIP_POOL_TAGS: '{}' }, /EIP_POOL_TAGS.*with 1 to 50 entries/],
+    [
+      'more tags than an EIP can carry (50, EC2 tag restrictions)',
+      {
+        EIP_POOL_TAGS: JSON.stringify(
+          Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])),
+        ),
+      },
+      /EIP_POOL_TAGS.*with 1 to 50 entries; got 51/,
+    ],
     ['a non-string value', { EIP_POOL_TAGS: '{"Application":1}' }, /EIP_POOL_TAGS.*bad entry "Application"/],
     [
       'a reserved aws: key',

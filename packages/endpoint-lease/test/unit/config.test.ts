@@ -68,6 +68,17 @@ describe('loadAcquireConfig', () => {
     ['DELETE_ATTEMPTS', '11'],
     ['TASK_SECURITY_GROUP_IDS', 'sg-0123456789abcdef0,subnet-0123456789abcdef0'],
     ['ENDPOINT_SERVICES', 'Logs!'],
+    // The template prefixes com.amazonaws.<region>.: a full name would be prefixed twice.
+    ['ENDPOINT_SERVICES', 'com.amazonaws.us-east-1.logs,ecr.api'],
+    // ECS API reference, AwsVpcConfiguration: up to 16 subnets and up to 5 security groups.
+    [
+      'SUBNET_IDS',
+      Array.from({ length: 17 }, (_, i) => `subnet-${i.toString(16).padStart(17, '0')}`).join(','),
+    ],
+    [
+      'TASK_SECURITY_GROUP_IDS',
+      Array.from({ length: 6 }, (_, i) => `sg-${i.toString(16).padStart(17, '0')}`).join(','),
+    ],
     ['CLUSTER_ARN', 'jobs'],
     ['TASK_DEFINITION_ARN', 'arn:aws:ecs:us-east-1:123456789012:cluster/jobs'],
     ['CFN_ROLE_ARN', 'arn:aws:iam::123456789012:user/bob'],
@@ -77,6 +88,21 @@ describe('loadAcquireConfig', () => {
     ['BILLING_ANCHOR', 'midnight'],
   ])('names %s when it is %s', (variable, value) => {
     expect(issues({ ...validEnv, [variable]: value })).toEqual([variable]);
+  });
+
+  it('accepts the awsvpc maxima: 16 subnets and 5 security groups', () => {
+    const config = loadAcquireConfig({
+      ...validEnv,
+      SUBNET_IDS: Array.from({ length: 16 }, (_, i) => `subnet-${i.toString(16).padStart(17, '0')}`).join(
+        ',',
+      ),
+      TASK_SECURITY_GROUP_IDS: Array.from(
+        { length: 5 },
+        (_, i) => `sg-${i.toString(16).padStart(17, '0')}`,
+      ).join(','),
+    });
+    expect(config.subnetIds).toHaveLength(16);
+    expect(config.taskSecurityGroupIds).toHaveLength(5);
   });
 
   it('names every missing required variable at once', () => {

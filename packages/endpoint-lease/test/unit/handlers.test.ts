@@ -96,7 +96,11 @@ beforeEach(() => {
     })),
   });
   ecs.on(DescribeTaskDefinitionCommand).resolves({
-    taskDefinition: { containerDefinitions: [{ name: 'app' }, { name: 'sidecar' }] },
+    taskDefinition: {
+      cpu: '256',
+      memory: '1024',
+      containerDefinitions: [{ name: 'app' }, { name: 'sidecar' }],
+    },
   });
   ec2.on(DescribeVpcEndpointsCommand).resolves({
     VpcEndpoints: [
@@ -263,6 +267,14 @@ describe('acquire handler', () => {
       { overrides: { containerOverrides: [{ name: 'app', environment: [{ name: '1X', value: 'v' }] }] } },
     ],
     ['cpu as number', { overrides: { cpu: 1024 } }],
+    // Fargate's task sizes (ECS Developer Guide, "Task size"): issue #27 finding 3 wrote the lease and
+    // called RunTask for these.
+    ['cpu "999999"', { overrides: { cpu: '999999' } }],
+    ['memory "0"', { overrides: { memory: '0' } }],
+    ['memory "1000" (no CPU value takes it)', { overrides: { memory: '1000' } }],
+    ['cpu 1024 with memory 512', { overrides: { cpu: '1024', memory: '512' } }],
+    ['cpu 4096 with memory 31744 (above 30 GB)', { overrides: { cpu: '4096', memory: '31744' } }],
+    ['cpu 16384 with memory 36864 (not an 8 GB step)', { overrides: { cpu: '16384', memory: '36864' } }],
     ['EventBridge detail with junk', { ...loadEvent('scheduler/scheduled'), detail: { junk: true } }],
     ['an EventBridge event from another source', { ...loadEvent('scheduler/scheduled'), source: 'aws.ecs' }],
     [
@@ -326,6 +338,18 @@ describe('acquire handler: requests ECS or the VPC can never accept', () => {
     ...cfn.commandCalls(DeleteStackCommand),
     ...ecs.commandCalls(RunTaskCommand),
   ];
+
+  it('rejects a cpu or memory override that makes no Fargate task size with the task definition, before any write', async () => {
+    // The task definition is 256 CPU units / 1024 MiB: memory 4096 needs at least 512 units.
+    for (const overrides of [{ memory: '4096' }, { cpu: '4096' }]) {
+      const { clock, deps } = setup();
+      cfn.on(DescribeStacksCommand).resolves(stack('CREATE_COMPLETE', clock.now()));
+      const out = await createAcquireHandler(deps, config)({ overrides }, fakeContext(300_000, clock.now));
+      expect(out).toMatchObject({ status: 'rejected' });
+      expect((out as { reason: string }).reason).toMatch(/Fargate task size/);
+      expect(writes()).toHaveLength(0);
+    }
+  });
 
   it('rejects an override for a container the task definition lacks, before any write', async () => {
     const { clock, deps } = setup();

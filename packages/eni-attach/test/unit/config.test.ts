@@ -66,6 +66,28 @@ describe('launch configuration', () => {
     expect(error.message).toContain(variable);
   });
 
+  it('bounds SECURITY_GROUP_IDS at 16, the most a network interface takes (Amazon VPC quotas)', () => {
+    const groups = (n: number) =>
+      Array.from({ length: n }, (_, i) => `sg-${i.toString(16).padStart(17, '0')}`);
+    expect(
+      loadConfig({ ...base, SECURITY_GROUP_IDS: groups(16).join(',') }).attachments[0]?.securityGroupIds,
+    ).toHaveLength(16);
+    const error = configError({ ...base, SECURITY_GROUP_IDS: groups(17).join(',') });
+    expect(error.issues.map((i) => i.variable)).toEqual(['SECURITY_GROUP_IDS']);
+    expect(error.message).toMatch(
+      /1 to 16 security group ids \(a network interface takes at most 16\); got 17/,
+    );
+    expect(error.message.length).toBeLessThan(400);
+  });
+
+  it('quotes a bad tag key bounded and with hidden characters escaped', () => {
+    for (const key of [`netkit:${'k'.repeat(3_000)}`, 'netkit:\u202Eevil']) {
+      const error = configError({ ...base, ENI_TAGS: JSON.stringify({ [key]: 'v' }) });
+      expect(error.message.length).toBeLessThan(600);
+      expect(error.message).not.toContain('\u202E');
+    }
+  });
+
   it('parses ATTACHMENTS sorted by device index', () => {
     const config = loadConfig({
       ...GROUP,

@@ -309,7 +309,15 @@ describe('Lambda mode configuration', () => {
   it.each([
     [{}, 'ENI_POOL_TAGS=(unset)'],
     [{ ENI_POOL_TAGS: 'Pool=a' }, 'not valid JSON'],
-    [{ ENI_POOL_TAGS: '{}' }, 'at least 1 entry'],
+    [{ ENI_POOL_TAGS: '{}' }, 'with 1 to 50 entries'],
+    [
+      {
+        ENI_POOL_TAGS: JSON.stringify(
+          Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])),
+        ),
+      },
+      'with 1 to 50 entries; got 51',
+    ],
     [{ ENI_POOL_TAGS: '{"aws:x":"a"}' }, 'bad entry "aws:x"'],
     [
       { ENI_POOL_TAGS: '{"Pool":"a"}', DEVICE_INDEX: '0' },

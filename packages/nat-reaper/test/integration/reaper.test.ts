@@ -148,6 +148,27 @@ describe('nat-reaper against the emulator', () => {
     });
   });
 
+  it('answers FAILED and deletes nothing when a listed route table does not exist (ADR 0088)', async () => {
+    // Prepare: a typo in one id; DescribeRouteTables filtered by route-table-id returns no such table
+    const { ec2, handler } = setup();
+    const stack = await createSeedStack(ec2);
+    await emu().resetCalls();
+    const typo = 'rtb-0123456789abcdeff';
+    const event = request('create', 'missing-table', stack, {
+      RouteTableIds: [stack.privateRouteTableId, typo],
+    });
+    // Act
+    await handler(event, fakeContext(120_000));
+    // Assess
+    const [body] = bodiesFor('missing-table') as { Status: string; Reason: string }[];
+    expect(body?.Status).toBe('FAILED');
+    expect(body?.Reason).toMatch(
+      new RegExp(`^ValidationError: RouteTableIds not found: ${typo} .*Nothing was changed\\.$`),
+    );
+    expect(mutations(await emu().calls())).toEqual({});
+    expect((await observe(ec2, stack)).natState).toBe('available');
+  });
+
   it('answers SUCCESS with nothing more to do to a second Create after success', async () => {
     // Prepare
     const { ec2, handler } = setup();

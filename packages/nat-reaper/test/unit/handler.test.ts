@@ -426,14 +426,27 @@ describe('Create', () => {
     expect(gone).toContain(ids.igw);
   });
 
-  it('counts resources that no longer exist at all as done', async () => {
+  it('counts gateways that no longer exist at all as done', async () => {
     // Prepare: nothing exists
     // Act
-    await handlerWith()(seedEvent(), context());
+    await handlerWith()(seedEvent('create', { RouteTableIds: [] }), context());
     // Assess
     expect(sent[0]?.Status).toBe('SUCCESS');
     expect(world.mutations()).toEqual([]);
-    expect(sent[0]?.Data?.AlreadyGone).toBe(`${ids.nat},${ids.privateRtb},${ids.publicRtb},${ids.igw}`);
+    expect(sent[0]?.Data?.AlreadyGone).toBe(`${ids.nat},${ids.igw}`);
+  });
+
+  it('refuses listed route tables that do not exist, naming them, before any mutation (ADR 0088)', async () => {
+    // Prepare: the stack exists, but one listed table id is a typo (the reaper never deletes tables)
+    world.seedScenario();
+    const typo = 'rtb-0123456789abcdeff';
+    // Act
+    await handlerWith()(seedEvent('create', { RouteTableIds: [ids.privateRtb, typo] }), context());
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.Status).toBe('FAILED');
+    expect(sent[0]?.Reason).toMatch(new RegExp(`RouteTableIds not found: ${typo} .*Nothing was changed\\.$`));
+    expect(world.mutations()).toEqual([]);
   });
 });
 
@@ -467,6 +480,46 @@ describe('edge cases', () => {
     expect(Buffer.byteLength(JSON.stringify(sent[0]))).toBeLessThanOrEqual(4096);
     expect(sent[0]?.Data?.DeletedRoutes).toMatch(/ \(\+\d+ more\)$/);
     expect(world.mutations().filter((m) => m === 'DeleteRoute')).toHaveLength(123);
+  });
+});
+
+describe('bounded logs', () => {
+  it('keeps every log record under 8 KB when 500 unlisted route tables route to the NAT gateway', async () => {
+    // Prepare
+    world.seedScenario();
+    for (let i = 0; i < 500; i++) {
+      world.tables.set(`rtb-${i.toString(16).padStart(17, '0')}`, {
+        vpc: ids.vpc,
+        routes: [
+          {
+            DestinationCidrBlock: '0.0.0.0/0',
+            NatGatewayId: ids.nat,
+            Origin: 'CreateRoute',
+            State: 'active',
+          },
+        ],
+      });
+    }
+    const records: string[] = [];
+    const record = (message: string, ...extra: Record<string, unknown>[]) =>
+      void records.push(JSON.stringify({ message, ...Object.assign({}, ...extra) }));
+    const handler = createHandler(
+      {
+        ec2: new EC2Client({ region: 'us-east-1' }),
+        cfn: new CloudFormationClient({ region: 'us-east-1' }),
+        logger: { debug: record, info: record, warn: record, error: record },
+        clock,
+        runnerClock,
+        send: async (_url, body) => void sent.push(JSON.parse(body)),
+      },
+      config,
+    );
+    // Act
+    await handler(seedEvent(), context());
+    // Assess
+    expect(sent[0]?.Status).toBe('SUCCESS');
+    expect(records.some((r) => r.includes('Route tables not listed'))).toBe(true);
+    for (const r of records) expect(Buffer.byteLength(r)).toBeLessThanOrEqual(8 * 1024);
   });
 });
 
@@ -802,6 +855,32 @@ describe('bad input', () => {
     expect(response).toBeUndefined();
     expect(sent).toHaveLength(0);
     expect(world.mock.calls()).toHaveLength(0);
+  });
+
+  // Issue #27 findings 1 and 2: each of these ran the full reap before the envelope was checked.
+  it.each([
+    ['another https host', 'ResponseURL', 'https://example.com/cfn?X-Amz-Signature=abc'],
+    [
+      'a look-alike S3 host',
+      'ResponseURL',
+      'https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.attacker.example/r',
+    ],
+    ['the container credentials address', 'ResponseURL', 'https://169.254.170.2/v2/credentials'],
+    ['a 5,000-character RequestId', 'RequestId', 'r'.repeat(5_000)],
+    ['a 1 MB LogicalResourceId', 'LogicalResourceId', 'L'.repeat(1 << 20)],
+    ['a RequestId with a newline', 'RequestId', 'abc\ndef'],
+    ['a LogicalResourceId with U+202E', 'LogicalResourceId', 'Nat\u202EReaper'],
+  ])('reaps nothing for %s: no EC2 call, at most a FAILED answer', async (_label, field, value) => {
+    // Prepare
+    world.seedScenario();
+    const event = seedEvent() as Record<string, unknown>;
+    event[field] = value;
+    // Act
+    await handlerWith()(event, context());
+    // Assess
+    expect(world.mock.calls()).toHaveLength(0);
+    expect(sent.every((answer) => answer.Status === 'FAILED')).toBe(true);
+    for (const answer of sent) expect(Buffer.byteLength(JSON.stringify(answer))).toBeLessThanOrEqual(4096);
   });
 
   it('returns without answering or calling AWS when there is no ResponseURL to answer', async () => {

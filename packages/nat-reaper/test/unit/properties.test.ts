@@ -94,6 +94,20 @@ describe('parseProperties', () => {
     );
   });
 
+  it('refuses a list of more ids than a VPC holds route tables (200, Amazon VPC quotas)', () => {
+    const ids = Array.from({ length: 2_000 }, (_, i) => `rtb-${i.toString(16).padStart(17, '0')}`);
+    const message = problem({ ...base, RouteTableIds: ids });
+    expect(message).toBe('Invalid properties: RouteTableIds: at most 200 ids, got 2000');
+    expect(parseProperties({ ...base, RouteTableIds: ids.slice(0, 200) }).routeTableIds).toHaveLength(200);
+  });
+
+  it('quotes a bad value bounded, with invisible and bidirectional characters escaped', () => {
+    const message = problem({ ...base, VpcId: `vpc-0123456789abcdef0\u202E${'x'.repeat(3_000)}` });
+    expect(message).toContain('\\u202E');
+    expect(message).not.toContain('\u202E');
+    expect(message.length).toBeLessThan(300);
+  });
+
   it('reports every problem at once', () => {
     const message = problem({ VpcId: 'x', DryRun: 'maybe', Extra: 1 });
     expect(message).toContain('unknown property Extra');
