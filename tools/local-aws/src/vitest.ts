@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { type Emulator, type EmulatorOptions, startEmulator } from './index.ts';
 
 /**
@@ -19,6 +19,15 @@ export function useEmulator(options?: EmulatorOptions): () => Emulator {
   });
   beforeEach(async () => {
     await emulator?.reset();
+  });
+  // The least-privilege report: a call refused under a function's policy fails the test that made
+  // it, unless the test expected it and took it with iam.takeRefusals().
+  afterEach(async () => {
+    const refused = (await emulator?.iam.refusals()) ?? [];
+    if (refused.length > 0) {
+      const lines = refused.map((r) => `${r.principalArn}: ${r.action} on ${r.resource} (${r.decision})`);
+      throw new Error(`local-aws: ${refused.length} call(s) refused under the function policies:\n${lines.join('\n')}`);
+    }
   });
   return () => {
     if (emulator === undefined)
