@@ -44,7 +44,7 @@ const scenario: Scenario = {
     ctx.step(`Pool: ${poolSize} EIPs tagged ${JSON.stringify(POOL_TAGS)}, 1 EIP with another tag`);
     const instances = await launchInstances(ec2, poolSize + 2);
     const pool = await allocatePool(ec2, poolSize, POOL_TAGS);
-    const [other] = await allocatePool(ec2, 1, { Application: 'staging ForwardProxy' });
+    const [other] = await allocatePool(ec2, 1, { 'netkit:eip-pool': 'staging ForwardProxy' });
     const burst = instances.slice(0, poolSize + 1);
     const replacement = instances[poolSize + 1]!;
 

@@ -1,5 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { type Emulator, type EmulatorOptions, startEmulator } from './index.ts';
+import {
+  type Emulator,
+  type EmulatorOptions,
+  type FunctionIdentity,
+  startEmulator,
+  type TemplateFunction,
+} from './index.ts';
 
 /**
  * One emulator (one moto_server process) per test file: started in beforeAll, reset before
@@ -33,5 +39,25 @@ export function useEmulator(options?: EmulatorOptions): () => Emulator {
     if (emulator === undefined)
       throw new Error('local-aws: the emulator is not running (use it inside tests/hooks)');
     return emulator;
+  };
+}
+
+/**
+ * A Lambda function's identity in the emulator: its policies from its SAM template (after the SAM
+ * transform), registered in beforeAll (registrations survive reset()). Build the code under test's
+ * clients with `fn().clientConfig` (or pass `fn().env` to a child process); set-up keeps
+ * `emu().clientConfig` (the unrestricted `test` key). Call after useEmulator():
+ *
+ *   const emu = useEmulator();
+ *   const fn = useFunction(emu, { template: '.../infra/x/template.yaml', logicalId: 'Function', parameters });
+ */
+export function useFunction(emulator: () => Emulator, spec: TemplateFunction): () => FunctionIdentity {
+  let identity: FunctionIdentity | undefined;
+  beforeAll(async () => {
+    identity = await emulator().iam.registerFromTemplate(spec);
+  }, 60_000); // the first registration imports the SAM translator
+  return () => {
+    if (identity === undefined) throw new Error('local-aws: the function is not registered (use it inside tests/hooks)');
+    return identity;
   };
 }

@@ -12,7 +12,9 @@ import type { HandlerDeps } from '../../src/create-handler.ts';
 export const GROUP = 'fwproxy-asg';
 export const HOOK = 'fwproxy-associate-eip';
 export const TERMINATE_HOOK = 'fwproxy-release-eip';
-export const POOL_TAGS = { Application: 'prod ForwardProxy' };
+/** The template's pool (EipPoolName): its EIPs carry netkit:eip-pool=<name>, the tag its IAM policy scopes. */
+export const POOL_NAME = 'prod ForwardProxy';
+export const POOL_TAGS = { 'netkit:eip-pool': POOL_NAME };
 
 /** A VPC with one subnet; `count` moto instances in it (the group's launches). */
 export async function launchInstances(ec2: EC2Client, count: number): Promise<string[]> {
