@@ -136,7 +136,9 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
       MaxCount: launches,
       SubnetId: sourceSubnet,
       // The tag Auto Scaling puts on the instances it launches (both templates scope IAM with it).
-      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'aws:autoscaling:groupName', Value: COMPOSED_GROUP }] }],
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: [{ Key: 'aws:autoscaling:groupName', Value: COMPOSED_GROUP }] },
+      ],
     }),
   );
   const instances = (run.Instances ?? []).map((i) => i.InstanceId!);

@@ -34,7 +34,10 @@ const scenario: Scenario = {
     const env = { ...world.env, POWERTOOLS_LOG_LEVEL: 'SILENT', CONSISTENCY_SETTLE_SECONDS: '0' };
     // Each bundle runs as its template's function (acquire and reaper have different policies):
     // acquire in a worker thread with its own credentials, the reaper here, where `at` shifts its clock.
-    const acquire = isolatedBundle(ctx.distDir, 'acquire', { ...world.functions.acquire.env, ...env }).handler;
+    const acquire = isolatedBundle(ctx.distDir, 'acquire', {
+      ...world.functions.acquire.env,
+      ...env,
+    }).handler;
     const reaper = (
       await ctx.loadBundle<{ handler: BundleHandler }>('reaper', { ...world.functions.reaper.env, ...env })
     ).handler;

@@ -1,5 +1,5 @@
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { resolve } from 'node:path';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { BundleHandler, Scenario, ScenarioContext } from '@netkit/demo';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from './world.ts';
 
@@ -51,7 +51,8 @@ async function run(ctx: ScenarioContext) {
   );
   ctx.step(`SUBNET_MAP (target VPC ${world.targetVpcId}): ${JSON.stringify(world.targetSubnets)}`);
   const instances: string[] = [];
-  for (const az of world.zones) instances.push(...(await runInstances(ec2, world.sourceSubnets[az]!, perAz, 'm5.large', GROUP)));
+  for (const az of world.zones)
+    instances.push(...(await runInstances(ec2, world.sourceSubnets[az]!, perAz, 'm5.large', GROUP)));
   ctx.step(`Group ${GROUP} launches ${instances.length} instances in ${world.zones.join(' and ')}`);
 
   // The bundle runs as the template's launch function: its credentials map to the template's policy.

@@ -75,7 +75,9 @@ export async function runInstances(
       MaxCount: count,
       SubnetId: subnetId,
       // The tag Auto Scaling puts on every instance it launches (the template scopes IAM with it).
-      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'aws:autoscaling:groupName', Value: groupName }] }],
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: [{ Key: 'aws:autoscaling:groupName', Value: groupName }] },
+      ],
     }),
   );
   return (out.Instances ?? []).map((i) => i.InstanceId!);

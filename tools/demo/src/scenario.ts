@@ -90,7 +90,11 @@ export async function importBundle<T>(
  * as each Lambda function has. The handler's event, result and error (name, message) are cloned
  * across; the context is rebuilt there with the same remaining time and request id.
  */
-export function isolatedBundle(distDir: string, entry: string, env: Record<string, string>): { handler: BundleHandler } {
+export function isolatedBundle(
+  distDir: string,
+  entry: string,
+  env: Record<string, string>,
+): { handler: BundleHandler } {
   const file = resolve(distDir, `${entry}.mjs`);
   const worker = new Worker(
     `const { parentPort } = require('node:worker_threads');
@@ -111,13 +115,16 @@ export function isolatedBundle(distDir: string, entry: string, env: Record<strin
   worker.unref();
   let next = 0;
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  worker.on('message', (answer: { id: number; ok: boolean; value?: unknown; name?: string; message?: string }) => {
-    const waiter = pending.get(answer.id);
-    pending.delete(answer.id);
-    if (pending.size === 0) worker.unref();
-    if (answer.ok) waiter?.resolve(answer.value);
-    else waiter?.reject(Object.assign(new Error(answer.message), { name: answer.name ?? 'Error' }));
-  });
+  worker.on(
+    'message',
+    (answer: { id: number; ok: boolean; value?: unknown; name?: string; message?: string }) => {
+      const waiter = pending.get(answer.id);
+      pending.delete(answer.id);
+      if (pending.size === 0) worker.unref();
+      if (answer.ok) waiter?.resolve(answer.value);
+      else waiter?.reject(Object.assign(new Error(answer.message), { name: answer.name ?? 'Error' }));
+    },
+  );
   worker.on('error', (error) => {
     for (const waiter of pending.values()) waiter.reject(error);
     pending.clear();

@@ -384,31 +384,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
   let stopped: Promise<void> | undefined;
 
-  const register = async (spec: FunctionRegistration): Promise<FunctionIdentity> => {
-    const accessKeyId = spec.accessKeyId ?? `NKFN${randomBytes(8).toString('hex').toUpperCase()}`;
-    const { principalArn } = await control<{ principalArn: string }>('POST', '/iam/functions', {
-      ...spec,
-      accessKeyId,
-    });
-    const credentials = { accessKeyId, secretAccessKey: 'test' };
-    return {
-      accessKeyId,
-      principalArn,
-      roleArn: spec.roleArn ?? 'arn:aws:iam::123456789012:role/netkit-function',
-      policies: spec.policies,
-      clientConfig: { endpoint: url, region, credentials },
-      env: { ...env, AWS_ACCESS_KEY_ID: accessKeyId },
-    };
-  };
-  const templatePolicies = async (spec: TemplateFunction) =>
-    control<{ roleArn: string; policies: PolicyDocument[] }>('POST', '/iam/template-policies', {
-      template: await readFile(spec.template, 'utf8'),
-      logicalId: spec.logicalId,
-      parameters: spec.parameters ?? {},
-      physicalIds: spec.physicalIds ?? {},
-      region,
-    });
-
   return {
     url,
     region,
@@ -449,26 +424,61 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       completions: () => control<Completion[]>('GET', '/lifecycle/completions'),
       heartbeats: () => control<Heartbeat[]>('GET', '/lifecycle/heartbeats'),
     },
-    iam: {
-      register,
-      templatePolicies,
-      async registerFromTemplate(spec) {
-        const { roleArn, policies } = await templatePolicies(spec);
-        return register({
-          ...(spec.accessKeyId === undefined ? {} : { accessKeyId: spec.accessKeyId }),
-          roleArn,
-          sessionName: spec.logicalId,
-          policies,
-        });
-      },
-      refusals: () => control<Refusal[]>('GET', '/iam/refusals'),
-      takeRefusals: () => control<Refusal[]>('POST', '/iam/refusals/take', {}),
-      evaluate: (policies, action, resource, context = {}) =>
-        control('POST', '/iam/evaluate', { policies, action, resource, context }),
-    },
+    iam: iamApi(control, { url, region, env }),
     stop() {
       stopped ??= stopChild(child);
       return stopped;
     },
+  };
+}
+
+type Control = <T>(method: 'GET' | 'POST', route: string, body?: unknown) => Promise<T>;
+
+/** The `iam` member: function registrations (one access key each), refusals and the evaluator. */
+function iamApi(
+  control: Control,
+  { url, region, env }: { url: string; region: string; env: Record<string, string> },
+): Emulator['iam'] {
+  const register = async (spec: FunctionRegistration): Promise<FunctionIdentity> => {
+    const accessKeyId = spec.accessKeyId ?? `NKFN${randomBytes(8).toString('hex').toUpperCase()}`;
+    const { principalArn } = await control<{ principalArn: string }>('POST', '/iam/functions', {
+      ...spec,
+      accessKeyId,
+    });
+    const credentials = { accessKeyId, secretAccessKey: 'test' };
+    return {
+      accessKeyId,
+      principalArn,
+      roleArn: spec.roleArn ?? 'arn:aws:iam::123456789012:role/netkit-function',
+      policies: spec.policies,
+      clientConfig: { endpoint: url, region, credentials },
+      env: { ...env, AWS_ACCESS_KEY_ID: accessKeyId },
+    };
+  };
+  const templatePolicies = async (spec: TemplateFunction) =>
+    control<{ roleArn: string; policies: PolicyDocument[] }>('POST', '/iam/template-policies', {
+      template: await readFile(spec.template, 'utf8'),
+      logicalId: spec.logicalId,
+      parameters: spec.parameters ?? {},
+      physicalIds: spec.physicalIds ?? {},
+      region,
+    });
+
+  return {
+    register,
+    templatePolicies,
+    async registerFromTemplate(spec) {
+      const { roleArn, policies } = await templatePolicies(spec);
+      return register({
+        ...(spec.accessKeyId === undefined ? {} : { accessKeyId: spec.accessKeyId }),
+        roleArn,
+        sessionName: spec.logicalId,
+        policies,
+      });
+    },
+    refusals: () => control<Refusal[]>('GET', '/iam/refusals'),
+    takeRefusals: () => control<Refusal[]>('POST', '/iam/refusals/take', {}),
+    evaluate: (policies, action, resource, context = {}) =>
+      control('POST', '/iam/evaluate', { policies, action, resource, context }),
   };
 }

@@ -32,7 +32,9 @@ export function useEmulator(options?: EmulatorOptions): () => Emulator {
     const refused = (await emulator?.iam.refusals()) ?? [];
     if (refused.length > 0) {
       const lines = refused.map((r) => `${r.principalArn}: ${r.action} on ${r.resource} (${r.decision})`);
-      throw new Error(`local-aws: ${refused.length} call(s) refused under the function policies:\n${lines.join('\n')}`);
+      throw new Error(
+        `local-aws: ${refused.length} call(s) refused under the function policies:\n${lines.join('\n')}`,
+      );
     }
   });
   return () => {
@@ -57,7 +59,8 @@ export function useFunction(emulator: () => Emulator, spec: TemplateFunction): (
     identity = await emulator().iam.registerFromTemplate(spec);
   }, 60_000); // the first registration imports the SAM translator
   return () => {
-    if (identity === undefined) throw new Error('local-aws: the function is not registered (use it inside tests/hooks)');
+    if (identity === undefined)
+      throw new Error('local-aws: the function is not registered (use it inside tests/hooks)');
     return identity;
   };
 }

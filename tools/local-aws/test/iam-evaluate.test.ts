@@ -17,7 +17,9 @@ describe('policy evaluation logic', () => {
   it('an explicit Deny wins over an Allow of the same action and resource', async () => {
     const policies: PolicyDocument[] = [
       allow('ec2:*', '*'),
-      { Statement: [{ Sid: 'NoDelete', Effect: 'Deny', Action: 'ec2:DeleteNetworkInterface', Resource: '*' }] },
+      {
+        Statement: [{ Sid: 'NoDelete', Effect: 'Deny', Action: 'ec2:DeleteNetworkInterface', Resource: '*' }],
+      },
     ];
     expect(await emu().iam.evaluate(policies, 'ec2:DeleteNetworkInterface', ENI)).toEqual({
       decision: 'Deny',
@@ -40,7 +42,9 @@ describe('policy evaluation logic', () => {
       Statement: [{ Effect: 'Allow', NotAction: 'ec2:Delete*', NotResource: 'arn:aws:ec2:*:*:instance/*' }],
     };
     expect((await emu().iam.evaluate([policy], 'ec2:CreateTags', ENI)).decision).toBe('Allow');
-    expect((await emu().iam.evaluate([policy], 'ec2:DeleteNetworkInterface', ENI)).decision).toBe('ImplicitDeny');
+    expect((await emu().iam.evaluate([policy], 'ec2:DeleteNetworkInterface', ENI)).decision).toBe(
+      'ImplicitDeny',
+    );
     const instance = 'arn:aws:ec2:us-east-1:123456789012:instance/i-1';
     expect((await emu().iam.evaluate([policy], 'ec2:CreateTags', instance)).decision).toBe('ImplicitDeny');
   });
@@ -63,19 +67,28 @@ describe('Action and Resource wildcards', () => {
     const policies = [allow('ec2:CreateNetworkInterface', ['arn:*:ec2:*:*:subnet/subnet-1?'])];
     const subnet = 'arn:aws:ec2:us-east-1:123456789012:subnet/subnet-12';
     expect((await emu().iam.evaluate(policies, 'ec2:CreateNetworkInterface', subnet)).decision).toBe('Allow');
-    expect(
-      (await emu().iam.evaluate(policies, 'ec2:CreateNetworkInterface', `${subnet}3`)).decision,
-    ).toBe('ImplicitDeny');
+    expect((await emu().iam.evaluate(policies, 'ec2:CreateNetworkInterface', `${subnet}3`)).decision).toBe(
+      'ImplicitDeny',
+    );
     // `*` in the region segment must not swallow the account segment's colon.
     const scoped = [allow('ec2:AttachNetworkInterface', 'arn:aws:ec2:*:network-interface/*')];
-    expect((await emu().iam.evaluate(scoped, 'ec2:AttachNetworkInterface', ENI)).decision).toBe('ImplicitDeny');
+    expect((await emu().iam.evaluate(scoped, 'ec2:AttachNetworkInterface', ENI)).decision).toBe(
+      'ImplicitDeny',
+    );
     // The resource part may contain colons (Auto Scaling group ARNs) and `*` matches across them.
-    const asg = [allow('autoscaling:CompleteLifecycleAction', 'arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/web')];
+    const asg = [
+      allow(
+        'autoscaling:CompleteLifecycleAction',
+        'arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/web',
+      ),
+    ];
     const arn = 'arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:1b2c:autoScalingGroupName/web';
-    expect((await emu().iam.evaluate(asg, 'autoscaling:CompleteLifecycleAction', arn)).decision).toBe('Allow');
-    expect(
-      (await emu().iam.evaluate(asg, 'autoscaling:CompleteLifecycleAction', `${arn}-2`)).decision,
-    ).toBe('ImplicitDeny');
+    expect((await emu().iam.evaluate(asg, 'autoscaling:CompleteLifecycleAction', arn)).decision).toBe(
+      'Allow',
+    );
+    expect((await emu().iam.evaluate(asg, 'autoscaling:CompleteLifecycleAction', `${arn}-2`)).decision).toBe(
+      'ImplicitDeny',
+    );
   });
 });
 
@@ -87,13 +100,17 @@ describe('conditions', () => {
   // "IAM JSON policy elements: Condition operators", String condition operators.
   it('StringEquals matches the exact value; several values are alternatives (OR)', async () => {
     const ctx = { 'aws:ResourceTag/netkit:managed-by': 'eni-attach' };
-    expect((await emu().iam.evaluate(tagged('StringEquals'), 'ec2:DeleteNetworkInterface', ENI, ctx)).decision).toBe('Allow');
+    expect(
+      (await emu().iam.evaluate(tagged('StringEquals'), 'ec2:DeleteNetworkInterface', ENI, ctx)).decision,
+    ).toBe('Allow');
     const other = { 'aws:ResourceTag/netkit:managed-by': 'someone-else' };
-    expect((await emu().iam.evaluate(tagged('StringEquals'), 'ec2:DeleteNetworkInterface', ENI, other)).decision).toBe(
-      'ImplicitDeny',
-    );
+    expect(
+      (await emu().iam.evaluate(tagged('StringEquals'), 'ec2:DeleteNetworkInterface', ENI, other)).decision,
+    ).toBe('ImplicitDeny');
     const either = tagged('StringEquals', ['x', 'someone-else']);
-    expect((await emu().iam.evaluate(either, 'ec2:DeleteNetworkInterface', ENI, other)).decision).toBe('Allow');
+    expect((await emu().iam.evaluate(either, 'ec2:DeleteNetworkInterface', ENI, other)).decision).toBe(
+      'Allow',
+    );
   });
 
   // "IAM JSON policy elements: Condition": condition key names are not case sensitive; several
@@ -117,8 +134,12 @@ describe('conditions', () => {
     const action = 'ec2:DeleteNetworkInterface';
     expect((await emu().iam.evaluate(tagged('StringEquals'), action, ENI, {})).decision).toBe('ImplicitDeny');
     expect((await emu().iam.evaluate(tagged('StringNotEquals'), action, ENI, {})).decision).toBe('Allow');
-    expect((await emu().iam.evaluate(tagged('StringEqualsIfExists'), action, ENI, {})).decision).toBe('Allow');
-    expect((await emu().iam.evaluate(tagged('StringNotLike', 'eni-*'), action, ENI, {})).decision).toBe('Allow');
+    expect((await emu().iam.evaluate(tagged('StringEqualsIfExists'), action, ENI, {})).decision).toBe(
+      'Allow',
+    );
+    expect((await emu().iam.evaluate(tagged('StringNotLike', 'eni-*'), action, ENI, {})).decision).toBe(
+      'Allow',
+    );
     // ...IfExists still checks a key that is present.
     const other = { 'aws:ResourceTag/netkit:managed-by': 'x' };
     expect((await emu().iam.evaluate(tagged('StringEqualsIfExists'), action, ENI, other)).decision).toBe(
@@ -131,7 +152,9 @@ describe('conditions', () => {
     const action = 'ec2:DeleteNetworkInterface';
     const present = { 'aws:ResourceTag/netkit:managed-by': 'eni-attach' };
     expect((await emu().iam.evaluate(tagged('Null', 'true'), action, ENI, {})).decision).toBe('Allow');
-    expect((await emu().iam.evaluate(tagged('Null', 'true'), action, ENI, present)).decision).toBe('ImplicitDeny');
+    expect((await emu().iam.evaluate(tagged('Null', 'true'), action, ENI, present)).decision).toBe(
+      'ImplicitDeny',
+    );
     expect((await emu().iam.evaluate(tagged('Null', 'false'), action, ENI, present)).decision).toBe('Allow');
   });
 
@@ -139,16 +162,20 @@ describe('conditions', () => {
   // matches (and, as that page warns, when the key is absent or empty); ForAnyValue needs one
   // matching value and is false for an absent key.
   it('ForAllValues and ForAnyValue over aws:TagKeys', async () => {
-    const only = [allow('ec2:CreateTags', '*', { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['a', 'b'] } })];
-    expect((await emu().iam.evaluate(only, 'ec2:CreateTags', ENI, { 'aws:TagKeys': ['a'] })).decision).toBe('Allow');
-    expect((await emu().iam.evaluate(only, 'ec2:CreateTags', ENI, { 'aws:TagKeys': ['a', 'c'] })).decision).toBe(
-      'ImplicitDeny',
-    );
-    expect((await emu().iam.evaluate(only, 'ec2:CreateTags', ENI, {})).decision).toBe('Allow');
-    const any = [allow('ec2:CreateTags', '*', { 'ForAnyValue:StringEquals': { 'aws:TagKeys': ['a'] } })];
-    expect((await emu().iam.evaluate(any, 'ec2:CreateTags', ENI, { 'aws:TagKeys': ['c', 'a'] })).decision).toBe(
+    const only = [
+      allow('ec2:CreateTags', '*', { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['a', 'b'] } }),
+    ];
+    expect((await emu().iam.evaluate(only, 'ec2:CreateTags', ENI, { 'aws:TagKeys': ['a'] })).decision).toBe(
       'Allow',
     );
+    expect(
+      (await emu().iam.evaluate(only, 'ec2:CreateTags', ENI, { 'aws:TagKeys': ['a', 'c'] })).decision,
+    ).toBe('ImplicitDeny');
+    expect((await emu().iam.evaluate(only, 'ec2:CreateTags', ENI, {})).decision).toBe('Allow');
+    const any = [allow('ec2:CreateTags', '*', { 'ForAnyValue:StringEquals': { 'aws:TagKeys': ['a'] } })];
+    expect(
+      (await emu().iam.evaluate(any, 'ec2:CreateTags', ENI, { 'aws:TagKeys': ['c', 'a'] })).decision,
+    ).toBe('Allow');
     expect((await emu().iam.evaluate(any, 'ec2:CreateTags', ENI, {})).decision).toBe('ImplicitDeny');
   });
 
@@ -156,9 +183,9 @@ describe('conditions', () => {
   it('ArnEquals compares an ARN key such as ecs:cluster', async () => {
     const cluster = 'arn:aws:ecs:us-east-1:123456789012:cluster/lease';
     const policies = [allow('ecs:ListTasks', '*', { ArnEquals: { 'ecs:cluster': cluster } })];
-    expect((await emu().iam.evaluate(policies, 'ecs:ListTasks', '*', { 'ecs:cluster': cluster })).decision).toBe(
-      'Allow',
-    );
+    expect(
+      (await emu().iam.evaluate(policies, 'ecs:ListTasks', '*', { 'ecs:cluster': cluster })).decision,
+    ).toBe('Allow');
     const other = { 'ecs:cluster': `${cluster}-2` };
     expect((await emu().iam.evaluate(policies, 'ecs:ListTasks', '*', other)).decision).toBe('ImplicitDeny');
     expect((await emu().iam.evaluate(policies, 'ecs:ListTasks', '*', {})).decision).toBe('ImplicitDeny');
@@ -166,7 +193,9 @@ describe('conditions', () => {
 
   it('refuses to register a policy with an operator it does not model', async () => {
     await expect(
-      emu().iam.register({ policies: [allow('ec2:*', '*', { DateLessThan: { 'aws:CurrentTime': '2030-01-01' } })] }),
+      emu().iam.register({
+        policies: [allow('ec2:*', '*', { DateLessThan: { 'aws:CurrentTime': '2030-01-01' } })],
+      }),
     ).rejects.toThrow(/DateLessThan is not modelled/);
   });
 });

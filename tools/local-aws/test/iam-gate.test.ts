@@ -112,11 +112,17 @@ describe('IAM gate: calls signed with a registered key', () => {
     const eni = await admin.send(new CreateNetworkInterfaceCommand({ SubnetId: net.subnetA }));
     await awsError(
       new EC2Client({ ...full.clientConfig, maxAttempts: 1 }).send(
-        new CreateTagsCommand({ Resources: [eni.NetworkInterface!.NetworkInterfaceId!], Tags: [{ Key: 'owner', Value: 'fn' }] }),
+        new CreateTagsCommand({
+          Resources: [eni.NetworkInterface!.NetworkInterfaceId!],
+          Tags: [{ Key: 'owner', Value: 'fn' }],
+        }),
       ),
       'UnauthorizedOperation',
     );
-    expect((await emu().iam.takeRefusals()).map((r) => r.action)).toEqual(['ec2:CreateTags', 'ec2:CreateTags']);
+    expect((await emu().iam.takeRefusals()).map((r) => r.action)).toEqual([
+      'ec2:CreateTags',
+      'ec2:CreateTags',
+    ]);
   });
 
   // Service Authorization Reference, EC2 AttachNetworkInterface: instance and network-interface
@@ -132,17 +138,28 @@ describe('IAM gate: calls signed with a registered key', () => {
       new CreateNetworkInterfaceCommand({ SubnetId: net.subnetA, TagSpecifications: [ownTag] }),
     );
     const eniId = eni.NetworkInterface!.NetworkInterfaceId!;
-    const attach = new AttachNetworkInterfaceCommand({ InstanceId: instanceId, NetworkInterfaceId: eniId, DeviceIndex: 1 });
+    const attach = new AttachNetworkInterfaceCommand({
+      InstanceId: instanceId,
+      NetworkInterfaceId: eniId,
+      DeviceIndex: 1,
+    });
     const error = await awsError(ec2.send(attach), 'UnauthorizedOperation', 403);
     expect(error.message).toContain(`ec2:AttachNetworkInterface on resource: ${ARN}:instance/${instanceId}`);
     await admin.send(
-      new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'aws:autoscaling:groupName', Value: 'web' }] }),
+      new CreateTagsCommand({
+        Resources: [instanceId],
+        Tags: [{ Key: 'aws:autoscaling:groupName', Value: 'web' }],
+      }),
     );
     await ec2.send(attach);
     // An ENI without the owner tag cannot be deleted by the function.
     const foreign = await admin.send(new CreateNetworkInterfaceCommand({ SubnetId: net.subnetA }));
     await awsError(
-      ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: foreign.NetworkInterface!.NetworkInterfaceId! })),
+      ec2.send(
+        new DeleteNetworkInterfaceCommand({
+          NetworkInterfaceId: foreign.NetworkInterface!.NetworkInterfaceId!,
+        }),
+      ),
       'UnauthorizedOperation',
     );
     expect((await emu().iam.takeRefusals()).map((r) => `${r.action} ${r.resourceType}`)).toEqual([
@@ -167,10 +184,16 @@ describe('IAM gate: calls signed with a registered key', () => {
       'AccessDenied',
       403,
     );
-    expect(denied.message).toContain('autoscaling:CompleteLifecycleAction on resource: arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:');
+    expect(denied.message).toContain(
+      'autoscaling:CompleteLifecycleAction on resource: arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:',
+    );
     // Amazon ECS API reference, "Common Errors": AccessDeniedException, HTTP status code 400.
     const ecs = new ECSClient({ ...fn.clientConfig, maxAttempts: 1 });
-    const ecsDenied = await awsError(ecs.send(new ListTasksCommand({ cluster: 'lease' })), 'AccessDeniedException', 400);
+    const ecsDenied = await awsError(
+      ecs.send(new ListTasksCommand({ cluster: 'lease' })),
+      'AccessDeniedException',
+      400,
+    );
     expect(ecsDenied.message).toContain('ecs:ListTasks');
     expect(await emu().iam.takeRefusals()).toHaveLength(2);
   });
@@ -178,12 +201,18 @@ describe('IAM gate: calls signed with a registered key', () => {
   it('keeps registrations across reset() and clears refusals', async () => {
     const fn = await emu().iam.register({ policies: [eniPolicy] });
     const ec2 = new EC2Client({ ...fn.clientConfig, maxAttempts: 1 });
-    await awsError(ec2.send(new CreateTagsCommand({ Resources: ['vpc-1'], Tags: [{ Key: 'a', Value: 'b' }] })), 'UnauthorizedOperation');
+    await awsError(
+      ec2.send(new CreateTagsCommand({ Resources: ['vpc-1'], Tags: [{ Key: 'a', Value: 'b' }] })),
+      'UnauthorizedOperation',
+    );
     expect(await emu().iam.refusals()).toHaveLength(1);
     await emu().reset();
     expect(await emu().iam.refusals()).toEqual([]);
     await ec2.send(new DescribeNetworkInterfacesCommand({}));
-    await awsError(ec2.send(new CreateTagsCommand({ Resources: ['vpc-1'], Tags: [{ Key: 'a', Value: 'b' }] })), 'UnauthorizedOperation');
+    await awsError(
+      ec2.send(new CreateTagsCommand({ Resources: ['vpc-1'], Tags: [{ Key: 'a', Value: 'b' }] })),
+      'UnauthorizedOperation',
+    );
     await emu().iam.takeRefusals();
   });
 });
@@ -244,12 +273,19 @@ describe('template policies', () => {
     expect(roleArn).toBe('arn:aws:iam::123456789012:role/LaunchFunctionRole');
     const statements = policies.flatMap((p) => p.Statement as Record<string, unknown>[]);
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: 'sqs:SendMessage', Resource: 'arn:aws:sqs:us-east-1:123456789012:eni-attach-dlq' }),
+      expect.objectContaining({
+        Action: 'sqs:SendMessage',
+        Resource: 'arn:aws:sqs:us-east-1:123456789012:eni-attach-dlq',
+      }),
     );
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'] }),
+      expect.objectContaining({
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+      }),
     );
-    expect(statements.find((s) => s['Sid'] === 'CreateInTheConfiguredSubnetsAndGroups')?.['Resource']).toEqual([
+    expect(
+      statements.find((s) => s['Sid'] === 'CreateInTheConfiguredSubnetsAndGroups')?.['Resource'],
+    ).toEqual([
       'arn:*:ec2:*:*:subnet/subnet-1',
       'arn:*:ec2:*:*:subnet/subnet-2',
       'arn:*:ec2:*:*:security-group/sg-1',

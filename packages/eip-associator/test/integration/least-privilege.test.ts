@@ -36,7 +36,11 @@ afterEach(async () => {
 });
 
 function handler(identity: FunctionIdentity) {
-  const clients = { ...identity.clientConfig, maxAttempts: DEFAULT_MAX_ATTEMPTS, retryMode: DEFAULT_RETRY_MODE };
+  const clients = {
+    ...identity.clientConfig,
+    maxAttempts: DEFAULT_MAX_ATTEMPTS,
+    retryMode: DEFAULT_RETRY_MODE,
+  };
   return createHandler(
     {
       ec2: new EC2Client(clients),
@@ -137,6 +141,8 @@ describe('least privilege, proven against the emulator', () => {
     expect(outcome.error?.name).toBe('AccessDenied');
     expect(outcome.error?.message).toContain('autoscaling:CompleteLifecycleAction');
     expect(await emu().lifecycle.completions()).toEqual([]);
-    expect((await emu().iam.takeRefusals()).map((r) => r.action)).toContain('autoscaling:CompleteLifecycleAction');
+    expect((await emu().iam.takeRefusals()).map((r) => r.action)).toContain(
+      'autoscaling:CompleteLifecycleAction',
+    );
   });
 });

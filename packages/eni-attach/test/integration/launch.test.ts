@@ -241,7 +241,10 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
     // Prepare
     const { world, instances } = await setup(1);
     const onlyB = { [world.zones[1]]: world.targetSubnets[world.zones[1]]! };
-    const { handler, ec2 } = await emulatorHandler(emu(), singleEnv(world, { SUBNET_MAP: JSON.stringify(onlyB) }));
+    const { handler, ec2 } = await emulatorHandler(
+      emu(),
+      singleEnv(world, { SUBNET_MAP: JSON.stringify(onlyB) }),
+    );
     const event = await launchEvent(emu(), instances[0]!);
     await emu().resetCalls();
 
@@ -262,7 +265,10 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
       [world.zones[0]]: world.targetSubnets[world.zones[1]]!,
       [world.zones[1]]: world.targetSubnets[world.zones[1]]!,
     };
-    const { handler } = await emulatorHandler(emu(), singleEnv(world, { SUBNET_MAP: JSON.stringify(swapped) }));
+    const { handler } = await emulatorHandler(
+      emu(),
+      singleEnv(world, { SUBNET_MAP: JSON.stringify(swapped) }),
+    );
     const event = await launchEvent(emu(), instances[0]!);
     await emu().resetCalls();
 

@@ -23,7 +23,12 @@ const emu = useEmulator();
 const sweeper = useFunction(emu, {
   template: TEMPLATE,
   logicalId: 'SweeperFunction',
-  parameters: { AutoScalingGroupName: GROUP, LaunchHookName: HOOK, SubnetIds: ['subnet-0'], SecurityGroupIds: ['sg-0'] },
+  parameters: {
+    AutoScalingGroupName: GROUP,
+    LaunchHookName: HOOK,
+    SubnetIds: ['subnet-0'],
+    SecurityGroupIds: ['sg-0'],
+  },
 });
 const sweeperEc2 = () => new EC2Client({ ...sweeper().clientConfig, maxAttempts: 1 });
 

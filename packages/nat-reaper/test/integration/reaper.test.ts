@@ -1,10 +1,10 @@
+import { resolve } from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DeleteTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_MODE } from '@netkit/aws-core/clients';
 import { defaultPhysicalResourceId } from '@netkit/aws-core/custom-resource';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
-import { resolve } from 'node:path';
 import { useEmulator, useFunction } from '@netkit/local-aws/vitest';
 import { fakeContext, loadEvent } from '@netkit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,7 +45,10 @@ function setup() {
     retryMode: DEFAULT_RETRY_MODE,
   });
   const cfn = new CloudFormationClient(fn().clientConfig);
-  const handler = createHandler({ ec2: fnEc2, cfn, logger: silentLogger, clock: systemClock }, loadConfig({}));
+  const handler = createHandler(
+    { ec2: fnEc2, cfn, logger: silentLogger, clock: systemClock },
+    loadConfig({}),
+  );
   return { ec2, handler };
 }
 
