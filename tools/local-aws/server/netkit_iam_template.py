@@ -83,6 +83,8 @@ for _fn in ("Sub", "GetAtt", "Join", "Split", "Select", "If", "Equals", "Not", "
 def _arn_for(resource_type: str, physical_id: str, region: str, account: str) -> str:
     if physical_id.startswith("arn:"):
         return physical_id
+    if resource_type == "AWS::SQS::Queue" and physical_id.startswith("https://"):
+        physical_id = physical_id.rsplit("/", 1)[-1]  # a queue's Ref is its URL
     arns = {
         "AWS::SQS::Queue": f"arn:aws:sqs:{region}:{account}:{physical_id}",
         "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{physical_id}",
