@@ -9,7 +9,13 @@ import {
   DescribeNetworkInterfacesCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
+import {
+  CreateClusterCommand,
+  ECSClient,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+} from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
 import type { PolicyDocument } from '../src/index.ts';
 import { useEmulator } from '../src/vitest.ts';
@@ -196,6 +202,59 @@ describe('IAM gate: calls signed with a registered key', () => {
     );
     expect(ecsDenied.message).toContain('ecs:ListTasks');
     expect(await emu().iam.takeRefusals()).toHaveLength(2);
+  });
+
+  // Amazon ECS Developer Guide, "Task IAM role" / "Task execution IAM role": running a task
+  // definition with roles needs iam:PassRole on them, with iam:PassedToService ecs-tasks.amazonaws.com.
+  it('authorizes RunTask and the iam:PassRole of the task definition roles, with ecs:cluster', async () => {
+    const { ecs: admin, ec2: adminEc2 } = clients(emu());
+    const net = await network(adminEc2);
+    const cluster = (await admin.send(new CreateClusterCommand({ clusterName: 'jobs' }))).cluster!
+      .clusterArn!;
+    const role = 'arn:aws:iam::123456789012:role/TaskRole';
+    const td = await admin.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'job',
+        networkMode: 'awsvpc',
+        requiresCompatibilities: ['FARGATE'],
+        cpu: '256',
+        memory: '512',
+        taskRoleArn: role,
+        containerDefinitions: [{ name: 'app', image: 'busybox', essential: true }],
+      }),
+    );
+    const run = new RunTaskCommand({
+      cluster,
+      taskDefinition: td.taskDefinition!.taskDefinitionArn!,
+      launchType: 'FARGATE',
+      networkConfiguration: { awsvpcConfiguration: { subnets: [net.subnetA] } },
+    });
+    const runOnly: PolicyDocument = {
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'ecs:RunTask',
+          Resource: td.taskDefinition!.taskDefinitionArn!,
+          Condition: { ArnEquals: { 'ecs:cluster': cluster } },
+        },
+      ],
+    };
+    const fn = await emu().iam.register({ policies: [runOnly] });
+    const ecs = new ECSClient({ ...fn.clientConfig, maxAttempts: 1 });
+    const denied = await awsError(ecs.send(run), 'AccessDeniedException', 400);
+    expect(denied.message).toContain(`iam:PassRole on resource: ${role}`);
+    const passToEcs = {
+      Effect: 'Allow',
+      Action: 'iam:PassRole',
+      Resource: role,
+      Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+    };
+    const withPass = await emu().iam.register({
+      policies: [runOnly, { Statement: [passToEcs] }],
+    });
+    const started = await new ECSClient({ ...withPass.clientConfig, maxAttempts: 1 }).send(run);
+    expect(started.tasks).toHaveLength(1);
+    expect((await emu().iam.takeRefusals()).map((r) => r.action)).toEqual(['iam:PassRole']);
   });
 
   it('keeps registrations across reset() and clears refusals', async () => {

@@ -54,9 +54,14 @@ export async function buildWorld(emu: Emulator, extraEnv: Record<string, string>
     new CreateSecurityGroupCommand({ GroupName: 'task', Description: 'tasks', VpcId: vpcId }),
   );
   const cluster = await ecs.send(new CreateClusterCommand({ clusterName: 'jobs' }));
+  // As the template makes them: the task definition runs with the template's two task roles, and
+  // CloudFormation creates the endpoint stack with the template's stack role (both passed by acquire).
+  const role = (name: string) => `arn:aws:iam::123456789012:role/${name}`;
   const td = await ecs.send(
     new RegisterTaskDefinitionCommand({
       family: 'job',
+      executionRoleArn: role('TaskExecutionRole'),
+      taskRoleArn: role('TaskRole'),
       networkMode: 'awsvpc',
       requiresCompatibilities: ['FARGATE'],
       cpu: '256',
@@ -79,6 +84,7 @@ export async function buildWorld(emu: Emulator, extraEnv: Record<string, string>
     TASK_SECURITY_GROUP_IDS: sg.GroupId!,
     CLUSTER_ARN: cluster.cluster!.clusterArn!,
     TASK_DEFINITION_ARN: td.taskDefinition!.taskDefinitionArn!,
+    CFN_ROLE_ARN: role('EndpointStackRole'),
     CONSISTENCY_SETTLE_SECONDS: '0',
     // These runs shift the reaper's clock relative to the endpoints' creation; the default clock-hour
     // anchor is covered by the unit tests of policy.ts.
