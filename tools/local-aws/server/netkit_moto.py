@@ -181,8 +181,9 @@ class NetkitMiddleware:
                 CALLS[key] = CALLS.get(key, 0) + 1
                 try:
                     refused = netkit_iam.gate(environ, service, region, action, params, body)
-                except netkit_iam_resources.UnmodelledAuthorization as exc:
-                    refused = error_response(service, "InternalError", str(exc), 500)
+                except (netkit_iam_resources.UnmodelledAuthorization, KeyError, OSError) as exc:
+                    # A gap in the model (or the reference data missing) is never a silent allow.
+                    refused = error_response(service, "InternalError", f"netkit/iam: {exc}", 500)
                 if refused is not None:
                     return self._send(start_response, refused)
                 fault = self._fault(service, action)
