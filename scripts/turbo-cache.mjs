@@ -28,7 +28,20 @@ const TOOLS_ON_BUNDLES = [id('bench', 'test'), id('bench', 'test:timing'), id('d
  * `includes` plus `excludes` (a task id, or a predicate over task ids).
  */
 const PROBES = [
-  { file: 'infra/eip-associator/template.yaml', exactly: [id('infra', 'test')] },
+  {
+    // Package tests and the demo run each function under its template's policy (ADR 0080).
+    file: 'infra/eip-associator/template.yaml',
+    exactly: [id('infra', 'test'), id('eip-associator', 'test'), id('demo', 'test')],
+  },
+  {
+    file: 'infra/eni-attach/template.yaml',
+    exactly: [
+      id('infra', 'test'),
+      id('eni-attach', 'test'),
+      id('eip-associator', 'test'),
+      id('demo', 'test'),
+    ],
+  },
   { file: 'infra/examples/eip-associator.yaml', exactly: [id('infra', 'test')] },
   // infra's tests check each package README's IAM section against its template.
   { file: 'packages/eni-pool-agent/README.md', exactly: [id('infra', 'test')] },

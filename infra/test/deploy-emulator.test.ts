@@ -7,7 +7,7 @@
 //
 // eip-associator is the package deployed: every resource of its stack is created by the
 // emulator except the MOTO_GAPS types (queue policy, EventInvokeConfig).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +18,17 @@ import {
   ListStackResourcesCommand,
   type StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
+import {
+  AllocateAddressCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeAddressesCommand,
+  EC2Client,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
+import { lifecycleEvent } from '@netkit/testing';
 import { type ScratchCheckout, scratchCheckout } from '@netkit/testing/checkout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Template } from '../src/cfn-yaml.ts';
@@ -68,6 +77,85 @@ async function stackResources(cfn: CloudFormationClient, stack: string): Promise
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('base64');
+}
+
+/**
+ * One launch of the group, served by the checkout's built bundle (what `deploy` zipped) in a fresh
+ * Node process with the deployed function's environment and its own credentials.
+ */
+async function launchAsDeployedFunction(
+  packagedTemplate: string,
+  resources: StackResourceSummary[],
+  variables: Record<string, string>,
+) {
+  const physical = (id: string) =>
+    resources.find((r) => r.LogicalResourceId === id)?.PhysicalResourceId ?? id;
+  const identity = await emulator.iam.registerFromTemplate({
+    template: packagedTemplate,
+    logicalId: 'Function',
+    parameters: { AutoScalingGroupName: 'web asg', EipPoolName: 'prod ForwardProxy' },
+    physicalIds: { DeadLetterQueue: physical('DeadLetterQueue'), FunctionRole: physical('FunctionRole') },
+  });
+  // Set-up with the unrestricted key: an instance of the group (Auto Scaling's tag) and a pool EIP.
+  const ec2 = new EC2Client(emulator.clientConfig);
+  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.7.0.0/16' }));
+  const subnet = await ec2.send(
+    new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId!, CidrBlock: '10.7.0.0/24' }),
+  );
+  const run = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-12c6146b',
+      MinCount: 1,
+      MaxCount: 1,
+      SubnetId: subnet.Subnet!.SubnetId!,
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: [{ Key: 'aws:autoscaling:groupName', Value: 'web asg' }] },
+      ],
+    }),
+  );
+  const instanceId = run.Instances![0]!.InstanceId!;
+  const eip = await ec2.send(
+    new AllocateAddressCommand({
+      Domain: 'vpc',
+      TagSpecifications: [
+        { ResourceType: 'elastic-ip', Tags: [{ Key: 'netkit:eip-pool', Value: 'prod ForwardProxy' }] },
+      ],
+    }),
+  );
+  const hookName = (variables['LIFECYCLE_HOOK_NAMES'] ?? '').split(',')[0]!;
+  const token = await emulator.lifecycle.begin({ groupName: 'web asg', hookName, instanceId });
+  const event = lifecycleEvent('launch', { instanceId, token, groupName: 'web asg', hookName });
+  const bundle = join(checkout.dir, 'packages', PKG, 'dist', 'index.mjs');
+  const driver = `
+    const { handler } = await import(${JSON.stringify(bundle)});
+    const deadline = Date.now() + 60000;
+    const result = await handler(${JSON.stringify(event)}, { awsRequestId: 'deployed-1', getRemainingTimeInMillis: () => deadline - Date.now() });
+    process.stdout.write('\\nRESULT ' + JSON.stringify(result) + '\\n');
+  `;
+  const stdout = await new Promise<string>((resolvePromise, reject) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', driver],
+      {
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          ...identity.env,
+          ...variables,
+          POWERTOOLS_LOG_LEVEL: 'SILENT',
+          POWERTOOLS_METRICS_DISABLED: 'true',
+          POWERTOOLS_TRACE_ENABLED: 'false',
+        },
+      },
+      (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolvePromise(out)),
+    );
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT ')) ?? 'RESULT null';
+  const addresses = await ec2.send(new DescribeAddressesCommand({ AllocationIds: [eip.AllocationId!] }));
+  return {
+    instanceId,
+    result: JSON.parse(line.slice('RESULT '.length)) as unknown,
+    associatedTo: addresses.Addresses?.[0]?.InstanceId,
+  };
 }
 
 beforeAll(async () => {
@@ -181,6 +269,17 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
       const body = Buffer.from(await s3.arrayBuffer());
       expect(fn.Configuration?.CodeSize).toBe(body.length);
       expect(fn.Configuration?.CodeSha256).toBe(createHash('sha256').update(body).digest('base64'));
+
+      // The deployed bundle serves a launch as the deployed function: its environment, and an access
+      // key the emulator maps to the role's policies from the deployed (packaged) template.
+      const outcome = await launchAsDeployedFunction(
+        join(checkout.dir, 'infra', PKG, '.aws-sam', 'packaged-dev.yaml'),
+        resources,
+        fn.Configuration?.Environment?.Variables ?? {},
+      );
+      expect(outcome.result).toMatchObject({ status: 'done' });
+      expect(outcome.associatedTo).toBe(outcome.instanceId);
+      expect(await emulator.iam.refusals()).toEqual([]);
     },
     LONG,
   );

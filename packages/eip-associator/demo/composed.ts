@@ -14,7 +14,7 @@ import {
   EC2Client,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { type BundleHandler, importBundle } from '@netkit/demo';
+import { isolatedBundle } from '@netkit/demo';
 import type { Emulator } from '@netkit/local-aws';
 import { allocatePool, lifecycleEventFor } from '../test/support/fleet.ts';
 
@@ -22,7 +22,7 @@ export const COMPOSED_GROUP = 'proxy-asg';
 export const ENI_HOOK = 'proxy-attach-eni';
 export const EIP_HOOK = 'proxy-associate-eip';
 /** Its own pool, so that EIPs left from an earlier scenario step are not in play. */
-export const COMPOSED_POOL_TAGS = { Application: 'composed Proxy' };
+export const COMPOSED_POOL_TAGS = { 'netkit:eip-pool': 'composed Proxy' };
 
 /** eni-attach's built bundles, next to this package. */
 export const ENI_ATTACH_DIR = resolve(import.meta.dirname, '..', '..', 'eni-attach');
@@ -88,8 +88,29 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
     `Group ${COMPOSED_GROUP}: hooks ${ENI_HOOK} (eni-attach, target VPC ${targetVpc}) and ${EIP_HOOK} (eip-associator, ${launches} pool EIPs)`,
   );
 
-  const eniAttach = await importBundle<{ handler: BundleHandler }>(resolve(ENI_ATTACH_DIR, 'dist'), 'index', {
-    ...emulator.env,
+  // Each bundle runs as its template's function (its credentials map to that function's policy),
+  // each in its own worker thread so each keeps its own credentials.
+  const eniAttachFn = await emulator.iam.registerFromTemplate({
+    template: resolve(ENI_ATTACH_DIR, '..', '..', 'infra', 'eni-attach', 'template.yaml'),
+    logicalId: 'LaunchFunction',
+    parameters: {
+      AutoScalingGroupName: COMPOSED_GROUP,
+      LaunchHookName: ENI_HOOK,
+      SubnetIds: [targetSubnet],
+      SecurityGroupIds: [targetSg],
+    },
+  });
+  const eipAssociatorFn = await emulator.iam.registerFromTemplate({
+    template: resolve(import.meta.dirname, '..', '..', '..', 'infra', 'eip-associator', 'template.yaml'),
+    logicalId: 'Function',
+    parameters: {
+      AutoScalingGroupName: COMPOSED_GROUP,
+      LaunchHookName: EIP_HOOK,
+      EipPoolName: COMPOSED_POOL_TAGS['netkit:eip-pool'],
+    },
+  });
+  const eniAttach = isolatedBundle(resolve(ENI_ATTACH_DIR, 'dist'), 'index', {
+    ...eniAttachFn.env,
     ...QUIET,
     SUBNET_MAP: JSON.stringify({ [az]: targetSubnet }),
     SECURITY_GROUP_IDS: targetSg,
@@ -97,8 +118,8 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
     AUTO_SCALING_GROUP_NAME: COMPOSED_GROUP,
     LIFECYCLE_HOOK_NAMES: ENI_HOOK,
   });
-  const eipAssociator = await importBundle<{ handler: BundleHandler }>(options.distDir, 'index', {
-    ...emulator.env,
+  const eipAssociator = isolatedBundle(options.distDir, 'index', {
+    ...eipAssociatorFn.env,
     ...QUIET,
     EIP_POOL_TAGS: JSON.stringify(COMPOSED_POOL_TAGS),
     ASSOCIATE_TIMEOUT_SECONDS: '40',
@@ -114,6 +135,10 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
       MinCount: launches,
       MaxCount: launches,
       SubnetId: sourceSubnet,
+      // The tag Auto Scaling puts on the instances it launches (both templates scope IAM with it).
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: [{ Key: 'aws:autoscaling:groupName', Value: COMPOSED_GROUP }] },
+      ],
     }),
   );
   const instances = (run.Instances ?? []).map((i) => i.InstanceId!);

@@ -11,6 +11,8 @@ import {
   launchInstances,
   lifecycleEventFor,
   POOL_TAGS,
+  TEMPLATE,
+  TEMPLATE_PARAMETERS,
   TERMINATE_HOOK,
 } from '../test/support/fleet.ts';
 import { runComposedGroup } from './composed.ts';
@@ -44,11 +46,18 @@ const scenario: Scenario = {
     ctx.step(`Pool: ${poolSize} EIPs tagged ${JSON.stringify(POOL_TAGS)}, 1 EIP with another tag`);
     const instances = await launchInstances(ec2, poolSize + 2);
     const pool = await allocatePool(ec2, poolSize, POOL_TAGS);
-    const [other] = await allocatePool(ec2, 1, { Application: 'staging ForwardProxy' });
+    const [other] = await allocatePool(ec2, 1, { 'netkit:eip-pool': 'staging ForwardProxy' });
     const burst = instances.slice(0, poolSize + 1);
     const replacement = instances[poolSize + 1]!;
 
+    // The bundle runs as the template's function: its credentials map to the template's policy.
+    const fn = await emulator.iam.registerFromTemplate({
+      template: TEMPLATE,
+      logicalId: 'Function',
+      parameters: TEMPLATE_PARAMETERS,
+    });
     const { handler } = await ctx.loadBundle<{ handler: BundleHandler }>('index', {
+      ...fn.env,
       EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
       AUTO_SCALING_GROUP_NAME: GROUP,
       // The launch that finds the pool empty waits this long; the others must finish well within it

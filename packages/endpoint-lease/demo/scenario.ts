@@ -3,7 +3,7 @@
  * (simulated clock) and deletes it just before the hour ends. Runs through the built bundles.
  */
 import { StopTaskCommand } from '@aws-sdk/client-ecs';
-import type { BundleHandler, Scenario } from '@netkit/demo';
+import { type BundleHandler, isolatedBundle, type Scenario } from '@netkit/demo';
 import { describeStack } from '../src/stack.ts';
 import { buildWorld } from '../test/support/world.ts';
 
@@ -32,8 +32,15 @@ const scenario: Scenario = {
       buildWorld(emu),
     );
     const env = { ...world.env, POWERTOOLS_LOG_LEVEL: 'SILENT', CONSISTENCY_SETTLE_SECONDS: '0' };
-    const acquire = (await ctx.loadBundle<{ handler: BundleHandler }>('acquire', env)).handler;
-    const reaper = (await ctx.loadBundle<{ handler: BundleHandler }>('reaper', env)).handler;
+    // Each bundle runs as its template's function (acquire and reaper have different policies):
+    // acquire in a worker thread with its own credentials, the reaper here, where `at` shifts its clock.
+    const acquire = isolatedBundle(ctx.distDir, 'acquire', {
+      ...world.functions.acquire.env,
+      ...env,
+    }).handler;
+    const reaper = (
+      await ctx.loadBundle<{ handler: BundleHandler }>('reaper', { ...world.functions.reaper.env, ...env })
+    ).handler;
     const calls0 = await emu.calls();
 
     const results = (await ctx.wait(

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { BundleHandler, Scenario, ScenarioContext } from '@netkit/demo';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from './world.ts';
@@ -50,10 +51,23 @@ async function run(ctx: ScenarioContext) {
   );
   ctx.step(`SUBNET_MAP (target VPC ${world.targetVpcId}): ${JSON.stringify(world.targetSubnets)}`);
   const instances: string[] = [];
-  for (const az of world.zones) instances.push(...(await runInstances(ec2, world.sourceSubnets[az]!, perAz)));
+  for (const az of world.zones)
+    instances.push(...(await runInstances(ec2, world.sourceSubnets[az]!, perAz, 'm5.large', GROUP)));
   ctx.step(`Group ${GROUP} launches ${instances.length} instances in ${world.zones.join(' and ')}`);
 
+  // The bundle runs as the template's launch function: its credentials map to the template's policy.
+  const fn = await emu.iam.registerFromTemplate({
+    template: resolve(import.meta.dirname, '../../../infra/eni-attach/template.yaml'),
+    logicalId: 'LaunchFunction',
+    parameters: {
+      AutoScalingGroupName: GROUP,
+      LaunchHookName: HOOK,
+      SubnetIds: Object.values(world.targetSubnets),
+      SecurityGroupIds: [world.targetSecurityGroupId],
+    },
+  });
   const { handler } = await ctx.loadBundle<{ handler: BundleHandler }>('index', {
+    ...fn.env,
     AUTO_SCALING_GROUP_NAME: GROUP,
     SUBNET_MAP: JSON.stringify(world.targetSubnets),
     SECURITY_GROUP_IDS: world.targetSecurityGroupId,

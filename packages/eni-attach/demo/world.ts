@@ -65,6 +65,7 @@ export async function runInstances(
   subnetId: string,
   count: number,
   instanceType: _InstanceType = 'm5.large',
+  groupName = 'web-asg',
 ): Promise<string[]> {
   const out = await ec2.send(
     new RunInstancesCommand({
@@ -73,6 +74,10 @@ export async function runInstances(
       MinCount: count,
       MaxCount: count,
       SubnetId: subnetId,
+      // The tag Auto Scaling puts on every instance it launches (the template scopes IAM with it).
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: [{ Key: 'aws:autoscaling:groupName', Value: groupName }] },
+      ],
     }),
   );
   return (out.Instances ?? []).map((i) => i.InstanceId!);

@@ -2,7 +2,7 @@
 // a launch past the pool is abandoned, a terminate returns an ENI, and the on-instance agent
 // runs once against a local IMDSv2 stand-in. Everything goes through the built bundles.
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DescribeNetworkInterfacesCommand, DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { BundleHandler, Scenario, ScenarioContext } from '@netkit/demo';
 import { startImdsFixture } from '../test/support/imds-server.ts';
@@ -116,7 +116,19 @@ const scenario: Scenario = {
       `Creating a pool of ${perAz} fixed-IP ENIs in each of ${azs.join(', ')} (pool CLI core)`,
       buildWorld(ec2, azs, perAz),
     );
+    // The bundle runs as the template's function (Lambda mode): its credentials map to its policy.
+    const fn = await emulator.iam.registerFromTemplate({
+      template: resolve(import.meta.dirname, '../../../infra/eni-pool-agent/template.yaml'),
+      logicalId: 'Function',
+      parameters: {
+        AutoScalingGroupName: GROUP,
+        PoolName: POOL_TAGS['netkit:eni-pool'],
+        LaunchHookName: HOOK,
+        TerminateHookName: TERMINATE_HOOK,
+      },
+    });
     const env = {
+      ...fn.env,
       ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),
       AUTO_SCALING_GROUP_NAME: GROUP,
       ATTACH_TIMEOUT_SECONDS: '60',

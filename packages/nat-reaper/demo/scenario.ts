@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { BundleHandler, Scenario, ScenarioResult } from '@netkit/demo';
 import { createSeedStack, mutations, observe, type SeedStack, startResponseServer } from './seed-stack.ts';
@@ -64,7 +65,12 @@ const scenario: Scenario = {
         `NAT ${stack.natGatewayId} (EIP ${stack.allocationId}), IGW ${stack.internetGatewayId} in ${stack.vpcId}`,
       );
 
-      const { handler } = await ctx.loadBundle<{ handler: BundleHandler }>('index', {});
+      // The bundle runs as the template's function: its credentials map to the template's policy.
+      const fn = await emu.iam.registerFromTemplate({
+        template: resolve(import.meta.dirname, '../../../infra/nat-reaper/template.yaml'),
+        logicalId: 'Function',
+      });
+      const { handler } = await ctx.loadBundle<{ handler: BundleHandler }>('index', fn.env);
       await emu.resetCalls();
 
       // Create: the stack's image pull is done; CloudFormation asks the custom resource to reap.

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import type { Emulator } from '@netkit/local-aws';
+import type { Emulator, Refusal } from '@netkit/local-aws';
 import { discoverScenarios, hasDist, type ScenarioEntry } from './discover.ts';
 import type { Progress } from './progress.ts';
 import { importBundle, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario.ts';
@@ -162,13 +162,15 @@ function addInto(total: Record<string, number>, more: Record<string, number>): v
  */
 function countingEmulator(emulator: Emulator): {
   view: Emulator;
-  totals: () => Promise<[Record<string, number>, Record<string, number>]>;
+  totals: () => Promise<[Record<string, number>, Record<string, number>, Refusal[]]>;
 } {
   const calls: Record<string, number> = {};
   const throttled: Record<string, number> = {};
+  const refused: Refusal[] = [];
   const bank = async (): Promise<void> => {
     addInto(calls, await emulator.calls());
     addInto(throttled, await emulator.throttled());
+    refused.push(...(await emulator.iam.takeRefusals()));
   };
   const view: Emulator = {
     ...emulator,
@@ -186,7 +188,7 @@ function countingEmulator(emulator: Emulator): {
     totals: async () => {
       await bank();
       await emulator.resetCalls();
-      return [{ ...calls }, { ...throttled }];
+      return [{ ...calls }, { ...throttled }, [...refused]];
     },
   };
 }
@@ -313,7 +315,15 @@ export async function runScenario(
     error = [error, ...lateErrors].filter(Boolean).join('\n');
     summary ||= lateErrors[0]!.split('\n')[0]!;
   }
-  const [callsByAction, throttled] = await counting.totals();
+  const [callsByAction, throttled, refused] = await counting.totals();
+  // Least privilege: every bundle runs as its template's function; a refused call fails the scenario.
+  if (refused.length > 0 && status === 'pass') {
+    status = 'fail';
+    summary = `${refused.length} call(s) refused under the template policies: ${refused
+      .map((r) => `${r.action} on ${r.resource}`)
+      .join('; ')
+      .slice(0, 300)}`;
+  }
   const durationMs = Math.round(performance.now() - start);
   const logTail = log.join('').split('\n').filter(Boolean).slice(-LOG_TAIL_LINES);
   printOutcome(progress, options.verbose === true, {

@@ -1,6 +1,7 @@
 import { register } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { Emulator } from '@netkit/local-aws';
 
 /** A Lambda entry point as the bundles export it. */
@@ -79,4 +80,66 @@ export async function importBundle<T>(
   const url = pathToFileURL(resolve(distDir, `${entry}.mjs`));
   url.searchParams.set(INSTANCE_PARAM, String(++generation));
   return (await import(url.href)) as T;
+}
+
+/**
+ * `dist/<entry>.mjs` in a worker thread with its own copy of the environment (`env` over this
+ * process's). Two functions in one process would share process.env, and the SDK reads the
+ * credentials from it at a client's first call: a bundle loaded with importBundle before another
+ * would sign with the other's key. In a worker each bundle keeps its own function's credentials,
+ * as each Lambda function has. The handler's event, result and error (name, message) are cloned
+ * across; the context is rebuilt there with the same remaining time and request id.
+ */
+export function isolatedBundle(
+  distDir: string,
+  entry: string,
+  env: Record<string, string>,
+): { handler: BundleHandler } {
+  const file = resolve(distDir, `${entry}.mjs`);
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     const { pathToFileURL } = require('node:url');
+     const loaded = import(pathToFileURL(${JSON.stringify(file)}).href);
+     parentPort.on('message', async ({ id, event, remainingMs, context }) => {
+       const deadline = Date.now() + remainingMs;
+       try {
+         const { handler } = await loaded;
+         const value = await handler(event, { ...context, getRemainingTimeInMillis: () => deadline - Date.now() });
+         parentPort.postMessage({ id, ok: true, value });
+       } catch (error) {
+         parentPort.postMessage({ id, ok: false, name: error?.name, message: error?.message ?? String(error) });
+       }
+     });`,
+    { eval: true, env: { ...process.env, ...env } },
+  );
+  worker.unref();
+  let next = 0;
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  worker.on(
+    'message',
+    (answer: { id: number; ok: boolean; value?: unknown; name?: string; message?: string }) => {
+      const waiter = pending.get(answer.id);
+      pending.delete(answer.id);
+      if (pending.size === 0) worker.unref();
+      if (answer.ok) waiter?.resolve(answer.value);
+      else waiter?.reject(Object.assign(new Error(answer.message), { name: answer.name ?? 'Error' }));
+    },
+  );
+  worker.on('error', (error) => {
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  });
+  return {
+    handler: (event, context) => {
+      const id = ++next;
+      const ctx = (context ?? {}) as Record<string, unknown> & { getRemainingTimeInMillis?: () => number };
+      const remainingMs = ctx.getRemainingTimeInMillis?.() ?? 60_000;
+      const plain = Object.fromEntries(Object.entries(ctx).filter(([, v]) => typeof v !== 'function'));
+      worker.ref();
+      return new Promise((resolvePromise, reject) => {
+        pending.set(id, { resolve: resolvePromise, reject });
+        worker.postMessage({ id, event, remainingMs, context: plain });
+      });
+    },
+  };
 }

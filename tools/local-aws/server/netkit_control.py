@@ -13,6 +13,7 @@ from moto.moto_api._internal.models import moto_api_backend
 import netkit_cfn
 import netkit_ec2_contracts as ec2_contracts
 import netkit_ecs
+import netkit_iam
 from netkit_lifecycle import expire_lifecycle_actions
 from netkit_protocol import Response, json_response
 from netkit_state import (
@@ -43,6 +44,7 @@ def reset_all() -> None:
     ec2_contracts.reset()
     netkit_ecs.reset()
     netkit_cfn.reset()
+    netkit_iam.reset()
     SETTINGS.clear()
     SETTINGS.update(DEFAULT_SETTINGS)
     apply_settings(START_SETTINGS)
@@ -123,9 +125,47 @@ def control(method: str, path: str, body: bytes) -> Response:
     if route == "/cloudformation/delete-failure" and method == "POST":
         status, answer = netkit_cfn.add_delete_failure(payload)
         return json_response(status, answer)
+    if route.startswith("/iam/"):
+        return iam_control(method, route, payload)
     if route == "/lifecycle/completions" and method == "GET":
         expire_lifecycle_actions()
         return json_response(200, COMPLETIONS)
     if route == "/lifecycle/heartbeats" and method == "GET":
         return json_response(200, HEARTBEATS)
     return json_response(404, {"error": f"unknown control route {method} {path}"})
+
+
+def iam_control(method: str, route: str, payload: dict) -> Response:
+    """/_netkit/iam/...: function registrations, refusals, the evaluator and template policies."""
+    if route == "/iam/functions" and method == "POST":
+        status, answer = netkit_iam.register(payload)
+        return json_response(status, answer)
+    if route == "/iam/table" and method == "GET":
+        import netkit_iam_resources
+
+        return json_response(200, sorted(netkit_iam_resources.TABLE))
+    if route == "/iam/refusals" and method == "GET":
+        return json_response(200, netkit_iam.REFUSALS)
+    if route == "/iam/refusals/take" and method == "POST":
+        taken = list(netkit_iam.REFUSALS)
+        netkit_iam.REFUSALS.clear()
+        return json_response(200, taken)
+    if route == "/iam/evaluate" and method == "POST":
+        try:
+            answer = netkit_iam.evaluate(
+                payload.get("policies") or [], payload["action"], payload.get("resource", "*"), payload.get("context") or {}
+            )
+        except (KeyError, ValueError) as exc:
+            return json_response(400, {"error": str(exc)})
+        return json_response(200, answer)
+    if route == "/iam/template-policies" and method == "POST":
+        import netkit_iam_template
+
+        try:
+            answer = netkit_iam_template.function_policies(
+                payload, payload.get("region") or "us-east-1", payload.get("accountId") or "123456789012"
+            )
+        except netkit_iam_template.TemplateError as exc:
+            return json_response(400, {"error": str(exc)})
+        return json_response(200, answer)
+    return json_response(404, {"error": f"unknown control route {method} /_netkit{route}"})

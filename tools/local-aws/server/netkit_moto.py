@@ -21,6 +21,9 @@ This file is the entry: it checks moto, installs every patch and serves. One mod
   netkit_ecs_tasks.py      ECS task model patches (awsvpc ENIs, STOPPED tasks)
   netkit_cfn.py            CloudFormation DeleteStack failures
   netkit_sam.py            the AWS::Serverless-2016-10-31 transform at CreateChangeSet
+  netkit_iam.py            IAM evaluation of calls signed with a registered function's key
+  netkit_iam_resources.py  the ARNs and condition keys each action is authorized against
+  netkit_iam_template.py   a function's policies from its SAM template
   netkit_speed.py          a small AMI catalogue, direct tag lookup, dispatch caches
   netkit_serialize.py      a byte-identical faster response serializer
 """
@@ -64,6 +67,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netkit_cfn  # noqa: E402
 import netkit_ec2_contracts as ec2_contracts  # noqa: E402
 import netkit_ecs  # noqa: E402
+import netkit_iam  # noqa: E402
+import netkit_iam_resources  # noqa: E402
 import netkit_serialize  # noqa: E402
 from netkit_control import control  # noqa: E402
 from netkit_ecs_tasks import (  # noqa: E402
@@ -174,6 +179,13 @@ class NetkitMiddleware:
             if service and action:
                 key = f"{service}:{action}"
                 CALLS[key] = CALLS.get(key, 0) + 1
+                try:
+                    refused = netkit_iam.gate(environ, service, region, action, params, body)
+                except (netkit_iam_resources.UnmodelledAuthorization, KeyError, OSError) as exc:
+                    # A gap in the model (or the reference data missing) is never a silent allow.
+                    refused = error_response(service, "InternalError", f"netkit/iam: {exc}", 500)
+                if refused is not None:
+                    return self._send(start_response, refused)
                 fault = self._fault(service, action)
                 if fault is not None:
                     return self._send(
@@ -256,7 +268,7 @@ class NetkitMiddleware:
     @staticmethod
     def _send(start_response: Any, response: Response) -> list[bytes]:
         status, headers, body = response
-        reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}
+        reasons = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}
         headers = [*headers, ("Content-Length", str(len(body)))]
         start_response(f"{status} {reasons.get(status, 'Error')}", headers)
         return [body]

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 export const MOTO_INSTALL_COMMAND = "pip install 'moto[server]==5.2.1'";
@@ -99,6 +101,59 @@ export interface DeleteFailureSpec {
   reason?: string;
 }
 
+/** An IAM policy document (identity-based). */
+export interface PolicyDocument {
+  Version?: string;
+  Statement: unknown[] | Record<string, unknown>;
+}
+
+export interface FunctionRegistration {
+  /** Default: a fresh random key. Never 'test' (the unrestricted set-up key). */
+  accessKeyId?: string;
+  /** The execution role; the principal is arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION. */
+  roleArn?: string;
+  sessionName?: string;
+  policies: PolicyDocument[];
+}
+
+export interface TemplateFunction {
+  /** Path of the SAM template (infra/<pkg>/template.yaml or a scratch copy). */
+  template: string;
+  /** Logical id of the AWS::Serverless::Function. */
+  logicalId: string;
+  /** Template parameters (lists as arrays or comma-separated strings). */
+  parameters?: Record<string, string | string[]>;
+  /**
+   * What `Ref` returns for a template resource (and `GetAtt X.Arn` derives), e.g.
+   * `{ Cluster: 'my-cluster', TaskDefinition: 'arn:aws:ecs:...:task-definition/x:1' }`.
+   * Default: the logical id.
+   */
+  physicalIds?: Record<string, string>;
+}
+
+export interface FunctionIdentity {
+  accessKeyId: string;
+  principalArn: string;
+  roleArn: string;
+  policies: PolicyDocument[];
+  /** For `new EC2Client(identity.clientConfig)`: the function's credentials. */
+  clientConfig: Emulator['clientConfig'];
+  /** The emulator env with the function's credentials (for child processes). */
+  env: Record<string, string>;
+}
+
+export interface Refusal {
+  accessKeyId: string;
+  principalArn: string;
+  /** The IAM action refused, e.g. 'ec2:AttachNetworkInterface' or an implied 'iam:PassRole'. */
+  action: string;
+  /** The API call that was refused, e.g. 'ec2:AttachNetworkInterface'. */
+  requestAction: string;
+  resource: string;
+  resourceType: string;
+  decision: 'Deny' | 'ImplicitDeny';
+}
+
 export interface EmulatorSettings {
   natDeleteDelayMs?: number;
   throttle?: ThrottleOption;
@@ -150,6 +205,25 @@ export interface Emulator {
     begin(spec: LifecycleActionSpec): Promise<string>;
     completions(): Promise<Completion[]>;
     heartbeats(): Promise<Heartbeat[]>;
+  };
+  iam: {
+    /** Calls signed with the returned key are evaluated against `policies` (see README, IAM). */
+    register(spec: FunctionRegistration): Promise<FunctionIdentity>;
+    /** The function's policies after the SAM transform (Policies, DLQ/destination, managed). */
+    templatePolicies(spec: TemplateFunction): Promise<{ roleArn: string; policies: PolicyDocument[] }>;
+    /** register() with the function's policies from its template. */
+    registerFromTemplate(spec: TemplateFunction & { accessKeyId?: string }): Promise<FunctionIdentity>;
+    /** Every call refused since the last reset()/takeRefusals(). */
+    refusals(): Promise<Refusal[]>;
+    /** refusals(), and clears them (a test that expects a refusal takes it). */
+    takeRefusals(): Promise<Refusal[]>;
+    /** The evaluator alone: one action and resource against policies, with a request context. */
+    evaluate(
+      policies: PolicyDocument[],
+      action: string,
+      resource: string,
+      context?: Record<string, string | string[]>,
+    ): Promise<{ decision: 'Allow' | 'Deny' | 'ImplicitDeny'; sid?: string }>;
   };
   stop(): Promise<void>;
 }
@@ -350,9 +424,61 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       completions: () => control<Completion[]>('GET', '/lifecycle/completions'),
       heartbeats: () => control<Heartbeat[]>('GET', '/lifecycle/heartbeats'),
     },
+    iam: iamApi(control, { url, region, env }),
     stop() {
       stopped ??= stopChild(child);
       return stopped;
     },
+  };
+}
+
+type Control = <T>(method: 'GET' | 'POST', route: string, body?: unknown) => Promise<T>;
+
+/** The `iam` member: function registrations (one access key each), refusals and the evaluator. */
+function iamApi(
+  control: Control,
+  { url, region, env }: { url: string; region: string; env: Record<string, string> },
+): Emulator['iam'] {
+  const register = async (spec: FunctionRegistration): Promise<FunctionIdentity> => {
+    const accessKeyId = spec.accessKeyId ?? `NKFN${randomBytes(8).toString('hex').toUpperCase()}`;
+    const { principalArn } = await control<{ principalArn: string }>('POST', '/iam/functions', {
+      ...spec,
+      accessKeyId,
+    });
+    const credentials = { accessKeyId, secretAccessKey: 'test' };
+    return {
+      accessKeyId,
+      principalArn,
+      roleArn: spec.roleArn ?? 'arn:aws:iam::123456789012:role/netkit-function',
+      policies: spec.policies,
+      clientConfig: { endpoint: url, region, credentials },
+      env: { ...env, AWS_ACCESS_KEY_ID: accessKeyId },
+    };
+  };
+  const templatePolicies = async (spec: TemplateFunction) =>
+    control<{ roleArn: string; policies: PolicyDocument[] }>('POST', '/iam/template-policies', {
+      template: await readFile(spec.template, 'utf8'),
+      logicalId: spec.logicalId,
+      parameters: spec.parameters ?? {},
+      physicalIds: spec.physicalIds ?? {},
+      region,
+    });
+
+  return {
+    register,
+    templatePolicies,
+    async registerFromTemplate(spec) {
+      const { roleArn, policies } = await templatePolicies(spec);
+      return register({
+        ...(spec.accessKeyId === undefined ? {} : { accessKeyId: spec.accessKeyId }),
+        roleArn,
+        sessionName: spec.logicalId,
+        policies,
+      });
+    },
+    refusals: () => control<Refusal[]>('GET', '/iam/refusals'),
+    takeRefusals: () => control<Refusal[]>('POST', '/iam/refusals/take', {}),
+    evaluate: (policies, action, resource, context = {}) =>
+      control('POST', '/iam/evaluate', { policies, action, resource, context }),
   };
 }

@@ -1,5 +1,11 @@
-import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { type Emulator, type EmulatorOptions, startEmulator } from './index.ts';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import {
+  type Emulator,
+  type EmulatorOptions,
+  type FunctionIdentity,
+  startEmulator,
+  type TemplateFunction,
+} from './index.ts';
 
 /**
  * One emulator (one moto_server process) per test file: started in beforeAll, reset before
@@ -20,9 +26,41 @@ export function useEmulator(options?: EmulatorOptions): () => Emulator {
   beforeEach(async () => {
     await emulator?.reset();
   });
+  // The least-privilege report: a call refused under a function's policy fails the test that made
+  // it, unless the test expected it and took it with iam.takeRefusals().
+  afterEach(async () => {
+    const refused = (await emulator?.iam.refusals()) ?? [];
+    if (refused.length > 0) {
+      const lines = refused.map((r) => `${r.principalArn}: ${r.action} on ${r.resource} (${r.decision})`);
+      throw new Error(
+        `local-aws: ${refused.length} call(s) refused under the function policies:\n${lines.join('\n')}`,
+      );
+    }
+  });
   return () => {
     if (emulator === undefined)
       throw new Error('local-aws: the emulator is not running (use it inside tests/hooks)');
     return emulator;
+  };
+}
+
+/**
+ * A Lambda function's identity in the emulator: its policies from its SAM template (after the SAM
+ * transform), registered in beforeAll (registrations survive reset()). Build the code under test's
+ * clients with `fn().clientConfig` (or pass `fn().env` to a child process); set-up keeps
+ * `emu().clientConfig` (the unrestricted `test` key). Call after useEmulator():
+ *
+ *   const emu = useEmulator();
+ *   const fn = useFunction(emu, { template: '.../infra/x/template.yaml', logicalId: 'Function', parameters });
+ */
+export function useFunction(emulator: () => Emulator, spec: TemplateFunction): () => FunctionIdentity {
+  let identity: FunctionIdentity | undefined;
+  beforeAll(async () => {
+    identity = await emulator().iam.registerFromTemplate(spec);
+  }, 60_000); // the first registration imports the SAM translator
+  return () => {
+    if (identity === undefined)
+      throw new Error('local-aws: the function is not registered (use it inside tests/hooks)');
+    return identity;
   };
 }

@@ -19,13 +19,14 @@ import {
   TERMINATE_HOOK,
   unreadMetrics,
 } from '../support/fleet.ts';
+import { useAssociatorFunction } from '../support/function.ts';
 
 // AWS token buckets (aws-facts.md), refill rates at 1x: a 30-launch burst must fit them.
 const emu = useEmulator({ throttle: { scale: 1 } });
+const fn = useAssociatorFunction(emu);
 
 /** One Lambda execution environment: its own clients, as concurrent invocations have. */
 function environment(env: Record<string, string> = {}) {
-  const e = emu();
   const config = loadConfig({
     EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
     AUTO_SCALING_GROUP_NAME: GROUP,
@@ -33,8 +34,8 @@ function environment(env: Record<string, string> = {}) {
   });
   return createHandler(
     {
-      ec2: new EC2Client({ ...e.clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
-      autoscaling: new AutoScalingClient({ ...e.clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
+      ec2: new EC2Client({ ...fn().clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
+      autoscaling: new AutoScalingClient({ ...fn().clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
       logger: silentLogger,
       clock: systemClock,
       metrics: unreadMetrics,
@@ -54,7 +55,7 @@ describe('burst against the emulator with throttling on', () => {
     const ec2 = new EC2Client(e.clientConfig);
     const instances = await launchInstances(ec2, 35);
     const pool = await allocatePool(ec2, 30, POOL_TAGS);
-    const others = await allocatePool(ec2, 3, { Application: 'staging ForwardProxy' });
+    const others = await allocatePool(ec2, 3, { 'netkit:eip-pool': 'staging ForwardProxy' });
     const first30 = instances.slice(0, 30);
     const events = await beginLaunches(e, first30);
     await e.resetCalls();

@@ -23,13 +23,14 @@ import {
   TERMINATE_HOOK,
   unreadMetrics,
 } from '../support/fleet.ts';
+import { useAssociatorFunction } from '../support/function.ts';
 
 const emu = useEmulator();
+const fn = useAssociatorFunction(emu);
 
 /** The handler as handler.ts builds it: the package's default SDK retry settings. */
 function handler() {
-  const e = emu();
-  const clients = { ...e.clientConfig, maxAttempts: DEFAULT_MAX_ATTEMPTS, retryMode: DEFAULT_RETRY_MODE };
+  const clients = { ...fn().clientConfig, maxAttempts: DEFAULT_MAX_ATTEMPTS, retryMode: DEFAULT_RETRY_MODE };
   return createHandler(
     {
       ec2: new EC2Client(clients),

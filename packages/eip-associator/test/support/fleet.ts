@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import {
   AllocateAddressCommand,
   CreateSubnetCommand,
@@ -12,7 +13,19 @@ import type { HandlerDeps } from '../../src/create-handler.ts';
 export const GROUP = 'fwproxy-asg';
 export const HOOK = 'fwproxy-associate-eip';
 export const TERMINATE_HOOK = 'fwproxy-release-eip';
-export const POOL_TAGS = { Application: 'prod ForwardProxy' };
+/** The template's pool (EipPoolName): its EIPs carry netkit:eip-pool=<name>, the tag its IAM policy scopes. */
+export const POOL_NAME = 'prod ForwardProxy';
+export const POOL_TAGS = { 'netkit:eip-pool': POOL_NAME };
+
+export const TEMPLATE = resolve(import.meta.dirname, '../../../../infra/eip-associator/template.yaml');
+
+/** The template's parameters for the fleet the tests and the demo build. */
+export const TEMPLATE_PARAMETERS = {
+  AutoScalingGroupName: GROUP,
+  LaunchHookName: HOOK,
+  TerminateHookName: TERMINATE_HOOK,
+  EipPoolName: POOL_NAME,
+};
 
 /** A VPC with one subnet; `count` moto instances in it (the group's launches). */
 export async function launchInstances(ec2: EC2Client, count: number): Promise<string[]> {

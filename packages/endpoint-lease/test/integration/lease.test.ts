@@ -37,7 +37,10 @@ async function acquireOnce(world: World, id: string, config: Config = world.conf
 }
 
 async function reapAt(world: World, offsetMs: number, config: Config = world.config) {
-  return createReaperHandler(depsFor(world, shifted(offsetMs)), config)({}, ctx(`reaper-${offsetMs}`));
+  return createReaperHandler(depsFor(world, shifted(offsetMs), 'reaper'), config)(
+    {},
+    ctx(`reaper-${offsetMs}`),
+  );
 }
 
 async function stopAll(world: World, taskArns: string[]) {

@@ -42,7 +42,14 @@ function invoke(world: World, requestId: string, event: unknown = {}): Promise<I
     execFile(
       process.execPath,
       ['--input-type=module', '-e', driver],
-      { env: { PATH: process.env.PATH ?? '', ...emu().env, ...world.env, POWERTOOLS_LOG_LEVEL: 'ERROR' } },
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...world.functions.acquire.env,
+          ...world.env,
+          POWERTOOLS_LOG_LEVEL: 'ERROR',
+        },
+      },
       (error, stdout, stderr) => {
         const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
         if (line === undefined) {

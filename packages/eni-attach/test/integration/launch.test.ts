@@ -24,7 +24,7 @@ function singleEnv(world: World, extra: Record<string, string> = {}) {
 }
 
 async function setup(perAz = 10) {
-  const { ec2 } = emulatorHandler(emu(), {
+  const { ec2 } = await emulatorHandler(emu(), {
     SUBNET_MAP: '{"us-east-1a":"subnet-00000000"}',
     SECURITY_GROUP_IDS: 'sg-00000000',
   });
@@ -38,7 +38,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
   it('gives each of 20 concurrently launching instances exactly one ENI in its own AZ’s subnet of the other VPC', async () => {
     // Prepare
     const { world, instances } = await setup(10);
-    const { handler, ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { handler, ec2 } = await emulatorHandler(emu(), singleEnv(world));
     const events = await Promise.all(instances.map((id) => launchEvent(emu(), id)));
     await emu().resetCalls();
 
@@ -84,7 +84,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
   it('serves every instance exactly once when EC2 throttles the burst', async () => {
     // Prepare: AWS refill rates, buckets shrunk to a tenth so 20 launches meet throttling
     const { world, instances } = await setup(10);
-    const { handler, ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { handler, ec2 } = await emulatorHandler(emu(), singleEnv(world));
     const events = await Promise.all(instances.map((id) => launchEvent(emu(), id)));
     await emu().configure({ throttle: { scale: 1, burst: 0.1 } });
 
@@ -105,7 +105,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
   it('changes nothing when every event is delivered a second time: no extra create, one ENI each', async () => {
     // Prepare
     const { world, instances } = await setup(10);
-    const { handler, ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { handler, ec2 } = await emulatorHandler(emu(), singleEnv(world));
     const events = await Promise.all(instances.map((id) => launchEvent(emu(), id)));
     await Promise.all(events.map((e) => handler(e, context())));
     const before = (await ownInterfaces(ec2)).map((e) => e.NetworkInterfaceId).sort();
@@ -130,7 +130,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
   it('leaves exactly one ENI and no orphan when the same event is delivered twice at the same time', async () => {
     // Prepare
     const { world, instances } = await setup(5);
-    const { handler, ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { handler, ec2 } = await emulatorHandler(emu(), singleEnv(world));
     const events = await Promise.all(instances.map((id) => launchEvent(emu(), id)));
 
     // Act: every event twice, all at once
@@ -152,7 +152,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
     // Prepare: an earlier invocation created the ENI and timed out before attaching it
     const { world, instances } = await setup(1);
     const id = instances[0]!;
-    const { handler, ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { handler, ec2 } = await emulatorHandler(emu(), singleEnv(world));
     const leftover = await ec2.send(
       new CreateNetworkInterfaceCommand({
         SubnetId: world.targetSubnets[world.zones[0]],
@@ -187,7 +187,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
     // Prepare
     const { world, instances } = await setup(1);
     const id = instances[0]!;
-    const { handler, ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { handler, ec2 } = await emulatorHandler(emu(), singleEnv(world));
     const event = await launchEvent(emu(), id);
     await emu().injectFault({
       service: 'ec2',
@@ -212,7 +212,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
   it('abandons without leaving an ENI when the instance type has no room for another interface', async () => {
     // Prepare: a t3.nano (2 interfaces) that already has a second one; ask for device index 2
     const { world } = await setup(0);
-    const { ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { ec2 } = await emulatorHandler(emu(), singleEnv(world));
     const [id] = await runInstances(ec2, world.sourceSubnets[world.zones[0]]!, 1, 't3.nano');
     const other = await ec2.send(
       new CreateNetworkInterfaceCommand({ SubnetId: world.sourceSubnets[world.zones[0]] }),
@@ -224,7 +224,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
         DeviceIndex: 1,
       }),
     );
-    const { handler } = emulatorHandler(emu(), singleEnv(world, { DEVICE_INDEX: '2' }));
+    const { handler } = await emulatorHandler(emu(), singleEnv(world, { DEVICE_INDEX: '2' }));
     const event = await launchEvent(emu(), id!);
 
     // Act
@@ -241,7 +241,10 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
     // Prepare
     const { world, instances } = await setup(1);
     const onlyB = { [world.zones[1]]: world.targetSubnets[world.zones[1]]! };
-    const { handler, ec2 } = emulatorHandler(emu(), singleEnv(world, { SUBNET_MAP: JSON.stringify(onlyB) }));
+    const { handler, ec2 } = await emulatorHandler(
+      emu(),
+      singleEnv(world, { SUBNET_MAP: JSON.stringify(onlyB) }),
+    );
     const event = await launchEvent(emu(), instances[0]!);
     await emu().resetCalls();
 
@@ -262,7 +265,10 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
       [world.zones[0]]: world.targetSubnets[world.zones[1]]!,
       [world.zones[1]]: world.targetSubnets[world.zones[1]]!,
     };
-    const { handler } = emulatorHandler(emu(), singleEnv(world, { SUBNET_MAP: JSON.stringify(swapped) }));
+    const { handler } = await emulatorHandler(
+      emu(),
+      singleEnv(world, { SUBNET_MAP: JSON.stringify(swapped) }),
+    );
     const event = await launchEvent(emu(), instances[0]!);
     await emu().resetCalls();
 
@@ -280,7 +286,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
   it('abandons a launch whose instance is already terminated without creating an ENI', async () => {
     // Prepare
     const { world, instances } = await setup(1);
-    const { handler, ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { handler, ec2 } = await emulatorHandler(emu(), singleEnv(world));
     const event = await launchEvent(emu(), instances[0]!);
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: instances }));
     await emu().resetCalls();
@@ -297,7 +303,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
   it('retries an attach refused while the instance is still pending and then succeeds', async () => {
     // Prepare
     const { world, instances } = await setup(1);
-    const { handler, ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { handler, ec2 } = await emulatorHandler(emu(), singleEnv(world));
     const event = await launchEvent(emu(), instances[0]!);
     await emu().injectFault({
       service: 'ec2',
@@ -318,7 +324,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
   it('attaches one ENI per ATTACHMENTS entry at its device index (multus)', async () => {
     // Prepare
     const { world, instances } = await setup(1);
-    const { ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { ec2 } = await emulatorHandler(emu(), singleEnv(world));
     const attachments = [
       { deviceIndex: 2, subnetMap: world.sourceSubnets, securityGroupIds: [world.sourceSecurityGroupId] },
       {
@@ -328,7 +334,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
         sourceDestCheck: false,
       },
     ];
-    const { handler } = emulatorHandler(emu(), { ATTACHMENTS: JSON.stringify(attachments) });
+    const { handler } = await emulatorHandler(emu(), { ATTACHMENTS: JSON.stringify(attachments) });
     const event = await launchEvent(emu(), instances[0]!);
 
     // Act
@@ -348,7 +354,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
   it('rejects an invalid event without any AWS call', async () => {
     // Prepare
     const { world } = await setup(0);
-    const { handler } = emulatorHandler(emu(), singleEnv(world));
+    const { handler } = await emulatorHandler(emu(), singleEnv(world));
     await emu().resetCalls();
 
     // Act
@@ -362,7 +368,7 @@ describe('launch lifecycle action against the emulator (two VPCs, two AZs)', () 
   it('deletes the ENI with the instance once DeleteOnTermination is set', async () => {
     // Prepare
     const { world, instances } = await setup(1);
-    const { handler, ec2 } = emulatorHandler(emu(), singleEnv(world));
+    const { handler, ec2 } = await emulatorHandler(emu(), singleEnv(world));
     await handler(await launchEvent(emu(), instances[0]!), context());
     expect(await ownInterfaces(ec2)).toHaveLength(1);
 

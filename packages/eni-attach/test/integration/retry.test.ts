@@ -7,7 +7,7 @@ import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
 import type { LaunchReport } from '../../src/launch.ts';
-import { GROUP, HOOK, launchEvent } from '../support/harness.ts';
+import { GROUP, HOOK, launchEvent, TEMPLATE } from '../support/harness.ts';
 
 // The emulator answers a reused CreateNetworkInterface ClientToken with the first ENI, even after
 // it was deleted (as EC2 does), so a retry after a cleanup that deleted it would get a dead ENI.
@@ -24,8 +24,18 @@ describe('retry of the same event after a transient failure (built bundle)', () 
     const ec2 = new EC2Client(emu().clientConfig);
     const world = await twoVpcWorld(ec2, emu().region);
     const [instanceId] = await runInstances(ec2, world.sourceSubnets[world.zones[0]]!, 1);
+    const fn = await emu().iam.registerFromTemplate({
+      template: TEMPLATE,
+      logicalId: 'LaunchFunction',
+      parameters: {
+        AutoScalingGroupName: GROUP,
+        LaunchHookName: HOOK,
+        SubnetIds: Object.values(world.targetSubnets),
+        SecurityGroupIds: [world.targetSecurityGroupId],
+      },
+    });
     const { handler } = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
-      ...emu().env,
+      ...fn.env,
       SUBNET_MAP: JSON.stringify(world.targetSubnets),
       SECURITY_GROUP_IDS: world.targetSecurityGroupId,
       AUTO_SCALING_GROUP_NAME: GROUP,
@@ -76,8 +86,18 @@ describe('retry of the same event after a transient failure (built bundle)', () 
     const ec2 = new EC2Client(emu().clientConfig);
     const world = await twoVpcWorld(ec2, emu().region);
     const [instanceId] = await runInstances(ec2, world.sourceSubnets[world.zones[0]]!, 1);
+    const fn = await emu().iam.registerFromTemplate({
+      template: TEMPLATE,
+      logicalId: 'LaunchFunction',
+      parameters: {
+        AutoScalingGroupName: GROUP,
+        LaunchHookName: HOOK,
+        SubnetIds: Object.values(world.targetSubnets),
+        SecurityGroupIds: [world.targetSecurityGroupId],
+      },
+    });
     const { handler } = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
-      ...emu().env,
+      ...fn.env,
       SUBNET_MAP: JSON.stringify(world.targetSubnets),
       SECURITY_GROUP_IDS: world.targetSecurityGroupId,
       AUTO_SCALING_GROUP_NAME: GROUP,

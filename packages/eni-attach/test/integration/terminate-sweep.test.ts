@@ -8,17 +8,29 @@ import {
 import { silentLogger } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
 import { toTagList } from '@netkit/aws-core/tags';
-import { useEmulator } from '@netkit/local-aws/vitest';
+import { useEmulator, useFunction } from '@netkit/local-aws/vitest';
 import { describe, expect, it } from 'vitest';
 import { ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
 import { createSweeperHandler } from '../../src/create-sweeper-handler.ts';
 import type { LaunchReport } from '../../src/launch.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import type { TerminateReport } from '../../src/terminate.ts';
-import { context, emulatorHandler, launchEvent } from '../support/harness.ts';
+import { context, emulatorHandler, GROUP, HOOK, launchEvent, TEMPLATE } from '../support/harness.ts';
 import { recordingMetrics } from '../support/metrics.ts';
 
 const emu = useEmulator();
+// The sweeper under its own template policy (the parameters do not change its statements).
+const sweeper = useFunction(emu, {
+  template: TEMPLATE,
+  logicalId: 'SweeperFunction',
+  parameters: {
+    AutoScalingGroupName: GROUP,
+    LaunchHookName: HOOK,
+    SubnetIds: ['subnet-0'],
+    SecurityGroupIds: ['sg-0'],
+  },
+});
+const sweeperEc2 = () => new EC2Client({ ...sweeper().clientConfig, maxAttempts: 1 });
 
 async function launched() {
   const ec2 = new EC2Client(emu().clientConfig);
@@ -28,7 +40,7 @@ async function launched() {
     SUBNET_MAP: JSON.stringify(world.targetSubnets),
     SECURITY_GROUP_IDS: world.targetSecurityGroupId,
   };
-  const { handler } = emulatorHandler(emu(), env);
+  const { handler } = await emulatorHandler(emu(), env);
   const report = (await handler(await launchEvent(emu(), id!), context())) as LaunchReport;
   return { ec2, world, id: id!, handler, eniId: report.interfaces[0]!.networkInterfaceId };
 }
@@ -103,7 +115,7 @@ describe('terminate lifecycle action and orphan sweeper against the emulator', (
     const young = await orphan(new Date(Date.now() - 60_000).toISOString());
     const foreign = await orphan(new Date(0).toISOString(), { team: 'other' });
     const sweep = createSweeperHandler(
-      { ec2, logger: silentLogger, clock: systemClock, metrics: recordingMetrics() },
+      { ec2: sweeperEc2(), logger: silentLogger, clock: systemClock, metrics: recordingMetrics() },
       { graceMs: 30 * 60_000, dryRun: false, maxDeletes: 100, deadlineMarginMs: 2_000 },
     );
 
@@ -135,7 +147,7 @@ describe('terminate lifecycle action and orphan sweeper against the emulator', (
       }),
     );
     const sweep = createSweeperHandler(
-      { ec2, logger: silentLogger, clock: systemClock, metrics: recordingMetrics() },
+      { ec2: sweeperEc2(), logger: silentLogger, clock: systemClock, metrics: recordingMetrics() },
       { graceMs: 30 * 60_000, dryRun: true, maxDeletes: 100, deadlineMarginMs: 2_000 },
     );
 

@@ -15,7 +15,7 @@ const emu = useEmulator();
 describe('warm pool: entering, stopped, leaving (emulator)', () => {
   it('attaches the ENI when the instance enters the warm pool and keeps that one ENI, no second create, when it leaves', async () => {
     // Prepare
-    const { ec2 } = emulatorHandler(emu(), {
+    const { ec2 } = await emulatorHandler(emu(), {
       SUBNET_MAP: '{"us-east-1a":"subnet-00000000"}',
       SECURITY_GROUP_IDS: 'sg-00000000',
     });
@@ -24,7 +24,7 @@ describe('warm pool: entering, stopped, leaving (emulator)', () => {
       SUBNET_MAP: JSON.stringify(world.targetSubnets),
       SECURITY_GROUP_IDS: world.targetSecurityGroupId,
     };
-    const hook = emulatorHandler(emu(), env).handler;
+    const hook = await (await emulatorHandler(emu(), env)).handler;
     const [instanceId] = await runInstances(ec2, world.sourceSubnets[world.zones[0]]!, 1);
     const event = async (origin: string, destination: string) => {
       const token = await emu().lifecycle.begin({

@@ -1,9 +1,10 @@
+import { resolve } from 'node:path';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DescribeNetworkInterfacesCommand, DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
 import { tagFilters } from '@netkit/aws-core/tags';
-import { useEmulator } from '@netkit/local-aws/vitest';
+import { useEmulator, useFunction } from '@netkit/local-aws/vitest';
 import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
@@ -21,6 +22,17 @@ import {
 
 const emu = useEmulator({ region: 'ap-northeast-1' });
 const AZS = ['ap-northeast-1a', 'ap-northeast-1c'];
+// Lambda mode under its template's policy; the test's set-up and checks keep the test key.
+const fn = useFunction(emu, {
+  template: resolve(import.meta.dirname, '../../../../infra/eni-pool-agent/template.yaml'),
+  logicalId: 'Function',
+  parameters: {
+    AutoScalingGroupName: GROUP,
+    PoolName: POOL_TAGS['netkit:eni-pool'],
+    LaunchHookName: HOOK,
+    TerminateHookName: TERMINATE_HOOK,
+  },
+});
 
 function setup() {
   const ec2 = new EC2Client(emu().clientConfig);
@@ -29,8 +41,8 @@ function setup() {
   const handler = (timeoutSeconds = 30) =>
     createHandler(
       {
-        ec2: new EC2Client(emu().clientConfig),
-        autoscaling: new AutoScalingClient(emu().clientConfig),
+        ec2: new EC2Client(fn().clientConfig),
+        autoscaling: new AutoScalingClient(fn().clientConfig),
         logger: silentLogger,
         clock: systemClock,
         metrics: { addMetric: () => {}, publishStoredMetrics: () => {} } as unknown as HandlerDeps['metrics'],

@@ -1,10 +1,11 @@
+import { resolve } from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DeleteTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_MODE } from '@netkit/aws-core/clients';
 import { defaultPhysicalResourceId } from '@netkit/aws-core/custom-resource';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { systemClock } from '@netkit/aws-core/retry';
-import { useEmulator } from '@netkit/local-aws/vitest';
+import { useEmulator, useFunction } from '@netkit/local-aws/vitest';
 import { fakeContext, loadEvent } from '@netkit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,6 +20,11 @@ import { createHandler } from '../../src/create-handler.ts';
 
 const NAT_DELETE_DELAY_MS = 1_500;
 const emu = useEmulator({ natDeleteDelayMs: NAT_DELETE_DELAY_MS });
+// The handler runs under its template's policy; the test's own set-up and checks keep the test key.
+const fn = useFunction(emu, {
+  template: resolve(import.meta.dirname, '../../../../infra/nat-reaper/template.yaml'),
+  logicalId: 'Function',
+});
 
 let responses: Awaited<ReturnType<typeof startResponseServer>>;
 beforeAll(async () => {
@@ -33,8 +39,16 @@ function setup() {
     maxAttempts: DEFAULT_MAX_ATTEMPTS,
     retryMode: DEFAULT_RETRY_MODE,
   });
-  const cfn = new CloudFormationClient(emu().clientConfig);
-  const handler = createHandler({ ec2, cfn, logger: silentLogger, clock: systemClock }, loadConfig({}));
+  const fnEc2 = new EC2Client({
+    ...fn().clientConfig,
+    maxAttempts: DEFAULT_MAX_ATTEMPTS,
+    retryMode: DEFAULT_RETRY_MODE,
+  });
+  const cfn = new CloudFormationClient(fn().clientConfig);
+  const handler = createHandler(
+    { ec2: fnEc2, cfn, logger: silentLogger, clock: systemClock },
+    loadConfig({}),
+  );
   return { ec2, handler };
 }
 
