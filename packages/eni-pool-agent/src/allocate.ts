@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DeadlineExceededError, describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, Deadline, pollUntil, retryTransient } from '@netkit/aws-core/retry';
+import { type Clock, Deadline, pollUntil, retryTransient, settleRace } from '@netkit/aws-core/retry';
 import { fromTagList, hasAllTags, tagFilters } from '@netkit/aws-core/tags';
 import { claimPick, type Launch } from './claim-order.ts';
 import type { Pool } from './config.ts';
@@ -22,7 +22,6 @@ import {
   DeviceIndexTakenError,
   InstanceNotFoundError,
   PoolExhaustedError,
-  RaceUnsettledError,
 } from './errors.ts';
 import { compareIps } from './ip.ts';
 
@@ -252,38 +251,35 @@ function untilListed(deps: CoreDeps, instanceId: string, deadline: Deadline) {
 }
 
 /**
- * After a lost device-index race: describe (with backoff, briefly) until the instance shows a
- * pool ENI (a concurrent delivery of the same event won) or a non-pool occupant at the index.
+ * After a lost device-index race: describe (with backoff, briefly: aws-core's settleRace) until the
+ * instance shows a pool ENI (a concurrent delivery of the same event won) or a non-pool occupant
+ * at the index; RaceUnsettledError (transient, never ABANDON) when Describe shows neither in time.
  */
-async function settleRace(
+function settleDeviceIndex(
   deps: CoreDeps,
   pool: Pool,
   instanceId: string,
   deadline: Deadline,
-): Promise<InstanceView | undefined> {
-  let view: InstanceView | undefined;
-  try {
-    return await pollUntil(
-      async () => {
-        view = undefined;
-        try {
-          view = await inspectInstance(deps, pool, instanceId, deadline);
-        } catch (error) {
-          if (!(error instanceof InstanceNotFoundError)) throw error;
-        }
-        return view !== undefined && (view.held.length > 0 || view.occupant !== undefined) ? view : undefined;
-      },
-      {
-        deadline: deadline.within(RACE_SETTLE_MS),
-        clock: deps.clock,
-        what: `the device index race on ${instanceId} to settle`,
-        ...jitter(deps, 250, 2_000),
-      },
-    );
-  } catch (error) {
-    if (error instanceof DeadlineExceededError) return view;
-    throw error;
-  }
+): Promise<InstanceView> {
+  return settleRace(
+    async () => {
+      let view: InstanceView;
+      try {
+        view = await inspectInstance(deps, pool, instanceId, deadline);
+      } catch (error) {
+        if (error instanceof InstanceNotFoundError) return undefined;
+        throw error;
+      }
+      return view.held.length > 0 || view.occupant !== undefined ? view : undefined;
+    },
+    {
+      deadline,
+      clock: deps.clock,
+      what: `who holds device index ${pool.deviceIndex} of ${instanceId}`,
+      windowMs: RACE_SETTLE_MS,
+      ...jitter(deps, 250, 2_000),
+    },
+  );
 }
 
 /**
@@ -708,20 +704,16 @@ class Claim {
    */
   private async deviceIndexTaken(error: unknown): Promise<Allocation> {
     const { instanceId, pool } = this;
-    const again = await settleRace(this.deps, pool, instanceId, this.deadline);
-    const mine = again?.held[0];
+    // Taken, but never ABANDON a healthy instance on a stale read: RaceUnsettledError fails this
+    // invocation when Describe shows no one there yet, and the retry finds the winner's ENI.
+    const again = await settleDeviceIndex(this.deps, pool, instanceId, this.deadline);
+    const mine = again.held[0];
     if (mine !== undefined) return this.alreadyHeld(mine);
-    if (again?.occupant === undefined) {
-      // Taken, but Describe still shows no one there: never ABANDON a healthy instance on a
-      // stale read. Fail this invocation; the retry finds the winner's ENI.
-      throw new RaceUnsettledError(
-        `Device index ${pool.deviceIndex} of ${instanceId} is taken but EC2 does not show by whom yet (${describeError(error)}); leaving the event to be retried`,
-      );
-    }
     throw new DeviceIndexTakenError(
       `Cannot attach at device index ${pool.deviceIndex} of ${instanceId}: ${describeError(error)}`,
     );
   }
+
 
   /** Wait until the attachment is `attached`; if it does not get there, detach the ENI again. */
   private async confirm(pick: Chosen, attachmentId: string): Promise<Allocation> {
