@@ -13,7 +13,7 @@ import {
 } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, pollUntil, retryTransient, systemClock } from '@netkit/aws-core/retry';
-import { ASSOCIATE_TRANSIENT, isAssociateTransient, isCandidateGone } from './errors.ts';
+import { ASSOCIATE_TRANSIENT, isAssociateTransient, isCandidateGone, isSeveralInterfaces } from './errors.ts';
 import { primaryInterfaceId } from './instance.ts';
 import { candidateOrder, describeHeldBy, describePool, type PoolAddress, type PoolSnapshot } from './pool.ts';
 
@@ -147,8 +147,13 @@ class Launch {
   private exhausted = false;
   private keeper: HeartbeatKeeper | undefined;
   private activeChecked = false;
-  /** The instance's primary interface (device index 0): the association target. */
+  /**
+   * The instance's primary interface (device index 0), looked up only after EC2 refused the
+   * association by InstanceId because the instance has several interfaces (ADR 0085).
+   */
   private primaryEni: string | undefined;
+  /** EC2 refused by InstanceId (several interfaces): associate by the primary interface from now on. */
+  private needsInterface = false;
   private notVisible = false;
   /** An association made but not yet read back: undone if the launch is abandoned. */
   private unconfirmed: { allocationId: string; associationId: string | undefined } | undefined;
@@ -277,13 +282,24 @@ class Launch {
     const [candidate] = candidateOrder(pool.free, this.action.instanceId);
     if (!candidate) return { kind: 'empty' };
     if (!(await this.stillActive())) return { kind: 'inactive' };
-    if (this.primaryEni === undefined) {
-      this.primaryEni = await this.call(() => primaryInterfaceId(this.deps.ec2, this.action.instanceId));
-      // Eventual consistency: a just-launched instance's interfaces may not be listed yet.
-      if (this.primaryEni === undefined) return { kind: 'not-visible' };
+    if (this.needsInterface && !(await this.lookUpPrimary())) return { kind: 'not-visible' };
+    let associated = await this.associate(candidate);
+    if (associated === 'needs-interface') {
+      if (!(await this.lookUpPrimary())) return { kind: 'not-visible' };
+      associated = await this.associate(candidate);
     }
-    if (!(await this.associate(candidate, this.primaryEni))) return { kind: 'collision' };
+    if (associated !== 'associated') return { kind: 'collision' };
     return this.readBack(candidate);
+  }
+
+  /**
+   * The primary interface's id (one DescribeNetworkInterfaces), once EC2 refused by InstanceId;
+   * false while EC2 does not list the instance's interfaces yet (eventual consistency).
+   */
+  private async lookUpPrimary(): Promise<boolean> {
+    this.needsInterface = true;
+    this.primaryEni ??= await this.call(() => primaryInterfaceId(this.deps.ec2, this.action.instanceId));
+    return this.primaryEni !== undefined;
   }
 
   /**
@@ -303,24 +319,33 @@ class Launch {
     }
   }
 
-  /** AssociateAddress without reassociation; false when another launch took the candidate first. */
-  private async associate(candidate: PoolAddress, networkInterfaceId: string): Promise<boolean> {
+  /**
+   * AssociateAddress without reassociation, by InstanceId (EC2 picks the only interface, the
+   * primary one) until EC2 answers that the instance has several interfaces (another hook attached
+   * one), then by the primary interface's id. `collision` when another launch took the candidate.
+   */
+  private async associate(candidate: PoolAddress): Promise<'associated' | 'collision' | 'needs-interface'> {
     this.attempts++;
+    const target =
+      this.primaryEni === undefined
+        ? { InstanceId: this.action.instanceId }
+        : { NetworkInterfaceId: this.primaryEni };
     try {
       const out = await this.call(
         () =>
           this.deps.ec2.send(
             new AssociateAddressCommand({
               AllocationId: candidate.allocationId,
-              NetworkInterfaceId: networkInterfaceId,
+              ...target,
               AllowReassociation: false,
             }),
           ),
         ASSOCIATE_TRANSIENT,
       );
       this.unconfirmed = { allocationId: candidate.allocationId, associationId: out.AssociationId };
-      return true;
+      return 'associated';
     } catch (error) {
+      if (this.primaryEni === undefined && isSeveralInterfaces(error)) return 'needs-interface';
       if (!isCandidateGone(error)) throw error;
       this.collisions++;
       this.deps.logger.debug('Candidate EIP was taken by another launch; describing the pool again', {
@@ -328,7 +353,7 @@ class Launch {
         allocationId: candidate.allocationId,
         error: describeError(error),
       });
-      return false;
+      return 'collision';
     }
   }
 
@@ -375,8 +400,10 @@ class Launch {
       attempts: this.attempts,
       collisions: this.collisions,
     });
-    await this.undoUnconfirmed();
     const completion = await this.complete('ABANDON');
+    // Undo only after an ABANDON this delivery completed itself: `already-completed` means a
+    // concurrent delivery of the same event may have seen this association and completed CONTINUE.
+    if (completion === 'completed') await this.undoUnconfirmed();
     return {
       status: 'abandoned',
       instanceId: this.action.instanceId,
@@ -402,7 +429,7 @@ class Launch {
           ...(this.deps.random ? { random: this.deps.random } : {}),
         },
       );
-      logger.warn('Undid the unconfirmed association before abandoning', { ...this.log, allocationId });
+      logger.warn('Undid the unconfirmed association after completing ABANDON', { ...this.log, allocationId });
     } catch (error) {
       if (!isNotFoundError(error)) {
         logger.error(
