@@ -21,6 +21,12 @@ export interface EmulatorOptions {
    * attachment.instance-id omits its interfaces. Default 0 (off).
    */
   describeLagMs?: number;
+  /**
+   * EC2 eventual consistency after a mutation: for this long after AttachNetworkInterface,
+   * DescribeNetworkInterfaces shows the interface as before the attach (available, no attachment),
+   * though the attach has happened. Default 0 (off).
+   */
+  attachLagMs?: number;
   /** Python interpreter with moto installed. Default env PYTHON or 'python3'. */
   python?: string;
   /** Port to listen on; default 0 (a free port). */
@@ -30,17 +36,26 @@ export interface EmulatorOptions {
 export interface Fault {
   /** 'ec2' | 'autoscaling' | 'ecs' | 'cloudformation' ... (the SigV4 signing name) */
   service: string;
-  /** e.g. 'AttachNetworkInterface' */
+  /** e.g. 'AttachNetworkInterface', or '*' for every action of the service */
   action: string;
   /** Fail the nth matching call (1-based, counted from injection). Default 1. */
   nth?: number;
   /** How many consecutive calls from nth fail. Default 1. */
   times?: number;
-  /** e.g. 'IncorrectInstanceState' */
-  code: string;
+  /** e.g. 'IncorrectInstanceState' (required unless `reset` is set) */
+  code?: string;
   message?: string;
   /** Default 400. */
   status?: number;
+  /**
+   * Reset the connection instead of answering: `before` the call reaches AWS (nothing happens), or
+   * `after` it did (the call takes effect, the caller never hears the answer).
+   */
+  reset?: 'before' | 'after';
+  /** A faulted run: from the nth call on, each matching call fails with this probability (seeded). */
+  rate?: number;
+  /** Seed of `rate`'s draws. Default 1. */
+  seed?: number;
 }
 
 export interface LifecycleActionSpec {
@@ -103,6 +118,8 @@ export interface EmulatorSettings {
   natDeleteDelayMs?: number;
   throttle?: ThrottleOption;
   describeLagMs?: number;
+  /** For this long after AttachNetworkInterface, DescribeNetworkInterfaces shows the interface unattached. */
+  attachLagMs?: number;
 }
 
 export interface Emulator {
@@ -284,6 +301,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     natDeleteDelayMs: options.natDeleteDelayMs ?? 0,
     throttle: options.throttle ?? false,
     describeLagMs: options.describeLagMs ?? 0,
+    attachLagMs: options.attachLagMs ?? 0,
   };
   const { child, url } = await launch(python, startSettings, options.port ?? 0);
 
