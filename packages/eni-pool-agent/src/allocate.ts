@@ -715,7 +715,10 @@ class Claim {
   }
 
 
-  /** Wait until the attachment is `attached`; if it does not get there, detach the ENI again. */
+  /**
+   * Wait until the attachment is `attached`; if it does not get there in time (or moved), detach
+   * the ENI again. Any other failure leaves it attached and rethrows.
+   */
   private async confirm(pick: Chosen, attachmentId: string): Promise<Allocation> {
     const { deps, instanceId, availabilityZone, attempts, collisions } = this;
     try {
@@ -738,6 +741,10 @@ class Claim {
       });
       return { outcome: 'attached', instanceId, availabilityZone, eni, attempts, collisions, gauge };
     } catch (error) {
+      // A transient failure (throttling, 5xx, a reset connection) says nothing about the
+      // attachment: the ENI stays on this instance. A concurrent delivery of the same event may
+      // already have seen it held and completed CONTINUE; the redelivery finds it held too.
+      if (!(error instanceof DeadlineExceededError || error instanceof AttachTimeoutError)) throw error;
       await this.cleanUp(pick, attachmentId, error);
       if (error instanceof DeadlineExceededError) {
         throw new AttachTimeoutError(
