@@ -920,7 +920,7 @@ describe('cleanup', () => {
     expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
     const [complete] = asgMock.commandCalls(CompleteLifecycleActionCommand);
     const [undo] = ec2Mock.commandCalls(DisassociateAddressCommand);
-    expect(complete!.callId).toBeLessThan(undo!.callId);
+    expect(complete!.calledBefore(undo!)).toBe(true);
   });
 
   it('completes ABANDON before undoing, and keeps the association when a concurrent delivery completed first', async () => {
