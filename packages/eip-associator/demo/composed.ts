@@ -40,6 +40,8 @@ export interface ComposedOptions {
   launches: number;
   /** EC2 Describe lag for the new instances (emulator `describeLagMs`) while the hooks run. */
   describeLagMs?: number;
+  /** EC2 Describe lag after each AttachNetworkInterface (emulator `attachLagMs`) while the hooks run. */
+  attachLagMs?: number;
   step?: (message: string) => void;
 }
 
@@ -107,6 +109,7 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
   });
 
   if (options.describeLagMs) await emulator.configure({ describeLagMs: options.describeLagMs });
+  if (options.attachLagMs) await emulator.configure({ attachLagMs: options.attachLagMs });
   const run = await ec2.send(
     new RunInstancesCommand({
       ImageId: 'ami-12c6146b',
@@ -148,7 +151,7 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
   ]);
 
   // Check with the lag off: the checks describe the instances just launched.
-  if (options.describeLagMs) await emulator.configure({ describeLagMs: 0 });
+  if (options.describeLagMs || options.attachLagMs) await emulator.configure({ describeLagMs: 0, attachLagMs: 0 });
   const checks: Record<string, boolean> = {};
   const enis = await ec2.send(
     new DescribeNetworkInterfacesCommand({
