@@ -112,7 +112,12 @@ function previousInvoker(emulator: Emulator) {
       },
       {
         poolTags: config.poolTags,
-        deadline: Deadline.fromContext(context, config.deadlineMarginMs, systemClock, config.associateTimeoutMs),
+        deadline: Deadline.fromContext(
+          context,
+          config.deadlineMarginMs,
+          systemClock,
+          config.associateTimeoutMs,
+        ),
         completeDeadline: Deadline.fromContext(context, 1_000, systemClock),
         heartbeatIntervalMs: config.heartbeatIntervalMs,
       },

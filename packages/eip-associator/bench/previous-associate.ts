@@ -18,7 +18,13 @@ import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, pollUntil, retryTransient, systemClock } from '@netkit/aws-core/retry';
 import { ASSOCIATE_TRANSIENT, isAssociateTransient, isCandidateGone } from '../src/errors.ts';
 import { primaryInterfaceId } from '../src/instance.ts';
-import { candidateOrder, describeHeldBy, describePool, type PoolAddress, type PoolSnapshot } from '../src/pool.ts';
+import {
+  candidateOrder,
+  describeHeldBy,
+  describePool,
+  type PoolAddress,
+  type PoolSnapshot,
+} from '../src/pool.ts';
 
 export interface AssociatorDeps {
   ec2: EC2Client;

@@ -151,7 +151,8 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
   ]);
 
   // Check with the lag off: the checks describe the instances just launched.
-  if (options.describeLagMs || options.attachLagMs) await emulator.configure({ describeLagMs: 0, attachLagMs: 0 });
+  if (options.describeLagMs || options.attachLagMs)
+    await emulator.configure({ describeLagMs: 0, attachLagMs: 0 });
   const checks: Record<string, boolean> = {};
   const enis = await ec2.send(
     new DescribeNetworkInterfacesCommand({

@@ -429,7 +429,10 @@ class Launch {
           ...(this.deps.random ? { random: this.deps.random } : {}),
         },
       );
-      logger.warn('Undid the unconfirmed association after completing ABANDON', { ...this.log, allocationId });
+      logger.warn('Undid the unconfirmed association after completing ABANDON', {
+        ...this.log,
+        allocationId,
+      });
     } catch (error) {
       if (!isNotFoundError(error)) {
         logger.error(

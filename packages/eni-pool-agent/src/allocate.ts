@@ -714,7 +714,6 @@ class Claim {
     );
   }
 
-
   /**
    * Wait until the attachment is `attached`; if it does not get there in time (or moved), detach
    * the ENI again. Any other failure leaves it attached and rethrows.

@@ -239,7 +239,11 @@ describe('Eventual consistency after AttachNetworkInterface (attachLagMs)', () =
     const eni = await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: net.subnetA }));
     const id = eni.NetworkInterface!.NetworkInterfaceId!;
     await ec2.send(
-      new AttachNetworkInterfaceCommand({ InstanceId: instance!.InstanceId!, NetworkInterfaceId: id, DeviceIndex: 1 }),
+      new AttachNetworkInterfaceCommand({
+        InstanceId: instance!.InstanceId!,
+        NetworkInterfaceId: id,
+        DeviceIndex: 1,
+      }),
     );
     return { ec2, id, instanceId: instance!.InstanceId! };
   }
@@ -252,11 +256,15 @@ describe('Eventual consistency after AttachNetworkInterface (attachLagMs)', () =
     expect(stale.NetworkInterfaces?.[0]?.Status).toBe('available');
     expect(stale.NetworkInterfaces?.[0]?.Attachment).toBeUndefined();
     const byInstance = await ec2.send(
-      new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }] }),
+      new DescribeNetworkInterfacesCommand({
+        Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }],
+      }),
     );
     expect(byInstance.NetworkInterfaces?.map((n) => n.NetworkInterfaceId)).not.toContain(id);
     await awsError(
-      ec2.send(new AttachNetworkInterfaceCommand({ InstanceId: instanceId, NetworkInterfaceId: id, DeviceIndex: 2 })),
+      ec2.send(
+        new AttachNetworkInterfaceCommand({ InstanceId: instanceId, NetworkInterfaceId: id, DeviceIndex: 2 }),
+      ),
       'InvalidNetworkInterface.InUse',
       400,
     );
@@ -269,7 +277,10 @@ describe('Eventual consistency after AttachNetworkInterface (attachLagMs)', () =
     await new Promise((resolve) => setTimeout(resolve, 1_600));
     const settled = await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }));
     expect(settled.NetworkInterfaces?.[0]?.Status).toBe('in-use');
-    expect(settled.NetworkInterfaces?.[0]?.Attachment).toMatchObject({ InstanceId: instanceId, DeviceIndex: 1 });
+    expect(settled.NetworkInterfaces?.[0]?.Attachment).toMatchObject({
+      InstanceId: instanceId,
+      DeviceIndex: 1,
+    });
   });
 
   it('shows the attachment at once when attachLagMs is 0 (the default)', async () => {

@@ -211,7 +211,11 @@ describe('settleRace', () => {
     const verdict = new Error('device index held by a foreign interface');
 
     // Act
-    const short = settleRace(async () => undefined, { deadline: Deadline.in(1_500, clock), clock, what: 'x' });
+    const short = settleRace(async () => undefined, {
+      deadline: Deadline.in(1_500, clock),
+      clock,
+      what: 'x',
+    });
     const thrown = settleRace(
       async () => {
         throw verdict;

@@ -87,7 +87,9 @@ describe('duplicate delivery of every launch event (at-least-once), attachments 
     await faultEverything(11);
 
     // Act
-    await Promise.all(events.map((e) => deliverAtLeastOnce(handler, e, { context: () => fakeContext(60_000) })));
+    await Promise.all(
+      events.map((e) => deliverAtLeastOnce(handler, e, { context: () => fakeContext(60_000) })),
+    );
 
     // Assess
     await emu().clearFaults();
@@ -97,7 +99,9 @@ describe('duplicate delivery of every launch event (at-least-once), attachments 
     expect(continued.length).toBeGreaterThan(0);
     const own = await ownInterfaces(ec2);
     for (const instanceId of continued) {
-      const held = own.filter((e) => e.Attachment?.InstanceId === instanceId && e.Attachment.DeviceIndex === 1);
+      const held = own.filter(
+        (e) => e.Attachment?.InstanceId === instanceId && e.Attachment.DeviceIndex === 1,
+      );
       expect(held, instanceId).toHaveLength(1);
     }
   }, 180_000);

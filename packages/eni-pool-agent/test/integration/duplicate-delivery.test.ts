@@ -91,7 +91,9 @@ describe('duplicate delivery of every launch event (at-least-once), Describe lag
     }
 
     // Act
-    await Promise.all(events.map((e) => deliverAtLeastOnce(handler, e, { context: () => fakeContext(60_000) })));
+    await Promise.all(
+      events.map((e) => deliverAtLeastOnce(handler, e, { context: () => fakeContext(60_000) })),
+    );
 
     // Assess
     await emu().clearFaults();
