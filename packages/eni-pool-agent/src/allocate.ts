@@ -19,6 +19,7 @@ import type { Pool } from './config.ts';
 import {
   AttachmentLimitError,
   AttachTimeoutError,
+  type Claimed,
   DeviceIndexTakenError,
   InstanceNotFoundError,
   PoolExhaustedError,
@@ -499,8 +500,21 @@ export function collisionDelay(collisions: number, random: () => number): number
  *
  * Idempotent: an instance that already holds a pool ENI gets it back with no attach.
  */
+/** Who to allocate for. */
+export interface AllocationInput {
+  instanceId: string;
+  availabilityZone?: string;
+  groupName?: string;
+  /**
+   * On a confirmation timeout, leave the attachment in place (AttachTimeoutError.claim) for the
+   * caller to undo with `undoClaim` only after an ABANDON it completed itself: a concurrent
+   * delivery of the same event may have seen the ENI held and completed CONTINUE (ADR 0086).
+   */
+  deferUndo?: boolean;
+}
+
 export function allocate(
-  input: { instanceId: string; availabilityZone?: string; groupName?: string },
+  input: AllocationInput,
   pool: Pool,
   deps: CoreDeps,
   deadline: Deadline,
@@ -524,7 +538,7 @@ class Claim {
   private collisions = 0;
 
   constructor(
-    private readonly input: { instanceId: string; availabilityZone?: string; groupName?: string },
+    private readonly input: AllocationInput,
     private readonly pool: Pool,
     private readonly deps: CoreDeps,
     private readonly deadline: Deadline,
@@ -744,7 +758,15 @@ class Claim {
       // attachment: the ENI stays on this instance. A concurrent delivery of the same event may
       // already have seen it held and completed CONTINUE; the redelivery finds it held too.
       if (!(error instanceof DeadlineExceededError || error instanceof AttachTimeoutError)) throw error;
-      await this.cleanUp(pick, attachmentId, error);
+      const claim = { networkInterfaceId: pick.eni.networkInterfaceId, attachmentId, instanceId };
+      deps.logger.error('Attachment did not complete', { ...claim, error: describeError(error) });
+      if (this.input.deferUndo) {
+        throw new AttachTimeoutError(
+          `${claim.networkInterfaceId} did not reach "attached" on ${instanceId} in time`,
+          claim,
+        );
+      }
+      await undoClaim(deps, claim);
       if (error instanceof DeadlineExceededError) {
         throw new AttachTimeoutError(
           `${pick.eni.networkInterfaceId} did not reach "attached" on ${instanceId} in time; detached it again`,
@@ -753,27 +775,27 @@ class Claim {
       throw error;
     }
   }
+}
 
-  /** Do not leave a half-claimed ENI behind: detach it so it returns to the pool. */
-  private async cleanUp(pick: Chosen, attachmentId: string, error: unknown): Promise<void> {
-    const { deps, instanceId, pool } = this;
-    const networkInterfaceId = pick.eni.networkInterfaceId;
-    deps.logger.error('Attachment did not complete; detaching the pool ENI again', {
-      instanceId,
+/**
+ * Do not leave a half-claimed ENI behind: detach it so it returns to the pool (within
+ * CLEANUP_MS; a failure is logged, the ENI then returns when the instance ends).
+ */
+export async function undoClaim(deps: CoreDeps, claim: Claimed): Promise<void> {
+  const { networkInterfaceId, attachmentId } = claim;
+  deps.logger.warn('Detaching the pool ENI again', { ...claim });
+  try {
+    await ec2Call(
+      () => deps.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId })),
+      deps,
+      Deadline.in(CLEANUP_MS, deps.clock),
+    );
+  } catch (error) {
+    if (isAwsError(error, 'InvalidAttachmentID.NotFound') || isNotFoundError(error)) return;
+    deps.logger.error('Could not detach the pool ENI; it returns to the pool when the instance ends', {
       networkInterfaceId,
       error: describeError(error),
     });
-    const claimed: PoolEni = {
-      ...pick.eni,
-      status: 'in-use',
-      attachment: { attachmentId, instanceId, deviceIndex: pool.deviceIndex, status: 'attaching' },
-    };
-    await detach(deps, claimed, Deadline.in(CLEANUP_MS, deps.clock)).catch((cleanupError: unknown) =>
-      deps.logger.error('Could not detach the pool ENI; it returns to the pool when the instance ends', {
-        networkInterfaceId,
-        error: describeError(cleanupError),
-      }),
-    );
   }
 }
 
