@@ -19,6 +19,9 @@ Imported by netkit_moto.py; every function here runs under its global lock.
   attach (status available, no attachment); the attach itself has happened (a second attach fails
   InvalidNetworkInterface.InUse, a delete fails InvalidNetworkInterface.InUse). This is how the loser
   of a race between two deliveries of one event can miss the winner's attachment.
+- Likewise associateLagMs > 0: for that long after AssociateAddress, DescribeAddresses shows the
+  address unassociated (no instance, interface or association id); the association has happened
+  (another AssociateAddress with AllowReassociation=false fails Resource.AlreadyAssociated).
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ TOKEN_ACTIONS = {"CreateNetworkInterface"}
 TOKEN_IGNORED_PARAMS = {"Action", "Version", "ClientToken"}
 LAG_ACTIONS = {"DescribeInstances", "DescribeNetworkInterfaces"}
 
-SETTINGS: dict[str, Any] = {"describeLagMs": 0.0, "attachLagMs": 0.0}
+SETTINGS: dict[str, Any] = {"describeLagMs": 0.0, "attachLagMs": 0.0, "associateLagMs": 0.0}
 # Interfaces attached less than attachLagMs ago: id -> (interface, monotonic time of the attach).
 RECENT_ATTACHES: dict[str, tuple[Any, float]] = {}
+# Addresses associated less than associateLagMs ago: allocation id or public IP -> (address, time).
+RECENT_ASSOCIATIONS: dict[str, tuple[Any, float]] = {}
 CLIENT_TOKENS: dict[tuple[str, str, str], dict[str, Any]] = {}  # (region, action, token) -> first result
 _HIDING: dict[str, Any] = {"active": False, "filtered": False}
 
@@ -51,13 +56,17 @@ def apply_settings(settings: dict[str, Any]) -> None:
         SETTINGS["describeLagMs"] = max(0.0, float(settings["describeLagMs"]))
     if settings.get("attachLagMs") is not None:
         SETTINGS["attachLagMs"] = max(0.0, float(settings["attachLagMs"]))
+    if settings.get("associateLagMs") is not None:
+        SETTINGS["associateLagMs"] = max(0.0, float(settings["associateLagMs"]))
 
 
 def reset() -> None:
     CLIENT_TOKENS.clear()
     RECENT_ATTACHES.clear()
+    RECENT_ASSOCIATIONS.clear()
     SETTINGS["describeLagMs"] = 0.0
     SETTINGS["attachLagMs"] = 0.0
+    SETTINGS["associateLagMs"] = 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,6 +132,38 @@ def note_attach(eni: Any) -> None:
 _ATTACH_FIELDS = ("instance", "attachment_id", "attach_time", "status", "device_index")
 
 
+def note_associate(eip: Any) -> None:
+    """AssociateAddress made a new association: DescribeAddresses shows it only associateLagMs later."""
+    if SETTINGS["associateLagMs"] > 0:
+        RECENT_ASSOCIATIONS[eip.allocation_id or eip.public_ip] = (eip, time.monotonic())
+
+
+@contextmanager
+def _associate_lag(service: str, action: str) -> Iterator[None]:
+    """While DescribeAddresses runs, show addresses associated less than associateLagMs ago unassociated."""
+    if service != "ec2" or action != "DescribeAddresses" or not RECENT_ASSOCIATIONS:
+        yield
+        return
+    now = time.monotonic()
+    saved: list[tuple[Any, Any, Any, Any, Any]] = []
+    for key, (eip, associated) in list(RECENT_ASSOCIATIONS.items()):
+        if (now - associated) * 1000.0 >= SETTINGS["associateLagMs"]:
+            del RECENT_ASSOCIATIONS[key]
+            continue
+        if eip.eni is None:
+            continue  # disassociated since: nothing to hide
+        saved.append((eip, eip.eni, eip.instance, eip.association_id, eip.__dict__.get("_netkit_private_ip")))
+        eip.eni, eip.instance, eip.association_id = None, None, None
+        eip.__dict__.pop("_netkit_private_ip", None)
+    try:
+        yield
+    finally:
+        for eip, eni, instance, association_id, private_ip in saved:
+            eip.eni, eip.instance, eip.association_id = eni, instance, association_id
+            if private_ip is not None:
+                eip.__dict__["_netkit_private_ip"] = private_ip
+
+
 @contextmanager
 def _attach_lag(service: str, action: str) -> Iterator[None]:
     """While DescribeNetworkInterfaces runs, show interfaces attached less than attachLagMs ago as before the attach."""
@@ -157,7 +198,7 @@ def _attach_lag(service: str, action: str) -> Iterator[None]:
 def describe_lag(service: str, action: str, params: dict[str, str]) -> Iterator[None]:
     """While a Describe call of LAG_ACTIONS runs, hide instances launched less than describeLagMs ago
     and attachments made less than attachLagMs ago."""
-    with _attach_lag(service, action):
+    with _attach_lag(service, action), _associate_lag(service, action):
         with _launch_lag(service, action, params):
             yield
 

@@ -27,6 +27,11 @@ export interface EmulatorOptions {
    * though the attach has happened. Default 0 (off).
    */
   attachLagMs?: number;
+  /**
+   * The same after AssociateAddress: for this long DescribeAddresses shows the address
+   * unassociated, though the association has happened. Default 0 (off).
+   */
+  associateLagMs?: number;
   /** Python interpreter with moto installed. Default env PYTHON or 'python3'. */
   python?: string;
   /** Port to listen on; default 0 (a free port). */
@@ -120,6 +125,8 @@ export interface EmulatorSettings {
   describeLagMs?: number;
   /** For this long after AttachNetworkInterface, DescribeNetworkInterfaces shows the interface unattached. */
   attachLagMs?: number;
+  /** For this long after AssociateAddress, DescribeAddresses shows the address unassociated. */
+  associateLagMs?: number;
 }
 
 export interface Emulator {
@@ -302,6 +309,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     throttle: options.throttle ?? false,
     describeLagMs: options.describeLagMs ?? 0,
     attachLagMs: options.attachLagMs ?? 0,
+    associateLagMs: options.associateLagMs ?? 0,
   };
   const { child, url } = await launch(python, startSettings, options.port ?? 0);
 

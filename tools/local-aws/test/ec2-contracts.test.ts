@@ -309,3 +309,40 @@ describe('ClientToken under concurrency', () => {
     expect(all.NetworkInterfaces).toHaveLength(1);
   });
 });
+
+describe('Eventual consistency after AssociateAddress (associateLagMs)', () => {
+  // "Eventual consistency in the Amazon EC2 API": a Describe right after a mutation may not
+  // reflect it. The association has happened: another instance's AssociateAddress with
+  // AllowReassociation=false fails Resource.AlreadyAssociated while DescribeAddresses still shows
+  // the address free.
+  it('shows a just-associated address unassociated for associateLagMs, while it refuses another instance', async () => {
+    await emu().configure({ associateLagMs: 1_500 });
+    const { ec2 } = clients(emu());
+    const net = await network(ec2);
+    const [first, second] = await launch(ec2, net.subnetA, 2);
+    const eip = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    await ec2.send(
+      new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: first!.InstanceId }),
+    );
+
+    const stale = await ec2.send(new DescribeAddressesCommand({ AllocationIds: [eip.AllocationId!] }));
+    expect(stale.Addresses?.[0]?.InstanceId).toBeFalsy();
+    expect(stale.Addresses?.[0]?.AssociationId).toBeFalsy();
+    await awsError(
+      ec2.send(
+        new AssociateAddressCommand({
+          AllocationId: eip.AllocationId,
+          InstanceId: second!.InstanceId,
+          AllowReassociation: false,
+        }),
+      ),
+      'Resource.AlreadyAssociated',
+      400,
+    );
+
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    const settled = await ec2.send(new DescribeAddressesCommand({ AllocationIds: [eip.AllocationId!] }));
+    expect(settled.Addresses?.[0]?.InstanceId).toBe(first!.InstanceId);
+    expect(settled.Addresses?.[0]?.AssociationId).toMatch(/^eipassoc-/);
+  });
+});

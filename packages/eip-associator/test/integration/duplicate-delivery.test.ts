@@ -1,7 +1,8 @@
 // At-least-once delivery against the built bundle: every launch event is delivered twice at once
 // (EventBridge and Lambda's asynchronous queue may do so), while EC2's Describe lags behind each
-// launch (emulator describeLagMs). The two deliveries of one event race for one instance: it must
-// end with exactly one pool EIP and CONTINUE, never ABANDON.
+// launch, attach and association (emulator describeLagMs, attachLagMs, associateLagMs). The two
+// deliveries of one event race for one instance: it must end with exactly one pool EIP and
+// CONTINUE, never ABANDON.
 import { resolve } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { type BundleHandler, importBundle } from '@netkit/demo';
@@ -30,7 +31,7 @@ beforeAll(() => {
 
 async function setup() {
   const ec2 = new EC2Client(emu().clientConfig);
-  await emu().configure({ describeLagMs: 1_500, attachLagMs: 1_500 });
+  await emu().configure({ describeLagMs: 1_500, attachLagMs: 1_500, associateLagMs: 1_500 });
   const instances = await launchInstances(ec2, LAUNCHES);
   const pool = await allocatePool(ec2, LAUNCHES, POOL_TAGS);
   const bundle = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
@@ -68,7 +69,7 @@ describe('duplicate delivery of every launch event (at-least-once), Describe lag
     );
 
     // Assess
-    await emu().configure({ describeLagMs: 0, attachLagMs: 0 });
+    await emu().configure({ describeLagMs: 0, attachLagMs: 0, associateLagMs: 0 });
     const outcomes = deliveries.flat().map((d) => (d.outcome as { status?: string } | undefined)?.status);
     expect(outcomes).not.toContain('abandoned');
     expect(outcomes).not.toContain(undefined);
@@ -101,7 +102,7 @@ describe('duplicate delivery of every launch event (at-least-once), Describe lag
 
     // Assess
     await emu().clearFaults();
-    await emu().configure({ describeLagMs: 0, attachLagMs: 0 });
+    await emu().configure({ describeLagMs: 0, attachLagMs: 0, associateLagMs: 0 });
     const completions = await emu().lifecycle.completions();
     const continued = completions.filter((c) => c.result === 'CONTINUE').map((c) => c.instanceId);
     expect(continued.length).toBeGreaterThan(0);
