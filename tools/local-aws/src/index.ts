@@ -301,17 +301,21 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  const region = options.region ?? 'us-east-1';
-  const python = options.python ?? process.env['PYTHON'] ?? 'python3';
-  const startSettings: EmulatorSettings = {
+/** The settings the server starts with (and `reset()` returns to): each option or its default. */
+function startSettingsOf(options: EmulatorOptions): EmulatorSettings {
+  return {
     natDeleteDelayMs: options.natDeleteDelayMs ?? 0,
     throttle: options.throttle ?? false,
     describeLagMs: options.describeLagMs ?? 0,
     attachLagMs: options.attachLagMs ?? 0,
     associateLagMs: options.associateLagMs ?? 0,
   };
-  const { child, url } = await launch(python, startSettings, options.port ?? 0);
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const region = options.region ?? 'us-east-1';
+  const python = options.python ?? process.env['PYTHON'] ?? 'python3';
+  const { child, url } = await launch(python, startSettingsOf(options), options.port ?? 0);
 
   const control = async <T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> => {
     const init: RequestInit = { method };
