@@ -157,6 +157,11 @@ class Launch {
   private notVisible = false;
   /** An association made but not yet read back: undone if the launch is abandoned. */
   private unconfirmed: { allocationId: string; associationId: string | undefined } | undefined;
+  /**
+   * Allocation ids this invocation associated: a read-back that missed its own association
+   * (eventual consistency) and a later describe that shows it still count it as this launch's.
+   */
+  private readonly associated = new Set<string>();
 
   constructor(
     private readonly action: LifecycleAction,
@@ -278,7 +283,7 @@ class Launch {
     const pool = await this.call(() => describePool(this.deps.ec2, this.options.poolTags));
     this.pool = pool;
     const held = pool.addresses.find((a) => a.instanceId === this.action.instanceId);
-    if (held) return { kind: 'held', address: held, mine: false };
+    if (held) return { kind: 'held', address: held, mine: this.associated.has(held.allocationId) };
     const [candidate] = candidateOrder(pool.free, this.action.instanceId);
     if (!candidate) return { kind: 'empty' };
     if (!(await this.stillActive())) return { kind: 'inactive' };
@@ -343,6 +348,7 @@ class Launch {
         ASSOCIATE_TRANSIENT,
       );
       this.unconfirmed = { allocationId: candidate.allocationId, associationId: out.AssociationId };
+      this.associated.add(candidate.allocationId);
       return 'associated';
     } catch (error) {
       if (this.primaryEni === undefined && isSeveralInterfaces(error)) return 'needs-interface';
@@ -369,7 +375,7 @@ class Launch {
     const mine = holding.find((a) => a.allocationId === candidate.allocationId);
     if (mine) return { kind: 'held', address: mine, mine: true };
     const other = holding[0];
-    if (other) return { kind: 'held', address: other, mine: false };
+    if (other) return { kind: 'held', address: other, mine: this.associated.has(other.allocationId) };
     this.collisions++;
     this.deps.logger.warn('Association was not confirmed by the read-back; trying another EIP', {
       ...this.log,

@@ -12,7 +12,7 @@ beforeAll(() => {
   ensureBuilt(ENI_ATTACH_DIR, ['index']);
 }, 240_000);
 
-it('one group, eni-attach and eip-associator hooks at once, 20 launches with Describe lag after launch and attach: one ENI and one EIP on the primary interface each, both CONTINUE', async () => {
+it('one group, eni-attach and eip-associator hooks at once, 20 launches with Describe lag after launch, attach and association: one ENI and one EIP on the primary interface each, both CONTINUE', async () => {
   // Prepare
   const steps: string[] = [];
 
@@ -23,6 +23,7 @@ it('one group, eni-attach and eip-associator hooks at once, 20 launches with Des
     launches: 20,
     describeLagMs: 2_000,
     attachLagMs: 1_500,
+    associateLagMs: 1_500,
     step: (m) => steps.push(m),
   });
 

@@ -842,6 +842,37 @@ describe('pool parsing', () => {
   });
 });
 
+describe('eventual consistency of the read-back', () => {
+  it('reports done when the read-back missed its own association and the next describe shows it', async () => {
+    // Prepare: DescribeAddresses by instance id does not show the new association the first time
+    const ec2 = fakeEc2(ec2Mock, poolOf(2));
+    let readBacks = 0;
+    ec2Mock.on(DescribeAddressesCommand).callsFake((input: { Filters?: { Name?: string }[] }) => {
+      const byInstance = input.Filters?.some((f) => f.Name === 'instance-id');
+      if (byInstance && ++readBacks === 1) return { Addresses: [] };
+      return {
+        Addresses: ec2.addresses
+          .filter((a) => !byInstance || a.instanceId === INSTANCE)
+          .map((a) => ({
+            AllocationId: a.allocationId,
+            InstanceId: a.instanceId,
+            AssociationId: a.associationId,
+          })),
+      };
+    });
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'done', instanceId: INSTANCE });
+    expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
+    expect(ec2Mock).toHaveReceivedCommandTimes(AssociateAddressCommand, 1);
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
+  });
+});
+
 describe('collision jitter', () => {
   it('waits a random delay that grows with collisions and is capped at 2 s', () => {
     expect(collisionDelay(1, () => 0)).toBe(0);
