@@ -49,6 +49,14 @@ export class ValidationError extends NetkitError {}
 /** Work did not finish before its deadline (Lambda time left or a configured timeout). */
 export class DeadlineExceededError extends NetkitError {}
 
+/**
+ * A claim was refused because a concurrent delivery of the same event won it (at-least-once
+ * delivery: EventBridge and Lambda's asynchronous queue may run one event twice at once), but
+ * EC2's eventually consistent Describe calls do not show the winner's work yet. Transient, never
+ * a reason to ABANDON: the invocation fails, the event is redelivered, the retry finds the work.
+ */
+export class RaceUnsettledError extends NetkitError {}
+
 /** Thrown by a field parser: what was expected. */
 export class Invalid extends Error {}
 

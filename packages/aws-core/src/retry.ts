@@ -1,4 +1,4 @@
-import { DeadlineExceededError, isAwsError, isTransientError } from './errors.ts';
+import { DeadlineExceededError, isAwsError, isTransientError, RaceUnsettledError } from './errors.ts';
 
 /** Time source, injectable so that tests and simulations control waits. */
 export interface Clock {
@@ -164,5 +164,47 @@ export async function pollUntil<T>(
     }
     await options.onWait?.(attempt, delay);
     await clock.sleep(delay);
+  }
+}
+
+/** How long a lost race waits, by default, for Describe to show the winner's work. */
+export const RACE_SETTLE_MS = 10_000;
+
+export interface SettleOptions extends BackoffOptions {
+  deadline: Deadline;
+  clock?: Clock;
+  /** The winner's work being waited for, for the RaceUnsettledError message. */
+  what: string;
+  /** Longest wait, bounded by `deadline` too (default RACE_SETTLE_MS). */
+  windowMs?: number;
+  onWait?: (attempt: number, delayMs: number) => void | Promise<void>;
+}
+
+/**
+ * After a claim was refused because a concurrent delivery of the same event may have won it:
+ * call `look` with backoff (within `windowMs`, never past `deadline`) until it returns the
+ * winner's work, and return that. When EC2's eventually consistent Describe still does not show
+ * it, throw RaceUnsettledError (transient: the event is redelivered), so a delivery that lost a
+ * race never completes ABANDON on a stale read. `look` throws to give a different verdict (e.g.
+ * something else holds the claim); its errors pass through.
+ */
+export async function settleRace<T>(
+  look: (attempt: number) => Promise<T | undefined>,
+  { windowMs = RACE_SETTLE_MS, what, ...options }: SettleOptions,
+): Promise<T> {
+  try {
+    return await pollUntil(look, {
+      baseMs: 250,
+      maxMs: 2_000,
+      ...options,
+      deadline: options.deadline.within(windowMs),
+      what,
+    });
+  } catch (error) {
+    if (!(error instanceof DeadlineExceededError)) throw error;
+    throw new RaceUnsettledError(
+      `Lost a race, but EC2 does not show ${what} yet (eventual consistency); leaving the event to be redelivered`,
+      { cause: error },
+    );
   }
 }

@@ -1,13 +1,15 @@
 // Burst benchmark: N concurrent launches (plus concurrent duplicate deliveries, then a full
 // redelivery) against a tagged EIP pool of N in the local AWS emulator with AWS-like
-// token-bucket throttling. netkit's algorithm side by side with the seed's. Not a timed test.
+// token-bucket throttling. netkit's algorithm side by side with its previous version (an interface
+// lookup on every launch, before ADR 0085) and the seed's. Not a timed test.
 //   npx tsx packages/eip-associator/bench/burst.ts [--fast]
 
 import { pathToFileURL } from 'node:url';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DescribeAddressesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { acceptLifecycleEvent, isRejected } from '@netkit/aws-core/lifecycle';
 import { silentLogger } from '@netkit/aws-core/observability';
-import { systemClock } from '@netkit/aws-core/retry';
+import { Deadline, systemClock } from '@netkit/aws-core/retry';
 import type { Benchmark, BenchResult, BenchTable } from '@netkit/bench';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
 import { fakeContext } from '@netkit/testing';
@@ -22,6 +24,7 @@ import {
   POOL_TAGS,
   unreadMetrics,
 } from '../test/support/fleet.ts';
+import { associateOnLaunch as previousAssociateOnLaunch } from './previous-associate.ts';
 import { seedHandler } from './seed-baseline.ts';
 
 /** Token-bucket refill rates are multiplied by this (bucket sizes stay AWS's). */
@@ -35,9 +38,9 @@ const SEED_TRY_INTERVAL_MS = 30_000 / SEED_TIME_SCALE;
  * seed's loop runs until this timeout for the launches it cannot serve (its "never completed" column).
  */
 const LAMBDA_TIMEOUT_MS = 120_000;
-const TARGET_CALLS = 4;
+const TARGET_CALLS = 3.2;
 
-type Algorithm = 'netkit' | 'seed';
+type Algorithm = 'netkit' | 'previous' | 'seed';
 
 interface PhaseStats {
   delivered: number;
@@ -91,6 +94,37 @@ function netkitInvoker(emulator: Emulator) {
     )(event, fakeContext(LAMBDA_TIMEOUT_MS));
 }
 
+/** The launch algorithm before ADR 0085, wired as createHandler wires a launch. */
+function previousInvoker(emulator: Emulator) {
+  const config = loadConfig({ EIP_POOL_TAGS: JSON.stringify(POOL_TAGS), AUTO_SCALING_GROUP_NAME: GROUP });
+  return async (event: unknown) => {
+    const context = fakeContext(LAMBDA_TIMEOUT_MS);
+    const action = acceptLifecycleEvent(event, silentLogger, config.scope);
+    if (isRejected(action)) return action;
+    const clients = { ...emulator.clientConfig, maxAttempts: 5, retryMode: 'adaptive' };
+    return previousAssociateOnLaunch(
+      action,
+      {
+        ec2: new EC2Client(clients),
+        autoscaling: new AutoScalingClient(clients),
+        logger: silentLogger,
+        clock: systemClock,
+      },
+      {
+        poolTags: config.poolTags,
+        deadline: Deadline.fromContext(
+          context,
+          config.deadlineMarginMs,
+          systemClock,
+          config.associateTimeoutMs,
+        ),
+        completeDeadline: Deadline.fromContext(context, 1_000, systemClock),
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+      },
+    );
+  };
+}
+
 function seedInvoker(emulator: Emulator) {
   return (event: unknown) =>
     seedHandler(event as Parameters<typeof seedHandler>[0], {
@@ -134,13 +168,18 @@ export async function runBurst(
   const pool = await allocatePool(ec2, launches, POOL_TAGS);
   const events = await beginLaunches(emulator, instances);
   await emulator.configure({ throttle: { scale: throttleScale } });
-  const invoke = algorithm === 'netkit' ? netkitInvoker(emulator) : seedInvoker(emulator);
+  const invoke =
+    algorithm === 'netkit'
+      ? netkitInvoker(emulator)
+      : algorithm === 'previous'
+        ? previousInvoker(emulator)
+        : seedInvoker(emulator);
 
   // Burst: every launch, plus a duplicate delivery of every 10th event at the same time.
   const duplicates = events.filter((_, i) => i % 10 === 0);
   const burst = await phase(emulator, [...events, ...duplicates], invoke);
   // Redelivery: the whole burst delivered again after it finished (at-least-once delivery).
-  const redelivery = algorithm === 'netkit' ? await phase(emulator, events, invoke) : undefined;
+  const redelivery = algorithm !== 'seed' ? await phase(emulator, events, invoke) : undefined;
 
   await emulator.configure({ throttle: false });
   const out = await ec2.send(new DescribeAddressesCommand({ AllocationIds: pool }));
@@ -200,7 +239,11 @@ function table(runs: RunStats[]): BenchTable {
       'missing',
     ],
     rows: runs.map((r) => [
-      r.algorithm === 'netkit' ? 'netkit eip-associator' : 'seed (same order, first free first)',
+      r.algorithm === 'netkit'
+        ? 'netkit eip-associator'
+        : r.algorithm === 'previous'
+          ? 'previous (interface lookup per launch)'
+          : 'seed (same order, first free first)',
       r.launches,
       r.burst.delivered + (r.redelivery?.delivered ?? 0),
       round(r.callsPerDeliveredEvent),
@@ -251,6 +294,7 @@ const burstBenchmark: Benchmark = async ({ fast = false } = {}) => {
   try {
     for (const n of sizes) {
       runs.push(await runBurst(emulator, 'netkit', n));
+      runs.push(await runBurst(emulator, 'previous', n));
       // The seed at 200 runs until the Lambda timeout for the launches it cannot serve (2 minutes):
       // only with NETKIT_BENCH_FULL=1, so the default `pnpm bench` fits in 10 minutes.
       if (n <= 50 || process.env.NETKIT_BENCH_FULL === '1') runs.push(await runBurst(emulator, 'seed', n));

@@ -40,6 +40,10 @@ export interface ComposedOptions {
   launches: number;
   /** EC2 Describe lag for the new instances (emulator `describeLagMs`) while the hooks run. */
   describeLagMs?: number;
+  /** EC2 Describe lag after each AttachNetworkInterface (emulator `attachLagMs`) while the hooks run. */
+  attachLagMs?: number;
+  /** EC2 Describe lag after each AssociateAddress (emulator `associateLagMs`) while the hooks run. */
+  associateLagMs?: number;
   step?: (message: string) => void;
 }
 
@@ -128,6 +132,8 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
   });
 
   if (options.describeLagMs) await emulator.configure({ describeLagMs: options.describeLagMs });
+  if (options.attachLagMs) await emulator.configure({ attachLagMs: options.attachLagMs });
+  if (options.associateLagMs) await emulator.configure({ associateLagMs: options.associateLagMs });
   const run = await ec2.send(
     new RunInstancesCommand({
       ImageId: 'ami-12c6146b',
@@ -173,7 +179,9 @@ export async function runComposedGroup(options: ComposedOptions): Promise<Compos
   ]);
 
   // Check with the lag off: the checks describe the instances just launched.
-  if (options.describeLagMs) await emulator.configure({ describeLagMs: 0 });
+  if (options.describeLagMs || options.attachLagMs || options.associateLagMs) {
+    await emulator.configure({ describeLagMs: 0, attachLagMs: 0, associateLagMs: 0 });
+  }
   const checks: Record<string, boolean> = {};
   const enis = await ec2.send(
     new DescribeNetworkInterfacesCommand({

@@ -13,7 +13,7 @@ import {
 } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, type Deadline, pollUntil, retryTransient, systemClock } from '@netkit/aws-core/retry';
-import { ASSOCIATE_TRANSIENT, isAssociateTransient, isCandidateGone } from './errors.ts';
+import { ASSOCIATE_TRANSIENT, isAssociateTransient, isCandidateGone, isSeveralInterfaces } from './errors.ts';
 import { primaryInterfaceId } from './instance.ts';
 import { candidateOrder, describeHeldBy, describePool, type PoolAddress, type PoolSnapshot } from './pool.ts';
 
@@ -147,11 +147,21 @@ class Launch {
   private exhausted = false;
   private keeper: HeartbeatKeeper | undefined;
   private activeChecked = false;
-  /** The instance's primary interface (device index 0): the association target. */
+  /**
+   * The instance's primary interface (device index 0), looked up only after EC2 refused the
+   * association by InstanceId because the instance has several interfaces (ADR 0085).
+   */
   private primaryEni: string | undefined;
+  /** EC2 refused by InstanceId (several interfaces): associate by the primary interface from now on. */
+  private needsInterface = false;
   private notVisible = false;
   /** An association made but not yet read back: undone if the launch is abandoned. */
   private unconfirmed: { allocationId: string; associationId: string | undefined } | undefined;
+  /**
+   * Allocation ids this invocation associated: a read-back that missed its own association
+   * (eventual consistency) and a later describe that shows it still count it as this launch's.
+   */
+  private readonly associated = new Set<string>();
 
   constructor(
     private readonly action: LifecycleAction,
@@ -273,17 +283,28 @@ class Launch {
     const pool = await this.call(() => describePool(this.deps.ec2, this.options.poolTags));
     this.pool = pool;
     const held = pool.addresses.find((a) => a.instanceId === this.action.instanceId);
-    if (held) return { kind: 'held', address: held, mine: false };
+    if (held) return { kind: 'held', address: held, mine: this.associated.has(held.allocationId) };
     const [candidate] = candidateOrder(pool.free, this.action.instanceId);
     if (!candidate) return { kind: 'empty' };
     if (!(await this.stillActive())) return { kind: 'inactive' };
-    if (this.primaryEni === undefined) {
-      this.primaryEni = await this.call(() => primaryInterfaceId(this.deps.ec2, this.action.instanceId));
-      // Eventual consistency: a just-launched instance's interfaces may not be listed yet.
-      if (this.primaryEni === undefined) return { kind: 'not-visible' };
+    if (this.needsInterface && !(await this.lookUpPrimary())) return { kind: 'not-visible' };
+    let associated = await this.associate(candidate);
+    if (associated === 'needs-interface') {
+      if (!(await this.lookUpPrimary())) return { kind: 'not-visible' };
+      associated = await this.associate(candidate);
     }
-    if (!(await this.associate(candidate, this.primaryEni))) return { kind: 'collision' };
+    if (associated !== 'associated') return { kind: 'collision' };
     return this.readBack(candidate);
+  }
+
+  /**
+   * The primary interface's id (one DescribeNetworkInterfaces), once EC2 refused by InstanceId;
+   * false while EC2 does not list the instance's interfaces yet (eventual consistency).
+   */
+  private async lookUpPrimary(): Promise<boolean> {
+    this.needsInterface = true;
+    this.primaryEni ??= await this.call(() => primaryInterfaceId(this.deps.ec2, this.action.instanceId));
+    return this.primaryEni !== undefined;
   }
 
   /**
@@ -303,24 +324,34 @@ class Launch {
     }
   }
 
-  /** AssociateAddress without reassociation; false when another launch took the candidate first. */
-  private async associate(candidate: PoolAddress, networkInterfaceId: string): Promise<boolean> {
+  /**
+   * AssociateAddress without reassociation, by InstanceId (EC2 picks the only interface, the
+   * primary one) until EC2 answers that the instance has several interfaces (another hook attached
+   * one), then by the primary interface's id. `collision` when another launch took the candidate.
+   */
+  private async associate(candidate: PoolAddress): Promise<'associated' | 'collision' | 'needs-interface'> {
     this.attempts++;
+    const target =
+      this.primaryEni === undefined
+        ? { InstanceId: this.action.instanceId }
+        : { NetworkInterfaceId: this.primaryEni };
     try {
       const out = await this.call(
         () =>
           this.deps.ec2.send(
             new AssociateAddressCommand({
               AllocationId: candidate.allocationId,
-              NetworkInterfaceId: networkInterfaceId,
+              ...target,
               AllowReassociation: false,
             }),
           ),
         ASSOCIATE_TRANSIENT,
       );
       this.unconfirmed = { allocationId: candidate.allocationId, associationId: out.AssociationId };
-      return true;
+      this.associated.add(candidate.allocationId);
+      return 'associated';
     } catch (error) {
+      if (this.primaryEni === undefined && isSeveralInterfaces(error)) return 'needs-interface';
       if (!isCandidateGone(error)) throw error;
       this.collisions++;
       this.deps.logger.debug('Candidate EIP was taken by another launch; describing the pool again', {
@@ -328,7 +359,7 @@ class Launch {
         allocationId: candidate.allocationId,
         error: describeError(error),
       });
-      return false;
+      return 'collision';
     }
   }
 
@@ -344,7 +375,7 @@ class Launch {
     const mine = holding.find((a) => a.allocationId === candidate.allocationId);
     if (mine) return { kind: 'held', address: mine, mine: true };
     const other = holding[0];
-    if (other) return { kind: 'held', address: other, mine: false };
+    if (other) return { kind: 'held', address: other, mine: this.associated.has(other.allocationId) };
     this.collisions++;
     this.deps.logger.warn('Association was not confirmed by the read-back; trying another EIP', {
       ...this.log,
@@ -375,8 +406,10 @@ class Launch {
       attempts: this.attempts,
       collisions: this.collisions,
     });
-    await this.undoUnconfirmed();
     const completion = await this.complete('ABANDON');
+    // Undo only after an ABANDON this delivery completed itself: `already-completed` means a
+    // concurrent delivery of the same event may have seen this association and completed CONTINUE.
+    if (completion === 'completed') await this.undoUnconfirmed();
     return {
       status: 'abandoned',
       instanceId: this.action.instanceId,
@@ -402,7 +435,10 @@ class Launch {
           ...(this.deps.random ? { random: this.deps.random } : {}),
         },
       );
-      logger.warn('Undid the unconfirmed association before abandoning', { ...this.log, allocationId });
+      logger.warn('Undid the unconfirmed association after completing ABANDON', {
+        ...this.log,
+        allocationId,
+      });
     } catch (error) {
       if (!isNotFoundError(error)) {
         logger.error(

@@ -20,3 +20,12 @@ export function isAssociateTransient(error: unknown): boolean {
 export function isCandidateGone(error: unknown): boolean {
   return isAwsError(error, 'Resource.AlreadyAssociated', 'InvalidAllocationID.NotFound');
 }
+
+/**
+ * AssociateAddress by InstanceId refused because the instance has more than one network interface
+ * (API reference, AssociateAddress InstanceId: "The instance must have exactly one attached network
+ * interface"; EC2 answers `InvalidInstanceID`, "There are multiple interfaces attached to instance").
+ */
+export function isSeveralInterfaces(error: unknown): boolean {
+  return isAwsError(error, 'InvalidInstanceID');
+}

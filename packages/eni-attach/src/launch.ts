@@ -16,7 +16,7 @@ import {
   LifecycleActionEndedError,
   type LifecycleResult,
 } from '@netkit/aws-core/lifecycle';
-import { pollUntil } from '@netkit/aws-core/retry';
+import { pollUntil, settleRace } from '@netkit/aws-core/retry';
 import { toTagList } from '@netkit/aws-core/tags';
 import type { AttachmentSpec, Config } from './config.ts';
 import { AbandonError, SubnetMapError } from './errors.ts';
@@ -68,7 +68,8 @@ export interface EndedLaunch {
 export interface LaunchReport {
   /**
    * `done`: completed CONTINUE with at least one interface attached now; `already-done`: completed
-   * CONTINUE, every interface was already attached (a redelivery); `abandoned`: completed ABANDON.
+   * CONTINUE, every interface was already attached (a redelivery) or attached by a concurrent
+   * delivery of the same event; `abandoned`: completed ABANDON.
    */
   status: 'done' | 'already-done' | 'abandoned';
   instanceId: string;
@@ -161,7 +162,7 @@ export async function handleLaunch(
     status:
       result === 'ABANDON'
         ? 'abandoned'
-        : attempt.interfaces.every((i) => i.source === 'existing')
+        : attempt.interfaces.every((i) => i.source === 'existing' || i.source === 'concurrent')
           ? 'already-done'
           : 'done',
     instanceId: action.instanceId,
@@ -266,9 +267,7 @@ class LaunchAttempt {
       attachmentId = await this.attach(id, spec, source);
     } catch (error) {
       if (!isAwsError(error, 'InvalidNetworkInterface.InUse', 'InvalidParameterValue')) throw error;
-      const latest = await this.lostRace(id, spec);
-      if (!latest) throw error;
-      return latest;
+      return this.lostRace(id, spec);
     }
     if (!attachmentId) throw new AbandonError(`AttachNetworkInterface returned no attachment id for ${id}`);
     await this.setDeleteOnTermination(id, attachmentId);
@@ -348,13 +347,27 @@ class LaunchAttempt {
   }
 
   /**
-   * The attach was refused: did a concurrent delivery of the same event attach its ENI at the
-   * index? Then keep the winner, delete ours and return the fresh listing; undefined otherwise.
+   * The attach was refused: a concurrent delivery of the same event may have attached its ENI (the
+   * same one: one ClientToken) at the index, and EC2's Describe may not list that attachment yet.
+   * Poll (aws-core settleRace, bounded by the deadline) until it shows; keep the winner, delete
+   * ours and return the fresh listing. RaceUnsettledError (transient: the event is redelivered)
+   * when it never shows: a lost race never ABANDONs a healthy instance.
    */
-  private async lostRace(id: string, spec: AttachmentSpec): Promise<NetworkInterface[] | undefined> {
-    const latest = await describeOwnInterfaces(this.run, this.instanceId);
-    const winner = attachedAt(latest, this.instanceId, spec.deviceIndex);
-    if (!winner) return undefined;
+  private async lostRace(id: string, spec: AttachmentSpec): Promise<NetworkInterface[]> {
+    const { latest, winner } = await settleRace(
+      async () => {
+        const latest = await describeOwnInterfaces(this.run, this.instanceId);
+        const winner = attachedAt(latest, this.instanceId, spec.deviceIndex);
+        return winner === undefined ? undefined : { latest, winner };
+      },
+      {
+        deadline: this.run.deadlines.work,
+        clock: this.run.deps.clock,
+        what: `the attachment at device index ${spec.deviceIndex} of ${this.instanceId}`,
+        ...(this.run.deps.random ? { random: this.run.deps.random } : {}),
+        onWait: () => this.run.beatIfDue(),
+      },
+    );
     if (winner.NetworkInterfaceId !== id) await this.deleteIfUnattached(id);
     this.pending.delete(id);
     this.run.logger.info('A concurrent delivery attached the interface first', {

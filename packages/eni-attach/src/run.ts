@@ -7,6 +7,7 @@ import {
   isServerFault,
   isThrottlingError,
   NetkitError,
+  RaceUnsettledError,
 } from '@netkit/aws-core/errors';
 import { type HeartbeatKeeper, type LifecycleAction, startHeartbeat } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
@@ -104,13 +105,14 @@ export class Run {
 
 /**
  * True when giving up now would be premature: the condition may clear by
- * itself (throttling, a pending instance, a network error, the deadline).
- * Such failures are rethrown so Lambda redelivers the event; the handler is
+ * itself (throttling, a pending instance, a network error, the deadline, a
+ * lost race whose winner Describe does not list yet). Such failures are rethrown so Lambda redelivers the event; the handler is
  * idempotent. Client faults from AWS and our own errors (AbandonError,
  * SubnetMapError) are final.
  */
 export function isTransientFailure(error: unknown): boolean {
-  if (error instanceof DeadlineExceededError) return true;
+  // A lost race whose winner EC2 does not list yet: the redelivery finds the winner's work.
+  if (error instanceof DeadlineExceededError || error instanceof RaceUnsettledError) return true;
   // AbandonError, SubnetMapError: our own verdicts, final.
   if (error instanceof NetkitError) return false;
   if (isThrottlingError(error) || isServerFault(error)) return true;

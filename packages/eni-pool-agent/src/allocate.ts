@@ -12,17 +12,17 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DeadlineExceededError, describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, Deadline, pollUntil, retryTransient } from '@netkit/aws-core/retry';
+import { type Clock, Deadline, pollUntil, retryTransient, settleRace } from '@netkit/aws-core/retry';
 import { fromTagList, hasAllTags, tagFilters } from '@netkit/aws-core/tags';
 import { claimPick, type Launch } from './claim-order.ts';
 import type { Pool } from './config.ts';
 import {
   AttachmentLimitError,
   AttachTimeoutError,
+  type Claimed,
   DeviceIndexTakenError,
   InstanceNotFoundError,
   PoolExhaustedError,
-  RaceUnsettledError,
 } from './errors.ts';
 import { compareIps } from './ip.ts';
 
@@ -252,38 +252,35 @@ function untilListed(deps: CoreDeps, instanceId: string, deadline: Deadline) {
 }
 
 /**
- * After a lost device-index race: describe (with backoff, briefly) until the instance shows a
- * pool ENI (a concurrent delivery of the same event won) or a non-pool occupant at the index.
+ * After a lost device-index race: describe (with backoff, briefly: aws-core's settleRace) until the
+ * instance shows a pool ENI (a concurrent delivery of the same event won) or a non-pool occupant
+ * at the index; RaceUnsettledError (transient, never ABANDON) when Describe shows neither in time.
  */
-async function settleRace(
+function settleDeviceIndex(
   deps: CoreDeps,
   pool: Pool,
   instanceId: string,
   deadline: Deadline,
-): Promise<InstanceView | undefined> {
-  let view: InstanceView | undefined;
-  try {
-    return await pollUntil(
-      async () => {
-        view = undefined;
-        try {
-          view = await inspectInstance(deps, pool, instanceId, deadline);
-        } catch (error) {
-          if (!(error instanceof InstanceNotFoundError)) throw error;
-        }
-        return view !== undefined && (view.held.length > 0 || view.occupant !== undefined) ? view : undefined;
-      },
-      {
-        deadline: deadline.within(RACE_SETTLE_MS),
-        clock: deps.clock,
-        what: `the device index race on ${instanceId} to settle`,
-        ...jitter(deps, 250, 2_000),
-      },
-    );
-  } catch (error) {
-    if (error instanceof DeadlineExceededError) return view;
-    throw error;
-  }
+): Promise<InstanceView> {
+  return settleRace(
+    async () => {
+      let view: InstanceView;
+      try {
+        view = await inspectInstance(deps, pool, instanceId, deadline);
+      } catch (error) {
+        if (error instanceof InstanceNotFoundError) return undefined;
+        throw error;
+      }
+      return view.held.length > 0 || view.occupant !== undefined ? view : undefined;
+    },
+    {
+      deadline,
+      clock: deps.clock,
+      what: `who holds device index ${pool.deviceIndex} of ${instanceId}`,
+      windowMs: RACE_SETTLE_MS,
+      ...jitter(deps, 250, 2_000),
+    },
+  );
 }
 
 /**
@@ -503,8 +500,21 @@ export function collisionDelay(collisions: number, random: () => number): number
  *
  * Idempotent: an instance that already holds a pool ENI gets it back with no attach.
  */
+/** Who to allocate for. */
+export interface AllocationInput {
+  instanceId: string;
+  availabilityZone?: string;
+  groupName?: string;
+  /**
+   * On a confirmation timeout, leave the attachment in place (AttachTimeoutError.claim) for the
+   * caller to undo with `undoClaim` only after an ABANDON it completed itself: a concurrent
+   * delivery of the same event may have seen the ENI held and completed CONTINUE (ADR 0086).
+   */
+  deferUndo?: boolean;
+}
+
 export function allocate(
-  input: { instanceId: string; availabilityZone?: string; groupName?: string },
+  input: AllocationInput,
   pool: Pool,
   deps: CoreDeps,
   deadline: Deadline,
@@ -528,7 +538,7 @@ class Claim {
   private collisions = 0;
 
   constructor(
-    private readonly input: { instanceId: string; availabilityZone?: string; groupName?: string },
+    private readonly input: AllocationInput,
     private readonly pool: Pool,
     private readonly deps: CoreDeps,
     private readonly deadline: Deadline,
@@ -708,22 +718,20 @@ class Claim {
    */
   private async deviceIndexTaken(error: unknown): Promise<Allocation> {
     const { instanceId, pool } = this;
-    const again = await settleRace(this.deps, pool, instanceId, this.deadline);
-    const mine = again?.held[0];
+    // Taken, but never ABANDON a healthy instance on a stale read: RaceUnsettledError fails this
+    // invocation when Describe shows no one there yet, and the retry finds the winner's ENI.
+    const again = await settleDeviceIndex(this.deps, pool, instanceId, this.deadline);
+    const mine = again.held[0];
     if (mine !== undefined) return this.alreadyHeld(mine);
-    if (again?.occupant === undefined) {
-      // Taken, but Describe still shows no one there: never ABANDON a healthy instance on a
-      // stale read. Fail this invocation; the retry finds the winner's ENI.
-      throw new RaceUnsettledError(
-        `Device index ${pool.deviceIndex} of ${instanceId} is taken but EC2 does not show by whom yet (${describeError(error)}); leaving the event to be retried`,
-      );
-    }
     throw new DeviceIndexTakenError(
       `Cannot attach at device index ${pool.deviceIndex} of ${instanceId}: ${describeError(error)}`,
     );
   }
 
-  /** Wait until the attachment is `attached`; if it does not get there, detach the ENI again. */
+  /**
+   * Wait until the attachment is `attached`; if it does not get there in time (or moved), detach
+   * the ENI again. Any other failure leaves it attached and rethrows.
+   */
   private async confirm(pick: Chosen, attachmentId: string): Promise<Allocation> {
     const { deps, instanceId, availabilityZone, attempts, collisions } = this;
     try {
@@ -746,7 +754,19 @@ class Claim {
       });
       return { outcome: 'attached', instanceId, availabilityZone, eni, attempts, collisions, gauge };
     } catch (error) {
-      await this.cleanUp(pick, attachmentId, error);
+      // A transient failure (throttling, 5xx, a reset connection) says nothing about the
+      // attachment: the ENI stays on this instance. A concurrent delivery of the same event may
+      // already have seen it held and completed CONTINUE; the redelivery finds it held too.
+      if (!(error instanceof DeadlineExceededError || error instanceof AttachTimeoutError)) throw error;
+      const claim = { networkInterfaceId: pick.eni.networkInterfaceId, attachmentId, instanceId };
+      deps.logger.error('Attachment did not complete', { ...claim, error: describeError(error) });
+      if (this.input.deferUndo) {
+        throw new AttachTimeoutError(
+          `${claim.networkInterfaceId} did not reach "attached" on ${instanceId} in time`,
+          claim,
+        );
+      }
+      await undoClaim(deps, claim);
       if (error instanceof DeadlineExceededError) {
         throw new AttachTimeoutError(
           `${pick.eni.networkInterfaceId} did not reach "attached" on ${instanceId} in time; detached it again`,
@@ -755,27 +775,27 @@ class Claim {
       throw error;
     }
   }
+}
 
-  /** Do not leave a half-claimed ENI behind: detach it so it returns to the pool. */
-  private async cleanUp(pick: Chosen, attachmentId: string, error: unknown): Promise<void> {
-    const { deps, instanceId, pool } = this;
-    const networkInterfaceId = pick.eni.networkInterfaceId;
-    deps.logger.error('Attachment did not complete; detaching the pool ENI again', {
-      instanceId,
+/**
+ * Do not leave a half-claimed ENI behind: detach it so it returns to the pool (within
+ * CLEANUP_MS; a failure is logged, the ENI then returns when the instance ends).
+ */
+export async function undoClaim(deps: CoreDeps, claim: Claimed): Promise<void> {
+  const { networkInterfaceId, attachmentId } = claim;
+  deps.logger.warn('Detaching the pool ENI again', { ...claim });
+  try {
+    await ec2Call(
+      () => deps.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId })),
+      deps,
+      Deadline.in(CLEANUP_MS, deps.clock),
+    );
+  } catch (error) {
+    if (isAwsError(error, 'InvalidAttachmentID.NotFound') || isNotFoundError(error)) return;
+    deps.logger.error('Could not detach the pool ENI; it returns to the pool when the instance ends', {
       networkInterfaceId,
       error: describeError(error),
     });
-    const claimed: PoolEni = {
-      ...pick.eni,
-      status: 'in-use',
-      attachment: { attachmentId, instanceId, deviceIndex: pool.deviceIndex, status: 'attaching' },
-    };
-    await detach(deps, claimed, Deadline.in(CLEANUP_MS, deps.clock)).catch((cleanupError: unknown) =>
-      deps.logger.error('Could not detach the pool ENI; it returns to the pool when the instance ends', {
-        networkInterfaceId,
-        error: describeError(cleanupError),
-      }),
-    );
   }
 }
 

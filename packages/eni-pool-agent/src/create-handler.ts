@@ -17,7 +17,15 @@ import { type Metrics, MetricUnit, recordPoolGauge } from '@netkit/aws-core/metr
 import type { Logger } from '@netkit/aws-core/observability';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import { type Clock, Deadline, type LambdaContextLike, retryTransient } from '@netkit/aws-core/retry';
-import { type Allocation, allocate, type CoreDeps, describePool, ec2Call, release } from './allocate.ts';
+import {
+  type Allocation,
+  allocate,
+  type CoreDeps,
+  describePool,
+  ec2Call,
+  release,
+  undoClaim,
+} from './allocate.ts';
 import { type Config, type Pool, poolOf } from './config.ts';
 import { AttachTimeoutError, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
 
@@ -142,7 +150,12 @@ class Invocation {
   private async allocateOrAbandon(deadline: Deadline): Promise<Allocation | HandlerResult> {
     const { action, instanceId } = this;
     try {
-      return await allocate({ instanceId, groupName: action.groupName }, this.pool, this.core, deadline);
+      return await allocate(
+        { instanceId, groupName: action.groupName, deferUndo: true },
+        this.pool,
+        this.core,
+        deadline,
+      );
     } catch (error) {
       if (!(error instanceof PermanentAllocationError || error instanceof AttachTimeoutError)) throw error;
       this.deps.logger.error('Cannot give the instance a pool ENI; abandoning the launch', {
@@ -152,7 +165,11 @@ class Invocation {
         error: error.name,
       });
       await this.recordExhaustion(error);
-      await this.complete('ABANDON');
+      const completion = await this.complete('ABANDON');
+      // Undo only after an ABANDON this delivery completed: a twin may have completed CONTINUE.
+      if (error instanceof AttachTimeoutError && error.claim !== undefined && completion === 'completed') {
+        await undoClaim(this.core, error.claim);
+      }
       this.metrics.addMetric('LaunchesAbandoned', MetricUnit.Count, 1);
       return { status: 'abandoned', instanceId, reason: error.message };
     }

@@ -28,13 +28,32 @@ export class InstanceNotFoundError extends PermanentAllocationError {}
 
 /**
  * The device index was taken, but EC2's (eventually consistent) Describe does not show by whom
- * yet: most likely a concurrent delivery of the same event won. Not permanent: the invocation
- * fails, Lambda retries the event, and the retry finds the ENI held (never ABANDON).
+ * yet: most likely a concurrent delivery of the same event won. aws-core's, shared by every hook
+ * package: not permanent, the invocation fails, Lambda retries the event, and the retry finds the
+ * ENI held (never ABANDON).
  */
-export class RaceUnsettledError extends NetkitError {}
+export { RaceUnsettledError } from '@netkit/aws-core/errors';
 
-/** The attachment did not reach `attached` in time (the ENI was detached again). */
-export class AttachTimeoutError extends NetkitError {}
+/**
+ * The attachment did not reach `attached` in time. `claim` is the attachment left in place when
+ * the caller asked to undo it itself (`deferUndo`), after completing ABANDON; otherwise the ENI
+ * was detached again.
+ */
+export class AttachTimeoutError extends NetkitError {
+  constructor(
+    message: string,
+    readonly claim?: Claimed,
+  ) {
+    super(message);
+  }
+}
+
+/** A pool ENI this invocation attached to an instance: what undoing the attachment needs. */
+export interface Claimed {
+  networkInterfaceId: string;
+  attachmentId: string;
+  instanceId: string;
+}
 
 /** The instance metadata service could not be reached or refused the session. */
 export class ImdsUnreachableError extends NetkitError {}

@@ -5,6 +5,7 @@ Part of the netkit moto harness; netkit_moto.py is the entry and installs every 
 from __future__ import annotations
 
 import json
+import random
 import time
 import uuid
 
@@ -65,23 +66,32 @@ def control(method: str, path: str, body: bytes) -> Response:
         apply_settings(payload)
         return json_response(200, {"settings": SETTINGS})
     if route == "/faults" and method == "POST":
-        for field in ("service", "action", "code"):
+        reset = payload.get("reset")
+        if reset not in (None, "before", "after"):
+            return json_response(400, {"error": "fault.reset must be 'before' or 'after'"})
+        for field in ("service", "action") if reset else ("service", "action", "code"):
             if not isinstance(payload.get(field), str) or not payload[field]:
                 return json_response(400, {"error": f"fault.{field} is required"})
         nth = int(payload.get("nth") or 1)
         times = int(payload.get("times") or 1)
         if nth < 1 or times < 1:
             return json_response(400, {"error": "nth and times must be >= 1"})
+        rate = payload.get("rate")
+        if rate is not None and (not isinstance(rate, (int, float)) or not 0 < rate <= 1):
+            return json_response(400, {"error": "fault.rate must be a number in (0, 1]"})
         FAULTS.append(
             {
                 "service": payload["service"].lower(),
                 "action": payload["action"],
                 "nth": nth,
                 "times": times,
-                "code": payload["code"],
-                "message": payload.get("message") or f"Injected fault: {payload['code']}",
+                "code": payload.get("code") or "ConnectionReset",
+                "message": payload.get("message") or f"Injected fault: {payload.get('code') or 'reset'}",
                 "status": int(payload.get("status") or 400),
                 "seen": 0,
+                "reset": reset,
+                "rate": rate,
+                "random": random.Random(payload.get("seed") or 1),
             }
         )
         return json_response(200, {"ok": True})

@@ -82,6 +82,7 @@ def patched_associate_address(
         eni.public_ip = eip.public_ip
     if eip.domain == "vpc" or eip.allocation_id:
         eip.association_id = random_eip_association_id()
+    ec2_contracts.note_associate(eip)
     return eip
 
 

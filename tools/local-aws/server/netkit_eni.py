@@ -14,6 +14,7 @@ from moto.ec2.models.instances import Instance
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import generate_dns_from_ip
 
+import netkit_ec2_contracts as ec2_contracts
 from netkit_state import DEFAULT_MAX_ENIS, EC2Error, MAX_ENIS
 
 def _attached_nics(instance: Any) -> list[Any]:
@@ -52,6 +53,7 @@ def patched_attach_network_interface(self: Any, eni_id: str, instance_id: str, d
     instance.attach_eni(eni, index)
     # A new attachment never inherits DeleteOnTermination: AttachNetworkInterface defaults it to false.
     eni.delete_on_termination = False
+    ec2_contracts.note_attach(eni)
     return eni.attachment
 
 

@@ -34,6 +34,8 @@ import argparse
 import io
 import json
 import os
+import socket
+import struct
 import sys
 import threading
 import traceback
@@ -161,6 +163,12 @@ class NetkitMiddleware:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        result = self._serve(environ, start_response)
+        if environ.get("netkit.reset") == "after":
+            _drop_connection(environ)  # AWS acted; the caller never hears the answer
+        return result
+
+    def _serve(self, environ: dict[str, Any], start_response: Any) -> Any:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -187,7 +195,11 @@ class NetkitMiddleware:
                 if refused is not None:
                     return self._send(start_response, refused)
                 fault = self._fault(service, action)
-                if fault is not None:
+                if fault is not None and fault["reset"] == "after":
+                    environ["netkit.reset"] = "after"
+                elif fault is not None:
+                    if fault["reset"] == "before":
+                        _drop_connection(environ)
                     return self._send(
                         start_response, error_response(service, fault["code"], fault["message"], fault["status"])
                     )
@@ -230,9 +242,13 @@ class NetkitMiddleware:
     def _fault(self, service: str, action: str) -> dict[str, Any] | None:
         hit = None
         for fault in FAULTS:
-            if fault["service"] == service and fault["action"] == action:
+            if fault["service"] == service and fault["action"] in (action, "*"):
                 fault["seen"] += 1
-                if hit is None and fault["nth"] <= fault["seen"] < fault["nth"] + fault["times"]:
+                if fault.get("rate") is not None:
+                    # A faulted run: from the nth call on, each call fails with this probability (seeded).
+                    if fault["seen"] >= fault["nth"] and fault["random"].random() < fault["rate"] and hit is None:
+                        hit = fault
+                elif hit is None and fault["nth"] <= fault["seen"] < fault["nth"] + fault["times"]:
                     hit = fault
         return hit
 
@@ -272,6 +288,18 @@ class NetkitMiddleware:
         headers = [*headers, ("Content-Length", str(len(body)))]
         start_response(f"{status} {reasons.get(status, 'Error')}", headers)
         return [body]
+
+
+def _drop_connection(environ: dict[str, Any]) -> None:
+    """Resets the client's connection with no answer (werkzeug treats ConnectionError as a dropped client)."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionResetError("netkit: injected connection reset")
 
 
 class QuietHandler(WSGIRequestHandler):

@@ -14,7 +14,13 @@ import netkit_ec2_contracts as ec2_contracts
 
 LOCK = threading.RLock()
 
-DEFAULT_SETTINGS: dict[str, Any] = {"natDeleteDelayMs": 0, "throttle": False, "describeLagMs": 0}
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "natDeleteDelayMs": 0,
+    "throttle": False,
+    "describeLagMs": 0,
+    "attachLagMs": 0,
+    "associateLagMs": 0,
+}
 START_SETTINGS: dict[str, Any] = dict(DEFAULT_SETTINGS)
 SETTINGS: dict[str, Any] = {}
 THROTTLE: dict[str, Any] = {"enabled": False, "scale": 1.0, "burst": 1.0}
@@ -76,6 +82,9 @@ def apply_settings(settings: dict[str, Any]) -> None:
     ec2_contracts.apply_settings(settings)
     if settings.get("describeLagMs") is not None:
         SETTINGS["describeLagMs"] = ec2_contracts.SETTINGS["describeLagMs"]
+    for lag in ("attachLagMs", "associateLagMs"):
+        if settings.get(lag) is not None:
+            SETTINGS[lag] = ec2_contracts.SETTINGS[lag]
     if "natDeleteDelayMs" in settings and settings["natDeleteDelayMs"] is not None:
         SETTINGS["natDeleteDelayMs"] = max(0.0, float(settings["natDeleteDelayMs"]))
     if "throttle" in settings and settings["throttle"] is not None:

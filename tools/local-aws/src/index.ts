@@ -23,6 +23,17 @@ export interface EmulatorOptions {
    * attachment.instance-id omits its interfaces. Default 0 (off).
    */
   describeLagMs?: number;
+  /**
+   * EC2 eventual consistency after a mutation: for this long after AttachNetworkInterface,
+   * DescribeNetworkInterfaces shows the interface as before the attach (available, no attachment),
+   * though the attach has happened. Default 0 (off).
+   */
+  attachLagMs?: number;
+  /**
+   * The same after AssociateAddress: for this long DescribeAddresses shows the address
+   * unassociated, though the association has happened. Default 0 (off).
+   */
+  associateLagMs?: number;
   /** Python interpreter with moto installed. Default env PYTHON or 'python3'. */
   python?: string;
   /** Port to listen on; default 0 (a free port). */
@@ -32,17 +43,26 @@ export interface EmulatorOptions {
 export interface Fault {
   /** 'ec2' | 'autoscaling' | 'ecs' | 'cloudformation' ... (the SigV4 signing name) */
   service: string;
-  /** e.g. 'AttachNetworkInterface' */
+  /** e.g. 'AttachNetworkInterface', or '*' for every action of the service */
   action: string;
   /** Fail the nth matching call (1-based, counted from injection). Default 1. */
   nth?: number;
   /** How many consecutive calls from nth fail. Default 1. */
   times?: number;
-  /** e.g. 'IncorrectInstanceState' */
-  code: string;
+  /** e.g. 'IncorrectInstanceState' (required unless `reset` is set) */
+  code?: string;
   message?: string;
   /** Default 400. */
   status?: number;
+  /**
+   * Reset the connection instead of answering: `before` the call reaches AWS (nothing happens), or
+   * `after` it did (the call takes effect, the caller never hears the answer).
+   */
+  reset?: 'before' | 'after';
+  /** A faulted run: from the nth call on, each matching call fails with this probability (seeded). */
+  rate?: number;
+  /** Seed of `rate`'s draws. Default 1. */
+  seed?: number;
 }
 
 export interface LifecycleActionSpec {
@@ -158,6 +178,10 @@ export interface EmulatorSettings {
   natDeleteDelayMs?: number;
   throttle?: ThrottleOption;
   describeLagMs?: number;
+  /** For this long after AttachNetworkInterface, DescribeNetworkInterfaces shows the interface unattached. */
+  attachLagMs?: number;
+  /** For this long after AssociateAddress, DescribeAddresses shows the address unassociated. */
+  associateLagMs?: number;
 }
 
 export interface Emulator {
@@ -351,15 +375,21 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  const region = options.region ?? 'us-east-1';
-  const python = options.python ?? process.env['PYTHON'] ?? 'python3';
-  const startSettings: EmulatorSettings = {
+/** The settings the server starts with (and `reset()` returns to): each option or its default. */
+function startSettingsOf(options: EmulatorOptions): EmulatorSettings {
+  return {
     natDeleteDelayMs: options.natDeleteDelayMs ?? 0,
     throttle: options.throttle ?? false,
     describeLagMs: options.describeLagMs ?? 0,
+    attachLagMs: options.attachLagMs ?? 0,
+    associateLagMs: options.associateLagMs ?? 0,
   };
-  const { child, url } = await launch(python, startSettings, options.port ?? 0);
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const region = options.region ?? 'us-east-1';
+  const python = options.python ?? process.env['PYTHON'] ?? 'python3';
+  const { child, url } = await launch(python, startSettingsOf(options), options.port ?? 0);
 
   const control = async <T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> => {
     const init: RequestInit = { method };

@@ -88,6 +88,60 @@ describe('fault injection', () => {
     expect((await emu().calls())['ec2:CreateVpc']).toBe(4);
   });
 
+  it('resets the connection before the call reaches AWS (nothing happens) or after it did (it happened)', async () => {
+    const { ec2 } = clients(emu());
+    const cidrs = async () =>
+      (
+        await ec2.send(
+          new DescribeVpcsCommand({ Filters: [{ Name: 'cidr', Values: ['10.20.0.0/16', '10.21.0.0/16'] }] }),
+        )
+      ).Vpcs!.map((v) => v.CidrBlock);
+    await emu().injectFault({ service: 'ec2', action: 'CreateVpc', reset: 'before' });
+    const before = await ec2
+      .send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }))
+      .catch((e: unknown) => e);
+    expect((before as { code?: string }).code).toBe('ECONNRESET');
+    expect(await cidrs()).toEqual([]);
+
+    await emu().injectFault({ service: 'ec2', action: 'CreateVpc', reset: 'after' });
+    const after = await ec2
+      .send(new CreateVpcCommand({ CidrBlock: '10.21.0.0/16' }))
+      .catch((e: unknown) => e);
+    expect((after as { code?: string }).code).toBe('ECONNRESET');
+    expect(await cidrs()).toEqual(['10.21.0.0/16']);
+    expect((await emu().calls())['ec2:CreateVpc']).toBe(2);
+  });
+
+  it('fails each call of any action with the given probability in a faulted run (seeded, so repeatable)', async () => {
+    const { ec2 } = clients(emu());
+    const run = async () => {
+      await emu().injectFault({
+        service: 'ec2',
+        action: '*',
+        rate: 0.5,
+        seed: 7,
+        code: 'InternalError',
+        status: 500,
+      });
+      const outcomes: boolean[] = [];
+      for (let i = 0; i < 40; i++) {
+        outcomes.push(
+          await ec2.send(new DescribeVpcsCommand({})).then(
+            () => true,
+            () => false,
+          ),
+        );
+      }
+      await emu().clearFaults();
+      return outcomes;
+    };
+    const first = await run();
+    const failed = first.filter((ok) => !ok).length;
+    expect(failed).toBeGreaterThan(10);
+    expect(failed).toBeLessThan(30);
+    expect(await run()).toEqual(first);
+  });
+
   it('uses the given HTTP status (e.g. 503) for an injected fault', async () => {
     const { ec2 } = clients(emu());
     await emu().injectFault({ service: 'ec2', action: 'DescribeVpcs', code: 'Unavailable', status: 503 });

@@ -224,3 +224,125 @@ describe('Eventual consistency of Describe calls (describeLagMs)', () => {
     expect(out.Reservations![0]!.Instances![0]!.InstanceId).toBe(instance!.InstanceId);
   });
 });
+
+describe('Eventual consistency after AttachNetworkInterface (attachLagMs)', () => {
+  // "Eventual consistency in the Amazon EC2 API"
+  // (docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): a Describe call right
+  // after a mutation may not reflect it yet. The attach itself has happened: a second attach and a
+  // delete both fail InvalidNetworkInterface.InUse (EC2 API reference, DeleteNetworkInterface: "You
+  // must detach the network interface before you can delete it"), while Describe still shows the
+  // interface unattached.
+  async function attachedEni() {
+    const { ec2 } = clients(emu());
+    const net = await network(ec2);
+    const [instance] = await launch(ec2, net.subnetA);
+    const eni = await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: net.subnetA }));
+    const id = eni.NetworkInterface!.NetworkInterfaceId!;
+    await ec2.send(
+      new AttachNetworkInterfaceCommand({
+        InstanceId: instance!.InstanceId!,
+        NetworkInterfaceId: id,
+        DeviceIndex: 1,
+      }),
+    );
+    return { ec2, id, instanceId: instance!.InstanceId! };
+  }
+
+  it('shows a just-attached interface unattached for attachLagMs, refusing a second attach and a delete meanwhile', async () => {
+    await emu().configure({ attachLagMs: 1_500 });
+    const { ec2, id, instanceId } = await attachedEni();
+
+    const stale = await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }));
+    expect(stale.NetworkInterfaces?.[0]?.Status).toBe('available');
+    expect(stale.NetworkInterfaces?.[0]?.Attachment).toBeUndefined();
+    const byInstance = await ec2.send(
+      new DescribeNetworkInterfacesCommand({
+        Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }],
+      }),
+    );
+    expect(byInstance.NetworkInterfaces?.map((n) => n.NetworkInterfaceId)).not.toContain(id);
+    await awsError(
+      ec2.send(
+        new AttachNetworkInterfaceCommand({ InstanceId: instanceId, NetworkInterfaceId: id, DeviceIndex: 2 }),
+      ),
+      'InvalidNetworkInterface.InUse',
+      400,
+    );
+    await awsError(
+      ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
+      'InvalidNetworkInterface.InUse',
+      400,
+    );
+
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    const settled = await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }));
+    expect(settled.NetworkInterfaces?.[0]?.Status).toBe('in-use');
+    expect(settled.NetworkInterfaces?.[0]?.Attachment).toMatchObject({
+      InstanceId: instanceId,
+      DeviceIndex: 1,
+    });
+  });
+
+  it('shows the attachment at once when attachLagMs is 0 (the default)', async () => {
+    const { ec2, id, instanceId } = await attachedEni();
+    const out = await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }));
+    expect(out.NetworkInterfaces?.[0]?.Attachment).toMatchObject({ InstanceId: instanceId, DeviceIndex: 1 });
+  });
+});
+
+describe('ClientToken under concurrency', () => {
+  // "Ensuring idempotency in Amazon EC2 API requests": requests with one client token are one
+  // request, also when they arrive at the same time (two deliveries of one launch event): EC2
+  // returns the same interface to every one of them and creates one.
+  it('creates one interface for concurrent creates with one token, and answers each with it', async () => {
+    const { ec2 } = clients(emu());
+    const net = await network(ec2);
+    const input = { SubnetId: net.subnetA, Description: 'twin', ClientToken: 'token-concurrent' };
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => ec2.send(new CreateNetworkInterfaceCommand(input))),
+    );
+    const ids = new Set(answers.map((a) => a.NetworkInterface?.NetworkInterfaceId));
+    expect(ids.size).toBe(1);
+    const all = await ec2.send(
+      new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'subnet-id', Values: [net.subnetA] }] }),
+    );
+    expect(all.NetworkInterfaces).toHaveLength(1);
+  });
+});
+
+describe('Eventual consistency after AssociateAddress (associateLagMs)', () => {
+  // "Eventual consistency in the Amazon EC2 API": a Describe right after a mutation may not
+  // reflect it. The association has happened: another instance's AssociateAddress with
+  // AllowReassociation=false fails Resource.AlreadyAssociated while DescribeAddresses still shows
+  // the address free.
+  it('shows a just-associated address unassociated for associateLagMs, while it refuses another instance', async () => {
+    await emu().configure({ associateLagMs: 1_500 });
+    const { ec2 } = clients(emu());
+    const net = await network(ec2);
+    const [first, second] = await launch(ec2, net.subnetA, 2);
+    const eip = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    await ec2.send(
+      new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: first!.InstanceId }),
+    );
+
+    const stale = await ec2.send(new DescribeAddressesCommand({ AllocationIds: [eip.AllocationId!] }));
+    expect(stale.Addresses?.[0]?.InstanceId).toBeFalsy();
+    expect(stale.Addresses?.[0]?.AssociationId).toBeFalsy();
+    await awsError(
+      ec2.send(
+        new AssociateAddressCommand({
+          AllocationId: eip.AllocationId,
+          InstanceId: second!.InstanceId,
+          AllowReassociation: false,
+        }),
+      ),
+      'Resource.AlreadyAssociated',
+      400,
+    );
+
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    const settled = await ec2.send(new DescribeAddressesCommand({ AllocationIds: [eip.AllocationId!] }));
+    expect(settled.Addresses?.[0]?.InstanceId).toBe(first!.InstanceId);
+    expect(settled.Addresses?.[0]?.AssociationId).toMatch(/^eipassoc-/);
+  });
+});

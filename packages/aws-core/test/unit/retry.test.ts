@@ -1,7 +1,16 @@
 import { manualClock } from '@netkit/testing';
 import { describe, expect, it, vi } from 'vitest';
-import { DeadlineExceededError } from '../../src/errors.ts';
-import { backoffDelay, Deadline, pollUntil, retry, retryTransient, systemClock } from '../../src/retry.ts';
+import { DeadlineExceededError, isTransientError, RaceUnsettledError } from '../../src/errors.ts';
+import {
+  backoffDelay,
+  Deadline,
+  pollUntil,
+  RACE_SETTLE_MS,
+  retry,
+  retryTransient,
+  settleRace,
+  systemClock,
+} from '../../src/retry.ts';
 
 describe('backoffDelay', () => {
   it('grows exponentially with jitter and respects the cap', () => {
@@ -155,6 +164,70 @@ describe('pollUntil', () => {
     // It checks once more at the deadline instead of giving up early.
     expect(clock.now() - Date.parse('2026-11-21T10:00:00Z')).toBe(2_000);
     expect(check.mock.calls.length).toBeGreaterThan(2);
+  });
+});
+
+describe('settleRace', () => {
+  it("returns the winner's work once the eventually consistent Describe shows it", async () => {
+    // Prepare
+    const clock = manualClock();
+    let looks = 0;
+
+    // Act
+    const winner = await settleRace(async () => (++looks === 4 ? 'eni-winner' : undefined), {
+      deadline: Deadline.in(60_000, clock),
+      clock,
+      what: 'the twin delivery',
+    });
+
+    // Assess
+    expect(winner).toBe('eni-winner');
+    expect(looks).toBe(4);
+  });
+
+  it('fails as RaceUnsettledError (not a final verdict) when the winner never shows within the window', async () => {
+    // Prepare
+    const clock = manualClock();
+    const start = clock.now();
+
+    // Act
+    const settled = settleRace(async () => undefined, {
+      deadline: Deadline.in(60_000, clock),
+      clock,
+      what: 'the attachment at device index 1',
+    });
+
+    // Assess
+    const error = await settled.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RaceUnsettledError);
+    expect((error as Error).message).toContain('the attachment at device index 1');
+    expect(clock.now() - start).toBe(RACE_SETTLE_MS);
+  });
+
+  it('never waits past the deadline, and passes a verdict thrown by the look through', async () => {
+    // Prepare
+    const clock = manualClock();
+    const start = clock.now();
+    const verdict = new Error('device index held by a foreign interface');
+
+    // Act
+    const short = settleRace(async () => undefined, {
+      deadline: Deadline.in(1_500, clock),
+      clock,
+      what: 'x',
+    });
+    const thrown = settleRace(
+      async () => {
+        throw verdict;
+      },
+      { deadline: Deadline.in(60_000, clock), clock, what: 'x' },
+    );
+
+    // Assess
+    await expect(short).rejects.toBeInstanceOf(RaceUnsettledError);
+    expect(clock.now() - start).toBe(1_500);
+    await expect(thrown).rejects.toBe(verdict);
+    expect(isTransientError(new RaceUnsettledError('x'))).toBe(false);
   });
 });
 

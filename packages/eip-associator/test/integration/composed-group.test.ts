@@ -12,7 +12,7 @@ beforeAll(() => {
   ensureBuilt(ENI_ATTACH_DIR, ['index']);
 }, 240_000);
 
-it('one group, eni-attach and eip-associator hooks at once, 12 launches with Describe lag: one ENI and one EIP on the primary interface each, both CONTINUE', async () => {
+it('one group, eni-attach and eip-associator hooks at once, 20 launches with Describe lag after launch, attach and association: one ENI and one EIP on the primary interface each, both CONTINUE', async () => {
   // Prepare
   const steps: string[] = [];
 
@@ -20,8 +20,10 @@ it('one group, eni-attach and eip-associator hooks at once, 12 launches with Des
   const result = await runComposedGroup({
     emulator: emu(),
     distDir,
-    launches: 12,
+    launches: 20,
     describeLagMs: 2_000,
+    attachLagMs: 1_500,
+    associateLagMs: 1_500,
     step: (m) => steps.push(m),
   });
 

@@ -98,14 +98,13 @@ describe('launch', () => {
     // Assess
     expect(result).toMatchObject({ status: 'done', instanceId: INSTANCE, attempts: 1 });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
+    // One interface: EC2 picks it (the primary) from the InstanceId, no interface lookup (ADR 0085).
     expect(ec2Mock).toHaveReceivedCommandWith(AssociateAddressCommand, {
-      NetworkInterfaceId: primaryEniOf(INSTANCE),
+      InstanceId: INSTANCE,
       AllowReassociation: false,
       AllocationId: ec2.heldBy(INSTANCE)[0]!.allocationId,
     });
-    expect(ec2Mock).toHaveReceivedCommandWith(DescribeNetworkInterfacesCommand, {
-      Filters: [{ Name: 'attachment.instance-id', Values: [INSTANCE] }],
-    });
+    expect(ec2Mock).not.toHaveReceivedCommand(DescribeNetworkInterfacesCommand);
     expect(ec2Mock).toHaveReceivedCommandTimes(DescribeAddressesCommand, 2);
     expect(ec2Mock).toHaveReceivedNthCommandWith(DescribeAddressesCommand, 1, {
       Filters: [
@@ -293,7 +292,7 @@ describe('launch', () => {
 });
 
 describe('composed hooks (another hook attaches a second interface)', () => {
-  it('associates to the primary interface by NetworkInterfaceId, never by bare InstanceId', async () => {
+  it('associates to the primary interface by NetworkInterfaceId once EC2 refuses InstanceId for several interfaces', async () => {
     // Prepare
     const ec2 = fakeEc2(ec2Mock, poolOf(2));
     ec2.attachSecondary(INSTANCE, 'eni-0secondary000000');
@@ -306,18 +305,23 @@ describe('composed hooks (another hook attaches a second interface)', () => {
     expect(result).toMatchObject({ status: 'done', instanceId: INSTANCE });
     expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
     const inputs = ec2Mock.commandCalls(AssociateAddressCommand).map((c) => c.args[0].input);
-    expect(inputs).toHaveLength(1);
-    expect(inputs[0]).toMatchObject({
+    expect(inputs).toHaveLength(2);
+    expect(inputs[0]).toMatchObject({ InstanceId: INSTANCE, AllowReassociation: false });
+    expect(inputs[1]).toMatchObject({
       NetworkInterfaceId: primaryEniOf(INSTANCE),
       AllowReassociation: false,
     });
-    expect(inputs[0]).not.toHaveProperty('InstanceId');
+    expect(inputs[1]).not.toHaveProperty('InstanceId');
+    expect(ec2Mock).toHaveReceivedCommandWith(DescribeNetworkInterfacesCommand, {
+      Filters: [{ Name: 'attachment.instance-id', Values: [INSTANCE] }],
+    });
     expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
   });
 
   it('describes again when EC2 does not list the new instance interfaces yet, then associates', async () => {
     // Prepare
     const ec2 = fakeEc2(ec2Mock, poolOf(2));
+    ec2.attachSecondary(INSTANCE, 'eni-0secondary000000');
     ec2.hideInterfaces(INSTANCE, 2);
     const { invoke, clock } = setup({ ASSOCIATE_TIMEOUT_SECONDS: '60' });
 
@@ -325,7 +329,7 @@ describe('composed hooks (another hook attaches a second interface)', () => {
     const result = await invoke(launch());
 
     // Assess
-    expect(result).toMatchObject({ status: 'done', instanceId: INSTANCE, attempts: 1 });
+    expect(result).toMatchObject({ status: 'done', instanceId: INSTANCE, attempts: 2 });
     expect(ec2Mock).toHaveReceivedCommandTimes(DescribeNetworkInterfacesCommand, 3);
     expect(clock.sleeps.length).toBeGreaterThanOrEqual(2);
     expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
@@ -334,6 +338,7 @@ describe('composed hooks (another hook attaches a second interface)', () => {
   it('abandons with a clear reason when the interface is never listed before the deadline', async () => {
     // Prepare
     const ec2 = fakeEc2(ec2Mock, poolOf(2));
+    ec2.attachSecondary(INSTANCE, 'eni-0secondary000000');
     ec2.hideInterfaces(INSTANCE, Number.MAX_SAFE_INTEGER);
     const { invoke } = setup({ ASSOCIATE_TIMEOUT_SECONDS: '30' });
 
@@ -343,7 +348,9 @@ describe('composed hooks (another hook attaches a second interface)', () => {
     // Assess
     expect(result).toMatchObject({ status: 'abandoned' });
     expect((result as { reason: string }).reason).toContain('primary network interface');
-    expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
+    // Only the one refused by InstanceId: nothing is associated to an interface it cannot name.
+    expect(ec2Mock).toHaveReceivedCommandTimes(AssociateAddressCommand, 1);
+    expect(ec2.heldBy(INSTANCE)).toHaveLength(0);
     expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
   });
 });
@@ -844,6 +851,37 @@ describe('pool parsing', () => {
   });
 });
 
+describe('eventual consistency of the read-back', () => {
+  it('reports done when the read-back missed its own association and the next describe shows it', async () => {
+    // Prepare: DescribeAddresses by instance id does not show the new association the first time
+    const ec2 = fakeEc2(ec2Mock, poolOf(2));
+    let readBacks = 0;
+    ec2Mock.on(DescribeAddressesCommand).callsFake((input: { Filters?: { Name?: string }[] }) => {
+      const byInstance = input.Filters?.some((f) => f.Name === 'instance-id');
+      if (byInstance && ++readBacks === 1) return { Addresses: [] };
+      return {
+        Addresses: ec2.addresses
+          .filter((a) => !byInstance || a.instanceId === INSTANCE)
+          .map((a) => ({
+            AllocationId: a.allocationId,
+            InstanceId: a.instanceId,
+            AssociationId: a.associationId,
+          })),
+      };
+    });
+    const { invoke } = setup();
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'done', instanceId: INSTANCE });
+    expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
+    expect(ec2Mock).toHaveReceivedCommandTimes(AssociateAddressCommand, 1);
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
+  });
+});
+
 describe('collision jitter', () => {
   it('waits a random delay that grows with collisions and is capped at 2 s', () => {
     expect(collisionDelay(1, () => 0)).toBe(0);
@@ -886,7 +924,7 @@ describe('collision jitter', () => {
 });
 
 describe('cleanup', () => {
-  it('undoes an association whose read-back never answered before abandoning', async () => {
+  it('undoes an association whose read-back never answered, after completing ABANDON', async () => {
     // Prepare
     const ec2 = fakeEc2(ec2Mock, poolOf(1));
     let describes = 0;
@@ -916,9 +954,43 @@ describe('cleanup', () => {
     expect(ec2Mock).toHaveReceivedCommandTimes(DisassociateAddressCommand, 1);
     expect(ec2.heldBy(INSTANCE)).toHaveLength(0);
     expect(logger.warn).toHaveBeenCalledWith(
-      'Undid the unconfirmed association before abandoning',
+      'Undid the unconfirmed association after completing ABANDON',
       expect.anything(),
     );
+    expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
+    const [complete] = asgMock.commandCalls(CompleteLifecycleActionCommand);
+    const [undo] = ec2Mock.commandCalls(DisassociateAddressCommand);
+    expect(complete!.calledBefore(undo!)).toBe(true);
+  });
+
+  it('completes ABANDON before undoing, and keeps the association when a concurrent delivery completed first', async () => {
+    // Prepare: the read-back keeps failing; meanwhile the twin delivery saw the association and
+    // completed CONTINUE, so this delivery's ABANDON answers "No active Lifecycle Action found".
+    const ec2 = fakeEc2(ec2Mock, poolOf(1));
+    ec2Mock.on(DescribeAddressesCommand).callsFake((input: { Filters?: { Name?: string }[] }) => {
+      if (input.Filters?.some((f) => f.Name === 'instance-id')) {
+        throw awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+      }
+      return {
+        Addresses: ec2.addresses.map((a) => ({
+          AllocationId: a.allocationId,
+          InstanceId: a.instanceId,
+          AssociationId: a.associationId,
+        })),
+      };
+    });
+    const gone = new Error('No active Lifecycle Action found with token x');
+    gone.name = 'ValidationError';
+    asgMock.on(CompleteLifecycleActionCommand).rejects(gone);
+    const { invoke } = setup({ ASSOCIATE_TIMEOUT_SECONDS: '20' });
+
+    // Act
+    const result = await invoke(launch());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'abandoned', completion: 'already-completed' });
+    expect(ec2Mock).not.toHaveReceivedCommand(DisassociateAddressCommand);
+    expect(ec2.heldBy(INSTANCE)).toHaveLength(1);
     expect(completions().map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
   });
 });

@@ -12,7 +12,7 @@ import {
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterfaceStatus,
 } from '@aws-sdk/client-ec2';
-import { DeadlineExceededError } from '@netkit/aws-core/errors';
+import { DeadlineExceededError, RaceUnsettledError } from '@netkit/aws-core/errors';
 import { parseLifecycleEvent } from '@netkit/aws-core/lifecycle';
 import { lifecycleEvent } from '@netkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -451,6 +451,47 @@ describe('launch lifecycle action', () => {
 
     // Assess
     expect(report).toMatchObject({ result: 'CONTINUE', deleted: [] });
+    expect(ec2Mock).not.toHaveReceivedCommand(DeleteNetworkInterfaceCommand);
+  });
+
+  it('waits for Describe to list the concurrent winner’s attachment instead of abandoning (eventual consistency)', async () => {
+    // Prepare: the twin delivery attached the same ENI (one ClientToken); Describe lags twice
+    freshLaunch();
+    ec2Mock
+      .on(DescribeNetworkInterfacesCommand)
+      .resolvesOnce({ NetworkInterfaces: [] })
+      .resolvesOnce({ NetworkInterfaces: [ownEni(NEW)] })
+      .resolvesOnce({ NetworkInterfaces: [ownEni(NEW)] })
+      .resolves({ NetworkInterfaces: [ownEni(NEW, { attached: true })] });
+    ec2Mock.on(AttachNetworkInterfaceCommand).rejects(awsError('InvalidNetworkInterface.InUse'));
+    const t = deps();
+
+    // Act
+    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+
+    // Assess
+    expect(report).toMatchObject({
+      status: 'already-done',
+      result: 'CONTINUE',
+      interfaces: [{ networkInterfaceId: NEW, source: 'concurrent' }],
+      deleted: [],
+    });
+    expect(ec2Mock).not.toHaveReceivedCommand(DeleteNetworkInterfaceCommand);
+  });
+
+  it('fails as transient (redelivered, never ABANDON) when the winner of a lost race never shows', async () => {
+    // Prepare
+    freshLaunch();
+    ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [ownEni(NEW)] });
+    ec2Mock.on(AttachNetworkInterfaceCommand).rejects(awsError('InvalidNetworkInterface.InUse'));
+    const t = deps();
+
+    // Act
+    const outcome = handleLaunch(action(), t.config, t.deps, t.deadlines);
+
+    // Assess
+    await expect(outcome).rejects.toBeInstanceOf(RaceUnsettledError);
+    expect(asMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
     expect(ec2Mock).not.toHaveReceivedCommand(DeleteNetworkInterfaceCommand);
   });
 

@@ -288,6 +288,24 @@ describe('allocate', () => {
     expect(fake.calls.DetachNetworkInterface).toBe(1);
   });
 
+  it('keeps the ENI attached when confirming fails transiently: a concurrent delivery may have seen it held', async () => {
+    // Prepare: every describe after the attach fails (a server fault past the deadline's retries)
+    const [eni] = seedPool(fake, AZ_A, '10.0.0', 'server-a', 1);
+    const instanceId = fake.addInstance(AZ_A);
+    fake.attachingDescribes = 1_000;
+    fake.beforeAttach = () => {
+      fake.ec2Mock.on(DescribeNetworkInterfacesCommand).rejects(awsError('UnauthorizedOperation'));
+    };
+
+    // Act
+    const error = await allocate({ instanceId }, pool, deps(), deadline(10_000)).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).not.toBeInstanceOf(AttachTimeoutError);
+    expect(eni!.attachment?.instanceId).toBe(instanceId);
+    expect(fake.calls.DetachNetworkInterface).toBeUndefined();
+  });
+
   it('retries throttled calls with backoff', async () => {
     // Prepare
     seedPool(fake, AZ_A, '10.0.0', 'server-a', 1);

@@ -217,6 +217,42 @@ describe('Lambda mode handler', () => {
     for (const eni of enis) expect(eni.attachment?.instanceId).not.toBe(instanceId);
   });
 
+  it('completes ABANDON first and then detaches an attachment that never reached attached', async () => {
+    // Prepare
+    const [eni] = seedPool(fake, AZ, '10.0.0', 'server-a', 1);
+    const instanceId = fake.addInstance(AZ);
+    fake.attachingDescribes = 1_000;
+
+    // Act
+    const result = await handler()(lifecycleEvent('launch', { instanceId }), context());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'abandoned', instanceId });
+    expect(fake.completions.map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
+    expect(eni!.attachment).toBeUndefined();
+    const [complete] = fake.asMock.commandCalls(CompleteLifecycleActionCommand);
+    const [detach] = fake.ec2Mock.commandCalls(DetachNetworkInterfaceCommand);
+    expect(complete!.calledBefore(detach!)).toBe(true);
+  });
+
+  it('keeps the attachment when its ABANDON meets an action a concurrent delivery already completed', async () => {
+    // Prepare: the twin delivery saw the ENI held and completed CONTINUE
+    const [eni] = seedPool(fake, AZ, '10.0.0', 'server-a', 1);
+    const instanceId = fake.addInstance(AZ);
+    fake.attachingDescribes = 1_000;
+    fake.asMock
+      .on(CompleteLifecycleActionCommand)
+      .rejects(awsError('ValidationError', 'No active Lifecycle Action found with token x'));
+
+    // Act
+    const result = await handler()(lifecycleEvent('launch', { instanceId }), context());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'abandoned', instanceId });
+    expect(eni!.attachment?.instanceId).toBe(instanceId);
+    expect(fake.ec2Mock).not.toHaveReceivedCommand(DetachNetworkInterfaceCommand);
+  });
+
   it('completes CONTINUE without an ENI for a launch into the warm pool', async () => {
     seedPool(fake, AZ, '10.0.0', 'server-a', 1);
     const instanceId = fake.addInstance(AZ);
