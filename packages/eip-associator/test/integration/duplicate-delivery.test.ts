@@ -20,8 +20,11 @@ import {
   launchInstances,
   POOL_TAGS,
 } from '../support/fleet.ts';
+import { useAssociatorFunction } from '../support/function.ts';
 
 const emu = useEmulator();
+// The bundle runs under the function's template policy; set-up keeps the test key.
+const fn = useAssociatorFunction(emu);
 let distDir = '';
 const LAUNCHES = 14;
 
@@ -35,7 +38,7 @@ async function setup() {
   const instances = await launchInstances(ec2, LAUNCHES);
   const pool = await allocatePool(ec2, LAUNCHES, POOL_TAGS);
   const bundle = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
-    ...emu().env,
+    ...fn().env,
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_TRACE_ENABLED: 'false',

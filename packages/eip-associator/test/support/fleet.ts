@@ -27,7 +27,11 @@ export const TEMPLATE_PARAMETERS = {
   EipPoolName: POOL_NAME,
 };
 
-/** A VPC with one subnet; `count` moto instances in it (the group's launches). */
+/**
+ * A VPC with one subnet; `count` moto instances in it (the group's launches), tagged
+ * `aws:autoscaling:groupName` as Auto Scaling tags its instances (the template's condition on
+ * `instance/*` reads it).
+ */
 export async function launchInstances(ec2: EC2Client, count: number): Promise<string[]> {
   const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
   const subnet = await ec2.send(
@@ -47,6 +51,9 @@ export async function launchInstances(ec2: EC2Client, count: number): Promise<st
         MinCount: n,
         MaxCount: n,
         SubnetId: subnet.Subnet!.SubnetId!,
+        TagSpecifications: [
+          { ResourceType: 'instance', Tags: [{ Key: 'aws:autoscaling:groupName', Value: GROUP }] },
+        ],
       }),
     );
     ids.push(...(out.Instances ?? []).map((i) => i.InstanceId!));

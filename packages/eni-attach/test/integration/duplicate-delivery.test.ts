@@ -11,7 +11,8 @@ import { fakeContext } from '@netkit/testing';
 import { deliverAtLeastOnce } from '@netkit/testing/delivery';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
-import { GROUP, HOOK, launchEvent } from '../support/harness.ts';
+import { loadConfig } from '../../src/config.ts';
+import { GROUP, HOOK, launchEvent, TEMPLATE, templateParameters } from '../support/harness.ts';
 
 const emu = useEmulator();
 let distDir = '';
@@ -26,15 +27,24 @@ async function setup(perAz: number) {
   const world = await twoVpcWorld(ec2, emu().region);
   const instances: string[] = [];
   for (const az of world.zones) instances.push(...(await runInstances(ec2, world.sourceSubnets[az]!, perAz)));
-  const bundle = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
-    ...emu().env,
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
+  const config = {
     SUBNET_MAP: JSON.stringify(world.targetSubnets),
     SECURITY_GROUP_IDS: world.targetSecurityGroupId,
     AUTO_SCALING_GROUP_NAME: GROUP,
     LIFECYCLE_HOOK_NAMES: HOOK,
+  };
+  // The bundle runs under the launch function's template policy; set-up keeps the test key.
+  const fn = await emu().iam.registerFromTemplate({
+    template: TEMPLATE,
+    logicalId: 'LaunchFunction',
+    parameters: templateParameters(loadConfig(config)),
+  });
+  const bundle = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
+    ...fn.env,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    ...config,
   });
   const events = await Promise.all(instances.map((id) => launchEvent(emu(), id)));
   const handler = bundle.handler as (event: unknown, context: unknown) => Promise<unknown>;

@@ -2,19 +2,32 @@
 // (EventBridge and Lambda's asynchronous queue may do so), with EC2's Describe lagging behind each
 // launch and each attach (emulator describeLagMs, attachLagMs). The loser of each race must never
 // complete ABANDON: it waits for the winner's ENI or fails for redelivery.
+
+import { resolve } from 'node:path';
 import { DescribeNetworkInterfacesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { tagFilters } from '@netkit/aws-core/tags';
 import { type BundleHandler, importBundle } from '@netkit/demo';
-import { useEmulator } from '@netkit/local-aws/vitest';
+import { useEmulator, useFunction } from '@netkit/local-aws/vitest';
 import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { deliverAtLeastOnce } from '@netkit/testing/delivery';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distDir, ensureBuilt } from '../support/dist.ts';
-import { buildWorld, GROUP, HOOK, launch, POOL_TAGS } from '../support/world.ts';
+import { buildWorld, GROUP, HOOK, launch, POOL_TAGS, TERMINATE_HOOK } from '../support/world.ts';
 
 const emu = useEmulator({ region: 'ap-northeast-1' });
 const AZS = ['ap-northeast-1a', 'ap-northeast-1c'];
 const LAG_MS = 1_500;
+// The bundle runs under the Lambda mode's template policy; set-up keeps the test key.
+const fn = useFunction(emu, {
+  template: resolve(import.meta.dirname, '../../../../infra/eni-pool-agent/template.yaml'),
+  logicalId: 'Function',
+  parameters: {
+    AutoScalingGroupName: GROUP,
+    PoolName: POOL_TAGS['netkit:eni-pool'],
+    LaunchHookName: HOOK,
+    TerminateHookName: TERMINATE_HOOK,
+  },
+});
 
 beforeAll(() => ensureBuilt(), 180_000);
 
@@ -24,7 +37,7 @@ async function setup() {
   await emu().configure({ describeLagMs: LAG_MS, attachLagMs: LAG_MS });
   const instances = (await Promise.all(zones.map((z) => launch(ec2, z.subnetId, 6)))).flat();
   const bundle = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
-    ...emu().env,
+    ...fn().env,
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_TRACE_ENABLED: 'false',
