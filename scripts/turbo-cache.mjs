@@ -26,6 +26,8 @@ const TURBO = join(ROOT, 'node_modules', '.bin', 'turbo');
 const TASKS = ['build', 'typecheck', 'test', 'test:unit', 'test:integration', 'test:timing', 'lint'];
 const BEHAVIOURS = ['eip-associator', 'endpoint-lease', 'eni-attach', 'eni-pool-agent', 'nat-reaper'];
 const id = (pkg, task) => `@netkit/${pkg}#${task}`;
+/** The one typecheck program over every package but tools/build (ADR 0093). */
+const TYPECHECK = id('conventions', 'typecheck');
 /** A package's two test layers (its `test` runs both). */
 const LAYERS = ['test:unit', 'test:integration'];
 const isTestTask = (t) => /#test(:unit|:integration)?$/.test(t);
@@ -43,10 +45,10 @@ const PROBES = [
   {
     file: 'packages/eip-associator/src/config.ts',
     exactly: [
-      ...['build', 'typecheck', ...LAYERS].map((t) => id('eip-associator', t)),
+      ...['build', ...LAYERS].map((t) => id('eip-associator', t)),
       ...TOOLS_ON_BUNDLES,
       id('fuzz', 'test'),
-      id('fuzz', 'typecheck'),
+      TYPECHECK,
       id('conventions', 'test'),
       // The release and deploy tests pack and deploy the bundles.
       id('infra', 'test'),
@@ -55,44 +57,39 @@ const PROBES = [
   {
     // The house-style check reads every package's src/, build.mjs and test/unit/.
     file: 'packages/nat-reaper/test/unit/config.test.ts',
-    exactly: [id('nat-reaper', 'typecheck'), id('nat-reaper', 'test:unit'), id('conventions', 'test')],
+    exactly: [TYPECHECK, id('nat-reaper', 'test:unit'), id('conventions', 'test')],
   },
   {
     // tools/conventions tests when scripts/test.sh runs the probe (ADR 0095).
     file: 'scripts/turbo-probe-gate.ts',
-    exactly: [id('conventions', 'typecheck'), id('conventions', 'test')],
+    exactly: [TYPECHECK, id('conventions', 'test')],
   },
   {
     // An integration test re-runs its package's integration layer, not its unit layer.
     file: 'packages/nat-reaper/test/integration/reaper.test.ts',
-    exactly: [id('nat-reaper', 'typecheck'), id('nat-reaper', 'test:integration'), id('conventions', 'test')],
+    exactly: [TYPECHECK, id('nat-reaper', 'test:integration'), id('conventions', 'test')],
   },
+  // The one typecheck program covers the tools and infra too.
+  { file: 'tsconfig.typecheck.json', exactly: [TYPECHECK] },
+  { file: 'infra/src/deploy.ts', includes: [TYPECHECK, id('infra', 'test')] },
   {
     file: 'packages/eip-associator/demo/scenario.ts',
-    exactly: [
-      id('eip-associator', 'typecheck'),
-      ...LAYERS.map((t) => id('eip-associator', t)),
-      id('demo', 'test'),
-    ],
+    exactly: [TYPECHECK, ...LAYERS.map((t) => id('eip-associator', t)), id('demo', 'test')],
   },
   {
     file: 'packages/eni-pool-agent/bench/burst.ts',
-    exactly: [id('eni-pool-agent', 'typecheck'), ...LAYERS.map((t) => id('eni-pool-agent', t))],
+    exactly: [TYPECHECK, ...LAYERS.map((t) => id('eni-pool-agent', t))],
   },
   {
     file: 'packages/eni-pool-agent/test/support/world.ts',
-    exactly: [
-      id('eni-pool-agent', 'typecheck'),
-      ...LAYERS.map((t) => id('eni-pool-agent', t)),
-      id('demo', 'test'),
-    ],
+    exactly: [TYPECHECK, ...LAYERS.map((t) => id('eni-pool-agent', t)), id('demo', 'test')],
   },
   {
     file: 'packages/aws-core/src/config.ts',
     includes: [
-      id('aws-core', 'typecheck'),
+      TYPECHECK,
       ...LAYERS.map((t) => id('aws-core', t)),
-      ...BEHAVIOURS.flatMap((p) => ['build', 'typecheck', ...LAYERS].map((t) => id(p, t))),
+      ...BEHAVIOURS.flatMap((p) => ['build', ...LAYERS].map((t) => id(p, t))),
       ...TOOLS_ON_BUNDLES,
       id('infra', 'test'),
     ],
