@@ -18,11 +18,14 @@ status=0
 probe_log="$(mktemp)"
 node scripts/turbo-cache.mjs probe --if-changed >"$probe_log" 2>&1 &
 probe_pid=$!
+# An interrupted run does not leave the probe running.
+trap 'if [ -n "$probe_pid" ]; then kill "$probe_pid" 2>/dev/null || true; fi' EXIT
 echo "==> build, typecheck, test (node $(node --version))"
 turbo_status=0
 pnpm exec turbo run build typecheck test --output-logs=new-only --continue || turbo_status=$?
 echo "==> turbo cache keys: which tasks an edit re-runs"
 wait "$probe_pid" || status=$?
+probe_pid=""
 cat "$probe_log"
 rm -f "$probe_log"
 # Timing tests (cold-start bounds) run alone, after every other test: see tools/bench/vitest.timing.config.ts.
