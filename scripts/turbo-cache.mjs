@@ -8,6 +8,10 @@
 //     fixture bundles, the legacy test report) and checks that no hash moves: nothing a task writes
 //     is another task's input.
 //
+//   node scripts/turbo-cache.mjs probe --if-changed
+//     The same, only when the turbo or package configuration changed since the last probe that passed
+//     in this clone, in CI, or when NETKIT_TURBO_PROBE=1 asks (scripts/turbo-probe-gate.ts, ADR 0095).
+//
 //   node scripts/turbo-cache.mjs assert-cached <task>... [turbo flags]
 //     After a run: asks turbo, in this repo, what running the same tasks again would do, and fails
 //     unless every task would be replayed from the cache (the next run is FULL TURBO).
@@ -15,12 +19,18 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { scratchCheckout } from '../test/src/checkout.ts';
+import { gateProbe } from './turbo-probe-gate.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TURBO = join(ROOT, 'node_modules', '.bin', 'turbo');
-const TASKS = ['build', 'typecheck', 'test', 'test:timing', 'lint'];
+const TASKS = ['build', 'typecheck', 'test', 'test:unit', 'test:integration', 'test:timing', 'lint'];
 const BEHAVIOURS = ['eip-associator', 'endpoint-lease', 'eni-attach', 'eni-pool-agent', 'nat-reaper'];
 const id = (pkg, task) => `@netkit/${pkg}#${task}`;
+/** The one typecheck program over every package but tools/build (ADR 0093). */
+const TYPECHECK = id('conventions', 'typecheck');
+/** A package's two test layers (its `test` runs both). */
+const LAYERS = ['test:unit', 'test:integration'];
+const isTestTask = (t) => /#test(:unit|:integration)?$/.test(t);
 const TOOLS_ON_BUNDLES = [id('bench', 'test'), id('bench', 'test:timing'), id('demo', 'test')];
 
 /**
@@ -48,10 +58,10 @@ const PROBES = [
   {
     file: 'packages/eip-associator/src/config.ts',
     exactly: [
-      ...['build', 'typecheck', 'test'].map((t) => id('eip-associator', t)),
+      ...['build', ...LAYERS].map((t) => id('eip-associator', t)),
       ...TOOLS_ON_BUNDLES,
       id('fuzz', 'test'),
-      id('fuzz', 'typecheck'),
+      TYPECHECK,
       id('conventions', 'test'),
       // The release and deploy tests pack and deploy the bundles.
       id('infra', 'test'),
@@ -60,26 +70,39 @@ const PROBES = [
   {
     // The house-style check reads every package's src/, build.mjs and test/unit/.
     file: 'packages/nat-reaper/test/unit/config.test.ts',
-    exactly: [id('nat-reaper', 'typecheck'), id('nat-reaper', 'test'), id('conventions', 'test')],
+    exactly: [TYPECHECK, id('nat-reaper', 'test:unit'), id('conventions', 'test')],
   },
   {
+    // tools/conventions tests when scripts/test.sh runs the probe (ADR 0095).
+    file: 'scripts/turbo-probe-gate.ts',
+    exactly: [TYPECHECK, id('conventions', 'test')],
+  },
+  {
+    // An integration test re-runs its package's integration layer, not its unit layer.
+    file: 'packages/nat-reaper/test/integration/reaper.test.ts',
+    exactly: [TYPECHECK, id('nat-reaper', 'test:integration'), id('conventions', 'test')],
+  },
+  // The one typecheck program covers the tools and infra too.
+  { file: 'tsconfig.typecheck.json', exactly: [TYPECHECK] },
+  { file: 'infra/src/deploy.ts', includes: [TYPECHECK, id('infra', 'test')] },
+  {
     file: 'packages/eip-associator/demo/scenario.ts',
-    exactly: [id('eip-associator', 'typecheck'), id('eip-associator', 'test'), id('demo', 'test')],
+    exactly: [TYPECHECK, ...LAYERS.map((t) => id('eip-associator', t)), id('demo', 'test')],
   },
   {
     file: 'packages/eni-pool-agent/bench/burst.ts',
-    exactly: [id('eni-pool-agent', 'typecheck'), id('eni-pool-agent', 'test')],
+    exactly: [TYPECHECK, ...LAYERS.map((t) => id('eni-pool-agent', t))],
   },
   {
     file: 'packages/eni-pool-agent/test/support/world.ts',
-    exactly: [id('eni-pool-agent', 'typecheck'), id('eni-pool-agent', 'test'), id('demo', 'test')],
+    exactly: [TYPECHECK, ...LAYERS.map((t) => id('eni-pool-agent', t)), id('demo', 'test')],
   },
   {
     file: 'packages/aws-core/src/config.ts',
     includes: [
-      id('aws-core', 'typecheck'),
-      id('aws-core', 'test'),
-      ...BEHAVIOURS.flatMap((p) => ['build', 'typecheck', 'test'].map((t) => id(p, t))),
+      TYPECHECK,
+      ...LAYERS.map((t) => id('aws-core', t)),
+      ...BEHAVIOURS.flatMap((p) => ['build', ...LAYERS].map((t) => id(p, t))),
       ...TOOLS_ON_BUNDLES,
       id('infra', 'test'),
     ],
@@ -100,8 +123,8 @@ const PROBES = [
     includes: [
       id('local-aws', 'test'),
       id('infra', 'test'),
-      id('aws-core', 'test'),
-      ...BEHAVIOURS.map((p) => id(p, 'test')),
+      id('aws-core', 'test:integration'),
+      ...BEHAVIOURS.map((p) => id(p, 'test:integration')),
       ...TOOLS_ON_BUNDLES,
     ],
     // Its dependents' builds re-run too (local-aws is a devDependency); tools/build does not use it.
@@ -109,30 +132,31 @@ const PROBES = [
   },
   {
     file: 'requirements-dev.txt',
-    // The Python tools (moto, cfn-lint) serve every test task but the house-style check, which reads source text only.
-    includes: (all) => all.filter((t) => t.endsWith('#test') && t !== '@netkit/conventions#test'),
-    excludes: (t) => !t.endsWith('#test') || t === '@netkit/conventions#test',
+    // The Python tools (moto, cfn-lint) serve every test task but the unit layer and the house-style
+    // check, which reads source text only.
+    includes: (all) => all.filter((t) => /#test(:integration)?$/.test(t) && t !== '@netkit/conventions#test'),
+    excludes: (t) => !/#test(:integration)?$/.test(t) || t === '@netkit/conventions#test',
   },
   {
     file: 'test/setup/setup.ts',
     // Every vitest project loads it; the packages that depend on @netkit/testing rebuild too.
-    includes: (all) => all.filter((t) => t.endsWith('#test')),
+    includes: (all) => all.filter(isTestTask),
     excludes: [id('build', 'typecheck')],
   },
   {
     file: 'test/src/index.ts',
     includes: [
-      id('aws-core', 'test'),
+      ...LAYERS.map((t) => id('aws-core', t)),
       id('infra', 'test'),
       id('local-aws', 'test'),
-      ...BEHAVIOURS.map((p) => id(p, 'test')),
+      ...BEHAVIOURS.flatMap((p) => LAYERS.map((t) => id(p, t))),
     ],
     excludes: [id('build', 'test'), id('build', 'typecheck')],
   },
   {
     file: 'test/events/autoscaling/launch.json',
-    includes: BEHAVIOURS.filter((p) => p !== 'nat-reaper' && p !== 'endpoint-lease').map((p) =>
-      id(p, 'test'),
+    includes: BEHAVIOURS.filter((p) => p !== 'nat-reaper' && p !== 'endpoint-lease').flatMap((p) =>
+      LAYERS.map((t) => id(p, t)),
     ),
     excludes: [id('build', 'test'), id('build', 'typecheck')],
   },
@@ -290,7 +314,13 @@ if (!existsSync(TURBO)) {
   console.error(`turbo is not installed (${TURBO}); run bash scripts/bootstrap.sh`);
   process.exit(2);
 }
-if (command === 'probe') process.exit(probe(rest) ? 0 : 1);
+if (command === 'probe' && rest.includes('--if-changed')) {
+  const result = gateProbe(ROOT, process.env, () => probe(rest.filter((a) => a !== '--if-changed')));
+  if (!result.run)
+    console.log(`turbo cache keys: probe skipped: ${result.reason} (NETKIT_TURBO_PROBE=1 runs it)`);
+  else console.log(`turbo cache keys: probed because ${result.reason}`);
+  process.exit(result.passed ? 0 : 1);
+} else if (command === 'probe') process.exit(probe(rest) ? 0 : 1);
 else if (command === 'assert-cached') process.exit(assertCached(rest) ? 0 : 1);
 else {
   console.error('usage: node scripts/turbo-cache.mjs probe | assert-cached <task>... [turbo flags]');

@@ -3,10 +3,10 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DeleteTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_MODE } from '@netkit/aws-core/clients';
 import { defaultPhysicalResourceId } from '@netkit/aws-core/custom-resource';
-import { silentLogger } from '@netkit/aws-core/observability';
-import { systemClock } from '@netkit/aws-core/retry';
+import { type Logger, silentLogger } from '@netkit/aws-core/observability';
+import { type Clock, systemClock } from '@netkit/aws-core/retry';
 import { useEmulator, useFunction } from '@netkit/local-aws/vitest';
-import { fakeContext, loadEvent } from '@netkit/testing';
+import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createSeedStack,
@@ -32,7 +32,7 @@ beforeAll(async () => {
 });
 afterAll(() => responses.close());
 
-function setup() {
+function setup(clock: Clock = systemClock, logger: Logger = silentLogger) {
   // The SDK retry settings of the shipped clients, so the SDK's own attempts run out as in Lambda.
   const ec2 = new EC2Client({
     ...emu().clientConfig,
@@ -45,10 +45,7 @@ function setup() {
     retryMode: DEFAULT_RETRY_MODE,
   });
   const cfn = new CloudFormationClient(fn().clientConfig);
-  const handler = createHandler(
-    { ec2: fnEc2, cfn, logger: silentLogger, clock: systemClock },
-    loadConfig({}),
-  );
+  const handler = createHandler({ ec2: fnEc2, cfn, logger, clock }, loadConfig({}));
   return { ec2, handler };
 }
 
@@ -309,8 +306,17 @@ describe('nat-reaper against the emulator', () => {
   });
 
   it('completes a Create within the invocation through a burst of transient 500s on every step', async () => {
-    // Prepare: on each call, more consecutive 500s than the SDK's own attempts.
-    const { ec2, handler } = setup();
+    // Prepare: on each call, more consecutive 500s than the SDK's own attempts. The reaper's own
+    // waits run on a manual clock: each backoff is recorded and logged, not slept (ADR 0094).
+    const clock = manualClock();
+    const retries: { step: string; attempt: number; delayMs: number }[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      warn: (message: string, details?: unknown) => {
+        if (message === 'Transient AWS error; retrying') retries.push(details as (typeof retries)[number]);
+      },
+    };
+    const { ec2, handler } = setup(clock, logger);
     const stack = await createSeedStack(ec2);
     const burst = DEFAULT_MAX_ATTEMPTS + 2;
     const actions = [
@@ -328,10 +334,10 @@ describe('nat-reaper against the emulator', () => {
       await emu().injectFault({ service: 'ec2', action, times: burst, status: 500, code: 'InternalError' });
     }
     await emu().resetCalls();
-    // Act. Time is mostly backoff, not CPU: once the SDK's retry quota is spent (about 50 retries per
-    // client), each 500 costs one handler retry, and the internet gateway steps back off 1-15 s with
-    // jitter. Worst case about 2 x 60 s for them plus the rest; typical 80-90 s. Both the invocation
-    // and the test get room for the worst case on a loaded machine.
+    // Act. Once the SDK's retry quota is spent (about 50 retries per client), each 500 costs one
+    // handler retry, and the internet gateway steps back off 1-15 s with jitter: worst case about
+    // 2 x 60 s for them plus the rest, typically 80-90 s of waits on the manual clock. The invocation
+    // has room for the worst case; the SDK's own sub-second backoff still runs in real time.
     await handler(request('create', 'burst', stack), fakeContext(420_000));
     // Assess
     expect(bodiesFor('burst')).toEqual([
@@ -358,7 +364,26 @@ describe('nat-reaper against the emulator', () => {
       'DeleteInternetGateway',
     ]) {
       expect(calls[`ec2:${action}`], action).toBe(burst + 1);
+      // The SDK gives up before the burst ends, so the reaper retried each step itself.
+      expect(
+        retries.some((r) => r.step.startsWith(action)),
+        `${action} retried by the reaper`,
+      ).toBe(true);
     }
+    // Each retry waited its step's backoff (equal jitter: half fixed, half random) on the clock.
+    for (const { step, attempt, delayMs } of retries) {
+      const { baseMs, maxMs } = /^(Detach|Delete)InternetGateway/.test(step)
+        ? { baseMs: 1_000, maxMs: 15_000 }
+        : step.startsWith('ReleaseAddress')
+          ? { baseMs: 250, maxMs: 2_000 }
+          : { baseMs: 250, maxMs: 4_000 };
+      const exp = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+      expect(delayMs, `${step} retry ${attempt}`).toBeGreaterThanOrEqual(Math.round(exp / 2));
+      expect(delayMs, `${step} retry ${attempt}`).toBeLessThanOrEqual(exp);
+    }
+    let next = 0;
+    for (const slept of clock.sleeps) if (slept === retries[next]?.delayMs) next++;
+    expect(next, 'every logged backoff was slept on the clock, in order').toBe(retries.length);
   }, 480_000);
 
   it('answers a DryRun with the plan and changes nothing', async () => {
