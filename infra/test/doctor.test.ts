@@ -422,6 +422,30 @@ describe('doctor eip-associator', () => {
   });
 });
 
+describe('doctor before anything is deployed (preflight)', () => {
+  it.each([
+    ['eip-associator', 'waits up to 290 s'],
+    ['eni-attach', 'waits up to 120 s'],
+    ['eni-pool-agent', 'waits up to 120 s'],
+  ] as const)(
+    '%s: checks a 30 s HeartbeatTimeout against the function the template deploys with its defaults',
+    { timeout: T },
+    async (packageName, wait) => {
+      await setup({
+        packageName,
+        metadataTags: 'enabled',
+        deployStack: false,
+        hook: { defaultResult: 'ABANDON', heartbeatTimeout: 30 },
+      });
+      const result = await run(packageName);
+      expect(result.code).toBe(1);
+      expect(result.findings.map((f) => f.check)).toEqual(['stack-missing', 'launch-hook-heartbeat-timeout']);
+      expect(result.findings[1]).toMatchObject({ actual: '30 s', resource: 'lifecycle hook launch' });
+      expect(result.findings[1]?.expected).toContain(wait);
+    },
+  );
+});
+
 describe('doctor region and credentials', () => {
   it(
     'takes the region from the AWS profile through the SDK default chain (no AWS_REGION)',

@@ -20,7 +20,9 @@ export const HELP = `${USAGE}
 Checks, without changing anything, that an Auto Scaling group and the deployed ${Object.keys(GROUP_PACKAGES).join(' / ')}
 stack that serves it are configured the way the package needs: the launch hook exists with DefaultResult ABANDON
 and a HeartbeatTimeout above the function's wait, the pool covers the group's MaxSize (per AZ for ENIs), every AZ
-of the group is in SUBNET_MAP, instance metadata tags are on when pool ENIs carry hostnames.
+of the group is in SUBNET_MAP, instance metadata tags are on when pool ENIs carry hostnames. Before the stack is
+deployed (a preflight), the hooks are checked against the function infra/<package>/template.yaml deploys with its
+parameter defaults.
 
   <package>        ${Object.keys(GROUP_PACKAGES).join(', ')}
   --asg <group>    the Auto Scaling group name
