@@ -386,6 +386,23 @@ describe('without sam: the AWS CLI fallback', () => {
 describe('the samconfig.toml of every package', () => {
   const { packageTemplates } = discoverTemplates();
 
+  // SAM's convention: [<env>.global.parameters] applies to every command ("Configuring the AWS SAM
+  // CLI", serverless-sam-cli-config), so `sam delete`, `sam logs` and `sam sync --config-env <env>`
+  // find the stack `sam deploy --config-env <env>` made.
+  it.each([
+    ...packageTemplates,
+  ])('%s: sam delete, logs and sync find the stack deploy makes (stack_name in the global section)', (_pkg, template) => {
+    const file = join(template, '..', 'samconfig.toml');
+    const deployed = readSamConfig(file).environments;
+    for (const command of ['delete', 'logs', 'sync', 'list_stack_outputs']) {
+      for (const [env, values] of readSamConfig(file, command).environments) {
+        expect(values['stack_name'], `${command} --config-env ${env}`).toBe(
+          deployed.get(env)?.['stack_name'],
+        );
+      }
+    }
+  });
+
   it.each([
     ...packageTemplates,
   ])('%s: next to its template, with default, dev, staging and production', (pkg, template) => {
