@@ -13,11 +13,17 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  PutLifecycleHookCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
   CloudFormationClient,
   DescribeStacksCommand,
   ListStackResourcesCommand,
   type StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
+import { CreateLaunchTemplateCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
 import { type ScratchCheckout, scratchCheckout } from '@netkit/testing/checkout';
@@ -164,7 +170,15 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
       expect(fn.Configuration?.Environment?.Variables?.['EIP_POOL_TAGS']).toBe(
         '{"netkit:eip-pool":"prod ForwardProxy"}',
       );
-      // The function's code is the zip `aws cloudformation package` made of packages/eip-associator/dist.
+      // The function's code is the release zip the deploy packed (release:pack), uploaded as is by
+      // `aws cloudformation package`: no metafile, no source maps, no CLIs.
+      const { version } = JSON.parse(
+        readFileSync(join(REPO_ROOT, 'packages', PKG, 'package.json'), 'utf8'),
+      ) as {
+        version: string;
+      };
+      const releaseZip = join(checkout.dir, 'infra', PKG, '.aws-sam', 'release', `${PKG}-${version}.zip`);
+      expect(existsSync(releaseZip), 'the deploy packs the release zip').toBe(true);
       const packaged = readFileSync(
         join(checkout.dir, 'infra', PKG, '.aws-sam', 'packaged-dev.yaml'),
         'utf8',
@@ -181,6 +195,44 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
       const body = Buffer.from(await s3.arrayBuffer());
       expect(fn.Configuration?.CodeSize).toBe(body.length);
       expect(fn.Configuration?.CodeSha256).toBe(createHash('sha256').update(body).digest('base64'));
+      expect(body.equals(readFileSync(releaseZip)), 'the uploaded object is the release zip').toBe(true);
+
+      // The doctor after the deploy, as `pnpm run deploy --asg` runs it: the emulator answers
+      // DescribeStackResource on the deployed stack (which holds types moto does not create).
+      const region = emulator.region;
+      const asg = new AutoScalingClient(emulator.clientConfig);
+      const lt = await new EC2Client(emulator.clientConfig).send(
+        new CreateLaunchTemplateCommand({
+          LaunchTemplateName: 'web',
+          LaunchTemplateData: { ImageId: 'ami-12c6146b', InstanceType: 't3.micro' },
+        }),
+      );
+      await asg.send(
+        new CreateAutoScalingGroupCommand({
+          AutoScalingGroupName: 'web asg',
+          MinSize: 0,
+          MaxSize: 0,
+          AvailabilityZones: [`${region}a`],
+          LaunchTemplate: { LaunchTemplateId: lt.LaunchTemplate?.LaunchTemplateId, Version: '$Latest' },
+        }),
+      );
+      await asg.send(
+        new PutLifecycleHookCommand({
+          AutoScalingGroupName: 'web asg',
+          LifecycleHookName: 'associate-eip',
+          LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+          DefaultResult: 'ABANDON',
+          HeartbeatTimeout: 720,
+        }),
+      );
+      const doctor = await run(
+        'pnpm',
+        ['run', '--silent', 'doctor', PKG, '--asg', 'web asg', '--env', 'dev', '--json'],
+        checkout.dir,
+      );
+      expect(doctor.output).not.toMatch(/NoneType|doctor failed/);
+      expect(doctor.code, doctor.output).toBe(0);
+      expect(JSON.parse(doctor.output).findings).toEqual([]);
     },
     LONG,
   );
