@@ -26,11 +26,11 @@ import {
 import { CreateLaunchTemplateCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
-import { type ScratchCheckout, scratchCheckout } from '@netkit/testing/checkout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Template } from '../src/cfn-yaml.ts';
 import { MOTO_GAPS } from '../src/rehearse.ts';
 import { INFRA_DIR, REPO_ROOT, samTranslate } from '../src/tools.ts';
+import { inCheckoutAsync, sharedCheckoutDir } from './support/shared-checkout.ts';
 
 const LONG = 900_000; // the AWS CLI starts slowly on a loaded 2-core machine; no timing is asserted
 const PKG = 'eip-associator';
@@ -39,10 +39,14 @@ const BUCKET = 'netkit-deploy-artifacts';
 let emulator: Emulator;
 let env: NodeJS.ProcessEnv;
 /**
- * Where the commands run: a scratch checkout, because they build the package, and a build in the
- * repository itself would rewrite a dist/ that other test processes import beside this one.
+ * Commands that build run in the run's shared scratch checkout (test/support/shared-checkout.ts),
+ * because a build in the repository itself would rewrite a dist/ that other test processes import
+ * beside this one. The release test builds there too; whichever runs first builds, the other's
+ * build is a turbo cache hit, and no two commands run in the checkout at once.
  */
-let checkout: ScratchCheckout;
+function inCheckout(cmd: string, args: string[]): Promise<{ code: number; output: string; dir: string }> {
+  return inCheckoutAsync(async (dir) => ({ ...(await run(cmd, args, dir)), dir }));
+}
 
 /** PATH without any folder that holds a `sam` executable: the fallback is what runs. */
 function pathWithoutSam(): string {
@@ -77,7 +81,6 @@ function sha256(file: string): string {
 }
 
 beforeAll(async () => {
-  checkout = scratchCheckout('netkit-deploy-checkout-');
   emulator = await startEmulator();
   // Only the emulator's variables reach the AWS CLI: endpoint, region, test credentials.
   env = {
@@ -95,7 +98,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await emulator?.stop();
-  checkout?.remove();
 });
 
 /** Every resource of the translated template was created, except types moto cannot create. */
@@ -117,29 +119,26 @@ function expectOnlyMotoGaps(resources: StackResourceSummary[], templateFile: str
   expect(created.has('FunctionRole')).toBe(true);
 }
 
-describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .aws-sam', () => {
+describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .aws-sam (scratch checkouts never copy it)', () => {
   it(
     'builds, packages and deploys eip-associator (samconfig [dev]): CREATE_COMPLETE, the function runs the uploaded bundle, a value with a space arrives whole',
     async () => {
-      expect(existsSync(join(checkout.dir, 'infra', PKG, '.aws-sam'))).toBe(false);
-      const result = await run(
-        'pnpm',
-        [
-          'run',
-          'deploy',
-          PKG,
-          '--env',
-          'dev',
-          '--s3-bucket',
-          BUCKET,
-          '--region',
-          emulator.region,
-          '--parameter-overrides',
-          'AutoScalingGroupName=web asg',
-          'EipPoolName=prod ForwardProxy',
-        ],
-        checkout.dir,
-      );
+      // Only this test deploys in the checkout, and a scratch checkout copies no ignored folder.
+      expect(existsSync(join(sharedCheckoutDir(), 'infra', PKG, '.aws-sam'))).toBe(false);
+      const result = await inCheckout('pnpm', [
+        'run',
+        'deploy',
+        PKG,
+        '--env',
+        'dev',
+        '--s3-bucket',
+        BUCKET,
+        '--region',
+        emulator.region,
+        '--parameter-overrides',
+        'AutoScalingGroupName=web asg',
+        'EipPoolName=prod ForwardProxy',
+      ]);
       expect(result.code, result.output).toBe(0);
       expect(result.output).toMatch(/'sam' was not found on PATH/);
 
@@ -177,12 +176,9 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
       ) as {
         version: string;
       };
-      const releaseZip = join(checkout.dir, 'infra', PKG, '.aws-sam', 'release', `${PKG}-${version}.zip`);
+      const releaseZip = join(result.dir, 'infra', PKG, '.aws-sam', 'release', `${PKG}-${version}.zip`);
       expect(existsSync(releaseZip), 'the deploy packs the release zip').toBe(true);
-      const packaged = readFileSync(
-        join(checkout.dir, 'infra', PKG, '.aws-sam', 'packaged-dev.yaml'),
-        'utf8',
-      );
+      const packaged = readFileSync(join(result.dir, 'infra', PKG, '.aws-sam', 'packaged-dev.yaml'), 'utf8');
       const key = /CodeUri: s3:\/\/[^/]+\/(\S+)/.exec(packaged)?.[1];
       expect(key, packaged).toMatch(new RegExp(`^netkit-dev-${PKG}/`));
       // moto routes a request by the credential scope of its signature (it does not verify it).
@@ -225,11 +221,17 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
           HeartbeatTimeout: 720,
         }),
       );
-      const doctor = await run(
-        'pnpm',
-        ['run', '--silent', 'doctor', PKG, '--asg', 'web asg', '--env', 'dev', '--json'],
-        checkout.dir,
-      );
+      const doctor = await inCheckout('pnpm', [
+        'run',
+        '--silent',
+        'doctor',
+        PKG,
+        '--asg',
+        'web asg',
+        '--env',
+        'dev',
+        '--json',
+      ]);
       expect(doctor.output).not.toMatch(/NoneType|doctor failed/);
       expect(doctor.code, doctor.output).toBe(0);
       expect(JSON.parse(doctor.output).findings).toEqual([]);
@@ -240,11 +242,15 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
   it(
     'stops before any tool runs when a required parameter has no value',
     async () => {
-      const result = await run(
-        'pnpm',
-        ['run', 'deploy', PKG, '--env', 'staging', '--s3-bucket', BUCKET],
-        checkout.dir,
-      );
+      const result = await inCheckout('pnpm', [
+        'run',
+        'deploy',
+        PKG,
+        '--env',
+        'staging',
+        '--s3-bucket',
+        BUCKET,
+      ]);
       expect(result.code).toBe(2);
       expect(result.output).toMatch(/AutoScalingGroupName, EipPoolName have no Default and no value/);
       const cfn = new CloudFormationClient(emulator.clientConfig);
@@ -263,7 +269,7 @@ describe('a released template, deployed from a folder holding only the release f
       const out = mkdtempSync(join(tmpdir(), 'netkit-release-deploy-'));
       const folder = mkdtempSync(join(tmpdir(), 'netkit-downloaded-'));
       try {
-        const packed = await run('pnpm', ['run', 'release:pack', PKG, '--out', out], checkout.dir);
+        const packed = await inCheckout('pnpm', ['run', 'release:pack', PKG, '--out', out]);
         expect(packed.code, packed.output).toBe(0);
         const { version } = JSON.parse(
           readFileSync(join(REPO_ROOT, 'packages', PKG, 'package.json'), 'utf8'),

@@ -15,7 +15,6 @@ import {
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type ScratchCheckout, scratchCheckout } from '@netkit/testing/checkout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isObject, parseTemplate, type Template } from '../src/cfn-yaml.ts';
 import {
@@ -27,6 +26,7 @@ import {
   rewriteCodeUri,
 } from '../src/release.ts';
 import { REPO_ROOT } from '../src/tools.ts';
+import { inCheckout } from './support/shared-checkout.ts';
 
 // Relative module specifiers a bundle file imports (static, side-effect and dynamic imports): an
 // independent check of the file list release:pack takes from esbuild's metafile.
@@ -95,25 +95,27 @@ function repositoryDists(): Record<string, string> {
   return state;
 }
 
-let checkout: ScratchCheckout | undefined;
+let checkoutDir = '';
 let distsBefore: Record<string, string> = {};
 beforeAll(() => {
   distsBefore = repositoryDists();
   // The real command, as a user runs it: `pnpm run release:pack` builds through turbo, then packs.
-  // It runs in a scratch checkout, because its build writes the packages' dist/ folders, which
-  // other test processes import beside this one in the repository itself.
-  checkout = scratchCheckout('netkit-release-checkout-');
-  const r = spawnSync('pnpm', ['run', 'release:pack', '--out', out], {
-    cwd: checkout.dir,
-    encoding: 'utf8',
-    timeout: 540_000,
+  // It runs in the run's shared scratch checkout (test/support/shared-checkout.ts), because its
+  // build writes the packages' dist/ folders, which other test processes import beside this one in
+  // the repository itself.
+  const r = inCheckout((dir) => {
+    checkoutDir = dir;
+    return spawnSync('pnpm', ['run', 'release:pack', '--out', out], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 540_000,
+    });
   });
   expect(r.status, `${r.error ?? ''}${r.stdout}${r.stderr}`).toBe(0);
-}, 600_000);
+}, 900_000);
 
 afterAll(() => {
   rmSync(out, { recursive: true, force: true });
-  checkout?.remove();
 });
 
 describe.each(packages)('release of %s', (pkg) => {
@@ -186,7 +188,7 @@ describe.each(packages)('release of %s', (pkg) => {
 
 describe('release:pack', () => {
   it('built in the scratch checkout, leaving the dist/ folders of this repository as they were', () => {
-    expect(existsSync(join(checkout?.dir ?? '', 'packages', 'nat-reaper', 'dist', 'index.mjs'))).toBe(true);
+    expect(existsSync(join(checkoutDir, 'packages', 'nat-reaper', 'dist', 'index.mjs'))).toBe(true);
     expect(repositoryDists()).toEqual(distsBefore);
   });
 
@@ -249,11 +251,13 @@ describe('release:pack', () => {
   it('writes the same bytes twice (reproducible zips)', () => {
     const again = mkdtempSync(join(tmpdir(), 'netkit-release-again-'));
     try {
-      const r = spawnSync('pnpm', ['run', 'release:pack', 'eip-associator', '--no-build', '--out', again], {
-        cwd: checkout?.dir,
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
+      const r = inCheckout((dir) =>
+        spawnSync('pnpm', ['run', 'release:pack', 'eip-associator', '--no-build', '--out', again], {
+          cwd: dir,
+          encoding: 'utf8',
+          timeout: 120_000,
+        }),
+      );
       expect(r.status, `${r.error ?? ''}${r.stdout}${r.stderr}`).toBe(0);
       const name = readdirSync(again).find((f) => f.endsWith('.zip')) as string;
       expect(readFileSync(join(again, name)).equals(readFileSync(join(out, name)))).toBe(true);
