@@ -1,8 +1,9 @@
 // `pnpm run deploy <package...> [--env <env>] [--guided] ...` (see USAGE / HELP below).
 //
-// Builds the selected bundles through turbo (cached), then deploys each package the way the SAM
-// CLI expects: from its own folder infra/<package>, where `sam deploy --config-env <env>` finds
-// infra/<package>/samconfig.toml by SAM's default lookup. Before any tool runs, it reads that
+// Builds the selected bundles through turbo (cached), packs each package's release files into
+// infra/<package>/.aws-sam/release (release:pack: the zip a release ships, nothing more), then
+// deploys that released template the way the SAM CLI expects, from infra/<package> with
+// `--config-file infra/<package>/samconfig.toml --config-env <env>`. Before any tool runs, it reads that
 // samconfig, merges --parameter-overrides into its parameter_overrides, and checks every template
 // parameter without a Default has a value that satisfies the template's constraints.
 //
@@ -10,7 +11,7 @@
 // deploy` with the same samconfig values (the SAM transform runs inside CloudFormation). The AWS
 // CLI reads AWS_ENDPOINT_URL, AWS_REGION and credentials from the environment, which is passed on.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { type JsonObject, loadTemplate } from './cfn-yaml.ts';
 import { GROUP_PACKAGES } from './doctor/checks.ts';
@@ -87,10 +88,14 @@ export const USAGE =
 
 export const HELP = `${USAGE}
 
-Builds the selected packages (turbo, cached), then deploys each one from infra/<package> with
-  sam deploy --template-file template.yaml --config-env <env>
-so the SAM CLI reads infra/<package>/samconfig.toml, section [<env>.deploy.parameters]
-(stack_name, region, capabilities, parameter_overrides, tags, confirm_changeset, ...).
+Builds the selected packages (turbo, cached), packs each one's release files into
+infra/<package>/.aws-sam/release (pnpm run release:pack: the zip a release ships), then deploys
+each one from infra/<package> with
+  sam deploy --template-file .aws-sam/release/<package>-<version>.template.yaml \
+    --config-file <infra/<package>/samconfig.toml> --config-env <env>
+so the SAM CLI uploads exactly that zip and reads infra/<package>/samconfig.toml, sections
+[<env>.global.parameters] (stack_name, region) and [<env>.deploy.parameters] (capabilities,
+parameter_overrides, tags, confirm_changeset, ...).
 
 Options:
   --env <env>              samconfig environment (default: default). Each package's samconfig.toml
@@ -380,8 +385,40 @@ function deploySwitches(pkg: string, values: SamValues, where: string) {
   }
 }
 
+/** Where the deploy packs the release files of a package (relative to infra/<package>). */
+export const RELEASE_DIR = join('.aws-sam', 'release');
+
+/** The released template the deploy uploads from, as release:pack names it (relative to infra/<package>). */
+export function releaseTemplateOf(pkg: string): string {
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'packages', pkg, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return join(RELEASE_DIR, `${pkg}-${version}.template.yaml`);
+}
+
+/** release:pack of the built package into infra/<package>/.aws-sam/release: what a release ships. */
+function packCommand(d: ResolvedDeploy): Command {
+  const out = join(d.dir, RELEASE_DIR);
+  return {
+    title: `pack the ${d.pkg} release files (the zip a release ships: handlers and their chunks only)`,
+    cmd: 'pnpm',
+    args: ['run', '--silent', 'release:pack', d.pkg, '--no-build', '--out', out],
+    cwd: REPO_ROOT,
+    ensureDir: out,
+  };
+}
+
 function samCommand(d: ResolvedDeploy, options: DeployOptions): Command {
-  const args = ['deploy', '--template-file', 'template.yaml', '--config-env', options.env];
+  // SAM resolves a relative --config-file from the template's folder: name it absolutely.
+  const args = [
+    'deploy',
+    '--template-file',
+    releaseTemplateOf(d.pkg),
+    '--config-file',
+    d.samconfig,
+    '--config-env',
+    options.env,
+  ];
   if (options.guided) args.push('--guided');
   if (options.region !== undefined) args.push('--region', options.region);
   if (options.s3Bucket !== undefined) args.push('--s3-bucket', options.s3Bucket);
@@ -435,13 +472,13 @@ function awsCommands(d: ResolvedDeploy, options: DeployOptions): Command[] {
   ];
   return [
     {
-      title: `upload the ${d.pkg} bundle and write the packaged template`,
+      title: `upload the ${d.pkg} release zip and write the packaged template`,
       cmd: 'aws',
       args: [
         'cloudformation',
         'package',
         '--template-file',
-        'template.yaml',
+        releaseTemplateOf(d.pkg),
         '--s3-bucket',
         d.s3Bucket,
         ...(d.s3Prefix !== undefined ? ['--s3-prefix', d.s3Prefix] : []),
@@ -493,6 +530,7 @@ export function planDeploy(options: DeployOptions, env: Environment): Plan {
     },
   ];
   for (const d of resolved) {
+    commands.push(packCommand(d));
     if (hasSam) commands.push(samCommand(d, options));
     else commands.push(...awsCommands(d, options));
   }

@@ -10,7 +10,7 @@
 // so that `sam deploy -t <name>-<version>.template.yaml --guided` (or `aws cloudformation package`
 // + `deploy`) works in a folder holding only the zip and the template. Zips are reproducible.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, posix, relative, resolve } from 'node:path';
 import { isObject, type Json, loadTemplate, parseTemplate, type Template } from './cfn-yaml.ts';
 import { discoverTemplates, REPO_ROOT } from './tools.ts';
@@ -61,28 +61,56 @@ export function functionsOf(template: Template): FunctionCode[] {
   return result;
 }
 
-const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](\.{1,2}\/[^"']+)["']/g;
-
-/** Relative module specifiers a bundle file imports (static, side-effect and dynamic imports). */
-export function relativeImports(source: string): string[] {
-  return [...new Set([...source.matchAll(SPECIFIER)].map((m) => m[1] as string))];
+interface Metafile {
+  outputs: Record<
+    string,
+    { entryPoint?: string; imports?: Array<{ path: string; kind: string; external?: boolean }> }
+  >;
 }
 
-/** The files of `dist` that `entries` load, transitively: every chunk, eager or lazy. */
+function metafileOf(dist: string): Metafile {
+  const metaFile = join(dist, 'meta.json');
+  if (!existsSync(metaFile))
+    throw new ReleaseError(`${relative(REPO_ROOT, metaFile)} does not exist (is the package built?)`);
+  return JSON.parse(readFileSync(metaFile, 'utf8')) as Metafile;
+}
+
+/** The top-level entry files of the build (handlers and CLIs), from the metafile. */
+export function entriesOf(dist: string): string[] {
+  const prefix = `${posix.basename(dist)}/`;
+  return Object.entries(metafileOf(dist).outputs)
+    .filter(
+      ([key, o]) =>
+        o.entryPoint !== undefined && key.startsWith(prefix) && !key.slice(prefix.length).includes('/'),
+    )
+    .map(([key]) => key.slice(prefix.length))
+    .sort();
+}
+
+/**
+ * The files of `dist` that `entries` load, transitively: every chunk, eager or lazy, as esbuild's
+ * metafile (dist/meta.json, written by tools/build) lists the imports of each output.
+ */
 export function importClosure(dist: string, entries: readonly string[]): string[] {
+  const meta = metafileOf(dist);
+  // Output keys are relative to the package folder (esbuild's absWorkingDir): dist/index.mjs.
+  const prefix = `${posix.basename(dist)}/`;
   const seen = new Set<string>();
   const queue = [...entries];
   while (queue.length > 0) {
     const file = queue.pop() as string;
     if (seen.has(file)) continue;
-    const path = join(dist, file);
-    if (!existsSync(path))
-      throw new ReleaseError(`${relative(REPO_ROOT, path)} does not exist (is the package built?)`);
+    const output = meta.outputs[prefix + file];
+    if (output === undefined || !existsSync(join(dist, file)))
+      throw new ReleaseError(
+        `${relative(REPO_ROOT, join(dist, file))} is not in the build (is the package built?)`,
+      );
     seen.add(file);
-    for (const spec of relativeImports(readFileSync(path, 'utf8'))) {
-      const target = posix.normalize(posix.join(posix.dirname(file), spec));
-      if (target.startsWith('..')) throw new ReleaseError(`${file} imports ${spec}, outside the bundle`);
-      queue.push(target);
+    for (const imported of output.imports ?? []) {
+      if (imported.external === true) continue;
+      if (!imported.path.startsWith(prefix))
+        throw new ReleaseError(`${file} imports ${imported.path}, outside the bundle`);
+      queue.push(imported.path.slice(prefix.length));
     }
   }
   return [...seen].sort();
@@ -160,9 +188,8 @@ export function packRelease(pkg: string, templateFile: string, outDir: string): 
   );
   writeFileSync(join(outDir, templateName), header + text);
   // Every other top-level bundle entry is a CLI: shipped on its own, never in the function zip.
-  const clis = readdirSync(dist)
-    .filter((f) => f.endsWith('.mjs') && !handlerModules.includes(f))
-    .sort()
+  const clis = entriesOf(dist)
+    .filter((f) => !handlerModules.includes(f))
     .map((entry) => {
       const name = `${pkg}-${entry.replace(/\.mjs$/, '')}-${version}.zip`;
       const cliFiles = importClosure(dist, [entry]);

@@ -20,7 +20,7 @@ export type SamValue = string | number | boolean | string[];
 
 export interface SamConfig {
   file: string;
-  /** Environment name -> merged deploy parameters (global, then deploy). */
+  /** Environment name -> merged parameters of the command (global, then the command's). */
   environments: Map<string, Record<string, SamValue>>;
 }
 
@@ -30,7 +30,11 @@ function toValue(file: string, where: string, v: unknown): SamValue {
   throw new SamConfigError(`${file}: ${where} must be a string, number, boolean or list of strings`);
 }
 
-export function readSamConfig(file: string): SamConfig {
+/**
+ * The parameters SAM gives `command` (deploy, delete, logs, sync, ...) per environment: the
+ * environment's [<env>.global.parameters], then [<env>.<command>.parameters] over them.
+ */
+export function readSamConfig(file: string, command = 'deploy'): SamConfig {
   if (!existsSync(file)) throw new SamConfigError(`${file} does not exist`);
   let doc: Record<string, unknown>;
   try {
@@ -45,13 +49,13 @@ export function readSamConfig(file: string): SamConfig {
       throw new SamConfigError(`${file}: [${env}] must be a table of commands ([${env}.deploy.parameters])`);
     }
     const merged: Record<string, SamValue> = {};
-    for (const command of ['global', 'deploy']) {
-      const section = (commands as Record<string, unknown>)[command];
+    for (const name of ['global', command]) {
+      const section = (commands as Record<string, unknown>)[name];
       if (section === undefined) continue;
       const parameters = (section as Record<string, unknown>)['parameters'];
       if (typeof parameters !== 'object' || parameters === null) continue;
       for (const [key, value] of Object.entries(parameters as Record<string, unknown>)) {
-        merged[key] = toValue(file, `[${env}.${command}.parameters] ${key}`, value);
+        merged[key] = toValue(file, `[${env}.${name}.parameters] ${key}`, value);
       }
     }
     environments.set(env, merged);

@@ -7,11 +7,16 @@
 //
 // eip-associator is the package deployed: every resource of its stack is created by the
 // emulator except the MOTO_GAPS types (queue policy, EventInvokeConfig).
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  PutLifecycleHookCommand,
+} from '@aws-sdk/client-auto-scaling';
 import {
   CloudFormationClient,
   DescribeStacksCommand,
@@ -20,6 +25,7 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import {
   AllocateAddressCommand,
+  CreateLaunchTemplateCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
   DescribeAddressesCommand,
@@ -29,11 +35,11 @@ import {
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
 import { lifecycleEvent } from '@netkit/testing';
-import { type ScratchCheckout, scratchCheckout } from '@netkit/testing/checkout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Template } from '../src/cfn-yaml.ts';
 import { MOTO_GAPS } from '../src/rehearse.ts';
 import { INFRA_DIR, REPO_ROOT, samTranslate } from '../src/tools.ts';
+import { inCheckoutAsync, sharedCheckoutDir } from './support/shared-checkout.ts';
 
 const LONG = 900_000; // the AWS CLI starts slowly on a loaded 2-core machine; no timing is asserted
 const PKG = 'eip-associator';
@@ -42,10 +48,14 @@ const BUCKET = 'netkit-deploy-artifacts';
 let emulator: Emulator;
 let env: NodeJS.ProcessEnv;
 /**
- * Where the commands run: a scratch checkout, because they build the package, and a build in the
- * repository itself would rewrite a dist/ that other test processes import beside this one.
+ * Commands that build run in the run's shared scratch checkout (test/support/shared-checkout.ts),
+ * because a build in the repository itself would rewrite a dist/ that other test processes import
+ * beside this one. The release test builds there too; whichever runs first builds, the other's
+ * build is a turbo cache hit, and no two commands run in the checkout at once.
  */
-let checkout: ScratchCheckout;
+function inCheckout(cmd: string, args: string[]): Promise<{ code: number; output: string; dir: string }> {
+  return inCheckoutAsync(async (dir) => ({ ...(await run(cmd, args, dir)), dir }));
+}
 
 /** PATH without any folder that holds a `sam` executable: the fallback is what runs. */
 function pathWithoutSam(): string {
@@ -70,6 +80,21 @@ function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; 
   });
 }
 
+/** The uploaded function code, unzipped by an independent unzipper (Python's zipfile) in a new folder. */
+function unzipped(zipBody: Buffer): string {
+  const dir = mkdtempSync(join(tmpdir(), 'netkit-deployed-code-'));
+  writeFileSync(join(dir, 'code.zip'), zipBody);
+  const r = spawnSync(
+    process.env['PYTHON'] ?? 'python3',
+    ['-m', 'zipfile', '-e', join(dir, 'code.zip'), dir],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`unzip the deployed code: ${r.stderr}`);
+  return dir;
+}
+
 async function stackResources(cfn: CloudFormationClient, stack: string): Promise<StackResourceSummary[]> {
   const out = await cfn.send(new ListStackResourcesCommand({ StackName: stack }));
   return out.StackResourceSummaries ?? [];
@@ -80,13 +105,14 @@ function sha256(file: string): string {
 }
 
 /**
- * One launch of the group, served by the checkout's built bundle (what `deploy` zipped) in a fresh
- * Node process with the deployed function's environment and its own credentials.
+ * One launch of the group, served by the uploaded code (unzipped in `codeDir`) in a fresh Node
+ * process with the deployed function's environment and its own credentials.
  */
 async function launchAsDeployedFunction(
   packagedTemplate: string,
   resources: StackResourceSummary[],
   variables: Record<string, string>,
+  codeDir: string,
 ) {
   const physical = (id: string) =>
     resources.find((r) => r.LogicalResourceId === id)?.PhysicalResourceId ?? id;
@@ -125,7 +151,7 @@ async function launchAsDeployedFunction(
   const hookName = (variables['LIFECYCLE_HOOK_NAMES'] ?? '').split(',')[0]!;
   const token = await emulator.lifecycle.begin({ groupName: 'web asg', hookName, instanceId });
   const event = lifecycleEvent('launch', { instanceId, token, groupName: 'web asg', hookName });
-  const bundle = join(checkout.dir, 'packages', PKG, 'dist', 'index.mjs');
+  const bundle = join(codeDir, 'index.mjs');
   const driver = `
     const { handler } = await import(${JSON.stringify(bundle)});
     const deadline = Date.now() + 60000;
@@ -159,7 +185,6 @@ async function launchAsDeployedFunction(
 }
 
 beforeAll(async () => {
-  checkout = scratchCheckout('netkit-deploy-checkout-');
   emulator = await startEmulator();
   // Only the emulator's variables reach the AWS CLI: endpoint, region, test credentials.
   env = {
@@ -177,7 +202,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await emulator?.stop();
-  checkout?.remove();
 });
 
 /** Every resource of the translated template was created, except types moto cannot create. */
@@ -199,29 +223,26 @@ function expectOnlyMotoGaps(resources: StackResourceSummary[], templateFile: str
   expect(created.has('FunctionRole')).toBe(true);
 }
 
-describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .aws-sam', () => {
+describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .aws-sam (scratch checkouts never copy it)', () => {
   it(
     'builds, packages and deploys eip-associator (samconfig [dev]): CREATE_COMPLETE, the function runs the uploaded bundle, a value with a space arrives whole',
     async () => {
-      expect(existsSync(join(checkout.dir, 'infra', PKG, '.aws-sam'))).toBe(false);
-      const result = await run(
-        'pnpm',
-        [
-          'run',
-          'deploy',
-          PKG,
-          '--env',
-          'dev',
-          '--s3-bucket',
-          BUCKET,
-          '--region',
-          emulator.region,
-          '--parameter-overrides',
-          'AutoScalingGroupName=web asg',
-          'EipPoolName=prod ForwardProxy',
-        ],
-        checkout.dir,
-      );
+      // Only this test deploys in the checkout, and a scratch checkout copies no ignored folder.
+      expect(existsSync(join(sharedCheckoutDir(), 'infra', PKG, '.aws-sam'))).toBe(false);
+      const result = await inCheckout('pnpm', [
+        'run',
+        'deploy',
+        PKG,
+        '--env',
+        'dev',
+        '--s3-bucket',
+        BUCKET,
+        '--region',
+        emulator.region,
+        '--parameter-overrides',
+        'AutoScalingGroupName=web asg',
+        'EipPoolName=prod ForwardProxy',
+      ]);
       expect(result.code, result.output).toBe(0);
       expect(result.output).toMatch(/'sam' was not found on PATH/);
 
@@ -252,11 +273,16 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
       expect(fn.Configuration?.Environment?.Variables?.['EIP_POOL_TAGS']).toBe(
         '{"netkit:eip-pool":"prod ForwardProxy"}',
       );
-      // The function's code is the zip `aws cloudformation package` made of packages/eip-associator/dist.
-      const packaged = readFileSync(
-        join(checkout.dir, 'infra', PKG, '.aws-sam', 'packaged-dev.yaml'),
-        'utf8',
-      );
+      // The function's code is the release zip the deploy packed (release:pack), uploaded as is by
+      // `aws cloudformation package`: no metafile, no source maps, no CLIs.
+      const { version } = JSON.parse(
+        readFileSync(join(REPO_ROOT, 'packages', PKG, 'package.json'), 'utf8'),
+      ) as {
+        version: string;
+      };
+      const releaseZip = join(result.dir, 'infra', PKG, '.aws-sam', 'release', `${PKG}-${version}.zip`);
+      expect(existsSync(releaseZip), 'the deploy packs the release zip').toBe(true);
+      const packaged = readFileSync(join(result.dir, 'infra', PKG, '.aws-sam', 'packaged-dev.yaml'), 'utf8');
       const key = /CodeUri: s3:\/\/[^/]+\/(\S+)/.exec(packaged)?.[1];
       expect(key, packaged).toMatch(new RegExp(`^netkit-dev-${PKG}/`));
       // moto routes a request by the credential scope of its signature (it does not verify it).
@@ -269,17 +295,62 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
       const body = Buffer.from(await s3.arrayBuffer());
       expect(fn.Configuration?.CodeSize).toBe(body.length);
       expect(fn.Configuration?.CodeSha256).toBe(createHash('sha256').update(body).digest('base64'));
+      expect(body.equals(readFileSync(releaseZip)), 'the uploaded object is the release zip').toBe(true);
 
       // The deployed bundle serves a launch as the deployed function: its environment, and an access
       // key the emulator maps to the role's policies from the deployed (packaged) template.
       const outcome = await launchAsDeployedFunction(
-        join(checkout.dir, 'infra', PKG, '.aws-sam', 'packaged-dev.yaml'),
+        join(result.dir, 'infra', PKG, '.aws-sam', 'packaged-dev.yaml'),
         resources,
         fn.Configuration?.Environment?.Variables ?? {},
+        unzipped(body),
       );
       expect(outcome.result).toMatchObject({ status: 'done' });
       expect(outcome.associatedTo).toBe(outcome.instanceId);
       expect(await emulator.iam.refusals()).toEqual([]);
+
+      // The doctor after the deploy, as `pnpm run deploy --asg` runs it: the emulator answers
+      // DescribeStackResource on the deployed stack (which holds types moto does not create).
+      const region = emulator.region;
+      const asg = new AutoScalingClient(emulator.clientConfig);
+      const lt = await new EC2Client(emulator.clientConfig).send(
+        new CreateLaunchTemplateCommand({
+          LaunchTemplateName: 'web',
+          LaunchTemplateData: { ImageId: 'ami-12c6146b', InstanceType: 't3.micro' },
+        }),
+      );
+      await asg.send(
+        new CreateAutoScalingGroupCommand({
+          AutoScalingGroupName: 'web asg',
+          MinSize: 0,
+          MaxSize: 0,
+          AvailabilityZones: [`${region}a`],
+          LaunchTemplate: { LaunchTemplateId: lt.LaunchTemplate?.LaunchTemplateId, Version: '$Latest' },
+        }),
+      );
+      await asg.send(
+        new PutLifecycleHookCommand({
+          AutoScalingGroupName: 'web asg',
+          LifecycleHookName: 'associate-eip',
+          LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+          DefaultResult: 'ABANDON',
+          HeartbeatTimeout: 720,
+        }),
+      );
+      const doctor = await inCheckout('pnpm', [
+        'run',
+        '--silent',
+        'doctor',
+        PKG,
+        '--asg',
+        'web asg',
+        '--env',
+        'dev',
+        '--json',
+      ]);
+      expect(doctor.output).not.toMatch(/NoneType|doctor failed/);
+      expect(doctor.code, doctor.output).toBe(0);
+      expect(JSON.parse(doctor.output).findings).toEqual([]);
     },
     LONG,
   );
@@ -287,11 +358,15 @@ describe('pnpm run deploy through the AWS CLI fallback, on a checkout without .a
   it(
     'stops before any tool runs when a required parameter has no value',
     async () => {
-      const result = await run(
-        'pnpm',
-        ['run', 'deploy', PKG, '--env', 'staging', '--s3-bucket', BUCKET],
-        checkout.dir,
-      );
+      const result = await inCheckout('pnpm', [
+        'run',
+        'deploy',
+        PKG,
+        '--env',
+        'staging',
+        '--s3-bucket',
+        BUCKET,
+      ]);
       expect(result.code).toBe(2);
       expect(result.output).toMatch(/AutoScalingGroupName, EipPoolName have no Default and no value/);
       const cfn = new CloudFormationClient(emulator.clientConfig);
@@ -310,7 +385,7 @@ describe('a released template, deployed from a folder holding only the release f
       const out = mkdtempSync(join(tmpdir(), 'netkit-release-deploy-'));
       const folder = mkdtempSync(join(tmpdir(), 'netkit-downloaded-'));
       try {
-        const packed = await run('pnpm', ['run', 'release:pack', PKG, '--out', out], checkout.dir);
+        const packed = await inCheckout('pnpm', ['run', 'release:pack', PKG, '--out', out]);
         expect(packed.code, packed.output).toBe(0);
         const { version } = JSON.parse(
           readFileSync(join(REPO_ROOT, 'packages', PKG, 'package.json'), 'utf8'),

@@ -14,6 +14,7 @@ import {
   main,
   parseArgs,
   planDeploy,
+  releaseTemplateOf,
   runPlan,
 } from '../src/deploy.ts';
 import { parseArgs as parseDoctorArgs } from '../src/doctor/cli.ts';
@@ -115,24 +116,44 @@ function run(argv: string[], env: Environment): { code: number; out: string; ran
 }
 
 describe('sam deploy, the SAM way', () => {
-  it('runs sam from the template folder with --config-env, so SAM finds samconfig.toml next to the template', () => {
+  it('packs the release files, then runs sam from the template folder on the released template with the package samconfig and --config-env', () => {
     const template = fixture();
-    const [build, deploy] = plan(['eip-associator', '--env', 'dev'], template);
+    const [build, pack, deploy] = plan(['eip-associator', '--env', 'dev'], template);
     expect(build?.args).toEqual(['exec', 'turbo', 'run', 'build', '--filter=@netkit/eip-associator...']);
+    // The zip a release ships (release:pack), not the whole dist/ folder with its metafile and maps.
+    const out = join(template, '..', '.aws-sam', 'release');
+    expect(pack?.args).toEqual([
+      'run',
+      '--silent',
+      'release:pack',
+      'eip-associator',
+      '--no-build',
+      '--out',
+      out,
+    ]);
+    expect(pack?.ensureDir).toBe(out);
     expect(deploy?.cmd).toBe('sam');
     expect(deploy?.cwd).toBe(join(template, '..'));
-    expect(deploy?.args).toEqual(['deploy', '--template-file', 'template.yaml', '--config-env', 'dev']);
-    // SAM resolves samconfig.toml (and the template) relative to this folder: both are there.
-    expect(existsSync(join(deploy?.cwd as string, 'samconfig.toml'))).toBe(true);
-    expect(existsSync(join(deploy?.cwd as string, 'template.yaml'))).toBe(true);
-    expect(deploy?.args).not.toContain('--config-file');
+    expect(releaseTemplateOf('eip-associator')).toMatch(
+      /^\.aws-sam\/release\/eip-associator-\d+\.\d+\.\d+\.template\.yaml$/,
+    );
+    // SAM resolves a relative --config-file from the template's folder: it is absolute.
+    expect(deploy?.args).toEqual([
+      'deploy',
+      '--template-file',
+      releaseTemplateOf('eip-associator'),
+      '--config-file',
+      join(template, '..', 'samconfig.toml'),
+      '--config-env',
+      'dev',
+    ]);
   });
 
   it('leaves change set confirmation to samconfig (production confirms) unless --no-confirm-changeset is given', () => {
     const template = fixture();
-    const prod = plan(['eip-associator', '--env', 'production'], template)[1];
+    const prod = plan(['eip-associator', '--env', 'production'], template)[2];
     expect(prod?.args).not.toContain('--no-confirm-changeset');
-    const ci = plan(['eip-associator', '--env', 'production', '--no-confirm-changeset'], template)[1];
+    const ci = plan(['eip-associator', '--env', 'production', '--no-confirm-changeset'], template)[2];
     expect(ci?.args).toContain('--no-confirm-changeset');
   });
 
@@ -144,7 +165,7 @@ describe('sam deploy, the SAM way', () => {
       '--parameter-overrides',
       'LogRetentionInDays=90',
       'EipPoolName=web "blue" pool',
-    ])[1] as Command;
+    ])[2] as Command;
     const at = deploy.args.indexOf('--parameter-overrides');
     expect(at).toBeGreaterThan(0);
     const passed = deploy.args.slice(at + 1);
@@ -158,11 +179,13 @@ describe('sam deploy, the SAM way', () => {
 
   it('runs sam deploy --guided, which needs no stack name or parameters yet', () => {
     const template = fixture('version = 0.1\n');
-    const deploy = plan(['eip-associator', '--env', 'staging', '--guided'], template)[1];
+    const deploy = plan(['eip-associator', '--env', 'staging', '--guided'], template)[2];
     expect(deploy?.args).toEqual([
       'deploy',
       '--template-file',
-      'template.yaml',
+      releaseTemplateOf('eip-associator'),
+      '--config-file',
+      join(template, '..', 'samconfig.toml'),
       '--config-env',
       'staging',
       '--guided',
@@ -213,7 +236,7 @@ describe('checks before any tool runs', () => {
 
   it('accepts the required parameters from the command line', () => {
     const cmds = plan(['eip-associator', '--parameter-overrides', 'AutoScalingGroupName=a', 'EipPoolName=b']);
-    expect(cmds).toHaveLength(2);
+    expect(cmds).toHaveLength(3);
   });
 
   it.each([
@@ -287,14 +310,14 @@ describe('without sam: the AWS CLI fallback', () => {
   it('packages into <template folder>/.aws-sam (created first) and deploys with the samconfig values, one argument per parameter', () => {
     const template = fixture();
     const cmds = plan(['eip-associator', '--env', 'dev'], template, ['aws']);
-    const [, pkg, deploy] = cmds as [Command, Command, Command];
+    const [, , pkg, deploy] = cmds as [Command, Command, Command, Command];
     expect(pkg.cwd).toBe(join(template, '..'));
     expect(pkg.ensureDir).toBe(join(template, '..', '.aws-sam'));
     expect(pkg.args).toEqual([
       'cloudformation',
       'package',
       '--template-file',
-      'template.yaml',
+      releaseTemplateOf('eip-associator'),
       '--s3-bucket',
       'dev-artifacts',
       '--s3-prefix',
@@ -342,11 +365,11 @@ describe('without sam: the AWS CLI fallback', () => {
   });
 
   it('only creates the change set where samconfig asks to confirm it', () => {
-    const deploy = plan(['eip-associator', '--env', 'production'], fixture(), ['aws'])[2];
+    const deploy = plan(['eip-associator', '--env', 'production'], fixture(), ['aws'])[3];
     expect(deploy?.args).toContain('--no-execute-changeset');
     const ci = plan(['eip-associator', '--env', 'production', '--no-confirm-changeset'], fixture(), [
       'aws',
-    ])[2];
+    ])[3];
     expect(ci?.args).not.toContain('--no-execute-changeset');
   });
 
@@ -355,7 +378,7 @@ describe('without sam: the AWS CLI fallback', () => {
     expect(() => plan(argv, fixture(), ['aws'])).toThrow(
       /resolve_s3 = true, which only the SAM CLI can do.*--s3-bucket/s,
     );
-    expect(plan([...argv, '--s3-bucket', 'mine'], fixture(), ['aws'])[1]?.args).toContain('mine');
+    expect(plan([...argv, '--s3-bucket', 'mine'], fixture(), ['aws'])[2]?.args).toContain('mine');
   });
 
   it('refuses --guided, and says how to install either tool when neither is there', () => {
@@ -373,18 +396,35 @@ describe('without sam: the AWS CLI fallback', () => {
     const code = runPlan(
       p,
       (c) => {
-        ran.push(c.args[1] ?? c.cmd);
+        ran.push(c.args[2] === 'release:pack' ? 'release:pack' : (c.args[1] ?? c.cmd));
         return c.args[1] === 'package' ? 255 : 0;
       },
       () => {},
     );
     expect(code).toBe(255);
-    expect(ran).toEqual(['turbo', 'package']);
+    expect(ran).toEqual(['turbo', 'release:pack', 'package']);
   });
 });
 
 describe('the samconfig.toml of every package', () => {
   const { packageTemplates } = discoverTemplates();
+
+  // SAM's convention: [<env>.global.parameters] applies to every command ("Configuring the AWS SAM
+  // CLI", serverless-sam-cli-config), so `sam delete`, `sam logs` and `sam sync --config-env <env>`
+  // find the stack `sam deploy --config-env <env>` made.
+  it.each([
+    ...packageTemplates,
+  ])('%s: sam delete, logs and sync find the stack deploy makes (stack_name in the global section)', (_pkg, template) => {
+    const file = join(template, '..', 'samconfig.toml');
+    const deployed = readSamConfig(file).environments;
+    for (const command of ['delete', 'logs', 'sync', 'list_stack_outputs']) {
+      for (const [env, values] of readSamConfig(file, command).environments) {
+        expect(values['stack_name'], `${command} --config-env ${env}`).toBe(
+          deployed.get(env)?.['stack_name'],
+        );
+      }
+    }
+  });
 
   it.each([
     ...packageTemplates,
@@ -432,12 +472,12 @@ describe('the samconfig.toml of every package', () => {
       parseArgs([pkg, '--env', 'dev', ...(required.length > 0 ? overrides : [])]),
       env(['sam']),
     );
-    expect(sam.commands[1]?.cwd).toBe(join(template, '..'));
+    expect(sam.commands[2]?.cwd).toBe(join(template, '..'));
     const aws = planDeploy(
       parseArgs([pkg, '--env', 'dev', '--s3-bucket', 'b', ...(required.length > 0 ? overrides : [])]),
       env(['aws']),
     );
-    expect(aws.commands[2]?.args.slice(0, 6)).toEqual([
+    expect(aws.commands[3]?.args.slice(0, 6)).toEqual([
       'cloudformation',
       'deploy',
       '--template-file',
@@ -466,7 +506,7 @@ describe('--asg: the doctor after the deploy', () => {
       env,
     ).commands;
     const doctor = commands.at(-1);
-    expect(commands.map((c) => c.cmd)).toEqual(['pnpm', 'sam', 'pnpm']);
+    expect(commands.map((c) => c.cmd)).toEqual(['pnpm', 'pnpm', 'sam', 'pnpm']);
     expect(doctor?.cwd).toBe(REPO_ROOT);
     expect(doctor?.args).toEqual([
       'run',
@@ -499,7 +539,7 @@ describe('--asg: the doctor after the deploy', () => {
       () => {},
     );
     expect(code).toBe(1);
-    expect(ran.map((c) => c.cmd)).toEqual(['pnpm', 'sam', 'pnpm']);
+    expect(ran.map((c) => c.cmd)).toEqual(['pnpm', 'pnpm', 'sam', 'pnpm']);
   });
 
   it('runs no doctor without --asg, and refuses --asg for packages that serve no group', () => {

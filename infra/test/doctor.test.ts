@@ -1,6 +1,10 @@
 // `pnpm run doctor` against the local emulator: a correctly configured group and stack exit 0; each
 // misconfiguration the doctor knows exits 1 naming it; bad arguments exit 2. Every test records the
 // calls the emulator received while the doctor ran and fails on any that is not Describe/List/Get.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   AutoScalingClient,
   CreateAutoScalingGroupCommand,
@@ -22,7 +26,7 @@ import {
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Emulator } from '@netkit/local-aws';
 import { useEmulator } from '@netkit/local-aws/vitest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { DoctorFinding } from '../src/doctor/checks.ts';
 import { main } from '../src/doctor/cli.ts';
 import type { DoctorClients } from '../src/doctor/collect.ts';
@@ -415,6 +419,100 @@ describe('doctor eip-associator', () => {
     expect(result.findings).toEqual([
       expect.objectContaining({ check: 'pool-smaller-than-group', actual: '1' }),
     ]);
+  });
+});
+
+describe('doctor before anything is deployed (preflight)', () => {
+  it.each([
+    ['eip-associator', 'waits up to 290 s'],
+    ['eni-attach', 'waits up to 120 s'],
+    ['eni-pool-agent', 'waits up to 120 s'],
+  ] as const)(
+    '%s: checks a 30 s HeartbeatTimeout against the function the template deploys with its defaults',
+    { timeout: T },
+    async (packageName, wait) => {
+      await setup({
+        packageName,
+        metadataTags: 'enabled',
+        deployStack: false,
+        hook: { defaultResult: 'ABANDON', heartbeatTimeout: 30 },
+      });
+      const result = await run(packageName);
+      expect(result.code).toBe(1);
+      expect(result.findings.map((f) => f.check)).toEqual(['stack-missing', 'launch-hook-heartbeat-timeout']);
+      expect(result.findings[1]).toMatchObject({ actual: '30 s', resource: 'lifecycle hook launch' });
+      expect(result.findings[1]?.expected).toContain(wait);
+    },
+  );
+});
+
+describe('doctor region and credentials', () => {
+  it(
+    'takes the region from the AWS profile through the SDK default chain (no AWS_REGION)',
+    { timeout: T },
+    async () => {
+      const e = emu();
+      await setup({ packageName: 'eni-pool-agent', metadataTags: 'enabled' });
+      const home = mkdtempSync(join(tmpdir(), 'netkit-doctor-profile-'));
+      writeFileSync(join(home, 'config'), `[profile netkit-ops]\nregion = ${e.region}\n`);
+      writeFileSync(
+        join(home, 'credentials'),
+        '[netkit-ops]\naws_access_key_id = test\naws_secret_access_key = test\n',
+      );
+      vi.stubEnv('AWS_REGION', undefined);
+      vi.stubEnv('AWS_DEFAULT_REGION', undefined);
+      vi.stubEnv('AWS_ACCESS_KEY_ID', undefined);
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', undefined);
+      vi.stubEnv('AWS_PROFILE', 'netkit-ops');
+      vi.stubEnv('AWS_CONFIG_FILE', join(home, 'config'));
+      vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', join(home, 'credentials'));
+      vi.stubEnv('AWS_ENDPOINT_URL', e.url);
+      let out = '';
+      let err = '';
+      try {
+        // No clients injected: the doctor's own clients, as `pnpm run doctor` builds them.
+        const code = await main(['eni-pool-agent', '--asg', GROUP, '--stack', STACK, '--json'], {
+          out: (t) => {
+            out += t;
+          },
+          err: (t) => {
+            err += t;
+          },
+        });
+        expect(err).toBe('');
+        expect(JSON.parse(out).findings).toEqual([]);
+        expect(code).toBe(0);
+      } finally {
+        vi.unstubAllEnvs();
+        rmSync(home, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('exits 2 naming the ways to give a region when there is none', { timeout: T }, async () => {
+    const home = mkdtempSync(join(tmpdir(), 'netkit-doctor-noregion-'));
+    writeFileSync(join(home, 'config'), '');
+    vi.stubEnv('AWS_REGION', undefined);
+    vi.stubEnv('AWS_DEFAULT_REGION', undefined);
+    vi.stubEnv('AWS_PROFILE', undefined);
+    vi.stubEnv('AWS_CONFIG_FILE', join(home, 'config'));
+    vi.stubEnv('AWS_ENDPOINT_URL', emu().url);
+    let err = '';
+    try {
+      const code = await main(['eni-pool-agent', '--asg', GROUP, '--stack', STACK], {
+        out: () => undefined,
+        err: (t) => {
+          err += t;
+        },
+      });
+      expect(code).toBe(2);
+      expect(err).toContain(
+        'no region: pass --region <region>, set AWS_REGION, or set region in your AWS profile',
+      );
+    } finally {
+      vi.unstubAllEnvs();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 

@@ -2,21 +2,38 @@
 // independent unzipper (Python's zipfile), and each handler its template names is imported from
 // there. Every relative import of every file (eager or lazy chunk) must resolve inside the zip.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type ScratchCheckout, scratchCheckout } from '@netkit/testing/checkout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isObject, parseTemplate, type Template } from '../src/cfn-yaml.ts';
 import {
   deployablePackages,
+  entriesOf,
   functionsOf,
-  relativeImports,
+  importClosure,
   main as releaseMain,
   rewriteCodeUri,
 } from '../src/release.ts';
 import { REPO_ROOT } from '../src/tools.ts';
+import { inCheckout } from './support/shared-checkout.ts';
+
+// Relative module specifiers a bundle file imports (static, side-effect and dynamic imports): an
+// independent check of the file list release:pack takes from esbuild's metafile.
+const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](\.{1,2}\/[^"']+)["']/g;
+function relativeImports(source: string): string[] {
+  return [...new Set([...source.matchAll(SPECIFIER)].map((m) => m[1] as string))];
+}
 
 const out = mkdtempSync(join(tmpdir(), 'netkit-release-'));
 const packages = [...deployablePackages().keys()];
@@ -78,25 +95,27 @@ function repositoryDists(): Record<string, string> {
   return state;
 }
 
-let checkout: ScratchCheckout | undefined;
+let checkoutDir = '';
 let distsBefore: Record<string, string> = {};
 beforeAll(() => {
   distsBefore = repositoryDists();
   // The real command, as a user runs it: `pnpm run release:pack` builds through turbo, then packs.
-  // It runs in a scratch checkout, because its build writes the packages' dist/ folders, which
-  // other test processes import beside this one in the repository itself.
-  checkout = scratchCheckout('netkit-release-checkout-');
-  const r = spawnSync('pnpm', ['run', 'release:pack', '--out', out], {
-    cwd: checkout.dir,
-    encoding: 'utf8',
-    timeout: 540_000,
+  // It runs in the run's shared scratch checkout (test/support/shared-checkout.ts), because its
+  // build writes the packages' dist/ folders, which other test processes import beside this one in
+  // the repository itself.
+  const r = inCheckout((dir) => {
+    checkoutDir = dir;
+    return spawnSync('pnpm', ['run', 'release:pack', '--out', out], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 540_000,
+    });
   });
   expect(r.status, `${r.error ?? ''}${r.stdout}${r.stderr}`).toBe(0);
-}, 600_000);
+}, 900_000);
 
 afterAll(() => {
   rmSync(out, { recursive: true, force: true });
-  checkout?.remove();
 });
 
 describe.each(packages)('release of %s', (pkg) => {
@@ -169,7 +188,7 @@ describe.each(packages)('release of %s', (pkg) => {
 
 describe('release:pack', () => {
   it('built in the scratch checkout, leaving the dist/ folders of this repository as they were', () => {
-    expect(existsSync(join(checkout?.dir ?? '', 'packages', 'nat-reaper', 'dist', 'index.mjs'))).toBe(true);
+    expect(existsSync(join(checkoutDir, 'packages', 'nat-reaper', 'dist', 'index.mjs'))).toBe(true);
     expect(repositoryDists()).toEqual(distsBefore);
   });
 
@@ -194,12 +213,35 @@ describe('release:pack', () => {
       try {
         const entry = filesUnder(dir).filter((f) => !f.includes('/'));
         expect(entry, zipName).toHaveLength(1);
-        const r = spawnSync(process.execPath, [join(dir, entry[0] as string), '--help'], {
+        // --help prints the usage and calls no AWS API: every endpoint is a closed port, so a call
+        // would fail the run. An unknown argument is a usage error (exit 2), also without a call.
+        const env = {
+          PATH: process.env['PATH'] ?? '',
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'test',
+          AWS_SECRET_ACCESS_KEY: 'test',
+          AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+          AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9',
+          AWS_MAX_ATTEMPTS: '1',
+        };
+        const cli = join(dir, entry[0] as string);
+        const help = spawnSync(process.execPath, [cli, '--help'], {
+          cwd: dir,
           encoding: 'utf8',
-          env: { ...process.env, AWS_REGION: 'us-east-1' },
+          env,
           timeout: 60_000,
         });
-        expect(`${r.stderr}`, zipName).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find module/);
+        expect(help.stderr, zipName).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find module/);
+        expect(help.status, `${zipName} --help: ${help.stdout}${help.stderr}`).toBe(0);
+        expect(help.stdout, zipName).toMatch(/usage/i);
+        const bad = spawnSync(process.execPath, [cli, '--no-such-option'], {
+          cwd: dir,
+          encoding: 'utf8',
+          env,
+          timeout: 60_000,
+        });
+        expect(bad.status, `${zipName} --no-such-option: ${bad.stdout}${bad.stderr}`).toBe(2);
+        expect(`${bad.stdout}${bad.stderr}`, zipName).not.toMatch(/ECONNREFUSED|127\.0\.0\.1:9/);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -209,11 +251,13 @@ describe('release:pack', () => {
   it('writes the same bytes twice (reproducible zips)', () => {
     const again = mkdtempSync(join(tmpdir(), 'netkit-release-again-'));
     try {
-      const r = spawnSync('pnpm', ['run', 'release:pack', 'eip-associator', '--no-build', '--out', again], {
-        cwd: checkout?.dir,
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
+      const r = inCheckout((dir) =>
+        spawnSync('pnpm', ['run', 'release:pack', 'eip-associator', '--no-build', '--out', again], {
+          cwd: dir,
+          encoding: 'utf8',
+          timeout: 120_000,
+        }),
+      );
       expect(r.status, `${r.error ?? ''}${r.stdout}${r.stderr}`).toBe(0);
       const name = readdirSync(again).find((f) => f.endsWith('.zip')) as string;
       expect(readFileSync(join(again, name)).equals(readFileSync(join(out, name)))).toBe(true);
@@ -228,6 +272,46 @@ describe('release:pack', () => {
     expect(() => rewriteCodeUri(text, 'nat-reaper', 'nat-reaper-1.0.0.zip')).toThrow(
       /F CodeUri is "\.\/elsewhere"; a released template needs \.\.\/\.\.\/packages\/nat-reaper\/dist/,
     );
+  });
+
+  it('takes each bundle file list from the metafile (dist/meta.json), not from the text of the files', () => {
+    const pkgDir = mkdtempSync(join(tmpdir(), 'netkit-meta-'));
+    const dist = join(pkgDir, 'dist');
+    try {
+      mkdirSync(join(dist, 'chunks'), { recursive: true });
+      // The text mentions a module that is not imported (a comment, a string): only the metafile knows.
+      writeFileSync(
+        join(dist, 'index.mjs'),
+        '// see import("./not-a-chunk.mjs")\nexport const handler = 1;\n',
+      );
+      writeFileSync(join(dist, 'chunks', 'a.mjs'), 'export const a = 1;\n');
+      writeFileSync(join(dist, 'chunks', 'b.mjs'), 'export const b = "from \'./c.mjs\'";\n');
+      writeFileSync(join(dist, 'cli.mjs'), '');
+      writeFileSync(
+        join(dist, 'meta.json'),
+        JSON.stringify({
+          inputs: {},
+          outputs: {
+            'dist/index.mjs': {
+              entryPoint: 'src/handler.ts',
+              imports: [
+                { path: 'dist/chunks/a.mjs', kind: 'import-statement' },
+                { path: 'dist/chunks/b.mjs', kind: 'dynamic-import' },
+                { path: 'node:fs', kind: 'import-statement', external: true },
+              ],
+            },
+            'dist/chunks/a.mjs': { imports: [] },
+            'dist/chunks/b.mjs': { imports: [] },
+            'dist/cli.mjs': { entryPoint: 'src/cli.ts', imports: [] },
+          },
+        }),
+      );
+      expect(importClosure(dist, ['index.mjs'])).toEqual(['chunks/a.mjs', 'chunks/b.mjs', 'index.mjs']);
+      expect(entriesOf(dist)).toEqual(['cli.mjs', 'index.mjs']);
+      expect(() => importClosure(dist, ['missing.mjs'])).toThrow(/is not in the build/);
+    } finally {
+      rmSync(pkgDir, { recursive: true, force: true });
+    }
   });
 
   it('rejects an unknown package', () => {

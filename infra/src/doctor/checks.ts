@@ -35,7 +35,8 @@ export interface Snapshot {
     | { found: false; name: string }
     | { found: true; name: string; status: string; parameters: Record<string, string> };
   /** The package's hook function as deployed (undefined when the stack or the function is not readable). */
-  fn?: { name: string; timeout: number; env: Record<string, string> };
+  /** `fromTemplate`: no stack is deployed; the template's function with its parameter defaults. */
+  fn?: { name: string; timeout: number; env: Record<string, string>; fromTemplate?: boolean };
   /** Pool members by Availability Zone (eni-pool-agent) or region-wide under '*' (eip-associator). */
   pool?: { byAz: Record<string, number>; withHostnameTag: number };
 }
@@ -317,7 +318,7 @@ function checkSubnetMaps(s: Snapshot): DoctorFinding[] {
   const findings: DoctorFinding[] = [];
   const pkg = s.packageName;
   const fn = s.fn;
-  if (pkg === 'eni-attach' && fn !== undefined) {
+  if (pkg === 'eni-attach' && fn !== undefined && fn.fromTemplate !== true) {
     const maps = subnetMapsOf(fn.env);
     if (maps.length === 0) {
       findings.push({

@@ -20,11 +20,13 @@ export const HELP = `${USAGE}
 Checks, without changing anything, that an Auto Scaling group and the deployed ${Object.keys(GROUP_PACKAGES).join(' / ')}
 stack that serves it are configured the way the package needs: the launch hook exists with DefaultResult ABANDON
 and a HeartbeatTimeout above the function's wait, the pool covers the group's MaxSize (per AZ for ENIs), every AZ
-of the group is in SUBNET_MAP, instance metadata tags are on when pool ENIs carry hostnames.
+of the group is in SUBNET_MAP, instance metadata tags are on when pool ENIs carry hostnames. Before the stack is
+deployed (a preflight), the hooks are checked against the function infra/<package>/template.yaml deploys with its
+parameter defaults.
 
   <package>        ${Object.keys(GROUP_PACKAGES).join(', ')}
   --asg <group>    the Auto Scaling group name
-  --region <r>     default: AWS_REGION
+  --region <r>     default: the SDK's (AWS_REGION, else the region of AWS_PROFILE's profile)
   --stack <name>   the package's stack; default: stack_name of --env in infra/<package>/samconfig.toml
   --env <env>      samconfig environment for the stack name (default: default)
   --json           print {"findings":[...]} for machines
@@ -134,14 +136,18 @@ export async function main(argv: readonly string[], io: DoctorIo): Promise<numbe
     io.out(HELP);
     return 0;
   }
-  const region = options.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
-  if (region === undefined) {
-    io.err(`no region: pass --region <region> or set AWS_REGION\n${USAGE}`);
+  // Region and credentials come from the SDK's default provider chain (AWS_REGION, AWS_PROFILE and
+  // its config file, ...), as for the AWS CLI and SAM; --region overrides the region.
+  const clients = (io.clients ?? defaultClients)(options.region);
+  try {
+    await clients.autoscaling.config.region();
+  } catch {
+    io.err(`no region: pass --region <region>, set AWS_REGION, or set region in your AWS profile\n${USAGE}`);
     return 2;
   }
   let findings: DoctorFinding[];
   try {
-    findings = await runDoctor(options, (io.clients ?? defaultClients)(region));
+    findings = await runDoctor(options, clients);
   } catch (error) {
     if (error instanceof DoctorUsageError) {
       io.err(error.message);

@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { GROUP_PACKAGES, type Snapshot } from './checks.ts';
+import { templateFunction } from './template-defaults.ts';
 
 export interface DoctorClients {
   autoscaling: AutoScalingClient;
@@ -64,6 +65,15 @@ export async function collect(
   const { snapshot, lt } = await collectGroup(clients, packageName, groupName, stackName);
   await collectStack(clients, stackName, snapshot);
   await collectFunction(clients, stackName, spec.functionId, snapshot);
+  if (!snapshot.stack.found) {
+    // A preflight: check the hooks against what the template deploys with its defaults. The hook
+    // names stay unknown (they are deploy-time parameters), so any launch hook of the group is checked.
+    const fromTemplate = templateFunction(packageName, spec.functionId);
+    if (fromTemplate !== undefined) {
+      const { LIFECYCLE_HOOK_NAMES: _names, ...env } = fromTemplate.env;
+      snapshot.fn = { ...fromTemplate, env, fromTemplate: true };
+    }
+  }
   const env = snapshot.fn?.env;
   if (packageName === 'eip-associator') await collectEipPool(clients, env, snapshot);
   if (packageName === 'eni-pool-agent') await collectEniPool(clients, env, lt, snapshot);

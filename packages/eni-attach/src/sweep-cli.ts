@@ -1,24 +1,9 @@
 #!/usr/bin/env node
-// Sweep orphaned ENIs from a shell, with the caller's credentials:
-//   SWEEP_DRY_RUN=true AWS_REGION=ap-northeast-1 node packages/eni-attach/dist/sweep-cli.mjs
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { createClient } from '@netkit/aws-core/clients';
-import { ConfigError } from '@netkit/aws-core/errors';
-import { silentLogger } from '@netkit/aws-core/observability';
-import { Deadline, systemClock } from '@netkit/aws-core/retry';
-import { loadSweeperConfig } from './config.ts';
-import { sweepOrphans } from './sweep.ts';
+// dist/sweep-cli.mjs: orphaned ENIs from a shell, with the caller's credentials. A dry run unless --apply:
+//   AWS_REGION=ap-northeast-1 node packages/eni-attach/dist/sweep-cli.mjs [--apply]
+import { runSweepCli } from './run-sweep-cli.ts';
 
-try {
-  const config = loadSweeperConfig(process.env);
-  const report = await sweepOrphans(
-    config,
-    { ec2: createClient(EC2Client), logger: silentLogger, clock: systemClock },
-    Deadline.in(5 * 60_000),
-  );
-  console.log(JSON.stringify({ dryRun: config.dryRun, ...report }, null, 2));
-  process.exitCode = report.failed.length > 0 ? 1 : 0;
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exitCode = 2;
-}
+process.exitCode = await runSweepCli(process.argv.slice(2), process.env, {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+});

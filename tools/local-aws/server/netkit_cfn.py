@@ -1,4 +1,12 @@
-"""CloudFormation DeleteStack behaviours moto 5.2.1 lacks, kept apart from netkit_moto.py.
+"""CloudFormation behaviours moto 5.2.1 lacks, kept apart from netkit_moto.py.
+
+- Reads of a stack holding a resource type moto cannot create. DescribeStackResource "Returns a
+  description of the specified resource in the specified stack" and ListStackResources "Returns
+  descriptions of all resources of the specified stack" (AWS CloudFormation API Reference). moto
+  keeps None in the stack's resource map for such a type (AWS::Lambda::EventInvokeConfig, in every
+  netkit template), and DescribeStackResource / ListStackResources / DescribeStackResources crashed
+  on it. `install()` makes the stack's resources the ones moto created; the others stay missing
+  (the emulator's known gap) instead of failing every read of the stack.
 
 - DELETE_FAILED. When CloudFormation cannot delete a resource, the stack ends in DELETE_FAILED: the
   resources it could delete are gone, the others stay in the stack (status DELETE_FAILED, with a
@@ -30,6 +38,15 @@ DEFAULT_REASON = "Resource handler returned message: \"injected delete failure (
 
 def reset() -> None:
     DELETE_FAILURES.clear()
+
+
+def install() -> None:
+    from moto.cloudformation.models import Stack
+
+    def stack_resources(self: Any) -> list[Any]:
+        return [r for r in self.resource_map.values() if r is not None]
+
+    Stack.stack_resources = property(stack_resources)  # type: ignore[method-assign,assignment]
 
 
 def add_delete_failure(payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:

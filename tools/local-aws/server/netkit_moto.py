@@ -19,7 +19,7 @@ This file is the entry: it checks moto, installs every patch and serves. One mod
   netkit_ec2_contracts.py  ClientToken idempotency, multi-ENI associate, describe lag
   netkit_ecs.py            ECS RunTask clientToken and capacity failures
   netkit_ecs_tasks.py      ECS task model patches (awsvpc ENIs, STOPPED tasks)
-  netkit_cfn.py            CloudFormation DeleteStack failures
+  netkit_cfn.py            CloudFormation DeleteStack failures, reads of stacks with gaps
   netkit_sam.py            the AWS::Serverless-2016-10-31 transform at CreateChangeSet
   netkit_iam.py            IAM evaluation of calls signed with a registered function's key
   netkit_iam_resources.py  the ARNs and condition keys each action is authorized against
@@ -143,6 +143,7 @@ def install_patches() -> None:
     NetworkInterface.private_dns_name = property(_eni_private_dns_get, _eni_private_dns_set)
     VPCEndPoint.delete = vpc_endpoint_delete
     ec2_contracts.install()
+    netkit_cfn.install()
     netkit_serialize.install()
     install_dispatch_caches()
     ecs_models.Task.__init__ = patched_task_init

@@ -4,9 +4,11 @@ import {
   DeleteStackCommand,
   DescribeChangeSetCommand,
   DescribeStackEventsCommand,
+  DescribeStackResourceCommand,
   DescribeStackResourcesCommand,
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
+  ListStackResourcesCommand,
 } from '@aws-sdk/client-cloudformation';
 import { CreateRouteTableCommand, DescribeVpcEndpointsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
@@ -297,5 +299,66 @@ describe('CloudFormation change sets with the AWS::Serverless-2016-10-31 transfo
     const changeSet = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: created.Id! }));
     expect(changeSet.Status).toBe('FAILED');
     expect(changeSet.StatusReason).toMatch(/^Transform AWS::Serverless-2016-10-31 failed with: /);
+  });
+});
+
+// DescribeStackResource "Returns a description of the specified resource in the specified stack"
+// (AWS CloudFormation API Reference, DescribeStackResource); ListStackResources "Returns
+// descriptions of all resources of the specified stack". moto keeps None in a stack's resource map
+// for a type it cannot create (here AWS::Lambda::EventInvokeConfig, which every netkit template
+// has), and both calls crashed on it ('NoneType' object has no attribute 'logical_resource_id').
+describe('CloudFormation reads of a stack holding a resource type moto does not create', () => {
+  const template = JSON.stringify({
+    AWSTemplateFormatVersion: '2010-09-09',
+    Resources: {
+      Role: {
+        Type: 'AWS::IAM::Role',
+        Properties: {
+          AssumeRolePolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+            ],
+          },
+        },
+      },
+      Fn: {
+        Type: 'AWS::Lambda::Function',
+        Properties: {
+          Runtime: 'nodejs22.x',
+          Handler: 'index.handler',
+          Role: { 'Fn::GetAtt': ['Role', 'Arn'] },
+          Code: { ZipFile: 'exports.handler = async () => 1;' },
+        },
+      },
+      FnInvokeConfig: {
+        Type: 'AWS::Lambda::EventInvokeConfig',
+        Properties: { FunctionName: { Ref: 'Fn' }, Qualifier: '$LATEST', MaximumRetryAttempts: 2 },
+      },
+    },
+  });
+
+  it('DescribeStackResource and ListStackResources answer for the resources that exist', async () => {
+    const { cfn } = clients(emu());
+    await cfn.send(
+      new CreateStackCommand({
+        StackName: 'with-gap',
+        TemplateBody: template,
+        Capabilities: ['CAPABILITY_IAM'],
+      }),
+    );
+    const fn = await cfn.send(
+      new DescribeStackResourceCommand({ StackName: 'with-gap', LogicalResourceId: 'Fn' }),
+    );
+    expect(fn.StackResourceDetail?.ResourceType).toBe('AWS::Lambda::Function');
+    expect(fn.StackResourceDetail?.PhysicalResourceId).toContain('with-gap');
+    const listed = await cfn.send(new ListStackResourcesCommand({ StackName: 'with-gap' }));
+    expect(listed.StackResourceSummaries?.map((r) => r.LogicalResourceId)).toContain('Fn');
+    await expect(
+      cfn.send(new DescribeStackResourceCommand({ StackName: 'with-gap', LogicalResourceId: 'Nope' })),
+    ).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: 'Resource Nope does not exist for stack with-gap',
+    });
   });
 });
