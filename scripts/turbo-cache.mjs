@@ -39,16 +39,16 @@ const TOOLS_ON_BUNDLES = [id('bench', 'test'), id('bench', 'test:timing'), id('d
  */
 const PROBES = [
   {
-    // Package tests and the demo run each function under its template's policy (ADR 0080).
+    // Package integration tests and the demo run each function under its template's policy (ADR 0080).
     file: 'infra/eip-associator/template.yaml',
-    exactly: [id('infra', 'test'), id('eip-associator', 'test'), id('demo', 'test')],
+    exactly: [id('infra', 'test'), id('eip-associator', 'test:integration'), id('demo', 'test')],
   },
   {
     file: 'infra/eni-attach/template.yaml',
     exactly: [
       id('infra', 'test'),
-      id('eni-attach', 'test'),
-      id('eip-associator', 'test'),
+      id('eni-attach', 'test:integration'),
+      id('eip-associator', 'test:integration'),
       id('demo', 'test'),
     ],
   },
