@@ -39,3 +39,31 @@ export async function deliverAtLeastOnce(
   };
   return Promise.all(Array.from({ length: copies }, deliver));
 }
+
+type Handler = (event: unknown, context: unknown) => Promise<unknown>;
+
+/**
+ * One function's execution environments, as Lambda runs them: an invocation takes an idle
+ * environment, or starts a new one (`start`, e.g. a fresh module instance of the bundle) when every
+ * environment is busy, and an environment serves one invocation at a time. Module state (the SDK
+ * clients, with their retry quota and adaptive rate limiter) is thus per environment, as in Lambda:
+ * concurrent deliveries never share one client, so one delivery's throttling does not slow down
+ * every other delivery in the test (they would run into their deadlines waiting on one limiter).
+ */
+export function executionEnvironments(start: () => Promise<Handler>): Handler & { started(): number } {
+  const idle: Handler[] = [];
+  let started = 0;
+  const invoke = async (event: unknown, context: unknown) => {
+    let handler = idle.pop();
+    if (handler === undefined) {
+      started++;
+      handler = await start();
+    }
+    try {
+      return await handler(event, context);
+    } finally {
+      idle.push(handler);
+    }
+  };
+  return Object.assign(invoke, { started: () => started });
+}

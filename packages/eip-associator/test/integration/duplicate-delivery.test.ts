@@ -5,11 +5,11 @@
 // CONTINUE, never ABANDON.
 import { resolve } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { type BundleHandler, importBundle } from '@netkit/demo';
+import { type BundleHandler, importBundle, isolatedBundle } from '@netkit/demo';
 import { ensureBuilt } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
-import { deliverAtLeastOnce } from '@netkit/testing/delivery';
+import { deliverAtLeastOnce, executionEnvironments } from '@netkit/testing/delivery';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   allocatePool,
@@ -37,7 +37,7 @@ async function setup() {
   await emu().configure({ describeLagMs: 1_500, attachLagMs: 1_500, associateLagMs: 1_500 });
   const instances = await launchInstances(ec2, LAUNCHES);
   const pool = await allocatePool(ec2, LAUNCHES, POOL_TAGS);
-  const bundle = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
+  const env = {
     ...fn().env,
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
@@ -46,10 +46,11 @@ async function setup() {
     ASSOCIATE_TIMEOUT_SECONDS: '30',
     AUTO_SCALING_GROUP_NAME: GROUP,
     LIFECYCLE_HOOK_NAMES: HOOK,
-  });
+  };
+  const bundle = await importBundle<{ handler: BundleHandler }>(distDir, 'index', env);
   const events = await beginLaunches(emu(), instances);
   const handler = bundle.handler as (event: unknown, context: unknown) => Promise<unknown>;
-  return { ec2, instances, pool, events, handler };
+  return { ec2, instances, pool, events, handler, env };
 }
 
 /** Pool EIPs held per instance. */
@@ -85,7 +86,11 @@ describe('duplicate delivery of every launch event (at-least-once), Describe lag
   it('faulted run: every instance that completed CONTINUE holds a pool EIP', async () => {
     // Prepare: half of all EC2 and Auto Scaling calls fail (four independent draws of 0.16:
     // 500s, throttling, connections reset before and after AWS acted)
-    const { ec2, pool, events, handler } = await setup();
+    const { ec2, pool, events, env } = await setup();
+    // Each concurrent invocation runs in an execution environment of its own (the bundle in a
+    // worker, with its own SDK clients), as Lambda runs them: one shared client's adaptive rate
+    // limiter, throttled by every delivery's faults, would hold all of them back at once.
+    const handler = executionEnvironments(async () => isolatedBundle(distDir, 'index', env).handler);
     const kinds = [
       { code: 'InternalError', status: 500 },
       { code: 'RequestLimitExceeded', status: 503 },
