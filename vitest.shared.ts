@@ -43,6 +43,10 @@ export function packageProject(dir: string, overrides: TestOptions = {}) {
         setupFiles: [resolve(root, 'test/setup/setup.ts'), resolve(root, 'test/setup/unit.ts')],
         testTimeout: 60_000,
         hookTimeout: 60_000,
+        // vitest runs cores - 1 files at a time: one, on the 2-core machine the suite is budgeted on.
+        // Integration files mostly wait (on the emulator, on Describe lags, deadlines and child
+        // processes), so two run at a time; unit files are CPU-bound and keep the default (ADR 0096).
+        ...(layer === 'unit' ? {} : { maxWorkers: 2 }),
         restoreMocks: true,
         // The JSON report is summed by scripts/test-summary.mjs into one closing line. It goes to the
         // repo root's .test-results/ (turbo caches it as the test task's output) and never into a
