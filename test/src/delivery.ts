@@ -67,3 +67,33 @@ export function executionEnvironments(start: () => Promise<Handler>): Handler & 
   };
   return Object.assign(invoke, { started: () => started });
 }
+
+/** An emulator's fault injection (`Emulator['injectFault']` of `@netkit/local-aws`). */
+type InjectFault = (fault: {
+  service: string;
+  action: string;
+  rate: number;
+  seed: number;
+  code?: string;
+  status?: number;
+  reset?: 'before' | 'after';
+}) => Promise<void>;
+
+/**
+ * From now on half of all EC2 and Auto Scaling calls fail, as in the faulted runs: four
+ * independent draws of 0.16 each (1 - 0.84^4 = 0.50): 500s, throttling, and connections reset
+ * before and after AWS acted. `seed` makes the draws repeatable.
+ */
+export async function failHalfOfAllCalls(injectFault: InjectFault, seed: number): Promise<void> {
+  const kinds = [
+    { code: 'InternalError', status: 500 },
+    { code: 'RequestLimitExceeded', status: 503 },
+    { reset: 'before' as const },
+    { reset: 'after' as const },
+  ];
+  for (const service of ['ec2', 'autoscaling']) {
+    for (const [i, kind] of kinds.entries()) {
+      await injectFault({ service, action: '*', rate: 0.16, seed: seed + i, ...kind });
+    }
+  }
+}

@@ -2,7 +2,7 @@
 // a launch past the pool is abandoned, a terminate returns an ENI, and the on-instance agent
 // runs once against a local IMDSv2 stand-in. Everything goes through the built bundles.
 import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DescribeNetworkInterfacesCommand, DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { BundleHandler, Scenario, ScenarioContext } from '@netkit/demo';
 import { startImdsFixture } from '../test/support/imds-server.ts';
@@ -12,6 +12,7 @@ import {
   HOOK,
   launch,
   POOL_TAGS,
+  TEMPLATE_FUNCTION,
   TERMINATE_HOOK,
   terminate,
 } from '../test/support/world.ts';
@@ -117,16 +118,7 @@ const scenario: Scenario = {
       buildWorld(ec2, azs, perAz),
     );
     // The bundle runs as the template's function (Lambda mode): its credentials map to its policy.
-    const fn = await emulator.iam.registerFromTemplate({
-      template: resolve(import.meta.dirname, '../../../infra/eni-pool-agent/template.yaml'),
-      logicalId: 'Function',
-      parameters: {
-        AutoScalingGroupName: GROUP,
-        PoolName: POOL_TAGS['netkit:eni-pool'],
-        LaunchHookName: HOOK,
-        TerminateHookName: TERMINATE_HOOK,
-      },
-    });
+    const fn = await emulator.iam.registerFromTemplate(TEMPLATE_FUNCTION);
     const env = {
       ...fn.env,
       ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),

@@ -9,7 +9,7 @@ import { type BundleHandler, importBundle, isolatedBundle } from '@netkit/demo';
 import { ensureBuilt } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
-import { deliverAtLeastOnce, executionEnvironments } from '@netkit/testing/delivery';
+import { deliverAtLeastOnce, executionEnvironments, failHalfOfAllCalls } from '@netkit/testing/delivery';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   allocatePool,
@@ -91,17 +91,7 @@ describe('duplicate delivery of every launch event (at-least-once), Describe lag
     // worker, with its own SDK clients), as Lambda runs them: one shared client's adaptive rate
     // limiter, throttled by every delivery's faults, would hold all of them back at once.
     const handler = executionEnvironments(async () => isolatedBundle(distDir, 'index', env).handler);
-    const kinds = [
-      { code: 'InternalError', status: 500 },
-      { code: 'RequestLimitExceeded', status: 503 },
-      { reset: 'before' as const },
-      { reset: 'after' as const },
-    ];
-    for (const service of ['ec2', 'autoscaling']) {
-      for (const [i, kind] of kinds.entries()) {
-        await emu().injectFault({ service, action: '*', rate: 0.16, seed: 23 + i, ...kind });
-      }
-    }
+    await failHalfOfAllCalls((fault) => emu().injectFault(fault), 23);
 
     // Act
     await Promise.all(

@@ -8,7 +8,7 @@ import { type BundleHandler, importBundle, isolatedBundle } from '@netkit/demo';
 import { ensureBuilt } from '@netkit/demo/testing';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
-import { deliverAtLeastOnce, executionEnvironments } from '@netkit/testing/delivery';
+import { deliverAtLeastOnce, executionEnvironments, failHalfOfAllCalls } from '@netkit/testing/delivery';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -52,22 +52,6 @@ async function setup(perAz: number) {
   return { ec2, instances, events, handler, env };
 }
 
-/** Half of all EC2 and Auto Scaling calls fail: 500s, throttling, resets before and after AWS acted. */
-async function faultEverything(seed: number) {
-  // Four independent draws of 0.16 each: 1 - 0.84^4 = 0.50 of calls fail.
-  const kinds = [
-    { code: 'InternalError', status: 500 },
-    { code: 'RequestLimitExceeded', status: 503 },
-    { reset: 'before' as const },
-    { reset: 'after' as const },
-  ];
-  for (const service of ['ec2', 'autoscaling']) {
-    for (const [i, kind] of kinds.entries()) {
-      await emu().injectFault({ service, action: '*', rate: 0.16, seed: seed + i, ...kind });
-    }
-  }
-}
-
 describe('duplicate delivery of every launch event (at-least-once), attachments lagging in Describe', () => {
   it('never abandons: each instance ends CONTINUE with exactly one ENI, and no interface is orphaned', async () => {
     // Prepare
@@ -101,7 +85,7 @@ describe('duplicate delivery of every launch event (at-least-once), attachments 
     // limiter, throttled by every delivery's faults, would hold all of them back at once.
     const handler = executionEnvironments(async () => isolatedBundle(distDir, 'index', env).handler);
     await emu().configure({ attachLagMs: ATTACH_LAG_MS });
-    await faultEverything(11);
+    await failHalfOfAllCalls((fault) => emu().injectFault(fault), 11);
 
     // Act
     await Promise.all(

@@ -3,31 +3,21 @@
 // launch and each attach (emulator describeLagMs, attachLagMs). The loser of each race must never
 // complete ABANDON: it waits for the winner's ENI or fails for redelivery.
 
-import { resolve } from 'node:path';
 import { DescribeNetworkInterfacesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { tagFilters } from '@netkit/aws-core/tags';
 import { type BundleHandler, importBundle, isolatedBundle } from '@netkit/demo';
 import { useEmulator, useFunction } from '@netkit/local-aws/vitest';
 import { fakeContext, lifecycleEvent } from '@netkit/testing';
-import { deliverAtLeastOnce, executionEnvironments } from '@netkit/testing/delivery';
+import { deliverAtLeastOnce, executionEnvironments, failHalfOfAllCalls } from '@netkit/testing/delivery';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distDir, ensureBuilt } from '../support/dist.ts';
-import { buildWorld, GROUP, HOOK, launch, POOL_TAGS, TERMINATE_HOOK } from '../support/world.ts';
+import { buildWorld, GROUP, HOOK, launch, POOL_TAGS, TEMPLATE_FUNCTION } from '../support/world.ts';
 
 const emu = useEmulator({ region: 'ap-northeast-1' });
 const AZS = ['ap-northeast-1a', 'ap-northeast-1c'];
 const LAG_MS = 1_500;
 // The bundle runs under the Lambda mode's template policy; set-up keeps the test key.
-const fn = useFunction(emu, {
-  template: resolve(import.meta.dirname, '../../../../infra/eni-pool-agent/template.yaml'),
-  logicalId: 'Function',
-  parameters: {
-    AutoScalingGroupName: GROUP,
-    PoolName: POOL_TAGS['netkit:eni-pool'],
-    LaunchHookName: HOOK,
-    TerminateHookName: TERMINATE_HOOK,
-  },
-});
+const fn = useFunction(emu, TEMPLATE_FUNCTION);
 
 beforeAll(() => ensureBuilt(), 180_000);
 
@@ -98,17 +88,7 @@ describe('duplicate delivery of every launch event (at-least-once), Describe lag
     // worker, with its own SDK clients), as Lambda runs them: one shared client's adaptive rate
     // limiter, throttled by every delivery's faults, would hold all of them back at once.
     const handler = executionEnvironments(async () => isolatedBundle(distDir, 'index', env).handler);
-    const kinds = [
-      { code: 'InternalError', status: 500 },
-      { code: 'RequestLimitExceeded', status: 503 },
-      { reset: 'before' as const },
-      { reset: 'after' as const },
-    ];
-    for (const service of ['ec2', 'autoscaling']) {
-      for (const [i, kind] of kinds.entries()) {
-        await emu().injectFault({ service, action: '*', rate: 0.16, seed: 31 + i, ...kind });
-      }
-    }
+    await failHalfOfAllCalls((fault) => emu().injectFault(fault), 31);
 
     // Act
     await Promise.all(

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DescribeNetworkInterfacesCommand, DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { silentLogger } from '@netkit/aws-core/observability';
@@ -16,6 +15,7 @@ import {
   ipKey,
   launch,
   POOL_TAGS,
+  TEMPLATE_FUNCTION,
   TERMINATE_HOOK,
   terminate,
 } from '../support/world.ts';
@@ -23,16 +23,7 @@ import {
 const emu = useEmulator({ region: 'ap-northeast-1' });
 const AZS = ['ap-northeast-1a', 'ap-northeast-1c'];
 // Lambda mode under its template's policy; the test's set-up and checks keep the test key.
-const fn = useFunction(emu, {
-  template: resolve(import.meta.dirname, '../../../../infra/eni-pool-agent/template.yaml'),
-  logicalId: 'Function',
-  parameters: {
-    AutoScalingGroupName: GROUP,
-    PoolName: POOL_TAGS['netkit:eni-pool'],
-    LaunchHookName: HOOK,
-    TerminateHookName: TERMINATE_HOOK,
-  },
-});
+const fn = useFunction(emu, TEMPLATE_FUNCTION);
 
 function setup() {
   const ec2 = new EC2Client(emu().clientConfig);

@@ -1,6 +1,7 @@
 // A small "seed scenario" world on the emulator: a VPC with one subnet per AZ,
 // a pool of fixed-IP ENIs per subnet (created with the pool CLI's core), and
 // instances launched the way Auto Scaling would (tagged with the group name).
+import { resolve } from 'node:path';
 import {
   CreateSubnetCommand,
   CreateVpcCommand,
@@ -16,6 +17,18 @@ export const POOL_TAGS = { 'netkit:eni-pool': 'seed-app' };
 export const GROUP = 'EC2-Auto-Scaling';
 export const HOOK = 'eni-pool-launch';
 export const TERMINATE_HOOK = 'eni-pool-terminate';
+
+/** Lambda mode's function in its SAM template, with the parameters of this world. */
+export const TEMPLATE_FUNCTION = {
+  template: resolve(import.meta.dirname, '../../../../infra/eni-pool-agent/template.yaml'),
+  logicalId: 'Function',
+  parameters: {
+    AutoScalingGroupName: GROUP,
+    PoolName: POOL_TAGS['netkit:eni-pool'],
+    LaunchHookName: HOOK,
+    TerminateHookName: TERMINATE_HOOK,
+  },
+};
 
 export interface Zone {
   az: string;
