@@ -10,6 +10,15 @@ if [ $# -eq 0 ]; then
   echo "usage: infra/scripts/release-publish.sh <package>..." >&2
   exit 2
 fi
+# A re-run on a later commit must not ship that commit's build under an older tag.
+for name in "$@"; do
+  tag="@netkit/$name@$(node -p "require('./packages/$name/package.json').version")"
+  if git rev-parse -q --verify "refs/tags/$tag" >/dev/null &&
+    [ "$(git rev-parse "refs/tags/$tag^{commit}")" != "$(git rev-parse HEAD)" ]; then
+    echo "$tag points at $(git rev-parse --short "refs/tags/$tag^{commit}"), not HEAD: release it from that commit" >&2
+    exit 1
+  fi
+done
 pnpm run release:pack "$@"
 for name in "$@"; do
   version=$(node -p "require('./packages/$name/package.json').version")

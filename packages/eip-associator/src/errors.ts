@@ -22,9 +22,12 @@ export function isCandidateGone(error: unknown): boolean {
 }
 
 /**
- * AssociateAddress by InstanceId refused because the instance has more than one network interface
- * (API reference, AssociateAddress InstanceId: "The instance must have exactly one attached network
- * interface"; EC2 answers `InvalidInstanceID`, "There are multiple interfaces attached to instance").
+ * AssociateAddress by InstanceId refused: the instance has more than one network interface (API
+ * reference, AssociateAddress InstanceId: "The instance must have exactly one attached network
+ * interface"; "There are multiple interfaces attached to instance"), or it is still `pending` ("The
+ * pending instance 'i-…' is not in a valid state for this operation"). EC2 answers both with
+ * `InvalidInstanceID`; both are answered the same way, by the primary interface's id (whose
+ * `IncorrectInstanceState` while pending is retried), so the message is not read.
  */
 export function isSeveralInterfaces(error: unknown): boolean {
   return isAwsError(error, 'InvalidInstanceID');

@@ -5,6 +5,7 @@ import {
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
   type Instance,
+  type InstanceNetworkInterface,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
@@ -221,16 +222,30 @@ class LaunchAttempt {
           `Availability Zone ${az} of instance ${this.instanceId} is not in ${where} (mapped: ${Object.keys(spec.subnetMap).join(', ')})`,
         );
       }
-      const occupant = instance.NetworkInterfaces?.find(
-        (n) => n.Attachment?.DeviceIndex === spec.deviceIndex,
-      );
-      if (occupant && !own.some((e) => e.NetworkInterfaceId === occupant.NetworkInterfaceId)) {
+      const occupant = this.foreignAt(instance, spec.deviceIndex, own);
+      if (occupant) {
         throw new AbandonError(
           `device index ${spec.deviceIndex} of instance ${this.instanceId} already holds ${occupant.NetworkInterfaceId}, which eni-attach did not create`,
         );
       }
       own = await this.attachOne(spec, subnetId, own);
     }
+  }
+
+  /**
+   * The interface at `deviceIndex` of `instance` when eni-attach did not create it: not in `own`
+   * and without the description eni-attach gives its interfaces (`own` may predate the create of a
+   * concurrent delivery of the same event, which Describe then lists on the instance first).
+   */
+  private foreignAt(
+    instance: Instance,
+    deviceIndex: number,
+    own: readonly NetworkInterface[],
+  ): InstanceNetworkInterface | undefined {
+    const occupant = instance.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === deviceIndex);
+    if (!occupant || own.some((e) => e.NetworkInterfaceId === occupant.NetworkInterfaceId)) return undefined;
+    const ours = eniDescription(this.instanceId, deviceIndex, this.run.action.groupName);
+    return occupant.Description === ours ? undefined : occupant;
   }
 
   private async describeInstance(): Promise<Instance> {
@@ -267,7 +282,7 @@ class LaunchAttempt {
       attachmentId = await this.attach(id, spec, source);
     } catch (error) {
       if (!isAwsError(error, 'InvalidNetworkInterface.InUse', 'InvalidParameterValue')) throw error;
-      return this.lostRace(id, spec);
+      return this.lostRace(id, spec, error);
     }
     if (!attachmentId) throw new AbandonError(`AttachNetworkInterface returned no attachment id for ${id}`);
     await this.setDeleteOnTermination(id, attachmentId);
@@ -351,14 +366,17 @@ class LaunchAttempt {
    * same one: one ClientToken) at the index, and EC2's Describe may not list that attachment yet.
    * Poll (aws-core settleRace, bounded by the deadline) until it shows; keep the winner, delete
    * ours and return the fresh listing. RaceUnsettledError (transient: the event is redelivered)
-   * when it never shows: a lost race never ABANDONs a healthy instance.
+   * when it never shows: a lost race never ABANDONs a healthy instance. When the instance shows an
+   * interface eni-attach did not create at the index, there was no race: the refusal stands.
    */
-  private async lostRace(id: string, spec: AttachmentSpec): Promise<NetworkInterface[]> {
+  private async lostRace(id: string, spec: AttachmentSpec, refusal: unknown): Promise<NetworkInterface[]> {
     const { latest, winner } = await settleRace(
       async () => {
         const latest = await describeOwnInterfaces(this.run, this.instanceId);
         const winner = attachedAt(latest, this.instanceId, spec.deviceIndex);
-        return winner === undefined ? undefined : { latest, winner };
+        if (winner !== undefined) return { latest, winner };
+        if (this.foreignAt(await this.describeInstance(), spec.deviceIndex, latest)) throw refusal;
+        return undefined;
       },
       {
         deadline: this.run.deadlines.work,

@@ -249,7 +249,8 @@ describe('Eventual consistency after AttachNetworkInterface (attachLagMs)', () =
   }
 
   it('shows a just-attached interface unattached for attachLagMs, refusing a second attach and a delete meanwhile', async () => {
-    await emu().configure({ attachLagMs: 1_500 });
+    // A lag no slow machine outlasts; then the lag ends by setting it to 0 (entries age against it).
+    await emu().configure({ attachLagMs: 60_000 });
     const { ec2, id, instanceId } = await attachedEni();
 
     const stale = await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }));
@@ -274,7 +275,7 @@ describe('Eventual consistency after AttachNetworkInterface (attachLagMs)', () =
       400,
     );
 
-    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    await emu().configure({ attachLagMs: 0 });
     const settled = await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }));
     expect(settled.NetworkInterfaces?.[0]?.Status).toBe('in-use');
     expect(settled.NetworkInterfaces?.[0]?.Attachment).toMatchObject({
@@ -316,7 +317,7 @@ describe('Eventual consistency after AssociateAddress (associateLagMs)', () => {
   // AllowReassociation=false fails Resource.AlreadyAssociated while DescribeAddresses still shows
   // the address free.
   it('shows a just-associated address unassociated for associateLagMs, while it refuses another instance', async () => {
-    await emu().configure({ associateLagMs: 1_500 });
+    await emu().configure({ associateLagMs: 60_000 });
     const { ec2 } = clients(emu());
     const net = await network(ec2);
     const [first, second] = await launch(ec2, net.subnetA, 2);
@@ -340,7 +341,7 @@ describe('Eventual consistency after AssociateAddress (associateLagMs)', () => {
       400,
     );
 
-    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    await emu().configure({ associateLagMs: 0 });
     const settled = await ec2.send(new DescribeAddressesCommand({ AllocationIds: [eip.AllocationId!] }));
     expect(settled.Addresses?.[0]?.InstanceId).toBe(first!.InstanceId);
     expect(settled.Addresses?.[0]?.AssociationId).toMatch(/^eipassoc-/);

@@ -73,7 +73,10 @@ export const lookAlikeResponseUrl: fc.Arbitrary<string> = fc.oneof(
     .stringMatching(/^[a-z0-9][a-z0-9-]{2,40}$/)
     .filter((b) => !b.startsWith('cloudformation-custom-resource-response-'))
     .map((b) => `https://${b}.s3.amazonaws.com/r?X-Amz-Signature=abc`),
-  fc.integer({ min: 1, max: 65_535 }).map((port) => `https://${BUCKET}.s3.amazonaws.com:${port}/r`),
+  fc
+    .integer({ min: 1, max: 65_535 })
+    .filter((port) => port !== 443) // https's default port: URL drops it, the bucket's own URL
+    .map((port) => `https://${BUCKET}.s3.amazonaws.com:${port}/r`),
   fc.constantFrom(
     'https://169.254.170.2/v2/credentials/x',
     'https://169.254.169.254/latest/meta-data/',
