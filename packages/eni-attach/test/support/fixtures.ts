@@ -53,7 +53,11 @@ export function deps(cfg: Config = config()) {
 
 /** The EC2 world as the Describe calls see it: valid subnets and groups, a running instance. */
 export function validWorld(
-  instance: { state?: string; az?: string; extra?: { id: string; index: number }[] } = {},
+  instance: {
+    state?: string;
+    az?: string;
+    extra?: { id: string; index: number; description?: string }[];
+  } = {},
 ) {
   ec2Mock.on(DescribeSubnetsCommand).resolves({
     Subnets: [
@@ -74,6 +78,7 @@ export function validWorld(
               { NetworkInterfaceId: 'eni-0primary000000000', Attachment: { DeviceIndex: 0 } },
               ...(instance.extra ?? []).map((e) => ({
                 NetworkInterfaceId: e.id,
+                Description: e.description,
                 Attachment: { DeviceIndex: e.index },
               })),
             ],

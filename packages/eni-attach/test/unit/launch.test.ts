@@ -17,7 +17,7 @@ import { parseLifecycleEvent } from '@netkit/aws-core/lifecycle';
 import { lifecycleEvent } from '@netkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handleLaunch as handle, type LaunchReport } from '../../src/launch.ts';
-import { MANAGED_BY, TAG } from '../../src/naming.ts';
+import { eniDescription, MANAGED_BY, TAG } from '../../src/naming.ts';
 import {
   asMock,
   awsError,
@@ -43,6 +43,26 @@ beforeEach(() => {
   ec2Mock.reset();
   asMock.reset();
 });
+
+/** The launching instance as DescribeInstances lists it, with only its primary interface. */
+function validWorldInstance() {
+  return {
+    Reservations: [
+      {
+        Instances: [
+          {
+            InstanceId: INSTANCE,
+            State: { Name: 'running' as const },
+            Placement: { AvailabilityZone: 'us-east-1a' },
+            NetworkInterfaces: [
+              { NetworkInterfaceId: 'eni-0primary000000000', Attachment: { DeviceIndex: 0 } },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}
 
 function freshLaunch() {
   validWorld();
@@ -493,6 +513,64 @@ describe('launch lifecycle action', () => {
     await expect(outcome).rejects.toBeInstanceOf(RaceUnsettledError);
     expect(asMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
     expect(ec2Mock).not.toHaveReceivedCommand(DeleteNetworkInterfaceCommand);
+  });
+
+  it('takes an interface with its own description at the index for a concurrent delivery’s, though its own listing predates that create', async () => {
+    // Prepare: the twin created and attached NEW between this delivery's two reads
+    freshLaunch();
+    validWorld({
+      extra: [{ id: NEW, index: 1, description: eniDescription(INSTANCE, 1, action().groupName) }],
+    });
+    ec2Mock
+      .on(DescribeNetworkInterfacesCommand)
+      .resolvesOnce({ NetworkInterfaces: [] })
+      .resolves({ NetworkInterfaces: [ownEni(NEW, { attached: true })] });
+    ec2Mock.on(AttachNetworkInterfaceCommand).rejects(awsError('InvalidNetworkInterface.InUse'));
+    const t = deps();
+
+    // Act
+    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+
+    // Assess
+    expect(report).toMatchObject({
+      result: 'CONTINUE',
+      interfaces: [{ networkInterfaceId: NEW, source: 'concurrent' }],
+    });
+  });
+
+  it('lets a refused attach stand (ABANDON) when the instance shows a foreign interface at the index, instead of waiting for a race', async () => {
+    // Prepare: the index was free at the first read; then an interface eni-attach did not create took it
+    freshLaunch();
+    const foreign = 'eni-0foreign00000000';
+    const first = validWorldInstance();
+    ec2Mock
+      .on(DescribeInstancesCommand)
+      .resolvesOnce(first)
+      .resolves({
+        Reservations: [
+          {
+            Instances: [
+              {
+                ...first.Reservations[0]!.Instances[0]!,
+                NetworkInterfaces: [
+                  { NetworkInterfaceId: 'eni-0primary000000000', Attachment: { DeviceIndex: 0 } },
+                  { NetworkInterfaceId: foreign, Attachment: { DeviceIndex: 1 } },
+                ],
+              },
+            ],
+          },
+        ],
+      });
+    ec2Mock.on(AttachNetworkInterfaceCommand).rejects(awsError('InvalidParameterValue'));
+    ec2Mock.on(DeleteNetworkInterfaceCommand).resolves({});
+    const t = deps();
+
+    // Act
+    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+
+    // Assess
+    expect(report).toMatchObject({ result: 'ABANDON', deleted: [NEW] });
+    expect(report.reason).toContain('InvalidParameterValue');
   });
 
   it('abandons without creating when the instance’s AZ is not mapped', async () => {
