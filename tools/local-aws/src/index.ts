@@ -171,7 +171,7 @@ export interface Refusal {
   requestAction: string;
   resource: string;
   resourceType: string;
-  decision: 'Deny' | 'ImplicitDeny';
+  decision: 'Deny' | 'ImplicitDeny' | 'Unmodelled';
 }
 
 export interface EmulatorSettings {

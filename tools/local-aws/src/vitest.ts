@@ -23,12 +23,10 @@ export function useEmulator(options?: EmulatorOptions): () => Emulator {
     await emulator?.stop();
     emulator = undefined;
   });
-  beforeEach(async () => {
-    await emulator?.reset();
-  });
-  // The least-privilege report: a call refused under a function's policy fails the test that made
-  // it, unless the test expected it and took it with iam.takeRefusals().
-  afterEach(async () => {
+  // The least-privilege report: a call refused under a function's policy (or outside the IAM model)
+  // fails the test that made it, unless the test expected it and took it with iam.takeRefusals();
+  // refusals made in set-up hooks are checked before reset() clears them.
+  const expectNoRefusals = async () => {
     const refused = (await emulator?.iam.refusals()) ?? [];
     if (refused.length > 0) {
       const lines = refused.map((r) => `${r.principalArn}: ${r.action} on ${r.resource} (${r.decision})`);
@@ -36,7 +34,12 @@ export function useEmulator(options?: EmulatorOptions): () => Emulator {
         `local-aws: ${refused.length} call(s) refused under the function policies:\n${lines.join('\n')}`,
       );
     }
+  };
+  beforeEach(async () => {
+    await expectNoRefusals();
+    await emulator?.reset();
   });
+  afterEach(expectNoRefusals);
   return () => {
     if (emulator === undefined)
       throw new Error('local-aws: the emulator is not running (use it inside tests/hooks)');

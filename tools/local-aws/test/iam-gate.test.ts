@@ -5,6 +5,7 @@ import {
   AttachNetworkInterfaceCommand,
   CreateNetworkInterfaceCommand,
   CreateTagsCommand,
+  CreateVpcCommand,
   DeleteNetworkInterfaceCommand,
   DescribeNetworkInterfacesCommand,
   EC2Client,
@@ -313,6 +314,19 @@ describe('the resource table', () => {
     const actions = packageActions();
     expect(actions.length).toBeGreaterThan(30);
     expect(actions.filter((a) => !table.includes(a))).toEqual([]);
+  });
+
+  it('answers a call outside the table with 500 and records it, so a test that retries 500s still fails', async () => {
+    const fn = await emu().iam.register({
+      policies: [
+        { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:CreateVpc', Resource: '*' }] },
+      ],
+    });
+    const ec2 = new EC2Client({ ...fn.clientConfig, maxAttempts: 1 });
+    await awsError(ec2.send(new CreateVpcCommand({ CidrBlock: '10.9.0.0/16' })), 'InternalError', 500);
+    expect(await emu().iam.takeRefusals()).toEqual([
+      expect.objectContaining({ action: 'ec2:CreateVpc', decision: 'Unmodelled' }),
+    ]);
   });
 });
 
