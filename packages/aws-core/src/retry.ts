@@ -1,4 +1,11 @@
-import { DeadlineExceededError, isAwsError, isTransientError, RaceUnsettledError } from './errors.ts';
+import {
+  DeadlineExceededError,
+  describeError,
+  isAwsError,
+  isTransientError,
+  RaceUnsettledError,
+} from './errors.ts';
+import type { Logger } from './observability.ts';
 
 /** Time source, injectable so that tests and simulations control waits. */
 export interface Clock {
@@ -136,6 +143,42 @@ export function retryTransient<T>(
     retryable: (error) =>
       isTransientError(error) || (transient.length > 0 && isAwsError(error, ...transient)),
   });
+}
+
+export interface CallOptions extends BackoffOptions {
+  deadline: Deadline;
+  clock?: Clock;
+  /** AWS error names that are transient for this call, besides throttling, 5xx and network errors. */
+  transient?: readonly string[];
+  /** Hears each retry at debug level, with the call's name. */
+  logger?: Pick<Logger, 'debug'>;
+  /** Called before each wait (a heartbeat, an abort check). A throw stops the retries. */
+  onWait?: () => void | Promise<void>;
+}
+
+/**
+ * The one AWS call helper of every package: `fn` retried on transient errors (backoff 250 ms to
+ * 5 s) until the deadline, above the SDK's own retries. The last error is thrown unchanged.
+ */
+export function awsCall<T>(what: string, fn: () => Promise<T>, options: CallOptions): Promise<T> {
+  const { logger, onWait, ...rest } = options;
+  return retryTransient(fn, {
+    baseMs: 250,
+    maxMs: 5_000,
+    ...rest,
+    onRetry: async (error, attempt, delayMs) => {
+      logger?.debug(`Retrying ${what}`, { error: describeError(error), attempt: attempt + 1, delayMs });
+      await onWait?.();
+    },
+  });
+}
+
+/**
+ * After losing a contended claim: a random 0..min(2 s, 250 ms * 2^(collisions-1)) ms ("full
+ * jitter"), so the losers of a burst do not all re-read the same snapshot and collide again.
+ */
+export function collisionDelay(collisions: number, random: () => number = Math.random): number {
+  return Math.round(random() * Math.min(2_000, 250 * 2 ** Math.max(0, collisions - 1)));
 }
 
 export interface PollOptions extends BackoffOptions {
