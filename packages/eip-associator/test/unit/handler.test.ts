@@ -12,10 +12,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
+import { collisionDelay } from '@netkit/aws-core/retry';
 import { fakeContext, lifecycleEvent, loadEvent } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { collisionDelay } from '@netkit/aws-core/retry';
 import { loadConfig } from '../../src/config.ts';
 import { createHandler, type HandlerResult } from '../../src/create-handler.ts';
 import { candidateOrder } from '../../src/pool.ts';
