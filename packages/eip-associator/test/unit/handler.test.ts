@@ -130,6 +130,25 @@ describe('launch', () => {
     ]);
   });
 
+  it('records LaunchesContinued and the pool gauge under the group dimension, published once', async () => {
+    // Prepare
+    fakeEc2(ec2Mock, poolOf(3));
+    const { invoke, metrics } = setup();
+
+    // Act
+    await invoke(launch());
+
+    // Assess
+    expect(metrics.addDimension).toHaveBeenCalledWith('AutoScalingGroupName', 'my-asg');
+    expect(metrics.addMetric.mock.calls).toEqual([
+      ['PoolSize', 'Count', 3],
+      ['PoolFree', 'Count', 2],
+      ['PoolExhausted', 'Count', 0],
+      ['LaunchesContinued', 'Count', 1],
+    ]);
+    expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(1);
+  });
+
   it('changes nothing when the instance already holds a pool EIP (redelivered event)', async () => {
     // Prepare
     const pool = poolOf(3);
