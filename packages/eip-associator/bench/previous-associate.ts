@@ -15,7 +15,14 @@ import {
   startHeartbeat,
 } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, type Deadline, pollUntil, retryTransient, systemClock } from '@netkit/aws-core/retry';
+import {
+  type Clock,
+  collisionDelay,
+  type Deadline,
+  pollUntil,
+  retryTransient,
+  systemClock,
+} from '@netkit/aws-core/retry';
 import { ASSOCIATE_TRANSIENT, isAssociateTransient, isCandidateGone } from '../src/errors.ts';
 import { primaryInterfaceId } from '../src/instance.ts';
 import {
@@ -26,7 +33,7 @@ import {
   type PoolSnapshot,
 } from '../src/pool.ts';
 
-export interface AssociatorDeps {
+interface AssociatorDeps {
   ec2: EC2Client;
   autoscaling: AutoScalingClient;
   logger: Logger;
@@ -35,7 +42,7 @@ export interface AssociatorDeps {
   random?: () => number;
 }
 
-export interface LaunchOptions {
+interface LaunchOptions {
   poolTags: Record<string, string>;
   /** Stop trying (and complete ABANDON) when this passes. */
   deadline: Deadline;
@@ -45,7 +52,7 @@ export interface LaunchOptions {
 }
 
 /** What the pool looked like last time this invocation described it. */
-export interface PoolStats {
+interface PoolStats {
   size: number;
   free: number;
   /** True when this launch found no free EIP at some point (it had to wait or gave up). */
@@ -63,7 +70,7 @@ interface Associated {
   completion: CompletionOutcome;
 }
 
-export type LaunchOutcome =
+type LaunchOutcome =
   /** This invocation associated `allocationId` and completed CONTINUE. */
   | ({ status: 'done' } & Associated)
   /** The instance already held `allocationId` (a redelivery or a concurrent duplicate): completed CONTINUE. */
@@ -86,29 +93,8 @@ export type LaunchOutcome =
       completion: CompletionOutcome;
     };
 
-/** Terminate: the instance's pool EIPs (if any) were released and the action completed CONTINUE. */
-export interface TerminateOutcome {
-  status: 'done';
-  instanceId: string;
-  /** Allocation ids disassociated from the instance by this call. */
-  released: string[];
-  pool: PoolStats;
-  completion: CompletionOutcome;
-}
-
 const CALL_BACKOFF = { baseMs: 250, maxMs: 5_000 } as const;
 const EMPTY_POOL_BACKOFF = { baseMs: 1_000, maxMs: 15_000 } as const;
-/**
- * After losing a candidate, wait a random 0..min(max, base * 2^collisions) ms ("full jitter")
- * before describing again, so that the losers of a burst do not all re-describe the same
- * snapshot and collide again among themselves.
- */
-const COLLISION_JITTER = { baseMs: 250, maxMs: 2_000 } as const;
-
-export function collisionDelay(collisions: number, random: () => number = Math.random): number {
-  const cap = Math.min(COLLISION_JITTER.maxMs, COLLISION_JITTER.baseMs * 2 ** Math.max(0, collisions - 1));
-  return Math.round(random() * cap);
-}
 
 type Step =
   | { kind: 'held'; address: PoolAddress; mine: boolean }

@@ -101,7 +101,7 @@ const scenario: Scenario = {
     held = await holders(ec2, pool);
     checks['redelivery changes nothing'] =
       again.length === poolSize &&
-      again.every((r) => r.status === 'already-done') &&
+      again.every((r) => r.status === 'ended') &&
       [...held.entries()].every(([k, v]) => before.get(k) === v);
 
     const leaving = owners[0]!;

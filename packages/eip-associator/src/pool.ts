@@ -1,4 +1,6 @@
 import { type Address, DescribeAddressesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
+import type { PoolGauge } from '@netkit/aws-core/metrics';
 import { tagFilters } from '@netkit/aws-core/tags';
 
 /** One pool EIP as the associator sees it. */
@@ -33,14 +35,15 @@ function toPoolAddress(a: Address): PoolAddress | undefined {
   };
 }
 
-export function isFree(a: PoolAddress): boolean {
+function byAllocationId(x: { allocationId: string }, y: { allocationId: string }): number {
+  return x.allocationId < y.allocationId ? -1 : x.allocationId > y.allocationId ? 1 : 0;
+}
+
+function isFree(a: PoolAddress): boolean {
   return a.associationId === undefined && a.instanceId === undefined && a.networkInterfaceId === undefined;
 }
 
-/**
- * The pool: VPC EIPs carrying every pair of `tags`, filtered on the server.
- * One DescribeAddresses call (it is not paginated).
- */
+/** The pool: VPC EIPs carrying every pair of `tags`, filtered on the server (not paginated). */
 export async function describePool(ec2: EC2Client, tags: Record<string, string>): Promise<PoolSnapshot> {
   const out = await ec2.send(
     new DescribeAddressesCommand({
@@ -48,7 +51,7 @@ export async function describePool(ec2: EC2Client, tags: Record<string, string>)
     }),
   );
   const addresses = (out.Addresses ?? []).flatMap((a) => toPoolAddress(a) ?? []);
-  addresses.sort((x, y) => (x.allocationId < y.allocationId ? -1 : x.allocationId > y.allocationId ? 1 : 0));
+  addresses.sort(byAllocationId);
   return { addresses, free: addresses.filter(isFree) };
 }
 
@@ -73,7 +76,7 @@ export async function describeHeldBy(
 }
 
 /** FNV-1a, 32 bit: a stable hash of the instance id. */
-export function hash32(text: string): number {
+function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -94,19 +97,12 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-/**
- * The order in which `instanceId` tries the free EIPs: a permutation seeded by the
- * instance id. Concurrent launches start at different addresses (instead of every
- * instance trying the first free one), and a redelivered event for the same instance
- * picks the same address as the original, so the two agree instead of fighting.
- */
+/** Free EIPs in an order seeded by the instance id: a burst spreads out, a redelivery agrees with the original. */
 export function candidateOrder<T extends { allocationId: string }>(
   free: readonly T[],
   instanceId: string,
 ): T[] {
-  const sorted = [...free].sort((x, y) =>
-    x.allocationId < y.allocationId ? -1 : x.allocationId > y.allocationId ? 1 : 0,
-  );
+  const sorted = [...free].sort(byAllocationId);
   const random = seededRandom(hash32(instanceId));
   for (let i = sorted.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -115,4 +111,18 @@ export function candidateOrder<T extends { allocationId: string }>(
     sorted[j] = a;
   }
   return sorted;
+}
+
+/** The gauge after this invocation: `taken` EIPs were associated since the snapshot. */
+export function gaugeOf(pool: PoolSnapshot | undefined, exhausted: boolean, taken = 0): PoolGauge {
+  const size = pool?.addresses.length ?? 0;
+  return { size, free: Math.max(0, (pool?.free.length ?? 0) - taken), exhausted };
+}
+
+/** The pool gauge as `recordPoolGauge` names it, through the run (dimension AutoScalingGroupName). */
+export function recordPool(run: Pick<HookRun, 'count'>, gauge: PoolGauge): PoolGauge {
+  run.count('PoolSize', gauge.size);
+  run.count('PoolFree', gauge.free);
+  run.count('PoolExhausted', gauge.exhausted ? 1 : 0);
+  return gauge;
 }

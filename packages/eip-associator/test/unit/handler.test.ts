@@ -12,10 +12,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
+import { collisionDelay } from '@netkit/aws-core/retry';
 import { fakeContext, lifecycleEvent, loadEvent } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { collisionDelay } from '../../src/associate.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createHandler, type HandlerResult } from '../../src/create-handler.ts';
 import { candidateOrder } from '../../src/pool.ts';
@@ -128,6 +128,25 @@ describe('launch', () => {
         LifecycleActionResult: 'CONTINUE',
       },
     ]);
+  });
+
+  it('records LaunchesContinued and the pool gauge under the group dimension, published once', async () => {
+    // Prepare
+    fakeEc2(ec2Mock, poolOf(3));
+    const { invoke, metrics } = setup();
+
+    // Act
+    await invoke(launch());
+
+    // Assess
+    expect(metrics.addDimension).toHaveBeenCalledWith('AutoScalingGroupName', 'my-asg');
+    expect(metrics.addMetric.mock.calls).toEqual([
+      ['PoolSize', 'Count', 3],
+      ['PoolFree', 'Count', 2],
+      ['PoolExhausted', 'Count', 0],
+      ['LaunchesContinued', 'Count', 1],
+    ]);
+    expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(1);
   });
 
   it('changes nothing when the instance already holds a pool EIP (redelivered event)', async () => {
@@ -404,7 +423,8 @@ describe('empty pool', () => {
     ec2.associate(pool[1]!.allocationId, 'i-0bbbbbbbbbbbbbbb0');
     const gone = new Error('No active Lifecycle Action found with token x');
     gone.name = 'ValidationError';
-    asgMock.on(RecordLifecycleActionHeartbeatCommand).rejects(gone);
+    // The liveness check before the first wait passes; the next heartbeat finds the action over.
+    asgMock.on(RecordLifecycleActionHeartbeatCommand).resolvesOnce({}).rejects(gone);
     const { invoke, clock, logger, metrics } = setup({
       ASSOCIATE_TIMEOUT_SECONDS: '600',
       HEARTBEAT_INTERVAL_SECONDS: '30',
@@ -415,14 +435,14 @@ describe('empty pool', () => {
     const result = await invoke(launch());
 
     // Assess: it gave up at the first failed heartbeat, long before its 600 s deadline
-    expect(result).toMatchObject({ status: 'ended', completion: 'already-completed' });
-    expect(asgMock).toHaveReceivedCommandTimes(RecordLifecycleActionHeartbeatCommand, 1);
+    expect(result).toMatchObject({ status: 'ended', instanceId: INSTANCE });
+    expect(asgMock).toHaveReceivedCommandTimes(RecordLifecycleActionHeartbeatCommand, 2);
     expect(asgMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
     expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
     expect(clock.now() - start).toBeLessThan(120_000);
     expect(metrics.addMetric).toHaveBeenCalledWith('LifecycleActionEnded', 'Count', 1);
-    expect(logger.warn).toHaveBeenCalledWith(
-      expect.stringContaining('no longer active'),
+    expect(logger.error).toHaveBeenCalledWith(
+      expect.stringContaining('ended while working'),
       expect.objectContaining({ instanceId: INSTANCE }),
     );
   });
@@ -1007,9 +1027,9 @@ describe('late redelivery', () => {
     // Act
     const result = await invoke(launch());
 
-    // Assess
-    expect(result).toMatchObject({ status: 'ended', completion: 'already-completed' });
-    expect(ec2Mock).not.toHaveReceivedCommand(AssociateAddressCommand);
+    // Assess: the liveness check comes before any EC2 call
+    expect(result).toMatchObject({ status: 'ended', instanceId: INSTANCE });
+    expect(ec2Mock.calls()).toHaveLength(0);
     expect(ec2.heldBy(INSTANCE)).toHaveLength(0);
     expect(asgMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
   });
