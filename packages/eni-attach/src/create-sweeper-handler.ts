@@ -1,15 +1,13 @@
-import { MetricUnit } from '@netkit/aws-core/metrics';
+import { type Metrics, MetricUnit } from '@netkit/aws-core/metrics';
 import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
 import type { SweeperConfig } from './config.ts';
-import type { HandlerMetrics } from './create-handler.ts';
 import { type SweepDeps, type SweepReport, sweepOrphans } from './sweep.ts';
 
 /** What the sweeper entry needs: an EC2 client, a logger, a clock and metrics. */
 export interface SweeperHandlerDeps extends SweepDeps {
   clock: SweepDeps['clock'];
-  logger: SweepDeps['logger'];
   /** Powertools Metrics (EMF); published once per run. */
-  metrics: HandlerMetrics;
+  metrics: Pick<Metrics, 'addMetric' | 'publishStoredMetrics'>;
 }
 
 /**

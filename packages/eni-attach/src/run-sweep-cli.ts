@@ -23,7 +23,7 @@ Environment: SWEEP_GRACE_MINUTES, SWEEP_MAX_DELETES, LAUNCH_RULE_MAX_EVENT_AGE_S
 LAUNCH_MAX_EVENT_AGE_SECONDS, LAUNCH_FUNCTION_TIMEOUT_SECONDS (see the package README).
 Prints a JSON report. Exit codes: 0 ok, 1 a deletion failed, 2 bad usage or configuration.`;
 
-export interface SweepCliIo {
+interface SweepCliIo {
   out(text: string): void;
   err(text: string): void;
 }
@@ -33,7 +33,7 @@ export async function runSweepCli(
   env: Record<string, string | undefined>,
   io: SweepCliIo,
   makeEc2: (region: string | undefined) => SweepDeps['ec2'] = (region) =>
-    createClient(EC2Client, { ...(region ? { region } : {}), env }),
+    createClient(EC2Client, { region, env }),
 ): Promise<number> {
   let values: { apply?: boolean; region?: string; help?: boolean };
   try {
