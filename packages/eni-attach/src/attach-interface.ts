@@ -17,22 +17,19 @@ export async function attachInterface(
 ): Promise<NetworkInterface[]> {
   const { eni, source } = await obtainInterface(p, spec, subnetId, own);
   const id = eni.NetworkInterfaceId!;
+  const { deviceIndex } = spec;
+  const input = { InstanceId: p.instanceId, NetworkInterfaceId: id, DeviceIndex: deviceIndex };
+  // NotFound right after our own create is eventual consistency; a reused ENI swept meanwhile is gone.
+  const transient =
+    source === 'created'
+      ? ['IncorrectInstanceState', 'InvalidNetworkInterfaceID.NotFound']
+      : ['IncorrectInstanceState'];
   let attachmentId: string | undefined;
   try {
     const out = await p.run.call(
       'AttachNetworkInterface',
-      () =>
-        p.ec2.send(
-          new AttachNetworkInterfaceCommand({
-            InstanceId: p.instanceId,
-            NetworkInterfaceId: id,
-            DeviceIndex: spec.deviceIndex,
-          }),
-        ),
-      // NotFound right after our own create is eventual consistency; a reused ENI swept meanwhile is gone.
-      source === 'created'
-        ? ['IncorrectInstanceState', 'InvalidNetworkInterfaceID.NotFound']
-        : ['IncorrectInstanceState'],
+      () => p.ec2.send(new AttachNetworkInterfaceCommand(input)),
+      transient,
     );
     p.pending.delete(id);
     attachmentId = out.AttachmentId;
@@ -42,14 +39,9 @@ export async function attachInterface(
   }
   if (!attachmentId) throw new AbandonError(`AttachNetworkInterface returned no attachment id for ${id}`);
   await setDeleteOnTermination(p.run, p.ec2, id, attachmentId);
-  p.interfaces.push({ deviceIndex: spec.deviceIndex, networkInterfaceId: id, subnetId, source });
-  p.run.logger.info('Attached network interface', {
-    instanceId: p.instanceId,
-    networkInterfaceId: id,
-    deviceIndex: spec.deviceIndex,
-    subnetId,
-    source,
-  });
+  const attached = { deviceIndex, networkInterfaceId: id, subnetId, source };
+  p.interfaces.push(attached);
+  p.run.logger.info('Attached network interface', { instanceId: p.instanceId, ...attached });
   return own;
 }
 

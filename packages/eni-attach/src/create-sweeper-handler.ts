@@ -17,11 +17,8 @@ export interface SweeperHandlerDeps extends SweepDeps {
 export function createSweeperHandler(deps: SweeperHandlerDeps, config: SweeperConfig) {
   return async (_event: unknown, context: LambdaContextLike): Promise<SweepReport> => {
     try {
-      const report = await sweepOrphans(
-        config,
-        deps,
-        Deadline.fromContext(context, config.deadlineMarginMs, deps.clock),
-      );
+      const deadline = Deadline.fromContext(context, config.deadlineMarginMs, deps.clock);
+      const report = await sweepOrphans(config, deps, deadline);
       deps.metrics.addMetric('OrphansDeleted', MetricUnit.Count, report.deleted.length);
       deps.metrics.addMetric('OrphanDeletesFailed', MetricUnit.Count, report.failed.length);
       return report;

@@ -14,12 +14,9 @@ export async function describeOwnInterfaces(
   ec2: EC2Client,
   instanceId: string,
 ): Promise<NetworkInterface[]> {
+  const Filters = tagFilters({ [TAG.managedBy]: MANAGED_BY, [TAG.instanceId]: instanceId });
   const out = await run.call('DescribeNetworkInterfaces', () =>
-    ec2.send(
-      new DescribeNetworkInterfacesCommand({
-        Filters: tagFilters({ [TAG.managedBy]: MANAGED_BY, [TAG.instanceId]: instanceId }),
-      }),
-    ),
+    ec2.send(new DescribeNetworkInterfacesCommand({ Filters })),
   );
   return (out.NetworkInterfaces ?? []).filter(
     (eni) => tagValue(eni, TAG.managedBy) === MANAGED_BY && tagValue(eni, TAG.instanceId) === instanceId,
@@ -42,21 +39,11 @@ export function attachedAt(
 }
 
 /** EC2 deletes the interface with the instance. */
-export async function setDeleteOnTermination(
-  run: HookRun,
-  ec2: EC2Client,
-  id: string,
-  attachmentId: string,
-): Promise<void> {
-  await run.call(
-    'ModifyNetworkInterfaceAttribute',
-    () =>
-      ec2.send(
-        new ModifyNetworkInterfaceAttributeCommand({
-          NetworkInterfaceId: id,
-          Attachment: { AttachmentId: attachmentId, DeleteOnTermination: true },
-        }),
-      ),
-    ['InvalidAttachmentID.NotFound'],
-  );
+export async function setDeleteOnTermination(run: HookRun, ec2: EC2Client, id: string, attachmentId: string) {
+  const input = {
+    NetworkInterfaceId: id,
+    Attachment: { AttachmentId: attachmentId, DeleteOnTermination: true },
+  };
+  const send = () => ec2.send(new ModifyNetworkInterfaceAttributeCommand(input));
+  await run.call('ModifyNetworkInterfaceAttribute', send, ['InvalidAttachmentID.NotFound']);
 }

@@ -37,12 +37,12 @@ export async function keepInterface(
   eni: NetworkInterface,
   source: InterfaceSource,
 ): Promise<void> {
-  const id = eni.NetworkInterfaceId!;
-  if (eni.Attachment?.DeleteOnTermination !== true && eni.Attachment?.AttachmentId)
-    await setDeleteOnTermination(p.run, p.ec2, id, eni.Attachment.AttachmentId);
+  const [networkInterfaceId, attachment] = [eni.NetworkInterfaceId!, eni.Attachment];
+  if (attachment?.DeleteOnTermination !== true && attachment?.AttachmentId)
+    await setDeleteOnTermination(p.run, p.ec2, networkInterfaceId, attachment.AttachmentId);
   p.interfaces.push({
     deviceIndex: spec.deviceIndex,
-    networkInterfaceId: id,
+    networkInterfaceId,
     subnetId: eni.SubnetId ?? '',
     source,
   });
@@ -50,23 +50,17 @@ export async function keepInterface(
 
 export async function deleteIfUnattached(p: LaunchProgress, id: string): Promise<void> {
   const { run } = p;
+  const send = () => p.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id }));
   try {
-    await run.call(
-      'DeleteNetworkInterface',
-      () => p.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
-      [],
-      run.deadlines.finish,
-    );
+    await run.call('DeleteNetworkInterface', send, [], run.deadlines.finish);
     p.deleted.push(id);
   } catch (error) {
     if (isNotFoundError(error)) return;
     // A concurrent delivery attached it: in use, not an orphan.
     if (isAwsError(error, 'InvalidNetworkInterface.InUse'))
       return run.logger.info('Not deleting an interface that is now attached', { networkInterfaceId: id });
-    run.logger.error('Could not delete network interface; the sweeper will retry', {
-      networkInterfaceId: id,
-      error: describeError(error),
-    });
+    const log = { networkInterfaceId: id, error: describeError(error) };
+    run.logger.error('Could not delete network interface; the sweeper will retry', log);
   }
 }
 

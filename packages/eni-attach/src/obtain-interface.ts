@@ -22,25 +22,20 @@ export async function obtainInterface(
   subnetId: string,
   own: readonly NetworkInterface[],
 ): Promise<{ eni: NetworkInterface; source: InterfaceSource }> {
+  const index = String(spec.deviceIndex);
   const leftover = own
     .filter(
-      (e) =>
-        e.Status === 'available' &&
-        e.SubnetId === subnetId &&
-        tagValue(e, TAG.deviceIndex) === String(spec.deviceIndex),
+      (e) => e.Status === 'available' && e.SubnetId === subnetId && tagValue(e, TAG.deviceIndex) === index,
     )
     .sort((a, b) => (a.NetworkInterfaceId ?? '').localeCompare(b.NetworkInterfaceId ?? ''))[0];
-  let eni = leftover;
+  const eni = leftover ?? (await create(p, spec, subnetId));
+  const id = eni.NetworkInterfaceId!;
   if (leftover) {
-    p.pending.add(leftover.NetworkInterfaceId!);
-    p.run.logger.info('Reusing an unattached ENI from an earlier delivery', {
-      instanceId: p.instanceId,
-      networkInterfaceId: leftover.NetworkInterfaceId,
-    });
-  } else eni = await create(p, spec, subnetId);
-  const ready = eni!.Status === 'available' ? eni! : await waitAvailable(p, eni!.NetworkInterfaceId!);
-  await setSourceDestCheck(p, ready, spec);
-  return { eni: eni!, source: leftover ? 'reused' : 'created' };
+    p.pending.add(id);
+    p.run.logger.info('Reusing an unattached ENI from an earlier delivery', { instanceId: p.instanceId, id });
+  }
+  await setSourceDestCheck(p, eni.Status === 'available' ? eni : await waitAvailable(p, id), spec);
+  return { eni, source: leftover ? 'reused' : 'created' };
 }
 
 async function create(p: LaunchProgress, spec: AttachmentSpec, subnetId: string): Promise<NetworkInterface> {
@@ -55,17 +50,16 @@ async function create(p: LaunchProgress, spec: AttachmentSpec, subnetId: string)
     // The event's time, not the clock: a retried create must send identical parameters.
     [TAG.createdAt]: action.time ?? new Date(clock.now()).toISOString(),
   };
+  const input = {
+    SubnetId: subnetId,
+    Groups: spec.securityGroupIds,
+    Description: eniDescription(p.instanceId, spec.deviceIndex, action.groupName),
+    ClientToken: clientToken(p.instanceId, action.hookName, spec.deviceIndex),
+    TagSpecifications: [{ ResourceType: 'network-interface' as const, Tags: toTagList(tags) }],
+  };
   try {
     const out = await p.run.call('CreateNetworkInterface', () =>
-      p.ec2.send(
-        new CreateNetworkInterfaceCommand({
-          SubnetId: subnetId,
-          Groups: spec.securityGroupIds,
-          Description: eniDescription(p.instanceId, spec.deviceIndex, action.groupName),
-          ClientToken: clientToken(p.instanceId, action.hookName, spec.deviceIndex),
-          TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
-        }),
-      ),
+      p.ec2.send(new CreateNetworkInterfaceCommand(input)),
     );
     const eni = out.NetworkInterface;
     if (!eni?.NetworkInterfaceId) throw new AbandonError('CreateNetworkInterface returned no interface');
@@ -108,12 +102,11 @@ function waitAvailable(p: LaunchProgress, id: string): Promise<NetworkInterface>
 
 async function setSourceDestCheck(p: LaunchProgress, eni: NetworkInterface, spec: AttachmentSpec) {
   if (spec.sourceDestCheck === undefined || eni.SourceDestCheck === spec.sourceDestCheck) return;
+  const input = {
+    NetworkInterfaceId: eni.NetworkInterfaceId,
+    SourceDestCheck: { Value: spec.sourceDestCheck },
+  };
   await p.run.call('ModifyNetworkInterfaceAttribute', () =>
-    p.ec2.send(
-      new ModifyNetworkInterfaceAttributeCommand({
-        NetworkInterfaceId: eni.NetworkInterfaceId,
-        SourceDestCheck: { Value: spec.sourceDestCheck },
-      }),
-    ),
+    p.ec2.send(new ModifyNetworkInterfaceAttributeCommand(input)),
   );
 }

@@ -1,5 +1,3 @@
-// The sweeper from a shell: `node sweep-cli.mjs [--apply] [--region R] [--help]`.
-// A dry run unless --apply is given: it reports what it would delete and deletes nothing.
 import { parseArgs } from 'node:util';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClient } from '@netkit/aws-core/clients';
@@ -37,16 +35,12 @@ export async function runSweepCli(
 ): Promise<number> {
   let values: { apply?: boolean; region?: string; help?: boolean };
   try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        apply: { type: 'boolean' },
-        region: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
+    const options = {
+      apply: { type: 'boolean' },
+      region: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    } as const;
+    values = parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
   } catch (error) {
     io.err(`${(error as Error).message}\n\n${SWEEP_USAGE}\n`);
     return 2;
@@ -58,11 +52,8 @@ export async function runSweepCli(
   try {
     const loaded = loadSweeperConfig(env);
     const config = { ...loaded, dryRun: loaded.dryRun || values.apply !== true };
-    const report = await sweepOrphans(
-      config,
-      { ec2: makeEc2(values.region), logger: silentLogger, clock: systemClock },
-      Deadline.in(5 * 60_000),
-    );
+    const deps = { ec2: makeEc2(values.region), logger: silentLogger, clock: systemClock };
+    const report = await sweepOrphans(config, deps, Deadline.in(5 * 60_000));
     io.out(`${JSON.stringify({ dryRun: config.dryRun, ...report }, null, 2)}\n`);
     if (config.dryRun && report.wouldDelete.length > 0)
       io.err('dry run: nothing deleted; pass --apply to delete\n');

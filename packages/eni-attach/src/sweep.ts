@@ -48,11 +48,7 @@ function describe(eni: NetworkInterface, now: number): SweptInterface {
   };
 }
 
-/**
- * Delete orphans: ENIs of ours that are `available` and older than the grace period (an
- * invocation that stopped between create and attach, a detach by hand). One filtered Describe,
- * one Delete per orphan.
- */
+/** Delete the `available` ENIs of ours older than the grace period: one filtered Describe, one Delete each. */
 export async function sweepOrphans(
   config: Pick<SweeperConfig, 'graceMs' | 'dryRun' | 'maxDeletes'>,
   deps: SweepDeps,
@@ -91,10 +87,8 @@ async function listCandidates(graceMs: number, deps: SweepDeps, report: SweepRep
     { Name: `tag:${TAG.managedBy}`, Values: [MANAGED_BY] },
     { Name: 'status', Values: ['available'] },
   ];
-  for await (const page of paginateDescribeNetworkInterfaces(
-    { client: deps.ec2, pageSize: 200 },
-    { Filters },
-  )) {
+  const pages = paginateDescribeNetworkInterfaces({ client: deps.ec2, pageSize: 200 }, { Filters });
+  for await (const page of pages) {
     for (const eni of page.NetworkInterfaces ?? []) {
       if (eni.Status !== 'available' || tagValue(eni, TAG.managedBy) !== MANAGED_BY) continue;
       report.scanned++;

@@ -35,17 +35,10 @@ export async function handleTerminate(run: HookRun, ec2: EC2Client): Promise<Ter
     report.errors.push(describeError(error));
   }
   const { markedForDeletion, deleted, errors } = report;
+  const log = { instanceId, markedForDeletion, deleted, errors };
   if (errors.length > 0)
-    run.logger.error('Could not clean up every interface of the terminating instance; the sweeper will', {
-      instanceId,
-      errors,
-    });
-  else
-    run.logger.info('No interface of ours left without DeleteOnTermination', {
-      instanceId,
-      markedForDeletion,
-      deleted,
-    });
+    run.logger.error('Could not clean up every interface of the terminating instance', log);
+  else run.logger.info('No interface of ours left without DeleteOnTermination', log);
   return report;
 }
 

@@ -286,6 +286,33 @@ describe('handler', () => {
     expect(asMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
   });
 
+  it('counts LaunchesContinued and InterfacesCreated under AutoScalingGroupName and publishes once', async () => {
+    // Prepare
+    validWorld();
+    ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [] });
+    ec2Mock.on(CreateNetworkInterfaceCommand).resolves({
+      NetworkInterface: { NetworkInterfaceId: 'eni-0new000000000000', Status: 'available', SubnetId: SUBNET },
+    });
+    ec2Mock.on(AttachNetworkInterfaceCommand).resolves({ AttachmentId: 'eni-attach-0new' });
+    ec2Mock.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
+    const t = deps();
+
+    // Act
+    const result = await createHandler(t.deps, t.config)(
+      lifecycleEvent('launch', { instanceId: INSTANCE }),
+      fakeContext(60_000, t.clock.now),
+    );
+
+    // Assess
+    expect(result).toMatchObject({ status: 'done', result: 'CONTINUE', completion: 'completed' });
+    expect(t.deps.metrics.added).toEqual([
+      { name: 'InterfacesCreated', value: 1 },
+      { name: 'LaunchesContinued', value: 1 },
+    ]);
+    expect(t.deps.metrics.dimensions).toEqual([['AutoScalingGroupName', 'my-asg']]);
+    expect(t.deps.metrics.published).toBe(1);
+  });
+
   it('keeps time back from the EC2 work for cleanup and completion', () => {
     // Prepare
     const clock = manualClock();
