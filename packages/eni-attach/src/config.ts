@@ -12,7 +12,6 @@ import {
 } from '@netkit/aws-core/config';
 import { ConfigError, type ConfigIssue, echo } from '@netkit/aws-core/errors';
 import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
-import { RESERVED_TAG_PREFIXES } from './naming.ts';
 
 const MAX_DEVICE_INDEX = 31;
 /** A network interface takes 5 security groups by default, 16 at most by quota (Amazon VPC quotas). */
@@ -63,6 +62,9 @@ const launchSpec = {
   SOURCE_DEST_CHECK: optional(boolean()),
   ENI_TAGS: optional(
     stringMap({
+      keyPattern: /^(?!aws:|netkit:)[^]{1,128}$/i, // the reserved prefixes: AWS's and this package's own
+      valuePattern: /^[^]{0,256}$/,
+      maxKeys: MAX_USER_TAGS,
       what: 'tag key -> value (keys not starting with aws: or netkit:, keys <= 128, values <= 256 characters)',
     }),
   ),
@@ -119,18 +121,6 @@ function parseAttachment(item: unknown, where: string, seen: Set<number>): Attac
   return { deviceIndex: index, subnetMap, securityGroupIds, sourceDestCheck };
 }
 
-function checkTags(tags: Record<string, string>, issues: ConfigIssue[], raw: string | undefined) {
-  const bad = Object.entries(tags).find(
-    ([k, v]) =>
-      RESERVED_TAG_PREFIXES.some((p) => k.toLowerCase().startsWith(p)) || k.length > 128 || v.length > 256,
-  );
-  const expected = bad
-    ? `tag keys not starting with ${RESERVED_TAG_PREFIXES.join(' or ')} (keys <= 128, values <= 256 characters); bad entry ${echo(bad[0], 40)}`
-    : `at most ${MAX_USER_TAGS} tags`;
-  if (bad || Object.keys(tags).length > MAX_USER_TAGS)
-    issues.push({ variable: 'ENI_TAGS', value: raw, expected });
-}
-
 /** The launch handler's environment: SUBNET_MAP + SECURITY_GROUP_IDS (+ DEVICE_INDEX, SOURCE_DEST_CHECK) or ATTACHMENTS. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const raw = parseConfig(launchSpec, env);
@@ -141,13 +131,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const expected = 'unset when ATTACHMENTS is set (ATTACHMENTS describes every interface)';
     issues.push({ variable, value: env[variable], expected });
   }
-  const eniTags = raw.ENI_TAGS ?? {};
-  checkTags(eniTags, issues, env.ENI_TAGS);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     scope: lifecycleScopeOf(raw),
     attachments: attachments.sort((a, b) => a.deviceIndex - b.deviceIndex),
-    eniTags,
+    eniTags: raw.ENI_TAGS ?? {},
     heartbeatIntervalMs: raw.HEARTBEAT_INTERVAL_SECONDS * 1000,
     deadlineMarginMs: DEADLINE_MARGIN_MS,
   };

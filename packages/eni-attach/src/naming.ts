@@ -19,9 +19,6 @@ export function tagValue(eni: NetworkInterface, key: string): string | undefined
   return eni.TagSet?.find((t) => t.Key === key)?.Value;
 }
 
-/** Users may not set tags under these prefixes (ENI_TAGS). */
-export const RESERVED_TAG_PREFIXES = ['aws:', 'netkit:'] as const;
-
 /** Deterministic, so a retried create returns the same ENI; EC2 allows 64 characters. */
 export function clientToken(instanceId: string, hookName: string, deviceIndex: number): string {
   const digest = createHash('sha256').update(`${instanceId}\n${hookName}\n${deviceIndex}`).digest('hex');
