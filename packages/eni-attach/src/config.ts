@@ -62,8 +62,8 @@ const launchSpec = {
   SOURCE_DEST_CHECK: optional(boolean()),
   ENI_TAGS: optional(
     stringMap({
-      keyPattern: /^(?!aws:|netkit:)[^]{1,128}$/i, // the reserved prefixes: AWS's and this package's own
-      valuePattern: /^[^]{0,256}$/,
+      keyPattern: /^(?!aws:|netkit:).{1,128}$/is, // the reserved prefixes: AWS's and this package's own
+      valuePattern: /^.{0,256}$/s,
       maxKeys: MAX_USER_TAGS,
       what: 'tag key -> value (keys not starting with aws: or netkit:, keys <= 128, values <= 256 characters)',
     }),
