@@ -2,16 +2,17 @@
 import {
   checkAwsCoreHelpers,
   checkEntryExports,
-  externalUses,
   checkErrorClasses,
   checkFunctionLength,
   checkHandlerDeps,
   checkLayout,
   checkTestFolders,
+  externalUses,
 } from './rules.ts';
 import { checkFileLength, checkHookHandlers, checkLambdaBudget } from './size.ts';
 import type { Violation } from './source.ts';
 import { checkUnusedExports } from './unused-exports.ts';
+
 export type { RuleName, Violation } from './source.ts';
 
 /** Every violation of the mechanical house-style rules under `root`, sorted by file and line. */

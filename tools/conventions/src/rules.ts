@@ -65,7 +65,10 @@ export function externalUses(root: string): { file: string; name: string }[] {
   return behaviourPackages(root).flatMap((pkg) => {
     const buildFile = join(root, 'packages', pkg, 'build.mjs');
     const entries = existsSync(buildFile) ? buildEntries(buildFile) : [];
-    const handlers = entries.map((e) => ({ file: `packages/${pkg}/${e.file.replace(/^\.\//, '')}`, name: 'handler' }));
+    const handlers = entries.map((e) => ({
+      file: `packages/${pkg}/${e.file.replace(/^\.\//, '')}`,
+      name: 'handler',
+    }));
     const deps = sourceFiles(join(root, 'packages', pkg, 'src')).flatMap((path) => {
       const name = depsNameOf(path);
       return name === undefined ? [] : [{ file: rel(root, path), name }];

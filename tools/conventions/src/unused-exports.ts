@@ -133,7 +133,10 @@ function dynamicUses(file: ts.SourceFile): Use[] {
       ts.isLiteralTypeNode(node.argument) &&
       ts.isStringLiteral(node.argument.literal)
     ) {
-      out.push({ spec: node.argument.literal.text, names: node.qualifier ? [leftmost(node.qualifier)] : [ALL] });
+      out.push({
+        spec: node.argument.literal.text,
+        names: node.qualifier ? [leftmost(node.qualifier)] : [ALL],
+      });
     }
     ts.forEachChild(node, visit);
   };
