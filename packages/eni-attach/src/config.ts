@@ -106,13 +106,9 @@ function parseAttachment(item: unknown, where: string, seen: Set<number>): Attac
     if (error instanceof Invalid) throw new Invalid(`${where}.subnetMap to be ${error.message}`);
     throw error;
   }
-  const groups = o.securityGroupIds;
-  if (
-    !Array.isArray(groups) ||
-    groups.length === 0 ||
-    groups.length > MAX_SECURITY_GROUPS ||
-    groups.some((g) => typeof g !== 'string' || !patterns.securityGroupId.test(g))
-  )
+  const groups: unknown[] = Array.isArray(o.securityGroupIds) ? o.securityGroupIds : [];
+  const isGroup = (g: unknown) => typeof g === 'string' && patterns.securityGroupId.test(g);
+  if (groups.length === 0 || groups.length > MAX_SECURITY_GROUPS || !groups.every(isGroup))
     throw new Invalid(`${where}.securityGroupIds to be an array of 1 to 16 security group ids (sg-...)`);
   if (o.sourceDestCheck !== undefined && typeof o.sourceDestCheck !== 'boolean')
     throw new Invalid(`${where}.sourceDestCheck to be a boolean`);

@@ -57,10 +57,10 @@ export async function deleteIfUnattached(p: LaunchProgress, id: string): Promise
   } catch (error) {
     if (isNotFoundError(error)) return;
     // A concurrent delivery attached it: in use, not an orphan.
-    if (isAwsError(error, 'InvalidNetworkInterface.InUse'))
-      return run.logger.info('Not deleting an interface that is now attached', { networkInterfaceId: id });
     const log = { networkInterfaceId: id, error: describeError(error) };
-    run.logger.error('Could not delete network interface; the sweeper will retry', log);
+    if (isAwsError(error, 'InvalidNetworkInterface.InUse'))
+      run.logger.info('Not deleting an interface that is now attached', log);
+    else run.logger.error('Could not delete network interface; the sweeper will retry', log);
   }
 }
 

@@ -112,7 +112,7 @@ async function deleteOrphan(item: SweptInterface, deps: SweepDeps, deadline: Dea
   } catch (error) {
     if (isNotFoundError(error)) return; // deleted meanwhile
     // Attached meanwhile (a redelivered launch picked it up).
-    if (isAwsError(error, 'InvalidNetworkInterface.InUse')) return void report.kept.push(item);
-    report.failed.push({ networkInterfaceId: item.networkInterfaceId, error: describeError(error) });
+    if (isAwsError(error, 'InvalidNetworkInterface.InUse')) report.kept.push(item);
+    else report.failed.push({ networkInterfaceId: item.networkInterfaceId, error: describeError(error) });
   }
 }
