@@ -15,15 +15,15 @@ import { GROUP_NAME, HOOK_NAME, type LifecycleScope } from './lifecycle-scope.ts
 import type { Logger } from './observability.ts';
 import { type Clock, type Deadline, retry, systemClock } from './retry.ts';
 
-export const LAUNCH_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
-export const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
-export const LAUNCHING = 'autoscaling:EC2_INSTANCE_LAUNCHING';
-export const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
+const LAUNCH_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
+const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
+const LAUNCHING = 'autoscaling:EC2_INSTANCE_LAUNCHING';
+const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
 
-export type LifecycleKind = 'launch' | 'terminate';
+type LifecycleKind = 'launch' | 'terminate';
 export type LifecycleResult = 'CONTINUE' | 'ABANDON';
 /** Where an instance comes from or goes to with warm pools. */
-export type LifecyclePlace = 'EC2' | 'WarmPool' | 'AutoScalingGroup';
+type LifecyclePlace = 'EC2' | 'WarmPool' | 'AutoScalingGroup';
 
 /** A validated lifecycle action from an EventBridge event. */
 export interface LifecycleAction {
@@ -46,16 +46,16 @@ const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const PLACES: readonly string[] = ['EC2', 'WarmPool', 'AutoScalingGroup'];
 
 /** Lifecycle action tokens are UUIDs (36 characters, CompleteLifecycleAction API reference). */
-export const LIFECYCLE_TOKEN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const LIFECYCLE_TOKEN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** NotificationMetadata: at most 1023 characters (PutLifecycleHook API reference). */
-export const NOTIFICATION_METADATA_MAX = 1023;
+const NOTIFICATION_METADATA_MAX = 1023;
 const EVENT_ID = /^[A-Za-z0-9-]{1,64}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const ACCOUNT = /^\d{12}$/;
 const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-/** Throws InvalidEventError unless the action belongs to the configured group (and hooks). */
-export function checkLifecycleScope(action: LifecycleAction, scope: LifecycleScope): void {
+/** Throws InvalidEventError unless the action belongs to the configured group (and hooks), ADR 0030. */
+function checkLifecycleScope(action: LifecycleAction, scope: LifecycleScope): void {
   if (action.groupName !== scope.groupName) {
     throw new InvalidEventError(
       `Lifecycle event is for Auto Scaling group ${echo(action.groupName)}, not the configured AUTO_SCALING_GROUP_NAME ${echo(scope.groupName)}`,
@@ -96,7 +96,7 @@ function checked(field: string, value: string, pattern: RegExp, expected: string
 }
 
 /** An optional envelope field: absent is fine, present must be a well-formed string. */
-function envelope(e: Record<string, unknown>, field: string, pattern: RegExp, expected: string) {
+function envelopeField(e: Record<string, unknown>, field: string, pattern: RegExp, expected: string) {
   const value = e[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || !pattern.test(value)) {
@@ -105,18 +105,14 @@ function envelope(e: Record<string, unknown>, field: string, pattern: RegExp, ex
   return value;
 }
 
-/**
- * Parse and validate an EventBridge "EC2 Instance-launch/terminate Lifecycle
- * Action" event. Throws InvalidEventError naming the offending field.
- */
+/** Parse and validate an EventBridge lifecycle action event; InvalidEventError names the bad field. */
 export function parseLifecycleEvent(
   event: unknown,
   accept: readonly LifecycleKind[] = ['launch', 'terminate'],
 ): LifecycleAction {
-  const { e, kind, d } = parseEnvelope(event, accept);
-  const action = requiredDetail(d, kind);
-  const optionalFields = optionalDetail(e, d);
-  for (const [k, v] of Object.entries(optionalFields))
+  const { envelope, kind, detail } = parseEnvelope(event, accept);
+  const action = requiredDetail(detail, kind);
+  for (const [k, v] of Object.entries(optionalDetail(envelope, detail)))
     if (v !== undefined) (action as unknown as Record<string, unknown>)[k] = v;
   return action;
 }
@@ -125,7 +121,7 @@ export function parseLifecycleEvent(
 function parseEnvelope(
   event: unknown,
   accept: readonly LifecycleKind[],
-): { e: Record<string, unknown>; kind: LifecycleKind; d: Record<string, unknown> } {
+): { envelope: Record<string, unknown>; kind: LifecycleKind; detail: Record<string, unknown> } {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
     throw new InvalidEventError('Lifecycle event must be a JSON object');
   }
@@ -156,7 +152,7 @@ function parseEnvelope(
   if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
     throw new InvalidEventError('Lifecycle event has no detail object', 'detail');
   }
-  return { e, kind, d: detail as Record<string, unknown> };
+  return { envelope: e, kind, detail: detail as Record<string, unknown> };
 }
 
 /** The detail fields every lifecycle action has: instance, transition, group, hook and token. */
@@ -214,10 +210,10 @@ function optionalDetail(e: Record<string, unknown>, d: Record<string, unknown>) 
     origin: place(d, 'Origin'),
     destination: place(d, 'Destination'),
     notificationMetadata: metadata,
-    eventId: envelope(e, 'id', EVENT_ID, 'an event id'),
-    region: envelope(e, 'region', REGION, 'a region name'),
-    account: envelope(e, 'account', ACCOUNT, 'a 12-digit account id'),
-    time: envelope(e, 'time', EVENT_TIME, 'an RFC 3339 time'),
+    eventId: envelopeField(e, 'id', EVENT_ID, 'an event id'),
+    region: envelopeField(e, 'region', REGION, 'a region name'),
+    account: envelopeField(e, 'account', ACCOUNT, 'a 12-digit account id'),
+    time: envelopeField(e, 'time', EVENT_TIME, 'an RFC 3339 time'),
   };
 }
 
@@ -233,10 +229,7 @@ function place(d: Record<string, unknown>, field: 'Origin' | 'Destination'): Lif
   return value as LifecyclePlace | undefined;
 }
 
-/**
- * True when a launching instance is entering the group's service (not going
- * to a warm pool). Events without `Destination` predate warm pools: in service.
- */
+/** A launch into service, not into a warm pool (events without `Destination` predate warm pools). */
 export function isEnteringGroup(action: LifecycleAction): boolean {
   return (
     action.kind === 'launch' &&
@@ -289,11 +282,13 @@ export async function completeLifecycleAction(
     return 'completed';
   } catch (error) {
     if (isNoActiveLifecycleAction(error)) {
-      // Not proof of success: another delivery may have completed it, but the hook may also
-      // have timed out (its DefaultResult applied) or the action been abandoned.
+      // Not proof of success: the hook may have timed out or the action been abandoned (ADR 0040).
       logger?.warn(
-        'No active lifecycle action: completed by another delivery, or abandoned, or the hook timed out (its DefaultResult applied); nothing to complete',
-        { instanceId: action.instanceId, result },
+        'No active lifecycle action (completed elsewhere, abandoned, or the hook timed out); nothing to complete',
+        {
+          instanceId: action.instanceId,
+          result,
+        },
       );
       return 'already-completed';
     }
@@ -301,7 +296,7 @@ export async function completeLifecycleAction(
   }
 }
 
-export interface ConfirmOptions {
+interface ConfirmOptions {
   deadline: Deadline;
   clock?: Clock;
   random?: () => number;
@@ -309,11 +304,8 @@ export interface ConfirmOptions {
 }
 
 /**
- * Before the first mutation of a launch: is the lifecycle action still live? One heartbeat
- * (which also restarts the hook's timer) tells: AWS answers "No active Lifecycle Action found"
- * when the action was completed, abandoned or timed out (a late redelivery), or when the token
- * does not belong to this group, hook and instance. Transient errors (throttling, 5xx,
- * network) are retried within `deadline`; other errors (e.g. AccessDenied) are thrown.
+ * Before the first mutation of a launch: one heartbeat tells whether the action is still live (and
+ * restarts the hook's timer). Transient errors are retried within `deadline`; others are thrown.
  */
 export async function confirmLifecycleActionLive(
   autoscaling: AutoScalingClient,
@@ -324,8 +316,8 @@ export async function confirmLifecycleActionLive(
     await retry(() => recordLifecycleHeartbeat(autoscaling, action), {
       retryable: isTransientError,
       deadline: options.deadline,
-      ...(options.clock ? { clock: options.clock } : {}),
-      ...(options.random ? { random: options.random } : {}),
+      clock: options.clock,
+      random: options.random,
       onRetry: (error, attempt, delayMs) =>
         options.logger?.debug('Retrying lifecycle heartbeat', {
           error: describeError(error),
@@ -344,10 +336,7 @@ export async function confirmLifecycleActionLive(
   }
 }
 
-/**
- * Record one lifecycle heartbeat: restarts the hook's heartbeat timer. AWS errors are thrown as
- * they come ("No active Lifecycle Action found" when the action is over: `isNoActiveLifecycleAction`).
- */
+/** Record one lifecycle heartbeat (restarts the hook's timer); AWS errors are thrown as they come. */
 export async function recordLifecycleHeartbeat(
   autoscaling: AutoScalingClient,
   action: LifecycleAction,
@@ -362,43 +351,27 @@ export async function recordLifecycleHeartbeat(
   );
 }
 
-export interface HeartbeatOptions {
+interface HeartbeatOptions {
   /** How often to record a heartbeat. Keep it well under the hook's heartbeat timeout. */
   intervalMs: number;
   clock?: Clock;
   logger?: Pick<Logger, 'warn' | 'debug'>;
-  /**
-   * `timer` (default): a background loop beats every `intervalMs`. `waits`: no loop; the work
-   * calls `beatIfDue()` where it waits (retry backoff, polls), and a beat is recorded when
-   * `intervalMs` has passed since the last one. For work whose only long stretches are those
-   * waits, and for clocks that advance time on `sleep` (a timer loop would race the work).
-   */
+  /** `timer` (default): a loop beats every `intervalMs`. `waits`: only `beatIfDue()` in the work's waits beats. */
   pace?: 'timer' | 'waits';
 }
 
 export interface HeartbeatKeeper {
   /** Heartbeats recorded so far. */
   readonly beats: number;
-  /**
-   * True once a heartbeat was answered "No active Lifecycle Action found": the action is over
-   * (hook timed out, or completed elsewhere) and the keeper has stopped. Work should stop too.
-   */
+  /** True once a heartbeat found the action over; the keeper has stopped and the work should too. */
   readonly ended: boolean;
-  /**
-   * Record a heartbeat now if `intervalMs` has passed since the last one (or since the start).
-   * Throws LifecycleActionEndedError once the action is over, so the work stops at its next
-   * wait; other heartbeat failures are logged, never thrown.
-   */
+  /** Beat if `intervalMs` has passed; throws LifecycleActionEndedError once the action is over. */
   beatIfDue(): Promise<void>;
   /** Stop and wait for an in-flight heartbeat. */
   stop(): Promise<void>;
 }
 
-/**
- * Record a lifecycle heartbeat every `intervalMs` while long work runs, so the
- * hook does not time out. Failures are logged, never thrown into the work
- * (except by `beatIfDue` once the action is over).
- */
+/** Keep the hook from timing out while long work runs; failures are logged, never thrown into the work. */
 export function startHeartbeat(
   autoscaling: AutoScalingClient,
   action: LifecycleAction,
@@ -458,32 +431,13 @@ export function startHeartbeat(
   };
 }
 
-/** Run `work` with a heartbeat keeper around it. */
-export async function withHeartbeat<T>(
-  autoscaling: AutoScalingClient,
-  action: LifecycleAction,
-  options: HeartbeatOptions,
-  work: () => Promise<T>,
-): Promise<T> {
-  const keeper = startHeartbeat(autoscaling, action, options);
-  try {
-    return await work();
-  } finally {
-    await keeper.stop();
-  }
-}
-
 /** What a handler returns for an event that can never succeed: logged, not retried. */
 export interface RejectedEvent {
   status: 'rejected';
   reason: string;
 }
 
-/**
- * Parse a lifecycle event for a handler. An invalid event is logged as one
- * clear error and returned as `RejectedEvent` (the handler returns it instead
- * of throwing, so Lambda does not retry an event that can never succeed).
- */
+/** Parse a lifecycle event; an invalid one is logged and returned as `RejectedEvent`, never retried (ADR 0004). */
 export function acceptLifecycleEvent(
   event: unknown,
   logger: Pick<Logger, 'error'>,
