@@ -75,7 +75,7 @@ export class Deadline {
   }
 }
 
-export interface BackoffOptions {
+interface BackoffOptions {
   /** First delay, before jitter. */
   baseMs?: number;
   /** Cap of a single delay. */
@@ -93,7 +93,7 @@ export function backoffDelay(
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-export interface RetryOptions extends BackoffOptions {
+interface RetryOptions extends BackoffOptions {
   /** Which errors are worth another try. */
   retryable: (error: unknown) => boolean;
   deadline: Deadline;
@@ -181,7 +181,7 @@ export function collisionDelay(collisions: number, random: () => number = Math.r
   return Math.round(random() * Math.min(2_000, 250 * 2 ** Math.max(0, collisions - 1)));
 }
 
-export interface PollOptions extends BackoffOptions {
+interface PollOptions extends BackoffOptions {
   deadline: Deadline;
   clock?: Clock;
   /** What is being waited for, for the timeout message. */
@@ -213,7 +213,7 @@ export async function pollUntil<T>(
 /** How long a lost race waits, by default, for Describe to show the winner's work. */
 export const RACE_SETTLE_MS = 10_000;
 
-export interface SettleOptions extends BackoffOptions {
+interface SettleOptions extends BackoffOptions {
   deadline: Deadline;
   clock?: Clock;
   /** The winner's work being waited for, for the RaceUnsettledError message. */
