@@ -64,7 +64,7 @@ export class LifecycleActionEndedError extends NetkitError {
   readonly instanceId: string;
   constructor(action: { instanceId: string; hookName: string }, options?: ErrorOptions) {
     super(
-      `The lifecycle action of ${action.instanceId} (hook ${action.hookName}) is no longer active: the hook timed out (its DefaultResult applied) or another delivery completed it`,
+      `The lifecycle action of ${action.instanceId} (hook ${action.hookName}) is no longer active (timed out or completed elsewhere)`,
       options,
     );
     this.instanceId = action.instanceId;

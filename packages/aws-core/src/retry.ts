@@ -224,12 +224,9 @@ interface SettleOptions extends BackoffOptions {
 }
 
 /**
- * After a claim was refused because a concurrent delivery of the same event may have won it:
- * call `look` with backoff (within `windowMs`, never past `deadline`) until it returns the
- * winner's work, and return that. When EC2's eventually consistent Describe still does not show
- * it, throw RaceUnsettledError (transient: the event is redelivered), so a delivery that lost a
- * race never completes ABANDON on a stale read. `look` throws to give a different verdict (e.g.
- * something else holds the claim); its errors pass through.
+ * After a claim lost to a possibly concurrent delivery: call `look` with backoff (within `windowMs`,
+ * never past `deadline`) until it returns the winner's work. If Describe still does not show it, throw
+ * RaceUnsettledError (transient: redelivered), never ABANDON on a stale read. `look`'s errors pass through.
  */
 export async function settleRace<T>(
   look: (attempt: number) => Promise<T | undefined>,
