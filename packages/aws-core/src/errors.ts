@@ -121,7 +121,7 @@ const ECHO_MAX_CHARS = 80;
 const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** `text` with every hidden character written as its escape (`\u200B`, `\u{E0041}`), so a reader sees it. */
-export function visible(text: string): string {
+function visible(text: string): string {
   return text.replace(HIDDEN, (c) => {
     const code = (c.codePointAt(0) as number).toString(16).toUpperCase();
     return code.length <= 4 ? `\\u${code.padStart(4, '0')}` : `\\u{${code}}`;
