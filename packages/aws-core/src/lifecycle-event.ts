@@ -33,16 +33,26 @@ export interface LifecycleAction {
   time?: string;
 }
 
-const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
-const PLACE = /^(?:EC2|WarmPool|AutoScalingGroup)$/;
-/** Lifecycle action tokens are UUIDs (CompleteLifecycleAction API reference). */
-const LIFECYCLE_TOKEN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+type Rule = readonly [pattern: RegExp, expected: string];
+const PLACE: Rule = [/^(?:EC2|WarmPool|AutoScalingGroup)$/, 'one of EC2, WarmPool, AutoScalingGroup'];
+/** The detail fields with a known shape; tokens are UUIDs (CompleteLifecycleAction API reference). */
+const DETAIL_FIELDS: Record<string, Rule> = {
+  EC2InstanceId: [/^i-[0-9a-f]{8,17}$/, 'an instance id (i- and 8 to 17 hex digits)'],
+  AutoScalingGroupName: [GROUP_NAME, 'an Auto Scaling group name (1-255 characters, no control characters)'],
+  LifecycleHookName: [HOOK_NAME, 'a lifecycle hook name (1-255 characters of A-Z a-z 0-9 - _ /)'],
+  LifecycleActionToken: [/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i, 'a lifecycle action token (a UUID)'],
+  Origin: PLACE,
+  Destination: PLACE,
+};
+/** The envelope fields, all optional. */
+const ENVELOPE_FIELDS: Record<string, Rule> = {
+  id: [/^[A-Za-z0-9-]{1,64}$/, 'an event id'],
+  region: [/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'a region name'],
+  account: [/^\d{12}$/, 'a 12-digit account id'],
+  time: [/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/, 'an RFC 3339 time'],
+};
 /** NotificationMetadata: at most 1023 characters (PutLifecycleHook API reference). */
 const NOTIFICATION_METADATA_MAX = 1023;
-const EVENT_ID = /^[A-Za-z0-9-]{1,64}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
-const ACCOUNT = /^\d{12}$/;
-const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Throws InvalidEventError unless the action belongs to the configured group (and hooks), ADR 0030. */
 function checkLifecycleScope(action: LifecycleAction, scope: LifecycleScope): void {
@@ -77,8 +87,9 @@ function str(detail: Fields, field: string, required: boolean): string | undefin
   return value;
 }
 
-/** detail.`field` matching `pattern`; undefined when absent and not `required`. */
-function checked(detail: Fields, field: string, pattern: RegExp, expected: string, required = true) {
+/** detail.`field` in its DETAIL_FIELDS shape; undefined when absent and not `required`. */
+function checked(detail: Fields, field: string, required = true) {
+  const [pattern, expected] = DETAIL_FIELDS[field] as Rule;
   const value = str(detail, field, required);
   if (value !== undefined && !pattern.test(value)) {
     throw new InvalidEventError(`detail.${field} ${echo(value)} is not ${expected}`, `detail.${field}`);
@@ -87,7 +98,8 @@ function checked(detail: Fields, field: string, pattern: RegExp, expected: strin
 }
 
 /** An optional envelope field: absent is fine, present must be a well-formed string. */
-function envelopeField(envelope: Fields, field: string, pattern: RegExp, expected: string) {
+function envelopeField(envelope: Fields, field: string) {
+  const [pattern, expected] = ENVELOPE_FIELDS[field] as Rule;
   const value = envelope[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || !pattern.test(value)) {
@@ -138,12 +150,7 @@ function parseEnvelope(event: unknown, accept: readonly LifecycleKind[]) {
 
 /** The detail fields every lifecycle action has: instance, transition, group, hook and token. */
 function requiredDetail(detail: Fields, kind: LifecycleKind): LifecycleAction {
-  const instanceId = checked(
-    detail,
-    'EC2InstanceId',
-    INSTANCE_ID,
-    'an instance id (i- and 8 to 17 hex digits)',
-  );
+  const instanceId = checked(detail, 'EC2InstanceId');
   const transition = str(detail, 'LifecycleTransition', true);
   if (transition !== TRANSITIONS[kind]) {
     throw new InvalidEventError(
@@ -154,19 +161,9 @@ function requiredDetail(detail: Fields, kind: LifecycleKind): LifecycleAction {
   return {
     kind,
     instanceId,
-    groupName: checked(
-      detail,
-      'AutoScalingGroupName',
-      GROUP_NAME,
-      'an Auto Scaling group name (1-255 characters, no control characters)',
-    ),
-    hookName: checked(
-      detail,
-      'LifecycleHookName',
-      HOOK_NAME,
-      'a lifecycle hook name (1-255 characters of A-Z a-z 0-9 - _ /)',
-    ),
-    token: checked(detail, 'LifecycleActionToken', LIFECYCLE_TOKEN, 'a lifecycle action token (a UUID)'),
+    groupName: checked(detail, 'AutoScalingGroupName'),
+    hookName: checked(detail, 'LifecycleHookName'),
+    token: checked(detail, 'LifecycleActionToken'),
     transition: TRANSITIONS[kind],
   };
 }
@@ -180,15 +177,14 @@ function optionalDetail(envelope: Fields, detail: Fields) {
       'detail.NotificationMetadata',
     );
   }
-  const places = 'one of EC2, WarmPool, AutoScalingGroup';
   return {
-    origin: checked(detail, 'Origin', PLACE, places, false) as LifecyclePlace | undefined,
-    destination: checked(detail, 'Destination', PLACE, places, false) as LifecyclePlace | undefined,
+    origin: checked(detail, 'Origin', false) as LifecyclePlace | undefined,
+    destination: checked(detail, 'Destination', false) as LifecyclePlace | undefined,
     notificationMetadata: metadata,
-    eventId: envelopeField(envelope, 'id', EVENT_ID, 'an event id'),
-    region: envelopeField(envelope, 'region', REGION, 'a region name'),
-    account: envelopeField(envelope, 'account', ACCOUNT, 'a 12-digit account id'),
-    time: envelopeField(envelope, 'time', EVENT_TIME, 'an RFC 3339 time'),
+    eventId: envelopeField(envelope, 'id'),
+    region: envelopeField(envelope, 'region'),
+    account: envelopeField(envelope, 'account'),
+    time: envelopeField(envelope, 'time'),
   };
 }
 
