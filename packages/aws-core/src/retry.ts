@@ -121,7 +121,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
   }
 }
 
-export interface TransientRetryOptions extends BackoffOptions {
+interface TransientRetryOptions extends BackoffOptions {
   deadline: Deadline;
   clock?: Clock;
   /** AWS error names that are transient for this particular call, besides throttling, 5xx and network errors. */
