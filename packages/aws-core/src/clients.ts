@@ -19,13 +19,9 @@ interface ClientConfigShape {
 }
 
 /**
- * The one place that builds SDK v3 clients: region from the environment,
- * bounded retries (adaptive mode by default: client-side rate limiting on top
- * of standard retries, which is what a burst of launches against EC2's token
- * buckets needs), and Powertools Tracer capture.
- *
- * Endpoints are left to the SDK, so the standard `AWS_ENDPOINT_URL` and
- * `AWS_ENDPOINT_URL_<SERVICE>` variables keep pointing clients at an emulator.
+ * The one place that builds SDK v3 clients: region from the environment, adaptive retries (client-side
+ * rate limiting for a burst of launches) and Tracer capture. Endpoints are left to the SDK
+ * (`AWS_ENDPOINT_URL` keeps working).
  */
 export function createClient<C extends object, Config extends ClientConfigShape>(
   Client: new (config: Config) => C,

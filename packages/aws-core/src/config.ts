@@ -1,21 +1,16 @@
-import { ConfigError, type ConfigIssue, echo, Invalid } from './errors.ts';
+import { ConfigError, type ConfigIssue, echo, InvalidValueError } from './errors.ts';
 
-/**
- * Config is data: parse `process.env` once into a typed object. Every problem
- * is collected and thrown together as a ConfigError naming the variable, the
- * value and what was expected.
- */
-export interface Field<T> {
-  /** Returns the parsed value or throws `Invalid` with what was expected. */
+interface Field<T> {
+  /** Returns the parsed value or throws `InvalidValueError` with what was expected. */
   parse(raw: string | undefined): T;
 }
 
-/** Thrown by a field parser: what was expected (defined with the other errors). */
-export { Invalid };
+export { InvalidValueError };
 
 type Spec = Record<string, Field<unknown>>;
 export type ConfigOf<S extends Spec> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never };
 
+/** Parse the environment once into a typed object; every problem goes into one ConfigError. */
 export function parseConfig<S extends Spec>(
   spec: S,
   env: Record<string, string | undefined> = process.env,
@@ -27,7 +22,7 @@ export function parseConfig<S extends Spec>(
     try {
       out[variable] = field.parse(raw === '' ? undefined : raw);
     } catch (error) {
-      if (!(error instanceof Invalid)) throw error;
+      if (!(error instanceof InvalidValueError)) throw error;
       issues.push({ variable, value: raw, expected: error.message });
     }
   }
@@ -38,7 +33,7 @@ export function parseConfig<S extends Spec>(
 function required<T>(expected: string, parse: (raw: string) => T): Field<T> {
   return {
     parse(raw) {
-      if (raw === undefined) throw new Invalid(expected);
+      if (raw === undefined) throw new InvalidValueError(expected);
       return parse(raw);
     },
   };
@@ -61,7 +56,8 @@ export function string(options: { pattern?: RegExp; description?: string } = {})
     options.description ?? (options.pattern ? `a string matching ${options.pattern}` : 'a non-empty string');
   return required(expected, (raw) => {
     const value = raw.trim();
-    if (value === '' || (options.pattern && !options.pattern.test(value))) throw new Invalid(expected);
+    if (value === '' || (options.pattern && !options.pattern.test(value)))
+      throw new InvalidValueError(expected);
     return value;
   });
 }
@@ -70,9 +66,9 @@ export function integer(options: { min?: number; max?: number } = {}): Field<num
   const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = options;
   const expected = `an integer from ${min} to ${max}`;
   return required(expected, (raw) => {
-    if (!/^-?\d+$/.test(raw.trim())) throw new Invalid(expected);
+    if (!/^-?\d+$/.test(raw.trim())) throw new InvalidValueError(expected);
     const value = Number(raw.trim());
-    if (value < min || value > max) throw new Invalid(expected);
+    if (value < min || value > max) throw new InvalidValueError(expected);
     return value;
   });
 }
@@ -83,7 +79,7 @@ export function boolean(): Field<boolean> {
     const value = raw.trim().toLowerCase();
     if (value === 'true') return true;
     if (value === 'false') return false;
-    throw new Invalid(expected);
+    throw new InvalidValueError(expected);
   });
 }
 
@@ -91,7 +87,7 @@ export function oneOf<const T extends string>(values: readonly T[]): Field<T> {
   const expected = `one of ${values.join(', ')}`;
   return required(expected, (raw) => {
     const value = raw.trim();
-    if (!(values as readonly string[]).includes(value)) throw new Invalid(expected);
+    if (!(values as readonly string[]).includes(value)) throw new InvalidValueError(expected);
     return value as T;
   });
 }
@@ -118,19 +114,19 @@ export function stringList(
       try {
         items = JSON.parse(text);
       } catch {
-        throw new Invalid(expected);
+        throw new InvalidValueError(expected);
       }
     } else {
       items = text.split(',').map((s) => s.trim());
     }
-    if (!Array.isArray(items) || items.length < minItems) throw new Invalid(expected);
+    if (!Array.isArray(items) || items.length < minItems) throw new InvalidValueError(expected);
     const strings = items.map((v) => (typeof v === 'string' ? v.trim() : v));
     if (strings.some((v) => typeof v !== 'string' || v === '' || (pattern && !pattern.test(v)))) {
-      throw new Invalid(expected);
+      throw new InvalidValueError(expected);
     }
     const distinct = [...new Set(strings as string[])];
     if (maxItems !== undefined && distinct.length > maxItems) {
-      throw new Invalid(`${expected}; got ${distinct.length}`);
+      throw new InvalidValueError(`${expected}; got ${distinct.length}`);
     }
     return distinct;
   });
@@ -150,11 +146,12 @@ export function stringMap(
   const count = maxKeys === undefined ? `at least ${minKeys}` : `${minKeys} to ${maxKeys}`;
   const expected = `a JSON object of ${what} with ${count} entr${count === '1' ? 'y' : 'ies'}`;
   return json(expected, (value) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Invalid(expected);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new InvalidValueError(expected);
     const entries = Object.entries(value);
-    if (entries.length < minKeys) throw new Invalid(expected);
+    if (entries.length < minKeys) throw new InvalidValueError(expected);
     if (maxKeys !== undefined && entries.length > maxKeys)
-      throw new Invalid(`${expected}; got ${entries.length}`);
+      throw new InvalidValueError(`${expected}; got ${entries.length}`);
     for (const [k, v] of entries) {
       if (
         k === '' ||
@@ -162,21 +159,21 @@ export function stringMap(
         (keyPattern && !keyPattern.test(k)) ||
         (valuePattern && !valuePattern.test(v))
       ) {
-        throw new Invalid(`${expected}; bad entry ${echo(k, 40)}`);
+        throw new InvalidValueError(`${expected}; bad entry ${echo(k, 40)}`);
       }
     }
     return Object.fromEntries(entries) as Record<string, string>;
   });
 }
 
-/** Any JSON value checked by `validate`, which returns the typed value or throws Invalid. */
+/** Any JSON value checked by `validate`, which returns the typed value or throws InvalidValueError. */
 export function json<T>(expected: string, validate: (value: unknown) => T): Field<T> {
   return required(expected, (raw) => {
     let value: unknown;
     try {
       value = JSON.parse(raw);
     } catch {
-      throw new Invalid(`${expected} (not valid JSON)`);
+      throw new InvalidValueError(`${expected} (not valid JSON)`);
     }
     return validate(value);
   });

@@ -1,7 +1,4 @@
-/**
- * Typed errors shared by every package. Classes end in `Error` and set `name`,
- * so logs and tests match on the class, never on message text.
- */
+/** The base of every package error: `name` is the class name, so logs and tests match on the class. */
 export class NetkitError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -31,10 +28,7 @@ export class ConfigError extends NetkitError {
   }
 }
 
-/**
- * An event or request that can never succeed (wrong source, missing field).
- * Handlers log it and return instead of throwing, so it is not retried forever.
- */
+/** An event that can never succeed: handlers log it and return instead of throwing (ADR 0004). */
 export class InvalidEventError extends NetkitError {
   readonly field: string | undefined;
   constructor(message: string, field?: string) {
@@ -49,16 +43,11 @@ export class ValidationError extends NetkitError {}
 /** Work did not finish before its deadline (Lambda time left or a configured timeout). */
 export class DeadlineExceededError extends NetkitError {}
 
-/**
- * A claim was refused because a concurrent delivery of the same event won it (at-least-once
- * delivery: EventBridge and Lambda's asynchronous queue may run one event twice at once), but
- * EC2's eventually consistent Describe calls do not show the winner's work yet. Transient, never
- * a reason to ABANDON: the invocation fails, the event is redelivered, the retry finds the work.
- */
+/** A concurrent delivery won a claim but Describe does not show its work yet: transient, never ABANDON. */
 export class RaceUnsettledError extends NetkitError {}
 
-/** Thrown by a field parser: what was expected. */
-export class Invalid extends Error {}
+/** A configuration value a field parser refuses; the message says what was expected. */
+export class InvalidValueError extends NetkitError {}
 
 /** The response URL answered an error status (`statusCode`), or could not be reached in time. */
 export class ResponseUrlError extends NetkitError {
@@ -70,18 +59,12 @@ export class ResponseUrlError extends NetkitError {
   }
 }
 
-/**
- * The lifecycle action ended while this invocation was still working on it: a heartbeat (or the
- * completion) was answered "No active Lifecycle Action found". The hook timed out (its
- * DefaultResult applied), or another delivery completed or abandoned it. Final: retrying the
- * event cannot make the action live again, so handlers stop, undo what the instance will not
- * own, and return a non-retried outcome (metric `LIFECYCLE_ACTION_ENDED_METRIC`).
- */
+/** The lifecycle action ended while this invocation worked on it: final, never retried (ADR 0040). */
 export class LifecycleActionEndedError extends NetkitError {
   readonly instanceId: string;
   constructor(action: { instanceId: string; hookName: string }, options?: ErrorOptions) {
     super(
-      `The lifecycle action of ${action.instanceId} (hook ${action.hookName}) is no longer active: the hook timed out (its DefaultResult applied) or another delivery completed it`,
+      `The lifecycle action of ${action.instanceId} (hook ${action.hookName}) is no longer active (timed out or completed elsewhere)`,
       options,
     );
     this.instanceId = action.instanceId;
@@ -132,30 +115,20 @@ export function isThrottlingError(error: unknown): boolean {
 }
 
 /** Longest part of an input value quoted back in an error message or log line. */
-export const ECHO_MAX_CHARS = 80;
+const ECHO_MAX_CHARS = 80;
 
-/**
- * Characters a reader cannot see, or that change how the text around them reads: controls (Cc),
- * format characters (Cf: zero-width spaces and joiners, bidirectional embeddings, overrides and
- * isolates such as U+202E, the byte order mark, tag characters) and the line and paragraph
- * separators U+2028 and U+2029.
- */
+/** Characters a reader cannot see or that reorder the text around them: Cc, Cf, U+2028, U+2029. */
 const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** `text` with every hidden character written as its escape (`\u200B`, `\u{E0041}`), so a reader sees it. */
-export function visible(text: string): string {
+function visible(text: string): string {
   return text.replace(HIDDEN, (c) => {
     const code = (c.codePointAt(0) as number).toString(16).toUpperCase();
     return code.length <= 4 ? `\\u${code.padStart(4, '0')}` : `\\u{${code}}`;
   });
 }
 
-/**
- * An input value quoted for an error message or a log line, bounded and honest: JSON-quoted, with
- * every invisible or bidirectional character escaped (`visible`), and cut to about `max` characters
- * with the full length noted, so a megabyte-long or deceptive bad value can neither blow up a reason,
- * a CloudWatch line or a CloudFormation response nor hide what it holds.
- */
+/** An input value quoted for a message or log line: JSON-quoted, `visible`, cut to about `max` characters. */
 export function echo(value: unknown, max: number = ECHO_MAX_CHARS): string {
   if (value === undefined) return 'undefined';
   let text: string;
@@ -202,7 +175,7 @@ export function isServerFault(error: unknown): boolean {
 }
 
 /** A network-level failure (connection reset or refused, socket timeout): no AWS answer at all. */
-export function isNetworkError(error: unknown): boolean {
+function isNetworkError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as { code?: unknown; name?: unknown; errno?: unknown; $metadata?: unknown };
   for (const candidate of [e.code, e.name]) {
@@ -211,11 +184,7 @@ export function isNetworkError(error: unknown): boolean {
   return false;
 }
 
-/**
- * Worth another try of the very same request: throttling, a server fault (5xx) or a network
- * error. The SDK's own retries give up within about a second; callers with a deadline retry
- * these again within it (`retry(fn, { retryable: isTransientError, deadline })`).
- */
+/** Worth another try of the same request within a deadline: throttling, a 5xx or a network error. */
 export function isTransientError(error: unknown): boolean {
   return isThrottlingError(error) || isServerFault(error) || isNetworkError(error);
 }

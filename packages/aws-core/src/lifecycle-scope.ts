@@ -1,14 +1,7 @@
-// Which lifecycle actions a hook handler may act on, as configuration (AUTO_SCALING_GROUP_NAME,
-// LIFECYCLE_HOOK_NAMES). No AWS call: a package's config.ts imports it, and every entry of the
-// package loads its config.ts, so this module must not bring lifecycle.ts's Auto Scaling commands
-// into a bundle that never completes a lifecycle action (the eni-attach sweeper; ADR 0082).
+// Apart from lifecycle.ts so a bundle that only loads config carries no Auto Scaling commands (ADR 0082).
 import { type ConfigOf, optional, string, stringList } from './config.ts';
 
-/**
- * Auto Scaling group names: 1-255 characters (API reference: XmlStringMaxLen255). Control
- * characters and lone surrogates are refused (AWS's pattern excludes all but tab/CR/LF, and no
- * group name made in the console or by CloudFormation carries those).
- */
+/** Auto Scaling group names: 1-255 characters, no control characters or lone surrogates. */
 export const GROUP_NAME = /^[^\p{Cc}\p{Cs}]{1,255}$/u;
 /** Lifecycle hook names: `[A-Za-z0-9\-_\/]+`, 1-255 characters (PutLifecycleHook API reference). */
 export const HOOK_NAME = /^[A-Za-z0-9_/-]{1,255}$/;

@@ -3,251 +3,22 @@ import {
   CompleteLifecycleActionCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
-import {
-  awsErrorName,
-  describeError,
-  echo,
-  InvalidEventError,
-  isTransientError,
-  LifecycleActionEndedError,
-} from './errors.ts';
-import { GROUP_NAME, HOOK_NAME, type LifecycleScope } from './lifecycle-scope.ts';
+import { awsErrorName, describeError, isTransientError, LifecycleActionEndedError } from './errors.ts';
+import type { LifecycleAction } from './lifecycle-event.ts';
 import type { Logger } from './observability.ts';
 import { type Clock, type Deadline, retry, systemClock } from './retry.ts';
 
-export const LAUNCH_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
-export const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
-export const LAUNCHING = 'autoscaling:EC2_INSTANCE_LAUNCHING';
-export const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
+export {
+  acceptLifecycleEvent,
+  isEnteringGroup,
+  isLeavingGroup,
+  isRejected,
+  type LifecycleAction,
+  parseLifecycleEvent,
+  type RejectedEvent,
+} from './lifecycle-event.ts';
 
-export type LifecycleKind = 'launch' | 'terminate';
 export type LifecycleResult = 'CONTINUE' | 'ABANDON';
-/** Where an instance comes from or goes to with warm pools. */
-export type LifecyclePlace = 'EC2' | 'WarmPool' | 'AutoScalingGroup';
-
-/** A validated lifecycle action from an EventBridge event. */
-export interface LifecycleAction {
-  kind: LifecycleKind;
-  instanceId: string;
-  groupName: string;
-  hookName: string;
-  token: string;
-  transition: typeof LAUNCHING | typeof TERMINATING;
-  origin?: LifecyclePlace;
-  destination?: LifecyclePlace;
-  notificationMetadata?: string;
-  eventId?: string;
-  region?: string;
-  account?: string;
-  time?: string;
-}
-
-const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
-const PLACES: readonly string[] = ['EC2', 'WarmPool', 'AutoScalingGroup'];
-
-/** Lifecycle action tokens are UUIDs (36 characters, CompleteLifecycleAction API reference). */
-export const LIFECYCLE_TOKEN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** NotificationMetadata: at most 1023 characters (PutLifecycleHook API reference). */
-export const NOTIFICATION_METADATA_MAX = 1023;
-const EVENT_ID = /^[A-Za-z0-9-]{1,64}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
-const ACCOUNT = /^\d{12}$/;
-const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
-/** Throws InvalidEventError unless the action belongs to the configured group (and hooks). */
-export function checkLifecycleScope(action: LifecycleAction, scope: LifecycleScope): void {
-  if (action.groupName !== scope.groupName) {
-    throw new InvalidEventError(
-      `Lifecycle event is for Auto Scaling group ${echo(action.groupName)}, not the configured AUTO_SCALING_GROUP_NAME ${echo(scope.groupName)}`,
-      'detail.AutoScalingGroupName',
-    );
-  }
-  if (scope.hookNames !== undefined && !scope.hookNames.includes(action.hookName)) {
-    throw new InvalidEventError(
-      `Lifecycle event is for hook ${echo(action.hookName)}, not one of the configured LIFECYCLE_HOOK_NAMES ${echo(scope.hookNames.join(','))}`,
-      'detail.LifecycleHookName',
-    );
-  }
-}
-
-function str(detail: Record<string, unknown>, field: string, required: true): string;
-function str(detail: Record<string, unknown>, field: string, required: false): string | undefined;
-function str(detail: Record<string, unknown>, field: string, required: boolean) {
-  const value = detail[field];
-  if (value === undefined || value === null || value === '') {
-    if (required)
-      throw new InvalidEventError(`Lifecycle event is missing detail.${field}`, `detail.${field}`);
-    return undefined;
-  }
-  if (typeof value !== 'string') {
-    throw new InvalidEventError(
-      `Lifecycle event detail.${field} must be a string, got ${Array.isArray(value) ? 'array' : typeof value}`,
-      `detail.${field}`,
-    );
-  }
-  return value;
-}
-
-function checked(field: string, value: string, pattern: RegExp, expected: string): string {
-  if (!pattern.test(value)) {
-    throw new InvalidEventError(`detail.${field} ${echo(value)} is not ${expected}`, `detail.${field}`);
-  }
-  return value;
-}
-
-/** An optional envelope field: absent is fine, present must be a well-formed string. */
-function envelope(e: Record<string, unknown>, field: string, pattern: RegExp, expected: string) {
-  const value = e[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || !pattern.test(value)) {
-    throw new InvalidEventError(`Lifecycle event ${field} ${echo(value)} is not ${expected}`, field);
-  }
-  return value;
-}
-
-/**
- * Parse and validate an EventBridge "EC2 Instance-launch/terminate Lifecycle
- * Action" event. Throws InvalidEventError naming the offending field.
- */
-export function parseLifecycleEvent(
-  event: unknown,
-  accept: readonly LifecycleKind[] = ['launch', 'terminate'],
-): LifecycleAction {
-  const { e, kind, d } = parseEnvelope(event, accept);
-  const action = requiredDetail(d, kind);
-  const optionalFields = optionalDetail(e, d);
-  for (const [k, v] of Object.entries(optionalFields))
-    if (v !== undefined) (action as unknown as Record<string, unknown>)[k] = v;
-  return action;
-}
-
-/** The event's source, detail-type (one of `accept`) and detail object. */
-function parseEnvelope(
-  event: unknown,
-  accept: readonly LifecycleKind[],
-): { e: Record<string, unknown>; kind: LifecycleKind; d: Record<string, unknown> } {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    throw new InvalidEventError('Lifecycle event must be a JSON object');
-  }
-  const e = event as Record<string, unknown>;
-  if (e.source !== 'aws.autoscaling') {
-    throw new InvalidEventError(
-      `Unexpected event source ${echo(e.source)}; expected "aws.autoscaling"`,
-      'source',
-    );
-  }
-  const detailType = e['detail-type'];
-  const kind: LifecycleKind | undefined =
-    detailType === LAUNCH_DETAIL_TYPE
-      ? 'launch'
-      : detailType === TERMINATE_DETAIL_TYPE
-        ? 'terminate'
-        : undefined;
-  if (kind === undefined || !accept.includes(kind)) {
-    const expected = accept
-      .map((k) => JSON.stringify(k === 'launch' ? LAUNCH_DETAIL_TYPE : TERMINATE_DETAIL_TYPE))
-      .join(' or ');
-    throw new InvalidEventError(
-      `Unexpected detail-type ${echo(detailType)}; expected ${expected}`,
-      'detail-type',
-    );
-  }
-  const detail = e.detail;
-  if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
-    throw new InvalidEventError('Lifecycle event has no detail object', 'detail');
-  }
-  return { e, kind, d: detail as Record<string, unknown> };
-}
-
-/** The detail fields every lifecycle action has: instance, transition, group, hook and token. */
-function requiredDetail(d: Record<string, unknown>, kind: LifecycleKind): LifecycleAction {
-  const instanceId = str(d, 'EC2InstanceId', true);
-  if (!INSTANCE_ID.test(instanceId)) {
-    throw new InvalidEventError(
-      `detail.EC2InstanceId ${echo(instanceId)} is not an instance id (i- and 8 to 17 hex digits)`,
-      'detail.EC2InstanceId',
-    );
-  }
-  const transition = str(d, 'LifecycleTransition', true);
-  const expectedTransition = kind === 'launch' ? LAUNCHING : TERMINATING;
-  if (transition !== expectedTransition) {
-    throw new InvalidEventError(
-      `detail.LifecycleTransition ${echo(transition)} does not match detail-type; expected ${expectedTransition}`,
-      'detail.LifecycleTransition',
-    );
-  }
-  return {
-    kind,
-    instanceId,
-    groupName: checked(
-      'AutoScalingGroupName',
-      str(d, 'AutoScalingGroupName', true),
-      GROUP_NAME,
-      'an Auto Scaling group name (1-255 characters, no control characters)',
-    ),
-    hookName: checked(
-      'LifecycleHookName',
-      str(d, 'LifecycleHookName', true),
-      HOOK_NAME,
-      'a lifecycle hook name (1-255 characters of A-Z a-z 0-9 - _ /)',
-    ),
-    token: checked(
-      'LifecycleActionToken',
-      str(d, 'LifecycleActionToken', true),
-      LIFECYCLE_TOKEN,
-      'a lifecycle action token (a UUID)',
-    ),
-    transition: expectedTransition,
-  };
-}
-
-/** The optional fields: notification metadata, warm pool origin and destination, the envelope's ids. */
-function optionalDetail(e: Record<string, unknown>, d: Record<string, unknown>) {
-  const metadata = str(d, 'NotificationMetadata', false);
-  if (metadata !== undefined && metadata.length > NOTIFICATION_METADATA_MAX) {
-    throw new InvalidEventError(
-      `detail.NotificationMetadata is ${metadata.length} characters; at most ${NOTIFICATION_METADATA_MAX}`,
-      'detail.NotificationMetadata',
-    );
-  }
-  return {
-    origin: place(d, 'Origin'),
-    destination: place(d, 'Destination'),
-    notificationMetadata: metadata,
-    eventId: envelope(e, 'id', EVENT_ID, 'an event id'),
-    region: envelope(e, 'region', REGION, 'a region name'),
-    account: envelope(e, 'account', ACCOUNT, 'a 12-digit account id'),
-    time: envelope(e, 'time', EVENT_TIME, 'an RFC 3339 time'),
-  };
-}
-
-/** detail.Origin / detail.Destination: absent, or one of the documented places. */
-function place(d: Record<string, unknown>, field: 'Origin' | 'Destination'): LifecyclePlace | undefined {
-  const value = str(d, field, false);
-  if (value !== undefined && !PLACES.includes(value)) {
-    throw new InvalidEventError(
-      `detail.${field} ${echo(value)} is not one of ${PLACES.join(', ')}`,
-      `detail.${field}`,
-    );
-  }
-  return value as LifecyclePlace | undefined;
-}
-
-/**
- * True when a launching instance is entering the group's service (not going
- * to a warm pool). Events without `Destination` predate warm pools: in service.
- */
-export function isEnteringGroup(action: LifecycleAction): boolean {
-  return (
-    action.kind === 'launch' &&
-    (action.destination === undefined || action.destination === 'AutoScalingGroup')
-  );
-}
-
-/** True when a terminating instance leaves from service (not from, or into, a warm pool). */
-export function isLeavingGroup(action: LifecycleAction): boolean {
-  return action.kind === 'terminate' && action.origin !== 'WarmPool';
-}
 
 /** AWS's answer when the action was already completed, abandoned or timed out. */
 export function isNoActiveLifecycleAction(error: unknown): boolean {
@@ -265,10 +36,17 @@ export const LIFECYCLE_ACTION_ENDED_METRIC = 'LifecycleActionEnded';
 
 export type CompletionOutcome = 'completed' | 'already-completed';
 
-/**
- * CompleteLifecycleAction with the event's token. On redelivery AWS answers
- * "No active Lifecycle Action found": the action is done, so that is success.
- */
+/** The ids every lifecycle action call names. */
+function actionIds(action: LifecycleAction) {
+  return {
+    AutoScalingGroupName: action.groupName,
+    LifecycleHookName: action.hookName,
+    LifecycleActionToken: action.token,
+    InstanceId: action.instanceId,
+  };
+}
+
+/** CompleteLifecycleAction; "No active Lifecycle Action found" (e.g. on redelivery) is `already-completed`. */
 export async function completeLifecycleAction(
   autoscaling: AutoScalingClient,
   action: LifecycleAction,
@@ -277,31 +55,24 @@ export async function completeLifecycleAction(
 ): Promise<CompletionOutcome> {
   try {
     await autoscaling.send(
-      new CompleteLifecycleActionCommand({
-        AutoScalingGroupName: action.groupName,
-        LifecycleHookName: action.hookName,
-        LifecycleActionToken: action.token,
-        InstanceId: action.instanceId,
-        LifecycleActionResult: result,
-      }),
+      new CompleteLifecycleActionCommand({ ...actionIds(action), LifecycleActionResult: result }),
     );
     logger?.info('Completed lifecycle action', { instanceId: action.instanceId, result });
     return 'completed';
   } catch (error) {
     if (isNoActiveLifecycleAction(error)) {
-      // Not proof of success: another delivery may have completed it, but the hook may also
-      // have timed out (its DefaultResult applied) or the action been abandoned.
-      logger?.warn(
-        'No active lifecycle action: completed by another delivery, or abandoned, or the hook timed out (its DefaultResult applied); nothing to complete',
-        { instanceId: action.instanceId, result },
-      );
+      // Not proof of success: the hook may have timed out or the action been abandoned (ADR 0040).
+      logger?.warn('No active lifecycle action (completed elsewhere, abandoned, or the hook timed out)', {
+        instanceId: action.instanceId,
+        result,
+      });
       return 'already-completed';
     }
     throw error;
   }
 }
 
-export interface ConfirmOptions {
+interface ConfirmOptions {
   deadline: Deadline;
   clock?: Clock;
   random?: () => number;
@@ -309,11 +80,8 @@ export interface ConfirmOptions {
 }
 
 /**
- * Before the first mutation of a launch: is the lifecycle action still live? One heartbeat
- * (which also restarts the hook's timer) tells: AWS answers "No active Lifecycle Action found"
- * when the action was completed, abandoned or timed out (a late redelivery), or when the token
- * does not belong to this group, hook and instance. Transient errors (throttling, 5xx,
- * network) are retried within `deadline`; other errors (e.g. AccessDenied) are thrown.
+ * Before the first mutation of a launch: one heartbeat tells whether the action is still live (and
+ * restarts the hook's timer). Transient errors are retried within `deadline`; others are thrown.
  */
 export async function confirmLifecycleActionLive(
   autoscaling: AutoScalingClient,
@@ -324,8 +92,8 @@ export async function confirmLifecycleActionLive(
     await retry(() => recordLifecycleHeartbeat(autoscaling, action), {
       retryable: isTransientError,
       deadline: options.deadline,
-      ...(options.clock ? { clock: options.clock } : {}),
-      ...(options.random ? { random: options.random } : {}),
+      clock: options.clock,
+      random: options.random,
       onRetry: (error, attempt, delayMs) =>
         options.logger?.debug('Retrying lifecycle heartbeat', {
           error: describeError(error),
@@ -344,166 +112,97 @@ export async function confirmLifecycleActionLive(
   }
 }
 
-/**
- * Record one lifecycle heartbeat: restarts the hook's heartbeat timer. AWS errors are thrown as
- * they come ("No active Lifecycle Action found" when the action is over: `isNoActiveLifecycleAction`).
- */
+/** Record one lifecycle heartbeat (restarts the hook's timer); AWS errors are thrown as they come. */
 export async function recordLifecycleHeartbeat(
   autoscaling: AutoScalingClient,
   action: LifecycleAction,
 ): Promise<void> {
-  await autoscaling.send(
-    new RecordLifecycleActionHeartbeatCommand({
-      AutoScalingGroupName: action.groupName,
-      LifecycleHookName: action.hookName,
-      LifecycleActionToken: action.token,
-      InstanceId: action.instanceId,
-    }),
-  );
+  await autoscaling.send(new RecordLifecycleActionHeartbeatCommand(actionIds(action)));
 }
 
-export interface HeartbeatOptions {
+interface HeartbeatOptions {
   /** How often to record a heartbeat. Keep it well under the hook's heartbeat timeout. */
   intervalMs: number;
   clock?: Clock;
   logger?: Pick<Logger, 'warn' | 'debug'>;
-  /**
-   * `timer` (default): a background loop beats every `intervalMs`. `waits`: no loop; the work
-   * calls `beatIfDue()` where it waits (retry backoff, polls), and a beat is recorded when
-   * `intervalMs` has passed since the last one. For work whose only long stretches are those
-   * waits, and for clocks that advance time on `sleep` (a timer loop would race the work).
-   */
+  /** `timer` (default): a loop beats every `intervalMs`. `waits`: only `beatIfDue()` in the work's waits beats. */
   pace?: 'timer' | 'waits';
 }
 
 export interface HeartbeatKeeper {
   /** Heartbeats recorded so far. */
   readonly beats: number;
-  /**
-   * True once a heartbeat was answered "No active Lifecycle Action found": the action is over
-   * (hook timed out, or completed elsewhere) and the keeper has stopped. Work should stop too.
-   */
+  /** True once a heartbeat found the action over; the keeper has stopped and the work should too. */
   readonly ended: boolean;
-  /**
-   * Record a heartbeat now if `intervalMs` has passed since the last one (or since the start).
-   * Throws LifecycleActionEndedError once the action is over, so the work stops at its next
-   * wait; other heartbeat failures are logged, never thrown.
-   */
+  /** Beat if `intervalMs` has passed; throws LifecycleActionEndedError once the action is over. */
   beatIfDue(): Promise<void>;
   /** Stop and wait for an in-flight heartbeat. */
   stop(): Promise<void>;
 }
 
-/**
- * Record a lifecycle heartbeat every `intervalMs` while long work runs, so the
- * hook does not time out. Failures are logged, never thrown into the work
- * (except by `beatIfDue` once the action is over).
- */
+/** Keep the hook from timing out while long work runs; failures are logged, never thrown into the work. */
 export function startHeartbeat(
   autoscaling: AutoScalingClient,
   action: LifecycleAction,
   options: HeartbeatOptions,
 ): HeartbeatKeeper {
-  const clock = options.clock ?? systemClock;
-  const abort = new AbortController();
-  let stopped = false;
-  let ended = false;
-  let endedBy: unknown;
-  let beats = 0;
-  let lastBeat = clock.now();
-  const beat = async () => {
-    lastBeat = clock.now();
+  return new Heartbeat(autoscaling, action, options);
+}
+
+class Heartbeat implements HeartbeatKeeper {
+  beats = 0;
+  ended = false;
+  private stopped = false;
+  private endedBy: unknown;
+  private lastBeat: number;
+  private readonly abort = new AbortController();
+  private readonly clock: Clock;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly autoscaling: AutoScalingClient,
+    private readonly action: LifecycleAction,
+    private readonly options: HeartbeatOptions,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.lastBeat = this.clock.now();
+    this.loop = options.pace === 'waits' ? Promise.resolve() : this.beatOnTimer();
+  }
+
+  private async beatOnTimer(): Promise<void> {
+    while (!this.stopped) {
+      await this.clock.sleep(this.options.intervalMs, this.abort.signal);
+      if (this.stopped) break;
+      await this.beat();
+    }
+  }
+
+  private async beat(): Promise<void> {
+    const { instanceId } = this.action;
+    this.lastBeat = this.clock.now();
     try {
-      await recordLifecycleHeartbeat(autoscaling, action);
-      beats++;
-      options.logger?.debug('Recorded lifecycle heartbeat', { instanceId: action.instanceId, beats });
+      await recordLifecycleHeartbeat(this.autoscaling, this.action);
+      this.beats++;
+      this.options.logger?.debug('Recorded lifecycle heartbeat', { instanceId, beats: this.beats });
     } catch (error) {
-      options.logger?.warn('Lifecycle heartbeat failed', {
-        instanceId: action.instanceId,
-        error: describeError(error),
-      });
+      this.options.logger?.warn('Lifecycle heartbeat failed', { instanceId, error: describeError(error) });
       if (isNoActiveLifecycleAction(error)) {
-        ended = true;
-        endedBy = error;
-        stopped = true;
+        this.ended = true;
+        this.endedBy = error;
+        this.stopped = true;
       }
     }
-  };
-  const loop =
-    options.pace === 'waits'
-      ? Promise.resolve()
-      : (async () => {
-          while (!stopped) {
-            await clock.sleep(options.intervalMs, abort.signal);
-            if (stopped) break;
-            await beat();
-          }
-        })();
-  return {
-    get beats() {
-      return beats;
-    },
-    get ended() {
-      return ended;
-    },
-    async beatIfDue() {
-      if (!ended && !stopped && clock.now() - lastBeat >= options.intervalMs) await beat();
-      if (ended) throw new LifecycleActionEndedError(action, { cause: endedBy });
-    },
-    async stop() {
-      stopped = true;
-      abort.abort();
-      await loop;
-    },
-  };
-}
-
-/** Run `work` with a heartbeat keeper around it. */
-export async function withHeartbeat<T>(
-  autoscaling: AutoScalingClient,
-  action: LifecycleAction,
-  options: HeartbeatOptions,
-  work: () => Promise<T>,
-): Promise<T> {
-  const keeper = startHeartbeat(autoscaling, action, options);
-  try {
-    return await work();
-  } finally {
-    await keeper.stop();
   }
-}
 
-/** What a handler returns for an event that can never succeed: logged, not retried. */
-export interface RejectedEvent {
-  status: 'rejected';
-  reason: string;
-}
-
-/**
- * Parse a lifecycle event for a handler. An invalid event is logged as one
- * clear error and returned as `RejectedEvent` (the handler returns it instead
- * of throwing, so Lambda does not retry an event that can never succeed).
- */
-export function acceptLifecycleEvent(
-  event: unknown,
-  logger: Pick<Logger, 'error'>,
-  scope: LifecycleScope,
-  accept: readonly LifecycleKind[] = ['launch', 'terminate'],
-): LifecycleAction | RejectedEvent {
-  try {
-    const action = parseLifecycleEvent(event, accept);
-    checkLifecycleScope(action, scope);
-    return action;
-  } catch (error) {
-    if (!(error instanceof InvalidEventError)) throw error;
-    logger.error('Rejected lifecycle event; no AWS call was made', {
-      reason: error.message,
-      field: error.field,
-    });
-    return { status: 'rejected', reason: error.message };
+  async beatIfDue(): Promise<void> {
+    const due = this.clock.now() - this.lastBeat >= this.options.intervalMs;
+    if (!this.ended && !this.stopped && due) await this.beat();
+    if (this.ended) throw new LifecycleActionEndedError(this.action, { cause: this.endedBy });
   }
-}
 
-export function isRejected(value: unknown): value is RejectedEvent {
-  return typeof value === 'object' && value !== null && (value as RejectedEvent).status === 'rejected';
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    await this.loop;
+  }
 }

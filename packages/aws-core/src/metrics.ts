@@ -1,7 +1,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
 /** Metric namespace shared by all packages; dimension `service` tells them apart. */
-export const METRICS_NAMESPACE = 'Netkit';
+const METRICS_NAMESPACE = 'Netkit';
 
 /** Powertools Metrics (CloudWatch EMF) for pool gauges. Flush with `publishStoredMetrics()`. */
 export function createMetrics(serviceName: string): Metrics {

@@ -12,19 +12,14 @@ export interface Logger {
 /** A logger that drops everything, for tests and for callers that pass none. */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-export interface Observability {
+interface Observability {
   logger: PowertoolsLogger;
   tracer: Tracer;
 }
 
-/**
- * Powertools Logger and Tracer, built once per package at module scope.
- * `POWERTOOLS_LOG_LEVEL`, `POWERTOOLS_TRACE_ENABLED` and friends keep working.
- */
+/** Powertools Logger and Tracer, built once per package at module scope (POWERTOOLS_* variables apply). */
 export function createObservability(serviceName: string): Observability {
   const logger = new PowertoolsLogger({ serviceName });
   const tracer = new Tracer({ serviceName });
   return { logger, tracer };
 }
-
-export type { PowertoolsLogger, Tracer };

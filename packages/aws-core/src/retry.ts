@@ -75,7 +75,7 @@ export class Deadline {
   }
 }
 
-export interface BackoffOptions {
+interface BackoffOptions {
   /** First delay, before jitter. */
   baseMs?: number;
   /** Cap of a single delay. */
@@ -93,7 +93,7 @@ export function backoffDelay(
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-export interface RetryOptions extends BackoffOptions {
+interface RetryOptions extends BackoffOptions {
   /** Which errors are worth another try. */
   retryable: (error: unknown) => boolean;
   deadline: Deadline;
@@ -121,7 +121,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
   }
 }
 
-export interface TransientRetryOptions extends BackoffOptions {
+interface TransientRetryOptions extends BackoffOptions {
   deadline: Deadline;
   clock?: Clock;
   /** AWS error names that are transient for this particular call, besides throttling, 5xx and network errors. */
@@ -181,7 +181,7 @@ export function collisionDelay(collisions: number, random: () => number = Math.r
   return Math.round(random() * Math.min(2_000, 250 * 2 ** Math.max(0, collisions - 1)));
 }
 
-export interface PollOptions extends BackoffOptions {
+interface PollOptions extends BackoffOptions {
   deadline: Deadline;
   clock?: Clock;
   /** What is being waited for, for the timeout message. */
@@ -213,7 +213,7 @@ export async function pollUntil<T>(
 /** How long a lost race waits, by default, for Describe to show the winner's work. */
 export const RACE_SETTLE_MS = 10_000;
 
-export interface SettleOptions extends BackoffOptions {
+interface SettleOptions extends BackoffOptions {
   deadline: Deadline;
   clock?: Clock;
   /** The winner's work being waited for, for the RaceUnsettledError message. */
@@ -224,12 +224,9 @@ export interface SettleOptions extends BackoffOptions {
 }
 
 /**
- * After a claim was refused because a concurrent delivery of the same event may have won it:
- * call `look` with backoff (within `windowMs`, never past `deadline`) until it returns the
- * winner's work, and return that. When EC2's eventually consistent Describe still does not show
- * it, throw RaceUnsettledError (transient: the event is redelivered), so a delivery that lost a
- * race never completes ABANDON on a stale read. `look` throws to give a different verdict (e.g.
- * something else holds the claim); its errors pass through.
+ * After a claim lost to a possibly concurrent delivery: call `look` with backoff (within `windowMs`,
+ * never past `deadline`) until it returns the winner's work. If Describe still does not show it, throw
+ * RaceUnsettledError (transient: redelivered), never ABANDON on a stale read. `look`'s errors pass through.
  */
 export async function settleRace<T>(
   look: (attempt: number) => Promise<T | undefined>,

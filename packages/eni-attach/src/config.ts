@@ -1,7 +1,7 @@
 import {
   boolean,
   type ConfigOf,
-  Invalid,
+  InvalidValueError,
   integer,
   json,
   optional,
@@ -80,38 +80,43 @@ const launchSpec = {
 const ATTACHMENT_KEYS = new Set(['deviceIndex', 'subnetMap', 'securityGroupIds', 'sourceDestCheck']);
 
 function parseAttachments(value: unknown): AttachmentSpec[] {
-  if (!Array.isArray(value) || value.length === 0) throw new Invalid('a non-empty JSON array of attachments');
+  if (!Array.isArray(value) || value.length === 0)
+    throw new InvalidValueError('a non-empty JSON array of attachments');
   const seen = new Set<number>();
   return value.map((item: unknown, i) => parseAttachment(item, `ATTACHMENTS[${i}]`, seen));
 }
 
 function parseAttachment(item: unknown, where: string, seen: Set<number>): AttachmentSpec {
   if (typeof item !== 'object' || item === null || Array.isArray(item))
-    throw new Invalid(`${where} to be an object`);
+    throw new InvalidValueError(`${where} to be an object`);
   const o = item as Record<string, unknown>;
   const unknownKey = Object.keys(o).find((key) => !ATTACHMENT_KEYS.has(key));
   if (unknownKey !== undefined)
-    throw new Invalid(
+    throw new InvalidValueError(
       `${where} to have only ${[...ATTACHMENT_KEYS].join(', ')}; unknown key ${echo(unknownKey, 40)}`,
     );
   const index = o.deviceIndex;
   if (typeof index !== 'number' || !Number.isInteger(index) || index < 1 || index > MAX_DEVICE_INDEX)
-    throw new Invalid(`${where}.deviceIndex to be an integer from 1 to ${MAX_DEVICE_INDEX}`);
-  if (seen.has(index)) throw new Invalid(`${where}.deviceIndex ${index} to be distinct (it is repeated)`);
+    throw new InvalidValueError(`${where}.deviceIndex to be an integer from 1 to ${MAX_DEVICE_INDEX}`);
+  if (seen.has(index))
+    throw new InvalidValueError(`${where}.deviceIndex ${index} to be distinct (it is repeated)`);
   seen.add(index);
   let subnetMap: Record<string, string>;
   try {
     subnetMap = subnetMapField.parse(JSON.stringify(o.subnetMap ?? null));
   } catch (error) {
-    if (error instanceof Invalid) throw new Invalid(`${where}.subnetMap to be ${error.message}`);
+    if (error instanceof InvalidValueError)
+      throw new InvalidValueError(`${where}.subnetMap to be ${error.message}`);
     throw error;
   }
   const groups: unknown[] = Array.isArray(o.securityGroupIds) ? o.securityGroupIds : [];
   const isGroup = (g: unknown) => typeof g === 'string' && patterns.securityGroupId.test(g);
   if (groups.length === 0 || groups.length > MAX_SECURITY_GROUPS || !groups.every(isGroup))
-    throw new Invalid(`${where}.securityGroupIds to be an array of 1 to 16 security group ids (sg-...)`);
+    throw new InvalidValueError(
+      `${where}.securityGroupIds to be an array of 1 to 16 security group ids (sg-...)`,
+    );
   if (o.sourceDestCheck !== undefined && typeof o.sourceDestCheck !== 'boolean')
-    throw new Invalid(`${where}.sourceDestCheck to be a boolean`);
+    throw new InvalidValueError(`${where}.sourceDestCheck to be a boolean`);
   const securityGroupIds = [...new Set(groups as string[])];
   const sourceDestCheck = o.sourceDestCheck as boolean | undefined;
   return { deviceIndex: index, subnetMap, securityGroupIds, sourceDestCheck };

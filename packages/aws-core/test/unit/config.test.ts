@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   boolean,
-  Invalid,
+  InvalidValueError,
   integer,
   json,
   oneOf,
@@ -127,7 +127,7 @@ describe('parseConfig', () => {
     [
       'json failing validation',
       json('a number', (v) => {
-        if (typeof v !== 'number') throw new Invalid('a number');
+        if (typeof v !== 'number') throw new InvalidValueError('a number');
         return v;
       }),
       '"x"',

@@ -7,12 +7,11 @@ import {
   MAX_RESPONSE_BYTES,
   MAX_RESPONSE_URL_CHARS,
   RESPONSE_PUT_TIMEOUT_MS,
-  ResponseUrlError,
-  responseUrlProblem,
   runCustomResource,
   type SendOptions,
 } from '../../src/custom-resource.ts';
-import { ValidationError } from '../../src/errors.ts';
+import { responseUrlProblem } from '../../src/custom-resource-request.ts';
+import { ResponseUrlError, ValidationError } from '../../src/errors.ts';
 
 type Props = { VpcId?: string };
 

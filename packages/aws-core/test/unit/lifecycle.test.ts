@@ -20,7 +20,6 @@ import {
   LifecycleActionEndedError,
   parseLifecycleEvent,
   startHeartbeat,
-  withHeartbeat,
 } from '../../src/lifecycle.ts';
 import { lifecycleScopeOf, lifecycleScopeSpec } from '../../src/lifecycle-scope.ts';
 import { Deadline } from '../../src/retry.ts';
@@ -340,42 +339,6 @@ describe('heartbeat keeper', () => {
     expect(error.message).toMatch(/timed out/);
   });
 
-  it('withHeartbeat returns the work result and stops the keeper with real timers', async () => {
-    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
-    const result = await withHeartbeat(
-      asg as unknown as AutoScalingClient,
-      action,
-      { intervalMs: 10 },
-      // The work lasts until the keeper has beaten twice on its real 10 ms timer (bounded, so a
-      // keeper that never beats fails here instead of hanging), however slow the machine is.
-      async () => {
-        await vi.waitFor(
-          () =>
-            expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length).toBeGreaterThanOrEqual(2),
-          { timeout: 20_000, interval: 5 },
-        );
-        return 'done';
-      },
-    );
-    expect(result).toBe('done');
-    const count = asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length;
-    // Four intervals later, a keeper that was not stopped would have beaten again.
-    await new Promise((r) => setTimeout(r, 40));
-    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length).toBe(count);
-  });
-
-  it('withHeartbeat stops the keeper when the work throws', async () => {
-    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
-    await expect(
-      withHeartbeat(asg as unknown as AutoScalingClient, action, { intervalMs: 60_000 }, async () => {
-        throw new Error('work failed');
-      }),
-    ).rejects.toThrow('work failed');
-    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(0);
-  });
-});
-
-describe('acceptLifecycleEvent', () => {
   it('returns the action for a valid event', () => {
     const error = vi.fn();
     const result = acceptLifecycleEvent(loadEvent('autoscaling/launch'), { error }, { groupName: 'my-asg' });

@@ -2,7 +2,9 @@ import { manualClock } from '@netkit/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { DeadlineExceededError, isTransientError, RaceUnsettledError } from '../../src/errors.ts';
 import {
+  awsCall,
   backoffDelay,
+  type CallOptions,
   Deadline,
   pollUntil,
   RACE_SETTLE_MS,
@@ -134,6 +136,58 @@ describe('retryTransient', () => {
     const result = retryTransient(fn, { deadline: Deadline.in(60_000, clock), clock });
     // Assess
     await expect(result).rejects.toThrow('IncorrectInstanceState');
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('awsCall', () => {
+  const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'Throttling' });
+
+  it('retries a transient error from 250 ms on, logs each retry with the call name and waits through onWait', async () => {
+    // Prepare
+    const clock = manualClock();
+    const debug = vi.fn();
+    const onWait = vi.fn();
+    const fn = vi
+      .fn()
+      .mockRejectedValueOnce(throttled())
+      .mockRejectedValueOnce(throttled())
+      .mockResolvedValue('ok');
+    const options: CallOptions = {
+      deadline: Deadline.in(60_000, clock),
+      clock,
+      random: () => 1,
+      logger: { debug },
+      onWait,
+    };
+    // Act
+    const result = await awsCall('DescribeAddresses', fn, options);
+    // Assess
+    expect(result).toBe('ok');
+    expect(clock.sleeps).toEqual([250, 500]);
+    expect(onWait).toHaveBeenCalledTimes(2);
+    expect(debug).toHaveBeenCalledWith('Retrying DescribeAddresses', {
+      error: 'Throttling: Rate exceeded',
+      attempt: 1,
+      delayMs: 250,
+    });
+  });
+
+  it('stops retrying when onWait throws, and throws that error', async () => {
+    // Prepare
+    const clock = manualClock();
+    const fn = vi.fn().mockRejectedValue(throttled());
+    const options: CallOptions = {
+      deadline: Deadline.in(60_000, clock),
+      clock,
+      onWait: () => {
+        throw new Error('lifecycle action ended');
+      },
+    };
+    // Act
+    const result = awsCall('AssociateAddress', fn, options);
+    // Assess
+    await expect(result).rejects.toThrow('lifecycle action ended');
     expect(fn).toHaveBeenCalledTimes(1);
   });
 });
