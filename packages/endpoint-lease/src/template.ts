@@ -1,16 +1,11 @@
 /**
- * The endpoint stack, generated in TypeScript so the Lambda bundle carries it (no S3 template URL,
- * no file to read at run time). Interface endpoints with private DNS in the endpoint subnets (one
- * per AZ) and a security group that accepts HTTPS from the task security groups only (the seed
- * opened 443 to 0.0.0.0/0). The S3 gateway endpoint is free and lives in the permanent template:
- * it is never leased or deleted.
+ * The endpoint stack, built in TypeScript so the bundle carries it: interface endpoints with private DNS
+ * and a security group open to the task security groups only (README "Endpoint stack").
  */
 
-export interface EndpointStackSpec {
+interface EndpointStackSpec {
   vpcId: string;
-  /** One subnet per Availability Zone. */
   subnetIds: string[];
-  /** The security groups of the tasks: the only sources allowed to reach the endpoints. */
   taskSecurityGroupIds: string[];
   /** Short service names, e.g. `ecr.dkr`. */
   services: string[];
@@ -23,7 +18,7 @@ export const ENDPOINT_OUTPUT_PREFIX = 'Endpoint';
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 /** `ecr.dkr` -> `EcrDkr`: a logical id part. */
-export function logicalName(service: string): string {
+function logicalName(service: string): string {
   return service
     .split(/[.-]/)
     .filter((part) => part !== '')
@@ -53,8 +48,7 @@ export function endpointStackTemplate(spec: EndpointStackSpec): string {
           SourceSecurityGroupId: group,
           Description: 'HTTPS from the task security group',
         })),
-        // Endpoints never open connections: replace the default allow-all egress with a rule
-        // that matches nothing (ICMP type 252 code 86 to localhost), the documented idiom.
+        // Endpoints open no connections: the documented match-nothing rule replaces allow-all egress.
         SecurityGroupEgress: [
           { IpProtocol: 'icmp', FromPort: 252, ToPort: 86, CidrIp: '127.0.0.1/32', Description: 'no egress' },
         ],
