@@ -1,4 +1,3 @@
-/** acquire: make sure the endpoint stack is ready, hold it with a lease, start the task(s). */
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import type { Deadline } from '@netkit/aws-core/retry';
 import { checkContainers } from './check-containers.ts';
@@ -9,18 +8,17 @@ import { EndpointStackFailedError } from './errors.ts';
 import type { AcquireRequest } from './event.ts';
 import { iso, startedByFor } from './lease.ts';
 import { stackPhase } from './policy.ts';
-import { readyStack } from './ready-stack.ts';
 import { startTasks, stopTasks } from './run-task.ts';
 import { describeStack, type StackView } from './stack.ts';
+import { StackReadiness } from './stack-readiness.ts';
 
 export interface AcquireResult extends HandlerOutcome<'done' | 'already-done'> {
   action: 'started';
   taskArns: string[];
   stackId: string;
   leaseUntil: string;
-  /** Whether this invocation created the stack. */
   created: boolean;
-  /** True when an earlier invocation of the same request had started the tasks. */
+  /** The tasks were started by an earlier invocation of the same request. */
   adopted: boolean;
   waitedMs: number;
 }
@@ -37,19 +35,20 @@ export async function acquire(
   await checkContainers(deps.ecs, config, request);
   const checked = stackPhase((await describeStack(deps.cfn, config.stackName))?.status) !== 'stable';
   if (checked) await checkEndpointPreconditions(deps.ec2, config);
-  const ready = await readyStack(deps, config, deadline, requestId, checked);
-  const { taskArns, adopted } = await startOnStack(request, deps, config, ready.stack, requestId);
+  const readiness = new StackReadiness(deps, config, deadline, requestId, checked);
+  const stack = await readiness.run();
+  const { taskArns, adopted } = await startOnStack(request, deps, config, stack, requestId);
   deps.logger.info(adopted ? 'Tasks already started by an earlier attempt' : 'Tasks started', {
     taskArns,
-    created: ready.created,
+    created: readiness.created,
   });
   return {
     status: adopted ? 'already-done' : 'done',
     action: 'started',
     taskArns,
-    stackId: ready.stack.stackId,
-    leaseUntil: iso(ready.leaseUntil),
-    created: ready.created,
+    stackId: stack.stackId,
+    leaseUntil: iso(readiness.leaseUntil),
+    created: readiness.created,
     adopted,
     waitedMs: deps.clock.now() - started,
   };

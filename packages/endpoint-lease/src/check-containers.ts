@@ -1,30 +1,18 @@
-import { DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeTaskDefinitionCommand, type ECSClient, type TaskDefinition } from '@aws-sdk/client-ecs';
 import { echo, InvalidEventError } from '@netkit/aws-core/errors';
 import type { Config } from './config.ts';
 import { type AcquireRequest, taskSizeProblem } from './event.ts';
 
-interface TaskDefinitionFacts {
-  names: Set<string>;
-  cpu: string | undefined;
-  memory: string | undefined;
-}
+/** Per client, revision-pinned task definitions (immutable; a family name may move to a new revision). */
+const definitionsByClient = new WeakMap<ECSClient, Map<string, TaskDefinition | undefined>>();
 
-/** Per client, facts of revision-pinned task definitions (immutable; a family name may move). */
-const factsByClient = new WeakMap<ECSClient, Map<string, TaskDefinitionFacts>>();
-
-async function taskDefinitionFacts(ecs: ECSClient, arn: string): Promise<TaskDefinitionFacts> {
-  const cache = factsByClient.get(ecs) ?? new Map<string, TaskDefinitionFacts>();
-  factsByClient.set(ecs, cache);
-  const cached = cache.get(arn);
-  if (cached !== undefined) return cached;
+async function describeTaskDefinition(ecs: ECSClient, arn: string): Promise<TaskDefinition | undefined> {
+  const cache = definitionsByClient.get(ecs) ?? new Map<string, TaskDefinition | undefined>();
+  definitionsByClient.set(ecs, cache);
+  if (cache.has(arn)) return cache.get(arn);
   const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }));
-  const facts = {
-    names: new Set((taskDefinition?.containerDefinitions ?? []).flatMap((c) => (c.name ? [c.name] : []))),
-    cpu: taskDefinition?.cpu,
-    memory: taskDefinition?.memory,
-  };
-  if (/:\d+$/.test(arn)) cache.set(arn, facts);
-  return facts;
+  if (/:\d+$/.test(arn)) cache.set(arn, taskDefinition);
+  return taskDefinition;
 }
 
 /** Overrides must name containers of the task definition, and a lone cpu or memory must make a task size. */
@@ -34,15 +22,16 @@ export async function checkContainers(ecs: ECSClient, config: Config, request: A
   const oneSize = (cpu === undefined) !== (memory === undefined);
   if (wanted.length === 0 && !oneSize) return;
   const arn = config.taskDefinitionArn;
-  const facts = await taskDefinitionFacts(ecs, arn);
-  const unknown = wanted.find((n) => !facts.names.has(n));
+  const definition = await describeTaskDefinition(ecs, arn);
+  const names = (definition?.containerDefinitions ?? []).map((c) => c.name);
+  const unknown = wanted.find((n) => !names.includes(n));
   if (unknown !== undefined) {
     throw new InvalidEventError(
-      `Invalid acquire event: overrides.containerOverrides names ${echo(unknown)}, which is not a container of ${arn} (containers: ${[...facts.names].join(', ')})`,
+      `Invalid acquire event: overrides.containerOverrides names ${echo(unknown)}, which is not a container of ${arn} (containers: ${names.join(', ')})`,
       'overrides.containerOverrides',
     );
   }
-  const problem = oneSize ? taskSizeProblem(cpu ?? facts.cpu, memory ?? facts.memory) : undefined;
+  const problem = oneSize ? taskSizeProblem(cpu ?? definition?.cpu, memory ?? definition?.memory) : undefined;
   if (problem !== undefined) {
     throw new InvalidEventError(
       `Invalid acquire event: overrides must make a Fargate task size with ${arn}: ${problem}`,

@@ -72,25 +72,7 @@ export type DeletePolicy = 'hour-aligned' | 'immediate';
 export type BillingAnchor = 'endpoint-creation' | 'clock-hour';
 
 /** The validated configuration (README "Configuration"); durations in milliseconds. */
-export interface Config {
-  stackName: string;
-  vpcId: string;
-  subnetIds: string[];
-  endpointSubnetIds: string[];
-  taskSecurityGroupIds: string[];
-  endpointServices: string[];
-  clusterArn: string;
-  taskDefinitionArn: string;
-  cfnRoleArn: string | undefined;
-  leaseMs: number;
-  deletePolicy: DeletePolicy;
-  billingGuardMs: number;
-  billingAnchor: BillingAnchor;
-  consistencySettleMs: number;
-  acceptedSources: string[];
-  deleteAttempts: number;
-  deadlineMarginMs: number;
-}
+export type Config = ReturnType<typeof loadLeaseConfig>;
 
 type Env = Record<string, string | undefined>;
 
@@ -100,7 +82,7 @@ export const loadReaperConfig = (env: Env = process.env): Config => loadLeaseCon
 
 const region = (arn: string) => arn.split(':')[3] ?? '';
 
-function loadLeaseConfig(env: Env, deadlineMarginMs: number): Config {
+function loadLeaseConfig(env: Env, deadlineMarginMs: number) {
   const c = parseConfig(configSpec, env);
   if (region(c.CLUSTER_ARN) !== region(c.TASK_DEFINITION_ARN)) {
     throw new ConfigError([
@@ -124,7 +106,7 @@ function loadLeaseConfig(env: Env, deadlineMarginMs: number): Config {
     leaseMs: c.LEASE_SECONDS * 1000,
     deletePolicy: c.DELETE_POLICY,
     billingGuardMs: c.BILLING_GUARD_SECONDS * 1000,
-    billingAnchor: c.BILLING_ANCHOR === 'clock-hour' ? 'clock-hour' : 'endpoint-creation',
+    billingAnchor: (c.BILLING_ANCHOR === 'clock-hour' ? 'clock-hour' : 'endpoint-creation') as BillingAnchor,
     consistencySettleMs: c.CONSISTENCY_SETTLE_SECONDS * 1000,
     acceptedSources: c.ACQUIRE_EVENT_SOURCES,
     deleteAttempts: c.DELETE_ATTEMPTS,

@@ -4,7 +4,6 @@ import type { Config } from './config.ts';
 import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 import { type ReaperResult, reapIdleEndpoints } from './reap-idle-endpoints.ts';
 
-/** The same clients, clock, logger and metrics as acquire's. */
 export type ReaperHandlerDeps = AcquireHandlerDeps;
 
 /** The reaper reads only the current state, so any event (schedule, task state change) runs the same check. */

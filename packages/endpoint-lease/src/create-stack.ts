@@ -43,24 +43,17 @@ export async function checkEndpointPreconditions(
   if (problems.length > 0) throw new EndpointPreconditionError(problems.join('; '));
 }
 
-/** CreateStack; false when another invocation created it first (normal for concurrent acquires). */
+/** False when another invocation created the stack first (normal for concurrent acquires). */
 export async function createStack(
   cfn: CloudFormationClient,
   config: Config,
   clientRequestToken: string,
 ): Promise<boolean> {
-  const body = endpointStackTemplate({
-    vpcId: config.vpcId,
-    subnetIds: config.endpointSubnetIds,
-    taskSecurityGroupIds: config.taskSecurityGroupIds,
-    services: config.endpointServices,
-    stackName: config.stackName,
-  });
   try {
     await cfn.send(
       new CreateStackCommand({
         StackName: config.stackName,
-        TemplateBody: body,
+        TemplateBody: endpointStackTemplate(config),
         RoleARN: config.cfnRoleArn,
         // A failed creation deletes itself, so the next acquire starts clean.
         OnFailure: 'DELETE',

@@ -1,26 +1,10 @@
-/**
- * The acquire event: `{ count?, overrides? }`, directly or in an EventBridge `detail`. What RunTask would
- * refuse is refused here, before any write (ADR 0088); container names are checked by checkContainers.
- */
+/** The acquire event, `{ count?, overrides? }` or an EventBridge event with it in `detail` (ADR 0088). */
+import type { ContainerOverride, TaskOverride } from '@aws-sdk/client-ecs';
 import { echo, InvalidEventError } from '@netkit/aws-core/errors';
-
-interface ContainerOverride {
-  name: string;
-  command?: string[];
-  environment?: { name: string; value: string }[];
-  cpu?: number;
-  memory?: number;
-}
-
-interface TaskOverrides {
-  containerOverrides?: ContainerOverride[];
-  cpu?: string;
-  memory?: string;
-}
 
 export interface AcquireRequest {
   count: number;
-  overrides: TaskOverrides | undefined;
+  overrides: TaskOverride | undefined;
   /** The EventBridge event id, if any: the RunTask idempotency token. */
   eventId: string | undefined;
 }
@@ -128,10 +112,10 @@ function requestBody(event: Obj, acceptedSources: readonly string[]): { body: Ob
   return { body: event.detail, eventId: event.id };
 }
 
-function parseOverrides(o: unknown): TaskOverrides {
+function parseOverrides(o: unknown): TaskOverride {
   if (!isObj(o)) fail('overrides', 'an object');
   onlyKeys(o, ['containerOverrides', 'cpu', 'memory'], 'overrides');
-  const overrides: TaskOverrides = {};
+  const overrides: TaskOverride = {};
   if (o.containerOverrides !== undefined) {
     const field = 'overrides.containerOverrides';
     if (!Array.isArray(o.containerOverrides)) fail(field, 'an array');

@@ -1,32 +1,26 @@
-/**
- * The reaper: delete the endpoint stack when no lease is active, no task of the package is PENDING or
- * RUNNING and (hour-aligned) its paid hour is about to end. It announces the delete (reap intent), waits
- * for tags to settle and deletes only if a second read still says so (README "Lease safety").
- */
+/** Deletes an idle stack: announce (reap intent), settle, re-read, delete if still idle (README "Lease safety"). */
 import { type ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
 import { describeError } from '@netkit/aws-core/errors';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import type { Deadline } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
 import type { ReaperHandlerDeps } from './create-reaper-handler.ts';
-import { iso, type ReapIntent, readRecords, startedByFor } from './lease.ts';
+import { iso, readRecords, startedByFor } from './lease.ts';
 import { type Action, decide, type LeaseState, stackPhase } from './policy.ts';
-import { clearIntent, makeIntent, writeIntent } from './reap-intent.ts';
+import { clearIntent, makeIntent, type ReapIntent, writeIntent } from './reap-intent.ts';
 import { removeStack } from './remove-stack.ts';
 import { billingStart, describeStack, type StackView } from './stack.ts';
 
-/** The reaper never calls DeleteStack later than this before its intent expires. */
+// An intent lives the settle delay plus TTL; DeleteStack is never called within the margin of its expiry.
 const INTENT_MARGIN_MS = 30_000;
-/** How long an intent is valid beyond the settle delay. */
 const INTENT_TTL_MS = 60_000;
 
 export interface ReaperResult extends HandlerOutcome<'done' | 'skipped'> {
-  /** `done` when the stack was deleted, `skipped` when it was kept (or there is none). */
   action: Action['kind'] | 'deleted';
   stackStatus?: string;
   activeTasks: number;
   leaseUntil?: string;
-  /** When the decision can next change (the earliest useful next run). */
+  /** The earliest useful next run. */
   nextCheckAt?: string;
   /** Logical ids of resources a bounded DELETE_FAILED delete left outside the stack. */
   retained?: string[];
@@ -41,12 +35,9 @@ export async function countActiveTasks(ecs: ECSClient, config: Config): Promise<
   return out.taskArns?.length ?? 0;
 }
 
-interface Observed {
-  state: LeaseState;
-  stack: StackView | undefined;
-}
+type Observed = Awaited<ReturnType<typeof observe>>;
 
-async function observe(deps: ReaperHandlerDeps, config: Config): Promise<Observed> {
+async function observe(deps: ReaperHandlerDeps, config: Config) {
   const stack = await describeStack(deps.cfn, config.stackName);
   const { leaseUntil } = await readRecords(deps.ec2, config.vpcId, config.stackName);
   const activeTasks = stack === undefined ? 0 : await countActiveTasks(deps.ecs, config);
@@ -55,7 +46,7 @@ async function observe(deps: ReaperHandlerDeps, config: Config): Promise<Observe
     stack !== undefined && stackPhase(stack.status) === 'stable'
       ? await billingStart(deps.ec2, stack)
       : stack?.createdAt;
-  const state = {
+  const state: LeaseState = {
     stack: stack && { status: stack.status, createdAt: createdAt as number },
     leaseUntil,
     activeTasks,
@@ -90,9 +81,7 @@ export async function reapIdleEndpoints(
     return summary(action, first);
   }
   if (deadline.remaining() < config.consistencySettleMs + INTENT_MARGIN_MS + 5_000) {
-    logger.warn('Not enough time left to delete safely; the next run will', {
-      remainingMs: deadline.remaining(),
-    });
+    logger.warn('Too little time left to delete safely; leaving it', { remainingMs: deadline.remaining() });
     return { ...summary(action, first), action: 'keep', reason: 'no-time' };
   }
   const intent = makeIntent(clock.now() + config.consistencySettleMs + INTENT_TTL_MS, owner);
@@ -100,12 +89,10 @@ export async function reapIdleEndpoints(
   try {
     return await deleteIfStillIdle(deps, config, first, intent);
   } finally {
-    try {
-      await clearIntent(deps.ec2, config.vpcId, config.stackName, intent);
-    } catch (error) {
-      // It expires on its own; acquires wait at most until then.
-      logger.warn('Could not clear the reap intent', { error: describeError(error) });
-    }
+    // An intent left behind expires on its own; acquires wait at most until then.
+    await clearIntent(deps.ec2, config.vpcId, config.stackName, intent).catch((error) =>
+      logger.warn('Could not clear the reap intent', { error: describeError(error) }),
+    );
   }
 }
 

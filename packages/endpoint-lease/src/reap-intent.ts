@@ -1,10 +1,16 @@
 /** The reaper's delete intent (lease.ts); apart from lease.ts so acquire's bundle carries no DeleteTags. */
 import { CreateTagsCommand, DeleteTagsCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { iso, type ReapIntent, reapTagKey } from './lease.ts';
+import { iso, reapTagKey } from './lease.ts';
+
+export interface ReapIntent {
+  expiresAt: number;
+  /** The tag value, for the conditional DeleteTags. */
+  raw: string;
+}
 
 export function makeIntent(expiresAt: number, owner: string): ReapIntent {
   const safeOwner = owner.replace(/[^A-Za-z0-9._:/=+@-]/g, '').slice(0, 64) || 'reaper';
-  return { expiresAt, owner: safeOwner, raw: `${iso(expiresAt)} ${safeOwner}` };
+  return { expiresAt, raw: `${iso(expiresAt)} ${safeOwner}` };
 }
 
 export async function writeIntent(ec2: EC2Client, vpcId: string, stackName: string, intent: ReapIntent) {

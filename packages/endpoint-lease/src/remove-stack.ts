@@ -6,11 +6,6 @@ import { deleteStack, failedDeletes, type StackView, stuckResources } from './st
 
 type RemoveDeps = Pick<AcquireHandlerDeps, 'cfn' | 'logger' | 'metrics'>;
 
-function count(deps: RemoveDeps, name: string, value: number) {
-  deps.metrics.addMetric(name, MetricUnit.Count, value);
-  deps.metrics.publishStoredMetrics();
-}
-
 /** DeleteStack for a stack in any deletable state; returns the logical ids it had to retain. */
 export async function removeStack(
   deps: RemoveDeps,
@@ -22,7 +17,8 @@ export async function removeStack(
     return [];
   }
   const failures = await failedDeletes(deps.cfn, stack.stackId);
-  count(deps, 'EndpointStackDeleteFailed', 1);
+  deps.metrics.addMetric('EndpointStackDeleteFailed', MetricUnit.Count, 1);
+  deps.metrics.publishStoredMetrics();
   const facts = { stackName: config.stackName, stackId: stack.stackId, failedDeletes: failures };
   if (failures < config.deleteAttempts) {
     deps.logger.error('Endpoint stack failed to delete; deleting it again (it bills until gone)', {
@@ -39,6 +35,7 @@ export async function removeStack(
   });
   const retained = stuck.map((r) => r.logicalId);
   await deleteStack(deps.cfn, stack.stackId, retained);
-  count(deps, 'EndpointStackResourcesRetained', stuck.length);
+  deps.metrics.addMetric('EndpointStackResourcesRetained', MetricUnit.Count, stuck.length);
+  deps.metrics.publishStoredMetrics();
   return retained;
 }

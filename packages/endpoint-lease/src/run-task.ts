@@ -1,18 +1,13 @@
-/**
- * RunTask with a chain of client tokens per request (`<id>`, `<id>-1`, ...) and a referenceId per
- * invocation, so a retry adopts an earlier start whose outcome was unknown and never replays a known
- * failure (ADR 0015).
- */
+/** RunTask on a chain of client tokens per request and a referenceId per invocation (ADR 0015). */
 import {
   DescribeTasksCommand,
-  type ECSClient,
   RunTaskCommand,
   type RunTaskCommandInput,
   type RunTaskCommandOutput,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { describeError, isAwsError, isTransientError } from '@netkit/aws-core/errors';
-import type { Logger } from '@netkit/aws-core/observability';
+import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 import { TaskRejectedError, TaskStartError } from './errors.ts';
 
 /** The reason StopTask records for tasks this package stops; marks a failed start for later retries. */
@@ -22,7 +17,6 @@ export const MAX_RUN_TASK_TOKENS = 10;
 /** RunTask clientToken: up to 64 ASCII characters in the range 33-126. */
 const TOKEN_MAX = 64;
 
-/** The nth token of a request's chain; the first is the request id itself. */
 export function runTaskToken(base: string, attempt: number): string {
   const clean = base.replace(/[^\x21-\x7e]/g, '_') || 'endpoint-lease';
   if (attempt === 0) return clean.slice(0, TOKEN_MAX);
@@ -39,25 +33,13 @@ function isEcsClientRejection(error: unknown): boolean {
   return e.$fault === 'client' || (typeof status === 'number' && status >= 400 && status < 500);
 }
 
-interface RunTaskDeps {
-  ecs: ECSClient;
-  logger: Logger;
-}
+type RunTaskDeps = Pick<AcquireHandlerDeps, 'ecs' | 'logger'>;
 
 export interface StartRequest {
-  /** Everything but clientToken and referenceId, identical for every invocation of the request. */
   input: Omit<RunTaskCommandInput, 'clientToken' | 'referenceId'> & { cluster: string; count: number };
-  /** EventBridge event id or Lambda request id: the same for every retry of the request. */
+  /** The EventBridge event id or Lambda request id; invocationRef is unique to this invocation. */
   tokenBase: string;
-  /** Unique to this invocation (RunTask referenceId, up to 64 characters). */
   invocationRef: string;
-}
-
-interface StartResult {
-  taskArns: string[];
-  clientToken: string;
-  /** True when the tasks were started by an earlier invocation of the same request. */
-  adopted: boolean;
 }
 
 export async function stopTasks(deps: RunTaskDeps, cluster: string, taskArns: string[]) {
@@ -73,10 +55,7 @@ export async function stopTasks(deps: RunTaskDeps, cluster: string, taskArns: st
 const arnsOf = (list: { taskArn?: unknown }[] | undefined) =>
   (list ?? []).map((t) => t.taskArn).filter((a): a is string => typeof a === 'string');
 
-/**
- * The tasks of an earlier invocation's call with this token to adopt, or undefined after stopping
- * what is left of a known failure (none started, a partial batch, or stopped by us).
- */
+/** An earlier call's tasks to adopt, or undefined after stopping what is left of a known failure. */
 async function adoptable(deps: RunTaskDeps, cluster: string, count: number, arns: string[]) {
   if (arns.length === 0) return undefined;
   const tasks = (await deps.ecs.send(new DescribeTasksCommand({ cluster, tasks: arns }))).tasks ?? [];
@@ -87,7 +66,7 @@ async function adoptable(deps: RunTaskDeps, cluster: string, count: number, arns
   return undefined;
 }
 
-/** One RunTask on one token: the tasks, or the ConflictException's `resourceIds` (an earlier call's). */
+/** One RunTask: its answer, or the tasks an earlier call on this token started (ConflictException). */
 async function runOnce(
   deps: RunTaskDeps,
   request: StartRequest,
@@ -107,7 +86,7 @@ async function runOnce(
   }
 }
 
-export async function startTasks(deps: RunTaskDeps, request: StartRequest): Promise<StartResult> {
+export async function startTasks(deps: RunTaskDeps, request: StartRequest) {
   const { cluster, count } = request.input;
   for (let attempt = 0; attempt < MAX_RUN_TASK_TOKENS; attempt++) {
     const clientToken = runTaskToken(request.tokenBase, attempt);

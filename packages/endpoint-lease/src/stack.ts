@@ -16,7 +16,6 @@ export interface StackView {
   outputs: Record<string, string>;
 }
 
-/** The stack by name, or undefined when it does not exist (or is DELETE_COMPLETE). */
 export async function describeStack(
   cfn: CloudFormationClient,
   stackName: string,
@@ -46,17 +45,14 @@ export async function deleteStack(cfn: CloudFormationClient, stackName: string, 
   await cfn.send(new DeleteStackCommand({ StackName: stackName, RetainResources }));
 }
 
-/** Pages of stack events read (the stack is small: a few dozen events). */
-const MAX_EVENT_PAGES = 10;
-
-/** How many times the stack's deletion has failed: its own DELETE_FAILED events. */
+/** How many times the stack's deletion has failed: its own DELETE_FAILED events (in a bounded read). */
 export async function failedDeletes(cfn: CloudFormationClient, stackId: string): Promise<number> {
   let count = 0;
   let pages = 0;
   for await (const page of paginateDescribeStackEvents({ client: cfn }, { StackName: stackId })) {
     for (const e of page.StackEvents ?? [])
       if (e.ResourceType === 'AWS::CloudFormation::Stack' && e.ResourceStatus === 'DELETE_FAILED') count++;
-    if (++pages >= MAX_EVENT_PAGES) break;
+    if (++pages >= 10) break;
   }
   return count;
 }
@@ -89,21 +85,15 @@ export async function endpointsAvailable(ec2: EC2Client, ids: string[]): Promise
   return ids.every((id) => states.get(id)?.toLowerCase() === 'available');
 }
 
-/**
- * When billing started: the earliest interface endpoint's CreationTimestamp (the stack and its security
- * group are free), else the stack's CreationTime.
- */
+/** Billing starts with the first interface endpoint (the stack and its security group are free). */
 export async function billingStart(ec2: EC2Client, stack: StackView): Promise<number> {
   const ids = endpointIds(stack);
   if (ids.length === 0) return stack.createdAt;
-  let endpoints: { VpcEndpointType?: string; CreationTimestamp?: Date }[];
-  try {
-    endpoints = (await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: ids }))).VpcEndpoints ?? [];
-  } catch (error) {
-    if (isNotFoundError(error) || isAwsError(error, 'InvalidVpcEndpointId.NotFound')) return stack.createdAt;
+  const out = await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: ids })).catch((error) => {
+    if (isNotFoundError(error) || isAwsError(error, 'InvalidVpcEndpointId.NotFound')) return undefined;
     throw error;
-  }
-  const times = endpoints
+  });
+  const times = (out?.VpcEndpoints ?? [])
     .filter((e) => String(e.VpcEndpointType ?? 'Interface').toLowerCase() === 'interface')
     .map((e) => e.CreationTimestamp?.getTime())
     .filter((t): t is number => typeof t === 'number' && Number.isFinite(t));

@@ -1,23 +1,16 @@
-/**
- * The endpoint stack, built in TypeScript so the bundle carries it: interface endpoints with private DNS
- * and a security group open to the task security groups only (README "Endpoint stack").
- */
+/** The endpoint stack, built here so the bundle carries it (README "Endpoint stack"). */
+import type { Config } from './config.ts';
 
-interface EndpointStackSpec {
-  vpcId: string;
-  subnetIds: string[];
-  taskSecurityGroupIds: string[];
-  /** Short service names, e.g. `ecr.dkr`. */
-  services: string[];
-  stackName: string;
-}
+type Spec = Pick<
+  Config,
+  'vpcId' | 'endpointSubnetIds' | 'taskSecurityGroupIds' | 'endpointServices' | 'stackName'
+>;
 
 /** Output key prefix of the endpoint ids, read back to wait for `available`. */
 export const ENDPOINT_OUTPUT_PREFIX = 'Endpoint';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-/** `ecr.dkr` -> `EcrDkr`: a logical id part. */
 function logicalName(service: string): string {
   return service
     .split(/[.-]/)
@@ -26,15 +19,9 @@ function logicalName(service: string): string {
     .join('');
 }
 
-/** `com.amazonaws.<region>.<service>` in the stack's own region. */
-function serviceName(service: string): Json {
-  return { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] };
-}
-
-export function endpointStackTemplate(spec: EndpointStackSpec): string {
+export function endpointStackTemplate(spec: Spec): string {
   if (spec.taskSecurityGroupIds.length === 0)
     throw new Error('endpointStackTemplate: at least one task security group is needed');
-  const names = new Set<string>();
   const resources: Record<string, Json> = {
     EndpointSecurityGroup: {
       Type: 'AWS::EC2::SecurityGroup',
@@ -56,17 +43,16 @@ export function endpointStackTemplate(spec: EndpointStackSpec): string {
     },
   };
   const outputs: Record<string, Json> = {};
-  for (const service of spec.services) {
+  for (const service of spec.endpointServices) {
     const name = logicalName(service);
-    if (names.has(name)) throw new Error(`endpointStackTemplate: services collide on the name ${name}`);
-    names.add(name);
+    if (resources[`${name}Endpoint`]) throw new Error(`endpointStackTemplate: services collide on ${name}`);
     resources[`${name}Endpoint`] = {
       Type: 'AWS::EC2::VPCEndpoint',
       Properties: {
         VpcEndpointType: 'Interface',
         VpcId: spec.vpcId,
-        ServiceName: serviceName(service),
-        SubnetIds: spec.subnetIds,
+        ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] },
+        SubnetIds: spec.endpointSubnetIds,
         SecurityGroupIds: [{ Ref: 'EndpointSecurityGroup' }],
         PrivateDnsEnabled: true,
       },

@@ -1,8 +1,4 @@
-/**
- * Hold the lease, then drive the endpoint stack to ready: create it, replace a failed one (bounded), wait
- * out transitions, renew the lease when a wait outlives it. The intent is read after the lease is written
- * and the stack trusted only after that (README "Lease safety").
- */
+/** The intent is read after the lease is written, the stack trusted only then (README "Lease safety"). */
 import { DeadlineExceededError } from '@netkit/aws-core/errors';
 import { type Deadline, pollUntil } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
@@ -16,27 +12,9 @@ import { describeStack, endpointIds, endpointsAvailable, type StackView } from '
 
 const MAX_STACK_REPLACEMENTS = 2;
 
-export interface ReadyStack {
-  stack: StackView;
-  leaseUntil: number;
+/** run(): hold the lease, then create, replace (bounded) or wait for the stack until it is ready. */
+export class StackReadiness {
   /** Whether this invocation created the stack. */
-  created: boolean;
-}
-
-export async function readyStack(
-  deps: AcquireHandlerDeps,
-  config: Config,
-  deadline: Deadline,
-  requestId: string,
-  checked: boolean,
-): Promise<ReadyStack> {
-  const readiness = new StackReadiness(deps, config, deadline, requestId, checked);
-  readiness.leaseUntil = await readiness.holdLease();
-  const stack = await readiness.run();
-  return { stack, leaseUntil: readiness.leaseUntil, created: readiness.created };
-}
-
-class StackReadiness {
   created = false;
   leaseUntil = 0;
   private replacements = 0;
@@ -50,20 +28,21 @@ class StackReadiness {
     private checked: boolean,
   ) {}
 
-  async holdLease(): Promise<number> {
+  private async holdLease(): Promise<number> {
     const { deps, config } = this;
     const until = deps.clock.now() + config.leaseMs;
     await writeLease(deps.ec2, config.vpcId, config.stackName, until);
     await this.poll('the reaper to finish its delete decision', 500, 5_000, async () => {
-      const { intent } = await readRecords(deps.ec2, config.vpcId, config.stackName);
-      if (intent === undefined || intent.expiresAt <= deps.clock.now()) return true;
-      deps.logger.info('Reaper is deciding on a delete; waiting', { intentExpiresAt: intent.expiresAt });
+      const { intentExpiresAt } = await readRecords(deps.ec2, config.vpcId, config.stackName);
+      if (intentExpiresAt === undefined || intentExpiresAt <= deps.clock.now()) return true;
+      deps.logger.info('Reaper is deciding on a delete; waiting', { intentExpiresAt });
       return undefined;
     });
     return until;
   }
 
   async run(): Promise<StackView> {
+    this.leaseUntil = await this.holdLease();
     for (;;) {
       if (this.deadline.expired())
         throw new DeadlineExceededError('Timed out waiting for the endpoint stack');
@@ -89,12 +68,10 @@ class StackReadiness {
     const token = `${this.requestId}-${this.creates}`.slice(0, 128);
     const mine = await createStack(this.deps.cfn, this.config, token);
     this.created ||= mine;
-    this.deps.logger.info(
-      mine ? 'Creating endpoint stack' : 'Endpoint stack is being created by another invocation',
-      {
-        stackName,
-      },
-    );
+    const message = mine
+      ? 'Creating endpoint stack'
+      : 'Endpoint stack is being created by another invocation';
+    this.deps.logger.info(message, { stackName });
   }
 
   private async replace(stack: StackView): Promise<void> {
