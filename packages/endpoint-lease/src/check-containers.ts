@@ -27,7 +27,7 @@ export async function checkContainers(ecs: ECSClient, config: Config, request: A
   const unknown = wanted.find((n) => !names.includes(n));
   if (unknown !== undefined) {
     throw new InvalidEventError(
-      `Invalid acquire event: overrides.containerOverrides names ${echo(unknown)}, which is not a container of ${arn} (containers: ${names.join(', ')})`,
+      `Invalid acquire event: overrides.containerOverrides names ${echo(unknown)}, not a container of ${arn} (${names.join(', ')})`,
       'overrides.containerOverrides',
     );
   }

@@ -119,12 +119,9 @@ function parseOverrides(o: unknown): TaskOverride {
   if (o.containerOverrides !== undefined) {
     const field = 'overrides.containerOverrides';
     if (!Array.isArray(o.containerOverrides)) fail(field, 'an array');
-    if (o.containerOverrides.length > MAX_CONTAINER_OVERRIDES) {
-      fail(
-        field,
-        `at most ${MAX_CONTAINER_OVERRIDES} entries (a task definition has at most ${MAX_CONTAINER_OVERRIDES} containers), not ${o.containerOverrides.length}`,
-      );
-    }
+    const n = o.containerOverrides.length;
+    if (n > MAX_CONTAINER_OVERRIDES)
+      fail(field, `at most ${MAX_CONTAINER_OVERRIDES} (one per container), not ${n}`);
     const containers = o.containerOverrides.map((c, i) => parseContainer(c, `${field}[${i}]`));
     const names = containers.map((c) => c.name);
     const twice = names.find((n, i) => names.indexOf(n) !== i);

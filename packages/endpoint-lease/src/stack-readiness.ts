@@ -14,12 +14,6 @@ const MAX_STACK_REPLACEMENTS = 2;
 
 /** run(): hold the lease, then create, replace (bounded) or wait for the stack until it is ready. */
 export class StackReadiness {
-  /** Whether this invocation created the stack. */
-  created = false;
-  leaseUntil = 0;
-  private replacements = 0;
-  private creates = 0;
-
   constructor(
     private readonly deps: AcquireHandlerDeps,
     private readonly config: Config,
@@ -27,6 +21,12 @@ export class StackReadiness {
     private readonly requestId: string,
     private checked: boolean,
   ) {}
+
+  /** Whether this invocation created the stack. */
+  created = false;
+  leaseUntil = 0;
+  private replacements = 0;
+  private creates = 0;
 
   private async holdLease(): Promise<number> {
     const { deps, config } = this;
