@@ -119,9 +119,9 @@ function parseOverrides(o: unknown): TaskOverride {
   if (o.containerOverrides !== undefined) {
     const field = 'overrides.containerOverrides';
     if (!Array.isArray(o.containerOverrides)) fail(field, 'an array');
-    const n = o.containerOverrides.length;
-    if (n > MAX_CONTAINER_OVERRIDES)
-      fail(field, `at most ${MAX_CONTAINER_OVERRIDES} (one per container), not ${n}`);
+    const entries = o.containerOverrides.length;
+    if (entries > MAX_CONTAINER_OVERRIDES)
+      fail(field, `at most ${MAX_CONTAINER_OVERRIDES} entries (one per container), not ${entries}`);
     const containers = o.containerOverrides.map((c, i) => parseContainer(c, `${field}[${i}]`));
     const names = containers.map((c) => c.name);
     const twice = names.find((n, i) => names.indexOf(n) !== i);
