@@ -2,7 +2,7 @@
  * The lease decision, as a pure function of (state, now, config). Both handlers and the cost
  * simulator call `decide`, so what is simulated is what runs. All times are epoch milliseconds (UTC).
  */
-import type { BillingAnchor, Config, DeletePolicy } from './config.ts';
+import type { BillingAnchor, DeletePolicy } from './config.ts';
 
 export const HOUR_MS = 3_600_000;
 
@@ -20,7 +20,7 @@ const FAILED = new Set([
 ]);
 const DELETING = 'DELETE_IN_PROGRESS';
 
-export type StackPhase = 'absent' | 'stable' | 'in-progress' | 'deleting' | 'failed';
+type StackPhase = 'absent' | 'stable' | 'in-progress' | 'deleting' | 'failed';
 
 /** Classify a stack status string; anything unknown counts as in progress (wait, never delete). */
 export function stackPhase(status: string | undefined): StackPhase {
@@ -36,15 +36,6 @@ export interface PolicyConfig {
   /** Delete when the current billed hour ends within this many ms. */
   billingGuardMs: number;
   billingAnchor: BillingAnchor;
-}
-
-/** The policy's part of the configuration. */
-export function policyConfig(config: Config): PolicyConfig {
-  return {
-    deletePolicy: config.deletePolicy,
-    billingGuardMs: config.billingGuardMs,
-    billingAnchor: config.billingAnchor,
-  };
 }
 
 export interface LeaseState {
@@ -73,7 +64,7 @@ export type Action =
   | { kind: 'delete'; reason: 'failed' | 'idle' | 'idle-hour-ending' };
 
 /** The time the billed hour that contains `now` started, for a stack created at `createdAt`. */
-export function billedHourStart(createdAt: number, now: number, anchor: BillingAnchor): number {
+function billedHourStart(createdAt: number, now: number, anchor: BillingAnchor): number {
   const origin = anchor === 'clock-hour' ? 0 : createdAt;
   const elapsed = Math.max(0, now - origin);
   return origin + Math.floor(elapsed / HOUR_MS) * HOUR_MS;

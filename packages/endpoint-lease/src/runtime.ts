@@ -8,32 +8,18 @@ import { systemClock } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
 import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 
-/** The `service` dimension of the package's metrics (the template's alarm names it). */
-export const METRICS_SERVICE = 'endpoint-lease';
-
-/**
- * What both Lambda entries build once per container: clients, logger and the configuration,
- * validated at init (an invalid value throws ConfigError naming the variable).
- */
-export function lambdaRuntime(
-  loadConfig: () => Config,
-  serviceName: string,
-): {
-  deps: AcquireHandlerDeps;
-  config: Config;
-} {
+/** What both Lambda entries build once per container; an invalid configuration throws at init. */
+export function lambdaRuntime(loadConfig: () => Config, serviceName: string) {
   const { logger, tracer } = createObservability(serviceName);
   const config = loadConfig();
-  return {
-    deps: {
-      cfn: createClient(CloudFormationClient, { tracer }),
-      ec2: createClient(EC2Client, { tracer }),
-      ecs: createClient(ECSClient, { tracer }),
-      clock: systemClock,
-      logger,
-      // One metric dimension for both functions, so one alarm covers a DELETE_FAILED either meets.
-      metrics: createMetrics(METRICS_SERVICE),
-    },
-    config,
+  const deps: AcquireHandlerDeps = {
+    cfn: createClient(CloudFormationClient, { tracer }),
+    ec2: createClient(EC2Client, { tracer }),
+    ecs: createClient(ECSClient, { tracer }),
+    clock: systemClock,
+    logger,
+    // One metric service for both functions, so one alarm covers a DELETE_FAILED either meets.
+    metrics: createMetrics('endpoint-lease'),
   };
+  return { deps, config };
 }

@@ -1,9 +1,9 @@
 import {
   type CloudFormationClient,
   DeleteStackCommand,
-  DescribeStackEventsCommand,
   DescribeStackResourcesCommand,
   DescribeStacksCommand,
+  paginateDescribeStackEvents,
 } from '@aws-sdk/client-cloudformation';
 import { DescribeVpcEndpointsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
@@ -16,16 +16,13 @@ export interface StackView {
   outputs: Record<string, string>;
 }
 
-/** The stack by name, or undefined when it does not exist (or is DELETE_COMPLETE). */
 export async function describeStack(
   cfn: CloudFormationClient,
   stackName: string,
 ): Promise<StackView | undefined> {
   try {
-    const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
-    const stack = out.Stacks?.[0];
-    if (stack === undefined || stack.StackStatus === undefined) return undefined;
-    if (stack.StackStatus === 'DELETE_COMPLETE') return undefined;
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+    if (stack?.StackStatus === undefined || stack.StackStatus === 'DELETE_COMPLETE') return undefined;
     const outputs: Record<string, string> = {};
     for (const o of stack.Outputs ?? [])
       if (o.OutputKey && o.OutputValue) outputs[o.OutputKey] = o.OutputValue;
@@ -42,50 +39,30 @@ export async function describeStack(
   }
 }
 
-export async function deleteStack(cfn: CloudFormationClient, stackName: string, retain?: string[]) {
-  await cfn.send(
-    new DeleteStackCommand({
-      StackName: stackName,
-      ...(retain !== undefined && retain.length > 0 ? { RetainResources: retain } : {}),
-    }),
-  );
+/** RetainResources is valid only for a DELETE_FAILED stack, so it is sent only when given. */
+export async function deleteStack(cfn: CloudFormationClient, stackName: string, retain: string[] = []) {
+  const RetainResources = retain.length > 0 ? retain : undefined;
+  await cfn.send(new DeleteStackCommand({ StackName: stackName, RetainResources }));
 }
 
-/** Pages of stack events read to count failed deletes (the stack is small: a few dozen events). */
-const MAX_EVENT_PAGES = 10;
-
-/** How many times the stack's deletion has failed: its own DELETE_FAILED events. */
+/** How many times the stack's deletion has failed: its own DELETE_FAILED events (in a bounded read). */
 export async function failedDeletes(cfn: CloudFormationClient, stackId: string): Promise<number> {
   let count = 0;
-  let token: string | undefined;
-  for (let page = 0; page < MAX_EVENT_PAGES; page++) {
-    const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stackId, NextToken: token }));
-    for (const e of out.StackEvents ?? []) {
+  let pages = 0;
+  for await (const page of paginateDescribeStackEvents({ client: cfn }, { StackName: stackId })) {
+    for (const e of page.StackEvents ?? [])
       if (e.ResourceType === 'AWS::CloudFormation::Stack' && e.ResourceStatus === 'DELETE_FAILED') count++;
-    }
-    token = out.NextToken;
-    if (token === undefined) break;
+    if (++pages >= 10) break;
   }
   return count;
 }
 
-export interface StuckResource {
-  logicalId: string;
-  physicalId: string | undefined;
-  type: string | undefined;
-  reason: string | undefined;
-}
-
 /** Resources a DELETE_FAILED stack still holds (everything not deleted or skipped). */
-export async function stuckResources(cfn: CloudFormationClient, stackId: string): Promise<StuckResource[]> {
+export async function stuckResources(cfn: CloudFormationClient, stackId: string) {
   const out = await cfn.send(new DescribeStackResourcesCommand({ StackName: stackId }));
   return (out.StackResources ?? [])
-    .filter(
-      (r) =>
-        typeof r.LogicalResourceId === 'string' &&
-        r.ResourceStatus !== 'DELETE_COMPLETE' &&
-        r.ResourceStatus !== 'DELETE_SKIPPED',
-    )
+    .filter((r) => r.ResourceStatus !== 'DELETE_COMPLETE' && r.ResourceStatus !== 'DELETE_SKIPPED')
+    .filter((r) => typeof r.LogicalResourceId === 'string')
     .map((r) => ({
       logicalId: r.LogicalResourceId as string,
       physicalId: r.PhysicalResourceId,
@@ -94,7 +71,6 @@ export async function stuckResources(cfn: CloudFormationClient, stackId: string)
     }));
 }
 
-/** Interface endpoint ids from the stack outputs. */
 export function endpointIds(stack: StackView): string[] {
   return Object.entries(stack.outputs)
     .filter(([key]) => key.startsWith(ENDPOINT_OUTPUT_PREFIX))
@@ -109,22 +85,15 @@ export async function endpointsAvailable(ec2: EC2Client, ids: string[]): Promise
   return ids.every((id) => states.get(id)?.toLowerCase() === 'available');
 }
 
-/**
- * When billing of the stack started: the earliest `CreationTimestamp` of its interface endpoints
- * (they bill per endpoint-hour; the stack and its security group are created earlier and are free).
- * Falls back to the stack's CreationTime when no interface endpoint can be read.
- */
+/** Billing starts with the first interface endpoint (the stack and its security group are free). */
 export async function billingStart(ec2: EC2Client, stack: StackView): Promise<number> {
   const ids = endpointIds(stack);
   if (ids.length === 0) return stack.createdAt;
-  let endpoints: { VpcEndpointType?: string; CreationTimestamp?: Date }[];
-  try {
-    endpoints = (await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: ids }))).VpcEndpoints ?? [];
-  } catch (error) {
-    if (isNotFoundError(error) || isAwsError(error, 'InvalidVpcEndpointId.NotFound')) return stack.createdAt;
+  const out = await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: ids })).catch((error) => {
+    if (isNotFoundError(error) || isAwsError(error, 'InvalidVpcEndpointId.NotFound')) return undefined;
     throw error;
-  }
-  const times = endpoints
+  });
+  const times = (out?.VpcEndpoints ?? [])
     .filter((e) => String(e.VpcEndpointType ?? 'Interface').toLowerCase() === 'interface')
     .map((e) => e.CreationTimestamp?.getTime())
     .filter((t): t is number => typeof t === 'number' && Number.isFinite(t));

@@ -1,29 +1,17 @@
-/**
- * The endpoint stack, generated in TypeScript so the Lambda bundle carries it (no S3 template URL,
- * no file to read at run time). Interface endpoints with private DNS in the endpoint subnets (one
- * per AZ) and a security group that accepts HTTPS from the task security groups only (the seed
- * opened 443 to 0.0.0.0/0). The S3 gateway endpoint is free and lives in the permanent template:
- * it is never leased or deleted.
- */
+/** The endpoint stack, built here so the bundle carries it (README "Endpoint stack"). */
+import type { Config } from './config.ts';
 
-export interface EndpointStackSpec {
-  vpcId: string;
-  /** One subnet per Availability Zone. */
-  subnetIds: string[];
-  /** The security groups of the tasks: the only sources allowed to reach the endpoints. */
-  taskSecurityGroupIds: string[];
-  /** Short service names, e.g. `ecr.dkr`. */
-  services: string[];
-  stackName: string;
-}
+type Spec = Pick<
+  Config,
+  'vpcId' | 'endpointSubnetIds' | 'taskSecurityGroupIds' | 'endpointServices' | 'stackName'
+>;
 
 /** Output key prefix of the endpoint ids, read back to wait for `available`. */
 export const ENDPOINT_OUTPUT_PREFIX = 'Endpoint';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-/** `ecr.dkr` -> `EcrDkr`: a logical id part. */
-export function logicalName(service: string): string {
+function logicalName(service: string): string {
   return service
     .split(/[.-]/)
     .filter((part) => part !== '')
@@ -31,15 +19,9 @@ export function logicalName(service: string): string {
     .join('');
 }
 
-/** `com.amazonaws.<region>.<service>` in the stack's own region. */
-function serviceName(service: string): Json {
-  return { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] };
-}
-
-export function endpointStackTemplate(spec: EndpointStackSpec): string {
+export function endpointStackTemplate(spec: Spec): string {
   if (spec.taskSecurityGroupIds.length === 0)
     throw new Error('endpointStackTemplate: at least one task security group is needed');
-  const names = new Set<string>();
   const resources: Record<string, Json> = {
     EndpointSecurityGroup: {
       Type: 'AWS::EC2::SecurityGroup',
@@ -53,8 +35,7 @@ export function endpointStackTemplate(spec: EndpointStackSpec): string {
           SourceSecurityGroupId: group,
           Description: 'HTTPS from the task security group',
         })),
-        // Endpoints never open connections: replace the default allow-all egress with a rule
-        // that matches nothing (ICMP type 252 code 86 to localhost), the documented idiom.
+        // Endpoints open no connections: the documented match-nothing rule replaces allow-all egress.
         SecurityGroupEgress: [
           { IpProtocol: 'icmp', FromPort: 252, ToPort: 86, CidrIp: '127.0.0.1/32', Description: 'no egress' },
         ],
@@ -62,17 +43,16 @@ export function endpointStackTemplate(spec: EndpointStackSpec): string {
     },
   };
   const outputs: Record<string, Json> = {};
-  for (const service of spec.services) {
+  for (const service of spec.endpointServices) {
     const name = logicalName(service);
-    if (names.has(name)) throw new Error(`endpointStackTemplate: services collide on the name ${name}`);
-    names.add(name);
+    if (resources[`${name}Endpoint`]) throw new Error(`endpointStackTemplate: services collide on ${name}`);
     resources[`${name}Endpoint`] = {
       Type: 'AWS::EC2::VPCEndpoint',
       Properties: {
         VpcEndpointType: 'Interface',
         VpcId: spec.vpcId,
-        ServiceName: serviceName(service),
-        SubnetIds: spec.subnetIds,
+        ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] },
+        SubnetIds: spec.endpointSubnetIds,
         SecurityGroupIds: [{ Ref: 'EndpointSecurityGroup' }],
         PrivateDnsEnabled: true,
       },

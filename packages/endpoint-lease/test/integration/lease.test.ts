@@ -15,7 +15,7 @@ import { type Config, loadAcquireConfig } from '../../src/config.ts';
 import { createAcquireHandler } from '../../src/create-acquire-handler.ts';
 import { createReaperHandler } from '../../src/create-reaper-handler.ts';
 import { startedByFor } from '../../src/lease.ts';
-import { countActiveTasks } from '../../src/reap.ts';
+import { countActiveTasks } from '../../src/reap-idle-endpoints.ts';
 import { describeStack } from '../../src/stack.ts';
 import { buildWorld, depsFor, type World } from '../support/world.ts';
 
