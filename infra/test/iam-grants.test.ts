@@ -93,7 +93,7 @@ function findingsFor(name: string, action: string): string[] {
 }
 
 describe('the four findings of issue #25', () => {
-  // reap.ts -> billingStart (stack.ts) -> DescribeVpcEndpoints; without it every reaper run fails
+  // reap-idle-endpoints.ts -> billingStart (stack.ts) -> DescribeVpcEndpoints; without it every reaper run fails
   // with UnauthorizedOperation and the endpoints bill forever.
   it('grants the endpoint-lease reaper ec2:DescribeVpcEndpoints, which billingStart calls', () => {
     expect(findingsFor('endpoint-lease/ReaperFunction', 'ec2:DescribeVpcEndpoints')).toEqual([]);
