@@ -27,7 +27,7 @@ export interface HookDeps {
 }
 
 /** `work` bounds a verb's AWS work; `finish` (later) its clean-up and the completion. */
-export interface HookDeadlines {
+interface HookDeadlines {
   work: Deadline;
   finish: Deadline;
 }
@@ -46,15 +46,15 @@ export function hookDeadlines(
 }
 
 /** What a verb reports. The runner completes the action with `result` unless the verb completed it. */
-export type VerbReport = HandlerOutcome & { instanceId: string; result?: LifecycleResult };
+type VerbReport = HandlerOutcome & { instanceId: string; result?: LifecycleResult };
 
 /** What a report becomes once the runner has completed the action. */
-export type HookReport<R extends VerbReport> = R & { completion?: CompletionOutcome };
+type HookReport<R extends VerbReport> = R & { completion?: CompletionOutcome };
 
 /** A launch into the warm pool, a terminate without a verb: completed CONTINUE, nothing else. */
-export type SkippedHook = HandlerOutcome<'skipped'> & { instanceId: string; reason: string };
+type SkippedHook = HandlerOutcome<'skipped'> & { instanceId: string; reason: string };
 /** The lifecycle action was over (late redelivery, hook timeout, another delivery): nothing completed. */
-export type EndedHook = HandlerOutcome<'ended'> & { instanceId: string; reason: string };
+type EndedHook = HandlerOutcome<'ended'> & { instanceId: string; reason: string };
 
 export type HookResult<R extends VerbReport> = HookReport<R> | SkippedHook | EndedHook | RejectedEvent;
 
