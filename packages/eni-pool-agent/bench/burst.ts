@@ -123,6 +123,7 @@ async function setup(emu: Emulator, launchesPerAz: number, poolPerAz: number) {
 
 const noMetrics = {
   addMetric: () => {},
+  addDimension: () => {},
   publishStoredMetrics: () => {},
 } as unknown as HandlerDeps['metrics'];
 

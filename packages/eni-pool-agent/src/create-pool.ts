@@ -7,11 +7,11 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describeError, ValidationError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, Deadline } from '@netkit/aws-core/retry';
+import { awsCall, type Clock, Deadline } from '@netkit/aws-core/retry';
 import { hasAllTags, tagFilters, toTagList } from '@netkit/aws-core/tags';
-import { byPrivateIp, describeEnis, ec2Call, type PoolEni, toPoolEni } from './allocate.ts';
 import { isValidHostname } from './hostname.ts';
 import { subnetAddressProblem } from './ip.ts';
+import { byPrivateIp, callOptions, describeEnis, type PoolEni, toPoolEni } from './read-pool.ts';
 
 export interface PoolDeps {
   ec2: EC2Client;
@@ -138,11 +138,8 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
 
 /** The subnet's AZ, after checking it exists and holds every address. */
 async function checkSubnet(input: CreatePoolInput, deps: PoolDeps, deadline: Deadline): Promise<string> {
-  const subnets = await ec2Call(
-    () => deps.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [input.subnetId] })),
-    deps,
-    deadline,
-  );
+  const command = new DescribeSubnetsCommand({ SubnetIds: [input.subnetId] });
+  const subnets = await awsCall('DescribeSubnets', () => deps.ec2.send(command), callOptions(deps, deadline));
   const subnet = subnets.Subnets?.[0];
   if (subnet?.CidrBlock === undefined || subnet.AvailabilityZone === undefined) {
     throw new ValidationError(`Subnet ${input.subnetId} not found`);
@@ -192,20 +189,18 @@ async function createInterface(
   { runId, ip, hostname }: { runId: string; ip: string; hostname: string | undefined },
 ): Promise<PoolEni> {
   const tags = { ...input.tags, ...(hostname === undefined ? {} : { [input.hostnameTag]: hostname }) };
-  const out = await ec2Call(
-    () =>
-      deps.ec2.send(
-        new CreateNetworkInterfaceCommand({
-          SubnetId: input.subnetId,
-          PrivateIpAddress: ip,
-          ...(input.securityGroupIds?.length ? { Groups: input.securityGroupIds } : {}),
-          Description: input.description ?? `netkit eni-pool ${hostname ?? ip}`,
-          ClientToken: clientToken(runId, input.subnetId, ip),
-          TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
-        }),
-      ),
-    deps,
-    deadline,
+  const command = new CreateNetworkInterfaceCommand({
+    SubnetId: input.subnetId,
+    PrivateIpAddress: ip,
+    Groups: input.securityGroupIds?.length ? input.securityGroupIds : undefined,
+    Description: input.description ?? `netkit eni-pool ${hostname ?? ip}`,
+    ClientToken: clientToken(runId, input.subnetId, ip),
+    TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
+  });
+  const out = await awsCall(
+    'CreateNetworkInterface',
+    () => deps.ec2.send(command),
+    callOptions(deps, deadline),
   );
   const ni = out.NetworkInterface;
   if (ni?.NetworkInterfaceId === undefined)
@@ -230,15 +225,13 @@ async function deleteCreated(
     created,
   });
   for (const id of created) {
-    await ec2Call(
-      () => deps.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
-      deps,
-      deadline,
-    ).catch((cleanupError: unknown) =>
-      deps.logger.error('Could not delete a created ENI; delete it by hand', {
-        networkInterfaceId: id,
-        error: describeError(cleanupError),
-      }),
+    const command = new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id });
+    await awsCall('DeleteNetworkInterface', () => deps.ec2.send(command), callOptions(deps, deadline)).catch(
+      (cleanupError: unknown) =>
+        deps.logger.error('Could not delete a created ENI; delete it by hand', {
+          networkInterfaceId: id,
+          error: describeError(cleanupError),
+        }),
     );
   }
 }

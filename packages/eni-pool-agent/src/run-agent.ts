@@ -2,11 +2,12 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { ConfigError, describeError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, pollUntil } from '@netkit/aws-core/retry';
-import { type Allocation, allocate, describePool, inspectInstance } from './allocate.ts';
+import { allocate } from './allocate.ts';
 import { type PoolConfig, poolOf } from './config.ts';
 import { explain, ImdsUnreachableError, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
 import { type CommandRunner, setHostname } from './hostname.ts';
 import type { Imds } from './imds.ts';
+import { inspectInstance, readPool } from './read-pool.ts';
 
 /** Exit codes user data can act on. */
 export const EXIT = {
@@ -132,12 +133,12 @@ async function attachPoolEni(
     ec2: deps.ec2(identity.region),
     clock: deps.clock,
     logger: deps.logger,
-    ...(deps.random ? { random: deps.random } : {}),
+    random: deps.random,
   };
   if (options.dryRun) {
     const view = await inspectInstance(coreDeps, pool, identity.instanceId, deadline);
     const held = view.held[0];
-    const next = held ?? (await describePool(coreDeps, pool, view.availabilityZone, deadline, true))[0];
+    const next = held ?? (await readPool(coreDeps, pool, view.availabilityZone, deadline, true))[0];
     if (next === undefined) {
       throw new PoolExhaustedError(
         `No available pool ENI in ${view.availabilityZone}`,
@@ -149,7 +150,7 @@ async function attachPoolEni(
     report.privateIp = next.privateIp;
     return next.hostname;
   }
-  const allocation: Allocation = await allocate(
+  const allocation = await allocate(
     { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone },
     pool,
     coreDeps,
