@@ -17,7 +17,7 @@ export interface PoolDeps {
   ec2: EC2Client;
   clock: Clock;
   logger: Logger;
-  /** Identifies one CLI run in the ClientTokens; default a random UUID per createPool call. */
+  /** Identifies one CLI run in the ClientTokens (default: a random UUID). */
   runId?: string;
 }
 
@@ -46,12 +46,12 @@ export interface PoolRow {
 }
 
 /** The hostname for the address at 0-based `index` of the range. */
-export function hostnameFor(pattern: string, index: number, ip: string): string {
+function hostnameFor(pattern: string, index: number, ip: string): string {
   return pattern.replaceAll('{n}', String(index + 1)).replaceAll('{last}', ip.split('.').at(-1) ?? '');
 }
 
 /** Check the pattern gives a distinct valid host name for each address (before any AWS call). */
-export function checkHostnamePattern(pattern: string, ips: string[]): void {
+function checkHostnamePattern(pattern: string, ips: string[]): void {
   const names = ips.map((ip, i) => hostnameFor(pattern, i, ip));
   const bad = names.find((n) => !isValidHostname(n));
   if (bad !== undefined)
@@ -63,14 +63,7 @@ export function checkHostnamePattern(pattern: string, ips: string[]): void {
   }
 }
 
-/**
- * CreateNetworkInterface ClientToken: one per run and address, so a retried create within the
- * run (SDK retry, throttling) returns the same ENI. Never shared across runs: EC2 answers a reused
- * token with the first ENI even after it was deleted (a rerun after a failed run would report
- * deleted ENIs as created) and fails IdempotentParameterMismatch when anything else changed (a new
- * hostname pattern). Across runs, the describe by private IP before the first create is what
- * makes `create` idempotent.
- */
+/** One ClientToken per run and address: a reused token across runs returns deleted ENIs (README, "Pool CLI"). */
 export function clientToken(runId: string, subnetId: string, ip: string): string {
   return createHash('sha256')
     .update(JSON.stringify([runId, subnetId, ip]))
@@ -79,23 +72,21 @@ export function clientToken(runId: string, subnetId: string, ip: string): string
 }
 
 function row(eni: PoolEni, action?: PoolRow['action']): PoolRow {
-  const out: PoolRow = {
-    networkInterfaceId: eni.networkInterfaceId,
-    privateIp: eni.privateIp,
-    availabilityZone: eni.availabilityZone,
-    status: eni.status,
+  const { networkInterfaceId, privateIp, availabilityZone, status, hostname } = eni;
+  return {
+    networkInterfaceId,
+    privateIp,
+    availabilityZone,
+    status,
+    instanceId: eni.attachment?.instanceId,
+    hostname,
+    action,
   };
-  if (eni.attachment?.instanceId) out.instanceId = eni.attachment.instanceId;
-  if (eni.hostname) out.hostname = eni.hostname;
-  if (action) out.action = action;
-  return out;
 }
 
 /**
- * Create one pool ENI per address of the range, tagged with the pool tags and a
- * hostname. Idempotent: addresses that already have a pool ENI are left alone.
- * Everything is checked before the first create; if a create fails, the ENIs
- * this run created are deleted again.
+ * One pool ENI per address of the range, tagged with the pool tags and a hostname. Idempotent (an
+ * address with a pool ENI is left alone), checked before the first create, undone when a create fails.
  */
 export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promise<PoolRow[]> {
   const deadline = Deadline.in(300_000, deps.clock);
@@ -115,14 +106,8 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
       const hostname =
         input.hostnamePattern === undefined ? undefined : hostnameFor(input.hostnamePattern, index, ip);
       if (input.dryRun) {
-        rows.push({
-          networkInterfaceId: '-',
-          privateIp: ip,
-          availabilityZone,
-          status: 'available',
-          ...(hostname ? { hostname } : {}),
-          action: 'would-create',
-        });
+        const planned = { networkInterfaceId: '-', privateIp: ip, availabilityZone, status: 'available' };
+        rows.push({ ...planned, hostname, action: 'would-create' });
         continue;
       }
       const eni = await createInterface(input, deps, deadline, { runId, ip, hostname });
@@ -188,7 +173,7 @@ async function createInterface(
   deadline: Deadline,
   { runId, ip, hostname }: { runId: string; ip: string; hostname: string | undefined },
 ): Promise<PoolEni> {
-  const tags = { ...input.tags, ...(hostname === undefined ? {} : { [input.hostnameTag]: hostname }) };
+  const tags = hostname === undefined ? input.tags : { ...input.tags, [input.hostnameTag]: hostname };
   const command = new CreateNetworkInterfaceCommand({
     SubnetId: input.subnetId,
     PrivateIpAddress: ip,

@@ -9,27 +9,19 @@ import { type CommandRunner, setHostname } from './hostname.ts';
 import type { Imds } from './imds.ts';
 import { inspectInstance, readPool } from './read-pool.ts';
 
-/** Exit codes user data can act on. */
+/** Exit codes user data can act on (README, "Exit codes"). */
 export const EXIT = {
   OK: 0,
-  /** Any other failure (AWS error, permission, timeout). */
   FAILED: 1,
-  /** Bad command line or configuration; nothing was changed. */
   USAGE: 2,
-  /** The instance metadata service could not be reached. */
   IMDS_UNREACHABLE: 3,
-  /** No free pool ENI in this AZ before the timeout. */
   POOL_EXHAUSTED: 4,
-  /** The ENI cannot be attached to this instance (device index taken, interface limit). */
   CANNOT_ATTACH: 5,
-  /** The ENI is attached but the OS hostname could not be set (or the hostname tag never appeared). */
   HOSTNAME_FAILED: 6,
 } as const;
 
-export type AgentMode = 'attach' | 'hostname-from-tag';
-
 export interface AgentOptions {
-  mode: AgentMode;
+  mode: 'attach' | 'hostname-from-tag';
   dryRun: boolean;
   setHostname: boolean;
   onFailure: 'exit' | 'shutdown';
@@ -39,7 +31,7 @@ export interface AgentOptions {
   hookTimeoutMs?: number;
 }
 
-export interface AgentDeps {
+interface AgentDeps {
   imds: Imds;
   ec2(region: string): EC2Client;
   run: CommandRunner;
@@ -49,7 +41,7 @@ export interface AgentDeps {
 }
 
 /** The one JSON line the agent prints. */
-export interface AgentReport {
+interface AgentReport {
   status: 'attached' | 'already-held' | 'would-attach' | 'hostname-set' | 'failed';
   exitCode: number;
   dryRun: boolean;
@@ -71,15 +63,12 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
   try {
     const identity = await deps.imds.identity();
     Object.assign(report, identity);
-    const waitMs =
-      options.mode === 'hostname-from-tag'
-        ? (options.hookTimeoutMs ?? options.config.attachTimeoutMs)
-        : options.config.attachTimeoutMs;
+    const fromTag = options.mode === 'hostname-from-tag';
+    const waitMs = (fromTag && options.hookTimeoutMs) || options.config.attachTimeoutMs;
     const deadline = Deadline.in(waitMs, deps.clock);
-    const hostname =
-      options.mode === 'hostname-from-tag'
-        ? await waitForHostnameTag(options, deps, deadline, report)
-        : await attachPoolEni(options, deps, identity, deadline, report);
+    const hostname = fromTag
+      ? await waitForHostnameTag(options, deps, deadline, report)
+      : await attachPoolEni(options, deps, identity, deadline, report);
     if (hostname !== undefined) report.hostname = hostname;
     report.hostnameSet = false;
     if (hostname !== undefined && options.setHostname && !options.dryRun) {
@@ -129,12 +118,8 @@ async function attachPoolEni(
   report: AgentReport,
 ): Promise<string | undefined> {
   const pool = poolOf(options.config);
-  const coreDeps = {
-    ec2: deps.ec2(identity.region),
-    clock: deps.clock,
-    logger: deps.logger,
-    random: deps.random,
-  };
+  const { clock, logger, random } = deps;
+  const coreDeps = { ec2: deps.ec2(identity.region), clock, logger, random };
   if (options.dryRun) {
     const view = await inspectInstance(coreDeps, pool, identity.instanceId, deadline);
     const held = view.held[0];
@@ -145,22 +130,24 @@ async function attachPoolEni(
         view.availabilityZone,
       );
     }
-    report.status = held ? 'already-held' : 'would-attach';
-    report.networkInterfaceId = next.networkInterfaceId;
-    report.privateIp = next.privateIp;
+    const status = held ? 'already-held' : 'would-attach';
+    Object.assign(report, { status, networkInterfaceId: next.networkInterfaceId, privateIp: next.privateIp });
     return next.hostname;
   }
-  const allocation = await allocate(
-    { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone },
+  const { instanceId, availabilityZone } = identity;
+  const { outcome, eni, attempts } = await allocate(
+    { instanceId, availabilityZone },
     pool,
     coreDeps,
     deadline,
   );
-  report.status = allocation.outcome;
-  report.networkInterfaceId = allocation.eni.networkInterfaceId;
-  report.privateIp = allocation.eni.privateIp;
-  report.attempts = allocation.attempts;
-  return allocation.eni.hostname;
+  Object.assign(report, {
+    status: outcome,
+    networkInterfaceId: eni.networkInterfaceId,
+    privateIp: eni.privateIp,
+    attempts,
+  });
+  return eni.hostname;
 }
 
 /** Record the failure in the report; with --on-failure shutdown, power off. */
@@ -174,10 +161,8 @@ async function fail(
   report.error = explain(error);
   if (report.exitCode === EXIT.FAILED) report.exitCode = exitCodeFor(error);
   deps.logger.error('eni-pool-agent failed', { error: report.error, exitCode: report.exitCode });
-  // --hostname-from-tag never shuts down: the launch hook decides, and a boot into a warm pool
-  // (no tag yet, the instance is stopped when its hook completes) is normal, not a failure to punish.
+  // Never with --hostname-from-tag: the launch hook decides, and a warm-pool boot has no tag yet.
   if (options.onFailure === 'shutdown' && !options.dryRun && options.mode !== 'hostname-from-tag') {
-    // The seed's "shut down so Auto Scaling replaces me", as an explicit choice.
     report.shutdown = true;
     await deps.run('shutdown', ['-h', 'now']).catch((shutdownError: unknown) => {
       report.shutdown = false;
@@ -186,7 +171,7 @@ async function fail(
   }
 }
 
-export function exitCodeFor(error: unknown): number {
+function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError) return EXIT.USAGE;
   if (error instanceof ImdsUnreachableError) return EXIT.IMDS_UNREACHABLE;
   if (error instanceof PoolExhaustedError) return EXIT.POOL_EXHAUSTED;

@@ -11,7 +11,7 @@ import { explain } from './errors.ts';
 import { parseIpRange } from './ip.ts';
 import { stderrLogger } from './parse-agent-args.ts';
 
-export const POOL_USAGE = `Usage:
+const POOL_USAGE = `Usage:
   node pool.mjs create --subnet subnet-... --ip-range 10.0.1.10-10.0.1.15 --tags '{"netkit:eni-pool":"app"}'
                        [--hostname-pattern 'server-a{n}'] [--security-groups sg-1,sg-2]
                        [--hostname-tag HostName] [--description TEXT] [--dry-run] [--region R] [--json]
@@ -21,7 +21,7 @@ create makes one ENI per address (skipping addresses that already have a pool EN
 the pool tags and a hostname ({n}: position in the range from 1, {last}: last octet).
 Exit codes: 0 ok, 1 AWS failure, 2 bad usage or input (nothing changed).`;
 
-export type PoolCommand =
+type PoolCommand =
   | { command: 'help' }
   | (CreatePoolInput & { command: 'create'; dryRun: boolean; region?: string; json: boolean })
   | { command: 'status'; tags: Record<string, string>; hostnameTag: string; region?: string; json: boolean };
@@ -50,12 +50,12 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
   const values = readPoolArgv(rest);
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const common = parseCommon(str('tags'), str('hostname-tag'));
-  const region = str('region');
+  const region = str('region') || undefined;
   const json = values.json === true;
   if (command === 'status') {
     if (str('subnet') || str('ip-range'))
       throw new ValidationError('status takes --tags (and --hostname-tag) only');
-    return { command, ...common, ...(region ? { region } : {}), json };
+    return { command, ...common, region, json };
   }
   const subnetId = str('subnet');
   if (subnetId === undefined || !patterns.subnetId.test(subnetId)) {
@@ -67,16 +67,17 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
   const securityGroupIds = parseSecurityGroups(str('security-groups'));
   const hostnamePattern = str('hostname-pattern');
   const description = str('description');
+  const dryRun = values['dry-run'] === true;
   return {
     command,
     subnetId,
     ips,
-    ...(hostnamePattern !== undefined ? { hostnamePattern } : {}),
-    ...(securityGroupIds ? { securityGroupIds } : {}),
+    hostnamePattern,
+    securityGroupIds,
     ...common,
-    ...(description !== undefined ? { description } : {}),
-    dryRun: values['dry-run'] === true,
-    ...(region ? { region } : {}),
+    description,
+    dryRun,
+    region,
     json,
   };
 }
@@ -179,7 +180,7 @@ export async function poolMain(): Promise<number> {
     process.argv.slice(2),
     { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) },
     (region) => ({
-      ec2: createClient(EC2Client, region ? { region } : {}),
+      ec2: createClient(EC2Client, { region }),
       clock: systemClock,
       logger: stderrLogger(),
     }),
