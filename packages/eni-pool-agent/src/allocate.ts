@@ -7,7 +7,6 @@ import {
   AttachmentLimitError,
   AttachTimeoutError,
   DeviceIndexTakenError,
-  InstanceNotFoundError,
   PoolExhaustedError,
 } from './errors.ts';
 import { type LaunchView, readLaunches, relistLaunches } from './read-launches.ts';
@@ -15,10 +14,10 @@ import {
   byPrivateIp,
   type CoreDeps,
   callOptions,
+  findInstance,
   gaugeOf,
   type InstanceView,
   inspectInstance,
-  inspectVisibleInstance,
   type PoolEni,
   readPool,
 } from './read-pool.ts';
@@ -27,8 +26,7 @@ import { undoClaim } from './release.ts';
 /** How far back another launch of the group still competes for the claim order (ATTACH_TIMEOUT_SECONDS <= 840 s). */
 const CONTENTION_WINDOW_MS = 15 * 60_000;
 
-/** Who to allocate for. */
-export interface AllocationInput {
+interface AllocationInput {
   instanceId: string;
   availabilityZone?: string;
   groupName?: string;
@@ -36,35 +34,28 @@ export interface AllocationInput {
   deferUndo?: boolean;
 }
 
-/** What one allocation did. */
+/** What one allocation did: `attached` now, or `already-held` before; attempts and lost races on the way. */
 export interface Allocation {
-  /** `attached`: this call claimed the ENI; `already-held`: the instance held a pool ENI already. */
   outcome: 'attached' | 'already-held';
   instanceId: string;
   availabilityZone: string;
   eni: PoolEni;
-  /** AttachNetworkInterface calls made. */
   attempts: number;
-  /** Attach calls lost to another instance (InvalidNetworkInterface.InUse). */
   collisions: number;
-  /** Pool ENIs in the AZ and how many are still free, when known. */
   gauge?: { size: number; free: number };
 }
 
 /** What the claim has seen and done so far. */
-interface Claim {
-  input: AllocationInput;
+interface Claim extends Omit<Allocation, 'outcome' | 'eni' | 'gauge'> {
   pool: Pool;
   deps: CoreDeps;
   deadline: Deadline;
   random: () => number;
+  deferUndo: boolean;
   /** Undefined without ec2:DescribeInstances: then `fallback` tells the AZ and what the instance holds. */
   launches: LaunchView | undefined;
   fallback: InstanceView | undefined;
-  availabilityZone: string;
   self: Launch;
-  attempts: number;
-  collisions: number;
 }
 
 /** A free pool ENI to attach, where it stands in the claim order. */
@@ -87,13 +78,27 @@ export async function allocate(
   deps: CoreDeps,
   deadline: Deadline,
 ): Promise<Allocation> {
-  const claim = await observe(input, pool, deps, deadline);
+  const { instanceId } = input;
+  const seen = await observe(input, pool, deps, deadline);
+  const random = deps.random ?? Math.random;
+  const deferUndo = input.deferUndo === true;
+  const claim: Claim = {
+    instanceId,
+    pool,
+    deps,
+    deadline,
+    random,
+    deferUndo,
+    ...seen,
+    attempts: 0,
+    collisions: 0,
+  };
   for (;;) {
     const next = await nextPick(claim);
     if ('outcome' in next) return next;
     if (deadline.expired()) {
       throw new DeadlineExceededError(
-        `Gave up claiming a pool ENI for ${input.instanceId} after ${claim.attempts} attach attempts`,
+        `Gave up claiming a pool ENI for ${instanceId} after ${claim.attempts} attach attempts`,
       );
     }
     claim.attempts++;
@@ -104,12 +109,7 @@ export async function allocate(
 }
 
 /** The instance's AZ and the launches it competes with (or, without the permission, its interfaces). */
-async function observe(
-  input: AllocationInput,
-  pool: Pool,
-  deps: CoreDeps,
-  deadline: Deadline,
-): Promise<Claim> {
+async function observe(input: AllocationInput, pool: Pool, deps: CoreDeps, deadline: Deadline) {
   const { instanceId } = input;
   let launches: LaunchView | undefined;
   let fallback: InstanceView | undefined;
@@ -121,7 +121,7 @@ async function observe(
       'Not allowed to call ec2:DescribeInstances; claiming without the claim order (add the permission to spread concurrent launches)',
       { instanceId, error: describeError(error) },
     );
-    fallback = await inspectVisibleInstance(deps, pool, instanceId, deadline);
+    fallback = await inspectInstance(deps, pool, instanceId, deadline, true);
   }
   const availabilityZone = launches?.availabilityZone ?? fallback?.availabilityZone ?? '';
   const metadata = input.availabilityZone;
@@ -132,26 +132,12 @@ async function observe(
       ec2: availabilityZone,
     });
   }
-  const self = launches?.self ?? { instanceId, launchTime: 0 };
-  const random = deps.random ?? Math.random;
-  return {
-    input,
-    pool,
-    deps,
-    deadline,
-    random,
-    launches,
-    fallback,
-    availabilityZone,
-    self,
-    attempts: 0,
-    collisions: 0,
-  };
+  return { launches, fallback, availabilityZone, self: launches?.self ?? { instanceId, launchTime: 0 } };
 }
 
 /** The ENI to attach next, waiting with backoff while none is free; or the ENI already held. */
 async function nextPick(claim: Claim): Promise<Pick | Allocation> {
-  const { deps, availabilityZone, input } = claim;
+  const { deps, availabilityZone, instanceId } = claim;
   try {
     return await pollUntil(() => lookAtPool(claim), {
       deadline: claim.deadline,
@@ -162,7 +148,7 @@ async function nextPick(claim: Claim): Promise<Pick | Allocation> {
       random: claim.random,
       onWait: (_attempt, delayMs) =>
         deps.logger.info('No available pool ENI yet; waiting', {
-          instanceId: input.instanceId,
+          instanceId,
           availabilityZone,
           delayMs,
         }),
@@ -170,7 +156,7 @@ async function nextPick(claim: Claim): Promise<Pick | Allocation> {
   } catch (error) {
     if (!(error instanceof DeadlineExceededError)) throw error;
     throw new PoolExhaustedError(
-      `No available pool ENI in ${availabilityZone} for ${input.instanceId} (pool tags ${JSON.stringify(claim.pool.tags)}); add ENIs to the pool or lower the group's capacity`,
+      `No available pool ENI in ${availabilityZone} for ${instanceId} (pool tags ${JSON.stringify(claim.pool.tags)}); add ENIs to the pool or lower the group's capacity`,
       availabilityZone,
     );
   }
@@ -178,8 +164,7 @@ async function nextPick(claim: Claim): Promise<Pick | Allocation> {
 
 /** One look at every pool ENI in the AZ: the ENI held already, or the pick among the free ones. */
 async function lookAtPool(claim: Claim): Promise<Pick | Allocation | undefined> {
-  const { deps, pool, launches, fallback, deadline } = claim;
-  const { instanceId } = claim.input;
+  const { deps, pool, launches, fallback, deadline, instanceId } = claim;
   const snapshot = await readPool(deps, pool, claim.availabilityZone, deadline, false);
   const held = snapshot.find((e) => e.attachment?.instanceId === instanceId) ?? fallback?.held[0];
   if (held !== undefined) {
@@ -209,16 +194,11 @@ async function lookAtPool(claim: Claim): Promise<Pick | Allocation | undefined> 
   return pick === undefined ? undefined : { eni: pick, rank, unserved };
 }
 
-function alreadyHeld(claim: Claim, eni: PoolEni): Allocation {
-  const { availabilityZone, attempts, collisions } = claim;
-  return {
-    outcome: 'already-held',
-    instanceId: claim.input.instanceId,
-    availabilityZone,
-    eni,
-    attempts,
-    collisions,
-  };
+function alreadyHeld(
+  { instanceId, availabilityZone, attempts, collisions }: Claim,
+  eni: PoolEni,
+): Allocation {
+  return { outcome: 'already-held', instanceId, availabilityZone, eni, attempts, collisions };
 }
 
 /** A non-pool interface of the instance at the pool's device index, by id. */
@@ -234,8 +214,7 @@ function occupantOf(
 }
 
 async function attach(claim: Claim, pick: Pick): Promise<Attach> {
-  const { deps, pool, deadline } = claim;
-  const { instanceId } = claim.input;
+  const { deps, pool, deadline, instanceId } = claim;
   const command = new AttachNetworkInterfaceCommand({
     InstanceId: instanceId,
     NetworkInterfaceId: pick.eni.networkInterfaceId,
@@ -267,7 +246,7 @@ async function lostRace(claim: Claim, pick: Pick): Promise<void> {
   const { deps, deadline } = claim;
   claim.collisions++;
   deps.logger.debug('Lost the race for a pool ENI; trying another', {
-    instanceId: claim.input.instanceId,
+    instanceId: claim.instanceId,
     networkInterfaceId: pick.eni.networkInterfaceId,
     rank: pick.rank,
     unserved: pick.unserved,
@@ -285,13 +264,9 @@ async function lostRace(claim: Claim, pick: Pick): Promise<void> {
  * settle briefly (RaceUnsettledError, never ABANDON, when Describe shows no one there).
  */
 async function deviceIndexTaken(claim: Claim, error: unknown): Promise<Allocation> {
-  const { deps, pool, deadline } = claim;
-  const { instanceId } = claim.input;
+  const { deps, pool, deadline, instanceId } = claim;
   const look = async () => {
-    const view = await inspectInstance(deps, pool, instanceId, deadline).catch((e: unknown) => {
-      if (e instanceof InstanceNotFoundError) return undefined;
-      throw e;
-    });
+    const view = await findInstance(deps, pool, instanceId, deadline);
     return view !== undefined && (view.held.length > 0 || view.occupant !== undefined) ? view : undefined;
   };
   const what = `who holds device index ${pool.deviceIndex} of ${instanceId}`;
@@ -308,8 +283,7 @@ async function deviceIndexTaken(claim: Claim, error: unknown): Promise<Allocatio
  * the caller with `deferUndo`. Any other failure says nothing about the attachment: it stays.
  */
 async function confirm(claim: Claim, pick: Pick, attachmentId: string): Promise<Allocation> {
-  const { deps, availabilityZone, attempts, collisions, deadline } = claim;
-  const { instanceId } = claim.input;
+  const { deps, availabilityZone, attempts, collisions, deadline, instanceId } = claim;
   const networkInterfaceId = pick.eni.networkInterfaceId;
   try {
     const { eni, gauge } = await waitAttached(claim, networkInterfaceId);
@@ -328,7 +302,7 @@ async function confirm(claim: Claim, pick: Pick, attachmentId: string): Promise<
     const claimed = { networkInterfaceId, attachmentId, instanceId };
     deps.logger.error('Attachment did not complete', { ...claimed, error: describeError(error) });
     const late = `${networkInterfaceId} did not reach "attached" on ${instanceId} in time`;
-    if (claim.input.deferUndo) throw new AttachTimeoutError(late, claimed);
+    if (claim.deferUndo) throw new AttachTimeoutError(late, claimed);
     await undoClaim(deps, claimed);
     throw error instanceof DeadlineExceededError
       ? new AttachTimeoutError(`${late}; detached it again`)
@@ -338,8 +312,7 @@ async function confirm(claim: Claim, pick: Pick, attachmentId: string): Promise<
 
 /** Wait until the ENI is `attached` to the instance; one Describe of the AZ's pool gives the gauge too. */
 function waitAttached(claim: Claim, networkInterfaceId: string) {
-  const { deps, pool, deadline, availabilityZone } = claim;
-  const { instanceId } = claim.input;
+  const { deps, pool, deadline, availabilityZone, instanceId } = claim;
   const look = async () => {
     const enis = await readPool(deps, pool, availabilityZone, deadline, false);
     const eni = enis.find((e) => e.networkInterfaceId === networkInterfaceId);

@@ -34,16 +34,11 @@ export interface CreatePoolInput {
   dryRun?: boolean;
 }
 
-export interface PoolRow {
-  networkInterfaceId: string;
-  privateIp: string;
-  availabilityZone: string;
-  status: string;
+/** A pool ENI as a line of output; `action`: what `create` did for the address. */
+export type PoolRow = Omit<PoolEni, 'attachment'> & {
   instanceId?: string;
-  hostname?: string;
-  /** create only: what this run did for the address. */
   action?: 'created' | 'exists' | 'would-create';
-}
+};
 
 /** The hostname for the address at 0-based `index` of the range. */
 function hostnameFor(pattern: string, index: number, ip: string): string {
@@ -67,21 +62,11 @@ function checkHostnamePattern(pattern: string, ips: string[]): void {
 export function clientToken(runId: string, subnetId: string, ip: string): string {
   return createHash('sha256')
     .update(JSON.stringify([runId, subnetId, ip]))
-    .digest('hex')
-    .slice(0, 64);
+    .digest('hex');
 }
 
-function row(eni: PoolEni, action?: PoolRow['action']): PoolRow {
-  const { networkInterfaceId, privateIp, availabilityZone, status, hostname } = eni;
-  return {
-    networkInterfaceId,
-    privateIp,
-    availabilityZone,
-    status,
-    instanceId: eni.attachment?.instanceId,
-    hostname,
-    action,
-  };
+function row({ attachment, ...eni }: PoolEni, action?: PoolRow['action']): PoolRow {
+  return { ...eni, instanceId: attachment?.instanceId, action };
 }
 
 /**
@@ -155,13 +140,10 @@ async function existingInterfaces(
       existing.set(eni.privateIp, { eni, inPool: hasAllTags(ni.TagSet, input.tags) });
     }
   }
-  const conflicts = [...existing.values()].filter((e) => !e.inPool);
+  const conflicts = [...existing.values()].filter((e) => !e.inPool).map(({ eni }) => eni);
   if (conflicts.length > 0) {
-    throw new ValidationError(
-      `Addresses already used by interfaces outside the pool: ${conflicts
-        .map((c) => `${c.eni.privateIp} (${c.eni.networkInterfaceId})`)
-        .join(', ')}`,
-    );
+    const list = conflicts.map((e) => `${e.privateIp} (${e.networkInterfaceId})`).join(', ');
+    throw new ValidationError(`Addresses already used by interfaces outside the pool: ${list}`);
   }
   return existing;
 }
@@ -182,12 +164,9 @@ async function createInterface(
     ClientToken: clientToken(runId, input.subnetId, ip),
     TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
   });
-  const out = await awsCall(
-    'CreateNetworkInterface',
-    () => deps.ec2.send(command),
-    callOptions(deps, deadline),
-  );
-  const ni = out.NetworkInterface;
+  const options = callOptions(deps, deadline);
+  const ni = (await awsCall('CreateNetworkInterface', () => deps.ec2.send(command), options))
+    .NetworkInterface;
   if (ni?.NetworkInterfaceId === undefined)
     throw new Error(`CreateNetworkInterface for ${ip} returned no interface`);
   deps.logger.info('Created pool ENI', {
@@ -199,23 +178,19 @@ async function createInterface(
 }
 
 /** A failed run leaves nothing behind: delete the ENIs it created. */
-async function deleteCreated(
-  created: string[],
-  deps: PoolDeps,
-  deadline: Deadline,
-  error: unknown,
-): Promise<void> {
-  deps.logger.error('Creating the pool failed; deleting the ENIs this run created', {
+async function deleteCreated(created: string[], deps: PoolDeps, deadline: Deadline, error: unknown) {
+  const { logger } = deps;
+  logger.error('Creating the pool failed; deleting the ENIs this run created', {
     error: describeError(error),
     created,
   });
-  for (const id of created) {
-    const command = new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id });
+  for (const networkInterfaceId of created) {
+    const command = new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: networkInterfaceId });
     await awsCall('DeleteNetworkInterface', () => deps.ec2.send(command), callOptions(deps, deadline)).catch(
-      (cleanupError: unknown) =>
-        deps.logger.error('Could not delete a created ENI; delete it by hand', {
-          networkInterfaceId: id,
-          error: describeError(cleanupError),
+      (e: unknown) =>
+        logger.error('Could not delete a created ENI; delete it by hand', {
+          networkInterfaceId,
+          error: describeError(e),
         }),
     );
   }
@@ -247,12 +222,6 @@ export function formatTable(rows: PoolRow[], withAction = false): string {
     ...(withAction ? [r.action ?? '-'] : []),
   ]);
   const widths = columns.map((c, i) => Math.max(c.length, ...lines.map((l) => (l[i] ?? '').length)));
-  return [columns, ...lines]
-    .map((l) =>
-      l
-        .map((v, i) => v.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  const line = (l: string[]) => l.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ');
+  return [columns, ...lines].map((l) => line(l).trimEnd()).join('\n');
 }

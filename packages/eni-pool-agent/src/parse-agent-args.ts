@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { integer, optional, parseConfig } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
@@ -7,9 +7,8 @@ import { UsageError } from './errors.ts';
 import type { AgentOptions } from './run-agent.ts';
 
 /** The launch hook's HeartbeatTimeout: 30 s to 7200 s (PutLifecycleHook API reference). */
-export const DEFAULT_HOOK_TIMEOUT_SECONDS = 900;
 const hookTimeoutSpec = {
-  HOOK_TIMEOUT_SECONDS: optional(integer({ min: 30, max: 7200 }), DEFAULT_HOOK_TIMEOUT_SECONDS),
+  HOOK_TIMEOUT_SECONDS: optional(integer({ min: 30, max: 7200 }), 900),
 };
 
 export const AGENT_USAGE = `Usage: node agent.mjs [options]
@@ -32,8 +31,7 @@ Options (each also read from the environment variable in brackets):
 Prints one JSON line. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 cannot reach IMDS,
 4 pool exhausted, 5 cannot attach to this instance, 6 hostname not set.`;
 
-/** The command line as the agent understands it, or a usage error. */
-export type ParsedAgentArgs = { help: true } | { help: false; options: AgentOptions };
+type ParsedAgentArgs = { help: true } | { help: false; options: AgentOptions };
 
 type ArgValues = Record<string, string | boolean | undefined>;
 
@@ -68,7 +66,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
       setHostname: values['no-hostname'] !== true,
       onFailure,
       config,
-      ...(hookTimeoutMs === undefined ? {} : { hookTimeoutMs }),
+      hookTimeoutMs,
     },
   };
 }
@@ -80,15 +78,10 @@ function readArgv(argv: string[]): ArgValues {
       strict: true,
       allowPositionals: false,
       options: {
-        'pool-tags': { type: 'string' },
-        'hostname-tag': { type: 'string' },
-        'device-index': { type: 'string' },
-        timeout: { type: 'string' },
-        'hook-timeout': { type: 'string' },
-        'hostname-from-tag': { type: 'boolean' },
-        'no-hostname': { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        'on-failure': { type: 'string' },
+        ...flags(
+          ['pool-tags', 'hostname-tag', 'device-index', 'timeout', 'hook-timeout', 'on-failure'],
+          ['hostname-from-tag', 'no-hostname', 'dry-run'],
+        ),
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -157,6 +150,12 @@ function parsePoolSettings(
       .join('\n');
     throw new UsageError(`Invalid configuration:\n${named}`);
   }
+}
+
+/** parseArgs options: string flags, then boolean ones. */
+export function flags(strings: string[], booleans: string[]): ParseArgsConfig['options'] {
+  const of = (type: 'string' | 'boolean') => (name: string) => [name, { type }] as const;
+  return Object.fromEntries([...strings.map(of('string')), ...booleans.map(of('boolean'))]);
 }
 
 /** JSON lines on stderr: stdout carries only the result line. */

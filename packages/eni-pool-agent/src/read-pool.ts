@@ -18,7 +18,6 @@ export interface PoolEni {
   privateIp: string;
   availabilityZone: string;
   status: string;
-  subnetId?: string;
   hostname?: string;
   attachment?: {
     attachmentId: string;
@@ -36,23 +35,14 @@ export interface CoreDeps {
   random?: () => number;
 }
 
-/** The instance's own interfaces: its AZ, the pool ENIs it holds, a non-pool interface at the device index. */
+/** The instance's AZ, the pool ENIs it holds and a non-pool interface at the pool's device index. */
 export interface InstanceView {
-  instanceId: string;
   availabilityZone: string;
   held: PoolEni[];
   occupant?: PoolEni;
 }
 
-/** How long EC2 may take to list a just-launched instance's interfaces (eventual consistency). */
-const INSTANCE_VISIBLE_WITHIN_MS = 20_000;
-
-/** `awsCall` options for one EC2 call of the core. */
-export function callOptions(
-  deps: CoreDeps,
-  deadline: Deadline,
-  transient: readonly string[] = [],
-): CallOptions {
+export function callOptions(deps: CoreDeps, deadline: Deadline, transient: string[] = []): CallOptions {
   return { deadline, clock: deps.clock, random: deps.random, logger: deps.logger, transient };
 }
 
@@ -63,7 +53,6 @@ export function toPoolEni(ni: NetworkInterface, hostnameTag: string): PoolEni {
     privateIp: ni.PrivateIpAddress ?? '',
     availabilityZone: ni.AvailabilityZone ?? '',
     status: ni.Status ?? 'unknown',
-    subnetId: ni.SubnetId,
     hostname: fromTagList(ni.TagSet)[hostnameTag] || undefined,
     attachment: a?.AttachmentId
       ? {
@@ -80,6 +69,10 @@ export function toPoolEni(ni: NetworkInterface, hostnameTag: string): PoolEni {
 /** Lowest private IP first, numerically (10.0.0.9 before 10.0.0.10), then by id for a stable order. */
 export function byPrivateIp(a: PoolEni, b: PoolEni): number {
   return compareIps(a.privateIp, b.privateIp) || a.networkInterfaceId.localeCompare(b.networkInterfaceId);
+}
+
+export function gaugeOf(enis: PoolEni[]): { size: number; free: number } {
+  return { size: enis.length, free: enis.filter((e) => e.status === 'available').length };
 }
 
 /** DescribeNetworkInterfaces, every page. */
@@ -111,29 +104,19 @@ export async function readPool(
   return enis.map((ni) => toPoolEni(ni, pool.hostnameTag)).sort(byPrivateIp);
 }
 
-/** The pool ENIs of an AZ and how many are free. */
-export function gaugeOf(enis: PoolEni[]): { size: number; free: number } {
-  return { size: enis.length, free: enis.filter((e) => e.status === 'available').length };
-}
-
-/** One DescribeNetworkInterfaces filtered by the instance: its AZ, held pool ENIs, device index occupant. */
-export async function inspectInstance(
+/** The instance's own interfaces, in one DescribeNetworkInterfaces; undefined when it has none. */
+export async function findInstance(
   deps: CoreDeps,
   pool: Pool,
   instanceId: string,
   deadline: Deadline,
-): Promise<InstanceView> {
-  const enis = await describeEnis(deps, deadline, {
-    Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }],
-  });
+): Promise<InstanceView | undefined> {
+  const filter = { Name: 'attachment.instance-id', Values: [instanceId] };
+  const enis = await describeEnis(deps, deadline, { Filters: [filter] });
   const own = enis.filter((ni) => ni.Attachment?.InstanceId === instanceId);
   const availabilityZone = own[0]?.AvailabilityZone;
-  if (availabilityZone === undefined) {
-    throw new InstanceNotFoundError(
-      `Instance ${instanceId} has no network interface: it does not exist, is terminated or is in another Region`,
-    );
-  }
-  const view: InstanceView = { instanceId, availabilityZone, held: [] };
+  if (availabilityZone === undefined) return undefined;
+  const view: InstanceView = { availabilityZone, held: [] };
   for (const ni of own) {
     const eni = toPoolEni(ni, pool.hostnameTag);
     if (hasAllTags(ni.TagSet, pool.tags)) view.held.push(eni);
@@ -143,33 +126,30 @@ export async function inspectInstance(
   return view;
 }
 
-/** inspectInstance, describing again while EC2 does not list a just-launched instance's interfaces yet. */
-export async function inspectVisibleInstance(
+/** findInstance, describing again while EC2 does not list a just-launched instance yet (`visible`). */
+export async function inspectInstance(
   deps: CoreDeps,
   pool: Pool,
   instanceId: string,
   deadline: Deadline,
+  visible = false,
 ): Promise<InstanceView> {
-  let notFound: InstanceNotFoundError | undefined;
-  const look = () =>
-    inspectInstance(deps, pool, instanceId, deadline).catch((error: unknown) => {
-      if (!(error instanceof InstanceNotFoundError)) throw error;
-      notFound = error;
-      return undefined;
-    });
+  const look = () => findInstance(deps, pool, instanceId, deadline);
   try {
-    return await pollUntil(look, untilListed(deps, instanceId, deadline));
+    const view = visible ? await pollUntil(look, untilListed(deps, instanceId, deadline)) : await look();
+    if (view !== undefined) return view;
   } catch (error) {
-    // Out of time: the instance really is gone; say so rather than "timed out".
-    if (error instanceof DeadlineExceededError && notFound !== undefined) throw notFound;
-    throw error;
+    if (!(error instanceof DeadlineExceededError)) throw error;
   }
+  throw new InstanceNotFoundError(
+    `Instance ${instanceId} has no network interface: it does not exist, is terminated or is in another Region`,
+  );
 }
 
-/** Poll options while EC2 may not list a just-launched instance yet. */
+/** Poll options while EC2 may not list a just-launched instance yet (eventual consistency). */
 export function untilListed(deps: CoreDeps, instanceId: string, deadline: Deadline) {
   return {
-    deadline: deadline.within(INSTANCE_VISIBLE_WITHIN_MS),
+    deadline: deadline.within(20_000),
     clock: deps.clock,
     what: `${instanceId} to be listed`,
     baseMs: 500,

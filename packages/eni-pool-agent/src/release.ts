@@ -2,8 +2,8 @@ import { DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import { awsCall, Deadline, pollUntil } from '@netkit/aws-core/retry';
 import type { Pool } from './config.ts';
-import { type Claimed, InstanceNotFoundError } from './errors.ts';
-import { type CoreDeps, callOptions, describeEnis, inspectInstance, type PoolEni } from './read-pool.ts';
+import type { Claimed } from './errors.ts';
+import { type CoreDeps, callOptions, describeEnis, findInstance, type PoolEni } from './read-pool.ts';
 
 /** Time allowed to undo a claim after a failure, on top of the allocation deadline. */
 const CLEANUP_MS = 15_000;
@@ -19,13 +19,7 @@ export async function release(
   deps: CoreDeps,
   deadline: Deadline,
 ): Promise<PoolEni[]> {
-  const held = await inspectInstance(deps, pool, instanceId, deadline).then(
-    (view) => view.held,
-    (error: unknown) => {
-      if (error instanceof InstanceNotFoundError) return [];
-      throw error;
-    },
-  );
+  const held = (await findInstance(deps, pool, instanceId, deadline))?.held ?? [];
   if (held.length === 0) return held;
   for (const eni of held) {
     if (eni.attachment !== undefined) await detach(deps, eni.attachment.attachmentId, deadline);

@@ -9,7 +9,7 @@ import { DEFAULT_HOSTNAME_TAG, METADATA_TAG_KEY, TAG_KEY, TAG_VALUE } from './co
 import { type CreatePoolInput, createPool, formatTable, type PoolDeps, poolStatus } from './create-pool.ts';
 import { explain } from './errors.ts';
 import { parseIpRange } from './ip.ts';
-import { stderrLogger } from './parse-agent-args.ts';
+import { flags, stderrLogger } from './parse-agent-args.ts';
 
 const POOL_USAGE = `Usage:
   node pool.mjs create --subnet subnet-... --ip-range 10.0.1.10-10.0.1.15 --tags '{"netkit:eni-pool":"app"}'
@@ -68,18 +68,8 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
   const hostnamePattern = str('hostname-pattern');
   const description = str('description');
   const dryRun = values['dry-run'] === true;
-  return {
-    command,
-    subnetId,
-    ips,
-    hostnamePattern,
-    securityGroupIds,
-    ...common,
-    description,
-    dryRun,
-    region,
-    json,
-  };
+  const input = { subnetId, ips, hostnamePattern, securityGroupIds, ...common, description, dryRun };
+  return { command, ...input, region, json };
 }
 
 function readPoolArgv(args: string[]): ArgValues {
@@ -88,18 +78,19 @@ function readPoolArgv(args: string[]): ArgValues {
       args,
       strict: true,
       allowPositionals: false,
-      options: {
-        subnet: { type: 'string' },
-        'ip-range': { type: 'string' },
-        'hostname-pattern': { type: 'string' },
-        'security-groups': { type: 'string' },
-        tags: { type: 'string' },
-        'hostname-tag': { type: 'string' },
-        description: { type: 'string' },
-        region: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
+      options: flags(
+        [
+          'subnet',
+          'ip-range',
+          'hostname-pattern',
+          'security-groups',
+          'tags',
+          'hostname-tag',
+          'description',
+          'region',
+        ],
+        ['dry-run', 'json'],
+      ),
     }).values;
   } catch (error) {
     throw new ValidationError((error as Error).message);
