@@ -72,12 +72,7 @@ type Attach =
  * is the lock: a lost race re-reads and tries again. Without ec2:DescribeInstances it takes the
  * lowest free address with the random spread. Idempotent: an ENI already held is returned.
  */
-export async function allocate(
-  input: AllocationInput,
-  pool: Pool,
-  deps: CoreDeps,
-  deadline: Deadline,
-): Promise<Allocation> {
+export async function allocate(input: AllocationInput, pool: Pool, deps: CoreDeps, deadline: Deadline) {
   const { instanceId } = input;
   const seen = await observe(input, pool, deps, deadline);
   const random = deps.random ?? Math.random;
@@ -194,19 +189,13 @@ async function lookAtPool(claim: Claim): Promise<Pick | Allocation | undefined> 
   return pick === undefined ? undefined : { eni: pick, rank, unserved };
 }
 
-function alreadyHeld(
-  { instanceId, availabilityZone, attempts, collisions }: Claim,
-  eni: PoolEni,
-): Allocation {
+function alreadyHeld(claim: Claim, eni: PoolEni): Allocation {
+  const { instanceId, availabilityZone, attempts, collisions } = claim;
   return { outcome: 'already-held', instanceId, availabilityZone, eni, attempts, collisions };
 }
 
 /** A non-pool interface of the instance at the pool's device index, by id. */
-function occupantOf(
-  view: LaunchView | undefined,
-  snapshot: PoolEni[],
-  deviceIndex: number,
-): string | undefined {
+function occupantOf(view: LaunchView | undefined, snapshot: PoolEni[], deviceIndex: number) {
   if (view === undefined) return undefined;
   const poolIds = new Set(snapshot.map((e) => e.networkInterfaceId));
   for (const [id, index] of view.interfaces) if (index === deviceIndex && !poolIds.has(id)) return id;

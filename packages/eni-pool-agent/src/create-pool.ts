@@ -122,11 +122,7 @@ async function checkSubnet(input: CreatePoolInput, deps: PoolDeps, deadline: Dea
 }
 
 /** Interfaces already at the addresses, by IP; refuses addresses used outside the pool. */
-async function existingInterfaces(
-  input: CreatePoolInput,
-  deps: PoolDeps,
-  deadline: Deadline,
-): Promise<Map<string, { eni: PoolEni; inPool: boolean }>> {
+async function existingInterfaces(input: CreatePoolInput, deps: PoolDeps, deadline: Deadline) {
   const existing = new Map<string, { eni: PoolEni; inPool: boolean }>();
   for (let i = 0; i < input.ips.length; i += 200) {
     const enis = await describeEnis(deps, deadline, {
@@ -197,11 +193,7 @@ async function deleteCreated(created: string[], deps: PoolDeps, deadline: Deadli
 }
 
 /** Every ENI of the pool (server-side tag filter), by AZ then private IP. */
-export async function poolStatus(
-  tags: Record<string, string>,
-  hostnameTag: string,
-  deps: PoolDeps,
-): Promise<PoolRow[]> {
+export async function poolStatus(tags: Record<string, string>, hostnameTag: string, deps: PoolDeps) {
   const enis = await describeEnis(deps, Deadline.in(120_000, deps.clock), { Filters: tagFilters(tags) });
   return enis
     .map((ni) => toPoolEni(ni, hostnameTag))

@@ -2,7 +2,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { integer, optional, parseConfig } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type PoolConfig, poolSpec, toPoolConfig } from './config.ts';
+import { poolSpec, toPoolConfig } from './config.ts';
 import { UsageError } from './errors.ts';
 import type { AgentOptions } from './run-agent.ts';
 
@@ -91,10 +91,7 @@ function readArgv(argv: string[]): ArgValues {
 }
 
 /** The pool settings' environment variables, each overridden by its flag when given. */
-function mergeFlags(
-  values: ArgValues,
-  env: Record<string, string | undefined>,
-): Record<string, string | undefined> {
+function mergeFlags(values: ArgValues, env: Record<string, string | undefined>) {
   const merged: Record<string, string | undefined> = {
     ENI_POOL_TAGS: env.ENI_POOL_TAGS,
     HOSTNAME_TAG: env.HOSTNAME_TAG,
@@ -132,10 +129,7 @@ function parseHookTimeout(
 }
 
 /** The pool settings (no pool tags needed with --hostname-from-tag), every bad one named with its flag. */
-function parsePoolSettings(
-  mode: AgentOptions['mode'],
-  merged: Record<string, string | undefined>,
-): PoolConfig {
+function parsePoolSettings(mode: AgentOptions['mode'], merged: Record<string, string | undefined>) {
   try {
     if (mode === 'attach') return toPoolConfig(parseConfig(poolSpec, merged));
     const { ENI_POOL_TAGS: _unused, ...rest } = poolSpec;

@@ -46,11 +46,7 @@ export async function readLaunches(
 }
 
 /** The group's launches in the AZ again (none to list for an instance outside a group). */
-export async function relistLaunches(
-  deps: CoreDeps,
-  view: LaunchView,
-  deadline: Deadline,
-): Promise<Launch[] | undefined> {
+export async function relistLaunches(deps: CoreDeps, view: LaunchView, deadline: Deadline) {
   if (view.groupName === undefined) return undefined;
   const listed = await describeGroup(deps, view.groupName, view.availabilityZone, deadline);
   return listed.filter(isLive).map(toLaunch);

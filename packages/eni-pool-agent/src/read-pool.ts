@@ -105,12 +105,7 @@ export async function readPool(
 }
 
 /** The instance's own interfaces, in one DescribeNetworkInterfaces; undefined when it has none. */
-export async function findInstance(
-  deps: CoreDeps,
-  pool: Pool,
-  instanceId: string,
-  deadline: Deadline,
-): Promise<InstanceView | undefined> {
+export async function findInstance(deps: CoreDeps, pool: Pool, instanceId: string, deadline: Deadline) {
   const filter = { Name: 'attachment.instance-id', Values: [instanceId] };
   const enis = await describeEnis(deps, deadline, { Filters: [filter] });
   const own = enis.filter((ni) => ni.Attachment?.InstanceId === instanceId);

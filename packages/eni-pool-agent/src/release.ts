@@ -3,7 +3,7 @@ import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/err
 import { awsCall, Deadline, pollUntil } from '@netkit/aws-core/retry';
 import type { Pool } from './config.ts';
 import type { Claimed } from './errors.ts';
-import { type CoreDeps, callOptions, describeEnis, findInstance, type PoolEni } from './read-pool.ts';
+import { type CoreDeps, callOptions, describeEnis, findInstance } from './read-pool.ts';
 
 /** Time allowed to undo a claim after a failure, on top of the allocation deadline. */
 const CLEANUP_MS = 15_000;
@@ -13,12 +13,7 @@ const CLEANUP_MS = 15_000;
  * can take them at once (the terminate hook). Idempotent: nothing held or already detached is
  * success. Returns the ENIs this call detached.
  */
-export async function release(
-  instanceId: string,
-  pool: Pool,
-  deps: CoreDeps,
-  deadline: Deadline,
-): Promise<PoolEni[]> {
+export async function release(instanceId: string, pool: Pool, deps: CoreDeps, deadline: Deadline) {
   const held = (await findInstance(deps, pool, instanceId, deadline))?.held ?? [];
   if (held.length === 0) return held;
   for (const eni of held) {

@@ -151,12 +151,7 @@ async function attachPoolEni(
 }
 
 /** Record the failure in the report; with --on-failure shutdown, power off. */
-async function fail(
-  options: AgentOptions,
-  deps: AgentDeps,
-  report: AgentReport,
-  error: unknown,
-): Promise<void> {
+async function fail(options: AgentOptions, deps: AgentDeps, report: AgentReport, error: unknown) {
   report.status = 'failed';
   report.error = explain(error);
   if (report.exitCode === EXIT.FAILED) report.exitCode = exitCodeFor(error);

@@ -98,10 +98,7 @@ function readPoolArgv(args: string[]): ArgValues {
 }
 
 /** `--tags` and `--hostname-tag`, which both commands take. */
-function parseCommon(
-  tags: string | undefined,
-  hostnameTag: string | undefined,
-): { tags: Record<string, string>; hostnameTag: string } {
+function parseCommon(tags: string | undefined, hostnameTag: string | undefined) {
   try {
     const parsed = parseConfig(spec, { '--tags': tags, '--hostname-tag': hostnameTag });
     return { tags: parsed['--tags'], hostnameTag: parsed['--hostname-tag'] };
