@@ -9,9 +9,12 @@ import { attachOnLaunch, type LaunchOutcome } from './attach-on-launch.ts';
 import { type Config, poolOf } from './config.ts';
 import { releaseOnTerminate, type TerminateOutcome } from './release-on-terminate.ts';
 
-export type HandlerDeps = HookDeps & { ec2: EC2Client };
+type Outcome = LaunchOutcome | TerminateOutcome;
+export type HandlerResult = HookResult<Outcome>;
 
-export type HandlerResult = HookResult<LaunchOutcome | TerminateOutcome>;
+export interface HandlerDeps extends HookDeps {
+  ec2: EC2Client;
+}
 
 /** Paces the heartbeat in the verbs' waits (run.call); well inside the hook's HeartbeatTimeout. */
 const HEARTBEAT_INTERVAL_MS = 60_000;
@@ -21,7 +24,7 @@ export function createHandler(deps: HandlerDeps, config: Config) {
   const pool = poolOf(config);
   const core = { ec2: deps.ec2, clock: deps.clock, logger: deps.logger, random: deps.random };
   const { deadlineMarginMs, attachTimeoutMs } = config;
-  return createLifecycleHandler<LaunchOutcome | TerminateOutcome>(deps, {
+  return createLifecycleHandler<Outcome>(deps, {
     scope: config.scope,
     deadlines: (context, clock) => hookDeadlines(context, clock, deadlineMarginMs, attachTimeoutMs),
     heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
