@@ -34,6 +34,7 @@ Prints one JSON line. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 cannot reach IM
 type ParsedAgentArgs = { help: true } | { help: false; options: AgentOptions };
 
 type ArgValues = Record<string, string | boolean | undefined>;
+type Env = Record<string, string | undefined>;
 
 /** Command-line flags that override the pool settings' environment variables. */
 const POOL_FLAGS: [string, string][] = [
@@ -43,7 +44,7 @@ const POOL_FLAGS: [string, string][] = [
   ['timeout', 'ATTACH_TIMEOUT_SECONDS'],
 ];
 
-export function parseAgentArgs(argv: string[], env: Record<string, string | undefined>): ParsedAgentArgs {
+export function parseAgentArgs(argv: string[], env: Env): ParsedAgentArgs {
   const values = readArgv(argv);
   if (values.help) return { help: true };
   const onFailure = (values['on-failure'] as string | undefined) ?? 'exit';
@@ -58,17 +59,9 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
   }
   const hookTimeoutMs = parseHookTimeout(mode, values, env);
   const config = parsePoolSettings(mode, mergeFlags(values, env));
-  return {
-    help: false,
-    options: {
-      mode,
-      dryRun: values['dry-run'] === true,
-      setHostname: values['no-hostname'] !== true,
-      onFailure,
-      config,
-      hookTimeoutMs,
-    },
-  };
+  const dryRun = values['dry-run'] === true;
+  const setHostname = values['no-hostname'] !== true;
+  return { help: false, options: { mode, dryRun, setHostname, onFailure, config, hookTimeoutMs } };
 }
 
 function readArgv(argv: string[]): ArgValues {
@@ -91,31 +84,19 @@ function readArgv(argv: string[]): ArgValues {
 }
 
 /** The pool settings' environment variables, each overridden by its flag when given. */
-function mergeFlags(values: ArgValues, env: Record<string, string | undefined>) {
-  const merged: Record<string, string | undefined> = {
-    ENI_POOL_TAGS: env.ENI_POOL_TAGS,
-    HOSTNAME_TAG: env.HOSTNAME_TAG,
-    DEVICE_INDEX: env.DEVICE_INDEX,
-    ATTACH_TIMEOUT_SECONDS: env.ATTACH_TIMEOUT_SECONDS,
-  };
-  for (const [flag, variable] of POOL_FLAGS) {
-    const value = values[flag];
-    if (typeof value === 'string') merged[variable] = value;
-  }
-  return merged;
+function mergeFlags(values: ArgValues, env: Env): Env {
+  const pick = ([flag, name]: [string, string]) => [
+    name,
+    typeof values[flag] === 'string' ? values[flag] : env[name],
+  ];
+  return Object.fromEntries(POOL_FLAGS.map(pick));
 }
 
 /** `--hook-timeout` / HOOK_TIMEOUT_SECONDS, which only --hostname-from-tag takes. */
-function parseHookTimeout(
-  mode: AgentOptions['mode'],
-  values: ArgValues,
-  env: Record<string, string | undefined>,
-): number | undefined {
+function parseHookTimeout(mode: AgentOptions['mode'], values: ArgValues, env: Env): number | undefined {
   if (mode !== 'hostname-from-tag') {
-    if (values['hook-timeout'] !== undefined) {
-      throw new UsageError('--hook-timeout only applies with --hostname-from-tag');
-    }
-    return undefined;
+    if (values['hook-timeout'] === undefined) return undefined;
+    throw new UsageError('--hook-timeout only applies with --hostname-from-tag');
   }
   const raw = typeof values['hook-timeout'] === 'string' ? values['hook-timeout'] : env.HOOK_TIMEOUT_SECONDS;
   try {
@@ -129,20 +110,19 @@ function parseHookTimeout(
 }
 
 /** The pool settings (no pool tags needed with --hostname-from-tag), every bad one named with its flag. */
-function parsePoolSettings(mode: AgentOptions['mode'], merged: Record<string, string | undefined>) {
+function parsePoolSettings(mode: AgentOptions['mode'], merged: Env) {
   try {
     if (mode === 'attach') return toPoolConfig(parseConfig(poolSpec, merged));
     const { ENI_POOL_TAGS: _unused, ...rest } = poolSpec;
     return toPoolConfig({ ENI_POOL_TAGS: {}, ...parseConfig(rest, merged) });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const named = error.issues
-      .map((i) => {
-        const flag = POOL_FLAGS.find(([, v]) => v === i.variable)?.[0];
-        return `--${flag} / ${i.variable}=${i.value === undefined ? '(unset)' : JSON.stringify(i.value)}: expected ${i.expected}`;
-      })
-      .join('\n');
-    throw new UsageError(`Invalid configuration:\n${named}`);
+    const flag = (variable: string) => POOL_FLAGS.find(([, v]) => v === variable)?.[0];
+    const value = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
+    const named = error.issues.map(
+      (i) => `--${flag(i.variable)} / ${i.variable}=${value(i.value)}: expected ${i.expected}`,
+    );
+    throw new UsageError(`Invalid configuration:\n${named.join('\n')}`);
   }
 }
 

@@ -73,27 +73,28 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
 }
 
 function readPoolArgv(args: string[]): ArgValues {
+  const options = flags(
+    [
+      'subnet',
+      'ip-range',
+      'hostname-pattern',
+      'security-groups',
+      'tags',
+      'hostname-tag',
+      'description',
+      'region',
+    ],
+    ['dry-run', 'json'],
+  );
+  return validated('', () => parseArgs({ args, strict: true, allowPositionals: false, options }).values);
+}
+
+/** `parse`, any error as a ValidationError led by `prefix`. */
+function validated<T>(prefix: string, parse: () => T): T {
   try {
-    return parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: flags(
-        [
-          'subnet',
-          'ip-range',
-          'hostname-pattern',
-          'security-groups',
-          'tags',
-          'hostname-tag',
-          'description',
-          'region',
-        ],
-        ['dry-run', 'json'],
-      ),
-    }).values;
+    return parse();
   } catch (error) {
-    throw new ValidationError((error as Error).message);
+    throw new ValidationError(`${prefix}${(error as Error).message}`);
   }
 }
 
@@ -111,22 +112,13 @@ function parseCommon(tags: string | undefined, hostnameTag: string | undefined) 
 
 function parseRange(range: string | undefined): string[] {
   if (range === undefined) throw new ValidationError('--ip-range is required, e.g. 10.0.1.10-10.0.1.15');
-  try {
-    return parseIpRange(range);
-  } catch (error) {
-    throw new ValidationError(`--ip-range ${(error as Error).message}`);
-  }
+  return validated('--ip-range ', () => parseIpRange(range));
 }
 
 function parseSecurityGroups(groups: string | undefined): string[] | undefined {
   if (groups === undefined) return undefined;
-  try {
-    return stringList({ pattern: patterns.securityGroupId, item: 'security group id' }).parse(groups);
-  } catch (error) {
-    throw new ValidationError(
-      `--security-groups ${JSON.stringify(groups)}: expected ${(error as Error).message}`,
-    );
-  }
+  const list = stringList({ pattern: patterns.securityGroupId, item: 'security group id' });
+  return validated(`--security-groups ${JSON.stringify(groups)}: expected `, () => list.parse(groups));
 }
 
 export async function runPoolCli(
@@ -147,14 +139,12 @@ export async function runPoolCli(
   }
   const deps = makeDeps(command.region);
   try {
-    if (command.command === 'status') {
-      const rows = await poolStatus(command.tags, command.hostnameTag, deps);
-      io.out(command.json ? `${JSON.stringify(rows)}\n` : `${formatTable(rows)}\n`);
-      return 0;
-    }
-    const { command: _c, region: _r, json, ...input } = command;
-    const rows = await createPool(input, deps);
-    io.out(json ? `${JSON.stringify(rows)}\n` : `${formatTable(rows, true)}\n`);
+    const create = command.command === 'create';
+    const rows =
+      command.command === 'create'
+        ? await createPool(command, deps)
+        : await poolStatus(command.tags, command.hostnameTag, deps);
+    io.out(command.json ? `${JSON.stringify(rows)}\n` : `${formatTable(rows, create)}\n`);
     return 0;
   } catch (error) {
     io.err(`${explain(error)}\n`);
