@@ -142,11 +142,7 @@ async function nextPick(claim: Claim): Promise<Pick | Allocation> {
       maxMs: 10_000,
       random: claim.random,
       onWait: (_attempt, delayMs) =>
-        deps.logger.info('No available pool ENI yet; waiting', {
-          instanceId,
-          availabilityZone,
-          delayMs,
-        }),
+        deps.logger.info('No available pool ENI yet; waiting', { instanceId, availabilityZone, delayMs }),
     });
   } catch (error) {
     if (!(error instanceof DeadlineExceededError)) throw error;

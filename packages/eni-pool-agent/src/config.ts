@@ -38,11 +38,7 @@ export const poolSpec = {
   ATTACH_TIMEOUT_SECONDS: optional(integer({ min: 1, max: 840 }), 120),
 };
 
-const lambdaSpec = {
-  ...poolSpec,
-  ...lifecycleScopeSpec,
-  DETACH_ON_TERMINATE: optional(boolean(), true),
-};
+const lambdaSpec = { ...poolSpec, ...lifecycleScopeSpec, DETACH_ON_TERMINATE: optional(boolean(), true) };
 
 /** The pool settings, as the allocation core and the agent use them. */
 export interface PoolConfig {

@@ -7,9 +7,7 @@ import { UsageError } from './errors.ts';
 import type { AgentOptions } from './run-agent.ts';
 
 /** The launch hook's HeartbeatTimeout: 30 s to 7200 s (PutLifecycleHook API reference). */
-const hookTimeoutSpec = {
-  HOOK_TIMEOUT_SECONDS: optional(integer({ min: 30, max: 7200 }), 900),
-};
+const hookTimeoutSpec = { HOOK_TIMEOUT_SECONDS: optional(integer({ min: 30, max: 7200 }), 900) };
 
 export const AGENT_USAGE = `Usage: node agent.mjs [options]
 Attach a free ENI of the pool (lowest private IP in this AZ) to this instance and set the hostname.

@@ -10,14 +10,12 @@ import { type CoreDeps, callOptions, untilListed } from './read-pool.ts';
 const GROUP_TAG = 'aws:autoscaling:groupName';
 const LIVE_STATES = ['pending', 'running'];
 
-/** This instance and the launches it competes with, from DescribeInstances. */
+/** This instance, its interfaces (id -> device index) and its group's live launches in the AZ. */
 export interface LaunchView {
   self: Launch;
   availabilityZone: string;
   groupName?: string;
-  /** The instance's interfaces: id -> device index. */
   interfaces: Map<string, number>;
-  /** The group's pending and running instances in the AZ (self included when listed). */
   launches: Launch[];
 }
 
@@ -70,30 +68,27 @@ async function describeLaunches(
   const az = self?.Placement?.AvailabilityZone;
   if (self === undefined || az === undefined) return undefined;
   const state = self.State?.Name ?? '';
-  if (state === 'shutting-down' || state === 'terminated') {
+  if (state === 'shutting-down' || state === 'terminated')
     throw new InstanceNotFoundError(`Instance ${instanceId} is ${state}`);
-  }
   const group = fromTagList(self.Tags)[GROUP_TAG];
-  if (group === undefined) return toLaunchView(self, [self], az);
-  return toLaunchView(self, await describeGroup(deps, group, az, deadline), az);
+  return toLaunchView(
+    self,
+    group === undefined ? [self] : await describeGroup(deps, group, az, deadline),
+    az,
+  );
 }
 
 /** The group's pending and running instances (in one AZ when given). */
-function describeGroup(
-  deps: CoreDeps,
-  groupName: string,
-  availabilityZone: string | undefined,
-  deadline: Deadline,
-): Promise<Instance[]> {
-  const filters: Filter[] = [
-    { Name: `tag:${GROUP_TAG}`, Values: [groupName] },
+function describeGroup(deps: CoreDeps, group: string, az: string | undefined, deadline: Deadline) {
+  const filters = [
+    { Name: `tag:${GROUP_TAG}`, Values: [group] },
     { Name: 'instance-state-name', Values: LIVE_STATES },
   ];
-  if (availabilityZone !== undefined) filters.push({ Name: 'availability-zone', Values: [availabilityZone] });
+  if (az !== undefined) filters.push({ Name: 'availability-zone', Values: [az] });
   return describeInstances(deps, deadline, filters);
 }
 
-function describeInstances(deps: CoreDeps, deadline: Deadline, Filters: Filter[]): Promise<Instance[]> {
+function describeInstances(deps: CoreDeps, deadline: Deadline, Filters: Filter[]) {
   const list = async () => {
     const out: Instance[] = [];
     for await (const page of paginateDescribeInstances({ client: deps.ec2, pageSize: 1000 }, { Filters }))
@@ -113,11 +108,8 @@ function toLaunch(instance: Instance): Launch {
 
 function toLaunchView(self: Instance, listed: Instance[], availabilityZone: string): LaunchView {
   const interfaces = new Map<string, number>();
-  for (const ni of self.NetworkInterfaces ?? []) {
-    if (ni.NetworkInterfaceId !== undefined && ni.Attachment?.DeviceIndex !== undefined) {
-      interfaces.set(ni.NetworkInterfaceId, ni.Attachment.DeviceIndex);
-    }
-  }
+  for (const { NetworkInterfaceId: id, Attachment: a } of self.NetworkInterfaces ?? [])
+    if (id !== undefined && a?.DeviceIndex !== undefined) interfaces.set(id, a.DeviceIndex);
   return {
     self: toLaunch(self),
     availabilityZone,

@@ -157,10 +157,6 @@ export async function poolMain(): Promise<number> {
   return runPoolCli(
     process.argv.slice(2),
     { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) },
-    (region) => ({
-      ec2: createClient(EC2Client, { region }),
-      clock: systemClock,
-      logger: stderrLogger(),
-    }),
+    (region) => ({ ec2: createClient(EC2Client, { region }), clock: systemClock, logger: stderrLogger() }),
   );
 }
