@@ -7,7 +7,7 @@ import { type PoolConfig, poolOf } from './config.ts';
 import { explain, ImdsUnreachableError, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
 import { type CommandRunner, setHostname } from './hostname.ts';
 import type { Imds } from './imds.ts';
-import { inspectInstance, readPool } from './read-pool.ts';
+import { inspectInstance, type PoolEni, readPool } from './read-pool.ts';
 
 /** Exit codes user data can act on (README, "Exit codes"). */
 export const EXIT = {
@@ -40,6 +40,9 @@ interface AgentDeps {
   random?: () => number;
 }
 
+type Identity = { instanceId: string; region: string; availabilityZone: string };
+type Found = Pick<AgentReport, 'status' | 'networkInterfaceId' | 'privateIp' | 'attempts' | 'hostname'>;
+
 /** The one JSON line the agent prints. */
 interface AgentReport {
   status: 'attached' | 'already-held' | 'would-attach' | 'hostname-set' | 'failed';
@@ -66,10 +69,9 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
     const fromTag = options.mode === 'hostname-from-tag';
     const waitMs = (fromTag && options.hookTimeoutMs) || options.config.attachTimeoutMs;
     const deadline = Deadline.in(waitMs, deps.clock);
-    const hostname = fromTag
-      ? await waitForHostnameTag(options, deps, deadline, report)
-      : await attachPoolEni(options, deps, identity, deadline, report);
-    if (hostname !== undefined) report.hostname = hostname;
+    if (fromTag) report.hostname = await waitForHostnameTag(options, deps, deadline, report);
+    else Object.assign(report, await attachPoolEni(options, deps, identity, deadline));
+    const { hostname } = report;
     report.hostnameSet = false;
     if (hostname !== undefined && options.setHostname && !options.dryRun) {
       try {
@@ -109,45 +111,25 @@ async function waitForHostnameTag(
   return hostname;
 }
 
-/** Attach mode: claim a pool ENI (or, with --dry-run, say which one); returns its hostname. */
-async function attachPoolEni(
-  options: AgentOptions,
-  deps: AgentDeps,
-  identity: { instanceId: string; region: string; availabilityZone: string },
-  deadline: Deadline,
-  report: AgentReport,
-): Promise<string | undefined> {
+/** Attach mode: claim a pool ENI (or, with --dry-run, say which one). */
+async function attachPoolEni(options: AgentOptions, deps: AgentDeps, identity: Identity, deadline: Deadline) {
   const pool = poolOf(options.config);
-  const { clock, logger, random } = deps;
-  const coreDeps = { ec2: deps.ec2(identity.region), clock, logger, random };
-  if (options.dryRun) {
-    const view = await inspectInstance(coreDeps, pool, identity.instanceId, deadline);
-    const held = view.held[0];
-    const next = held ?? (await readPool(coreDeps, pool, view.availabilityZone, deadline, true))[0];
-    if (next === undefined) {
-      throw new PoolExhaustedError(
-        `No available pool ENI in ${view.availabilityZone}`,
-        view.availabilityZone,
-      );
-    }
-    const status = held ? 'already-held' : 'would-attach';
-    Object.assign(report, { status, networkInterfaceId: next.networkInterfaceId, privateIp: next.privateIp });
-    return next.hostname;
+  const { instanceId, availabilityZone, region } = identity;
+  const core = { ec2: deps.ec2(region), clock: deps.clock, logger: deps.logger, random: deps.random };
+  const found = (status: AgentReport['status'], eni: PoolEni, attempts?: number): Found => {
+    const { networkInterfaceId, privateIp, hostname } = eni;
+    return { status, networkInterfaceId, privateIp, attempts, hostname };
+  };
+  if (!options.dryRun) {
+    const allocation = await allocate({ instanceId, availabilityZone }, pool, core, deadline);
+    return found(allocation.outcome, allocation.eni, allocation.attempts);
   }
-  const { instanceId, availabilityZone } = identity;
-  const { outcome, eni, attempts } = await allocate(
-    { instanceId, availabilityZone },
-    pool,
-    coreDeps,
-    deadline,
-  );
-  Object.assign(report, {
-    status: outcome,
-    networkInterfaceId: eni.networkInterfaceId,
-    privateIp: eni.privateIp,
-    attempts,
-  });
-  return eni.hostname;
+  const view = await inspectInstance(core, pool, instanceId, deadline);
+  const held = view.held[0];
+  const next = held ?? (await readPool(core, pool, view.availabilityZone, deadline, true))[0];
+  const az = view.availabilityZone;
+  if (next === undefined) throw new PoolExhaustedError(`No available pool ENI in ${az}`, az);
+  return found(held ? 'already-held' : 'would-attach', next);
 }
 
 /** Record the failure in the report; with --on-failure shutdown, power off. */
