@@ -85,7 +85,7 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
     for (const [index, ip] of input.ips.entries()) {
       const found = existing.get(ip);
       if (found) {
-        rows.push(row(found.eni, 'exists'));
+        rows.push(row(found, 'exists'));
         continue;
       }
       const hostname =
@@ -114,33 +114,30 @@ async function checkSubnet(input: CreatePoolInput, deps: PoolDeps, deadline: Dea
   if (subnet?.CidrBlock === undefined || subnet.AvailabilityZone === undefined) {
     throw new ValidationError(`Subnet ${input.subnetId} not found`);
   }
-  const problems = input.ips
-    .map((ip) => subnetAddressProblem(ip, subnet.CidrBlock ?? ''))
-    .filter((p): p is string => p !== undefined);
+  const cidr = subnet.CidrBlock;
+  const problems = input.ips.flatMap((ip) => subnetAddressProblem(ip, cidr) ?? []);
   if (problems.length > 0) throw new ValidationError(`--ip-range: ${problems.join('; ')}`);
   return subnet.AvailabilityZone;
 }
 
 /** Interfaces already at the addresses, by IP; refuses addresses used outside the pool. */
 async function existingInterfaces(input: CreatePoolInput, deps: PoolDeps, deadline: Deadline) {
-  const existing = new Map<string, { eni: PoolEni; inPool: boolean }>();
+  const existing = new Map<string, PoolEni>();
+  const outside: string[] = [];
   for (let i = 0; i < input.ips.length; i += 200) {
-    const enis = await describeEnis(deps, deadline, {
-      Filters: [
-        { Name: 'subnet-id', Values: [input.subnetId] },
-        { Name: 'addresses.private-ip-address', Values: input.ips.slice(i, i + 200) },
-      ],
-    });
-    for (const ni of enis) {
+    const Values = input.ips.slice(i, i + 200);
+    const Filters = [
+      { Name: 'subnet-id', Values: [input.subnetId] },
+      { Name: 'addresses.private-ip-address', Values },
+    ];
+    for (const ni of await describeEnis(deps, deadline, { Filters })) {
       const eni = toPoolEni(ni, input.hostnameTag);
-      existing.set(eni.privateIp, { eni, inPool: hasAllTags(ni.TagSet, input.tags) });
+      existing.set(eni.privateIp, eni);
+      if (!hasAllTags(ni.TagSet, input.tags)) outside.push(`${eni.privateIp} (${eni.networkInterfaceId})`);
     }
   }
-  const conflicts = [...existing.values()].filter((e) => !e.inPool).map(({ eni }) => eni);
-  if (conflicts.length > 0) {
-    const list = conflicts.map((e) => `${e.privateIp} (${e.networkInterfaceId})`).join(', ');
-    throw new ValidationError(`Addresses already used by interfaces outside the pool: ${list}`);
-  }
+  if (outside.length > 0)
+    throw new ValidationError(`Addresses already used by interfaces outside the pool: ${outside.join(', ')}`);
   return existing;
 }
 
