@@ -68,34 +68,28 @@ async function tagHostname(
   { ec2 }: CoreDeps,
   pool: Pool,
   { eni, instanceId, outcome }: Allocation,
-): Promise<void> {
+) {
   const { hostname } = eni;
+  const Key = pool.hostnameTag;
   if (hostname === undefined) {
-    run.logger.warn('Pool ENI has no hostname tag; the instance keeps its own hostname', {
-      networkInterfaceId: eni.networkInterfaceId,
-      hostnameTag: pool.hostnameTag,
-    });
+    const log = { networkInterfaceId: eni.networkInterfaceId, hostnameTag: Key };
+    run.logger.warn('Pool ENI has no hostname tag; the instance keeps its own hostname', log);
     return;
   }
   // Tagging may use the time the allocation left, short of the completion's last second.
   const deadline = new Deadline(run.deadlines.finish.at - 1_000, run.clock);
+  const Filters = [
+    { Name: 'resource-id', Values: [instanceId] },
+    { Name: 'key', Values: [Key] },
+  ];
+  const describe = new DescribeTagsCommand({ Filters });
+  const create = new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key, Value: hostname }] });
   try {
     if (outcome === 'already-held') {
-      const Filters = [
-        { Name: 'resource-id', Values: [instanceId] },
-        { Name: 'key', Values: [pool.hostnameTag] },
-      ];
-      const tags = await run.call(
-        'DescribeTags',
-        () => ec2.send(new DescribeTagsCommand({ Filters })),
-        [],
-        deadline,
-      );
+      const tags = await run.call('DescribeTags', () => ec2.send(describe), [], deadline);
       if (tags.Tags?.some((t) => t.Value === hostname)) return;
     }
-    const Tags = [{ Key: pool.hostnameTag, Value: hostname }];
-    const tag = new CreateTagsCommand({ Resources: [instanceId], Tags });
-    await run.call('CreateTags', () => ec2.send(tag), [], deadline);
+    await run.call('CreateTags', () => ec2.send(create), [], deadline);
   } catch (error) {
     run.logger.error('Could not tag the instance with its hostname', {
       instanceId,
