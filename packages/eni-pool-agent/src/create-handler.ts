@@ -12,9 +12,7 @@ import { releaseOnTerminate, type TerminateOutcome } from './release-on-terminat
 type Outcome = LaunchOutcome | TerminateOutcome;
 export type HandlerResult = HookResult<Outcome>;
 
-export interface HandlerDeps extends HookDeps {
-  ec2: EC2Client;
-}
+export type HandlerDeps = HookDeps & { ec2: EC2Client };
 
 /** Paces the heartbeat in the verbs' waits (run.call); well inside the hook's HeartbeatTimeout. */
 const HEARTBEAT_INTERVAL_MS = 60_000;
