@@ -23,14 +23,14 @@ import {
 } from './read-pool.ts';
 import { undoClaim } from './release.ts';
 
-/** How far back another launch of the group still competes for the claim order (ATTACH_TIMEOUT_SECONDS <= 840 s). */
+/** How long another launch still competes for the claim order (ATTACH_TIMEOUT_SECONDS <= 840 s). */
 const CONTENTION_WINDOW_MS = 15 * 60_000;
 
 interface AllocationInput {
   instanceId: string;
   availabilityZone?: string;
   groupName?: string;
-  /** On a confirmation timeout, leave the attachment for the caller to undo after its own ABANDON (ADR 0086). */
+  /** On a confirmation timeout, leave the claim to undo after the caller's own ABANDON (ADR 0086). */
   deferUndo?: boolean;
 }
 
@@ -61,17 +61,13 @@ interface Claim extends Omit<Allocation, 'outcome' | 'eni' | 'gauge'> {
 /** A free pool ENI to attach, where it stands in the claim order. */
 type Pick = { eni: PoolEni; rank: number; unserved: number };
 
-/** What one attach did: claimed the ENI, lost it to another instance, or found the instance served by a twin. */
+/** What one attach did: claimed the ENI, lost the race, or found the instance served by a twin. */
 type Attach =
   | { kind: 'attached'; attachmentId: string }
   | { kind: 'lost' }
   | { kind: 'held'; allocation: Allocation };
 
-/**
- * Claim one free pool ENI in the instance's AZ, in the claim order of claim-order.ts. The attach
- * is the lock: a lost race re-reads and tries again. Without ec2:DescribeInstances it takes the
- * lowest free address with the random spread. Idempotent: an ENI already held is returned.
- */
+/** Claim a free pool ENI in the instance's AZ in the claim order (ADR 0055); the attach is the lock. */
 export async function allocate(input: AllocationInput, pool: Pool, deps: CoreDeps, deadline: Deadline) {
   const { instanceId } = input;
   const seen = await observe(input, pool, deps, deadline);
@@ -244,10 +240,7 @@ async function lostRace(claim: Claim, pick: Pick): Promise<void> {
   }
 }
 
-/**
- * Device index taken: a twin delivery may have just won and Describe may not show it yet, so
- * settle briefly (RaceUnsettledError, never ABANDON, when Describe shows no one there).
- */
+/** Device index taken: a twin may have won unseen; never ABANDON on a stale read (ADR 0086). */
 async function deviceIndexTaken(claim: Claim, error: unknown): Promise<Allocation> {
   const { deps, pool, deadline, instanceId } = claim;
   const look = async () => {
@@ -263,10 +256,7 @@ async function deviceIndexTaken(claim: Claim, error: unknown): Promise<Allocatio
   );
 }
 
-/**
- * Wait until the attachment is `attached`; on a timeout (or when it moved) undo it, or leave it to
- * the caller with `deferUndo`. Any other failure says nothing about the attachment: it stays.
- */
+/** Wait until `attached`; on a timeout undo the claim (or leave it to a `deferUndo` caller). */
 async function confirm(claim: Claim, pick: Pick, attachmentId: string): Promise<Allocation> {
   const { deps, availabilityZone, attempts, collisions, deadline, instanceId } = claim;
   const networkInterfaceId = pick.eni.networkInterfaceId;

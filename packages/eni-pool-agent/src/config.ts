@@ -13,7 +13,7 @@ import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netk
 export const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 export const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 
-/** Only these tag keys reach instance metadata, where `--hostname-from-tag` reads the hostname (EC2 User Guide). */
+/** Only these tag keys reach instance metadata, where `--hostname-from-tag` reads the hostname. */
 export const METADATA_TAG_KEY = /^(?!aws:)(?!\.{1,2}$)(?!_index$)[A-Za-z0-9+\-=.,_:@]{1,128}$/;
 const METADATA_TAG_KEY_DESCRIPTION =
   'a tag key instance metadata can serve: 1-128 of letters, digits and + - = . , _ : @ (no spaces or /, not "aws:...", ".", ".." or "_index")';

@@ -58,7 +58,7 @@ function checkHostnamePattern(pattern: string, ips: string[]): void {
   }
 }
 
-/** One ClientToken per run and address: a reused token across runs returns deleted ENIs (README, "Pool CLI"). */
+/** One ClientToken per run and address: reused across runs it returns deleted ENIs (README, Pool CLI). */
 export function clientToken(runId: string, subnetId: string, ip: string): string {
   return createHash('sha256')
     .update(JSON.stringify([runId, subnetId, ip]))
@@ -69,10 +69,7 @@ function row({ attachment, ...eni }: PoolEni, action?: PoolRow['action']): PoolR
   return { ...eni, instanceId: attachment?.instanceId, action };
 }
 
-/**
- * One pool ENI per address of the range, tagged with the pool tags and a hostname. Idempotent (an
- * address with a pool ENI is left alone), checked before the first create, undone when a create fails.
- */
+/** One pool ENI per address, all checked first; idempotent, and undone when a create fails. */
 export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promise<PoolRow[]> {
   const deadline = Deadline.in(300_000, deps.clock);
   const runId = deps.runId ?? randomUUID();

@@ -19,11 +19,7 @@ export interface LaunchView {
   launches: Launch[];
 }
 
-/**
- * See the instance and the other launches of its group in its AZ: with the group known (Lambda
- * mode) one DescribeInstances of the group; otherwise (the agent) the instance by id, then the
- * group its tag names. Describes again while EC2 does not list a just-launched instance.
- */
+/** The instance and its group's launches in its AZ (the agent finds the group by the instance's tag). */
 export async function readLaunches(
   deps: CoreDeps,
   instanceId: string,

@@ -8,11 +8,7 @@ import { type CoreDeps, callOptions, describeEnis, findInstance } from './read-p
 /** Time allowed to undo a claim after a failure, on top of the allocation deadline. */
 const CLEANUP_MS = 15_000;
 
-/**
- * Detach the pool ENIs an instance holds and wait until they are `available`, so a replacement
- * can take them at once (the terminate hook). Idempotent: nothing held or already detached is
- * success. Returns the ENIs this call detached.
- */
+/** Detach the instance's pool ENIs and wait until they are `available`; returns those it detached. */
 export async function release(instanceId: string, pool: Pool, deps: CoreDeps, deadline: Deadline) {
   const held = (await findInstance(deps, pool, instanceId, deadline))?.held ?? [];
   if (held.length === 0) return held;
