@@ -87,11 +87,10 @@ export async function allocate(input: AllocationInput, pool: Pool, deps: CoreDep
   for (;;) {
     const next = await nextPick(claim);
     if ('outcome' in next) return next;
-    if (deadline.expired()) {
+    if (deadline.expired())
       throw new DeadlineExceededError(
         `Gave up claiming a pool ENI for ${instanceId} after ${claim.attempts} attach attempts`,
       );
-    }
     claim.attempts++;
     const attached = await attach(claim, next);
     if (attached.kind === 'held') return attached.allocation;
@@ -164,11 +163,10 @@ async function lookAtPool(claim: Claim): Promise<Pick | Allocation | undefined> 
     return alreadyHeld(claim, held);
   }
   const occupant = fallback?.occupant?.networkInterfaceId ?? occupantOf(launches, snapshot, pool.deviceIndex);
-  if (occupant !== undefined) {
+  if (occupant !== undefined)
     throw new DeviceIndexTakenError(
       `Instance ${instanceId} already has ${occupant} (not a pool ENI) at device index ${pool.deviceIndex}; set DEVICE_INDEX to a free index`,
     );
-  }
   const { pick, rank, unserved } = claimPick({
     self: claim.self,
     launches: launches?.launches ?? [],
@@ -213,11 +211,10 @@ async function attach(claim: Claim, pick: Pick): Promise<Attach> {
     }
     if (isAwsError(error, 'InvalidParameterValue'))
       return { kind: 'held', allocation: await deviceIndexTaken(claim, error) };
-    if (isAwsError(error, 'AttachmentLimitExceeded')) {
+    if (isAwsError(error, 'AttachmentLimitExceeded'))
       throw new AttachmentLimitError(
         `Instance ${instanceId} cannot take another network interface: ${describeError(error)}; use a larger instance type`,
       );
-    }
     throw error;
   }
 }
@@ -292,9 +289,8 @@ function waitAttached(claim: Claim, networkInterfaceId: string) {
     const enis = await readPool(deps, pool, availabilityZone, deadline, false);
     const eni = enis.find((e) => e.networkInterfaceId === networkInterfaceId);
     const attachment = eni?.attachment;
-    if (eni === undefined || (attachment !== undefined && attachment.instanceId !== instanceId)) {
+    if (eni === undefined || (attachment !== undefined && attachment.instanceId !== instanceId))
       throw new AttachTimeoutError(`Pool ENI ${networkInterfaceId} is no longer attached to ${instanceId}`);
-    }
     return attachment?.status === 'attached' ? { eni, gauge: gaugeOf(enis) } : undefined;
   };
   const what = `${networkInterfaceId} to be attached`;

@@ -51,11 +51,10 @@ function checkHostnamePattern(pattern: string, ips: string[]): void {
   const bad = names.find((n) => !isValidHostname(n));
   if (bad !== undefined)
     throw new ValidationError(`--hostname-pattern gives ${JSON.stringify(bad)}, not a valid host name`);
-  if (new Set(names).size !== names.length) {
+  if (new Set(names).size !== names.length)
     throw new ValidationError(
       `--hostname-pattern ${JSON.stringify(pattern)} gives the same name twice; use {n} or {last}`,
     );
-  }
 }
 
 /** One ClientToken per run and address: reused across runs it returns deleted ENIs (README, Pool CLI). */
@@ -108,9 +107,8 @@ async function checkSubnet(input: CreatePoolInput, deps: PoolDeps, deadline: Dea
   const command = new DescribeSubnetsCommand({ SubnetIds: [input.subnetId] });
   const subnets = await awsCall('DescribeSubnets', () => deps.ec2.send(command), callOptions(deps, deadline));
   const subnet = subnets.Subnets?.[0];
-  if (subnet?.CidrBlock === undefined || subnet.AvailabilityZone === undefined) {
+  if (subnet?.CidrBlock === undefined || subnet.AvailabilityZone === undefined)
     throw new ValidationError(`Subnet ${input.subnetId} not found`);
-  }
   const cidr = subnet.CidrBlock;
   const problems = input.ips.flatMap((ip) => subnetAddressProblem(ip, cidr) ?? []);
   if (problems.length > 0) throw new ValidationError(`--ip-range: ${problems.join('; ')}`);

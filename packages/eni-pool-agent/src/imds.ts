@@ -54,11 +54,10 @@ export class Imds {
       'X-aws-ec2-metadata-token-ttl-seconds': '300',
     });
     const body = await response.text();
-    if (response.status !== 200 || body === '') {
+    if (response.status !== 200 || body === '')
       throw new ImdsUnreachableError(
         `The instance metadata service at ${this.endpoint} refused an IMDSv2 session token (HTTP ${response.status})`,
       );
-    }
     this.token = body;
     return body;
   }
@@ -73,9 +72,8 @@ export class Imds {
       const body = await response.text();
       if (response.status === 200) return body.trim();
       if (response.status === 404) return undefined;
-      if (response.status !== 401) {
+      if (response.status !== 401)
         throw new ImdsUnreachableError(`Instance metadata ${path} answered HTTP ${response.status}`);
-      }
       // 401: the token expired; get a new one once.
     }
     throw new ImdsUnreachableError(`Instance metadata ${path} keeps refusing the session token (HTTP 401)`);
@@ -83,9 +81,8 @@ export class Imds {
 
   async require(path: string): Promise<string> {
     const value = await this.get(path);
-    if (value === undefined || value === '') {
+    if (value === undefined || value === '')
       throw new ImdsUnreachableError(`Instance metadata ${path} is missing at ${this.endpoint}`);
-    }
     return value;
   }
 

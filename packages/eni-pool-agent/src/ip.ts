@@ -35,9 +35,8 @@ export function parseIpRange(text: string): string[] {
   let endText = (last ?? first).trim();
   if (/^\d{1,3}$/.test(endText)) endText = first.trim().replace(/\d+$/, endText);
   const end = ipToNumber(endText);
-  if (start === undefined || end === undefined || end < start || end - start + 1 > MAX_RANGE) {
+  if (start === undefined || end === undefined || end < start || end - start + 1 > MAX_RANGE)
     throw new Error(`"${text}" is not ${expected}`);
-  }
   const out: string[] = [];
   for (let n = start; n <= end; n++) out.push(numberToIp(n));
   return out;
@@ -60,8 +59,7 @@ export function subnetAddressProblem(ip: string, cidr: string): string | undefin
   if (block === undefined) return `subnet CIDR ${cidr} is not an IPv4 CIDR block`;
   if (n < block.network || n >= block.network + block.size) return `${ip} is outside the subnet's ${cidr}`;
   const offset = n - block.network;
-  if (offset < 4 || offset === block.size - 1) {
+  if (offset < 4 || offset === block.size - 1)
     return `${ip} is reserved by AWS in ${cidr} (the first four addresses and the last one)`;
-  }
   return undefined;
 }

@@ -46,15 +46,13 @@ export function parseAgentArgs(argv: string[], env: Env): ParsedAgentArgs {
   const values = readArgv(argv);
   if (values.help) return { help: true };
   const onFailure = (values['on-failure'] as string | undefined) ?? 'exit';
-  if (onFailure !== 'exit' && onFailure !== 'shutdown') {
+  if (onFailure !== 'exit' && onFailure !== 'shutdown')
     throw new UsageError(`--on-failure ${JSON.stringify(onFailure)}: expected exit or shutdown`);
-  }
   const mode = values['hostname-from-tag'] ? 'hostname-from-tag' : 'attach';
-  if (mode === 'hostname-from-tag' && onFailure === 'shutdown') {
+  if (mode === 'hostname-from-tag' && onFailure === 'shutdown')
     throw new UsageError(
       '--on-failure shutdown cannot be used with --hostname-from-tag: in Lambda mode the launch hook decides the instance’s fate, and a warm-pool boot never gets the tag',
     );
-  }
   const hookTimeoutMs = parseHookTimeout(mode, values, env);
   const config = parsePoolSettings(mode, mergeFlags(values, env));
   const dryRun = values['dry-run'] === true;

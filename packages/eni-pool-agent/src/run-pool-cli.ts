@@ -44,9 +44,8 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h')
     return { command: 'help' };
-  if (command !== 'create' && command !== 'status') {
+  if (command !== 'create' && command !== 'status')
     throw new ValidationError(`Unknown command ${JSON.stringify(command)}; expected create or status`);
-  }
   const values = readPoolArgv(rest);
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const common = parseCommon(str('tags'), str('hostname-tag'));
@@ -58,11 +57,10 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
     return { command, ...common, region, json };
   }
   const subnetId = str('subnet');
-  if (subnetId === undefined || !patterns.subnetId.test(subnetId)) {
+  if (subnetId === undefined || !patterns.subnetId.test(subnetId))
     throw new ValidationError(
       `--subnet ${JSON.stringify(subnetId ?? '(unset)')}: expected a subnet id like subnet-0123456789abcdef0`,
     );
-  }
   const ips = parseRange(str('ip-range'));
   const securityGroupIds = parseSecurityGroups(str('security-groups'));
   const hostnamePattern = str('hostname-pattern');
