@@ -18,7 +18,7 @@ import type { Benchmark, BenchOptions, BenchResult } from '@netkit/bench';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
 import { interfacesOf, runInstances, twoVpcWorld, type World } from '../demo/world.ts';
 import { loadConfig } from '../src/config.ts';
-import { createHandler } from '../src/create-handler.ts';
+import { createHandler, type HandlerDeps } from '../src/create-handler.ts';
 import { createSubnetCatalog } from '../src/subnets.ts';
 
 const GROUP = 'bench-asg';
@@ -117,7 +117,11 @@ function eniAttach(emu: Emulator, f: Fleet) {
       logger: silentLogger,
       clock: systemClock,
       catalog: createSubnetCatalog(config.attachments),
-      metrics: { addMetric: () => {}, publishStoredMetrics: () => {} },
+      metrics: {
+        addMetric() {},
+        addDimension() {},
+        publishStoredMetrics() {},
+      } as unknown as HandlerDeps['metrics'],
     },
     config,
   );

@@ -1,15 +1,13 @@
-import { MetricUnit } from '@netkit/aws-core/metrics';
+import { type Metrics, MetricUnit } from '@netkit/aws-core/metrics';
 import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
 import type { SweeperConfig } from './config.ts';
-import type { HandlerMetrics } from './create-handler.ts';
 import { type SweepDeps, type SweepReport, sweepOrphans } from './sweep.ts';
 
 /** What the sweeper entry needs: an EC2 client, a logger, a clock and metrics. */
 export interface SweeperHandlerDeps extends SweepDeps {
   clock: SweepDeps['clock'];
-  logger: SweepDeps['logger'];
   /** Powertools Metrics (EMF); published once per run. */
-  metrics: HandlerMetrics;
+  metrics: Pick<Metrics, 'addMetric' | 'publishStoredMetrics'>;
 }
 
 /**
@@ -19,11 +17,8 @@ export interface SweeperHandlerDeps extends SweepDeps {
 export function createSweeperHandler(deps: SweeperHandlerDeps, config: SweeperConfig) {
   return async (_event: unknown, context: LambdaContextLike): Promise<SweepReport> => {
     try {
-      const report = await sweepOrphans(
-        config,
-        deps,
-        Deadline.fromContext(context, config.deadlineMarginMs, deps.clock),
-      );
+      const deadline = Deadline.fromContext(context, config.deadlineMarginMs, deps.clock);
+      const report = await sweepOrphans(config, deps, deadline);
       deps.metrics.addMetric('OrphansDeleted', MetricUnit.Count, report.deleted.length);
       deps.metrics.addMetric('OrphanDeletesFailed', MetricUnit.Count, report.failed.length);
       return report;

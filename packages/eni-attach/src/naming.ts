@@ -15,19 +15,11 @@ export const TAG = {
 
 export const MANAGED_BY = SERVICE_NAME;
 
-/** The value of one of an interface's tags (launch and sweeper both read them; no AWS call). */
 export function tagValue(eni: NetworkInterface, key: string): string | undefined {
   return eni.TagSet?.find((t) => t.Key === key)?.Value;
 }
 
-/** Users may not set tags under these prefixes (ENI_TAGS). */
-export const RESERVED_TAG_PREFIXES = ['aws:', 'netkit:'] as const;
-
-/**
- * CreateNetworkInterface ClientToken: deterministic from instance, hook and
- * device index, so a retried create returns the same ENI. EC2 allows 64 ASCII
- * characters; a SHA-256 prefix keeps it short whatever the hook name.
- */
+/** Deterministic, so a retried create returns the same ENI; EC2 allows 64 characters. */
 export function clientToken(instanceId: string, hookName: string, deviceIndex: number): string {
   const digest = createHash('sha256').update(`${instanceId}\n${hookName}\n${deviceIndex}`).digest('hex');
   return `eni-attach-${digest.slice(0, 48)}`;

@@ -1,5 +1,3 @@
-// The sweeper from a shell: `node sweep-cli.mjs [--apply] [--region R] [--help]`.
-// A dry run unless --apply is given: it reports what it would delete and deletes nothing.
 import { parseArgs } from 'node:util';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClient } from '@netkit/aws-core/clients';
@@ -23,7 +21,7 @@ Environment: SWEEP_GRACE_MINUTES, SWEEP_MAX_DELETES, LAUNCH_RULE_MAX_EVENT_AGE_S
 LAUNCH_MAX_EVENT_AGE_SECONDS, LAUNCH_FUNCTION_TIMEOUT_SECONDS (see the package README).
 Prints a JSON report. Exit codes: 0 ok, 1 a deletion failed, 2 bad usage or configuration.`;
 
-export interface SweepCliIo {
+interface SweepCliIo {
   out(text: string): void;
   err(text: string): void;
 }
@@ -33,20 +31,16 @@ export async function runSweepCli(
   env: Record<string, string | undefined>,
   io: SweepCliIo,
   makeEc2: (region: string | undefined) => SweepDeps['ec2'] = (region) =>
-    createClient(EC2Client, { ...(region ? { region } : {}), env }),
+    createClient(EC2Client, { region, env }),
 ): Promise<number> {
   let values: { apply?: boolean; region?: string; help?: boolean };
   try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        apply: { type: 'boolean' },
-        region: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
+    const options = {
+      apply: { type: 'boolean' },
+      region: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    } as const;
+    values = parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
   } catch (error) {
     io.err(`${(error as Error).message}\n\n${SWEEP_USAGE}\n`);
     return 2;
@@ -58,11 +52,8 @@ export async function runSweepCli(
   try {
     const loaded = loadSweeperConfig(env);
     const config = { ...loaded, dryRun: loaded.dryRun || values.apply !== true };
-    const report = await sweepOrphans(
-      config,
-      { ec2: makeEc2(values.region), logger: silentLogger, clock: systemClock },
-      Deadline.in(5 * 60_000),
-    );
+    const deps = { ec2: makeEc2(values.region), logger: silentLogger, clock: systemClock };
+    const report = await sweepOrphans(config, deps, Deadline.in(5 * 60_000));
     io.out(`${JSON.stringify({ dryRun: config.dryRun, ...report }, null, 2)}\n`);
     if (config.dryRun && report.wouldDelete.length > 0)
       io.err('dry run: nothing deleted; pass --apply to delete\n');

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, type Deadline, retryTransient } from '@netkit/aws-core/retry';
+import { awsCall, type Clock, type Deadline } from '@netkit/aws-core/retry';
 import type { SweeperConfig } from './config.ts';
 import { MANAGED_BY, TAG, tagValue } from './naming.ts';
 
@@ -17,7 +17,7 @@ export interface SweepDeps {
   random?: () => number;
 }
 
-export interface SweptInterface {
+interface SweptInterface {
   networkInterfaceId: string;
   instanceId?: string;
   createdAt?: string;
@@ -38,30 +38,22 @@ export interface SweepReport {
 }
 
 function describe(eni: NetworkInterface, now: number): SweptInterface {
-  const out: SweptInterface = { networkInterfaceId: eni.NetworkInterfaceId! };
-  const instanceId = tagValue(eni, TAG.instanceId);
   const createdAt = tagValue(eni, TAG.createdAt);
-  if (instanceId) out.instanceId = instanceId;
-  if (createdAt) {
-    out.createdAt = createdAt;
-    const t = Date.parse(createdAt);
-    if (!Number.isNaN(t)) out.ageMinutes = Math.floor((now - t) / 60_000);
-  }
-  return out;
+  const t = createdAt ? Date.parse(createdAt) : Number.NaN;
+  return {
+    networkInterfaceId: eni.NetworkInterfaceId!,
+    instanceId: tagValue(eni, TAG.instanceId),
+    createdAt,
+    ageMinutes: Number.isNaN(t) ? undefined : Math.floor((now - t) / 60_000),
+  };
 }
 
-/**
- * Delete orphans: ENIs this package tagged that are `available` (attached to
- * nothing) and older than the grace period, e.g. left by an invocation that
- * timed out between create and attach, or detached by hand. Only the filtered
- * Describe (tag + status, server-side) and one Delete per orphan.
- */
+/** Delete the `available` ENIs of ours older than the grace period: one filtered Describe, one Delete each. */
 export async function sweepOrphans(
   config: Pick<SweeperConfig, 'graceMs' | 'dryRun' | 'maxDeletes'>,
   deps: SweepDeps,
   deadline: Deadline,
 ): Promise<SweepReport> {
-  const now = deps.clock.now();
   const report: SweepReport = {
     scanned: 0,
     deleted: [],
@@ -70,50 +62,11 @@ export async function sweepOrphans(
     failed: [],
     truncated: false,
   };
-  const candidates: SweptInterface[] = [];
-  const pages = paginateDescribeNetworkInterfaces(
-    { client: deps.ec2, pageSize: 200 },
-    {
-      Filters: [
-        { Name: `tag:${TAG.managedBy}`, Values: [MANAGED_BY] },
-        { Name: 'status', Values: ['available'] },
-      ],
-    },
-  );
-  for await (const page of pages) {
-    for (const eni of page.NetworkInterfaces ?? []) {
-      if (eni.Status !== 'available' || tagValue(eni, TAG.managedBy) !== MANAGED_BY) continue;
-      report.scanned++;
-      const item = describe(eni, now);
-      if (item.ageMinutes !== undefined && item.ageMinutes * 60_000 >= config.graceMs) candidates.push(item);
-      else report.kept.push(item);
-    }
-  }
-  if (candidates.length > config.maxDeletes) report.truncated = true;
+  const candidates = await listCandidates(config.graceMs, deps, report);
+  report.truncated = candidates.length > config.maxDeletes;
   for (const item of candidates.slice(0, config.maxDeletes)) {
-    if (config.dryRun) {
-      report.wouldDelete.push(item);
-      continue;
-    }
-    try {
-      await retryTransient(
-        () =>
-          deps.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: item.networkInterfaceId })),
-        {
-          deadline,
-          clock: deps.clock,
-          ...(deps.random ? { random: deps.random } : {}),
-        },
-      );
-      report.deleted.push(item);
-    } catch (error) {
-      if (isNotFoundError(error)) continue; // deleted meanwhile
-      if (isAwsError(error, 'InvalidNetworkInterface.InUse')) {
-        report.kept.push(item); // attached meanwhile (a redelivered launch picked it up)
-        continue;
-      }
-      report.failed.push({ networkInterfaceId: item.networkInterfaceId, error: describeError(error) });
-    }
+    if (config.dryRun) report.wouldDelete.push(item);
+    else await deleteOrphan(item, deps, deadline, report);
   }
   deps.logger.info('Swept orphaned network interfaces', {
     scanned: report.scanned,
@@ -124,4 +77,42 @@ export async function sweepOrphans(
     truncated: report.truncated,
   });
   return report;
+}
+
+/** The `available` ENIs of ours past the grace period; the others go to `kept`. */
+async function listCandidates(graceMs: number, deps: SweepDeps, report: SweepReport) {
+  const now = deps.clock.now();
+  const candidates: SweptInterface[] = [];
+  const Filters = [
+    { Name: `tag:${TAG.managedBy}`, Values: [MANAGED_BY] },
+    { Name: 'status', Values: ['available'] },
+  ];
+  const pages = paginateDescribeNetworkInterfaces({ client: deps.ec2, pageSize: 200 }, { Filters });
+  for await (const page of pages) {
+    for (const eni of page.NetworkInterfaces ?? []) {
+      if (eni.Status !== 'available' || tagValue(eni, TAG.managedBy) !== MANAGED_BY) continue;
+      report.scanned++;
+      const item = describe(eni, now);
+      if (item.ageMinutes !== undefined && item.ageMinutes * 60_000 >= graceMs) candidates.push(item);
+      else report.kept.push(item);
+    }
+  }
+  return candidates;
+}
+
+async function deleteOrphan(item: SweptInterface, deps: SweepDeps, deadline: Deadline, report: SweepReport) {
+  const { ec2, clock, random, logger } = deps;
+  try {
+    await awsCall(
+      'DeleteNetworkInterface',
+      () => ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: item.networkInterfaceId })),
+      { deadline, clock, random, logger },
+    );
+    report.deleted.push(item);
+  } catch (error) {
+    if (isNotFoundError(error)) return; // deleted meanwhile
+    // Attached meanwhile (a redelivered launch picked it up).
+    if (isAwsError(error, 'InvalidNetworkInterface.InUse')) report.kept.push(item);
+    else report.failed.push({ networkInterfaceId: item.networkInterfaceId, error: describeError(error) });
+  }
 }

@@ -7,10 +7,12 @@ import {
   checkHandlerDeps,
   checkLayout,
   checkTestFolders,
+  externalUses,
 } from './rules.ts';
+import { checkFileLength, checkHookHandlers, checkLambdaBudget } from './size.ts';
 import type { Violation } from './source.ts';
+import { checkUnusedExports } from './unused-exports.ts';
 
-export { MAX_FUNCTION_LINES } from './rules.ts';
 export type { RuleName, Violation } from './source.ts';
 
 /** Every violation of the mechanical house-style rules under `root`, sorted by file and line. */
@@ -23,14 +25,18 @@ export function checkConventions(root: string): Violation[] {
     ...checkAwsCoreHelpers(root),
     ...checkErrorClasses(root),
     ...checkTestFolders(root),
+    ...checkFileLength(root),
+    ...checkLambdaBudget(root),
+    ...checkHookHandlers(root),
+    ...checkUnusedExports(root, externalUses(root)),
   ];
   return all.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.rule.localeCompare(b.rule));
 }
 
-/** The part of the repo a violation belongs to: `packages/<name>`, `tools/<name>` or `infra`. */
+/** The part of the repo a violation belongs to: `packages/<name>`, `tools/<name>`, `infra` (or `packages` as a whole). */
 export function areaOf(file: string): string {
   const [top, name] = file.split('/');
-  return top === 'packages' || top === 'tools' ? `${top}/${name}` : (top ?? file);
+  return (top === 'packages' || top === 'tools') && name !== undefined ? `${top}/${name}` : (top ?? file);
 }
 
 /** One line per violation, `file:line [rule] message`, grouped under their area. */

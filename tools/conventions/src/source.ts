@@ -17,7 +17,11 @@ export type RuleName =
   | 'function-length'
   | 'aws-core-helpers'
   | 'error-classes'
-  | 'test-folders';
+  | 'test-folders'
+  | 'file-length'
+  | 'lambda-budget'
+  | 'unused-export'
+  | 'hook-handler';
 
 const SOURCE = /\.(ts|mts|cts|tsx|js|mjs|cjs)$/;
 const SKIPPED = new Set(['node_modules', 'dist', '.turbo', '__pycache__', '.aws-sam']);
@@ -53,9 +57,21 @@ export function rel(root: string, path: string): string {
   return relative(root, path).split(sep).join('/');
 }
 
-/** Parses one file (no type checking: every rule here is syntactic). */
+const parsed = new Map<string, ts.SourceFile>();
+
+/** Parses one file (no type checking: every rule here is syntactic); each text is parsed once per process. */
 export function parse(path: string): ts.SourceFile {
-  return ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
+  const text = readFileSync(path, 'utf8');
+  const known = parsed.get(path);
+  if (known?.text === text) return known;
+  const file = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
+  parsed.set(path, file);
+  return file;
+}
+
+/** The lines of a text as `wc -l` counts them (newlines; blank and comment lines included). */
+export function lineCount(text: string): number {
+  return text.split('\n').length - 1;
 }
 
 /** The 1-based line where `node` starts (its first token, not its leading comments). */

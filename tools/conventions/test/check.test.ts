@@ -23,7 +23,13 @@ function cleanTree(): Tree {
       '  }',
       '}',
     ].join('\n'),
+    'packages/aws-core/package.json': JSON.stringify({
+      name: '@netkit/aws-core',
+      exports: { './errors': './src/errors.ts', './retry': './src/retry.ts' },
+    }),
     'packages/aws-core/src/retry.ts': 'export function retry() {}\nexport function backoffDelay() {}\n',
+    'packages/aws-core/test/unit/retry.test.ts':
+      "import { backoffDelay, retry } from '../../src/retry.ts';\n",
     'packages/aws-core/src/lifecycle.ts':
       "import { RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';\n",
     'packages/widget/build.mjs': [
@@ -34,10 +40,12 @@ function cleanTree(): Tree {
       "  entries: { index: 'src/handler.ts', sweeper: 'src/sweeper-handler.ts', 'sweep-cli': 'src/sweep-cli.ts' },",
       '});',
     ].join('\n'),
-    'packages/widget/src/handler.ts': 'export const handler = () => 1;\n',
+    'packages/widget/src/handler.ts':
+      "import { createHandler } from './create-handler.ts';\nexport const handler = createHandler();\n",
     'packages/widget/src/create-handler.ts':
       'export interface HandlerDeps {\n  clock: Clock;\n}\nexport function createHandler() {}\n',
-    'packages/widget/src/sweeper-handler.ts': 'export const handler = () => 2;\n',
+    'packages/widget/src/sweeper-handler.ts':
+      "import { createSweeperHandler } from './create-sweeper-handler.ts';\nexport const handler = createSweeperHandler();\n",
     'packages/widget/src/create-sweeper-handler.ts':
       'export type SweeperHandlerDeps = HandlerDeps;\nexport function createSweeperHandler() {}\n',
     'packages/widget/src/sweep-cli.ts': 'console.log(1);\n',
@@ -48,9 +56,13 @@ function cleanTree(): Tree {
     ].join('\n'),
     'packages/widget/src/spin.ts': [
       "import { pollUntil, retryTransient } from '@netkit/aws-core/retry';",
-      `export function spin() {\n${'  pollUntil;\n'.repeat(78)}}`,
+      `export function spin() {\n${'  pollUntil;\n'.repeat(58)}}`,
     ].join('\n'),
-    'packages/widget/test/unit/spin.test.ts': '',
+    'packages/widget/test/unit/spin.test.ts': [
+      "import { type Config, loadConfig } from '../../src/config.ts';",
+      "import { WidgetError } from '../../src/errors.ts';",
+      "import { spin } from '../../src/spin.ts';",
+    ].join('\n'),
     'packages/widget/test/integration/spin.test.ts': '',
     'packages/widget/test/support/fake-ec2.ts': '',
     'infra/src/deploy.ts': 'export const deploy = () => {};\n',
@@ -84,6 +96,9 @@ function check(change: Record<string, string | null>): Violation[] {
   return checkConventions(writeTree(tree));
 }
 
+/** The violations of one rule (a fixture change that adds an export also adds an unused-export violation). */
+const only = (rule: Violation['rule'], vs: Violation[]) => vs.filter((v) => v.rule === rule);
+
 const brief = (vs: Violation[]) => vs.map((v) => ({ rule: v.rule, file: v.file, line: v.line }));
 
 describe('the house-style check over a fixture tree', () => {
@@ -104,10 +119,13 @@ describe('the house-style check over a fixture tree', () => {
   });
 
   it('reports an entry file named neither <entry>-handler.ts nor <entry>-cli.ts', () => {
-    const violations = check({
-      'packages/widget/build.mjs':
-        "await bundle({\n  entries: { index: 'src/handler.ts', agent: 'src/agent.ts' },\n});",
-    });
+    const violations = only(
+      'layout',
+      check({
+        'packages/widget/build.mjs':
+          "await bundle({\n  entries: { index: 'src/handler.ts', agent: 'src/agent.ts' },\n});",
+      }),
+    );
 
     expect(brief(violations)).toEqual([{ rule: 'layout', file: 'packages/widget/build.mjs', line: 2 }]);
     expect(violations[0]!.message).toBe(
@@ -126,10 +144,13 @@ describe('the house-style check over a fixture tree', () => {
   });
 
   it('reports a package without src/errors.ts or a config loader', () => {
-    const violations = check({
-      'packages/widget/src/errors.ts': null,
-      'packages/widget/src/config.ts': 'export function parseLambdaConfig() {}\n',
-    });
+    const violations = only(
+      'layout',
+      check({
+        'packages/widget/src/errors.ts': null,
+        'packages/widget/src/config.ts': 'export function parseLambdaConfig() {}\n',
+      }),
+    );
 
     expect(brief(violations)).toEqual([
       { rule: 'layout', file: 'packages/widget/src/config.ts', line: 1 },
@@ -139,10 +160,13 @@ describe('the house-style check over a fixture tree', () => {
   });
 
   it('reports every export of an entry file but handler, each at its line', () => {
-    const violations = check({
-      'packages/widget/src/handler.ts':
-        'export const handler = () => 1;\nexport interface HandlerResult {}\nexport { x as createHandler };\n',
-    });
+    const violations = only(
+      'entry-exports',
+      check({
+        'packages/widget/src/handler.ts':
+          'export const handler = () => 1;\nexport interface HandlerResult {}\nexport { x as createHandler };\n',
+      }),
+    );
 
     expect(brief(violations)).toEqual([
       { rule: 'entry-exports', file: 'packages/widget/src/handler.ts', line: 2 },
@@ -155,11 +179,14 @@ describe('the house-style check over a fixture tree', () => {
   });
 
   it('reports a factory without its deps interface, or with an optional or missing clock', () => {
-    const violations = check({
-      'packages/widget/src/create-handler.ts':
-        'export interface HandlerDeps {\n  ec2: EC2Client;\n  clock?: Clock;\n}\n',
-      'packages/widget/src/create-sweeper-handler.ts': 'export interface Deps {}\n',
-    });
+    const violations = only(
+      'handler-deps',
+      check({
+        'packages/widget/src/create-handler.ts':
+          'export interface HandlerDeps {\n  ec2: EC2Client;\n  clock?: Clock;\n}\n',
+        'packages/widget/src/create-sweeper-handler.ts': 'export interface Deps {}\n',
+      }),
+    );
 
     expect(brief(violations)).toEqual([
       { rule: 'handler-deps', file: 'packages/widget/src/create-handler.ts', line: 3 },
@@ -171,26 +198,26 @@ describe('the house-style check over a fixture tree', () => {
     ]);
   });
 
-  it('reports a function over 80 lines at its first line, and not one of exactly 80', () => {
-    const long = (kind: string) => `${kind} {\n${'  step();\n'.repeat(79)}}`;
+  it('reports a function over 60 lines at its first line, and not one of exactly 60', () => {
+    const long = (kind: string) => `${kind} {\n${'  step();\n'.repeat(59)}}`;
     const violations = check({
       'infra/src/deploy.ts': `// a comment\n${long('export function resolve()')}\n${long('const ok = () =>').replace('  step();\n', '')}`,
     });
 
     expect(brief(violations)).toEqual([{ rule: 'function-length', file: 'infra/src/deploy.ts', line: 2 }]);
-    expect(violations[0]!.message).toBe('resolve is 81 lines (at most 80); split it along its own steps');
+    expect(violations[0]!.message).toBe('resolve is 61 lines (at most 60); split it along its own steps');
   });
 
   it('measures methods and arrow functions in tools/*/src and packages/*/src by name', () => {
-    const body = '  step();\n'.repeat(85);
+    const body = '  step();\n'.repeat(65);
     const violations = check({
       'tools/demo/src/cli.ts': `export class Cli {\n  run() {\n${body}  }\n}\n`,
       'packages/widget/src/spin.ts': `export const spin = async () => {\n${body}};\n`,
     });
 
     expect(violations.map((v) => `${v.file}:${v.line} ${v.message.split(' (')[0]}`)).toEqual([
-      'packages/widget/src/spin.ts:1 spin is 87 lines',
-      'tools/demo/src/cli.ts:2 run is 87 lines',
+      'packages/widget/src/spin.ts:1 spin is 67 lines',
+      'tools/demo/src/cli.ts:2 run is 67 lines',
     ]);
   });
 
@@ -214,11 +241,14 @@ describe('the house-style check over a fixture tree', () => {
   });
 
   it('reports an error class outside src/errors.ts, in any package including aws-core', () => {
-    const violations = check({
-      'packages/widget/src/spin.ts':
-        '\nexport class SpinFailed extends NetkitError {}\nclass Other extends Error {}\n',
-      'packages/aws-core/src/config.ts': 'export class Invalid extends Error {}\n',
-    });
+    const violations = only(
+      'error-classes',
+      check({
+        'packages/widget/src/spin.ts':
+          '\nexport class SpinFailed extends NetkitError {}\nclass Other extends Error {}\n',
+        'packages/aws-core/src/config.ts': 'export class Invalid extends Error {}\n',
+      }),
+    );
 
     expect(brief(violations)).toEqual([
       { rule: 'error-classes', file: 'packages/aws-core/src/config.ts', line: 1 },
@@ -229,19 +259,22 @@ describe('the house-style check over a fixture tree', () => {
   });
 
   it("reports an error class that sets 'name', as a property or in its constructor", () => {
-    const violations = check({
-      'packages/widget/src/errors.ts': [
-        'export class AError extends NetkitError {',
-        "  override name = 'AError';",
-        '}',
-        'export class BError extends NetkitError {',
-        '  constructor() {',
-        '    super();',
-        "    this.name = 'BError';",
-        '  }',
-        '}',
-      ].join('\n'),
-    });
+    const violations = only(
+      'error-classes',
+      check({
+        'packages/widget/src/errors.ts': [
+          'export class AError extends NetkitError {',
+          "  override name = 'AError';",
+          '}',
+          'export class BError extends NetkitError {',
+          '  constructor() {',
+          '    super();',
+          "    this.name = 'BError';",
+          '  }',
+          '}',
+        ].join('\n'),
+      }),
+    );
 
     expect(brief(violations)).toEqual([
       { rule: 'error-classes', file: 'packages/widget/src/errors.ts', line: 2 },
@@ -259,6 +292,161 @@ describe('the house-style check over a fixture tree', () => {
       { rule: 'test-folders', file: 'packages/widget/test/integration/harness/world.ts', line: 1 },
       { rule: 'test-folders', file: 'packages/widget/test/unit/fake-ec2.ts', line: 1 },
     ]);
+  });
+
+  it('reports a packages/*/src file over 400 lines at its first line, and not one of exactly 400', () => {
+    const violations = check({
+      'packages/widget/src/spin.ts': `export function spin() {}\n${'// why\n'.repeat(400)}`,
+      'packages/aws-core/src/retry.ts': `export function retry() {}\nexport function backoffDelay() {}\n${'//\n'.repeat(398)}`,
+      'infra/src/deploy.ts': '//\n'.repeat(500),
+    });
+
+    expect(brief(violations)).toEqual([
+      { rule: 'file-length', file: 'packages/widget/src/spin.ts', line: 1 },
+    ]);
+    expect(violations[0]!.message).toBe('401 lines (at most 400); split it along its verbs, one per file');
+  });
+
+  it('reports Lambda code (every line of packages/*/src) over 7,500 lines once, naming the total', () => {
+    // Prepare: fill the clean tree's Lambda code up to exactly the budget, then one line more
+    const clean = Object.entries(cleanTree())
+      .filter(([path]) => /^packages\/[^/]+\/src\/.*\.ts$/.test(path))
+      .reduce((sum, [, text]) => sum + text.split('\n').length - 1, 0);
+    const filler = (n: number) => ({ 'packages/widget/src/filler.ts': '//\n'.repeat(n) });
+
+    // Act
+    const atBudget = only('lambda-budget', check(filler(7500 - clean)));
+    const over = only('lambda-budget', check(filler(7501 - clean)));
+
+    // Assess
+    expect(atBudget).toEqual([]);
+    expect(brief(over)).toEqual([{ rule: 'lambda-budget', file: 'packages', line: 1 }]);
+    expect(over[0]!.message).toMatch(
+      /^Lambda code is 7501 lines \(at most 7500\): aws-core \d+, widget \d+$/,
+    );
+  });
+
+  it("reports a hook factory over 40 lines or doing the runner's liveness, heartbeat, completion or metrics", () => {
+    const violations = only(
+      'hook-handler',
+      check({
+        'packages/widget/src/create-handler.ts': [
+          "import { createLifecycleHandler } from '@netkit/aws-core/lifecycle-hook';",
+          "import { confirmLifecycleActionLive as live, startHeartbeat } from '@netkit/aws-core/lifecycle';",
+          'export interface HandlerDeps {',
+          '  clock: Clock;',
+          '}',
+          'export function createHandler(deps: HandlerDeps) {',
+          '  deps.metrics.addMetric("X", 1);',
+          ...Array.from({ length: 33 }, () => '  // declaration'),
+          '}',
+          '',
+        ].join('\n'),
+        'packages/eni-pool-agent/src/create-handler.ts':
+          'export function createHandler(deps) {\n  return () => deps.metrics.publishStoredMetrics();\n}\n',
+        'packages/nat-reaper/src/create-handler.ts':
+          'export function createHandler(deps) {\n  deps.metrics.addMetric("Y", 1);\n}\n',
+      }),
+    );
+
+    expect(violations.map((v) => `${v.file}:${v.line} ${v.message.split(':')[0]}`)).toEqual([
+      'packages/eni-pool-agent/src/create-handler.ts:2 calls publishStoredMetrics',
+      'packages/widget/src/create-handler.ts:1 41 lines (at most 40); a hook factory only declares its hook for createLifecycleHandler',
+      'packages/widget/src/create-handler.ts:2 imports confirmLifecycleActionLive',
+      'packages/widget/src/create-handler.ts:2 imports startHeartbeat',
+      'packages/widget/src/create-handler.ts:7 calls addMetric',
+    ]);
+  });
+
+  it('passes a hook factory of exactly 40 lines that only declares its hook', () => {
+    const violations = only(
+      'hook-handler',
+      check({
+        'packages/widget/src/create-handler.ts': [
+          "import { createLifecycleHandler } from '@netkit/aws-core/lifecycle-hook';",
+          'export interface HandlerDeps {',
+          '  clock: Clock;',
+          '}',
+          'export function createHandler(deps: HandlerDeps) {',
+          '  return createLifecycleHandler(deps, { launch: (run) => run.count("Claimed", 1) });',
+          ...Array.from({ length: 33 }, () => '  // declaration'),
+          '}',
+          '',
+        ].join('\n'),
+      }),
+    );
+
+    expect(violations).toEqual([]);
+  });
+
+  it('reports every export of packages/*/src that no other file imports, at its line', () => {
+    const violations = check({
+      'packages/widget/src/parts.ts': [
+        'export function used() {}',
+        'export const viaJs = 1, unused = 2;',
+        'export interface TypeOnly {}',
+        'export enum Mode { A }',
+        'export class Shape {}',
+        'export const onlySelf = 3;',
+        'export default onlySelf;',
+        'export type { Hidden as Renamed };',
+        'const local = onlySelf;',
+      ].join('\n'),
+      'packages/widget/src/spin.ts': [
+        "import { type TypeOnly, viaJs } from './parts.js';",
+        "export { Mode as Kind, Shape } from './parts.ts';",
+        'export function spin() {}',
+      ].join('\n'),
+      'packages/widget/test/unit/spin.test.ts': [
+        "import { type Config, loadConfig } from '../../src/config.ts';",
+        "import { WidgetError } from '../../src/errors.ts';",
+        "import { Kind, spin } from '../../src/spin.ts';",
+        "import { used } from '../../src/parts.ts';",
+      ].join('\n'),
+      'packages/widget/dist/index.mjs': "import { Renamed } from '../src/parts.ts';\n",
+      'packages/widget/src/all.ts': "export * from './star.ts';\n",
+      'packages/widget/src/star.ts': 'export const s1 = 1;\nexport function s2() {}\n',
+      'packages/widget/demo/scenario.ts': "import { s1 } from '../src/all.ts';\n",
+      'packages/aws-core/src/sub.ts': 'export const fromSub = 1;\nexport const subUnused = 2;\n',
+      'packages/aws-core/src/hidden.ts': 'export const notExported = 1;\n',
+      'infra/src/deploy.ts': [
+        "import { fromSub } from '@netkit/aws-core/sub';",
+        "import { notExported } from '@netkit/aws-core/src/hidden.ts';",
+        "type T = import('../../packages/widget/src/dyn.ts').DynType;",
+      ].join('\n'),
+      'packages/aws-core/package.json': JSON.stringify({
+        name: '@netkit/aws-core',
+        exports: { './errors': './src/errors.ts', './retry': './src/retry.ts', './sub': './src/sub.ts' },
+      }),
+      'tools/demo/src/cli.ts': "const { dyn } = await import('../../../packages/widget/src/dyn.ts');\n",
+      'packages/widget/src/dyn.ts':
+        'export const dyn = 1;\nexport type DynType = 2;\nexport const notDyn = 3;\n',
+    });
+
+    expect(violations.map((v) => `${v.file}:${v.line} ${v.message.split(' is ')[0]}`)).toEqual([
+      "packages/aws-core/src/hidden.ts:1 'notExported'",
+      "packages/aws-core/src/sub.ts:2 'subUnused'",
+      "packages/widget/src/dyn.ts:3 'notDyn'",
+      "packages/widget/src/parts.ts:2 'unused'",
+      "packages/widget/src/parts.ts:6 'onlySelf'",
+      "packages/widget/src/parts.ts:7 'default'",
+      "packages/widget/src/parts.ts:8 'Renamed'",
+      "packages/widget/src/spin.ts:2 'Shape'",
+    ]);
+    expect(violations[0]!.message).toBe(
+      "'notExported' is imported by no other file; drop the export (or the code)",
+    );
+  });
+
+  it("counts a bundle entry's handler and a factory's deps interface as used, nothing else of theirs", () => {
+    const violations = check({
+      'packages/widget/src/sweeper-handler.ts':
+        "import { createSweeperHandler } from './create-sweeper-handler.ts';\nexport const handler = 1;\nexport const extra = 2;\n",
+    });
+
+    expect(
+      only('unused-export', violations).map((v) => `${v.file}:${v.line} ${v.message.split(' is ')[0]}`),
+    ).toEqual(["packages/widget/src/sweeper-handler.ts:3 'extra'"]);
   });
 
   it('prints the violations grouped by area, one per line with file and line', () => {

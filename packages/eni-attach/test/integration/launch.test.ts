@@ -9,7 +9,7 @@ import { toTagList } from '@netkit/aws-core/tags';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld, type World } from '../../demo/world.ts';
-import type { LaunchReport } from '../../src/launch.ts';
+import type { LaunchReport } from '../../src/handle-launch.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import { context, emulatorHandler, GROUP, HOOK, launchEvent } from '../support/harness.ts';
 

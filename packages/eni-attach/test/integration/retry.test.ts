@@ -6,7 +6,7 @@ import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
-import type { LaunchReport } from '../../src/launch.ts';
+import type { LaunchReport } from '../../src/handle-launch.ts';
 import { GROUP, HOOK, launchEvent, TEMPLATE } from '../support/harness.ts';
 
 // The emulator answers a reused CreateNetworkInterface ClientToken with the first ENI, even after

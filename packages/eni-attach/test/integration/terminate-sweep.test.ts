@@ -12,7 +12,7 @@ import { useEmulator, useFunction } from '@netkit/local-aws/vitest';
 import { describe, expect, it } from 'vitest';
 import { ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
 import { createSweeperHandler } from '../../src/create-sweeper-handler.ts';
-import type { LaunchReport } from '../../src/launch.ts';
+import type { LaunchReport } from '../../src/handle-launch.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import type { TerminateReport } from '../../src/terminate.ts';
 import { context, emulatorHandler, GROUP, HOOK, launchEvent, TEMPLATE } from '../support/harness.ts';

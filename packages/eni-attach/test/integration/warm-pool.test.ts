@@ -3,7 +3,7 @@ import { useEmulator } from '@netkit/local-aws/vitest';
 import { lifecycleEvent } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
-import type { LaunchReport } from '../../src/launch.ts';
+import type { LaunchReport } from '../../src/handle-launch.ts';
 import { context, emulatorHandler, GROUP, HOOK } from '../support/harness.ts';
 
 const emu = useEmulator();

@@ -7,7 +7,6 @@ import {
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
 import { silentLogger } from '@netkit/aws-core/observability';
-import { Deadline } from '@netkit/aws-core/retry';
 import { manualClock } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type Config, loadConfig } from '../../src/config.ts';
@@ -38,7 +37,7 @@ export function config(env: Record<string, string> = {}): Config {
 /** Deps with a manual clock (waits are instant) and fixed jitter. */
 export function deps(cfg: Config = config()) {
   const clock = manualClock();
-  const launchDeps: HandlerDeps = {
+  const launchDeps: HandlerDeps & { metrics: ReturnType<typeof recordingMetrics> } = {
     ec2: new EC2Client({ region: 'us-east-1' }),
     autoscaling: new AutoScalingClient({ region: 'us-east-1' }),
     logger: silentLogger,
@@ -47,8 +46,7 @@ export function deps(cfg: Config = config()) {
     catalog: createSubnetCatalog(cfg.attachments),
     metrics: recordingMetrics(),
   };
-  const deadlines = { work: Deadline.in(50_000, clock), finish: Deadline.in(59_000, clock) };
-  return { deps: launchDeps, clock, deadlines, config: cfg };
+  return { deps: launchDeps, clock, config: cfg };
 }
 
 /** The EC2 world as the Describe calls see it: valid subnets and groups, a running instance. */

@@ -13,10 +13,12 @@ import {
   type NetworkInterfaceStatus,
 } from '@aws-sdk/client-ec2';
 import { DeadlineExceededError, RaceUnsettledError } from '@netkit/aws-core/errors';
+import type { CompletionOutcome } from '@netkit/aws-core/lifecycle';
 import { parseLifecycleEvent } from '@netkit/aws-core/lifecycle';
-import { lifecycleEvent } from '@netkit/testing';
+import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { handleLaunch as handle, type LaunchReport } from '../../src/launch.ts';
+import { createHandler } from '../../src/create-handler.ts';
+import type { LaunchReport } from '../../src/handle-launch.ts';
 import { eniDescription, MANAGED_BY, TAG } from '../../src/naming.ts';
 import {
   asMock,
@@ -32,8 +34,14 @@ import {
   validWorld,
 } from '../support/fixtures.ts';
 
-/** The launch report; the 'ended' outcome is asserted by its status where a test expects it. */
-const handleLaunch = async (...args: Parameters<typeof handle>) => (await handle(...args)) as LaunchReport;
+/** One launch through the handler (the runner checks liveness with one heartbeat first); the 'ended' outcome is asserted by its status. */
+async function launch(t: ReturnType<typeof deps>) {
+  const event = lifecycleEvent('launch', { instanceId: INSTANCE });
+  const report = await createHandler(t.deps, t.config)(event, fakeContext(60_000, t.deps.clock.now));
+  return report as LaunchReport & { completion?: CompletionOutcome };
+}
+/** Heartbeats the keeper recorded: every RecordLifecycleActionHeartbeat but the runner's liveness check. */
+const keeperBeats = () => asMock.commandCalls(RecordLifecycleActionHeartbeatCommand).length - 1;
 const action = () => parseLifecycleEvent(lifecycleEvent('launch', { instanceId: INSTANCE }));
 const NEW = 'eni-0new000000000000';
 // Not in the SDK's enum, but what EC2 reports for an interface still being created.
@@ -81,7 +89,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report).toMatchObject({
@@ -122,11 +130,11 @@ describe('launch lifecycle action', () => {
     // Prepare
     freshLaunch();
     const t = deps();
-    await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    await launch(t);
     ec2Mock.resetHistory();
 
     // Act: a second launch in the same container
-    await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    await launch(t);
 
     // Assess
     expect(ec2Mock.calls().map((c) => (c.args[0] as object).constructor.name)).toEqual([
@@ -148,7 +156,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.status).toBe('already-done');
@@ -167,7 +175,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    await launch(t);
 
     // Assess
     expect(ec2Mock).toHaveReceivedCommandWith(ModifyNetworkInterfaceAttributeCommand, {
@@ -186,7 +194,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.interfaces).toEqual([
@@ -204,7 +212,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.interfaces[0]?.source).toBe('created');
@@ -224,7 +232,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.result).toBe('CONTINUE');
@@ -240,7 +248,7 @@ describe('launch lifecycle action', () => {
     const t = deps(config({ SOURCE_DEST_CHECK: 'false' }));
 
     // Act
-    await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    await launch(t);
 
     // Assess
     expect(ec2Mock).toHaveReceivedCommandWith(ModifyNetworkInterfaceAttributeCommand, {
@@ -257,7 +265,7 @@ describe('launch lifecycle action', () => {
     const t = deps(config({ SOURCE_DEST_CHECK: 'false' }));
 
     // Act
-    await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    await launch(t);
     const fixedFirst = ec2Mock.commandCalls(ModifyNetworkInterfaceAttributeCommand, {
       NetworkInterfaceId: 'eni-0left00000000000',
       SourceDestCheck: { Value: false },
@@ -266,7 +274,7 @@ describe('launch lifecycle action', () => {
       .on(DescribeNetworkInterfacesCommand)
       .resolves({ NetworkInterfaces: [{ ...wrong, SourceDestCheck: false }] });
     ec2Mock.resetHistory();
-    await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    await launch(t);
 
     // Assess
     expect(fixedFirst).toBe(1);
@@ -293,11 +301,11 @@ describe('launch lifecycle action', () => {
     t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => sleep(7_000, signal) };
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess: waits start at 0, 7 and 14 s; the one at 14 s is due a beat
     expect(report.result).toBe('CONTINUE');
-    expect(report.heartbeats).toBe(1);
+    expect(keeperBeats()).toBe(1);
   });
 
   it('retries throttling and a pending instance with backoff, without heartbeats while waits are short', async () => {
@@ -314,13 +322,14 @@ describe('launch lifecycle action', () => {
     const t = deps(config({ HEARTBEAT_INTERVAL_SECONDS: '10' }));
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.result).toBe('CONTINUE');
     expect(ec2Mock).toHaveReceivedCommandTimes(AttachNetworkInterfaceCommand, 5);
-    expect(t.clock.sleeps).toEqual([150, 300, 600, 1200]);
-    expect(report.heartbeats).toBe(0);
+    // awsCall's backoff: 250 ms base, equal jitter (random 0.5)
+    expect(t.clock.sleeps).toEqual([188, 375, 750, 1500]);
+    expect(keeperBeats()).toBe(0);
   });
 
   it('records a lifecycle heartbeat when a wait outlasts the heartbeat interval', async () => {
@@ -338,10 +347,10 @@ describe('launch lifecycle action', () => {
     t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => slowSleep(6_000, signal) };
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    await launch(t);
 
     // Assess: waits of 6 s each start at 0, 6 and 12 s; only the third is 10 s past the start
-    expect(report.heartbeats).toBe(1);
+    expect(keeperBeats()).toBe(1);
     expect(asMock).toHaveReceivedCommandWith(RecordLifecycleActionHeartbeatCommand, {
       InstanceId: INSTANCE,
       LifecycleHookName: 'my-lifecycle-hook',
@@ -355,19 +364,20 @@ describe('launch lifecycle action', () => {
     ec2Mock.on(DeleteNetworkInterfaceCommand).resolves({});
     asMock
       .on(RecordLifecycleActionHeartbeatCommand)
+      .resolvesOnce({})
       .rejects(awsError('ValidationError', 'client', 'No active Lifecycle Action found with token x'));
     const t = deps(config({ HEARTBEAT_INTERVAL_SECONDS: '10' }));
     const slowSleep = t.clock.sleep;
     t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => slowSleep(6_000, signal) };
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess: a non-retried outcome; the created, unattached ENI is gone; no completion is attempted
     expect(report).toMatchObject({ status: 'ended', instanceId: INSTANCE, deleted: [NEW], interfaces: [] });
     expect('reason' in report && report.reason).toMatch(/no longer active/);
     expect(ec2Mock).toHaveReceivedCommandWith(DeleteNetworkInterfaceCommand, { NetworkInterfaceId: NEW });
-    expect(asMock).toHaveReceivedCommandTimes(RecordLifecycleActionHeartbeatCommand, 1);
+    expect(keeperBeats()).toBe(1);
     expect(asMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
     // It stopped at the heartbeat: no further attach attempts after it.
     const attaches = ec2Mock.commandCalls(AttachNetworkInterfaceCommand).length;
@@ -385,13 +395,14 @@ describe('launch lifecycle action', () => {
       .resolves({ AttachmentId: 'eni-attach-0new' });
     asMock
       .on(RecordLifecycleActionHeartbeatCommand)
+      .resolvesOnce({}) // the runner's liveness check
       .rejects(awsError('Throttling', 'client', 'Rate exceeded'));
     const t = deps(config({ HEARTBEAT_INTERVAL_SECONDS: '10' }));
     const slowSleep = t.clock.sleep;
     t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => slowSleep(6_000, signal) };
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report).toMatchObject({ result: 'CONTINUE', completion: 'completed' });
@@ -405,7 +416,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report).toMatchObject({ status: 'abandoned', result: 'ABANDON', deleted: [NEW], interfaces: [] });
@@ -424,7 +435,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const outcome = handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const outcome = launch(t);
 
     // Assess
     await expect(outcome).rejects.toMatchObject({ name: 'IncorrectInstanceState' });
@@ -445,7 +456,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report).toMatchObject({
@@ -467,7 +478,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report).toMatchObject({ result: 'CONTINUE', deleted: [] });
@@ -487,7 +498,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report).toMatchObject({
@@ -507,7 +518,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const outcome = handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const outcome = launch(t);
 
     // Assess
     await expect(outcome).rejects.toBeInstanceOf(RaceUnsettledError);
@@ -529,7 +540,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report).toMatchObject({
@@ -566,7 +577,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report).toMatchObject({ result: 'ABANDON', deleted: [NEW] });
@@ -580,7 +591,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.result).toBe('ABANDON');
@@ -597,7 +608,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.result).toBe('ABANDON');
@@ -618,7 +629,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.result).toBe('ABANDON');
@@ -633,7 +644,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.result).toBe('ABANDON');
@@ -652,7 +663,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.result).toBe('ABANDON');
@@ -672,7 +683,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.result).toBe('ABANDON');
@@ -706,7 +717,7 @@ describe('launch lifecycle action', () => {
     });
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.interfaces.map((i) => [i.deviceIndex, i.networkInterfaceId])).toEqual([
@@ -744,7 +755,7 @@ describe('launch lifecycle action', () => {
     );
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess: the attached one has DeleteOnTermination and goes with the abandoned instance
     expect(report).toMatchObject({ result: 'ABANDON', deleted: ['eni-0two000000000000'] });
@@ -763,7 +774,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const report = await launch(t);
 
     // Assess
     expect(report.completion).toBe('already-completed');
@@ -782,7 +793,7 @@ describe('launch lifecycle action', () => {
     const t = deps();
 
     // Act
-    const outcome = handleLaunch(action(), t.config, t.deps, t.deadlines);
+    const outcome = launch(t);
 
     // Assess
     await expect(outcome).rejects.toBeInstanceOf(DeadlineExceededError);

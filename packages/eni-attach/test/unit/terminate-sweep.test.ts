@@ -11,7 +11,6 @@ import {
   DescribeSubnetsCommand,
   ModifyNetworkInterfaceAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { parseLifecycleEvent } from '@netkit/aws-core/lifecycle';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { fakeContext, lifecycleEvent, loadEvent, manualClock } from '@netkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -20,7 +19,7 @@ import { createSweeperHandler } from '../../src/create-sweeper-handler.ts';
 import { SubnetMapError } from '../../src/errors.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import { createSubnetCatalog } from '../../src/subnets.ts';
-import { handleTerminate } from '../../src/terminate.ts';
+import type { TerminateReport } from '../../src/terminate.ts';
 import {
   asMock,
   awsError,
@@ -42,7 +41,11 @@ beforeEach(() => {
   asMock.on(CompleteLifecycleActionCommand).resolves({});
 });
 
-const terminate = () => parseLifecycleEvent(lifecycleEvent('terminate', { instanceId: INSTANCE }));
+/** One terminate through the handler. */
+async function terminate(t: ReturnType<typeof deps>) {
+  const event = lifecycleEvent('terminate', { instanceId: INSTANCE });
+  return (await createHandler(t.deps, t.config)(event, fakeContext(60_000, t.clock.now))) as TerminateReport;
+}
 
 describe('terminate lifecycle action', () => {
   it('sets DeleteOnTermination on attached ENIs of ours and deletes unattached ones, then continues', async () => {
@@ -59,7 +62,7 @@ describe('terminate lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleTerminate(terminate(), t.deps, t.deadlines);
+    const report = await terminate(t);
 
     // Assess
     expect(report).toMatchObject({
@@ -81,7 +84,7 @@ describe('terminate lifecycle action', () => {
     const t = deps();
 
     // Act
-    const report = await handleTerminate(terminate(), t.deps, t.deadlines);
+    const report = await terminate(t);
 
     // Assess
     expect(report.errors).toEqual(['UnauthorizedOperation: UnauthorizedOperation']);
@@ -234,15 +237,11 @@ describe('handler', () => {
     expect(asMock.calls()).toHaveLength(0);
   });
 
-  it('routes terminate events to the terminate action and publishes metrics once', async () => {
+  it('routes terminate events to the terminate action and publishes no metrics (none recorded)', async () => {
     // Prepare
     ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [] });
     const t = deps();
-    const published: number[] = [];
-    const handler = createHandler(
-      { ...t.deps, metrics: { addMetric: () => {}, publishStoredMetrics: () => published.push(1) } },
-      t.config,
-    );
+    const handler = createHandler(t.deps, t.config);
 
     // Act
     const result = await handler(
@@ -252,7 +251,7 @@ describe('handler', () => {
 
     // Assess
     expect(result).toMatchObject({ result: 'CONTINUE', markedForDeletion: [], deleted: [] });
-    expect(published).toEqual([1]);
+    expect(t.deps.metrics.published).toBe(0);
   });
 
   it('returns "ended" with a LifecycleActionEnded metric when the hook times out mid-launch', async () => {
@@ -271,14 +270,7 @@ describe('handler', () => {
     const t = deps(config({ HEARTBEAT_INTERVAL_SECONDS: '10' }));
     const slowSleep = t.clock.sleep;
     t.deps.clock = { now: t.clock.now, sleep: (_ms, signal) => slowSleep(6_000, signal) };
-    const metrics: string[] = [];
-    const handler = createHandler(
-      {
-        ...t.deps,
-        metrics: { addMetric: (name: string) => metrics.push(name), publishStoredMetrics: () => {} },
-      },
-      t.config,
-    );
+    const handler = createHandler(t.deps, t.config);
 
     // Act
     const result = await handler(
@@ -288,8 +280,37 @@ describe('handler', () => {
 
     // Assess
     expect(result).toMatchObject({ status: 'ended', deleted: ['eni-0new000000000000'] });
-    expect(metrics).toEqual(['LifecycleActionEnded']);
+    expect(t.deps.metrics.added).toEqual([{ name: 'LifecycleActionEnded', value: 1 }]);
+    expect(t.deps.metrics.dimensions).toEqual([['AutoScalingGroupName', 'my-asg']]);
+    expect(t.deps.metrics.published).toBe(1);
     expect(asMock).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
+  });
+
+  it('counts LaunchesContinued and InterfacesCreated under AutoScalingGroupName and publishes once', async () => {
+    // Prepare
+    validWorld();
+    ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [] });
+    ec2Mock.on(CreateNetworkInterfaceCommand).resolves({
+      NetworkInterface: { NetworkInterfaceId: 'eni-0new000000000000', Status: 'available', SubnetId: SUBNET },
+    });
+    ec2Mock.on(AttachNetworkInterfaceCommand).resolves({ AttachmentId: 'eni-attach-0new' });
+    ec2Mock.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
+    const t = deps();
+
+    // Act
+    const result = await createHandler(t.deps, t.config)(
+      lifecycleEvent('launch', { instanceId: INSTANCE }),
+      fakeContext(60_000, t.clock.now),
+    );
+
+    // Assess
+    expect(result).toMatchObject({ status: 'done', result: 'CONTINUE', completion: 'completed' });
+    expect(t.deps.metrics.added).toEqual([
+      { name: 'InterfacesCreated', value: 1 },
+      { name: 'LaunchesContinued', value: 1 },
+    ]);
+    expect(t.deps.metrics.dimensions).toEqual([['AutoScalingGroupName', 'my-asg']]);
+    expect(t.deps.metrics.published).toBe(1);
   });
 
   it('keeps time back from the EC2 work for cleanup and completion', () => {

@@ -1,0 +1,49 @@
+import {
+  DescribeNetworkInterfacesCommand,
+  type EC2Client,
+  ModifyNetworkInterfaceAttributeCommand,
+  type NetworkInterface,
+} from '@aws-sdk/client-ec2';
+import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
+import { tagFilters } from '@netkit/aws-core/tags';
+import { MANAGED_BY, TAG, tagValue } from './naming.ts';
+
+/** Every ENI this package created for `instanceId` (attached or not): one filtered Describe call. */
+export async function describeOwnInterfaces(
+  run: HookRun,
+  ec2: EC2Client,
+  instanceId: string,
+): Promise<NetworkInterface[]> {
+  const Filters = tagFilters({ [TAG.managedBy]: MANAGED_BY, [TAG.instanceId]: instanceId });
+  const out = await run.call('DescribeNetworkInterfaces', () =>
+    ec2.send(new DescribeNetworkInterfacesCommand({ Filters })),
+  );
+  return (out.NetworkInterfaces ?? []).filter(
+    (eni) => tagValue(eni, TAG.managedBy) === MANAGED_BY && tagValue(eni, TAG.instanceId) === instanceId,
+  );
+}
+
+/** The ENI of ours attached to `instanceId` at `deviceIndex`, if any. */
+export function attachedAt(
+  enis: readonly NetworkInterface[],
+  instanceId: string,
+  deviceIndex: number,
+): NetworkInterface | undefined {
+  return enis.find(
+    (eni) =>
+      tagValue(eni, TAG.deviceIndex) === String(deviceIndex) &&
+      eni.Attachment?.InstanceId === instanceId &&
+      eni.Attachment.DeviceIndex === deviceIndex &&
+      (eni.Attachment.Status === 'attached' || eni.Attachment.Status === 'attaching'),
+  );
+}
+
+/** EC2 deletes the interface with the instance. */
+export async function setDeleteOnTermination(run: HookRun, ec2: EC2Client, id: string, attachmentId: string) {
+  const input = {
+    NetworkInterfaceId: id,
+    Attachment: { AttachmentId: attachmentId, DeleteOnTermination: true },
+  };
+  const send = () => ec2.send(new ModifyNetworkInterfaceAttributeCommand(input));
+  await run.call('ModifyNetworkInterfaceAttribute', send, ['InvalidAttachmentID.NotFound']);
+}

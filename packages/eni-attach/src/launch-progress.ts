@@ -1,0 +1,73 @@
+import { DeleteNetworkInterfaceCommand, type EC2Client, type NetworkInterface } from '@aws-sdk/client-ec2';
+import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
+import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
+import type { AttachmentSpec, Config } from './config.ts';
+import { setDeleteOnTermination } from './interfaces.ts';
+
+/** How an interface came to be on the instance. */
+export type InterfaceSource =
+  | 'existing' // attached by an earlier delivery of this event
+  | 'created' // created and attached by this invocation
+  | 'reused' // created by an earlier, interrupted delivery and attached by this one
+  | 'concurrent'; // attached by a concurrent delivery while this one was working
+
+export interface AttachedInterface {
+  deviceIndex: number;
+  networkInterfaceId: string;
+  subnetId: string;
+  source: InterfaceSource;
+}
+
+/** One launch under way: what it attached and deleted, and the ENIs it holds unattached. */
+export interface LaunchProgress {
+  run: HookRun;
+  ec2: EC2Client;
+  config: Config;
+  instanceId: string;
+  interfaces: AttachedInterface[];
+  deleted: string[];
+  /** Created or picked up, not attached yet: deleted on a final failure, kept for a retry. */
+  pending: Set<string>;
+}
+
+/** An interface already in place: make sure it is deleted with the instance. */
+export async function keepInterface(
+  p: LaunchProgress,
+  spec: AttachmentSpec,
+  eni: NetworkInterface,
+  source: InterfaceSource,
+): Promise<void> {
+  const [networkInterfaceId, attachment] = [eni.NetworkInterfaceId!, eni.Attachment];
+  if (attachment?.DeleteOnTermination !== true && attachment?.AttachmentId)
+    await setDeleteOnTermination(p.run, p.ec2, networkInterfaceId, attachment.AttachmentId);
+  p.interfaces.push({
+    deviceIndex: spec.deviceIndex,
+    networkInterfaceId,
+    subnetId: eni.SubnetId ?? '',
+    source,
+  });
+}
+
+export async function deleteIfUnattached(p: LaunchProgress, id: string): Promise<void> {
+  const { run } = p;
+  const send = () => p.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id }));
+  try {
+    await run.call('DeleteNetworkInterface', send, [], run.deadlines.finish);
+    p.deleted.push(id);
+  } catch (error) {
+    if (isNotFoundError(error)) return;
+    // A concurrent delivery attached it: in use, not an orphan.
+    const log = { networkInterfaceId: id, error: describeError(error) };
+    if (isAwsError(error, 'InvalidNetworkInterface.InUse'))
+      run.logger.info('Not deleting an interface that is now attached', log);
+    else run.logger.error('Could not delete network interface; the sweeper will retry', log);
+  }
+}
+
+/** Delete every ENI this invocation created or picked up and did not attach. */
+export async function cleanUp(p: LaunchProgress): Promise<void> {
+  for (const id of [...p.pending]) {
+    await deleteIfUnattached(p, id);
+    p.pending.delete(id);
+  }
+}
