@@ -68,8 +68,8 @@ function readArgv(argv: string[]): ArgValues {
       allowPositionals: false,
       options: {
         ...flags(
-          ['pool-tags', 'hostname-tag', 'device-index', 'timeout', 'hook-timeout', 'on-failure'],
-          ['hostname-from-tag', 'no-hostname', 'dry-run'],
+          'pool-tags hostname-tag device-index timeout hook-timeout on-failure',
+          'hostname-from-tag no-hostname dry-run',
         ),
         help: { type: 'boolean', short: 'h' },
       },
@@ -122,10 +122,13 @@ function parsePoolSettings(mode: AgentOptions['mode'], merged: Env) {
   }
 }
 
-/** parseArgs options: string flags, then boolean ones. */
-export function flags(strings: string[], booleans: string[]): ParseArgsConfig['options'] {
+/** parseArgs options: the string flags, then the boolean ones (space-separated names). */
+export function flags(strings: string, booleans: string): ParseArgsConfig['options'] {
   const of = (type: 'string' | 'boolean') => (name: string) => [name, { type }] as const;
-  return Object.fromEntries([...strings.map(of('string')), ...booleans.map(of('boolean'))]);
+  return Object.fromEntries([
+    ...strings.split(' ').map(of('string')),
+    ...booleans.split(' ').map(of('boolean')),
+  ]);
 }
 
 /** JSON lines on stderr: stdout carries only the result line. */

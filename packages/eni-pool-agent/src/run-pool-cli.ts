@@ -72,17 +72,8 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
 
 function readPoolArgv(args: string[]): ArgValues {
   const options = flags(
-    [
-      'subnet',
-      'ip-range',
-      'hostname-pattern',
-      'security-groups',
-      'tags',
-      'hostname-tag',
-      'description',
-      'region',
-    ],
-    ['dry-run', 'json'],
+    'subnet ip-range hostname-pattern security-groups tags hostname-tag description region',
+    'dry-run json',
   );
   return validated('', () => parseArgs({ args, strict: true, allowPositionals: false, options }).values);
 }
