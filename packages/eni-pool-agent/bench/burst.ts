@@ -1,6 +1,6 @@
 // Burst allocation benchmark for eni-pool-agent, against the local AWS emulator, side by side:
-// the claim order (src/claim-order.ts), the allocator before it (bench/previous-allocate.ts:
-// lowest free first, random spread after lost races) and the seed's user-data algorithm.
+// the claim order (src/claim-order.ts) and the seed's user-data algorithm. The allocator before
+// the claim order (#17) is no longer run: its figures stay in ADR 0055 and bench/results.
 //  1. the seed's 12-launch race (6 pool ENIs per AZ, 2 AZs), no throttling;
 //  2. (not fast) 50 and 200 concurrent launches with AWS-like token-bucket throttling: attach
 //     attempts and EC2 calls per launch, wall time, duplicate and missing allocations, CONTINUE,
@@ -10,26 +10,18 @@ import { pathToFileURL } from 'node:url';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import {
   AttachNetworkInterfaceCommand,
-  CreateTagsCommand,
   DescribeNetworkInterfacesCommand,
   EC2Client,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
 import { describeError } from '@netkit/aws-core/errors';
-import {
-  acceptLifecycleEvent,
-  completeLifecycleAction,
-  confirmLifecycleActionLive,
-  isRejected,
-} from '@netkit/aws-core/lifecycle';
 import { silentLogger } from '@netkit/aws-core/observability';
-import { Deadline, systemClock } from '@netkit/aws-core/retry';
+import { systemClock } from '@netkit/aws-core/retry';
 import type { Benchmark, BenchResult, BenchTable } from '@netkit/bench';
 import { type Emulator, startEmulator } from '@netkit/local-aws';
-import { type Config, loadConfig, poolOf } from '../src/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { createHandler, type HandlerDeps, type HandlerResult } from '../src/create-handler.ts';
 import { buildWorld, GROUP, HOOK, launch, POOL_TAGS, type Zone } from '../test/support/world.ts';
-import { allocate as previousAllocate } from './previous-allocate.ts';
 
 const REGION = 'ap-northeast-1';
 const AZS = ['ap-northeast-1a', 'ap-northeast-1c'];
@@ -123,6 +115,7 @@ async function setup(emu: Emulator, launchesPerAz: number, poolPerAz: number) {
 
 const noMetrics = {
   addMetric: () => {},
+  addDimension: () => {},
   publishStoredMetrics: () => {},
 } as unknown as HandlerDeps['metrics'];
 
@@ -140,67 +133,7 @@ interface HandlerClients {
   autoscaling: AutoScalingClient;
 }
 
-/**
- * The Lambda launch path as it was before the claim order (lambda.ts then): live check,
- * allocate (the frozen previous allocator), hostname tag, CONTINUE. Same calls, same order.
- */
-function previousHandler(clients: HandlerClients, config: Config): Handler {
-  const pool = poolOf(config);
-  const deps = { ec2: clients.ec2, clock: systemClock, logger: silentLogger };
-  return async (event, context) => {
-    const action = acceptLifecycleEvent(event, silentLogger, config.scope);
-    if (isRejected(action) || action.kind !== 'launch') throw new Error('not a launch event');
-    const deadline = Deadline.fromContext(context, 10_000, systemClock, config.attachTimeoutMs);
-    const live = await confirmLifecycleActionLive(clients.autoscaling, action, {
-      deadline,
-      clock: systemClock,
-      logger: silentLogger,
-    });
-    if (live === 'inactive') return { status: 'ended', instanceId: action.instanceId, reason: 'inactive' };
-    const allocation = await previousAllocate({ instanceId: action.instanceId }, pool, deps, deadline);
-    const hostname = allocation.eni.hostname;
-    if (hostname !== undefined) {
-      await retryThrottled(() =>
-        clients.ec2.send(
-          new CreateTagsCommand({
-            Resources: [action.instanceId],
-            Tags: [{ Key: pool.hostnameTag, Value: hostname }],
-          }),
-        ),
-      );
-    }
-    await retryThrottled(() =>
-      completeLifecycleAction(clients.autoscaling, action, 'CONTINUE', silentLogger),
-    );
-    return {
-      status: allocation.outcome === 'attached' ? 'done' : 'already-done',
-      instanceId: action.instanceId,
-      networkInterfaceId: allocation.eni.networkInterfaceId,
-      privateIp: allocation.eni.privateIp,
-      attempts: allocation.attempts,
-    };
-  };
-}
-
-async function retryThrottled<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      const name = (error as { name?: string }).name ?? '';
-      if (!/Throttl|RequestLimitExceeded/.test(name) || attempt > 30) throw error;
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.random() * Math.min(5_000, 250 * 2 ** attempt)),
-      );
-    }
-  }
-}
-
-export type Algorithm = 'claim-order' | 'previous';
-const ALGORITHM_NAMES: Record<Algorithm, string> = {
-  'claim-order': 'netkit claim order (Lambda mode)',
-  previous: 'netkit before #17: lowest first, spread after losses (Lambda mode)',
-};
+const CLAIM_ORDER = 'netkit claim order (Lambda mode)';
 
 /** Lambda mode: one handler (own clients) per launch, as concurrent Lambda environments. */
 async function runOurs(
@@ -208,7 +141,6 @@ async function runOurs(
   launchesPerAz: number,
   poolPerAz: number,
   throttle: boolean,
-  algorithm: Algorithm = 'claim-order',
 ): Promise<RunStats> {
   const { ec2, instances } = await setup(emu, launchesPerAz, poolPerAz);
   // The longest wait the package allows. On the emulator a burst of 200 is bound by moto, not by
@@ -244,13 +176,10 @@ async function runOurs(
         ec2: new EC2Client({ ...emu.clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
         autoscaling: new AutoScalingClient({ ...emu.clientConfig, maxAttempts: 5, retryMode: 'adaptive' }),
       };
-      const handler: Handler =
-        algorithm === 'previous'
-          ? previousHandler(clients, config)
-          : createHandler(
-              { ...clients, logger: silentLogger, clock: systemClock, metrics: noMetrics },
-              config,
-            );
+      const handler: Handler = createHandler(
+        { ...clients, logger: silentLogger, clock: systemClock, metrics: noMetrics },
+        config,
+      );
       const started = Date.now();
       const context = { getRemainingTimeInMillis: () => 900_000 - (Date.now() - started) };
       return handler(event, context).catch(
@@ -282,7 +211,7 @@ async function runOurs(
     totalCalls: Object.values(calls).reduce((a, b) => a + b, 0),
     errors,
     continued,
-    algorithm: ALGORITHM_NAMES[algorithm],
+    algorithm: CLAIM_ORDER,
     launches: n,
     poolSize: poolPerAz * AZS.length,
     throttled: throttle,
@@ -415,10 +344,8 @@ function table(runs: RunStats[]): BenchTable {
 /** Burst sizes with throttling; the default `pnpm bench` runs both. */
 export const BURST_SIZES = [50, 200];
 /**
- * Where the baselines run by default: the allocator before the claim order costs ~24 EC2 calls
- * per launch at 200 (3.5 minutes on the emulator, measured), and the seed's result at 200 is
- * known from 12 and 50 (one winner per AZ, every other launch shut down). `--full` (or
- * NETKIT_BENCH_FULL=1) runs them at every size, to measure the comparison at 200.
+ * Where the seed baseline runs by default: its result at 200 is known from 12 and 50 (one winner
+ * per AZ, every other launch shut down). `--full` (or NETKIT_BENCH_FULL=1) runs it at every size.
  */
 export const BASELINE_SIZES = [50];
 
@@ -461,18 +388,13 @@ async function runBenchmark(fast: boolean, sizes: number[], full: boolean): Prom
     const atSize = async (on: Emulator, n: number): Promise<RunStats[]> => {
       const out = [await runOurs(on, n / 2, n / 2, true)];
       if (full || BASELINE_SIZES.includes(n)) {
-        out.push(await runOurs(on, n / 2, n / 2, true, 'previous'));
         out.push(await runSeed(on, n / 2, n / 2, true));
       }
       return out;
     };
     const rest = async (): Promise<RunStats[]> => {
       // The seed's race: 12 launches, 6 pool ENIs per AZ, no throttling (the race, not the rate limit).
-      const out = [
-        await runOurs(emu, 6, 6, false),
-        await runOurs(emu, 6, 6, false, 'previous'),
-        await runSeed(emu, 6, 6, false),
-      ];
+      const out = [await runOurs(emu, 6, 6, false), await runSeed(emu, 6, 6, false)];
       for (const n of fast ? [] : sizes.filter((size) => size !== largest))
         out.push(...(await atSize(emu, n)));
       return out;
@@ -485,16 +407,9 @@ async function runBenchmark(fast: boolean, sizes: number[], full: boolean): Prom
   } finally {
     await Promise.all(emulators.map((e) => e.stop()));
   }
-  const ours = runs.filter((r) => r.algorithm === ALGORITHM_NAMES['claim-order']);
-  const previous = runs.filter((r) => r.algorithm === ALGORITHM_NAMES.previous);
+  const ours = runs.filter((r) => r.algorithm === CLAIM_ORDER);
   const race = ours[0]!;
-  const seedRace = runs[2]!;
-  const before = (n: number) => {
-    const p = previous.find((r) => r.launches === n && r.throttled === (n !== 12));
-    return p === undefined
-      ? ''
-      : ` (before #17: ${fmt(p.attachPerLaunch)} attach, ${fmt(p.ec2CallsPerLaunch)} EC2)`;
-  };
+  const seedRace = runs[1]!;
   const targets: BenchResult['targets'] = [
     {
       description: '12-launch race: every launch gets exactly one ENI (seed: losers shut down)',
@@ -504,7 +419,7 @@ async function runBenchmark(fast: boolean, sizes: number[], full: boolean): Prom
     {
       description: '12-launch race: <= 2.5 attach attempts per launch',
       met: race.attachPerLaunch <= TARGETS.attachPerLaunch,
-      measured: `${fmt(race.attachPerLaunch)} per launch, ${fmt(race.ec2CallsPerLaunch)} EC2 calls${before(12)}`,
+      measured: `${fmt(race.attachPerLaunch)} per launch, ${fmt(race.ec2CallsPerLaunch)} EC2 calls`,
     },
     ...ours.slice(1).map((r) => ({
       description: `${r.launches} concurrent launches with throttling: no duplicate, no missing allocation, every launch CONTINUE`,
@@ -514,18 +429,17 @@ async function runBenchmark(fast: boolean, sizes: number[], full: boolean): Prom
     ...ours.slice(1).map((r) => ({
       description: `${r.launches} concurrent launches: <= ${TARGETS.attachPerLaunch} attach attempts per launch`,
       met: r.attachPerLaunch <= TARGETS.attachPerLaunch,
-      measured: `${fmt(r.attachPerLaunch)} per launch${before(r.launches)}`,
+      measured: `${fmt(r.attachPerLaunch)} per launch`,
     })),
     ...ours.slice(1).map((r) => ({
       description: `${r.launches} concurrent launches: <= ${TARGETS.ec2CallsPerLaunch} EC2 calls per launch`,
       met: r.ec2CallsPerLaunch <= TARGETS.ec2CallsPerLaunch,
-      measured: `${fmt(r.ec2CallsPerLaunch)} per launch${before(r.launches)}`,
+      measured: `${fmt(r.ec2CallsPerLaunch)} per launch`,
     })),
   ];
   return {
     name: 'eni-pool-agent-burst',
-    title:
-      'eni-pool-agent: concurrent launches against a pool of fixed-IP ENIs (claim order vs the allocator before it vs the seed)',
+    title: 'eni-pool-agent: concurrent launches against a pool of fixed-IP ENIs (claim order vs the seed)',
     tables: [table(runs)],
     data: { runs, buckets: BUCKETS, fast, full },
     targets,

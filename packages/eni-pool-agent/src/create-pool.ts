@@ -7,17 +7,17 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describeError, ValidationError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type Clock, Deadline } from '@netkit/aws-core/retry';
+import { awsCall, type Clock, Deadline } from '@netkit/aws-core/retry';
 import { hasAllTags, tagFilters, toTagList } from '@netkit/aws-core/tags';
-import { byPrivateIp, describeEnis, ec2Call, type PoolEni, toPoolEni } from './allocate.ts';
 import { isValidHostname } from './hostname.ts';
 import { subnetAddressProblem } from './ip.ts';
+import { byPrivateIp, callOptions, describeEnis, type PoolEni, toPoolEni } from './read-pool.ts';
 
 export interface PoolDeps {
   ec2: EC2Client;
   clock: Clock;
   logger: Logger;
-  /** Identifies one CLI run in the ClientTokens; default a random UUID per createPool call. */
+  /** Identifies one CLI run in the ClientTokens (default: a random UUID). */
   runId?: string;
 }
 
@@ -34,69 +34,41 @@ export interface CreatePoolInput {
   dryRun?: boolean;
 }
 
-export interface PoolRow {
-  networkInterfaceId: string;
-  privateIp: string;
-  availabilityZone: string;
-  status: string;
+/** A pool ENI as a line of output; `action`: what `create` did for the address. */
+export type PoolRow = Omit<PoolEni, 'attachment'> & {
   instanceId?: string;
-  hostname?: string;
-  /** create only: what this run did for the address. */
   action?: 'created' | 'exists' | 'would-create';
-}
+};
 
 /** The hostname for the address at 0-based `index` of the range. */
-export function hostnameFor(pattern: string, index: number, ip: string): string {
+function hostnameFor(pattern: string, index: number, ip: string): string {
   return pattern.replaceAll('{n}', String(index + 1)).replaceAll('{last}', ip.split('.').at(-1) ?? '');
 }
 
 /** Check the pattern gives a distinct valid host name for each address (before any AWS call). */
-export function checkHostnamePattern(pattern: string, ips: string[]): void {
+function checkHostnamePattern(pattern: string, ips: string[]): void {
   const names = ips.map((ip, i) => hostnameFor(pattern, i, ip));
   const bad = names.find((n) => !isValidHostname(n));
   if (bad !== undefined)
     throw new ValidationError(`--hostname-pattern gives ${JSON.stringify(bad)}, not a valid host name`);
-  if (new Set(names).size !== names.length) {
+  if (new Set(names).size !== names.length)
     throw new ValidationError(
       `--hostname-pattern ${JSON.stringify(pattern)} gives the same name twice; use {n} or {last}`,
     );
-  }
 }
 
-/**
- * CreateNetworkInterface ClientToken: one per run and address, so a retried create within the
- * run (SDK retry, throttling) returns the same ENI. Never shared across runs: EC2 answers a reused
- * token with the first ENI even after it was deleted (a rerun after a failed run would report
- * deleted ENIs as created) and fails IdempotentParameterMismatch when anything else changed (a new
- * hostname pattern). Across runs, the describe by private IP before the first create is what
- * makes `create` idempotent.
- */
+/** One ClientToken per run and address: reused across runs it returns deleted ENIs (README, Pool CLI). */
 export function clientToken(runId: string, subnetId: string, ip: string): string {
   return createHash('sha256')
     .update(JSON.stringify([runId, subnetId, ip]))
-    .digest('hex')
-    .slice(0, 64);
+    .digest('hex');
 }
 
-function row(eni: PoolEni, action?: PoolRow['action']): PoolRow {
-  const out: PoolRow = {
-    networkInterfaceId: eni.networkInterfaceId,
-    privateIp: eni.privateIp,
-    availabilityZone: eni.availabilityZone,
-    status: eni.status,
-  };
-  if (eni.attachment?.instanceId) out.instanceId = eni.attachment.instanceId;
-  if (eni.hostname) out.hostname = eni.hostname;
-  if (action) out.action = action;
-  return out;
+function row({ attachment, ...eni }: PoolEni, action?: PoolRow['action']): PoolRow {
+  return { ...eni, instanceId: attachment?.instanceId, action };
 }
 
-/**
- * Create one pool ENI per address of the range, tagged with the pool tags and a
- * hostname. Idempotent: addresses that already have a pool ENI are left alone.
- * Everything is checked before the first create; if a create fails, the ENIs
- * this run created are deleted again.
- */
+/** One pool ENI per address, all checked first; idempotent, and undone when a create fails. */
 export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promise<PoolRow[]> {
   const deadline = Deadline.in(300_000, deps.clock);
   const runId = deps.runId ?? randomUUID();
@@ -109,20 +81,14 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
     for (const [index, ip] of input.ips.entries()) {
       const found = existing.get(ip);
       if (found) {
-        rows.push(row(found.eni, 'exists'));
+        rows.push(row(found, 'exists'));
         continue;
       }
       const hostname =
         input.hostnamePattern === undefined ? undefined : hostnameFor(input.hostnamePattern, index, ip);
       if (input.dryRun) {
-        rows.push({
-          networkInterfaceId: '-',
-          privateIp: ip,
-          availabilityZone,
-          status: 'available',
-          ...(hostname ? { hostname } : {}),
-          action: 'would-create',
-        });
+        const planned = { networkInterfaceId: '-', privateIp: ip, availabilityZone, status: 'available' };
+        rows.push({ ...planned, hostname, action: 'would-create' });
         continue;
       }
       const eni = await createInterface(input, deps, deadline, { runId, ip, hostname });
@@ -138,49 +104,35 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
 
 /** The subnet's AZ, after checking it exists and holds every address. */
 async function checkSubnet(input: CreatePoolInput, deps: PoolDeps, deadline: Deadline): Promise<string> {
-  const subnets = await ec2Call(
-    () => deps.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [input.subnetId] })),
-    deps,
-    deadline,
-  );
+  const command = new DescribeSubnetsCommand({ SubnetIds: [input.subnetId] });
+  const subnets = await awsCall('DescribeSubnets', () => deps.ec2.send(command), callOptions(deps, deadline));
   const subnet = subnets.Subnets?.[0];
-  if (subnet?.CidrBlock === undefined || subnet.AvailabilityZone === undefined) {
+  if (subnet?.CidrBlock === undefined || subnet.AvailabilityZone === undefined)
     throw new ValidationError(`Subnet ${input.subnetId} not found`);
-  }
-  const problems = input.ips
-    .map((ip) => subnetAddressProblem(ip, subnet.CidrBlock ?? ''))
-    .filter((p): p is string => p !== undefined);
+  const cidr = subnet.CidrBlock;
+  const problems = input.ips.flatMap((ip) => subnetAddressProblem(ip, cidr) ?? []);
   if (problems.length > 0) throw new ValidationError(`--ip-range: ${problems.join('; ')}`);
   return subnet.AvailabilityZone;
 }
 
 /** Interfaces already at the addresses, by IP; refuses addresses used outside the pool. */
-async function existingInterfaces(
-  input: CreatePoolInput,
-  deps: PoolDeps,
-  deadline: Deadline,
-): Promise<Map<string, { eni: PoolEni; inPool: boolean }>> {
-  const existing = new Map<string, { eni: PoolEni; inPool: boolean }>();
+async function existingInterfaces(input: CreatePoolInput, deps: PoolDeps, deadline: Deadline) {
+  const existing = new Map<string, PoolEni>();
+  const outside: string[] = [];
   for (let i = 0; i < input.ips.length; i += 200) {
-    const enis = await describeEnis(deps, deadline, {
-      Filters: [
-        { Name: 'subnet-id', Values: [input.subnetId] },
-        { Name: 'addresses.private-ip-address', Values: input.ips.slice(i, i + 200) },
-      ],
-    });
-    for (const ni of enis) {
+    const Values = input.ips.slice(i, i + 200);
+    const Filters = [
+      { Name: 'subnet-id', Values: [input.subnetId] },
+      { Name: 'addresses.private-ip-address', Values },
+    ];
+    for (const ni of await describeEnis(deps, deadline, { Filters })) {
       const eni = toPoolEni(ni, input.hostnameTag);
-      existing.set(eni.privateIp, { eni, inPool: hasAllTags(ni.TagSet, input.tags) });
+      existing.set(eni.privateIp, eni);
+      if (!hasAllTags(ni.TagSet, input.tags)) outside.push(`${eni.privateIp} (${eni.networkInterfaceId})`);
     }
   }
-  const conflicts = [...existing.values()].filter((e) => !e.inPool);
-  if (conflicts.length > 0) {
-    throw new ValidationError(
-      `Addresses already used by interfaces outside the pool: ${conflicts
-        .map((c) => `${c.eni.privateIp} (${c.eni.networkInterfaceId})`)
-        .join(', ')}`,
-    );
-  }
+  if (outside.length > 0)
+    throw new ValidationError(`Addresses already used by interfaces outside the pool: ${outside.join(', ')}`);
   return existing;
 }
 
@@ -191,23 +143,18 @@ async function createInterface(
   deadline: Deadline,
   { runId, ip, hostname }: { runId: string; ip: string; hostname: string | undefined },
 ): Promise<PoolEni> {
-  const tags = { ...input.tags, ...(hostname === undefined ? {} : { [input.hostnameTag]: hostname }) };
-  const out = await ec2Call(
-    () =>
-      deps.ec2.send(
-        new CreateNetworkInterfaceCommand({
-          SubnetId: input.subnetId,
-          PrivateIpAddress: ip,
-          ...(input.securityGroupIds?.length ? { Groups: input.securityGroupIds } : {}),
-          Description: input.description ?? `netkit eni-pool ${hostname ?? ip}`,
-          ClientToken: clientToken(runId, input.subnetId, ip),
-          TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
-        }),
-      ),
-    deps,
-    deadline,
-  );
-  const ni = out.NetworkInterface;
+  const tags = hostname === undefined ? input.tags : { ...input.tags, [input.hostnameTag]: hostname };
+  const command = new CreateNetworkInterfaceCommand({
+    SubnetId: input.subnetId,
+    PrivateIpAddress: ip,
+    Groups: input.securityGroupIds?.length ? input.securityGroupIds : undefined,
+    Description: input.description ?? `netkit eni-pool ${hostname ?? ip}`,
+    ClientToken: clientToken(runId, input.subnetId, ip),
+    TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
+  });
+  const options = callOptions(deps, deadline);
+  const ni = (await awsCall('CreateNetworkInterface', () => deps.ec2.send(command), options))
+    .NetworkInterface;
   if (ni?.NetworkInterfaceId === undefined)
     throw new Error(`CreateNetworkInterface for ${ip} returned no interface`);
   deps.logger.info('Created pool ENI', {
@@ -219,36 +166,26 @@ async function createInterface(
 }
 
 /** A failed run leaves nothing behind: delete the ENIs it created. */
-async function deleteCreated(
-  created: string[],
-  deps: PoolDeps,
-  deadline: Deadline,
-  error: unknown,
-): Promise<void> {
-  deps.logger.error('Creating the pool failed; deleting the ENIs this run created', {
+async function deleteCreated(created: string[], deps: PoolDeps, deadline: Deadline, error: unknown) {
+  const { logger } = deps;
+  logger.error('Creating the pool failed; deleting the ENIs this run created', {
     error: describeError(error),
     created,
   });
-  for (const id of created) {
-    await ec2Call(
-      () => deps.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
-      deps,
-      deadline,
-    ).catch((cleanupError: unknown) =>
-      deps.logger.error('Could not delete a created ENI; delete it by hand', {
-        networkInterfaceId: id,
-        error: describeError(cleanupError),
-      }),
+  for (const networkInterfaceId of created) {
+    const command = new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: networkInterfaceId });
+    await awsCall('DeleteNetworkInterface', () => deps.ec2.send(command), callOptions(deps, deadline)).catch(
+      (e: unknown) =>
+        logger.error('Could not delete a created ENI; delete it by hand', {
+          networkInterfaceId,
+          error: describeError(e),
+        }),
     );
   }
 }
 
 /** Every ENI of the pool (server-side tag filter), by AZ then private IP. */
-export async function poolStatus(
-  tags: Record<string, string>,
-  hostnameTag: string,
-  deps: PoolDeps,
-): Promise<PoolRow[]> {
+export async function poolStatus(tags: Record<string, string>, hostnameTag: string, deps: PoolDeps) {
   const enis = await describeEnis(deps, Deadline.in(120_000, deps.clock), { Filters: tagFilters(tags) });
   return enis
     .map((ni) => toPoolEni(ni, hostnameTag))
@@ -269,12 +206,6 @@ export function formatTable(rows: PoolRow[], withAction = false): string {
     ...(withAction ? [r.action ?? '-'] : []),
   ]);
   const widths = columns.map((c, i) => Math.max(c.length, ...lines.map((l) => (l[i] ?? '').length)));
-  return [columns, ...lines]
-    .map((l) =>
-      l
-        .map((v, i) => v.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  const line = (l: string[]) => l.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ');
+  return [columns, ...lines].map((l) => line(l).trimEnd()).join('\n');
 }

@@ -20,10 +20,9 @@ export function isValidHostname(name: string): boolean {
 }
 
 export async function setHostname(run: CommandRunner, name: string): Promise<void> {
-  if (!isValidHostname(name)) {
+  if (!isValidHostname(name))
     throw new Error(
       `${JSON.stringify(name)} is not a valid host name (RFC 1123: letters, digits, hyphens, dots)`,
     );
-  }
   await run('hostnamectl', ['set-hostname', name]);
 }

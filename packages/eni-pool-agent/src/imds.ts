@@ -1,30 +1,16 @@
 import { ImdsUnreachableError } from './errors.ts';
 
-export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
-/** Session token lifetime asked for; the agent runs for minutes at most. */
-export const TOKEN_TTL_SECONDS = 300;
-
-export interface ImdsOptions {
-  /** Default: AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254. */
+interface ImdsOptions {
   endpoint?: string;
-  /** Per-request timeout. Default 2 s (IMDS answers in milliseconds; a timeout means no IMDS or hop limit). */
+  /** IMDS answers in milliseconds; a timeout means no IMDS or a hop limit too low. */
   timeoutMs?: number;
-  /** Tries per request on network errors. Default 3. */
+  /** Tries per request on network errors. */
   attempts?: number;
   fetch?: typeof fetch;
   env?: Record<string, string | undefined>;
 }
 
-export interface Metadata {
-  instanceId: string;
-  region: string;
-  availabilityZone: string;
-}
-
-/**
- * IMDSv2 only: PUT /latest/api/token for a session token, then GET with
- * `X-aws-ec2-metadata-token`. IMDSv1 (a GET without a token) is never used.
- */
+/** IMDSv2 only: a session token from PUT /latest/api/token on every GET; never IMDSv1. */
 export class Imds {
   readonly endpoint: string;
   private readonly timeoutMs: number;
@@ -34,11 +20,8 @@ export class Imds {
 
   constructor(options: ImdsOptions = {}) {
     const env = options.env ?? process.env;
-    this.endpoint = (
-      options.endpoint ??
-      env.AWS_EC2_METADATA_SERVICE_ENDPOINT ??
-      DEFAULT_IMDS_ENDPOINT
-    ).replace(/\/+$/, '');
+    const endpoint = options.endpoint ?? env.AWS_EC2_METADATA_SERVICE_ENDPOINT ?? 'http://169.254.169.254';
+    this.endpoint = endpoint.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 2_000;
     this.attempts = options.attempts ?? 3;
     this.fetch = options.fetch ?? fetch;
@@ -57,12 +40,8 @@ export class Imds {
         last = error;
       }
     }
-    const reason =
-      last instanceof Error
-        ? last.cause instanceof Error
-          ? last.cause.message
-          : last.message
-        : String(last);
+    const cause = last instanceof Error && last.cause instanceof Error ? last.cause : last;
+    const reason = cause instanceof Error ? cause.message : String(cause);
     throw new ImdsUnreachableError(
       `Cannot reach the instance metadata service at ${this.endpoint} (${reason}); is this an EC2 instance with IMDS enabled and a hop limit that reaches this process?`,
     );
@@ -71,14 +50,14 @@ export class Imds {
   private async session(refresh = false): Promise<string> {
     if (this.token !== undefined && !refresh) return this.token;
     const response = await this.request('PUT', '/latest/api/token', {
-      'X-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS),
+      // The agent runs for minutes at most.
+      'X-aws-ec2-metadata-token-ttl-seconds': '300',
     });
     const body = await response.text();
-    if (response.status !== 200 || body === '') {
+    if (response.status !== 200 || body === '')
       throw new ImdsUnreachableError(
         `The instance metadata service at ${this.endpoint} refused an IMDSv2 session token (HTTP ${response.status})`,
       );
-    }
     this.token = body;
     return body;
   }
@@ -93,9 +72,8 @@ export class Imds {
       const body = await response.text();
       if (response.status === 200) return body.trim();
       if (response.status === 404) return undefined;
-      if (response.status !== 401) {
+      if (response.status !== 401)
         throw new ImdsUnreachableError(`Instance metadata ${path} answered HTTP ${response.status}`);
-      }
       // 401: the token expired; get a new one once.
     }
     throw new ImdsUnreachableError(`Instance metadata ${path} keeps refusing the session token (HTTP 401)`);
@@ -103,14 +81,12 @@ export class Imds {
 
   async require(path: string): Promise<string> {
     const value = await this.get(path);
-    if (value === undefined || value === '') {
+    if (value === undefined || value === '')
       throw new ImdsUnreachableError(`Instance metadata ${path} is missing at ${this.endpoint}`);
-    }
     return value;
   }
 
-  /** Instance id, Region and AZ of the instance this runs on. */
-  async identity(): Promise<Metadata> {
+  async identity(): Promise<{ instanceId: string; region: string; availabilityZone: string }> {
     const instanceId = await this.require('instance-id');
     const availabilityZone = await this.require('placement/availability-zone');
     const region = (await this.get('placement/region')) ?? availabilityZone.replace(/[a-z]$/, '');

@@ -3,13 +3,13 @@
 const OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /** The address as an unsigned 32-bit number, or undefined when `ip` is not a dotted IPv4 address. */
-export function ipToNumber(ip: string): number | undefined {
+function ipToNumber(ip: string): number | undefined {
   const parts = ip.split('.');
   if (parts.length !== 4 || !parts.every((p) => OCTET.test(p))) return undefined;
   return parts.reduce((n, p) => n * 256 + Number(p), 0);
 }
 
-export function numberToIp(n: number): string {
+function numberToIp(n: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
 }
 
@@ -24,12 +24,9 @@ export function compareIps(a: string | undefined, b: string | undefined): number
 }
 
 /** Largest range the pool CLI creates in one run. */
-export const MAX_RANGE = 256;
+const MAX_RANGE = 256;
 
-/**
- * Parse `10.0.1.10-10.0.1.15` (inclusive), `10.0.1.10-15` (last octet) or one address.
- * Throws an Error saying what was expected.
- */
+/** Parse `10.0.1.10-10.0.1.15` (inclusive), `10.0.1.10-15` (last octet) or one address. */
 export function parseIpRange(text: string): string[] {
   const expected = `an IPv4 range like 10.0.1.10-10.0.1.15 or 10.0.1.10-15 (at most ${MAX_RANGE} addresses)`;
   const [first, last, ...rest] = text.trim().split('-');
@@ -38,20 +35,14 @@ export function parseIpRange(text: string): string[] {
   let endText = (last ?? first).trim();
   if (/^\d{1,3}$/.test(endText)) endText = first.trim().replace(/\d+$/, endText);
   const end = ipToNumber(endText);
-  if (start === undefined || end === undefined || end < start || end - start + 1 > MAX_RANGE) {
+  if (start === undefined || end === undefined || end < start || end - start + 1 > MAX_RANGE)
     throw new Error(`"${text}" is not ${expected}`);
-  }
   const out: string[] = [];
   for (let n = start; n <= end; n++) out.push(numberToIp(n));
   return out;
 }
 
-export interface Cidr {
-  network: number;
-  size: number;
-}
-
-export function parseCidr(cidr: string): Cidr | undefined {
+function parseCidr(cidr: string): { network: number; size: number } | undefined {
   const [ip, bits] = cidr.split('/');
   const base = ip === undefined ? undefined : ipToNumber(ip);
   const prefix = Number(bits);
@@ -60,10 +51,7 @@ export function parseCidr(cidr: string): Cidr | undefined {
   return { network: base - (base % size), size };
 }
 
-/**
- * Why `ip` cannot be a private address in a subnet of `cidr`, or undefined when it can.
- * AWS reserves the first four addresses and the last one of every subnet.
- */
+/** Why `ip` cannot be a private address in a subnet of `cidr` (AWS reserves the first four and the last). */
 export function subnetAddressProblem(ip: string, cidr: string): string | undefined {
   const n = ipToNumber(ip);
   const block = parseCidr(cidr);
@@ -71,8 +59,7 @@ export function subnetAddressProblem(ip: string, cidr: string): string | undefin
   if (block === undefined) return `subnet CIDR ${cidr} is not an IPv4 CIDR block`;
   if (n < block.network || n >= block.network + block.size) return `${ip} is outside the subnet's ${cidr}`;
   const offset = n - block.network;
-  if (offset < 4 || offset === block.size - 1) {
+  if (offset < 4 || offset === block.size - 1)
     return `${ip} is reserved by AWS in ${cidr} (the first four addresses and the last one)`;
-  }
   return undefined;
 }

@@ -1,16 +1,13 @@
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { integer, optional, parseConfig } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { type PoolConfig, poolSpec, toPoolConfig } from './config.ts';
+import { poolSpec, toPoolConfig } from './config.ts';
 import { UsageError } from './errors.ts';
 import type { AgentOptions } from './run-agent.ts';
 
 /** The launch hook's HeartbeatTimeout: 30 s to 7200 s (PutLifecycleHook API reference). */
-export const DEFAULT_HOOK_TIMEOUT_SECONDS = 900;
-const hookTimeoutSpec = {
-  HOOK_TIMEOUT_SECONDS: optional(integer({ min: 30, max: 7200 }), DEFAULT_HOOK_TIMEOUT_SECONDS),
-};
+const hookTimeoutSpec = { HOOK_TIMEOUT_SECONDS: optional(integer({ min: 30, max: 7200 }), 900) };
 
 export const AGENT_USAGE = `Usage: node agent.mjs [options]
 Attach a free ENI of the pool (lowest private IP in this AZ) to this instance and set the hostname.
@@ -32,10 +29,10 @@ Options (each also read from the environment variable in brackets):
 Prints one JSON line. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 cannot reach IMDS,
 4 pool exhausted, 5 cannot attach to this instance, 6 hostname not set.`;
 
-/** The command line as the agent understands it, or a usage error. */
-export type ParsedAgentArgs = { help: true } | { help: false; options: AgentOptions };
+type ParsedAgentArgs = { help: true } | { help: false; options: AgentOptions };
 
 type ArgValues = Record<string, string | boolean | undefined>;
+type Env = Record<string, string | undefined>;
 
 /** Command-line flags that override the pool settings' environment variables. */
 const POOL_FLAGS: [string, string][] = [
@@ -45,32 +42,22 @@ const POOL_FLAGS: [string, string][] = [
   ['timeout', 'ATTACH_TIMEOUT_SECONDS'],
 ];
 
-export function parseAgentArgs(argv: string[], env: Record<string, string | undefined>): ParsedAgentArgs {
+export function parseAgentArgs(argv: string[], env: Env): ParsedAgentArgs {
   const values = readArgv(argv);
   if (values.help) return { help: true };
   const onFailure = (values['on-failure'] as string | undefined) ?? 'exit';
-  if (onFailure !== 'exit' && onFailure !== 'shutdown') {
+  if (onFailure !== 'exit' && onFailure !== 'shutdown')
     throw new UsageError(`--on-failure ${JSON.stringify(onFailure)}: expected exit or shutdown`);
-  }
   const mode = values['hostname-from-tag'] ? 'hostname-from-tag' : 'attach';
-  if (mode === 'hostname-from-tag' && onFailure === 'shutdown') {
+  if (mode === 'hostname-from-tag' && onFailure === 'shutdown')
     throw new UsageError(
       '--on-failure shutdown cannot be used with --hostname-from-tag: in Lambda mode the launch hook decides the instance’s fate, and a warm-pool boot never gets the tag',
     );
-  }
   const hookTimeoutMs = parseHookTimeout(mode, values, env);
   const config = parsePoolSettings(mode, mergeFlags(values, env));
-  return {
-    help: false,
-    options: {
-      mode,
-      dryRun: values['dry-run'] === true,
-      setHostname: values['no-hostname'] !== true,
-      onFailure,
-      config,
-      ...(hookTimeoutMs === undefined ? {} : { hookTimeoutMs }),
-    },
-  };
+  const dryRun = values['dry-run'] === true;
+  const setHostname = values['no-hostname'] !== true;
+  return { help: false, options: { mode, dryRun, setHostname, onFailure, config, hookTimeoutMs } };
 }
 
 function readArgv(argv: string[]): ArgValues {
@@ -80,15 +67,10 @@ function readArgv(argv: string[]): ArgValues {
       strict: true,
       allowPositionals: false,
       options: {
-        'pool-tags': { type: 'string' },
-        'hostname-tag': { type: 'string' },
-        'device-index': { type: 'string' },
-        timeout: { type: 'string' },
-        'hook-timeout': { type: 'string' },
-        'hostname-from-tag': { type: 'boolean' },
-        'no-hostname': { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        'on-failure': { type: 'string' },
+        ...flags(
+          'pool-tags hostname-tag device-index timeout hook-timeout on-failure',
+          'hostname-from-tag no-hostname dry-run',
+        ),
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -98,34 +80,19 @@ function readArgv(argv: string[]): ArgValues {
 }
 
 /** The pool settings' environment variables, each overridden by its flag when given. */
-function mergeFlags(
-  values: ArgValues,
-  env: Record<string, string | undefined>,
-): Record<string, string | undefined> {
-  const merged: Record<string, string | undefined> = {
-    ENI_POOL_TAGS: env.ENI_POOL_TAGS,
-    HOSTNAME_TAG: env.HOSTNAME_TAG,
-    DEVICE_INDEX: env.DEVICE_INDEX,
-    ATTACH_TIMEOUT_SECONDS: env.ATTACH_TIMEOUT_SECONDS,
-  };
-  for (const [flag, variable] of POOL_FLAGS) {
-    const value = values[flag];
-    if (typeof value === 'string') merged[variable] = value;
-  }
-  return merged;
+function mergeFlags(values: ArgValues, env: Env): Env {
+  const pick = ([flag, name]: [string, string]) => [
+    name,
+    typeof values[flag] === 'string' ? values[flag] : env[name],
+  ];
+  return Object.fromEntries(POOL_FLAGS.map(pick));
 }
 
 /** `--hook-timeout` / HOOK_TIMEOUT_SECONDS, which only --hostname-from-tag takes. */
-function parseHookTimeout(
-  mode: AgentOptions['mode'],
-  values: ArgValues,
-  env: Record<string, string | undefined>,
-): number | undefined {
+function parseHookTimeout(mode: AgentOptions['mode'], values: ArgValues, env: Env): number | undefined {
   if (mode !== 'hostname-from-tag') {
-    if (values['hook-timeout'] !== undefined) {
-      throw new UsageError('--hook-timeout only applies with --hostname-from-tag');
-    }
-    return undefined;
+    if (values['hook-timeout'] === undefined) return undefined;
+    throw new UsageError('--hook-timeout only applies with --hostname-from-tag');
   }
   const raw = typeof values['hook-timeout'] === 'string' ? values['hook-timeout'] : env.HOOK_TIMEOUT_SECONDS;
   try {
@@ -139,24 +106,29 @@ function parseHookTimeout(
 }
 
 /** The pool settings (no pool tags needed with --hostname-from-tag), every bad one named with its flag. */
-function parsePoolSettings(
-  mode: AgentOptions['mode'],
-  merged: Record<string, string | undefined>,
-): PoolConfig {
+function parsePoolSettings(mode: AgentOptions['mode'], merged: Env) {
   try {
     if (mode === 'attach') return toPoolConfig(parseConfig(poolSpec, merged));
     const { ENI_POOL_TAGS: _unused, ...rest } = poolSpec;
     return toPoolConfig({ ENI_POOL_TAGS: {}, ...parseConfig(rest, merged) });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const named = error.issues
-      .map((i) => {
-        const flag = POOL_FLAGS.find(([, v]) => v === i.variable)?.[0];
-        return `--${flag} / ${i.variable}=${i.value === undefined ? '(unset)' : JSON.stringify(i.value)}: expected ${i.expected}`;
-      })
-      .join('\n');
-    throw new UsageError(`Invalid configuration:\n${named}`);
+    const flag = (variable: string) => POOL_FLAGS.find(([, v]) => v === variable)?.[0];
+    const value = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
+    const named = error.issues.map(
+      (i) => `--${flag(i.variable)} / ${i.variable}=${value(i.value)}: expected ${i.expected}`,
+    );
+    throw new UsageError(`Invalid configuration:\n${named.join('\n')}`);
   }
+}
+
+/** parseArgs options: the string flags, then the boolean ones (space-separated names). */
+export function flags(strings: string, booleans: string): ParseArgsConfig['options'] {
+  const of = (type: 'string' | 'boolean') => (name: string) => [name, { type }] as const;
+  return Object.fromEntries([
+    ...strings.split(' ').map(of('string')),
+    ...booleans.split(' ').map(of('boolean')),
+  ]);
 }
 
 /** JSON lines on stderr: stdout carries only the result line. */

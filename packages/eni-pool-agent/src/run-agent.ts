@@ -2,33 +2,26 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { ConfigError, describeError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, pollUntil } from '@netkit/aws-core/retry';
-import { type Allocation, allocate, describePool, inspectInstance } from './allocate.ts';
+import { allocate } from './allocate.ts';
 import { type PoolConfig, poolOf } from './config.ts';
 import { explain, ImdsUnreachableError, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
 import { type CommandRunner, setHostname } from './hostname.ts';
 import type { Imds } from './imds.ts';
+import { inspectInstance, type PoolEni, readPool } from './read-pool.ts';
 
-/** Exit codes user data can act on. */
+/** Exit codes user data can act on (README, "Exit codes"). */
 export const EXIT = {
   OK: 0,
-  /** Any other failure (AWS error, permission, timeout). */
   FAILED: 1,
-  /** Bad command line or configuration; nothing was changed. */
   USAGE: 2,
-  /** The instance metadata service could not be reached. */
   IMDS_UNREACHABLE: 3,
-  /** No free pool ENI in this AZ before the timeout. */
   POOL_EXHAUSTED: 4,
-  /** The ENI cannot be attached to this instance (device index taken, interface limit). */
   CANNOT_ATTACH: 5,
-  /** The ENI is attached but the OS hostname could not be set (or the hostname tag never appeared). */
   HOSTNAME_FAILED: 6,
 } as const;
 
-export type AgentMode = 'attach' | 'hostname-from-tag';
-
 export interface AgentOptions {
-  mode: AgentMode;
+  mode: 'attach' | 'hostname-from-tag';
   dryRun: boolean;
   setHostname: boolean;
   onFailure: 'exit' | 'shutdown';
@@ -38,7 +31,7 @@ export interface AgentOptions {
   hookTimeoutMs?: number;
 }
 
-export interface AgentDeps {
+interface AgentDeps {
   imds: Imds;
   ec2(region: string): EC2Client;
   run: CommandRunner;
@@ -47,8 +40,11 @@ export interface AgentDeps {
   random?: () => number;
 }
 
+type Identity = { instanceId: string; region: string; availabilityZone: string };
+type Found = Pick<AgentReport, 'status' | 'networkInterfaceId' | 'privateIp' | 'attempts' | 'hostname'>;
+
 /** The one JSON line the agent prints. */
-export interface AgentReport {
+interface AgentReport {
   status: 'attached' | 'already-held' | 'would-attach' | 'hostname-set' | 'failed';
   exitCode: number;
   dryRun: boolean;
@@ -70,16 +66,12 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
   try {
     const identity = await deps.imds.identity();
     Object.assign(report, identity);
-    const waitMs =
-      options.mode === 'hostname-from-tag'
-        ? (options.hookTimeoutMs ?? options.config.attachTimeoutMs)
-        : options.config.attachTimeoutMs;
+    const fromTag = options.mode === 'hostname-from-tag';
+    const waitMs = (fromTag && options.hookTimeoutMs) || options.config.attachTimeoutMs;
     const deadline = Deadline.in(waitMs, deps.clock);
-    const hostname =
-      options.mode === 'hostname-from-tag'
-        ? await waitForHostnameTag(options, deps, deadline, report)
-        : await attachPoolEni(options, deps, identity, deadline, report);
-    if (hostname !== undefined) report.hostname = hostname;
+    if (fromTag) report.hostname = await waitForHostnameTag(options, deps, deadline, report);
+    else Object.assign(report, await attachPoolEni(options, deps, identity, deadline));
+    const { hostname } = report;
     report.hostnameSet = false;
     if (hostname !== undefined && options.setHostname && !options.dryRun) {
       try {
@@ -119,64 +111,35 @@ async function waitForHostnameTag(
   return hostname;
 }
 
-/** Attach mode: claim a pool ENI (or, with --dry-run, say which one); returns its hostname. */
-async function attachPoolEni(
-  options: AgentOptions,
-  deps: AgentDeps,
-  identity: { instanceId: string; region: string; availabilityZone: string },
-  deadline: Deadline,
-  report: AgentReport,
-): Promise<string | undefined> {
+/** Attach mode: claim a pool ENI (or, with --dry-run, say which one). */
+async function attachPoolEni(options: AgentOptions, deps: AgentDeps, identity: Identity, deadline: Deadline) {
   const pool = poolOf(options.config);
-  const coreDeps = {
-    ec2: deps.ec2(identity.region),
-    clock: deps.clock,
-    logger: deps.logger,
-    ...(deps.random ? { random: deps.random } : {}),
+  const { instanceId, availabilityZone, region } = identity;
+  const core = { ec2: deps.ec2(region), clock: deps.clock, logger: deps.logger, random: deps.random };
+  const found = (status: AgentReport['status'], eni: PoolEni, attempts?: number): Found => {
+    const { networkInterfaceId, privateIp, hostname } = eni;
+    return { status, networkInterfaceId, privateIp, attempts, hostname };
   };
-  if (options.dryRun) {
-    const view = await inspectInstance(coreDeps, pool, identity.instanceId, deadline);
-    const held = view.held[0];
-    const next = held ?? (await describePool(coreDeps, pool, view.availabilityZone, deadline, true))[0];
-    if (next === undefined) {
-      throw new PoolExhaustedError(
-        `No available pool ENI in ${view.availabilityZone}`,
-        view.availabilityZone,
-      );
-    }
-    report.status = held ? 'already-held' : 'would-attach';
-    report.networkInterfaceId = next.networkInterfaceId;
-    report.privateIp = next.privateIp;
-    return next.hostname;
+  if (!options.dryRun) {
+    const allocation = await allocate({ instanceId, availabilityZone }, pool, core, deadline);
+    return found(allocation.outcome, allocation.eni, allocation.attempts);
   }
-  const allocation: Allocation = await allocate(
-    { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone },
-    pool,
-    coreDeps,
-    deadline,
-  );
-  report.status = allocation.outcome;
-  report.networkInterfaceId = allocation.eni.networkInterfaceId;
-  report.privateIp = allocation.eni.privateIp;
-  report.attempts = allocation.attempts;
-  return allocation.eni.hostname;
+  const view = await inspectInstance(core, pool, instanceId, deadline);
+  const held = view.held[0];
+  const next = held ?? (await readPool(core, pool, view.availabilityZone, deadline, true))[0];
+  const az = view.availabilityZone;
+  if (next === undefined) throw new PoolExhaustedError(`No available pool ENI in ${az}`, az);
+  return found(held ? 'already-held' : 'would-attach', next);
 }
 
 /** Record the failure in the report; with --on-failure shutdown, power off. */
-async function fail(
-  options: AgentOptions,
-  deps: AgentDeps,
-  report: AgentReport,
-  error: unknown,
-): Promise<void> {
+async function fail(options: AgentOptions, deps: AgentDeps, report: AgentReport, error: unknown) {
   report.status = 'failed';
   report.error = explain(error);
   if (report.exitCode === EXIT.FAILED) report.exitCode = exitCodeFor(error);
   deps.logger.error('eni-pool-agent failed', { error: report.error, exitCode: report.exitCode });
-  // --hostname-from-tag never shuts down: the launch hook decides, and a boot into a warm pool
-  // (no tag yet, the instance is stopped when its hook completes) is normal, not a failure to punish.
+  // Never with --hostname-from-tag: the launch hook decides, and a warm-pool boot has no tag yet.
   if (options.onFailure === 'shutdown' && !options.dryRun && options.mode !== 'hostname-from-tag') {
-    // The seed's "shut down so Auto Scaling replaces me", as an explicit choice.
     report.shutdown = true;
     await deps.run('shutdown', ['-h', 'now']).catch((shutdownError: unknown) => {
       report.shutdown = false;
@@ -185,7 +148,7 @@ async function fail(
   }
 }
 
-export function exitCodeFor(error: unknown): number {
+function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError) return EXIT.USAGE;
   if (error instanceof ImdsUnreachableError) return EXIT.IMDS_UNREACHABLE;
   if (error instanceof PoolExhaustedError) return EXIT.POOL_EXHAUSTED;

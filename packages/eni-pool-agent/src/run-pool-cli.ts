@@ -9,9 +9,9 @@ import { DEFAULT_HOSTNAME_TAG, METADATA_TAG_KEY, TAG_KEY, TAG_VALUE } from './co
 import { type CreatePoolInput, createPool, formatTable, type PoolDeps, poolStatus } from './create-pool.ts';
 import { explain } from './errors.ts';
 import { parseIpRange } from './ip.ts';
-import { stderrLogger } from './parse-agent-args.ts';
+import { flags, stderrLogger } from './parse-agent-args.ts';
 
-export const POOL_USAGE = `Usage:
+const POOL_USAGE = `Usage:
   node pool.mjs create --subnet subnet-... --ip-range 10.0.1.10-10.0.1.15 --tags '{"netkit:eni-pool":"app"}'
                        [--hostname-pattern 'server-a{n}'] [--security-groups sg-1,sg-2]
                        [--hostname-tag HostName] [--description TEXT] [--dry-run] [--region R] [--json]
@@ -21,7 +21,7 @@ create makes one ENI per address (skipping addresses that already have a pool EN
 the pool tags and a hostname ({n}: position in the range from 1, {last}: last octet).
 Exit codes: 0 ok, 1 AWS failure, 2 bad usage or input (nothing changed).`;
 
-export type PoolCommand =
+type PoolCommand =
   | { command: 'help' }
   | (CreatePoolInput & { command: 'create'; dryRun: boolean; region?: string; json: boolean })
   | { command: 'status'; tags: Record<string, string>; hostnameTag: string; region?: string; json: boolean };
@@ -44,72 +44,51 @@ export function parsePoolArgs(argv: string[]): PoolCommand {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h')
     return { command: 'help' };
-  if (command !== 'create' && command !== 'status') {
+  if (command !== 'create' && command !== 'status')
     throw new ValidationError(`Unknown command ${JSON.stringify(command)}; expected create or status`);
-  }
   const values = readPoolArgv(rest);
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const common = parseCommon(str('tags'), str('hostname-tag'));
-  const region = str('region');
+  const region = str('region') || undefined;
   const json = values.json === true;
   if (command === 'status') {
     if (str('subnet') || str('ip-range'))
       throw new ValidationError('status takes --tags (and --hostname-tag) only');
-    return { command, ...common, ...(region ? { region } : {}), json };
+    return { command, ...common, region, json };
   }
   const subnetId = str('subnet');
-  if (subnetId === undefined || !patterns.subnetId.test(subnetId)) {
+  if (subnetId === undefined || !patterns.subnetId.test(subnetId))
     throw new ValidationError(
       `--subnet ${JSON.stringify(subnetId ?? '(unset)')}: expected a subnet id like subnet-0123456789abcdef0`,
     );
-  }
   const ips = parseRange(str('ip-range'));
   const securityGroupIds = parseSecurityGroups(str('security-groups'));
   const hostnamePattern = str('hostname-pattern');
   const description = str('description');
-  return {
-    command,
-    subnetId,
-    ips,
-    ...(hostnamePattern !== undefined ? { hostnamePattern } : {}),
-    ...(securityGroupIds ? { securityGroupIds } : {}),
-    ...common,
-    ...(description !== undefined ? { description } : {}),
-    dryRun: values['dry-run'] === true,
-    ...(region ? { region } : {}),
-    json,
-  };
+  const dryRun = values['dry-run'] === true;
+  const input = { subnetId, ips, hostnamePattern, securityGroupIds, ...common, description, dryRun };
+  return { command, ...input, region, json };
 }
 
 function readPoolArgv(args: string[]): ArgValues {
+  const options = flags(
+    'subnet ip-range hostname-pattern security-groups tags hostname-tag description region',
+    'dry-run json',
+  );
+  return validated('', () => parseArgs({ args, strict: true, allowPositionals: false, options }).values);
+}
+
+/** `parse`, any error as a ValidationError led by `prefix`. */
+function validated<T>(prefix: string, parse: () => T): T {
   try {
-    return parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        subnet: { type: 'string' },
-        'ip-range': { type: 'string' },
-        'hostname-pattern': { type: 'string' },
-        'security-groups': { type: 'string' },
-        tags: { type: 'string' },
-        'hostname-tag': { type: 'string' },
-        description: { type: 'string' },
-        region: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-    }).values;
+    return parse();
   } catch (error) {
-    throw new ValidationError((error as Error).message);
+    throw new ValidationError(`${prefix}${(error as Error).message}`);
   }
 }
 
 /** `--tags` and `--hostname-tag`, which both commands take. */
-function parseCommon(
-  tags: string | undefined,
-  hostnameTag: string | undefined,
-): { tags: Record<string, string>; hostnameTag: string } {
+function parseCommon(tags: string | undefined, hostnameTag: string | undefined) {
   try {
     const parsed = parseConfig(spec, { '--tags': tags, '--hostname-tag': hostnameTag });
     return { tags: parsed['--tags'], hostnameTag: parsed['--hostname-tag'] };
@@ -122,22 +101,13 @@ function parseCommon(
 
 function parseRange(range: string | undefined): string[] {
   if (range === undefined) throw new ValidationError('--ip-range is required, e.g. 10.0.1.10-10.0.1.15');
-  try {
-    return parseIpRange(range);
-  } catch (error) {
-    throw new ValidationError(`--ip-range ${(error as Error).message}`);
-  }
+  return validated('--ip-range ', () => parseIpRange(range));
 }
 
 function parseSecurityGroups(groups: string | undefined): string[] | undefined {
   if (groups === undefined) return undefined;
-  try {
-    return stringList({ pattern: patterns.securityGroupId, item: 'security group id' }).parse(groups);
-  } catch (error) {
-    throw new ValidationError(
-      `--security-groups ${JSON.stringify(groups)}: expected ${(error as Error).message}`,
-    );
-  }
+  const list = stringList({ pattern: patterns.securityGroupId, item: 'security group id' });
+  return validated(`--security-groups ${JSON.stringify(groups)}: expected `, () => list.parse(groups));
 }
 
 export async function runPoolCli(
@@ -158,14 +128,12 @@ export async function runPoolCli(
   }
   const deps = makeDeps(command.region);
   try {
-    if (command.command === 'status') {
-      const rows = await poolStatus(command.tags, command.hostnameTag, deps);
-      io.out(command.json ? `${JSON.stringify(rows)}\n` : `${formatTable(rows)}\n`);
-      return 0;
-    }
-    const { command: _c, region: _r, json, ...input } = command;
-    const rows = await createPool(input, deps);
-    io.out(json ? `${JSON.stringify(rows)}\n` : `${formatTable(rows, true)}\n`);
+    const create = command.command === 'create';
+    const rows =
+      command.command === 'create'
+        ? await createPool(command, deps)
+        : await poolStatus(command.tags, command.hostnameTag, deps);
+    io.out(command.json ? `${JSON.stringify(rows)}\n` : `${formatTable(rows, create)}\n`);
     return 0;
   } catch (error) {
     io.err(`${explain(error)}\n`);
@@ -178,10 +146,6 @@ export async function poolMain(): Promise<number> {
   return runPoolCli(
     process.argv.slice(2),
     { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) },
-    (region) => ({
-      ec2: createClient(EC2Client, region ? { region } : {}),
-      clock: systemClock,
-      logger: stderrLogger(),
-    }),
+    (region) => ({ ec2: createClient(EC2Client, { region }), clock: systemClock, logger: stderrLogger() }),
   );
 }

@@ -36,7 +36,11 @@ function setup() {
         autoscaling: new AutoScalingClient(fn().clientConfig),
         logger: silentLogger,
         clock: systemClock,
-        metrics: { addMetric: () => {}, publishStoredMetrics: () => {} } as unknown as HandlerDeps['metrics'],
+        metrics: {
+          addMetric: () => {},
+          addDimension: () => {},
+          publishStoredMetrics: () => {},
+        } as unknown as HandlerDeps['metrics'],
       },
       loadConfig({
         ENI_POOL_TAGS: JSON.stringify(POOL_TAGS),

@@ -7,7 +7,7 @@ import { silentLogger } from '@netkit/aws-core/observability';
 import { Deadline } from '@netkit/aws-core/retry';
 import { manualClock } from '@netkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { allocate, release } from '../../src/allocate.ts';
+import { allocate } from '../../src/allocate.ts';
 import type { Pool } from '../../src/config.ts';
 import {
   AttachmentLimitError,
@@ -17,6 +17,7 @@ import {
   PoolExhaustedError,
   RaceUnsettledError,
 } from '../../src/errors.ts';
+import { release } from '../../src/release.ts';
 import { awsError, FakeEc2, POOL_TAGS, seedPool } from '../support/fake-ec2.ts';
 
 const pool: Pool = { tags: POOL_TAGS, hostnameTag: 'HostName', deviceIndex: 1 };
@@ -445,15 +446,15 @@ describe('release', () => {
     const result = await release(instanceId, pool, deps(), deadline());
 
     // Assess
-    expect(result.detached.map((e) => e.networkInterfaceId)).toEqual([eni.networkInterfaceId]);
+    expect(result.map((e) => e.networkInterfaceId)).toEqual([eni.networkInterfaceId]);
     expect(fake.enis.get(eni.networkInterfaceId)?.attachment).toBeUndefined();
     expect(fake.attachedTo(instanceId)).toHaveLength(1); // the primary stays
   });
 
   it('does nothing for an instance without a pool ENI or that no longer exists', async () => {
     const instanceId = fake.addInstance(AZ_A);
-    expect((await release(instanceId, pool, deps(), deadline())).detached).toEqual([]);
-    expect((await release('i-0000000000000dead', pool, deps(), deadline())).detached).toEqual([]);
+    expect(await release(instanceId, pool, deps(), deadline())).toEqual([]);
+    expect(await release('i-0000000000000dead', pool, deps(), deadline())).toEqual([]);
     expect(fake.calls.DetachNetworkInterface).toBeUndefined();
   });
 });

@@ -28,6 +28,7 @@ interface RecordingMetrics {
   added: [string, number][];
   published: number;
   addMetric(name: string, unit: unknown, value: number): never;
+  addDimension(name: string, value: string): never;
   publishStoredMetrics(): never;
 }
 let metrics: RecordingMetrics;
@@ -56,6 +57,9 @@ beforeEach(() => {
     published: 0,
     addMetric(name: string, _unit: unknown, value: number) {
       added.push([name, value]);
+      return undefined as never;
+    },
+    addDimension() {
       return undefined as never;
     },
     publishStoredMetrics() {

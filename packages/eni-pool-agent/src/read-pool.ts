@@ -1,0 +1,159 @@
+import {
+  type DescribeNetworkInterfacesCommandInput,
+  type EC2Client,
+  type NetworkInterface,
+  paginateDescribeNetworkInterfaces,
+} from '@aws-sdk/client-ec2';
+import { DeadlineExceededError } from '@netkit/aws-core/errors';
+import type { Logger } from '@netkit/aws-core/observability';
+import { awsCall, type CallOptions, type Clock, type Deadline, pollUntil } from '@netkit/aws-core/retry';
+import { fromTagList, hasAllTags, tagFilters } from '@netkit/aws-core/tags';
+import type { Pool } from './config.ts';
+import { InstanceNotFoundError } from './errors.ts';
+import { compareIps } from './ip.ts';
+
+/** One pool ENI as the core sees it. */
+export interface PoolEni {
+  networkInterfaceId: string;
+  privateIp: string;
+  availabilityZone: string;
+  status: string;
+  hostname?: string;
+  attachment?: {
+    attachmentId: string;
+    instanceId?: string;
+    deviceIndex?: number;
+    status?: string;
+    deleteOnTermination?: boolean;
+  };
+}
+
+export interface CoreDeps {
+  ec2: EC2Client;
+  clock: Clock;
+  logger: Logger;
+  random?: () => number;
+}
+
+/** The instance's AZ, the pool ENIs it holds and a non-pool interface at the pool's device index. */
+export interface InstanceView {
+  availabilityZone: string;
+  held: PoolEni[];
+  occupant?: PoolEni;
+}
+
+export function callOptions(deps: CoreDeps, deadline: Deadline, transient: string[] = []): CallOptions {
+  return { deadline, clock: deps.clock, random: deps.random, logger: deps.logger, transient };
+}
+
+export function toPoolEni(ni: NetworkInterface, hostnameTag: string): PoolEni {
+  const a = ni.Attachment;
+  return {
+    networkInterfaceId: ni.NetworkInterfaceId ?? '',
+    privateIp: ni.PrivateIpAddress ?? '',
+    availabilityZone: ni.AvailabilityZone ?? '',
+    status: ni.Status ?? 'unknown',
+    hostname: fromTagList(ni.TagSet)[hostnameTag] || undefined,
+    attachment: a?.AttachmentId
+      ? {
+          attachmentId: a.AttachmentId,
+          instanceId: a.InstanceId,
+          deviceIndex: a.DeviceIndex,
+          status: a.Status,
+          deleteOnTermination: a.DeleteOnTermination,
+        }
+      : undefined,
+  };
+}
+
+/** Lowest private IP first, numerically (10.0.0.9 before 10.0.0.10), then by id for a stable order. */
+export function byPrivateIp(a: PoolEni, b: PoolEni): number {
+  return compareIps(a.privateIp, b.privateIp) || a.networkInterfaceId.localeCompare(b.networkInterfaceId);
+}
+
+export function gaugeOf(enis: PoolEni[]): { size: number; free: number } {
+  return { size: enis.length, free: enis.filter((e) => e.status === 'available').length };
+}
+
+/** DescribeNetworkInterfaces, every page. */
+export function describeEnis(
+  deps: CoreDeps,
+  deadline: Deadline,
+  input: DescribeNetworkInterfacesCommandInput,
+): Promise<NetworkInterface[]> {
+  const list = async () => {
+    const out: NetworkInterface[] = [];
+    for await (const page of paginateDescribeNetworkInterfaces({ client: deps.ec2 }, { ...input }))
+      out.push(...(page.NetworkInterfaces ?? []));
+    return out;
+  };
+  return awsCall('DescribeNetworkInterfaces', list, callOptions(deps, deadline));
+}
+
+/** The pool's ENIs in one AZ (optionally only `available` ones), lowest private IP first. */
+export async function readPool(
+  deps: CoreDeps,
+  pool: Pool,
+  availabilityZone: string,
+  deadline: Deadline,
+  onlyAvailable: boolean,
+): Promise<PoolEni[]> {
+  const Filters = [...tagFilters(pool.tags), { Name: 'availability-zone', Values: [availabilityZone] }];
+  if (onlyAvailable) Filters.push({ Name: 'status', Values: ['available'] });
+  const enis = await describeEnis(deps, deadline, { Filters });
+  return enis.map((ni) => toPoolEni(ni, pool.hostnameTag)).sort(byPrivateIp);
+}
+
+/** The instance's own interfaces, in one DescribeNetworkInterfaces; undefined when it has none. */
+export async function findInstance(deps: CoreDeps, pool: Pool, instanceId: string, deadline: Deadline) {
+  const filter = { Name: 'attachment.instance-id', Values: [instanceId] };
+  const enis = await describeEnis(deps, deadline, { Filters: [filter] });
+  const own = enis.filter((ni) => ni.Attachment?.InstanceId === instanceId);
+  const availabilityZone = own[0]?.AvailabilityZone;
+  if (availabilityZone === undefined) return undefined;
+  const view: InstanceView = { availabilityZone, held: [] };
+  for (const ni of own) {
+    const eni = toPoolEni(ni, pool.hostnameTag);
+    if (hasAllTags(ni.TagSet, pool.tags)) view.held.push(eni);
+    else if (ni.Attachment?.DeviceIndex === pool.deviceIndex) view.occupant = eni;
+  }
+  view.held.sort(byPrivateIp);
+  return view;
+}
+
+/** findInstance, describing again while EC2 does not list a just-launched instance yet (`visible`). */
+export async function inspectInstance(
+  deps: CoreDeps,
+  pool: Pool,
+  instanceId: string,
+  deadline: Deadline,
+  visible = false,
+): Promise<InstanceView> {
+  const look = () => findInstance(deps, pool, instanceId, deadline);
+  try {
+    const view = visible ? await pollUntil(look, untilListed(deps, instanceId, deadline)) : await look();
+    if (view !== undefined) return view;
+  } catch (error) {
+    if (!(error instanceof DeadlineExceededError)) throw error;
+  }
+  throw new InstanceNotFoundError(
+    `Instance ${instanceId} has no network interface: it does not exist, is terminated or is in another Region`,
+  );
+}
+
+/** Poll options while EC2 may not list a just-launched instance yet (eventual consistency). */
+export function untilListed(deps: CoreDeps, instanceId: string, deadline: Deadline) {
+  return {
+    deadline: deadline.within(20_000),
+    clock: deps.clock,
+    what: `${instanceId} to be listed`,
+    baseMs: 500,
+    maxMs: 4_000,
+    random: deps.random,
+    onWait: (_attempt: number, delayMs: number) =>
+      deps.logger.info('EC2 does not list the instance yet (eventual consistency); describing again', {
+        instanceId,
+        delayMs,
+      }),
+  };
+}
