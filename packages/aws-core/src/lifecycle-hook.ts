@@ -4,13 +4,14 @@ import {
   acceptLifecycleEvent,
   type CompletionOutcome,
   completeLifecycleAction,
-  confirmLifecycleActionLive,
+  HeartbeatKeeper,
   isEnteringGroup,
+  isNoActiveLifecycleAction,
   LIFECYCLE_ACTION_ENDED_METRIC,
   type LifecycleAction,
   type LifecycleResult,
   type RejectedEvent,
-  startHeartbeat,
+  recordLifecycleHeartbeat,
 } from './lifecycle.ts';
 import type { LifecycleScope } from './lifecycle-scope.ts';
 import { type Metrics, MetricUnit } from './metrics.ts';
@@ -151,16 +152,24 @@ async function handle<R extends VerbReport>(
       reason: error.message,
     });
     return { status: 'ended', instanceId, reason: error.message };
-  } finally {
-    await run.stop();
   }
 }
 
-function isLive(deps: HookDeps, action: LifecycleAction, deadline: Deadline): Promise<boolean> {
+/** One heartbeat (which restarts the hook's timer) tells whether the action is still live. */
+async function isLive(deps: HookDeps, action: LifecycleAction, deadline: Deadline): Promise<boolean> {
   const { clock, logger, random } = deps;
-  return confirmLifecycleActionLive(deps.autoscaling, action, { deadline, clock, logger, random }).then(
-    (live) => live === 'live',
-  );
+  try {
+    const beat = () => recordLifecycleHeartbeat(deps.autoscaling, action);
+    await awsCall('RecordLifecycleActionHeartbeat', beat, { deadline, clock, random, logger });
+    return true;
+  } catch (error) {
+    if (!isNoActiveLifecycleAction(error)) throw error;
+    logger.warn('Lifecycle action is not active (completed, abandoned, timed out, or not this instance)', {
+      instanceId: action.instanceId,
+      hookName: action.hookName,
+    });
+    return false;
+  }
 }
 
 /** The run a verb sees, with the heartbeat keeper behind it and the completion it made. */
@@ -172,7 +181,7 @@ function startRun(
   count: HookRun['count'],
 ) {
   const { autoscaling, clock, logger, random } = deps;
-  const keeper = startHeartbeat(autoscaling, action, { intervalMs, clock, logger, pace: 'waits' });
+  const keeper = new HeartbeatKeeper(autoscaling, action, { intervalMs, clock, logger });
   const state: { completion?: CompletionOutcome } = {};
   const view: HookRun = {
     action,
@@ -199,7 +208,6 @@ function startRun(
   return {
     view,
     complete: view.complete,
-    stop: () => keeper.stop(),
     get completion() {
       return state.completion;
     },

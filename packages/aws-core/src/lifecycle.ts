@@ -3,10 +3,10 @@ import {
   CompleteLifecycleActionCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { awsErrorName, describeError, isTransientError, LifecycleActionEndedError } from './errors.ts';
+import { awsErrorName, describeError, LifecycleActionEndedError } from './errors.ts';
 import type { LifecycleAction } from './lifecycle-event.ts';
 import type { Logger } from './observability.ts';
-import { type Clock, type Deadline, retry, systemClock } from './retry.ts';
+import { type Clock, systemClock } from './retry.ts';
 
 export {
   acceptLifecycleEvent,
@@ -72,46 +72,6 @@ export async function completeLifecycleAction(
   }
 }
 
-interface ConfirmOptions {
-  deadline: Deadline;
-  clock?: Clock;
-  random?: () => number;
-  logger?: Pick<Logger, 'warn' | 'debug'>;
-}
-
-/**
- * Before the first mutation of a launch: one heartbeat tells whether the action is still live (and
- * restarts the hook's timer). Transient errors are retried within `deadline`; others are thrown.
- */
-export async function confirmLifecycleActionLive(
-  autoscaling: AutoScalingClient,
-  action: LifecycleAction,
-  options: ConfirmOptions,
-): Promise<'live' | 'inactive'> {
-  try {
-    await retry(() => recordLifecycleHeartbeat(autoscaling, action), {
-      retryable: isTransientError,
-      deadline: options.deadline,
-      clock: options.clock,
-      random: options.random,
-      onRetry: (error, attempt, delayMs) =>
-        options.logger?.debug('Retrying lifecycle heartbeat', {
-          error: describeError(error),
-          attempt,
-          delayMs,
-        }),
-    });
-    return 'live';
-  } catch (error) {
-    if (!isNoActiveLifecycleAction(error)) throw error;
-    options.logger?.warn(
-      'Lifecycle action is not active (completed, abandoned, timed out, or not this instance); no change made',
-      { instanceId: action.instanceId, groupName: action.groupName, hookName: action.hookName },
-    );
-    return 'inactive';
-  }
-}
-
 /** Record one lifecycle heartbeat (restarts the hook's timer); AWS errors are thrown as they come. */
 export async function recordLifecycleHeartbeat(
   autoscaling: AutoScalingClient,
@@ -125,39 +85,20 @@ interface HeartbeatOptions {
   intervalMs: number;
   clock?: Clock;
   logger?: Pick<Logger, 'warn' | 'debug'>;
-  /** `timer` (default): a loop beats every `intervalMs`. `waits`: only `beatIfDue()` in the work's waits beats. */
-  pace?: 'timer' | 'waits';
 }
 
-export interface HeartbeatKeeper {
+/**
+ * Heartbeats paced by the work's own waits (retry backoff, polls): no timer races the work, and a
+ * beat is recorded only when `intervalMs` has passed since the last one.
+ */
+export class HeartbeatKeeper {
   /** Heartbeats recorded so far. */
-  readonly beats: number;
-  /** True once a heartbeat found the action over; the keeper has stopped and the work should too. */
-  readonly ended: boolean;
-  /** Beat if `intervalMs` has passed; throws LifecycleActionEndedError once the action is over. */
-  beatIfDue(): Promise<void>;
-  /** Stop and wait for an in-flight heartbeat. */
-  stop(): Promise<void>;
-}
-
-/** Keep the hook from timing out while long work runs; failures are logged, never thrown into the work. */
-export function startHeartbeat(
-  autoscaling: AutoScalingClient,
-  action: LifecycleAction,
-  options: HeartbeatOptions,
-): HeartbeatKeeper {
-  return new Heartbeat(autoscaling, action, options);
-}
-
-class Heartbeat implements HeartbeatKeeper {
   beats = 0;
+  /** True once a heartbeat found the action over: the work should stop. */
   ended = false;
-  private stopped = false;
   private endedBy: unknown;
   private lastBeat: number;
-  private readonly abort = new AbortController();
   private readonly clock: Clock;
-  private readonly loop: Promise<void>;
 
   constructor(
     private readonly autoscaling: AutoScalingClient,
@@ -166,15 +107,12 @@ class Heartbeat implements HeartbeatKeeper {
   ) {
     this.clock = options.clock ?? systemClock;
     this.lastBeat = this.clock.now();
-    this.loop = options.pace === 'waits' ? Promise.resolve() : this.beatOnTimer();
   }
 
-  private async beatOnTimer(): Promise<void> {
-    while (!this.stopped) {
-      await this.clock.sleep(this.options.intervalMs, this.abort.signal);
-      if (this.stopped) break;
-      await this.beat();
-    }
+  /** Beat if due; failures are logged, never thrown, until the action is over: then LifecycleActionEndedError. */
+  async beatIfDue(): Promise<void> {
+    if (!this.ended && this.clock.now() - this.lastBeat >= this.options.intervalMs) await this.beat();
+    if (this.ended) throw new LifecycleActionEndedError(this.action, { cause: this.endedBy });
   }
 
   private async beat(): Promise<void> {
@@ -189,20 +127,7 @@ class Heartbeat implements HeartbeatKeeper {
       if (isNoActiveLifecycleAction(error)) {
         this.ended = true;
         this.endedBy = error;
-        this.stopped = true;
       }
     }
-  }
-
-  async beatIfDue(): Promise<void> {
-    const due = this.clock.now() - this.lastBeat >= this.options.intervalMs;
-    if (!this.ended && !this.stopped && due) await this.beat();
-    if (this.ended) throw new LifecycleActionEndedError(this.action, { cause: this.endedBy });
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.abort.abort();
-    await this.loop;
   }
 }

@@ -18,10 +18,12 @@ export interface PoolGauge {
   exhausted: boolean;
 }
 
-export function recordPoolGauge(metrics: Pick<Metrics, 'addMetric'>, gauge: PoolGauge): void {
-  metrics.addMetric('PoolSize', MetricUnit.Count, gauge.size);
-  metrics.addMetric('PoolFree', MetricUnit.Count, gauge.free);
-  metrics.addMetric('PoolExhausted', MetricUnit.Count, gauge.exhausted ? 1 : 0);
+/** Records the gauge through a lifecycle-hook run (`run.count`) and returns it. */
+export function recordPoolGauge(run: { count(name: string, value: number): void }, gauge: PoolGauge) {
+  run.count('PoolSize', gauge.size);
+  run.count('PoolFree', gauge.free);
+  run.count('PoolExhausted', gauge.exhausted ? 1 : 0);
+  return gauge;
 }
 
 export { MetricUnit, Metrics };

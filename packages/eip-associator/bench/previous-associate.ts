@@ -7,12 +7,11 @@ import { DeadlineExceededError, describeError, isNotFoundError } from '@netkit/a
 import {
   type CompletionOutcome,
   completeLifecycleAction,
-  type HeartbeatKeeper,
+  HeartbeatKeeper,
   isNoActiveLifecycleAction,
   type LifecycleAction,
   type LifecycleResult,
   recordLifecycleHeartbeat,
-  startHeartbeat,
 } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
 import {
@@ -207,8 +206,6 @@ class Launch {
         return this.abandon(`still failing at the deadline: ${describeError(error)}`);
       }
       throw error;
-    } finally {
-      await this.keeper?.stop();
     }
   }
 
@@ -238,7 +235,7 @@ class Launch {
     }
   }
 
-  private onWait(waits: number, delayMs: number): void {
+  private async onWait(waits: number, delayMs: number): Promise<void> {
     const { logger } = this.deps;
     if (this.primaryEni === undefined && this.notVisible) {
       logger.debug('Primary network interface not listed yet; describing again', {
@@ -254,13 +251,15 @@ class Launch {
         poolSize: this.pool?.addresses.length ?? 0,
         poolFree: this.pool?.free.length ?? 0,
       });
-      this.keeper = startHeartbeat(this.deps.autoscaling, this.action, {
+      this.keeper = new HeartbeatKeeper(this.deps.autoscaling, this.action, {
         intervalMs: this.options.heartbeatIntervalMs,
         clock: this.clock,
         logger,
       });
     }
     logger.debug('Waiting for a free EIP', { ...this.log, waits, delayMs });
+    // Once the action is over, `keeper.ended` stops the next poll.
+    await this.keeper.beatIfDue().catch(() => undefined);
   }
 
   /** Describe the pool, then associate a candidate and read the association back. */

@@ -2,7 +2,7 @@ import { AssociateAddressCommand, DisassociateAddressCommand, type EC2Client } f
 import { DeadlineExceededError, describeError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { CompletionOutcome } from '@netkit/aws-core/lifecycle';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
-import type { PoolGauge } from '@netkit/aws-core/metrics';
+import { type PoolGauge, recordPoolGauge } from '@netkit/aws-core/metrics';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import { awsCall, collisionDelay, pollUntil } from '@netkit/aws-core/retry';
 import { ASSOCIATE_TRANSIENT, isAssociateTransient, isCandidateGone, isSeveralInterfaces } from './errors.ts';
@@ -14,7 +14,6 @@ import {
   gaugeOf,
   type PoolAddress,
   type PoolSnapshot,
-  recordPool,
 } from './pool.ts';
 
 interface LaunchFacts {
@@ -219,7 +218,7 @@ class Association {
   }
 
   private async abandon(reason: string): Promise<LaunchOutcome> {
-    const pool = recordPool(this.run, gaugeOf(this.pool, this.exhausted));
+    const pool = recordPoolGauge(this.run, gaugeOf(this.pool, this.exhausted));
     const { instanceId, attempts, collisions } = this.counts();
     const log = { ...this.poolLog(), reason, attempts, collisions };
     this.run.logger.error('Could not give the instance a pool EIP; completing ABANDON', log);
@@ -260,7 +259,7 @@ class Association {
   /** The instance holds a pool EIP: the runner completes CONTINUE. */
   private finish(held: Held): LaunchOutcome {
     // The snapshot predates our association: one fewer is free now.
-    const pool = recordPool(this.run, gaugeOf(this.pool, this.exhausted, held.mine ? 1 : 0));
+    const pool = recordPoolGauge(this.run, gaugeOf(this.pool, this.exhausted, held.mine ? 1 : 0));
     const { allocationId, publicIp } = held.address;
     const { instanceId, attempts, collisions } = this.counts();
     const facts = { instanceId, allocationId, publicIp, attempts, pool, result: 'CONTINUE' as const };

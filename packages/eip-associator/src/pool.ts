@@ -1,5 +1,4 @@
 import { type Address, DescribeAddressesCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { PoolGauge } from '@netkit/aws-core/metrics';
 import { tagFilters } from '@netkit/aws-core/tags';
 
@@ -117,12 +116,4 @@ export function candidateOrder<T extends { allocationId: string }>(
 export function gaugeOf(pool: PoolSnapshot | undefined, exhausted: boolean, taken = 0): PoolGauge {
   const size = pool?.addresses.length ?? 0;
   return { size, free: Math.max(0, (pool?.free.length ?? 0) - taken), exhausted };
-}
-
-/** The pool gauge as `recordPoolGauge` names it, through the run (dimension AutoScalingGroupName). */
-export function recordPool(run: Pick<HookRun, 'count'>, gauge: PoolGauge): PoolGauge {
-  run.count('PoolSize', gauge.size);
-  run.count('PoolFree', gauge.free);
-  run.count('PoolExhausted', gauge.exhausted ? 1 : 0);
-  return gauge;
 }

@@ -1,9 +1,9 @@
 import { DisassociateAddressCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { isNotFoundError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
-import type { PoolGauge } from '@netkit/aws-core/metrics';
+import { type PoolGauge, recordPoolGauge } from '@netkit/aws-core/metrics';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
-import { describePool, recordPool } from './pool.ts';
+import { describePool } from './pool.ts';
 
 /** The instance's pool EIPs this call released (none on a redelivery); the runner completes CONTINUE. */
 export type TerminateOutcome = HandlerOutcome<'done'> & {
@@ -37,6 +37,6 @@ export async function releaseOnTerminate(
   if (released.length > 0) run.logger.info('Released pool EIP from terminating instance', log);
   else run.logger.info('Terminating instance holds no pool EIP; nothing to release', log);
   const free = pool.free.length + released.length;
-  const gauge = recordPool(run, { size: pool.addresses.length, free, exhausted: false });
+  const gauge = recordPoolGauge(run, { size: pool.addresses.length, free, exhausted: false });
   return { status: 'done', instanceId, released, pool: gauge, result: 'CONTINUE' };
 }

@@ -97,6 +97,32 @@ describe('createLifecycleHandler', () => {
     expect(counted()).toEqual(['LifecycleActionEnded']);
   });
 
+  it('retries server faults on the liveness heartbeat, and lets AccessDenied through without the verb', async () => {
+    const fault = new AutoScalingServiceException({
+      name: 'InternalFailure',
+      $fault: 'server',
+      $metadata: { httpStatusCode: 500 },
+      message: 'internal',
+    });
+    asg.on(RecordLifecycleActionHeartbeatCommand).rejectsOnce(fault).rejectsOnce(fault).resolves({});
+    const first = setUp();
+    expect((await first.handler(lifecycleEvent('launch'), first.context)).status).toBe('done');
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(3);
+
+    asg.reset();
+    const denied = new AutoScalingServiceException({
+      name: 'AccessDenied',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 403 },
+      message: 'denied',
+    });
+    asg.on(RecordLifecycleActionHeartbeatCommand).rejects(denied);
+    const second = setUp();
+    await expect(second.handler(lifecycleEvent('launch'), second.context)).rejects.toThrow('denied');
+    expect(second.launch).not.toHaveBeenCalled();
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+  });
+
   it('completes a warm-pool launch CONTINUE without the verb when the hook skips them', async () => {
     const { handler, launch, context } = setUp();
     const out = await handler(lifecycleEvent('launch', { destination: 'WarmPool' }), context);

@@ -12,17 +12,15 @@ import { InvalidEventError } from '../../src/errors.ts';
 import {
   acceptLifecycleEvent,
   completeLifecycleAction,
-  confirmLifecycleActionLive,
+  HeartbeatKeeper,
   isEnteringGroup,
   isLeavingGroup,
   isNoActiveLifecycleAction,
   isRejected,
   LifecycleActionEndedError,
   parseLifecycleEvent,
-  startHeartbeat,
 } from '../../src/lifecycle.ts';
 import { lifecycleScopeOf, lifecycleScopeSpec } from '../../src/lifecycle-scope.ts';
-import { Deadline } from '../../src/retry.ts';
 
 const asg = mockClient(AutoScalingClient);
 const noActive = (token: string) =>
@@ -218,65 +216,13 @@ describe('completeLifecycleAction', () => {
 describe('heartbeat keeper', () => {
   const action = parseLifecycleEvent(loadEvent('autoscaling/launch'));
 
-  it('records a heartbeat every interval while work runs and stops after it', async () => {
-    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
-    const clock = manualClock();
-    const keeper = startHeartbeat(asg as unknown as AutoScalingClient, action, { intervalMs: 30_000, clock });
-    // Let the keeper loop run a few manual-clock intervals.
-    for (let i = 0; i < 10; i++) await Promise.resolve();
-    await keeper.stop();
-    expect(keeper.beats).toBeGreaterThanOrEqual(2);
-    const calls = asg.commandCalls(RecordLifecycleActionHeartbeatCommand);
-    expect(calls.length).toBe(keeper.beats);
-    expect(calls[0]?.args[0].input).toEqual({
-      AutoScalingGroupName: 'my-asg',
-      LifecycleHookName: 'my-lifecycle-hook',
-      LifecycleActionToken: action.token,
-      InstanceId: action.instanceId,
-    });
-    const after = calls.length;
-    for (let i = 0; i < 10; i++) await Promise.resolve();
-    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length).toBe(after);
-  });
-
-  it('never throws heartbeat failures into the work and stops once the action is gone', async () => {
-    asg.on(RecordLifecycleActionHeartbeatCommand).rejects(noActive(action.token));
-    const clock = manualClock();
-    const warn = vi.fn();
-    const keeper = startHeartbeat(asg as unknown as AutoScalingClient, action, {
-      intervalMs: 1_000,
-      clock,
-      logger: { warn, debug: vi.fn() },
-    });
-    for (let i = 0; i < 20; i++) await Promise.resolve();
-    await keeper.stop();
-    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
-    expect(warn).toHaveBeenCalledOnce();
-    expect(keeper.ended).toBe(true);
-  });
-
-  it('does not call the action ended on a failure other than "No active Lifecycle Action found"', async () => {
-    asg.on(RecordLifecycleActionHeartbeatCommand).rejectsOnce(new Error('socket hang up')).resolves({});
-    const clock = manualClock();
-    const keeper = startHeartbeat(asg as unknown as AutoScalingClient, action, {
-      intervalMs: 1_000,
-      clock,
-      logger: { warn: vi.fn(), debug: vi.fn() },
-    });
-    for (let i = 0; i < 20; i++) await Promise.resolve();
-    await keeper.stop();
-    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length).toBeGreaterThanOrEqual(2);
-    expect(keeper.ended).toBe(false);
-  });
-
   it('paced by waits, beats only when a wait comes due, and never on its own', async () => {
     // Prepare
     asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
     const clock = manualClock();
-    const keeper = startHeartbeat(asg as unknown as AutoScalingClient, action, {
+    const keeper = new HeartbeatKeeper(asg as unknown as AutoScalingClient, action, {
       intervalMs: 10_000,
       clock,
-      pace: 'waits',
     });
 
     // Act: no beat on its own; a wait at 6 s is not due, one at 12 s is, one at 15 s is not again
@@ -290,7 +236,6 @@ describe('heartbeat keeper', () => {
     const at12 = keeper.beats;
     clock.advance(3_000);
     await keeper.beatIfDue();
-    await keeper.stop();
 
     // Assess
     expect(onItsOwn).toBe(0);
@@ -307,11 +252,10 @@ describe('heartbeat keeper', () => {
       .rejects(noActive(action.token));
     const clock = manualClock();
     const warn = vi.fn();
-    const keeper = startHeartbeat(asg as unknown as AutoScalingClient, action, {
+    const keeper = new HeartbeatKeeper(asg as unknown as AutoScalingClient, action, {
       intervalMs: 1_000,
       clock,
       logger: { warn, debug: vi.fn() },
-      pace: 'waits',
     });
 
     // Act
@@ -467,71 +411,5 @@ describe('parseLifecycleEvent bounds', () => {
     expect(() => parseLifecycleEvent(event)).toThrow(
       /^Lifecycle event time "x{80}"\.\.\. \(10000 characters\) is not an RFC 3339 time$/,
     );
-  });
-});
-
-describe('confirmLifecycleActionLive', () => {
-  const action = parseLifecycleEvent(loadEvent('autoscaling/launch'));
-
-  it('records one heartbeat and answers live', async () => {
-    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
-    const clock = manualClock();
-    await expect(
-      confirmLifecycleActionLive(new AutoScalingClient({}), action, {
-        deadline: Deadline.in(10_000, clock),
-        clock,
-      }),
-    ).resolves.toBe('live');
-    expect(asg).toHaveReceivedCommandWith(RecordLifecycleActionHeartbeatCommand, {
-      AutoScalingGroupName: 'my-asg',
-      LifecycleHookName: 'my-lifecycle-hook',
-      LifecycleActionToken: action.token,
-      InstanceId: action.instanceId,
-    });
-  });
-
-  it('answers inactive when AWS finds no active action', async () => {
-    asg.on(RecordLifecycleActionHeartbeatCommand).rejects(noActive(action.token));
-    const clock = manualClock();
-    await expect(
-      confirmLifecycleActionLive(new AutoScalingClient({}), action, {
-        deadline: Deadline.in(10_000, clock),
-        clock,
-      }),
-    ).resolves.toBe('inactive');
-  });
-
-  it('retries server faults within the deadline, and throws other errors', async () => {
-    const fault = new AutoScalingServiceException({
-      name: 'InternalFailure',
-      $fault: 'server',
-      $metadata: { httpStatusCode: 500 },
-      message: 'internal',
-    });
-    asg.on(RecordLifecycleActionHeartbeatCommand).rejectsOnce(fault).rejectsOnce(fault).resolves({});
-    const clock = manualClock();
-    await expect(
-      confirmLifecycleActionLive(new AutoScalingClient({}), action, {
-        deadline: Deadline.in(10_000, clock),
-        clock,
-      }),
-    ).resolves.toBe('live');
-    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(3);
-
-    asg.reset();
-    const denied = new AutoScalingServiceException({
-      name: 'AccessDenied',
-      $fault: 'client',
-      $metadata: { httpStatusCode: 403 },
-      message: 'denied',
-    });
-    asg.on(RecordLifecycleActionHeartbeatCommand).rejects(denied);
-    await expect(
-      confirmLifecycleActionLive(new AutoScalingClient({}), action, {
-        deadline: Deadline.in(10_000, clock),
-        clock,
-      }),
-    ).rejects.toThrow('denied');
-    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
   });
 });
