@@ -129,6 +129,23 @@ See docs/deploying.md.`;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const ENV_NAME = /^[A-Za-z0-9_-]+$/;
 
+/** Validate-first: every usage error before anything is built or deployed. */
+function validateOptions(options: DeployOptions): void {
+  if (options.packages.length === 0)
+    throw new DeployUsageError(`name at least one package to deploy\n${USAGE}`);
+  if (!ENV_NAME.test(options.env))
+    throw new DeployUsageError(`--env '${options.env}' is not valid: letters, digits, '-' or '_'`);
+  if (options.region !== undefined && !REGION.test(options.region))
+    throw new DeployUsageError(
+      `--region '${options.region}' is not an AWS Region name (e.g. ap-northeast-1)`,
+    );
+  for (const o of options.parameterOverrides) {
+    if (!/^([a-z0-9-]+:)?[A-Za-z0-9]+=/.test(o)) {
+      throw new DeployUsageError(`--parameter-overrides '${o}' must be Key=Value or package:Key=Value`);
+    }
+  }
+}
+
 export function parseArgs(argv: readonly string[]): DeployOptions {
   const packages: string[] = [];
   const overrides: string[] = [];
@@ -180,17 +197,7 @@ export function parseArgs(argv: readonly string[]): DeployOptions {
     ...(s3Bucket !== undefined ? { s3Bucket } : {}),
     ...(asg !== undefined ? { asg } : {}),
   };
-  if (help) return options;
-  if (packages.length === 0) throw new DeployUsageError(`name at least one package to deploy\n${USAGE}`);
-  if (!ENV_NAME.test(env))
-    throw new DeployUsageError(`--env '${env}' is not valid: letters, digits, '-' or '_'`);
-  if (region !== undefined && !REGION.test(region))
-    throw new DeployUsageError(`--region '${region}' is not an AWS Region name (e.g. ap-northeast-1)`);
-  for (const o of overrides) {
-    if (!/^([a-z0-9-]+:)?[A-Za-z0-9]+=/.test(o)) {
-      throw new DeployUsageError(`--parameter-overrides '${o}' must be Key=Value or package:Key=Value`);
-    }
-  }
+  if (!help) validateOptions(options);
   return options;
 }
 

@@ -207,6 +207,21 @@ export function deployablePackages(): Map<string, string> {
   return new Map([...packageTemplates].filter(([pkg]) => lambdaPackages.includes(pkg)));
 }
 
+/** Builds the packages and their dependencies; returns the exit status. */
+function buildPackages(packages: string[]): number {
+  const args = [
+    'exec',
+    'turbo',
+    'run',
+    'build',
+    '--output-logs=errors-only',
+    ...packages.map((p) => `--filter=@netkit/${p}...`),
+  ];
+  const result = spawnSync('pnpm', args, { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (result.error !== undefined) throw result.error;
+  return result.status ?? 1;
+}
+
 export function main(argv: readonly string[], log: (line: string) => void): number {
   const selected: string[] = [];
   let out = join(REPO_ROOT, 'release');
@@ -244,17 +259,8 @@ export function main(argv: readonly string[], log: (line: string) => void): numb
   }
   const packages = selected.length > 0 ? [...new Set(selected)] : [...templates.keys()];
   if (build) {
-    const args = [
-      'exec',
-      'turbo',
-      'run',
-      'build',
-      '--output-logs=errors-only',
-      ...packages.map((p) => `--filter=@netkit/${p}...`),
-    ];
-    const result = spawnSync('pnpm', args, { cwd: REPO_ROOT, stdio: 'inherit' });
-    if (result.error !== undefined) throw result.error;
-    if (result.status !== 0) return result.status ?? 1;
+    const status = buildPackages(packages);
+    if (status !== 0) return status;
   }
   try {
     for (const pkg of packages) {

@@ -36,6 +36,26 @@ function mentionsParameter(value: Json | undefined, parameter: string): boolean 
   return JSON.stringify(value ?? null).includes(`{"Ref":"${parameter}"}`);
 }
 
+function checkPackageMetricAlarms(
+  alarms: Alarm[],
+  packageName: string,
+  add: (resource: string, message: string) => void,
+): void {
+  const required = REQUIRED_METRIC_ALARMS[packageName];
+  if (required === undefined) {
+    add(
+      'Template',
+      `no alarm requirements known for package '${packageName}' (add it to REQUIRED_METRIC_ALARMS)`,
+    );
+  }
+  for (const metric of required ?? []) {
+    const found = alarms.some(
+      (a) => a.props['Namespace'] === PACKAGE_NAMESPACE && a.props['MetricName'] === metric,
+    );
+    if (!found) add('Template', `no alarm on the package metric ${PACKAGE_NAMESPACE}/${metric}`);
+  }
+}
+
 export function checkAlarms(template: Template, file: string, packageName?: string): Finding[] {
   const findings: Finding[] = [];
   const add = (resource: string, message: string): void => {
@@ -71,21 +91,7 @@ export function checkAlarms(template: Template, file: string, packageName?: stri
     }
   }
 
-  if (packageName !== undefined) {
-    const required = REQUIRED_METRIC_ALARMS[packageName];
-    if (required === undefined) {
-      add(
-        'Template',
-        `no alarm requirements known for package '${packageName}' (add it to REQUIRED_METRIC_ALARMS)`,
-      );
-    }
-    for (const metric of required ?? []) {
-      const found = alarms.some(
-        (a) => a.props['Namespace'] === PACKAGE_NAMESPACE && a.props['MetricName'] === metric,
-      );
-      if (!found) add('Template', `no alarm on the package metric ${PACKAGE_NAMESPACE}/${metric}`);
-    }
-  }
+  if (packageName !== undefined) checkPackageMetricAlarms(alarms, packageName, add);
 
   if (template.Parameters?.[ALARM_TOPIC_PARAMETER] === undefined) {
     add('Template', `no ${ALARM_TOPIC_PARAMETER} parameter (the optional SNS topic the alarms notify)`);

@@ -91,17 +91,19 @@ function lastDurations(out: string): Map<string, number> {
   return new Map(readResults(out).map((r) => [r.source, r.durationMs]));
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let values: {
-    only?: string;
-    fast?: boolean;
-    jobs?: string;
-    out?: string;
-    root?: string;
-    help?: boolean;
-  };
+interface CliValues {
+  only?: string;
+  fast?: boolean;
+  jobs?: string;
+  out?: string;
+  root?: string;
+  help?: boolean;
+}
+
+/** The command line's flags, or undefined (usage printed) when it does not parse. */
+function readArgs(argv: string[]): CliValues | undefined {
   try {
-    ({ values } = parseArgs({
+    return parseArgs({
       args: argv,
       options: {
         only: { type: 'string' },
@@ -113,11 +115,16 @@ export async function main(argv: string[]): Promise<number> {
       },
       strict: true,
       allowPositionals: false,
-    }));
+    }).values;
   } catch (error) {
     process.stderr.write(`bench: ${(error as Error).message}\n\n${USAGE}\n`);
-    return 2;
+    return undefined;
   }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const values = readArgs(argv);
+  if (values === undefined) return 2;
   if (values.help) {
     write(`${USAGE}\n`);
     return 0;

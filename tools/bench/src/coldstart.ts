@@ -239,6 +239,53 @@ function isOverBound(m: Measuring, bound: number): boolean {
   return Math.min(measurement.ratio, measurement.cpuRatio) > bound;
 }
 
+/** One bundle's measurements, or why it has none. */
+interface Measured {
+  bundle: BundleFile;
+  target: Target;
+  loadError: string | undefined;
+  sets: Measuring[];
+}
+
+/** The reported row of one bundle: its primary ratio, the Lambda one beside it, or its error. */
+function rowOf({ bundle, loadError, sets }: Measured): ColdStartRow {
+  const base = {
+    id: bundle.id,
+    package: bundle.package,
+    file: bundle.file,
+    sizeKiB: round(bundle.bytes / 1024, 1),
+    totalKiB: round(bundle.totalBytes / 1024, 1),
+  };
+  const [primarySet] = sets;
+  if (loadError !== undefined || primarySet === undefined) {
+    return {
+      ...base,
+      bareMs: 0,
+      importMs: 0,
+      ratio: 0,
+      cpuRatio: 0,
+      runs: 0,
+      met: false,
+      error: loadError ?? 'not measured',
+    };
+  }
+  const primary = ratioOf(primarySet.samples, primarySet.baseline);
+  const lambdaSet = sets.find((s) => s.baseline === 'lambda');
+  const lambda = lambdaSet ? ratioOf(lambdaSet.samples, 'lambda') : undefined;
+  const error = sets.map((s) => s.samples.error).find((e) => e !== undefined);
+  return {
+    ...base,
+    bareMs: primary.bareMs,
+    importMs: primary.importMs,
+    ratio: primary.ratio,
+    cpuRatio: primary.cpuRatio,
+    ...(lambda ? { lambda } : {}),
+    runs: primary.pairs,
+    met: error === undefined && primary.ratio <= COLD_START_TARGET,
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
 /**
  * Cold start of each bundle: for every run, one bare `node -e 0` then one
  * fresh process loading the bundle; the ratio is the bundle's fastest time
@@ -253,7 +300,7 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
   const specFor = options.specFor ?? ((b: BundleFile) => runSpecFor(b));
   const baselines = options.baselines ?? ['machine'];
   const primaryBaseline: Baseline = baselines.includes('machine') ? 'machine' : 'lambda';
-  const measured = bundles.map((bundle) => {
+  const measured = bundles.map((bundle): Measured => {
     const target: Target = { kind: 'bundle', path: bundle.path, spec: specFor(bundle) };
     options.onProgress?.(`cold start: ${bundle.id}`);
     // Warm-up pair: fills the page cache and proves the bundle loads at all.
@@ -282,43 +329,7 @@ export function measureColdStart(bundles: readonly BundleFile[], options: Measur
     }
   }
 
-  return measured.map(({ bundle, loadError, sets }): ColdStartRow => {
-    const base = {
-      id: bundle.id,
-      package: bundle.package,
-      file: bundle.file,
-      sizeKiB: round(bundle.bytes / 1024, 1),
-      totalKiB: round(bundle.totalBytes / 1024, 1),
-    };
-    const [primarySet] = sets;
-    if (loadError !== undefined || primarySet === undefined) {
-      return {
-        ...base,
-        bareMs: 0,
-        importMs: 0,
-        ratio: 0,
-        cpuRatio: 0,
-        runs: 0,
-        met: false,
-        error: loadError ?? 'not measured',
-      };
-    }
-    const primary = ratioOf(primarySet.samples, primarySet.baseline);
-    const lambdaSet = sets.find((s) => s.baseline === 'lambda');
-    const lambda = lambdaSet ? ratioOf(lambdaSet.samples, 'lambda') : undefined;
-    const error = sets.map((s) => s.samples.error).find((e) => e !== undefined);
-    return {
-      ...base,
-      bareMs: primary.bareMs,
-      importMs: primary.importMs,
-      ratio: primary.ratio,
-      cpuRatio: primary.cpuRatio,
-      ...(lambda ? { lambda } : {}),
-      runs: primary.pairs,
-      met: error === undefined && primary.ratio <= COLD_START_TARGET,
-      ...(error === undefined ? {} : { error }),
-    };
-  });
+  return measured.map(rowOf);
 }
 
 /** The bar chart of the cold-start ratios (clean start) per bundle. */
@@ -345,6 +356,36 @@ const BUDGETS = resolve(import.meta.dirname, '..', 'budgets.json');
  */
 const CONFIRM_ROUNDS = 2;
 
+const times = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(2)}x`);
+
+/** The report's table: one row per bundle. */
+function coldStartTable(rows: ColdStartRow[]): BenchResult['tables'][number] {
+  return {
+    columns: [
+      'bundle',
+      'KiB at import',
+      'KiB total',
+      'bare ms',
+      'load ms',
+      'ratio',
+      'CPU ratio',
+      'runs',
+      'target <= 2.0x',
+    ],
+    rows: rows.map((r) => [
+      r.id,
+      r.sizeKiB,
+      r.totalKiB,
+      r.bareMs,
+      r.importMs,
+      r.error ? 'error' : times(r.ratio),
+      r.error ? 'error' : times(r.cpuRatio),
+      r.runs,
+      r.met ? 'met' : r.error ? `not met: ${r.error}` : 'not met',
+    ]),
+  };
+}
+
 /** The cold-start benchmark, as `pnpm bench` runs it. */
 export async function coldStartBenchmark(
   options: BenchOptions & { root?: string; onProgress?: (m: string) => void } = {},
@@ -364,36 +405,10 @@ export async function coldStartBenchmark(
     confirm: { baseline: 'lambda', bound: coldStartCheckRatio, rounds: CONFIRM_ROUNDS },
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const x = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(2)}x`);
   return {
     name: 'cold-start',
     title: `Cold start as Lambda starts node: time to load each bundle in a fresh node / bare \`node -e 0\`, clean environment (fastest of ${runs} alternating runs each, more over ${coldStartCheckRatio}x)`,
-    tables: [
-      {
-        columns: [
-          'bundle',
-          'KiB at import',
-          'KiB total',
-          'bare ms',
-          'load ms',
-          'ratio',
-          'CPU ratio',
-          'runs',
-          'target <= 2.0x',
-        ],
-        rows: rows.map((r) => [
-          r.id,
-          r.sizeKiB,
-          r.totalKiB,
-          r.bareMs,
-          r.importMs,
-          r.error ? 'error' : x(r.ratio),
-          r.error ? 'error' : x(r.cpuRatio),
-          r.runs,
-          r.met ? 'met' : r.error ? `not met: ${r.error}` : 'not met',
-        ]),
-      },
-    ],
+    tables: [coldStartTable(rows)],
     data: {
       target: COLD_START_TARGET,
       runs,
@@ -408,7 +423,9 @@ export async function coldStartBenchmark(
     targets: rows.map((r) => ({
       description: `${r.id} loads in <= ${COLD_START_TARGET.toFixed(1)}x bare node (clean start)`,
       met: r.met,
-      measured: r.error ? `error: ${r.error}` : `${x(r.ratio)} (CPU ${x(r.cpuRatio)}, ${r.runs} runs)`,
+      measured: r.error
+        ? `error: ${r.error}`
+        : `${times(r.ratio)} (CPU ${times(r.cpuRatio)}, ${r.runs} runs)`,
     })),
     svg: coldStartChart(rows),
   };

@@ -59,16 +59,7 @@ export function barChart(options: BarChartOptions): string {
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
   ];
-  // Grid: five ticks.
-  for (let i = 0; i <= 5; i++) {
-    const v = (max / 5) * i;
-    const gx = x(v).toFixed(1);
-    const axisY = top + bars.length * rowHeight;
-    parts.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${axisY}" stroke="#e3e3e3"/>`);
-    parts.push(
-      `<text x="${gx}" y="${axisY + 16}" text-anchor="middle" fill="#555">${escapeXml(`${Number(v.toFixed(2))}${unit}`)}</text>`,
-    );
-  }
+  parts.push(...grid(max, unit, x, top, top + bars.length * rowHeight));
   bars.forEach((bar, i) => {
     const y = top + i * rowHeight;
     const colour =
@@ -93,17 +84,35 @@ export function barChart(options: BarChartOptions): string {
       )}</text>`,
     );
   }
-  if (seriesNames.length > 0) {
-    const ly = height - 14;
-    let lx = labelWidth;
-    seriesNames.forEach((name, i) => {
-      parts.push(
-        `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`,
-        `<text x="${lx + 16}" y="${ly}">${escapeXml(name)}</text>`,
-      );
-      lx += 30 + name.length * 7;
-    });
-  }
+  if (seriesNames.length > 0) parts.push(...legend(seriesNames, labelWidth, height - 14));
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
+}
+
+/** One coloured square and name per series, left to right along the bottom. */
+function legend(seriesNames: string[], left: number, ly: number): string[] {
+  const parts: string[] = [];
+  let lx = left;
+  seriesNames.forEach((name, i) => {
+    parts.push(
+      `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`,
+      `<text x="${lx + 16}" y="${ly}">${escapeXml(name)}</text>`,
+    );
+    lx += 30 + name.length * 7;
+  });
+  return parts;
+}
+
+/** Five vertical grid lines with their values under the axis. */
+function grid(max: number, unit: string, x: (v: number) => number, top: number, axisY: number): string[] {
+  const parts: string[] = [];
+  for (let i = 0; i <= 5; i++) {
+    const v = (max / 5) * i;
+    const gx = x(v).toFixed(1);
+    parts.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${axisY}" stroke="#e3e3e3"/>`);
+    parts.push(
+      `<text x="${gx}" y="${axisY + 16}" text-anchor="middle" fill="#555">${escapeXml(`${Number(v.toFixed(2))}${unit}`)}</text>`,
+    );
+  }
+  return parts;
 }

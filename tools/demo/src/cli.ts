@@ -36,32 +36,38 @@ function fail(message: string, code: number, json: boolean): number {
   return code;
 }
 
+interface CliValues {
+  only?: string | undefined;
+  json?: boolean | undefined;
+  fast?: boolean | undefined;
+  verbose?: boolean | undefined;
+  timeout?: string | undefined;
+  root?: string | undefined;
+  help?: boolean | undefined;
+}
+
+function readArgs(argv: string[]): CliValues {
+  return parseArgs({
+    args: argv,
+    options: {
+      only: { type: 'string' },
+      json: { type: 'boolean' },
+      fast: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      timeout: { type: 'string' },
+      root: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  let values: {
-    only?: string | undefined;
-    json?: boolean | undefined;
-    fast?: boolean | undefined;
-    verbose?: boolean | undefined;
-    timeout?: string | undefined;
-    root?: string | undefined;
-    help?: boolean | undefined;
-  };
   const json = argv.includes('--json');
+  let values: CliValues;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        only: { type: 'string' },
-        json: { type: 'boolean' },
-        fast: { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        timeout: { type: 'string' },
-        root: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    values = readArgs(argv);
   } catch (error) {
     return fail(`${(error as Error).message}\n\n${USAGE}`, 2, json);
   }

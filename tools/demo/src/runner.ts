@@ -273,16 +273,22 @@ function printOutcome(
   }
 }
 
-/** Run one scenario against a freshly reset emulator. Never throws: every outcome is a report. */
-export async function runScenario(
-  entry: ScenarioEntry,
-  emulator: Emulator,
-  options: Pick<DemoOptions, 'fast' | 'timeoutMs' | 'progress' | 'verbose'>,
-): Promise<ScenarioReport> {
-  const { progress } = options;
-  const start = performance.now();
-  const log: string[] = [];
-  let title = entry.name;
+/**
+ * Runs the scenario with process.env restored afterwards; a throw, a timeout or an unhandled
+ * rejection while it runs is its error.
+ */
+async function runGuarded(
+  run: () => Promise<{
+    status: ScenarioStatus;
+    summary: string;
+    details: Record<string, unknown> | undefined;
+  }>,
+): Promise<{
+  status: ScenarioStatus;
+  summary: string;
+  error: string | undefined;
+  details: Record<string, unknown> | undefined;
+}> {
   let status: ScenarioStatus = 'error';
   let summary = '';
   let error: string | undefined;
@@ -292,16 +298,9 @@ export async function runScenario(
   const onUnhandled = (reason: unknown): void => {
     lateErrors.push(`unhandled rejection: ${describe(reason)}`);
   };
-  await emulator.reset();
-  await emulator.resetCalls();
-  const counting = countingEmulator(emulator);
   process.on('unhandledRejection', onUnhandled);
-  progress.heading(`▶ ${entry.name}`);
   try {
-    const outcome = await importAndRun(entry, emulator, counting.view, options, log, (t) => {
-      title = t;
-    });
-    ({ status, summary, details } = outcome);
+    ({ status, summary, details } = await run());
   } catch (e) {
     status = 'error';
     error = e instanceof TimeoutError ? e.message : describe(e);
@@ -315,6 +314,28 @@ export async function runScenario(
     error = [error, ...lateErrors].filter(Boolean).join('\n');
     summary ||= lateErrors[0]!.split('\n')[0]!;
   }
+  return { status, summary, error, details };
+}
+
+/** Run one scenario against a freshly reset emulator. Never throws: every outcome is a report. */
+export async function runScenario(
+  entry: ScenarioEntry,
+  emulator: Emulator,
+  options: Pick<DemoOptions, 'fast' | 'timeoutMs' | 'progress' | 'verbose'>,
+): Promise<ScenarioReport> {
+  const { progress } = options;
+  const start = performance.now();
+  const log: string[] = [];
+  let title = entry.name;
+  await emulator.reset();
+  await emulator.resetCalls();
+  const counting = countingEmulator(emulator);
+  progress.heading(`▶ ${entry.name}`);
+  let { status, summary, error, details } = await runGuarded(() =>
+    importAndRun(entry, emulator, counting.view, options, log, (t) => {
+      title = t;
+    }),
+  );
   const [callsByAction, throttled, refused] = await counting.totals();
   // Least privilege: every bundle runs as its template's function; a refused call fails the scenario.
   if (refused.length > 0 && status === 'pass') {

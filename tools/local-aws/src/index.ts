@@ -288,23 +288,36 @@ interface Started {
   url: string;
 }
 
+/** The server process; stdin stays an open pipe so that it exits when this process dies. */
+function spawnServer(python: string, settings: EmulatorSettings, port: number): ChildProcess {
+  return spawn(
+    python,
+    [
+      serverScript,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--settings',
+      JSON.stringify(settings),
+      '--exit-on-stdin-eof',
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+  );
+}
+
+/** Why the server exited before it was ready: moto missing, or its own error output. */
+function earlyExitError(python: string, code: number | null, signal: string | null, stderr: string): Error {
+  if (code === 3 || /NETKIT_MOTO_MISSING|ModuleNotFoundError|No module named/.test(stderr)) {
+    const reason = stderr.split('\n').find((l) => /NETKIT_MOTO_MISSING|No module named/.test(l)) ?? stderr;
+    return missingMotoError(python, reason);
+  }
+  return new Error(`local-aws: moto server exited early (code ${code}, signal ${signal}).\n${stderr}`);
+}
+
 function launch(python: string, settings: EmulatorSettings, port: number): Promise<Started> {
   return new Promise<Started>((resolvePromise, rejectPromise) => {
-    const child = spawn(
-      python,
-      [
-        serverScript,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--settings',
-        JSON.stringify(settings),
-        '--exit-on-stdin-eof',
-      ],
-      // stdin stays an open pipe: when this process dies, the server sees EOF and exits.
-      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } },
-    );
+    const child = spawnServer(python, settings, port);
     children.add(child);
     installExitHook();
     let stderr = '';
@@ -347,13 +360,7 @@ function launch(python: string, settings: EmulatorSettings, port: number): Promi
     child.once('exit', (code, signal) => {
       children.delete(child);
       if (settled) return;
-      if (code === 3 || /NETKIT_MOTO_MISSING|ModuleNotFoundError|No module named/.test(stderr)) {
-        const reason =
-          stderr.split('\n').find((l) => /NETKIT_MOTO_MISSING|No module named/.test(l)) ?? stderr;
-        settle(missingMotoError(python, reason));
-      } else {
-        settle(new Error(`local-aws: moto server exited early (code ${code}, signal ${signal}).\n${stderr}`));
-      }
+      settle(earlyExitError(python, code, signal, stderr));
     });
   });
 }
@@ -386,12 +393,9 @@ function startSettingsOf(options: EmulatorOptions): EmulatorSettings {
   };
 }
 
-export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  const region = options.region ?? 'us-east-1';
-  const python = options.python ?? process.env['PYTHON'] ?? 'python3';
-  const { child, url } = await launch(python, startSettingsOf(options), options.port ?? 0);
-
-  const control = async <T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> => {
+/** Calls the server's /_netkit control API. */
+function controlOf(url: string): Control {
+  return async <T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> => {
     const init: RequestInit = { method };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
@@ -403,8 +407,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       throw new Error(`local-aws: ${method} /_netkit${route} failed (${response.status}): ${text}`);
     return JSON.parse(text) as T;
   };
+}
 
-  const env: Record<string, string> = {
+/** The environment an AWS SDK or CLI needs to talk to the emulator. */
+function awsEnvOf(url: string, region: string): Record<string, string> {
+  return {
     AWS_ENDPOINT_URL: url,
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
@@ -412,6 +419,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_EC2_METADATA_DISABLED: 'true',
   };
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const region = options.region ?? 'us-east-1';
+  const python = options.python ?? process.env['PYTHON'] ?? 'python3';
+  const { child, url } = await launch(python, startSettingsOf(options), options.port ?? 0);
+
+  const control = controlOf(url);
+  const env = awsEnvOf(url, region);
   let stopped: Promise<void> | undefined;
 
   return {
