@@ -13,7 +13,8 @@ import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, type LambdaContextLike, systemClock } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
 import { parseProperties, type RawProperties } from './properties.ts';
-import { planData, reap, reportData } from './reap.ts';
+import { reap } from './reap.ts';
+import { planData, reportData } from './reap-data.ts';
 import { ROLLBACK_STATUSES, rollbackData, stackStatus } from './rollback.ts';
 
 export interface HandlerDeps {

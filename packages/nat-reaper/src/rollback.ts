@@ -6,6 +6,7 @@
  * handler answers SUCCESS without touching anything.
  */
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { EMPTY_REPORT, reportData } from './reap-data.ts';
 
 export const ROLLBACK_STATUSES: ReadonlySet<string> = new Set(['UPDATE_ROLLBACK_IN_PROGRESS']);
 
@@ -18,15 +19,5 @@ export async function stackStatus(cfn: CloudFormationClient, stackId: string): P
 
 /** The Data keys of a real run, empty, so `Fn::GetAtt` on the resource keeps resolving. */
 export function rollbackData(vpcId: unknown): Record<string, string> {
-  return {
-    DryRun: 'false',
-    VpcId: typeof vpcId === 'string' ? vpcId : '',
-    DeletedRoutes: '',
-    DeletedNatGateways: '',
-    ReleasedEips: '',
-    DetachedInternetGateway: '',
-    DeletedInternetGateway: '',
-    AlreadyGone: '',
-    UnlistedRouteTables: '',
-  };
+  return reportData(typeof vpcId === 'string' ? vpcId : '', EMPTY_REPORT);
 }
