@@ -1,6 +1,11 @@
 import { DeadlineExceededError, isTransientError, NetkitError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
-import { awsCall, type Clock, type Deadline } from '@netkit/aws-core/retry';
+import {
+  type CallOptions as AwsCallOptions,
+  awsCall,
+  type Clock,
+  type Deadline,
+} from '@netkit/aws-core/retry';
 import { StepFailedError } from './errors.ts';
 
 export interface CallContext {
@@ -10,12 +15,7 @@ export interface CallContext {
   signal: AbortSignal | undefined;
 }
 
-export interface CallOptions {
-  /** The call's own transient AWS error names. */
-  transient?: readonly string[];
-  baseMs?: number;
-  maxMs?: number;
-}
+export type CallOptions = Pick<AwsCallOptions, 'transient' | 'baseMs' | 'maxMs'>;
 
 /** `awsCall` for one step: a transient error's retry is a warning, the call's own expected ones are info. */
 export function call<T>(ctx: CallContext, step: string, fn: () => Promise<T>, options: CallOptions = {}) {

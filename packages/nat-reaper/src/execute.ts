@@ -48,26 +48,25 @@ interface Execution extends CallContext, ReapDeps {
   report: ReapReport;
 }
 
-/** Carry out a plan. Every step treats "already gone" as done, so a re-run finishes a partial teardown. */
-export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions): Promise<ReapReport> {
-  const report: ReapReport = {
+export function newReport(alreadyGone: string[] = [], unlistedRouteTables: string[] = []): ReapReport {
+  const [detachedInternetGateway, deletedInternetGateway] = [undefined, undefined];
+  return {
     deletedRoutes: [],
     deletedNatGateways: [],
     releasedEips: [],
-    detachedInternetGateway: undefined,
-    deletedInternetGateway: undefined,
-    alreadyGone: [...plan.alreadyGone],
-    unlistedRouteTables: plan.unlistedRouteTables,
+    detachedInternetGateway,
+    deletedInternetGateway,
+    alreadyGone: [...alreadyGone],
+    unlistedRouteTables,
     natWaitMs: 0,
   };
-  const run: Execution = {
-    ...deps,
-    deadline: options.deadline,
-    signal: options.signal,
-    plan,
-    options,
-    report,
-  };
+}
+
+/** Carry out a plan. Every step treats "already gone" as done, so a re-run finishes a partial teardown. */
+export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions): Promise<ReapReport> {
+  const report = newReport(plan.alreadyGone, plan.unlistedRouteTables);
+  const { deadline, signal } = options;
+  const run: Execution = { ...deps, deadline, signal, plan, options, report };
   // Routes first, so no table is left with a blackhole route.
   await deleteRoutes(run);
   // A NAT's EIP and public IP stay mapped until it is `deleted`.

@@ -32,9 +32,14 @@ export interface InspectOptions {
   reapableTagValue: string;
 }
 
-type DestinationField = 'DestinationCidrBlock' | 'DestinationIpv6CidrBlock' | 'DestinationPrefixListId';
+const DESTINATION_FIELDS = [
+  'DestinationCidrBlock',
+  'DestinationIpv6CidrBlock',
+  'DestinationPrefixListId',
+] as const;
+type DestinationField = (typeof DESTINATION_FIELDS)[number];
 
-export interface PlannedRoute {
+interface PlannedRoute {
   routeTableId: string;
   field: DestinationField;
   destination: string;
@@ -65,72 +70,49 @@ const tagValue = (tags: Tag[] | undefined) => tags?.find((t) => t.Key === REAPAB
 const idFilter = (name: string, values: string[]): Filter[] => [{ Name: name, Values: values }];
 export const routeLabel = (r: PlannedRoute) => `${r.routeTableId} ${r.destination}`;
 
-export async function describeNats(ec2: EC2Client, ids: string[]): Promise<NatGateway[]> {
-  const out: NatGateway[] = [];
-  // A filter (not NatGatewayIds): an id that no longer exists is absent instead of failing the call.
-  const pages = paginateDescribeNatGateways({ client: ec2 }, { Filter: idFilter('nat-gateway-id', ids) });
-  for await (const page of pages) out.push(...(page.NatGateways ?? []));
+async function collect<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[] | undefined): Promise<T[]> {
+  const out: T[] = [];
+  for await (const page of pages) out.push(...(items(page) ?? []));
   return out;
 }
 
-async function describeRouteTables(ec2: EC2Client, filters: Filter[]): Promise<RouteTable[]> {
-  const out: RouteTable[] = [];
-  for await (const page of paginateDescribeRouteTables({ client: ec2 }, { Filters: filters })) {
-    out.push(...(page.RouteTables ?? []));
-  }
-  return out;
-}
+// Filters (not id lists) throughout: an id that no longer exists is absent instead of failing the call.
+export const describeNats = (ec2: EC2Client, ids: string[]) =>
+  collect(
+    paginateDescribeNatGateways({ client: ec2 }, { Filter: idFilter('nat-gateway-id', ids) }),
+    (p) => p.NatGateways,
+  );
 
-async function describeIgws(ec2: EC2Client, id: string): Promise<InternetGateway[]> {
-  const out: InternetGateway[] = [];
-  const filters = idFilter('internet-gateway-id', [id]);
-  for await (const page of paginateDescribeInternetGateways({ client: ec2 }, { Filters: filters })) {
-    out.push(...(page.InternetGateways ?? []));
-  }
-  return out;
-}
+const describeRouteTables = (ec2: EC2Client, filters: Filter[]) =>
+  collect(paginateDescribeRouteTables({ client: ec2 }, { Filters: filters }), (p) => p.RouteTables);
 
+const describeIgws = (ec2: EC2Client, id: string) =>
+  collect(
+    paginateDescribeInternetGateways({ client: ec2 }, { Filters: idFilter('internet-gateway-id', [id]) }),
+    (p) => p.InternetGateways,
+  );
+
+/** Not paginated. */
 async function describeAddresses(ec2: EC2Client, allocationIds: string[]): Promise<Address[]> {
-  // Not paginated; the filter keeps unknown ids from failing the call.
   const filters = idFilter('allocation-id', allocationIds);
   return (await ec2.send(new DescribeAddressesCommand({ Filters: filters }))).Addresses ?? [];
 }
 
-function routeDestination(route: {
-  DestinationCidrBlock?: string;
-  DestinationIpv6CidrBlock?: string;
-  DestinationPrefixListId?: string;
-}): { field: DestinationField; destination: string } | undefined {
-  const fields: DestinationField[] = [
-    'DestinationCidrBlock',
-    'DestinationIpv6CidrBlock',
-    'DestinationPrefixListId',
-  ];
-  const field = fields.find((f) => route[f]);
+function routeDestination(route: Partial<Record<DestinationField, string>>) {
+  const field = DESTINATION_FIELDS.find((f) => route[f]);
   return field === undefined ? undefined : { field, destination: route[field] as string };
 }
 
 /** What `inspect` collects while it reads, before it turns it into a Plan or refuses. */
-interface PlanDraft {
+interface PlanDraft extends Pick<Plan, 'alreadyGone' | 'natGatewaysToDelete' | 'natGatewaysToWaitFor'> {
   /** Named resources of another VPC: the plan is refused. */
   foreign: string[];
-  alreadyGone: string[];
   /** Listed route tables that do not exist: the plan is refused (ADR 0088). */
   missingTables: string[];
-  natGatewaysToDelete: string[];
-  natGatewaysToWaitFor: string[];
   /** Every resource the plan changes (or waits for), with its netkit:reapable value. */
   tagsOf: Map<string, { what: string; value: string | undefined }>;
   /** allocation id -> the NAT's network interface holding it */
   natAddresses: Map<string, { nat: string; eni: string | undefined }>;
-}
-
-interface Inventory {
-  nats: NatGateway[];
-  tables: RouteTable[];
-  igws: InternetGateway[];
-  /** Route tables of the VPC that route to one of the named gateways. */
-  routing: RouteTable[];
 }
 
 type Read = <T>(step: string, fn: () => Promise<T>) => Promise<T>;
@@ -158,20 +140,23 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps, options: InspectOp
   const routes = planRoutes(spec, inventory.tables, draft);
   const internetGateway = planInternetGateway(spec, inventory.igws, draft);
   refuseForeignOrUntagged(spec, draft, options.reapableTagValue);
+  const { natGatewaysToDelete, natGatewaysToWaitFor, alreadyGone } = draft;
+  const unlisted = unlistedRouteTables(spec, inventory.routing);
+  const vpcId = spec.vpcId;
   return {
-    vpcId: spec.vpcId,
+    vpcId,
     routes,
-    natGatewaysToDelete: draft.natGatewaysToDelete,
-    natGatewaysToWaitFor: draft.natGatewaysToWaitFor,
+    natGatewaysToDelete,
+    natGatewaysToWaitFor,
     eipsToRelease,
     internetGateway,
-    alreadyGone: draft.alreadyGone,
-    unlistedRouteTables: unlistedRouteTables(spec, inventory.routing),
+    alreadyGone,
+    unlistedRouteTables: unlisted,
   };
 }
 
 /** The independent Describe calls run concurrently: fewer round trips before the first mutation. */
-async function readInventory(spec: ReapSpec, ec2: EC2Client, read: Read): Promise<Inventory> {
+async function readInventory(spec: ReapSpec, ec2: EC2Client, read: Read) {
   const none = Promise.resolve([]);
   const { natGatewayIds, routeTableIds, internetGatewayId: igw } = spec;
   const natsRead =
@@ -195,16 +180,18 @@ async function readInventory(spec: ReapSpec, ec2: EC2Client, read: Read): Promis
   return { nats, tables, igws, routing: routing.flat() };
 }
 
-/** The listed resources found in the spec's VPC, in order; a missing id goes to `missing`, a foreign one to the draft. */
+/** The listed resources found in the VPC, in order; a missing id goes to `missing`, a foreign one to the draft. */
 function* listedInVpc<T extends { VpcId?: string | undefined }>(
   spec: ReapSpec,
   draft: PlanDraft,
   kind: string,
-  listed: { ids: string[]; found: T[]; idOf: (item: T) => string | undefined; missing: string[] },
+  ids: string[],
+  found: Map<string | undefined, T>,
+  missing: string[],
 ): Generator<[string, T]> {
-  for (const id of listed.ids) {
-    const item = listed.found.find((candidate) => listed.idOf(candidate) === id);
-    if (item === undefined) listed.missing.push(id);
+  for (const id of ids) {
+    const item = found.get(id);
+    if (item === undefined) missing.push(id);
     else if (item.VpcId !== spec.vpcId)
       draft.foreign.push(`${kind} ${id} is in ${item.VpcId ?? 'another VPC'}`);
     else yield [id, item];
@@ -213,13 +200,9 @@ function* listedInVpc<T extends { VpcId?: string | undefined }>(
 
 /** The named NAT gateways: to delete, to wait for, or gone; and the addresses they hold. */
 function planNatGateways(spec: ReapSpec, nats: NatGateway[], draft: PlanDraft): void {
-  const listed = {
-    ids: spec.natGatewayIds,
-    found: nats,
-    idOf: (n: NatGateway) => n.NatGatewayId,
-    missing: draft.alreadyGone,
-  };
-  for (const [id, nat] of listedInVpc(spec, draft, 'NAT gateway', listed)) {
+  const found = new Map(nats.map((n) => [n.NatGatewayId, n]));
+  const listed = listedInVpc(spec, draft, 'NAT gateway', spec.natGatewayIds, found, draft.alreadyGone);
+  for (const [id, nat] of listed) {
     const state = nat.State ?? 'available';
     if (NAT_GONE_STATES.has(state)) draft.alreadyGone.push(id);
     else {
@@ -270,13 +253,9 @@ function planRoutes(spec: ReapSpec, tables: RouteTable[], draft: PlanDraft): Pla
   if (spec.internetGatewayId) targets.add(spec.internetGatewayId);
   const routes: PlannedRoute[] = [];
   // A listed table that does not exist is a mistake, never "already gone" (ADR 0088).
-  const listed = {
-    ids: spec.routeTableIds,
-    found: tables,
-    idOf: (t: RouteTable) => t.RouteTableId,
-    missing: draft.missingTables,
-  };
-  for (const [id, table] of listedInVpc(spec, draft, 'route table', listed)) {
+  const found = new Map(tables.map((t) => [t.RouteTableId, t]));
+  const listed = listedInVpc(spec, draft, 'route table', spec.routeTableIds, found, draft.missingTables);
+  for (const [id, table] of listed) {
     for (const route of table.Routes ?? []) {
       const target = route.NatGatewayId ?? route.GatewayId;
       if (target === undefined || !targets.has(target) || route.Origin === 'CreateRouteTable') continue;

@@ -1,4 +1,4 @@
-import type { ReapReport } from './execute.ts';
+import { newReport, type ReapReport } from './execute.ts';
 import { type Plan, routeLabel } from './inspect.ts';
 
 /** Data values are strings (Fn::GetAtt friendly); lists are comma-separated and capped. */
@@ -18,7 +18,7 @@ export function joinCapped(values: readonly string[], budget = LIST_BUDGET): str
 export function planData(plan: Plan): Record<string, string> {
   return {
     // The same attributes as a real run (empty), so Fn::GetAtt works in both modes.
-    ...reportData(plan.vpcId, EMPTY_REPORT),
+    ...reportData(plan.vpcId, newReport()),
     DryRun: 'true',
     RoutesToDelete: joinCapped(plan.routes.map(routeLabel)),
     NatGatewaysToDelete: joinCapped(plan.natGatewaysToWaitFor),
@@ -28,17 +28,6 @@ export function planData(plan: Plan): Record<string, string> {
     UnlistedRouteTables: joinCapped(plan.unlistedRouteTables),
   };
 }
-
-export const EMPTY_REPORT: ReapReport = {
-  deletedRoutes: [],
-  deletedNatGateways: [],
-  releasedEips: [],
-  detachedInternetGateway: undefined,
-  deletedInternetGateway: undefined,
-  alreadyGone: [],
-  unlistedRouteTables: [],
-  natWaitMs: 0,
-};
 
 export function reportData(vpcId: string, report: ReapReport): Record<string, string> {
   return {
