@@ -37,10 +37,21 @@ export interface ReapReport {
 }
 
 const NAT_NOT_FOUND = ['NatGatewayNotFound', 'InvalidNatGatewayID.NotFound'];
-/** ReleaseAddress fails with these until the NAT gateway has let go of the address. */
-const EIP_TRANSIENT = ['InvalidIPAddress.InUse', 'AuthFailure'];
-/** Detach/DeleteInternetGateway answer this while public IPs are still mapped. */
+const IGW_NOT_FOUND = 'InvalidInternetGatewayID.NotFound';
+/** Detach/DeleteInternetGateway answer DependencyViolation while public IPs are still mapped. */
 const DEPENDENCY = { transient: ['DependencyViolation'], baseMs: 1_000, maxMs: 15_000 };
+const DETACH: Step = {
+  gone: [IGW_NOT_FOUND, 'Gateway.NotAttached'],
+  retry: DEPENDENCY,
+  // Draining Fargate or Lambda network interfaces can hold public IPs for 5-20 minutes.
+  still: 'public addresses still mapped: run the Update again later',
+};
+const RELEASE: Step = {
+  gone: ['InvalidAllocationID.NotFound'],
+  // ReleaseAddress fails with these until the NAT gateway has let go of the address.
+  retry: { transient: ['InvalidIPAddress.InUse', 'AuthFailure'], maxMs: 2_000 },
+  still: 'if AuthFailure persists, the role lacks ec2:ReleaseAddress on Resource "*"',
+};
 
 interface Execution extends CallContext, ReapDeps {
   plan: Plan;
@@ -49,13 +60,12 @@ interface Execution extends CallContext, ReapDeps {
 }
 
 export function newReport(alreadyGone: string[] = [], unlistedRouteTables: string[] = []): ReapReport {
-  const [detachedInternetGateway, deletedInternetGateway] = [undefined, undefined];
   return {
     deletedRoutes: [],
     deletedNatGateways: [],
     releasedEips: [],
-    detachedInternetGateway,
-    deletedInternetGateway,
+    detachedInternetGateway: undefined,
+    deletedInternetGateway: undefined,
     alreadyGone: [...alreadyGone],
     unlistedRouteTables,
     natWaitMs: 0,
@@ -76,21 +86,29 @@ export async function execute(plan: Plan, deps: ReapDeps, options: ReapOptions):
   return report;
 }
 
-/** One mutating step; `gone` are the errors that mean "already done". Returns false when it was gone. */
-async function mutate(
-  run: Execution,
-  step: string,
-  send: () => Promise<unknown>,
-  gone: string[],
-  options?: CallOptions,
-): Promise<boolean> {
+interface Step {
+  /** Errors that mean "already done". */
+  gone: string[];
+  retry?: CallOptions;
+  /** What to do when the call's own transient error outlasts its retries. */
+  still?: string;
+}
+
+/** One mutating step; returns the `gone` error name it met, or undefined when it was done. */
+async function mutate(run: Execution, step: string, send: () => Promise<unknown>, how: Step) {
   stopIfAborted(run.signal);
   try {
-    await call(run, step, send, options);
-    return true;
+    await call(run, step, send, how.retry);
+    return undefined;
   } catch (error) {
-    if (!isAwsError(error, ...gone)) throw stepFailed(step, error);
-    return false;
+    const gone = how.gone.find((name) => isAwsError(error, name));
+    if (gone !== undefined) return gone;
+    if (how.still !== undefined && isAwsError(error, ...(how.retry?.transient ?? []))) {
+      throw new NetkitError(`${step} still failing (${describeError(error)}); ${how.still}`, {
+        cause: error,
+      });
+    }
+    throw stepFailed(step, error);
   }
 }
 
@@ -103,10 +121,12 @@ async function deleteRoutes(run: Execution): Promise<void> {
     };
     const send = () => ec2.send(new DeleteRouteCommand(input));
     const gone = ['InvalidRoute.NotFound', 'InvalidRouteTableID.NotFound'];
-    if (await mutate(run, `DeleteRoute ${routeLabel(route)}`, send, gone)) {
+    if (await mutate(run, `DeleteRoute ${routeLabel(route)}`, send, { gone }))
+      report.alreadyGone.push(routeLabel(route));
+    else {
       report.deletedRoutes.push(routeLabel(route));
       logger.info('Deleted route', { routeTableId: route.routeTableId, destination: route.destination });
-    } else report.alreadyGone.push(routeLabel(route));
+    }
   }
 }
 
@@ -116,12 +136,12 @@ async function deleteNatGateways(run: Execution): Promise<string[]> {
   const waitFor = new Set(plan.natGatewaysToWaitFor);
   for (const id of plan.natGatewaysToDelete) {
     const send = () => ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: id }));
-    if (await mutate(run, `DeleteNatGateway ${id}`, send, NAT_NOT_FOUND)) {
-      report.deletedNatGateways.push(id);
-      logger.info('Deleting NAT gateway', { natGatewayId: id });
-    } else {
+    if (await mutate(run, `DeleteNatGateway ${id}`, send, { gone: NAT_NOT_FOUND })) {
       report.alreadyGone.push(id);
       waitFor.delete(id);
+    } else {
+      report.deletedNatGateways.push(id);
+      logger.info('Deleting NAT gateway', { natGatewayId: id });
     }
   }
   return [...waitFor];
@@ -166,19 +186,12 @@ async function releaseEips(run: Execution): Promise<void> {
     clock,
   );
   for (const allocationId of plan.eipsToRelease) {
-    stopIfAborted(run.signal);
+    const send = () => ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId }));
     const step = `ReleaseAddress ${allocationId}`;
-    try {
-      const send = () => ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId }));
-      await call({ ...run, deadline }, step, send, { transient: EIP_TRANSIENT, maxMs: 2_000 });
+    if (await mutate({ ...run, deadline }, step, send, RELEASE)) report.alreadyGone.push(allocationId);
+    else {
       report.releasedEips.push(allocationId);
       logger.info('Released EIP', { allocationId });
-    } catch (error) {
-      if (isAwsError(error, 'InvalidAllocationID.NotFound')) report.alreadyGone.push(allocationId);
-      else if (isAwsError(error, ...EIP_TRANSIENT)) {
-        const hint = 'if AuthFailure persists, the role lacks ec2:ReleaseAddress on Resource "*"';
-        throw new NetkitError(`${step} still failing (${describeError(error)}); ${hint}`, { cause: error });
-      } else throw stepFailed(step, error);
     }
   }
 }
@@ -193,35 +206,21 @@ async function removeInternetGateway(run: Execution): Promise<void> {
 /** Returns true when the gateway no longer exists. */
 async function detachInternetGateway(run: Execution, id: string): Promise<boolean> {
   const { ec2, plan, report, logger } = run;
-  stopIfAborted(run.signal);
-  const step = `DetachInternetGateway ${id} from ${plan.vpcId}`;
-  try {
-    const send = () =>
-      ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: id, VpcId: plan.vpcId }));
-    await call(run, step, send, DEPENDENCY);
+  const send = () => ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: id, VpcId: plan.vpcId }));
+  const gone = await mutate(run, `DetachInternetGateway ${id} from ${plan.vpcId}`, send, DETACH);
+  if (gone === undefined) {
     report.detachedInternetGateway = id;
     logger.info('Detached internet gateway', { internetGatewayId: id, vpcId: plan.vpcId });
-  } catch (error) {
-    if (isAwsError(error, 'InvalidInternetGatewayID.NotFound')) {
-      report.alreadyGone.push(id);
-      return true;
-    }
-    if (isAwsError(error, ...DEPENDENCY.transient)) {
-      // Draining Fargate or Lambda network interfaces can hold public IPs for 5-20 minutes.
-      const message = `${step}: public addresses still mapped (${describeError(error)}); run the Update again later`;
-      throw new NetkitError(message, { cause: error });
-    }
-    if (!isAwsError(error, 'Gateway.NotAttached')) throw stepFailed(step, error);
-  }
-  return false;
+  } else if (gone === IGW_NOT_FOUND) report.alreadyGone.push(id);
+  return gone === IGW_NOT_FOUND;
 }
 
 async function deleteInternetGateway(run: Execution, id: string): Promise<void> {
   const send = () => run.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: id }));
-  if (
-    await mutate(run, `DeleteInternetGateway ${id}`, send, ['InvalidInternetGatewayID.NotFound'], DEPENDENCY)
-  ) {
+  if (await mutate(run, `DeleteInternetGateway ${id}`, send, { gone: [IGW_NOT_FOUND], retry: DEPENDENCY })) {
+    run.report.alreadyGone.push(id);
+  } else {
     run.report.deletedInternetGateway = id;
     run.logger.info('Deleted internet gateway', { internetGatewayId: id });
-  } else run.report.alreadyGone.push(id);
+  }
 }
