@@ -17,13 +17,9 @@ const configSpec = {
 };
 
 export interface Config {
-  /** RESPONSE_MARGIN_MS: answer FAILED this long before the Lambda deadline. */
   deadlineMarginMs: number;
-  /** NAT_POLL_MAX_MS: longest pause between two DescribeNatGateways polls. */
   natPollMaxMs: number;
-  /** EIP_RELEASE_TIMEOUT_MS: how long ReleaseAddress is retried after a NAT deletion. */
   eipReleaseTimeoutMs: number;
-  /** REAPABLE_TAG_VALUE: the `netkit:reapable` value every resource of a plan must carry. */
   reapableTagValue: string;
 }
 

@@ -22,9 +22,8 @@ export interface HandlerDeps {
   /** DescribeStacks on the requesting stack: an Update during its rollback changes nothing. */
   cfn: CloudFormationClient;
   logger: Logger;
-  /** Clock of the reaper's own waits (NAT polling, retries). */
   clock: Clock;
-  /** Clock of the runner's deadline answer. Default: the system clock. */
+  /** Of the runner's deadline answer; the reaper's own waits use `clock`. */
   runnerClock?: Clock;
   send?: ResponseSender;
 }

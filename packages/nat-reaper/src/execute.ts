@@ -29,8 +29,8 @@ export interface ReapReport {
   deletedRoutes: string[];
   deletedNatGateways: string[];
   releasedEips: string[];
-  detachedInternetGateway: string | undefined;
-  deletedInternetGateway: string | undefined;
+  detachedInternetGateway?: string;
+  deletedInternetGateway?: string;
   alreadyGone: string[];
   unlistedRouteTables: string[];
   natWaitMs: number;
@@ -64,8 +64,6 @@ export function newReport(alreadyGone: string[] = [], unlistedRouteTables: strin
     deletedRoutes: [],
     deletedNatGateways: [],
     releasedEips: [],
-    detachedInternetGateway: undefined,
-    deletedInternetGateway: undefined,
     alreadyGone: [...alreadyGone],
     unlistedRouteTables,
     natWaitMs: 0,

@@ -269,14 +269,9 @@ function planRoutes(spec: ReapSpec, tables: RouteTable[], draft: PlanDraft): Pla
 }
 
 /** The named internet gateway: to detach (when attached to this VPC) and delete, or gone. */
-function planInternetGateway(
-  spec: ReapSpec,
-  igws: InternetGateway[],
-  draft: PlanDraft,
-): Plan['internetGateway'] {
+function planInternetGateway(spec: ReapSpec, [found]: InternetGateway[], draft: PlanDraft) {
   const id = spec.internetGatewayId;
   if (id === undefined) return undefined;
-  const [found] = igws;
   if (found === undefined) {
     draft.alreadyGone.push(id);
     return undefined;
@@ -293,12 +288,10 @@ function planInternetGateway(
 
 /** One untagged resource refuses the whole plan, so the teardown never ends half-done (ADR 0088). */
 function refuseForeignOrUntagged(spec: ReapSpec, draft: PlanDraft, reapableTagValue: string): void {
-  const untagged = [...draft.tagsOf.values()]
-    .filter((t) => t.value !== reapableTagValue)
-    .map(
-      (t) =>
-        `${t.what} ${t.value === undefined ? `has no ${REAPABLE_TAG_KEY} tag` : `has ${REAPABLE_TAG_KEY}=${echo(t.value, 40)}`}`,
-    );
+  const has = (value: string | undefined) =>
+    value === undefined ? `has no ${REAPABLE_TAG_KEY} tag` : `has ${REAPABLE_TAG_KEY}=${echo(value, 40)}`;
+  const tags = [...draft.tagsOf.values()];
+  const untagged = tags.filter((t) => t.value !== reapableTagValue).map((t) => `${t.what} ${has(t.value)}`);
   const problems: string[] = [];
   if (draft.missingTables.length > 0) {
     problems.push(
