@@ -169,13 +169,10 @@ async function readInventory(spec: ReapSpec, ec2: EC2Client, read: Read) {
   const gatewayFilters: Filter[][] = [];
   if (natGatewayIds.length > 0) gatewayFilters.push(idFilter('route.nat-gateway-id', natGatewayIds));
   if (igw !== undefined) gatewayFilters.push(idFilter('route.gateway-id', [igw]));
-  const routingRead = Promise.all(
-    gatewayFilters.map((filter) =>
-      read('DescribeRouteTables', () =>
-        describeRouteTables(ec2, [...idFilter('vpc-id', [spec.vpcId]), ...filter]),
-      ),
-    ),
-  );
+  const inVpc = idFilter('vpc-id', [spec.vpcId]);
+  const routingOf = (to: Filter[]) =>
+    read('DescribeRouteTables', () => describeRouteTables(ec2, [...inVpc, ...to]));
+  const routingRead = Promise.all(gatewayFilters.map(routingOf));
   const [nats, tables, igws, routing] = await Promise.all([natsRead, tablesRead, igwRead, routingRead]);
   return { nats, tables, igws, routing: routing.flat() };
 }
@@ -192,9 +189,8 @@ function* listedInVpc<T extends { VpcId?: string | undefined }>(
   for (const id of ids) {
     const item = found.get(id);
     if (item === undefined) missing.push(id);
-    else if (item.VpcId !== spec.vpcId)
-      draft.foreign.push(`${kind} ${id} is in ${item.VpcId ?? 'another VPC'}`);
-    else yield [id, item];
+    else if (item.VpcId === spec.vpcId) yield [id, item];
+    else draft.foreign.push(`${kind} ${id} is in ${item.VpcId ?? 'another VPC'}`);
   }
 }
 
