@@ -119,7 +119,6 @@ type Read = <T>(step: string, fn: () => Promise<T>) => Promise<T>;
 
 /** Read-only: refuses (ValidationError) unless everything named is the VPC's and tagged; else the plan. */
 export async function inspect(spec: ReapSpec, deps: ReapDeps, options: InspectOptions): Promise<Plan> {
-  const { ec2 } = deps;
   const ctx: CallContext = { ...deps, deadline: options.deadline, signal: options.signal };
   const read: Read = (step, fn) =>
     call(ctx, step, fn).catch((error: unknown) => {
@@ -134,24 +133,21 @@ export async function inspect(spec: ReapSpec, deps: ReapDeps, options: InspectOp
     tagsOf: new Map(),
     natAddresses: new Map(),
   };
-  const inventory = await readInventory(spec, ec2, read);
+  const inventory = await readInventory(spec, deps.ec2, read);
   planNatGateways(spec, inventory.nats, draft);
-  const eipsToRelease = await planEips(spec, ec2, read, draft);
+  const eipsToRelease = await planEips(spec, deps.ec2, read, draft);
   const routes = planRoutes(spec, inventory.tables, draft);
   const internetGateway = planInternetGateway(spec, inventory.igws, draft);
   refuseForeignOrUntagged(spec, draft, options.reapableTagValue);
-  const { natGatewaysToDelete, natGatewaysToWaitFor, alreadyGone } = draft;
-  const unlisted = unlistedRouteTables(spec, inventory.routing);
-  const vpcId = spec.vpcId;
   return {
-    vpcId,
+    vpcId: spec.vpcId,
     routes,
-    natGatewaysToDelete,
-    natGatewaysToWaitFor,
+    natGatewaysToDelete: draft.natGatewaysToDelete,
+    natGatewaysToWaitFor: draft.natGatewaysToWaitFor,
     eipsToRelease,
     internetGateway,
-    alreadyGone,
-    unlistedRouteTables: unlisted,
+    alreadyGone: draft.alreadyGone,
+    unlistedRouteTables: unlistedRouteTables(spec, inventory.routing),
   };
 }
 
