@@ -9,14 +9,8 @@ import {
 import { DeadlineExceededError, describeError, isAwsError, NetkitError } from '@netkit/aws-core/errors';
 import { Deadline, pollUntil } from '@netkit/aws-core/retry';
 import { type CallContext, type CallOptions, call, stepFailed, stopIfAborted } from './call.ts';
-import {
-  describeNats,
-  type InspectOptions,
-  NAT_GONE_STATES,
-  type Plan,
-  type ReapDeps,
-  routeLabel,
-} from './inspect.ts';
+import { describeNats, type InspectOptions, NAT_GONE_STATES, type Plan, type ReapDeps } from './inspect.ts';
+import { newReport, routeLabel } from './reap-data.ts';
 
 export interface ReapOptions extends InspectOptions {
   /** Longest pause between two polls of a deleting NAT gateway. */
@@ -57,17 +51,6 @@ interface Execution extends CallContext, ReapDeps {
   plan: Plan;
   options: ReapOptions;
   report: ReapReport;
-}
-
-export function newReport(alreadyGone: string[] = [], unlistedRouteTables: string[] = []): ReapReport {
-  return {
-    deletedRoutes: [],
-    deletedNatGateways: [],
-    releasedEips: [],
-    alreadyGone: [...alreadyGone],
-    unlistedRouteTables,
-    natWaitMs: 0,
-  };
 }
 
 /** Carry out a plan. Every step treats "already gone" as done, so a re-run finishes a partial teardown. */

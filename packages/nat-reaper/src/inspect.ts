@@ -39,7 +39,7 @@ const DESTINATION_FIELDS = [
 ] as const;
 type DestinationField = (typeof DESTINATION_FIELDS)[number];
 
-interface PlannedRoute {
+export interface PlannedRoute {
   routeTableId: string;
   field: DestinationField;
   destination: string;
@@ -68,7 +68,6 @@ export const NAT_GONE_STATES = new Set(['deleted', 'failed']);
 
 const tagValue = (tags: Tag[] | undefined) => tags?.find((t) => t.Key === REAPABLE_TAG_KEY)?.Value;
 const idFilter = (name: string, values: string[]): Filter[] => [{ Name: name, Values: values }];
-export const routeLabel = (r: PlannedRoute) => `${r.routeTableId} ${r.destination}`;
 
 async function collect<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[] | undefined): Promise<T[]> {
   const out: T[] = [];

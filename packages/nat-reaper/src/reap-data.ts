@@ -1,8 +1,21 @@
-import { newReport, type ReapReport } from './execute.ts';
-import { type Plan, routeLabel } from './inspect.ts';
+import type { ReapReport } from './execute.ts';
+import type { Plan, PlannedRoute } from './inspect.ts';
 
 /** Data values are strings (Fn::GetAtt friendly); lists are comma-separated and capped. */
 const LIST_BUDGET = 400;
+
+export function newReport(alreadyGone: string[] = [], unlistedRouteTables: string[] = []): ReapReport {
+  return {
+    deletedRoutes: [],
+    deletedNatGateways: [],
+    releasedEips: [],
+    alreadyGone: [...alreadyGone],
+    unlistedRouteTables,
+    natWaitMs: 0,
+  };
+}
+
+export const routeLabel = (r: PlannedRoute) => `${r.routeTableId} ${r.destination}`;
 
 export function joinCapped(values: readonly string[], budget = LIST_BUDGET): string {
   let text = '';

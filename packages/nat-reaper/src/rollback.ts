@@ -1,7 +1,6 @@
 // A rollback's Update carries the old properties; reaping again could only fail the rollback.
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { newReport } from './execute.ts';
-import { reportData } from './reap-data.ts';
+import { newReport, reportData } from './reap-data.ts';
 
 export const ROLLBACK_STATUSES: ReadonlySet<string> = new Set(['UPDATE_ROLLBACK_IN_PROGRESS']);
 
