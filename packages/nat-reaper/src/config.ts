@@ -2,21 +2,11 @@ import { type ConfigOf, integer, optional, parseConfig, string } from '@netkit/a
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 
-/**
- * Environment of the provider function. Everything has a default; an invalid
- * value throws ConfigError at init naming the variable, the value and what was expected.
- */
-export const configSpec = {
-  /** Answer FAILED this long before the Lambda deadline when the work has not finished. */
+const configSpec = {
   RESPONSE_MARGIN_MS: optional(integer({ min: 1_000, max: 300_000 }), 15_000),
-  /** Longest pause between two DescribeNatGateways polls while a NAT gateway is deleting. */
   NAT_POLL_MAX_MS: optional(integer({ min: 100, max: 30_000 }), 1_000),
-  /** How long ReleaseAddress is retried on the transient errors that follow a NAT deletion. */
   EIP_RELEASE_TIMEOUT_MS: optional(integer({ min: 1_000, max: 600_000 }), 60_000),
-  /**
-   * Value of the `netkit:reapable` tag every resource of a plan must carry; the template passes its
-   * ReapableTagValue parameter, the same value its IAM conditions require.
-   */
+  // The template passes its ReapableTagValue parameter, the value its IAM conditions require.
   REAPABLE_TAG_VALUE: optional(
     string({
       pattern: /^[A-Za-z0-9 _.:/=+@-]{1,256}$/,
@@ -26,19 +16,14 @@ export const configSpec = {
   ),
 };
 
-/** The provider's configuration, camelCase, every duration in milliseconds. */
 export interface Config {
-  /** RESPONSE_MARGIN_MS: answer FAILED this long before the Lambda deadline. */
   deadlineMarginMs: number;
-  /** NAT_POLL_MAX_MS: longest pause between two DescribeNatGateways polls. */
   natPollMaxMs: number;
-  /** EIP_RELEASE_TIMEOUT_MS: how long ReleaseAddress is retried after a NAT deletion. */
   eipReleaseTimeoutMs: number;
-  /** REAPABLE_TAG_VALUE: the `netkit:reapable` value every resource of a plan must carry. */
   reapableTagValue: string;
 }
 
-/** Parse and validate the environment once; throws ConfigError naming every bad variable. */
+/** Throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const raw: ConfigOf<typeof configSpec> = parseConfig(configSpec, env);
   return {
@@ -49,10 +34,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
-/**
- * `loadConfig`, but an invalid environment is logged and returned instead of thrown: the provider
- * must still answer every request (an unanswered custom resource blocks the stack for up to an hour).
- */
+/** Logged and returned, not thrown: an unanswered custom resource blocks the stack for up to an hour. */
 export function loadConfigOrError(
   env: Record<string, string | undefined>,
   logger: Pick<Logger, 'error'>,

@@ -1,11 +1,6 @@
-/**
- * During `UPDATE_ROLLBACK_IN_PROGRESS` CloudFormation sends an Update with the old properties
- * (CloudFormation user guide, custom resource request types: "Update ... sent when the
- * template's custom resource properties change, or during a rollback"). Reaping again there
- * deletes nothing new and, if anything fails, fails the rollback (UPDATE_ROLLBACK_FAILED), so the
- * handler answers SUCCESS without touching anything.
- */
+// A rollback's Update carries the old properties; reaping again could only fail the rollback.
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { newReport, reportData } from './reap-data.ts';
 
 export const ROLLBACK_STATUSES: ReadonlySet<string> = new Set(['UPDATE_ROLLBACK_IN_PROGRESS']);
 
@@ -18,15 +13,5 @@ export async function stackStatus(cfn: CloudFormationClient, stackId: string): P
 
 /** The Data keys of a real run, empty, so `Fn::GetAtt` on the resource keeps resolving. */
 export function rollbackData(vpcId: unknown): Record<string, string> {
-  return {
-    DryRun: 'false',
-    VpcId: typeof vpcId === 'string' ? vpcId : '',
-    DeletedRoutes: '',
-    DeletedNatGateways: '',
-    ReleasedEips: '',
-    DetachedInternetGateway: '',
-    DeletedInternetGateway: '',
-    AlreadyGone: '',
-    UnlistedRouteTables: '',
-  };
+  return reportData(typeof vpcId === 'string' ? vpcId : '', newReport());
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { joinCapped } from '../../src/reap.ts';
+import { joinCapped } from '../../src/reap-data.ts';
 
 describe('joinCapped', () => {
   it('joins a short list as is', () => {
