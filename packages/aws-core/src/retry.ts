@@ -93,58 +93,6 @@ export function backoffDelay(
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-interface RetryOptions extends BackoffOptions {
-  /** Which errors are worth another try. */
-  retryable: (error: unknown) => boolean;
-  deadline: Deadline;
-  clock?: Clock;
-  /** Called before each wait, e.g. to log or heartbeat. */
-  onRetry?: (error: unknown, attempt: number, delayMs: number) => void | Promise<void>;
-}
-
-/**
- * Run `fn` until it succeeds, a non-retryable error is thrown, or the deadline
- * would pass during the next wait (then the last error is rethrown).
- */
-export async function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const clock = options.clock ?? systemClock;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn(attempt);
-    } catch (error) {
-      if (!options.retryable(error)) throw error;
-      const delay = backoffDelay(attempt, options);
-      if (delay >= options.deadline.remaining()) throw error;
-      await options.onRetry?.(error, attempt, delay);
-      await clock.sleep(delay);
-    }
-  }
-}
-
-interface TransientRetryOptions extends BackoffOptions {
-  deadline: Deadline;
-  clock?: Clock;
-  /** AWS error names that are transient for this particular call, besides throttling, 5xx and network errors. */
-  transient?: readonly string[];
-  /** Called before each wait, e.g. to log or to heartbeat. A throw stops the retries. */
-  onRetry?: (error: unknown, attempt: number, delayMs: number) => void | Promise<void>;
-}
-
-/**
- * The one retry helper for AWS calls: `retry` with the retryable set every package uses
- * (`isTransientError`, plus the call's own transient error names), inside the deadline.
- */
-export function retryTransient<T>(
-  fn: (attempt: number) => Promise<T>,
-  { transient = [], ...options }: TransientRetryOptions,
-): Promise<T> {
-  return retry(fn, {
-    ...options,
-    retryable: (error) =>
-      isTransientError(error) || (transient.length > 0 && isAwsError(error, ...transient)),
-  });
-}
-
 export interface CallOptions extends BackoffOptions {
   deadline: Deadline;
   clock?: Clock;
@@ -157,20 +105,24 @@ export interface CallOptions extends BackoffOptions {
 }
 
 /**
- * The one AWS call helper of every package: `fn` retried on transient errors (backoff 250 ms to
- * 5 s) until the deadline, above the SDK's own retries. The last error is thrown unchanged.
+ * The one AWS call helper of every package: `fn` retried on transient errors (throttling, 5xx,
+ * network, and the call's own `transient` names) with backoff from 250 ms to 5 s, above the SDK's
+ * own retries, until the next wait would pass the deadline. The last error is thrown unchanged.
  */
-export function awsCall<T>(what: string, fn: () => Promise<T>, options: CallOptions): Promise<T> {
-  const { logger, onWait, ...rest } = options;
-  return retryTransient(fn, {
-    baseMs: 250,
-    maxMs: 5_000,
-    ...rest,
-    onRetry: async (error, attempt, delayMs) => {
+export async function awsCall<T>(what: string, fn: () => Promise<T>, options: CallOptions): Promise<T> {
+  const { transient = [], logger, onWait, clock = systemClock } = options;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isTransientError(error) && !isAwsError(error, ...transient)) throw error;
+      const delayMs = backoffDelay(attempt, { baseMs: 250, maxMs: 5_000, ...options });
+      if (delayMs >= options.deadline.remaining()) throw error;
       logger?.debug(`Retrying ${what}`, { error: describeError(error), attempt: attempt + 1, delayMs });
       await onWait?.();
-    },
-  });
+      await clock.sleep(delayMs);
+    }
+  }
 }
 
 /**

@@ -15,11 +15,11 @@ import {
 } from '@netkit/aws-core/lifecycle';
 import type { Logger } from '@netkit/aws-core/observability';
 import {
+  awsCall,
   type Clock,
   collisionDelay,
   type Deadline,
   pollUntil,
-  retryTransient,
   systemClock,
 } from '@netkit/aws-core/retry';
 import { ASSOCIATE_TRANSIENT, isAssociateTransient, isCandidateGone } from '../src/errors.ts';
@@ -164,19 +164,14 @@ class Launch {
 
   /** An AWS call retried on transient errors (and the call's own `transient` names) until the deadline. */
   private call<T>(fn: () => Promise<T>, transient: readonly string[] = [], deadline = this.options.deadline) {
-    return retryTransient(fn, {
+    const { random, logger } = this.deps;
+    return awsCall('EC2 call', fn, {
       ...CALL_BACKOFF,
       transient,
       deadline,
       clock: this.clock,
-      ...(this.deps.random ? { random: this.deps.random } : {}),
-      onRetry: (error, attempt, delayMs) =>
-        this.deps.logger.debug('Retrying EC2 call', {
-          ...this.log,
-          error: describeError(error),
-          attempt,
-          delayMs,
-        }),
+      random,
+      logger,
     });
   }
 
@@ -201,7 +196,7 @@ class Launch {
         }
         return this.abandon(this.exhausted ? 'no free EIP in the pool before the deadline' : error.message);
       }
-      // `retryTransient` gives up on a retryable error only when the next wait would pass the deadline.
+      // `awsCall` gives up on a retryable error only when the next wait would pass the deadline.
       if (isAssociateTransient(error)) {
         return this.abandon(`still failing at the deadline: ${describeError(error)}`);
       }
@@ -348,13 +343,14 @@ class Launch {
   }
 
   private complete(result: LifecycleResult): Promise<CompletionOutcome> {
-    return retryTransient(
+    return awsCall(
+      'CompleteLifecycleAction',
       () => completeLifecycleAction(this.deps.autoscaling, this.action, result, this.deps.logger),
       {
         ...CALL_BACKOFF,
         deadline: this.options.completeDeadline,
         clock: this.clock,
-        ...(this.deps.random ? { random: this.deps.random } : {}),
+        random: this.deps.random,
       },
     );
   }
@@ -387,13 +383,14 @@ class Launch {
     const { associationId, allocationId } = this.unconfirmed;
     const { logger } = this.deps;
     try {
-      await retryTransient(
+      await awsCall(
+        'DisassociateAddress',
         () => this.deps.ec2.send(new DisassociateAddressCommand({ AssociationId: associationId })),
         {
           ...CALL_BACKOFF,
           deadline: this.options.completeDeadline,
           clock: this.clock,
-          ...(this.deps.random ? { random: this.deps.random } : {}),
+          random: this.deps.random,
         },
       );
       logger.warn('Undid the unconfirmed association before abandoning', { ...this.log, allocationId });

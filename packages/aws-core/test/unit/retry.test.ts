@@ -8,8 +8,6 @@ import {
   Deadline,
   pollUntil,
   RACE_SETTLE_MS,
-  retry,
-  retryTransient,
   settleRace,
   systemClock,
 } from '../../src/retry.ts';
@@ -57,50 +55,7 @@ describe('Deadline.within', () => {
   });
 });
 
-describe('retry', () => {
-  it('retries retryable errors until success', async () => {
-    const clock = manualClock();
-    const fn = vi
-      .fn()
-      .mockRejectedValueOnce(new Error('a'))
-      .mockRejectedValueOnce(new Error('b'))
-      .mockResolvedValue('ok');
-    const onRetry = vi.fn();
-    await expect(
-      retry(fn, { retryable: () => true, deadline: Deadline.in(60_000, clock), clock, onRetry }),
-    ).resolves.toBe('ok');
-    expect(fn).toHaveBeenCalledTimes(3);
-    expect(onRetry).toHaveBeenCalledTimes(2);
-    expect(clock.sleeps).toHaveLength(2);
-  });
-
-  it('rethrows a non-retryable error at once', async () => {
-    const clock = manualClock();
-    const fn = vi.fn().mockRejectedValue(new TypeError('fatal'));
-    await expect(
-      retry(fn, { retryable: () => false, deadline: Deadline.in(60_000, clock), clock }),
-    ).rejects.toThrow('fatal');
-    expect(fn).toHaveBeenCalledTimes(1);
-  });
-
-  it('gives up with the last error when the next wait would pass the deadline', async () => {
-    const clock = manualClock();
-    let n = 0;
-    const fn = () => Promise.reject(new Error(`e${++n}`));
-    await expect(
-      retry(fn, {
-        retryable: () => true,
-        deadline: Deadline.in(1_000, clock),
-        clock,
-        baseMs: 200,
-        random: () => 0,
-      }),
-    ).rejects.toThrow(/^e\d+$/);
-    expect(clock.now() - Date.parse('2026-11-21T10:00:00Z')).toBeLessThanOrEqual(1_000);
-  });
-});
-
-describe('retryTransient', () => {
+describe('awsCall retries', () => {
   const awsError = (name: string, fault: 'client' | 'server', status: number) =>
     Object.assign(new Error(name), { name, $fault: fault, $metadata: { httpStatusCode: status } });
 
@@ -114,18 +69,19 @@ describe('retryTransient', () => {
       .mockRejectedValueOnce(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))
       .mockRejectedValueOnce(awsError('IncorrectInstanceState', 'client', 400))
       .mockResolvedValue('ok');
-    const onRetry = vi.fn();
+    const onWait = vi.fn();
     // Act
-    const result = retryTransient(fn, {
+    const result = awsCall('Op', fn, {
       deadline: Deadline.in(60_000, clock),
       clock,
       transient: ['IncorrectInstanceState'],
-      onRetry,
+      onWait,
     });
     // Assess
     await expect(result).resolves.toBe('ok');
     expect(fn).toHaveBeenCalledTimes(5);
-    expect(onRetry).toHaveBeenCalledTimes(4);
+    expect(onWait).toHaveBeenCalledTimes(4);
+    expect(clock.sleeps).toHaveLength(4);
   });
 
   it('rethrows a client error that is not named transient at once', async () => {
@@ -133,10 +89,21 @@ describe('retryTransient', () => {
     const clock = manualClock();
     const fn = vi.fn().mockRejectedValue(awsError('IncorrectInstanceState', 'client', 400));
     // Act
-    const result = retryTransient(fn, { deadline: Deadline.in(60_000, clock), clock });
+    const result = awsCall('Op', fn, { deadline: Deadline.in(60_000, clock), clock });
     // Assess
     await expect(result).rejects.toThrow('IncorrectInstanceState');
     expect(fn).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives up with the last error when the next wait would pass the deadline', async () => {
+    const clock = manualClock();
+    let n = 0;
+    const fn = () => Promise.reject(awsError(`InternalError${++n}`, 'server', 500));
+    await expect(
+      awsCall('Op', fn, { deadline: Deadline.in(1_000, clock), clock, baseMs: 200, random: () => 0 }),
+    ).rejects.toThrow(/^InternalError\d+$/);
+    expect(n).toBeGreaterThan(1);
+    expect(clock.now() - Date.parse('2026-11-21T10:00:00Z')).toBeLessThanOrEqual(1_000);
   });
 });
 
