@@ -1,13 +1,14 @@
 // The checkers themselves: a template that follows the conventions passes, and each kind of
 // violation (fixtures under test/fixtures) is reported - so the repo-wide checks can fail.
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseTemplate, TemplateParseError } from '../src/cfn-yaml.ts';
-import { checkAlarms, REQUIRED_METRIC_ALARMS } from '../src/checks/alarms.ts';
+import { type JsonObject, parseTemplate, TemplateParseError } from '../src/cfn-yaml.ts';
+import { checkAlarms, METRIC_DIMENSIONS, REQUIRED_METRIC_ALARMS } from '../src/checks/alarms.ts';
 import { checkIam } from '../src/checks/iam.ts';
 import { type CheckedTemplate, checkTemplates } from '../src/checks/index.ts';
 import { retryBudgetSeconds } from '../src/checks/lifecycle.ts';
-import { cfnLint, discoverTemplates, INFRA_DIR, ToolMissingError } from '../src/tools.ts';
+import { cfnLint, discoverTemplates, INFRA_DIR, REPO_ROOT, ToolMissingError } from '../src/tools.ts';
 
 const fixture = (name: string): string => join(INFRA_DIR, 'test', 'fixtures', name);
 const FIXTURES = [
@@ -317,6 +318,34 @@ describe('alarm check', () => {
       expect(
         templates.map(([pkg]) => pkg).filter((pkg) => REQUIRED_METRIC_ALARMS[pkg] === undefined),
       ).toEqual([]);
+    });
+
+    it('knows the dimensions of every package: AutoScalingGroupName exactly where the lifecycle-hook runner adds it', () => {
+      for (const [pkg] of templates) {
+        const src = resolve(REPO_ROOT, 'packages', pkg, 'src');
+        const factories = readdirSync(src).filter((f) => /^create-.*handler\.ts$/.test(f));
+        const runner = factories.some((f) =>
+          readFileSync(resolve(src, f), 'utf8').includes("'@netkit/aws-core/lifecycle-hook'"),
+        );
+        expect(METRIC_DIMENSIONS[pkg], pkg).toEqual(
+          runner ? ['service', 'AutoScalingGroupName'] : ['service'],
+        );
+      }
+    });
+
+    const alarmed = templates.map(([pkg]) => pkg).filter((pkg) => REQUIRED_METRIC_ALARMS[pkg]?.length);
+    it.each(
+      alarmed,
+    )('%s: an alarm that selects other dimensions than the metrics carry is reported', (pkg) => {
+      const plain = structuredClone(checked.get(pkg)?.translated);
+      const [id, alarm] = Object.entries(plain!.Resources).find(
+        ([, r]) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.['Namespace'] === 'Netkit',
+      )!;
+      (alarm.Properties as JsonObject)['Dimensions'] = [
+        { Name: 'service', Value: pkg },
+        { Name: 'FunctionName', Value: 'x' },
+      ];
+      expect(checkAlarms(plain!, pkg, pkg).map((f) => f.resource)).toEqual([id]);
     });
 
     it.each(templates.map(([pkg]) => pkg))('%s: removing any alarm or the dashboard is reported', (pkg) => {

@@ -18,6 +18,18 @@ export const REQUIRED_METRIC_ALARMS: Readonly<Record<string, readonly string[]>>
   'nat-reaper': [],
 };
 
+/**
+ * The dimensions every metric of a package carries: `service`, and in the lifecycle-hook packages
+ * the runner's AutoScalingGroupName (aws-core lifecycle-hook.ts). An alarm must select exactly these.
+ */
+export const METRIC_DIMENSIONS: Readonly<Record<string, readonly string[]>> = {
+  'eip-associator': ['service', 'AutoScalingGroupName'],
+  'eni-pool-agent': ['service', 'AutoScalingGroupName'],
+  'eni-attach': ['service', 'AutoScalingGroupName'],
+  'endpoint-lease': ['service'],
+  'nat-reaper': ['service'],
+};
+
 export const ALARM_TOPIC_PARAMETER = 'AlarmTopicArn';
 
 interface Alarm {
@@ -53,6 +65,16 @@ function checkPackageMetricAlarms(
       (a) => a.props['Namespace'] === PACKAGE_NAMESPACE && a.props['MetricName'] === metric,
     );
     if (!found) add('Template', `no alarm on the package metric ${PACKAGE_NAMESPACE}/${metric}`);
+  }
+  const expected = [...(METRIC_DIMENSIONS[packageName] ?? [])].sort().join(', ');
+  for (const alarm of alarms.filter((a) => a.props['Namespace'] === PACKAGE_NAMESPACE)) {
+    const names = asList(alarm.props['Dimensions']).map((d) => (isObject(d) ? d['Name'] : d));
+    const selected = names.map(String).sort().join(', ');
+    if (selected !== expected)
+      add(
+        alarm.id,
+        `selects dimensions [${selected}], but the package's metrics carry [${expected}]: it never fires`,
+      );
   }
 }
 
