@@ -2,7 +2,9 @@
  * The lease decision, as a pure function of (state, now, config). Both handlers and the cost
  * simulator call `decide`, so what is simulated is what runs. All times are epoch milliseconds (UTC).
  */
-import type { BillingAnchor, DeletePolicy } from './config.ts';
+import type { Config } from './config.ts';
+
+type BillingAnchor = Config['billingAnchor'];
 
 export const HOUR_MS = 3_600_000;
 
@@ -32,7 +34,7 @@ export function stackPhase(status: string | undefined): StackPhase {
 }
 
 export interface PolicyConfig {
-  deletePolicy: DeletePolicy;
+  deletePolicy: Config['deletePolicy'];
   /** Delete when the current billed hour ends within this many ms. */
   billingGuardMs: number;
   billingAnchor: BillingAnchor;
