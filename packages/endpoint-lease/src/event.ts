@@ -2,13 +2,6 @@
 import type { ContainerOverride, TaskOverride } from '@aws-sdk/client-ecs';
 import { echo, InvalidEventError } from '@netkit/aws-core/errors';
 
-export interface AcquireRequest {
-  count: number;
-  overrides: TaskOverride | undefined;
-  /** The EventBridge event id, if any: the RunTask idempotency token. */
-  eventId: string | undefined;
-}
-
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -143,7 +136,10 @@ function parseOverrides(o: unknown): TaskOverride {
   return overrides;
 }
 
-export function parseAcquireEvent(event: unknown, acceptedSources: readonly string[]): AcquireRequest {
+/** `eventId`, the EventBridge event id if any, is the RunTask idempotency token. */
+export type AcquireRequest = ReturnType<typeof parseAcquireEvent>;
+
+export function parseAcquireEvent(event: unknown, acceptedSources: readonly string[]) {
   if (event === undefined || event === null) return { count: 1, overrides: undefined, eventId: undefined };
   if (!isObj(event)) fail('event', 'a JSON object');
   const { body, eventId } = requestBody(event, acceptedSources);

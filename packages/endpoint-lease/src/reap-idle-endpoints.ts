@@ -41,13 +41,13 @@ async function observe(deps: ReaperHandlerDeps, config: Config) {
   const stack = await describeStack(deps.cfn, config.stackName);
   const { leaseUntil } = await readRecords(deps.ec2, config.vpcId, config.stackName);
   const activeTasks = stack === undefined ? 0 : await countActiveTasks(deps.ecs, config);
-  // Only a stable stack is judged by its billed hour, which runs from its first endpoint's creation.
-  const createdAt =
-    stack !== undefined && stackPhase(stack.status) === 'stable'
-      ? await billingStart(deps.ec2, stack)
-      : stack?.createdAt;
   const state: LeaseState = {
-    stack: stack && { status: stack.status, createdAt: createdAt as number },
+    stack: stack && {
+      status: stack.status,
+      // Only a stable stack is judged by its billed hour, which runs from its first endpoint's creation.
+      createdAt:
+        stackPhase(stack.status) === 'stable' ? await billingStart(deps.ec2, stack) : stack.createdAt,
+    },
     leaseUntil,
     activeTasks,
     demand: false,

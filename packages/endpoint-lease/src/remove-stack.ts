@@ -4,14 +4,8 @@ import type { Config } from './config.ts';
 import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 import { deleteStack, failedDeletes, type StackView, stuckResources } from './stack.ts';
 
-type RemoveDeps = Pick<AcquireHandlerDeps, 'cfn' | 'logger' | 'metrics'>;
-
 /** DeleteStack for a stack in any deletable state; returns the logical ids it had to retain. */
-export async function removeStack(
-  deps: RemoveDeps,
-  config: Pick<Config, 'stackName' | 'deleteAttempts'>,
-  stack: Pick<StackView, 'stackId' | 'status'>,
-): Promise<string[]> {
+export async function removeStack(deps: AcquireHandlerDeps, config: Config, stack: StackView) {
   if (stack.status !== 'DELETE_FAILED') {
     await deleteStack(deps.cfn, config.stackName);
     return [];

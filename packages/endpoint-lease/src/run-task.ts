@@ -3,7 +3,6 @@ import {
   DescribeTasksCommand,
   RunTaskCommand,
   type RunTaskCommandInput,
-  type RunTaskCommandOutput,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { describeError, isAwsError, isTransientError } from '@netkit/aws-core/errors';
@@ -26,11 +25,9 @@ export function runTaskToken(base: string, attempt: number): string {
 
 /** A 4xx answer from ECS other than throttling: repeating the request cannot change it. */
 function isEcsClientRejection(error: unknown): boolean {
-  if (isTransientError(error)) return false;
-  const e = error as { $fault?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
-  if (e === null || typeof e !== 'object') return false;
-  const status = e.$metadata?.httpStatusCode;
-  return e.$fault === 'client' || (typeof status === 'number' && status >= 400 && status < 500);
+  const e = error as { $fault?: unknown; $metadata?: { httpStatusCode?: number } } | null | undefined;
+  const status = e?.$metadata?.httpStatusCode ?? 0;
+  return !isTransientError(error) && (e?.$fault === 'client' || (status >= 400 && status < 500));
 }
 
 type RunTaskDeps = Pick<AcquireHandlerDeps, 'ecs' | 'logger'>;
@@ -67,11 +64,7 @@ async function adoptable(deps: RunTaskDeps, cluster: string, count: number, arns
 }
 
 /** One RunTask: its answer, or the tasks an earlier call on this token started (ConflictException). */
-async function runOnce(
-  deps: RunTaskDeps,
-  request: StartRequest,
-  clientToken: string,
-): Promise<{ out?: RunTaskCommandOutput; earlier?: string[] }> {
+async function runOnce(deps: RunTaskDeps, request: StartRequest, clientToken: string) {
   try {
     const input = { ...request.input, clientToken, referenceId: request.invocationRef };
     return { out: await deps.ecs.send(new RunTaskCommand(input)) };

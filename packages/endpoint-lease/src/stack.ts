@@ -28,7 +28,7 @@ export async function describeStack(
       if (o.OutputKey && o.OutputValue) outputs[o.OutputKey] = o.OutputValue;
     return {
       stackId: stack.StackId ?? stackName,
-      status: String(stack.StackStatus),
+      status: stack.StackStatus,
       createdAt: stack.CreationTime ? stack.CreationTime.getTime() : 0,
       outputs,
     };
@@ -94,8 +94,7 @@ export async function billingStart(ec2: EC2Client, stack: StackView): Promise<nu
     throw error;
   });
   const times = (out?.VpcEndpoints ?? [])
-    .filter((e) => String(e.VpcEndpointType ?? 'Interface').toLowerCase() === 'interface')
     .map((e) => e.CreationTimestamp?.getTime())
-    .filter((t): t is number => typeof t === 'number' && Number.isFinite(t));
+    .filter((t): t is number => t !== undefined && Number.isFinite(t));
   return times.length === 0 ? stack.createdAt : Math.min(...times);
 }

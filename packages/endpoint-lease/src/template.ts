@@ -1,15 +1,10 @@
 /** The endpoint stack, built here so the bundle carries it (README "Endpoint stack"). */
 import type { Config } from './config.ts';
 
-type Spec = Pick<
-  Config,
-  'vpcId' | 'endpointSubnetIds' | 'taskSecurityGroupIds' | 'endpointServices' | 'stackName'
->;
-
 /** Output key prefix of the endpoint ids, read back to wait for `available`. */
 export const ENDPOINT_OUTPUT_PREFIX = 'Endpoint';
 
-export function endpointStackTemplate(spec: Spec): string {
+export function endpointStackTemplate(spec: Config): string {
   const resources: Record<string, unknown> = {
     EndpointSecurityGroup: {
       Type: 'AWS::EC2::SecurityGroup',
