@@ -6,8 +6,8 @@ import {
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { describeError, isAwsError, isTransientError } from '@netkit/aws-core/errors';
-import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 import { TaskRejectedError, TaskStartError } from './errors.ts';
+import type { LeaseDeps } from './runtime.ts';
 
 /** The reason StopTask records for tasks this package stops; marks a failed start for later retries. */
 export const STOP_REASON = 'endpoint-lease: endpoints unavailable';
@@ -18,9 +18,8 @@ const TOKEN_MAX = 64;
 
 export function runTaskToken(base: string, attempt: number): string {
   const clean = base.replace(/[^\x21-\x7e]/g, '_') || 'endpoint-lease';
-  if (attempt === 0) return clean.slice(0, TOKEN_MAX);
-  const suffix = `-${attempt}`;
-  return `${clean.slice(0, TOKEN_MAX - suffix.length)}${suffix}`;
+  const suffix = attempt === 0 ? '' : `-${attempt}`;
+  return clean.slice(0, TOKEN_MAX - suffix.length) + suffix;
 }
 
 /** A 4xx answer from ECS other than throttling: repeating the request cannot change it. */
@@ -30,7 +29,7 @@ function isEcsClientRejection(error: unknown): boolean {
   return !isTransientError(error) && (e?.$fault === 'client' || (status >= 400 && status < 500));
 }
 
-type RunTaskDeps = Pick<AcquireHandlerDeps, 'ecs' | 'logger'>;
+type RunTaskDeps = Pick<LeaseDeps, 'ecs' | 'logger'>;
 
 export interface StartRequest {
   input: Omit<RunTaskCommandInput, 'clientToken' | 'referenceId'> & { cluster: string; count: number };

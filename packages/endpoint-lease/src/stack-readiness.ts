@@ -2,12 +2,12 @@
 import { DeadlineExceededError } from '@netkit/aws-core/errors';
 import { type Deadline, pollUntil } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
-import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 import { checkEndpointPreconditions, createStack } from './create-stack.ts';
 import { EndpointStackFailedError } from './errors.ts';
 import { readRecords, writeLease } from './lease.ts';
 import { decide, stackPhase } from './policy.ts';
 import { removeStack } from './remove-stack.ts';
+import type { LeaseDeps } from './runtime.ts';
 import { describeStack, endpointIds, endpointsAvailable, type StackView } from './stack.ts';
 
 const MAX_STACK_REPLACEMENTS = 2;
@@ -15,7 +15,7 @@ const MAX_STACK_REPLACEMENTS = 2;
 /** run(): hold the lease, then create, replace (bounded) or wait for the stack until it is ready. */
 export class StackReadiness {
   constructor(
-    private readonly deps: AcquireHandlerDeps,
+    private readonly deps: LeaseDeps,
     private readonly config: Config,
     private readonly deadline: Deadline,
     private readonly requestId: string,
@@ -28,21 +28,20 @@ export class StackReadiness {
   private replacements = 0;
   private creates = 0;
 
-  private async holdLease(): Promise<number> {
+  private async holdLease() {
     const { deps, config } = this;
-    const until = deps.clock.now() + config.leaseMs;
-    await writeLease(deps.ec2, config.vpcId, config.stackName, until);
+    this.leaseUntil = deps.clock.now() + config.leaseMs;
+    await writeLease(deps.ec2, config.vpcId, config.stackName, this.leaseUntil);
     await this.poll('the reaper to finish its delete decision', 500, 5_000, async () => {
       const { intentExpiresAt } = await readRecords(deps.ec2, config.vpcId, config.stackName);
       if (intentExpiresAt === undefined || intentExpiresAt <= deps.clock.now()) return true;
       deps.logger.info('Reaper is deciding on a delete; waiting', { intentExpiresAt });
       return undefined;
     });
-    return until;
   }
 
   async run(): Promise<StackView> {
-    this.leaseUntil = await this.holdLease();
+    await this.holdLease();
     for (;;) {
       if (this.deadline.expired())
         throw new DeadlineExceededError('Timed out waiting for the endpoint stack');
@@ -102,7 +101,7 @@ export class StackReadiness {
     );
     // RunTask must land well before the lease ends: 60 s, or a quarter of a shorter lease.
     if (deps.clock.now() <= this.leaseUntil - Math.min(60_000, config.leaseMs / 4)) return true;
-    this.leaseUntil = await this.holdLease();
+    await this.holdLease();
     return false;
   }
 

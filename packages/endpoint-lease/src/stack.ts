@@ -1,10 +1,4 @@
-import {
-  type CloudFormationClient,
-  DeleteStackCommand,
-  DescribeStackResourcesCommand,
-  DescribeStacksCommand,
-  paginateDescribeStackEvents,
-} from '@aws-sdk/client-cloudformation';
+import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeVpcEndpointsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import { ENDPOINT_OUTPUT_PREFIX } from './template.ts';
@@ -37,38 +31,6 @@ export async function describeStack(
     if (isAwsError(error, 'ValidationError')) return undefined;
     throw error;
   }
-}
-
-/** RetainResources is valid only for a DELETE_FAILED stack, so it is sent only when given. */
-export async function deleteStack(cfn: CloudFormationClient, stackName: string, retain: string[] = []) {
-  const RetainResources = retain.length > 0 ? retain : undefined;
-  await cfn.send(new DeleteStackCommand({ StackName: stackName, RetainResources }));
-}
-
-/** How many times the stack's deletion has failed: its own DELETE_FAILED events (in a bounded read). */
-export async function failedDeletes(cfn: CloudFormationClient, stackId: string): Promise<number> {
-  let count = 0;
-  let pages = 0;
-  for await (const page of paginateDescribeStackEvents({ client: cfn }, { StackName: stackId })) {
-    for (const e of page.StackEvents ?? [])
-      if (e.ResourceType === 'AWS::CloudFormation::Stack' && e.ResourceStatus === 'DELETE_FAILED') count++;
-    if (++pages >= 10) break;
-  }
-  return count;
-}
-
-/** Resources a DELETE_FAILED stack still holds (everything not deleted or skipped). */
-export async function stuckResources(cfn: CloudFormationClient, stackId: string) {
-  const out = await cfn.send(new DescribeStackResourcesCommand({ StackName: stackId }));
-  return (out.StackResources ?? [])
-    .filter((r) => r.ResourceStatus !== 'DELETE_COMPLETE' && r.ResourceStatus !== 'DELETE_SKIPPED')
-    .filter((r) => typeof r.LogicalResourceId === 'string')
-    .map((r) => ({
-      logicalId: r.LogicalResourceId as string,
-      physicalId: r.PhysicalResourceId,
-      type: r.ResourceType,
-      reason: r.ResourceStatusReason,
-    }));
 }
 
 export function endpointIds(stack: StackView): string[] {
