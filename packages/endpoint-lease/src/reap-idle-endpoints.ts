@@ -15,7 +15,7 @@ import { billingStart, describeStack, type StackView } from './stack.ts';
 const INTENT_MARGIN_MS = 30_000;
 const INTENT_TTL_MS = 60_000;
 
-export interface ReaperResult extends HandlerOutcome<'done' | 'skipped'> {
+interface ReaperResult extends HandlerOutcome<'done' | 'skipped'> {
   action: Action['kind'] | 'deleted';
   stackStatus?: string;
   activeTasks: number;
@@ -27,7 +27,7 @@ export interface ReaperResult extends HandlerOutcome<'done' | 'skipped'> {
 }
 
 /** PENDING and RUNNING tasks (ListTasks' default); startedBy must be its only filter. One page is enough. */
-export async function countActiveTasks(ecs: ECSClient, config: Config): Promise<number> {
+export async function countActiveTasks(ecs: ECSClient, config: Config) {
   const startedBy = startedByFor(config.stackName);
   const out = await ecs.send(
     new ListTasksCommand({ cluster: config.clusterArn, startedBy, maxResults: 100 }),

@@ -8,7 +8,7 @@ import { readRecords, writeLease } from './lease.ts';
 import { decide, stackPhase } from './policy.ts';
 import { removeStack } from './remove-stack.ts';
 import type { LeaseDeps } from './runtime.ts';
-import { describeStack, endpointIds, endpointsAvailable, type StackView } from './stack.ts';
+import { describeStack, endpointsAvailable, type StackView } from './stack.ts';
 
 const MAX_STACK_REPLACEMENTS = 2;
 
@@ -95,9 +95,8 @@ export class StackReadiness {
   /** True once every endpoint is available within the lease margin; false after renewing the lease. */
   private async use(stack: StackView): Promise<boolean> {
     const { deps, config } = this;
-    const ids = endpointIds(stack);
     await this.poll(`every endpoint of ${config.stackName} to be available`, 2_000, 15_000, async () =>
-      (await endpointsAvailable(deps.ec2, ids)) ? true : undefined,
+      (await endpointsAvailable(deps.ec2, stack.endpointIds)) ? true : undefined,
     );
     // RunTask must land well before the lease ends: 60 s, or a quarter of a shorter lease.
     if (deps.clock.now() <= this.leaseUntil - Math.min(60_000, config.leaseMs / 4)) return true;
