@@ -1,13 +1,13 @@
 import type { Deadline } from '@netkit/aws-core/retry';
 import { checkContainers } from './check-containers.ts';
 import type { Config } from './config.ts';
+import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 import { checkEndpointPreconditions } from './create-stack.ts';
 import { EndpointStackFailedError } from './errors.ts';
 import type { AcquireRequest } from './event.ts';
 import { iso, startedByFor } from './lease.ts';
 import { stackPhase } from './policy.ts';
 import { startTasks, stopTasks } from './run-task.ts';
-import type { LeaseDeps } from './runtime.ts';
 import { describeStack, type StackView } from './stack.ts';
 import { StackReadiness } from './stack-readiness.ts';
 
@@ -15,7 +15,7 @@ export type AcquireResult = Awaited<ReturnType<typeof acquire>>;
 
 export async function acquire(
   request: AcquireRequest,
-  deps: LeaseDeps,
+  deps: AcquireHandlerDeps,
   config: Config,
   deadline: Deadline,
   requestId: string,
@@ -48,7 +48,7 @@ export async function acquire(
 /** Starts the tasks, then stops them and fails if the stack changed meanwhile: none may run without it. */
 async function startOnStack(
   request: AcquireRequest,
-  deps: LeaseDeps,
+  deps: AcquireHandlerDeps,
   config: Config,
   ready: StackView,
   requestId: string,

@@ -4,11 +4,11 @@ import { describeError } from '@netkit/aws-core/errors';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import type { Deadline } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
+import type { ReaperHandlerDeps } from './create-reaper-handler.ts';
 import { iso, readRecords, startedByFor } from './lease.ts';
 import { type Action, decide, type LeaseState, stackPhase } from './policy.ts';
 import { clearIntent, makeIntent, type ReapIntent, writeIntent } from './reap-intent.ts';
 import { removeStack } from './remove-stack.ts';
-import type { LeaseDeps } from './runtime.ts';
 import { billingStart, describeStack, type StackView } from './stack.ts';
 
 // An intent lives the settle delay plus TTL; DeleteStack is never called within the margin of its expiry.
@@ -37,7 +37,7 @@ export async function countActiveTasks(ecs: ECSClient, config: Config) {
 
 type Observed = Awaited<ReturnType<typeof observe>>;
 
-async function observe(deps: LeaseDeps, config: Config) {
+async function observe(deps: ReaperHandlerDeps, config: Config) {
   const stack = await describeStack(deps.cfn, config.stackName);
   const { leaseUntil } = await readRecords(deps.ec2, config.vpcId, config.stackName);
   const activeTasks = stack === undefined ? 0 : await countActiveTasks(deps.ecs, config);
@@ -68,7 +68,7 @@ function summary(action: Action, { state, stack }: Observed): ReaperResult {
 }
 
 export async function reapIdleEndpoints(
-  deps: LeaseDeps,
+  deps: ReaperHandlerDeps,
   config: Config,
   deadline: Deadline,
   owner: string,
@@ -97,7 +97,7 @@ export async function reapIdleEndpoints(
 }
 
 async function deleteIfStillIdle(
-  deps: LeaseDeps,
+  deps: ReaperHandlerDeps,
   config: Config,
   first: Observed,
   intent: ReapIntent,

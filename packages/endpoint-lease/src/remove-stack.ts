@@ -7,11 +7,11 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { MetricUnit } from '@netkit/aws-core/metrics';
 import type { Config } from './config.ts';
-import type { LeaseDeps } from './runtime.ts';
+import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 import type { StackView } from './stack.ts';
 
 /** DeleteStack for a stack in any deletable state; returns the logical ids it had to retain. */
-export async function removeStack(deps: LeaseDeps, config: Config, stack: StackView) {
+export async function removeStack(deps: AcquireHandlerDeps, config: Config, stack: StackView) {
   if (stack.status !== 'DELETE_FAILED') {
     await deleteStack(deps.cfn, config.stackName);
     return [];

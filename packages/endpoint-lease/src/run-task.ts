@@ -6,8 +6,8 @@ import {
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { describeError, isAwsError, isTransientError } from '@netkit/aws-core/errors';
+import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 import { TaskRejectedError, TaskStartError } from './errors.ts';
-import type { LeaseDeps } from './runtime.ts';
 
 /** The reason StopTask records for tasks this package stops; marks a failed start for later retries. */
 export const STOP_REASON = 'endpoint-lease: endpoints unavailable';
@@ -29,7 +29,7 @@ function isEcsClientRejection(error: unknown): boolean {
   return !isTransientError(error) && (e?.$fault === 'client' || (status >= 400 && status < 500));
 }
 
-type RunTaskDeps = Pick<LeaseDeps, 'ecs' | 'logger'>;
+type RunTaskDeps = Pick<AcquireHandlerDeps, 'ecs' | 'logger'>;
 
 export interface StartRequest {
   input: Omit<RunTaskCommandInput, 'clientToken' | 'referenceId'> & { cluster: string; count: number };

@@ -2,12 +2,12 @@
 import { DeadlineExceededError } from '@netkit/aws-core/errors';
 import { type Deadline, pollUntil } from '@netkit/aws-core/retry';
 import type { Config } from './config.ts';
+import type { AcquireHandlerDeps } from './create-acquire-handler.ts';
 import { checkEndpointPreconditions, createStack } from './create-stack.ts';
 import { EndpointStackFailedError } from './errors.ts';
 import { readRecords, writeLease } from './lease.ts';
 import { decide, stackPhase } from './policy.ts';
 import { removeStack } from './remove-stack.ts';
-import type { LeaseDeps } from './runtime.ts';
 import { describeStack, endpointsAvailable, type StackView } from './stack.ts';
 
 const MAX_STACK_REPLACEMENTS = 2;
@@ -15,7 +15,7 @@ const MAX_STACK_REPLACEMENTS = 2;
 /** run(): hold the lease, then create, replace (bounded) or wait for the stack until it is ready. */
 export class StackReadiness {
   constructor(
-    private readonly deps: LeaseDeps,
+    private readonly deps: AcquireHandlerDeps,
     private readonly config: Config,
     private readonly deadline: Deadline,
     private readonly requestId: string,

@@ -11,7 +11,7 @@ import {
 import { CreateClusterCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import type { Emulator, FunctionIdentity } from '@netkit/local-aws';
 import { type Config, loadAcquireConfig } from '../../src/config.ts';
-import type { LeaseDeps } from '../../src/runtime.ts';
+import type { AcquireHandlerDeps } from '../../src/create-acquire-handler.ts';
 
 type Clients = { cfn: CloudFormationClient; ec2: EC2Client; ecs: ECSClient };
 
@@ -115,15 +115,15 @@ export async function buildWorld(emu: Emulator, extraEnv: Record<string, string>
 /** The deps of a function's handler: its clients under that function's policy. */
 export function depsFor(
   world: World,
-  clock: LeaseDeps['clock'],
+  clock: AcquireHandlerDeps['clock'],
   fn: keyof World['functions'] = 'acquire',
-): LeaseDeps {
+): AcquireHandlerDeps {
   const quiet = { debug() {}, info() {}, warn() {}, error() {} };
   const unread = { addMetric() {}, publishStoredMetrics() {} };
   return {
     ...clientsOf(world.functions[fn]),
     clock,
     logger: quiet,
-    metrics: unread as unknown as LeaseDeps['metrics'],
+    metrics: unread as unknown as AcquireHandlerDeps['metrics'],
   };
 }

@@ -29,10 +29,9 @@ import { fakeContext, loadEvent, manualClock } from '@netkit/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadAcquireConfig } from '../../src/config.ts';
-import { createAcquireHandler } from '../../src/create-acquire-handler.ts';
+import { type AcquireHandlerDeps, createAcquireHandler } from '../../src/create-acquire-handler.ts';
 import { createReaperHandler } from '../../src/create-reaper-handler.ts';
 import { leaseTagKey, reapTagKey } from '../../src/lease.ts';
-import type { LeaseDeps } from '../../src/runtime.ts';
 import { validEnv } from '../support/env.ts';
 
 const cfn = mockClient(CloudFormationClient);
@@ -74,7 +73,7 @@ function setup() {
     ecs: new ECSClient({}),
     clock,
     logger: silentLogger,
-    metrics: { addMetric() {}, publishStoredMetrics() {} } as unknown as LeaseDeps['metrics'],
+    metrics: { addMetric() {}, publishStoredMetrics() {} } as unknown as AcquireHandlerDeps['metrics'],
   };
   return { clock, deps };
 }
@@ -462,7 +461,7 @@ describe('DELETE_FAILED: bounded, counted, then retained', () => {
       metrics: {
         addMetric: (name: string, _unit: unknown, value: number) => void added.push([name, value]),
         publishStoredMetrics: () => {},
-      } as unknown as LeaseDeps['metrics'],
+      } as unknown as AcquireHandlerDeps['metrics'],
     };
   }
 
