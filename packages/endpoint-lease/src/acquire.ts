@@ -27,9 +27,10 @@ export async function acquire(
   if (checked) await checkEndpointPreconditions(deps.ec2, config);
   const readiness = new StackReadiness(deps, config, deadline, requestId, checked);
   const stack = await readiness.run();
-  const { taskArns, adopted } = await startOnStack(request, deps, config, stack, requestId);
-  deps.logger.info(adopted ? 'Tasks already started by an earlier attempt' : 'Tasks started', {
+  const { taskArns, adopted, clientToken } = await startOnStack(request, deps, config, stack, requestId);
+  deps.logger.info(adopted ? 'Tasks already started by an earlier invocation' : 'Tasks started', {
     taskArns,
+    clientToken,
     created: readiness.created,
   });
   return {

@@ -75,13 +75,8 @@ const region = (arn: string) => arn.split(':')[3] ?? '';
 function loadLeaseConfig(env: Env, deadlineMarginMs: number) {
   const c = parseConfig(configSpec, env);
   if (region(c.CLUSTER_ARN) !== region(c.TASK_DEFINITION_ARN)) {
-    throw new ConfigError([
-      {
-        variable: 'TASK_DEFINITION_ARN',
-        value: c.TASK_DEFINITION_ARN,
-        expected: `a task definition in the cluster's region ${region(c.CLUSTER_ARN)}`,
-      },
-    ]);
+    const expected = `a task definition in the cluster's region ${region(c.CLUSTER_ARN)}`;
+    throw new ConfigError([{ variable: 'TASK_DEFINITION_ARN', value: c.TASK_DEFINITION_ARN, expected }]);
   }
   return {
     stackName: c.ENDPOINT_STACK_NAME,

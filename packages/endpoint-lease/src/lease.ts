@@ -10,8 +10,8 @@ function parseTime(value: string | undefined) {
   return Number.isNaN(t) ? undefined : t;
 }
 
-/** The `startedBy` of the package's tasks (at most 128 characters): the reaper lists tasks by it. */
-export const startedByFor = (stackName: string) => `endpoint-lease/${stackName}`.slice(0, 128);
+/** The `startedBy` the reaper lists the package's tasks by (at most 128 characters: stack names have 100). */
+export const startedByFor = (stackName: string) => `endpoint-lease/${stackName}`;
 
 export async function readRecords(ec2: EC2Client, vpcId: string, stackName: string) {
   const out = await ec2.send(

@@ -85,13 +85,7 @@ export async function startTasks(deps: RunTaskDeps, request: StartRequest) {
     const { out, earlier } = await runOnce(deps, request, clientToken);
     if (earlier !== undefined) {
       const taskArns = await adoptable(deps, cluster, count, earlier);
-      if (taskArns !== undefined) {
-        deps.logger.info('An earlier invocation of this request started the tasks', {
-          clientToken,
-          taskArns,
-        });
-        return { taskArns, clientToken, adopted: true };
-      }
+      if (taskArns !== undefined) return { taskArns, clientToken, adopted: true };
       deps.logger.info('Client token already used by a failed start; using the next one', { clientToken });
       continue;
     }

@@ -28,8 +28,8 @@ export async function describeStack(cfn: CloudFormationClient, stackName: string
 export async function endpointsAvailable(ec2: EC2Client, ids: string[]): Promise<boolean> {
   if (ids.length === 0) return false;
   const out = await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: ids }));
-  const states = new Map((out.VpcEndpoints ?? []).map((e) => [e.VpcEndpointId, String(e.State ?? '')]));
-  return ids.every((id) => states.get(id)?.toLowerCase() === 'available');
+  const states = new Map((out.VpcEndpoints ?? []).map((e) => [e.VpcEndpointId, e.State?.toLowerCase()]));
+  return ids.every((id) => states.get(id) === 'available');
 }
 
 /** Billing starts with the first interface endpoint (the stack and its security group are free). */
@@ -37,7 +37,7 @@ export async function billingStart(ec2: EC2Client, stack: StackView): Promise<nu
   const ids = stack.endpointIds;
   if (ids.length === 0) return stack.createdAt;
   const out = await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: ids })).catch((error) => {
-    if (isNotFoundError(error) || isAwsError(error, 'InvalidVpcEndpointId.NotFound')) return undefined;
+    if (isNotFoundError(error)) return undefined;
     throw error;
   });
   const times = (out?.VpcEndpoints ?? [])
