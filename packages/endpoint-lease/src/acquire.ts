@@ -1,4 +1,3 @@
-import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import type { Deadline } from '@netkit/aws-core/retry';
 import { checkContainers } from './check-containers.ts';
 import type { Config } from './config.ts';
@@ -12,16 +11,7 @@ import { startTasks, stopTasks } from './run-task.ts';
 import { describeStack, type StackView } from './stack.ts';
 import { StackReadiness } from './stack-readiness.ts';
 
-export interface AcquireResult extends HandlerOutcome<'done' | 'already-done'> {
-  action: 'started';
-  taskArns: string[];
-  stackId: string;
-  leaseUntil: string;
-  created: boolean;
-  /** The tasks were started by an earlier invocation of the same request. */
-  adopted: boolean;
-  waitedMs: number;
-}
+export type AcquireResult = Awaited<ReturnType<typeof acquire>>;
 
 export async function acquire(
   request: AcquireRequest,
@@ -29,7 +19,7 @@ export async function acquire(
   config: Config,
   deadline: Deadline,
   requestId: string,
-): Promise<AcquireResult> {
+) {
   const started = deps.clock.now();
   // Read-only checks first: a refused request must not write a lease or create a stack that bills an hour.
   await checkContainers(deps.ecs, config, request);
@@ -37,18 +27,20 @@ export async function acquire(
   if (checked) await checkEndpointPreconditions(deps.ec2, config);
   const readiness = new StackReadiness(deps, config, deadline, requestId, checked);
   const stack = await readiness.run();
-  const { taskArns, adopted } = await startOnStack(request, deps, config, stack, requestId);
-  deps.logger.info(adopted ? 'Tasks already started by an earlier attempt' : 'Tasks started', {
+  const { taskArns, adopted, clientToken } = await startOnStack(request, deps, config, stack, requestId);
+  deps.logger.info(adopted ? 'Tasks already started by an earlier invocation' : 'Tasks started', {
     taskArns,
+    clientToken,
     created: readiness.created,
   });
   return {
-    status: adopted ? 'already-done' : 'done',
-    action: 'started',
+    status: adopted ? ('already-done' as const) : ('done' as const),
+    action: 'started' as const,
     taskArns,
     stackId: stack.stackId,
     leaseUntil: iso(readiness.leaseUntil),
     created: readiness.created,
+    // The tasks were started by an earlier invocation of the same request.
     adopted,
     waitedMs: deps.clock.now() - started,
   };

@@ -1,20 +1,9 @@
 import { integer, oneOf, optional, parseConfig, patterns, string, stringList } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 
-/** What a Fargate task needs without NAT: image pulls (ecr.*; layers via the S3 gateway) and awslogs. */
-const DEFAULT_ENDPOINT_SERVICES = ['logs', 'ecr.api', 'ecr.dkr'];
-const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,99}$/;
-/** Short names only: the template adds `com.amazonaws.<region>.`. */
-const SERVICE = /^(?!com\.amazonaws\.)[a-z0-9][a-z0-9.-]{0,62}$/;
-const CLUSTER_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}$/;
-const TASK_DEFINITION_ARN =
-  /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}(:\d+)?$/;
-const EVENT_SOURCE = /^[A-Za-z0-9._/:-]{1,256}$/;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
-
 const configSpec = {
   ENDPOINT_STACK_NAME: string({
-    pattern: STACK_NAME,
+    pattern: /^[A-Za-z][A-Za-z0-9-]{0,99}$/,
     description: 'a CloudFormation stack name: a letter, then up to 99 letters, digits or hyphens',
   }),
   VPC_ID: string({ pattern: patterns.vpcId, description: 'a VPC id like vpc-0123456789abcdef0' }),
@@ -34,23 +23,27 @@ const configSpec = {
   }),
   ENDPOINT_SERVICES: optional(
     stringList({
-      pattern: SERVICE,
+      pattern: /^(?!com\.amazonaws\.)[a-z0-9][a-z0-9.-]{0,62}$/,
       item: 'short service name like ecr.dkr',
       limit: 'without com.amazonaws.<region>., which the template adds',
     }),
-    DEFAULT_ENDPOINT_SERVICES,
+    // What a Fargate task needs without NAT: image pulls (ecr.*; layers via the S3 gateway) and awslogs.
+    ['logs', 'ecr.api', 'ecr.dkr'],
   ),
   CLUSTER_ARN: string({
-    pattern: CLUSTER_ARN,
+    pattern: /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}$/,
     description: 'an ECS cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)',
   }),
   TASK_DEFINITION_ARN: string({
-    pattern: TASK_DEFINITION_ARN,
+    pattern: /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}(:\d+)?$/,
     description:
       'an ECS task definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>[:<revision>])',
   }),
   CFN_ROLE_ARN: optional(
-    string({ pattern: ROLE_ARN, description: 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)' }),
+    string({
+      pattern: /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
+      description: 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)',
+    }),
   ),
   LEASE_SECONDS: optional(integer({ min: 60, max: 86_400 }), 300),
   DELETE_POLICY: optional(oneOf(['hour-aligned', 'immediate'] as const), 'hour-aligned'),
@@ -61,15 +54,12 @@ const configSpec = {
     'clock-hour',
   ),
   ACQUIRE_EVENT_SOURCES: optional(
-    stringList({ pattern: EVENT_SOURCE, item: 'event source like aws.events' }),
+    stringList({ pattern: /^[A-Za-z0-9._/:-]{1,256}$/, item: 'event source like aws.events' }),
     ['aws.events', 'aws.scheduler'],
   ),
   DELETE_ATTEMPTS: optional(integer({ min: 1, max: 10 }), 3),
   CONSISTENCY_SETTLE_SECONDS: optional(integer({ min: 0, max: 60 }), 10),
 };
-
-export type DeletePolicy = 'hour-aligned' | 'immediate';
-export type BillingAnchor = 'endpoint-creation' | 'clock-hour';
 
 /** The validated configuration (README "Configuration"); durations in milliseconds. */
 export type Config = ReturnType<typeof loadLeaseConfig>;
@@ -85,13 +75,8 @@ const region = (arn: string) => arn.split(':')[3] ?? '';
 function loadLeaseConfig(env: Env, deadlineMarginMs: number) {
   const c = parseConfig(configSpec, env);
   if (region(c.CLUSTER_ARN) !== region(c.TASK_DEFINITION_ARN)) {
-    throw new ConfigError([
-      {
-        variable: 'TASK_DEFINITION_ARN',
-        value: c.TASK_DEFINITION_ARN,
-        expected: `a task definition in the cluster's region ${region(c.CLUSTER_ARN)}`,
-      },
-    ]);
+    const expected = `a task definition in the cluster's region ${region(c.CLUSTER_ARN)}`;
+    throw new ConfigError([{ variable: 'TASK_DEFINITION_ARN', value: c.TASK_DEFINITION_ARN, expected }]);
   }
   return {
     stackName: c.ENDPOINT_STACK_NAME,
@@ -106,7 +91,7 @@ function loadLeaseConfig(env: Env, deadlineMarginMs: number) {
     leaseMs: c.LEASE_SECONDS * 1000,
     deletePolicy: c.DELETE_POLICY,
     billingGuardMs: c.BILLING_GUARD_SECONDS * 1000,
-    billingAnchor: (c.BILLING_ANCHOR === 'clock-hour' ? 'clock-hour' : 'endpoint-creation') as BillingAnchor,
+    billingAnchor: c.BILLING_ANCHOR === 'stack-creation' ? ('endpoint-creation' as const) : c.BILLING_ANCHOR,
     consistencySettleMs: c.CONSISTENCY_SETTLE_SECONDS * 1000,
     acceptedSources: c.ACQUIRE_EVENT_SOURCES,
     deleteAttempts: c.DELETE_ATTEMPTS,

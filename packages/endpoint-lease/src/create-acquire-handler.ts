@@ -5,10 +5,10 @@ import { describeError, InvalidEventError } from '@netkit/aws-core/errors';
 import type { Metrics } from '@netkit/aws-core/metrics';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
-import { type AcquireResult, acquire } from './acquire.ts';
+import { acquire } from './acquire.ts';
 import type { Config } from './config.ts';
 import { EndpointPreconditionError, TaskRejectedError } from './errors.ts';
-import { type AcquireRequest, parseAcquireEvent } from './event.ts';
+import { parseAcquireEvent } from './event.ts';
 
 export interface AcquireHandlerDeps {
   cfn: CloudFormationClient;
@@ -20,21 +20,11 @@ export interface AcquireHandlerDeps {
 }
 
 export function createAcquireHandler(deps: AcquireHandlerDeps, config: Config) {
-  return async (
-    event: unknown,
-    context: LambdaContextLike,
-  ): Promise<AcquireResult | { status: 'rejected'; reason: string }> => {
-    let request: AcquireRequest;
-    try {
-      request = parseAcquireEvent(event, config.acceptedSources);
-    } catch (error) {
-      if (!(error instanceof InvalidEventError)) throw error;
-      deps.logger.error('Rejected acquire event', { reason: error.message, field: error.field });
-      return { status: 'rejected', reason: error.message };
-    }
+  return async (event: unknown, context: LambdaContextLike) => {
     const deadline = Deadline.fromContext(context, config.deadlineMarginMs, deps.clock);
     const requestId = context.awsRequestId ?? `acquire-${deps.clock.now()}`;
     try {
+      const request = parseAcquireEvent(event, config.acceptedSources);
       return await acquire(request, deps, config, deadline, requestId);
     } catch (error) {
       // A request that can never succeed is answered, not retried into more leases and stacks (ADR 0046).
@@ -43,8 +33,9 @@ export function createAcquireHandler(deps: AcquireHandlerDeps, config: Config) {
         error instanceof TaskRejectedError ||
         error instanceof EndpointPreconditionError
       ) {
-        deps.logger.error('Rejected acquire request', { reason: error.message, kind: error.name });
-        return { status: 'rejected', reason: error.message };
+        const field = error instanceof InvalidEventError ? error.field : undefined;
+        deps.logger.error('Rejected acquire request', { reason: error.message, kind: error.name, field });
+        return { status: 'rejected' as const, reason: error.message };
       }
       deps.logger.error('Acquire failed', { error: describeError(error) });
       throw error;

@@ -12,10 +12,7 @@ const DNS_ATTRIBUTES = [
 ] as const;
 
 /** What private-DNS interface endpoints need: both VPC DNS attributes, endpoint subnets one per AZ. */
-export async function checkEndpointPreconditions(
-  ec2: EC2Client,
-  config: Pick<Config, 'vpcId' | 'endpointSubnetIds'>,
-): Promise<void> {
+export async function checkEndpointPreconditions(ec2: EC2Client, config: Config) {
   const { vpcId } = config;
   const problems: string[] = [];
   for (const [attribute, key, flag] of DNS_ATTRIBUTES) {
@@ -44,11 +41,7 @@ export async function checkEndpointPreconditions(
 }
 
 /** False when another invocation created the stack first (normal for concurrent acquires). */
-export async function createStack(
-  cfn: CloudFormationClient,
-  config: Config,
-  clientRequestToken: string,
-): Promise<boolean> {
+export async function createStack(cfn: CloudFormationClient, config: Config, clientRequestToken: string) {
   try {
     await cfn.send(
       new CreateStackCommand({

@@ -2,13 +2,6 @@
 import type { ContainerOverride, TaskOverride } from '@aws-sdk/client-ecs';
 import { echo, InvalidEventError } from '@netkit/aws-core/errors';
 
-export interface AcquireRequest {
-  count: number;
-  overrides: TaskOverride | undefined;
-  /** The EventBridge event id, if any: the RunTask idempotency token. */
-  eventId: string | undefined;
-}
-
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -16,10 +9,13 @@ function fail(field: string, expected: string): never {
   throw new InvalidEventError(`Invalid acquire event: ${field} must be ${expected}`, field);
 }
 
-function onlyKeys(o: Obj, allowed: string[], field: string) {
-  for (const key of Object.keys(o)) {
+/** `value` as an object with no keys but `allowed`. */
+function object(value: unknown, field: string, allowed: string[], expected = 'an object'): Obj {
+  if (!isObj(value)) fail(field, expected);
+  for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) fail(`${field}.${echo(key, 40)}`, `absent (allowed: ${allowed.join(', ')})`);
   }
+  return value;
 }
 
 /** RunTask's limits: overrides JSON (formatting included), containers of a task definition, tasks. */
@@ -60,9 +56,8 @@ const CONTAINER_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
 const TASK_SIZE = /^[1-9]\d{0,5}$/;
 
-function parseContainer(value: unknown, field: string): ContainerOverride {
-  if (!isObj(value)) fail(field, 'an object');
-  onlyKeys(value, ['name', 'command', 'environment', 'cpu', 'memory'], field);
+function parseContainer(container: unknown, field: string): ContainerOverride {
+  const value = object(container, field, ['name', 'command', 'environment', 'cpu', 'memory']);
   if (typeof value.name !== 'string' || !CONTAINER_NAME.test(value.name))
     fail(`${field}.name`, 'a container name');
   const out: ContainerOverride = { name: value.name };
@@ -74,10 +69,9 @@ function parseContainer(value: unknown, field: string): ContainerOverride {
   }
   if (value.environment !== undefined) {
     if (!Array.isArray(value.environment)) fail(`${field}.environment`, 'an array of {name, value}');
-    out.environment = value.environment.map((e, i) => {
+    out.environment = value.environment.map((entry, i) => {
       const f = `${field}.environment[${i}]`;
-      if (!isObj(e)) fail(f, 'an object {name, value}');
-      onlyKeys(e, ['name', 'value'], f);
+      const e = object(entry, f, ['name', 'value'], 'an object {name, value}');
       if (typeof e.name !== 'string' || !ENV_NAME.test(e.name))
         fail(`${f}.name`, 'an environment variable name');
       if (typeof e.value !== 'string') fail(`${f}.value`, 'a string');
@@ -95,26 +89,24 @@ function parseContainer(value: unknown, field: string): ContainerOverride {
 }
 
 const EVENT_ID = /^[A-Za-z0-9-]{1,64}$/;
+const BODY_KEYS = ['count', 'overrides'];
 
 /** The request body and, for an EventBridge event (rule or scheduler target), its id. */
 function requestBody(event: Obj, acceptedSources: readonly string[]): { body: Obj; eventId?: string } {
   if (!('detail-type' in event || 'source' in event || 'detail' in event)) {
-    onlyKeys(event, ['count', 'overrides'], 'event');
-    return { body: event };
+    return { body: object(event, 'event', BODY_KEYS) };
   }
   if (typeof event.source !== 'string' || !acceptedSources.includes(event.source))
     fail('source', `one of ACQUIRE_EVENT_SOURCES (${acceptedSources.join(', ')}), not ${echo(event.source)}`);
   if (typeof event['detail-type'] !== 'string') fail('detail-type', 'a string');
-  if (!isObj(event.detail)) fail('detail', 'an object (EventBridge always sends one)');
-  onlyKeys(event.detail, ['count', 'overrides'], 'detail');
+  const body = object(event.detail, 'detail', BODY_KEYS, 'an object (EventBridge always sends one)');
   if (event.id !== undefined && (typeof event.id !== 'string' || !EVENT_ID.test(event.id)))
     fail('id', 'an EventBridge event id');
-  return { body: event.detail, eventId: event.id };
+  return { body, eventId: event.id };
 }
 
-function parseOverrides(o: unknown): TaskOverride {
-  if (!isObj(o)) fail('overrides', 'an object');
-  onlyKeys(o, ['containerOverrides', 'cpu', 'memory'], 'overrides');
+function parseOverrides(value: unknown): TaskOverride {
+  const o = object(value, 'overrides', ['containerOverrides', 'cpu', 'memory']);
   const overrides: TaskOverride = {};
   if (o.containerOverrides !== undefined) {
     const field = 'overrides.containerOverrides';
@@ -143,7 +135,10 @@ function parseOverrides(o: unknown): TaskOverride {
   return overrides;
 }
 
-export function parseAcquireEvent(event: unknown, acceptedSources: readonly string[]): AcquireRequest {
+/** `eventId`, the EventBridge event id if any, is the RunTask idempotency token. */
+export type AcquireRequest = ReturnType<typeof parseAcquireEvent>;
+
+export function parseAcquireEvent(event: unknown, acceptedSources: readonly string[]) {
   if (event === undefined || event === null) return { count: 1, overrides: undefined, eventId: undefined };
   if (!isObj(event)) fail('event', 'a JSON object');
   const { body, eventId } = requestBody(event, acceptedSources);

@@ -5,13 +5,13 @@ export const leaseTagKey = (stackName: string) => `netkit:endpoint-lease:${stack
 export const reapTagKey = (stackName: string) => `netkit:endpoint-reap:${stackName}`;
 export const iso = (ms: number) => new Date(ms).toISOString();
 
-function parseTime(value: string | undefined): number | undefined {
-  const t = value === undefined ? Number.NaN : Date.parse(value);
-  return Number.isFinite(t) ? t : undefined;
+function parseTime(value: string | undefined) {
+  const t = Date.parse(value ?? '');
+  return Number.isNaN(t) ? undefined : t;
 }
 
-/** The `startedBy` of the package's tasks (at most 128 characters): the reaper lists tasks by it. */
-export const startedByFor = (stackName: string) => `endpoint-lease/${stackName}`.slice(0, 128);
+/** The `startedBy` the reaper lists the package's tasks by (at most 128 characters: stack names have 100). */
+export const startedByFor = (stackName: string) => `endpoint-lease/${stackName}`;
 
 export async function readRecords(ec2: EC2Client, vpcId: string, stackName: string) {
   const out = await ec2.send(

@@ -2,7 +2,9 @@
  * The lease decision, as a pure function of (state, now, config). Both handlers and the cost
  * simulator call `decide`, so what is simulated is what runs. All times are epoch milliseconds (UTC).
  */
-import type { BillingAnchor, DeletePolicy } from './config.ts';
+import type { Config } from './config.ts';
+
+type BillingAnchor = Config['billingAnchor'];
 
 export const HOUR_MS = 3_600_000;
 
@@ -32,7 +34,7 @@ export function stackPhase(status: string | undefined): StackPhase {
 }
 
 export interface PolicyConfig {
-  deletePolicy: DeletePolicy;
+  deletePolicy: Config['deletePolicy'];
   /** Delete when the current billed hour ends within this many ms. */
   billingGuardMs: number;
   billingAnchor: BillingAnchor;
@@ -63,16 +65,10 @@ export type Action =
   /** Delete the stack now. */
   | { kind: 'delete'; reason: 'failed' | 'idle' | 'idle-hour-ending' };
 
-/** The time the billed hour that contains `now` started, for a stack created at `createdAt`. */
-function billedHourStart(createdAt: number, now: number, anchor: BillingAnchor): number {
-  const origin = anchor === 'clock-hour' ? 0 : createdAt;
-  const elapsed = Math.max(0, now - origin);
-  return origin + Math.floor(elapsed / HOUR_MS) * HOUR_MS;
-}
-
 /** The end of the billed hour containing `now` (a partial hour is billed as a full one). */
 export function billedHourEnd(createdAt: number, now: number, anchor: BillingAnchor): number {
-  return billedHourStart(createdAt, now, anchor) + HOUR_MS;
+  const origin = anchor === 'clock-hour' ? 0 : createdAt;
+  return origin + (Math.floor(Math.max(0, now - origin) / HOUR_MS) + 1) * HOUR_MS;
 }
 
 /** Billed hours for a stack that existed from `createdAt` to `deletedAt` (creation-anchored). */

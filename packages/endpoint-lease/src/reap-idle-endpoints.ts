@@ -15,7 +15,7 @@ import { billingStart, describeStack, type StackView } from './stack.ts';
 const INTENT_MARGIN_MS = 30_000;
 const INTENT_TTL_MS = 60_000;
 
-export interface ReaperResult extends HandlerOutcome<'done' | 'skipped'> {
+interface ReaperResult extends HandlerOutcome<'done' | 'skipped'> {
   action: Action['kind'] | 'deleted';
   stackStatus?: string;
   activeTasks: number;
@@ -27,7 +27,7 @@ export interface ReaperResult extends HandlerOutcome<'done' | 'skipped'> {
 }
 
 /** PENDING and RUNNING tasks (ListTasks' default); startedBy must be its only filter. One page is enough. */
-export async function countActiveTasks(ecs: ECSClient, config: Config): Promise<number> {
+export async function countActiveTasks(ecs: ECSClient, config: Config) {
   const startedBy = startedByFor(config.stackName);
   const out = await ecs.send(
     new ListTasksCommand({ cluster: config.clusterArn, startedBy, maxResults: 100 }),
@@ -41,13 +41,13 @@ async function observe(deps: ReaperHandlerDeps, config: Config) {
   const stack = await describeStack(deps.cfn, config.stackName);
   const { leaseUntil } = await readRecords(deps.ec2, config.vpcId, config.stackName);
   const activeTasks = stack === undefined ? 0 : await countActiveTasks(deps.ecs, config);
-  // Only a stable stack is judged by its billed hour, which runs from its first endpoint's creation.
-  const createdAt =
-    stack !== undefined && stackPhase(stack.status) === 'stable'
-      ? await billingStart(deps.ec2, stack)
-      : stack?.createdAt;
   const state: LeaseState = {
-    stack: stack && { status: stack.status, createdAt: createdAt as number },
+    stack: stack && {
+      status: stack.status,
+      // Only a stable stack is judged by its billed hour, which runs from its first endpoint's creation.
+      createdAt:
+        stackPhase(stack.status) === 'stable' ? await billingStart(deps.ec2, stack) : stack.createdAt,
+    },
     leaseUntil,
     activeTasks,
     demand: false,

@@ -2,16 +2,13 @@
 import { CreateTagsCommand, DeleteTagsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { iso, reapTagKey } from './lease.ts';
 
-export interface ReapIntent {
-  expiresAt: number;
-  /** The tag value, for the conditional DeleteTags. */
-  raw: string;
-}
-
-export function makeIntent(expiresAt: number, owner: string): ReapIntent {
+/** `raw` is the tag value, kept for the conditional DeleteTags. */
+export function makeIntent(expiresAt: number, owner: string) {
   const safeOwner = owner.replace(/[^A-Za-z0-9._:/=+@-]/g, '').slice(0, 64) || 'reaper';
   return { expiresAt, raw: `${iso(expiresAt)} ${safeOwner}` };
 }
+
+export type ReapIntent = ReturnType<typeof makeIntent>;
 
 export async function writeIntent(ec2: EC2Client, vpcId: string, stackName: string, intent: ReapIntent) {
   const Tags = [{ Key: reapTagKey(stackName), Value: intent.raw }];

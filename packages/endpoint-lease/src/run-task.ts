@@ -3,7 +3,6 @@ import {
   DescribeTasksCommand,
   RunTaskCommand,
   type RunTaskCommandInput,
-  type RunTaskCommandOutput,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { describeError, isAwsError, isTransientError } from '@netkit/aws-core/errors';
@@ -19,18 +18,15 @@ const TOKEN_MAX = 64;
 
 export function runTaskToken(base: string, attempt: number): string {
   const clean = base.replace(/[^\x21-\x7e]/g, '_') || 'endpoint-lease';
-  if (attempt === 0) return clean.slice(0, TOKEN_MAX);
-  const suffix = `-${attempt}`;
-  return `${clean.slice(0, TOKEN_MAX - suffix.length)}${suffix}`;
+  const suffix = attempt === 0 ? '' : `-${attempt}`;
+  return clean.slice(0, TOKEN_MAX - suffix.length) + suffix;
 }
 
 /** A 4xx answer from ECS other than throttling: repeating the request cannot change it. */
 function isEcsClientRejection(error: unknown): boolean {
-  if (isTransientError(error)) return false;
-  const e = error as { $fault?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
-  if (e === null || typeof e !== 'object') return false;
-  const status = e.$metadata?.httpStatusCode;
-  return e.$fault === 'client' || (typeof status === 'number' && status >= 400 && status < 500);
+  const e = error as { $fault?: unknown; $metadata?: { httpStatusCode?: number } } | null | undefined;
+  const status = e?.$metadata?.httpStatusCode ?? 0;
+  return !isTransientError(error) && (e?.$fault === 'client' || (status >= 400 && status < 500));
 }
 
 type RunTaskDeps = Pick<AcquireHandlerDeps, 'ecs' | 'logger'>;
@@ -67,11 +63,7 @@ async function adoptable(deps: RunTaskDeps, cluster: string, count: number, arns
 }
 
 /** One RunTask: its answer, or the tasks an earlier call on this token started (ConflictException). */
-async function runOnce(
-  deps: RunTaskDeps,
-  request: StartRequest,
-  clientToken: string,
-): Promise<{ out?: RunTaskCommandOutput; earlier?: string[] }> {
+async function runOnce(deps: RunTaskDeps, request: StartRequest, clientToken: string) {
   try {
     const input = { ...request.input, clientToken, referenceId: request.invocationRef };
     return { out: await deps.ecs.send(new RunTaskCommand(input)) };
@@ -93,13 +85,7 @@ export async function startTasks(deps: RunTaskDeps, request: StartRequest) {
     const { out, earlier } = await runOnce(deps, request, clientToken);
     if (earlier !== undefined) {
       const taskArns = await adoptable(deps, cluster, count, earlier);
-      if (taskArns !== undefined) {
-        deps.logger.info('An earlier invocation of this request started the tasks', {
-          clientToken,
-          taskArns,
-        });
-        return { taskArns, clientToken, adopted: true };
-      }
+      if (taskArns !== undefined) return { taskArns, clientToken, adopted: true };
       deps.logger.info('Client token already used by a failed start; using the next one', { clientToken });
       continue;
     }

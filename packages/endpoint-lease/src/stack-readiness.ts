@@ -8,7 +8,7 @@ import { EndpointStackFailedError } from './errors.ts';
 import { readRecords, writeLease } from './lease.ts';
 import { decide, stackPhase } from './policy.ts';
 import { removeStack } from './remove-stack.ts';
-import { describeStack, endpointIds, endpointsAvailable, type StackView } from './stack.ts';
+import { describeStack, endpointsAvailable, type StackView } from './stack.ts';
 
 const MAX_STACK_REPLACEMENTS = 2;
 
@@ -28,21 +28,20 @@ export class StackReadiness {
   private replacements = 0;
   private creates = 0;
 
-  private async holdLease(): Promise<number> {
+  private async holdLease() {
     const { deps, config } = this;
-    const until = deps.clock.now() + config.leaseMs;
-    await writeLease(deps.ec2, config.vpcId, config.stackName, until);
+    this.leaseUntil = deps.clock.now() + config.leaseMs;
+    await writeLease(deps.ec2, config.vpcId, config.stackName, this.leaseUntil);
     await this.poll('the reaper to finish its delete decision', 500, 5_000, async () => {
       const { intentExpiresAt } = await readRecords(deps.ec2, config.vpcId, config.stackName);
       if (intentExpiresAt === undefined || intentExpiresAt <= deps.clock.now()) return true;
       deps.logger.info('Reaper is deciding on a delete; waiting', { intentExpiresAt });
       return undefined;
     });
-    return until;
   }
 
   async run(): Promise<StackView> {
-    this.leaseUntil = await this.holdLease();
+    await this.holdLease();
     for (;;) {
       if (this.deadline.expired())
         throw new DeadlineExceededError('Timed out waiting for the endpoint stack');
@@ -96,13 +95,12 @@ export class StackReadiness {
   /** True once every endpoint is available within the lease margin; false after renewing the lease. */
   private async use(stack: StackView): Promise<boolean> {
     const { deps, config } = this;
-    const ids = endpointIds(stack);
     await this.poll(`every endpoint of ${config.stackName} to be available`, 2_000, 15_000, async () =>
-      (await endpointsAvailable(deps.ec2, ids)) ? true : undefined,
+      (await endpointsAvailable(deps.ec2, stack.endpointIds)) ? true : undefined,
     );
     // RunTask must land well before the lease ends: 60 s, or a quarter of a shorter lease.
     if (deps.clock.now() <= this.leaseUntil - Math.min(60_000, config.leaseMs / 4)) return true;
-    this.leaseUntil = await this.holdLease();
+    await this.holdLease();
     return false;
   }
 

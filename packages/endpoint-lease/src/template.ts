@@ -1,28 +1,11 @@
 /** The endpoint stack, built here so the bundle carries it (README "Endpoint stack"). */
 import type { Config } from './config.ts';
 
-type Spec = Pick<
-  Config,
-  'vpcId' | 'endpointSubnetIds' | 'taskSecurityGroupIds' | 'endpointServices' | 'stackName'
->;
-
 /** Output key prefix of the endpoint ids, read back to wait for `available`. */
 export const ENDPOINT_OUTPUT_PREFIX = 'Endpoint';
 
-type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-
-function logicalName(service: string): string {
-  return service
-    .split(/[.-]/)
-    .filter((part) => part !== '')
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join('');
-}
-
-export function endpointStackTemplate(spec: Spec): string {
-  if (spec.taskSecurityGroupIds.length === 0)
-    throw new Error('endpointStackTemplate: at least one task security group is needed');
-  const resources: Record<string, Json> = {
+export function endpointStackTemplate(spec: Config): string {
+  const resources: Record<string, unknown> = {
     EndpointSecurityGroup: {
       Type: 'AWS::EC2::SecurityGroup',
       Properties: {
@@ -42,9 +25,10 @@ export function endpointStackTemplate(spec: Spec): string {
       },
     },
   };
-  const outputs: Record<string, Json> = {};
+  const outputs: Record<string, unknown> = {};
   for (const service of spec.endpointServices) {
-    const name = logicalName(service);
+    const parts = service.split(/[.-]/);
+    const name = parts.map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
     if (resources[`${name}Endpoint`]) throw new Error(`endpointStackTemplate: services collide on ${name}`);
     resources[`${name}Endpoint`] = {
       Type: 'AWS::EC2::VPCEndpoint',
