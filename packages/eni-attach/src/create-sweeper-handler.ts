@@ -3,10 +3,7 @@ import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
 import type { SweeperConfig } from './config.ts';
 import { type SweepDeps, type SweepReport, sweepOrphans } from './sweep.ts';
 
-/** What the sweeper entry needs: an EC2 client, a logger, a clock and metrics. */
 export interface SweeperHandlerDeps extends SweepDeps {
-  clock: SweepDeps['clock'];
-  /** Powertools Metrics (EMF); published once per run. */
   metrics: Pick<Metrics, 'addMetric' | 'publishStoredMetrics'>;
 }
 

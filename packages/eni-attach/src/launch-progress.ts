@@ -1,8 +1,8 @@
-import { DeleteNetworkInterfaceCommand, type EC2Client, type NetworkInterface } from '@aws-sdk/client-ec2';
-import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
+import type { EC2Client, NetworkInterface } from '@aws-sdk/client-ec2';
+import { describeError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { AttachmentSpec, Config } from './config.ts';
-import { setDeleteOnTermination } from './interfaces.ts';
+import { deleteInterface, setDeleteOnTermination } from './interfaces.ts';
 
 /** How an interface came to be on the instance. */
 export type InterfaceSource =
@@ -50,17 +50,17 @@ export async function keepInterface(
 
 export async function deleteIfUnattached(p: LaunchProgress, id: string): Promise<void> {
   const { run } = p;
-  const send = () => p.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id }));
+  const log = { networkInterfaceId: id };
   try {
-    await run.call('DeleteNetworkInterface', send, [], run.deadlines.finish);
-    p.deleted.push(id);
+    const finish = run.deadlines.finish;
+    const outcome = await deleteInterface((what, fn) => run.call(what, fn, [], finish), p.ec2, id);
+    if (outcome === 'deleted') p.deleted.push(id);
+    if (outcome === 'in-use') run.logger.info('Not deleting an interface that is now attached', log);
   } catch (error) {
-    if (isNotFoundError(error)) return;
-    // A concurrent delivery attached it: in use, not an orphan.
-    const log = { networkInterfaceId: id, error: describeError(error) };
-    if (isAwsError(error, 'InvalidNetworkInterface.InUse'))
-      run.logger.info('Not deleting an interface that is now attached', log);
-    else run.logger.error('Could not delete network interface; the sweeper will retry', log);
+    run.logger.error('Could not delete network interface; the sweeper will retry', {
+      ...log,
+      error: describeError(error),
+    });
   }
 }
 

@@ -1,8 +1,8 @@
-import { DeleteNetworkInterfaceCommand, type EC2Client, type NetworkInterface } from '@aws-sdk/client-ec2';
-import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
+import type { EC2Client, NetworkInterface } from '@aws-sdk/client-ec2';
+import { describeError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
-import { describeOwnInterfaces, setDeleteOnTermination } from './interfaces.ts';
+import { deleteInterface, describeOwnInterfaces, setDeleteOnTermination } from './interfaces.ts';
 
 export type TerminateReport = HandlerOutcome<'done'> & {
   instanceId: string;
@@ -50,14 +50,11 @@ async function release(run: HookRun, ec2: EC2Client, eni: NetworkInterface, repo
       if (attachment.DeleteOnTermination === true) return;
       await setDeleteOnTermination(run, ec2, id, attachment.AttachmentId);
       report.markedForDeletion.push(id);
-    } else if (eni.Status === 'available') {
-      await run.call('DeleteNetworkInterface', () =>
-        ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
-      );
+    } else if (eni.Status === 'available' && (await deleteInterface(run.call, ec2, id)) === 'deleted') {
       report.deleted.push(id);
     }
   } catch (error) {
-    if (isNotFoundError(error) || isAwsError(error, 'InvalidNetworkInterface.InUse')) return;
+    if (isNotFoundError(error)) return;
     report.errors.push(`${id}: ${describeError(error)}`);
   }
 }
