@@ -92,7 +92,7 @@ async function attachAll(p: LaunchProgress, catalog: SubnetCatalog): Promise<voi
     for (const [i, eni] of done.entries()) await keepInterface(p, attachments[i]!, eni!, 'existing');
     return;
   }
-  const subnets = await catalog.get(p.ec2);
+  await catalog.get(p.ec2);
   const instance = await describeInstance(p);
   const az = instance.Placement?.AvailabilityZone;
   if (!az) throw new AbandonError(`instance ${instanceId} has no Availability Zone`);
@@ -103,7 +103,7 @@ async function attachAll(p: LaunchProgress, catalog: SubnetCatalog): Promise<voi
       continue;
     }
     const subnetId = spec.subnetMap[az];
-    if (!subnetId || !subnets.has(subnetId)) {
+    if (!subnetId) {
       const where = attachments.length === 1 ? 'SUBNET_MAP' : `ATTACHMENTS deviceIndex ${spec.deviceIndex}`;
       const mapped = Object.keys(spec.subnetMap).join(', ');
       throw new AbandonError(

@@ -213,10 +213,11 @@ describe('subnet map validation', () => {
     await expect(catalog.get(ec2)).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
 
     // Act
-    const subnets = await catalog.get(ec2);
+    const second = catalog.get(ec2);
 
     // Assess
-    expect(subnets.get(SUBNET)?.vpcId).toBe(VPC);
+    await expect(second).resolves.toBeUndefined();
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeSubnetsCommand, 2);
   });
 });
 
