@@ -19,13 +19,12 @@ export function deadlinesFor(context: LambdaContextLike, clock: Clock, marginMs 
 
 /** The launch (and optional terminate) lifecycle hook; a launch into the warm pool is attached too. */
 export function createHandler(deps: HandlerDeps, config: Config) {
-  const { ec2, catalog } = deps;
   return createLifecycleHandler<LaunchReport | EndedLaunch | TerminateReport>(deps, {
     scope: config.scope,
     deadlines: (context, clock) => deadlinesFor(context, clock, config.deadlineMarginMs),
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     warmPool: 'run',
-    launch: (run) => handleLaunch(run, ec2, config, catalog),
-    terminate: (run) => handleTerminate(run, ec2),
+    launch: (run) => handleLaunch(run, deps.ec2, config, deps.catalog),
+    terminate: (run) => handleTerminate(run, deps.ec2),
   });
 }

@@ -38,14 +38,17 @@ export function attachedAt(
   );
 }
 
-/** EC2 deletes the interface with the instance. */
-export async function setDeleteOnTermination(run: HookRun, ec2: EC2Client, id: string, attachmentId: string) {
+/** EC2 deletes the attached interface with the instance; false when it already would. */
+export async function ensureDeleteOnTermination(run: HookRun, ec2: EC2Client, eni: NetworkInterface) {
+  const { AttachmentId, DeleteOnTermination } = eni.Attachment ?? {};
+  if (!AttachmentId || DeleteOnTermination) return false;
   const input = {
-    NetworkInterfaceId: id,
-    Attachment: { AttachmentId: attachmentId, DeleteOnTermination: true },
+    NetworkInterfaceId: eni.NetworkInterfaceId,
+    Attachment: { AttachmentId, DeleteOnTermination: true },
   };
   const send = () => ec2.send(new ModifyNetworkInterfaceAttributeCommand(input));
   await run.call('ModifyNetworkInterfaceAttribute', send, ['InvalidAttachmentID.NotFound']);
+  return true;
 }
 
 /** Launch clean-up, terminate and sweeper alike: `in-use` when a (redelivered) launch attached it meanwhile. */

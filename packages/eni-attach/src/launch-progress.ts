@@ -2,7 +2,7 @@ import type { EC2Client, NetworkInterface } from '@aws-sdk/client-ec2';
 import { describeError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { AttachmentSpec, Config } from './config.ts';
-import { deleteInterface, setDeleteOnTermination } from './interfaces.ts';
+import { deleteInterface, ensureDeleteOnTermination } from './interfaces.ts';
 
 /** How an interface came to be on the instance. */
 export type InterfaceSource =
@@ -30,19 +30,17 @@ export interface LaunchProgress {
   pending: Set<string>;
 }
 
-/** An interface already in place: make sure it is deleted with the instance. */
+/** An interface in place: make sure it is deleted with the instance, and report it. */
 export async function keepInterface(
   p: LaunchProgress,
   spec: AttachmentSpec,
   eni: NetworkInterface,
   source: InterfaceSource,
 ): Promise<void> {
-  const [networkInterfaceId, attachment] = [eni.NetworkInterfaceId!, eni.Attachment];
-  if (attachment?.DeleteOnTermination !== true && attachment?.AttachmentId)
-    await setDeleteOnTermination(p.run, p.ec2, networkInterfaceId, attachment.AttachmentId);
+  await ensureDeleteOnTermination(p.run, p.ec2, eni);
   p.interfaces.push({
     deviceIndex: spec.deviceIndex,
-    networkInterfaceId,
+    networkInterfaceId: eni.NetworkInterfaceId!,
     subnetId: eni.SubnetId ?? '',
     source,
   });

@@ -30,10 +30,9 @@ export async function obtainInterface(
     .sort((a, b) => (a.NetworkInterfaceId ?? '').localeCompare(b.NetworkInterfaceId ?? ''))[0];
   const eni = leftover ?? (await create(p, spec, subnetId));
   const id = eni.NetworkInterfaceId!;
-  if (leftover) {
-    p.pending.add(id);
+  p.pending.add(id);
+  if (leftover)
     p.run.logger.info('Reusing an unattached ENI from an earlier delivery', { instanceId: p.instanceId, id });
-  }
   await setSourceDestCheck(p, eni.Status === 'available' ? eni : await waitAvailable(p, id), spec);
   return { eni, source: leftover ? 'reused' : 'created' };
 }
@@ -63,7 +62,6 @@ async function create(p: LaunchProgress, spec: AttachmentSpec, subnetId: string)
     );
     const eni = out.NetworkInterface;
     if (!eni?.NetworkInterfaceId) throw new AbandonError('CreateNetworkInterface returned no interface');
-    p.pending.add(eni.NetworkInterfaceId);
     return eni;
   } catch (error) {
     if (!isAwsError(error, 'IdempotentParameterMismatch')) throw error;

@@ -2,7 +2,7 @@ import type { EC2Client, NetworkInterface } from '@aws-sdk/client-ec2';
 import { describeError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
-import { deleteInterface, describeOwnInterfaces, setDeleteOnTermination } from './interfaces.ts';
+import { deleteInterface, describeOwnInterfaces, ensureDeleteOnTermination } from './interfaces.ts';
 
 export type TerminateReport = HandlerOutcome<'done'> & {
   instanceId: string;
@@ -44,12 +44,9 @@ export async function handleTerminate(run: HookRun, ec2: EC2Client): Promise<Ter
 
 async function release(run: HookRun, ec2: EC2Client, eni: NetworkInterface, report: TerminateReport) {
   const id = eni.NetworkInterfaceId!;
-  const attachment = eni.Attachment;
   try {
-    if (attachment?.InstanceId === report.instanceId && attachment.AttachmentId) {
-      if (attachment.DeleteOnTermination === true) return;
-      await setDeleteOnTermination(run, ec2, id, attachment.AttachmentId);
-      report.markedForDeletion.push(id);
+    if (eni.Attachment?.InstanceId === report.instanceId) {
+      if (await ensureDeleteOnTermination(run, ec2, eni)) report.markedForDeletion.push(id);
     } else if (eni.Status === 'available' && (await deleteInterface(run.call, ec2, id)) === 'deleted') {
       report.deleted.push(id);
     }
