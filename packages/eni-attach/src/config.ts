@@ -13,13 +13,7 @@ import {
 import { ConfigError, type ConfigIssue, echo } from '@netkit/aws-core/errors';
 import { lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
 
-/** A network interface takes 5 security groups by default, 16 at most by quota (Amazon VPC quotas). */
-const MAX_SECURITY_GROUPS = 16;
-/** EC2 allows 50 tags per resource; this package writes 6. */
-const MAX_USER_TAGS = 44;
-
 export const DEADLINE_MARGIN_MS = 1_000;
-const SWEEPER_DEADLINE_MARGIN_MS = 2_000;
 
 /** One extra interface per instance; the subnets may be in another VPC of the account. */
 const attachmentFields = {
@@ -32,7 +26,7 @@ const attachmentFields = {
   securityGroupIds: stringList({
     pattern: patterns.securityGroupId,
     item: 'security group id',
-    maxItems: MAX_SECURITY_GROUPS,
+    maxItems: 16, // 5 by default, 16 at most by quota (Amazon VPC quotas)
     limit: 'a network interface takes at most 16',
   }),
   /** Unset leaves EC2's default (on). */
@@ -50,7 +44,7 @@ const launchSpec = {
     stringMap({
       keyPattern: /^(?!aws:|netkit:).{1,128}$/is, // the reserved prefixes: AWS's and this package's own
       valuePattern: /^.{0,256}$/s,
-      maxKeys: MAX_USER_TAGS,
+      maxKeys: 44, // EC2 allows 50 tags per resource; this package writes 6
       what: 'tag key -> value (keys not starting with aws: or netkit:, keys <= 128, values <= 256 characters)',
     }),
   ),
@@ -136,9 +130,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 export type Config = ReturnType<typeof loadConfig>;
 
-/** Added to the shortest safe grace period for the default: clock skew, a slow delete, a late run. */
-const GRACE_MARGIN_MINUTES = 5;
-
 const sweepSpec = {
   SWEEP_GRACE_MINUTES: optional(integer({ min: 5, max: 10_080 })),
   SWEEP_DRY_RUN: optional(boolean(), false),
@@ -158,7 +149,8 @@ export function loadSweeperConfig(env: Record<string, string | undefined> = proc
   const raw = parseConfig(sweepSpec, env);
   const ages = raw.LAUNCH_RULE_MAX_EVENT_AGE_SECONDS + raw.LAUNCH_MAX_EVENT_AGE_SECONDS;
   const minimum = Math.floor((ages + raw.LAUNCH_FUNCTION_TIMEOUT_SECONDS) / 60) + 1;
-  const grace = raw.SWEEP_GRACE_MINUTES ?? Math.max(30, minimum + GRACE_MARGIN_MINUTES);
+  // The default adds 5 minutes for clock skew, a slow delete, a late run.
+  const grace = raw.SWEEP_GRACE_MINUTES ?? Math.max(30, minimum + 5);
   if (grace < minimum) {
     const expected = `at least ${minimum} minutes (LAUNCH_RULE_MAX_EVENT_AGE_SECONDS ${raw.LAUNCH_RULE_MAX_EVENT_AGE_SECONDS} + LAUNCH_MAX_EVENT_AGE_SECONDS ${raw.LAUNCH_MAX_EVENT_AGE_SECONDS} + LAUNCH_FUNCTION_TIMEOUT_SECONDS ${raw.LAUNCH_FUNCTION_TIMEOUT_SECONDS}), or unset`;
     throw new ConfigError([{ variable: 'SWEEP_GRACE_MINUTES', value: env.SWEEP_GRACE_MINUTES, expected }]);
@@ -168,7 +160,7 @@ export function loadSweeperConfig(env: Record<string, string | undefined> = proc
     graceMs: grace * 60_000,
     dryRun: raw.SWEEP_DRY_RUN,
     maxDeletes: raw.SWEEP_MAX_DELETES,
-    deadlineMarginMs: SWEEPER_DEADLINE_MARGIN_MS,
+    deadlineMarginMs: 2_000,
   };
 }
 export type SweeperConfig = ReturnType<typeof loadSweeperConfig>;

@@ -1,4 +1,4 @@
-import type { EC2Client, NetworkInterface } from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { describeError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
@@ -21,37 +21,28 @@ export type TerminateReport = HandlerOutcome<'done'> & {
  */
 export async function handleTerminate(run: HookRun, ec2: EC2Client): Promise<TerminateReport> {
   const { instanceId } = run.action;
-  const report: TerminateReport = {
-    status: 'done',
-    instanceId,
-    result: 'CONTINUE',
-    markedForDeletion: [],
-    deleted: [],
-    errors: [],
-  };
+  const markedForDeletion: string[] = [];
+  const deleted: string[] = [];
+  const errors: string[] = [];
   try {
-    for (const eni of await describeOwnInterfaces(run, ec2, instanceId)) await release(run, ec2, eni, report);
+    for (const eni of await describeOwnInterfaces(run, ec2, instanceId)) {
+      const id = eni.NetworkInterfaceId!;
+      try {
+        if (eni.Attachment?.InstanceId === instanceId) {
+          if (await ensureDeleteOnTermination(run, ec2, eni)) markedForDeletion.push(id);
+        } else if (eni.Status === 'available' && (await deleteInterface(run.call, ec2, id)) === 'deleted') {
+          deleted.push(id);
+        }
+      } catch (error) {
+        if (!isNotFoundError(error)) errors.push(`${id}: ${describeError(error)}`);
+      }
+    }
   } catch (error) {
-    report.errors.push(describeError(error));
+    errors.push(describeError(error));
   }
-  const { markedForDeletion, deleted, errors } = report;
   const log = { instanceId, markedForDeletion, deleted, errors };
   if (errors.length > 0)
     run.logger.error('Could not clean up every interface of the terminating instance', log);
   else run.logger.info('No interface of ours left without DeleteOnTermination', log);
-  return report;
-}
-
-async function release(run: HookRun, ec2: EC2Client, eni: NetworkInterface, report: TerminateReport) {
-  const id = eni.NetworkInterfaceId!;
-  try {
-    if (eni.Attachment?.InstanceId === report.instanceId) {
-      if (await ensureDeleteOnTermination(run, ec2, eni)) report.markedForDeletion.push(id);
-    } else if (eni.Status === 'available' && (await deleteInterface(run.call, ec2, id)) === 'deleted') {
-      report.deleted.push(id);
-    }
-  } catch (error) {
-    if (isNotFoundError(error)) return;
-    report.errors.push(`${id}: ${describeError(error)}`);
-  }
+  return { status: 'done', instanceId, result: 'CONTINUE', markedForDeletion, deleted, errors };
 }
