@@ -1,10 +1,10 @@
 import { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { AttachmentSpec } from './config.ts';
-import { SubnetMapError } from './errors.ts';
+import { AbandonError } from './errors.ts';
 
 /**
  * Every mapped subnet exists, its AZ equals its key, and the attachment's security groups are in
- * its VPC: two filtered Describe calls. SubnetMapError names every bad entry.
+ * its VPC: two filtered Describe calls. The AbandonError names every bad entry.
  */
 async function validateSubnetMap(ec2: EC2Client, attachments: readonly AttachmentSpec[]): Promise<void> {
   const subnetIds = [...new Set(attachments.flatMap((a) => Object.values(a.subnetMap)))];
@@ -34,11 +34,11 @@ async function validateSubnetMap(ec2: EC2Client, attachments: readonly Attachmen
       });
     }),
   );
-  if (problems.length > 0) throw new SubnetMapError([...new Set(problems)]);
+  if (problems.length > 0) throw new AbandonError(`Invalid subnet map: ${[...new Set(problems)].join('; ')}`);
 }
 
 /**
- * Per-container cache of the validation: a definitive answer (valid, or SubnetMapError) is kept;
+ * Per-container cache of the validation: a definitive answer (valid, or AbandonError) is kept;
  * a transient failure is retried by the next call.
  */
 export function createSubnetCatalog(attachments: readonly AttachmentSpec[]) {
@@ -49,7 +49,7 @@ export function createSubnetCatalog(attachments: readonly AttachmentSpec[]) {
         const attempt = validateSubnetMap(ec2, attachments);
         cached = attempt;
         attempt.catch((error: unknown) => {
-          if (!(error instanceof SubnetMapError) && cached === attempt) cached = undefined;
+          if (!(error instanceof AbandonError) && cached === attempt) cached = undefined;
         });
       }
       return cached;

@@ -16,7 +16,7 @@ import { fakeContext, lifecycleEvent, loadEvent, manualClock } from '@netkit/tes
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createHandler, deadlinesFor } from '../../src/create-handler.ts';
 import { createSweeperHandler } from '../../src/create-sweeper-handler.ts';
-import { SubnetMapError } from '../../src/errors.ts';
+import { AbandonError } from '../../src/errors.ts';
 import { MANAGED_BY, TAG } from '../../src/naming.ts';
 import { createSubnetCatalog } from '../../src/subnets.ts';
 import type { TerminateReport } from '../../src/terminate.ts';
@@ -193,7 +193,7 @@ describe('subnet map validation', () => {
     const second = catalog.get(ec2);
 
     // Assess
-    await expect(first).rejects.toBeInstanceOf(SubnetMapError);
+    await expect(first).rejects.toBeInstanceOf(AbandonError);
     await expect(second).rejects.toThrow(
       `security group ${SG} is in vpc-0other000000000, not in the subnet's VPC ${VPC}`,
     );
