@@ -33,7 +33,13 @@ export async function obtainInterface(
   p.pending.add(id);
   if (leftover)
     p.run.logger.info('Reusing an unattached ENI from an earlier delivery', { instanceId: p.instanceId, id });
-  await setSourceDestCheck(p, eni.Status === 'available' ? eni : await waitAvailable(p, id), spec);
+  const available = eni.Status === 'available' ? eni : await waitAvailable(p, id);
+  const Value = spec.sourceDestCheck;
+  if (Value !== undefined && available.SourceDestCheck !== Value) {
+    const input = { NetworkInterfaceId: id, SourceDestCheck: { Value } };
+    const send = () => p.ec2.send(new ModifyNetworkInterfaceAttributeCommand(input));
+    await p.run.call('ModifyNetworkInterfaceAttribute', send);
+  }
   return { eni, source: leftover ? 'reused' : 'created' };
 }
 
@@ -95,16 +101,5 @@ function waitAvailable(p: LaunchProgress, id: string): Promise<NetworkInterface>
       random: run.random,
       onWait: () => run.beatIfDue(),
     },
-  );
-}
-
-async function setSourceDestCheck(p: LaunchProgress, eni: NetworkInterface, spec: AttachmentSpec) {
-  if (spec.sourceDestCheck === undefined || eni.SourceDestCheck === spec.sourceDestCheck) return;
-  const input = {
-    NetworkInterfaceId: eni.NetworkInterfaceId,
-    SourceDestCheck: { Value: spec.sourceDestCheck },
-  };
-  await p.run.call('ModifyNetworkInterfaceAttribute', () =>
-    p.ec2.send(new ModifyNetworkInterfaceAttributeCommand(input)),
   );
 }
