@@ -26,11 +26,8 @@ export async function attachInterface(
       : ['IncorrectInstanceState'];
   let attachmentId: string | undefined;
   try {
-    const out = await p.run.call(
-      'AttachNetworkInterface',
-      () => p.ec2.send(new AttachNetworkInterfaceCommand(input)),
-      transient,
-    );
+    const send = () => p.ec2.send(new AttachNetworkInterfaceCommand(input));
+    const out = await p.run.call('AttachNetworkInterface', send, transient);
     p.pending.delete(id);
     attachmentId = out.AttachmentId;
   } catch (error) {
