@@ -4,6 +4,7 @@ import type { SweeperConfig } from './config.ts';
 import { type SweepDeps, type SweepReport, sweepOrphans } from './sweep.ts';
 
 export interface SweeperHandlerDeps extends SweepDeps {
+  clock: SweepDeps['clock']; // named here: the house style requires it in every deps interface
   metrics: Pick<Metrics, 'addMetric' | 'publishStoredMetrics'>;
 }
 
