@@ -13,8 +13,6 @@ import {
 import { ConfigError, type ConfigIssue, echo } from '@netkit/aws-core/errors';
 import { lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
 
-export const DEADLINE_MARGIN_MS = 1_000;
-
 /** One extra interface per instance; the subnets may be in another VPC of the account. */
 const attachmentFields = {
   deviceIndex: integer({ min: 1, max: 31 }),
@@ -125,7 +123,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     eniTags: raw.ENI_TAGS ?? {},
     heartbeatIntervalMs: raw.HEARTBEAT_INTERVAL_SECONDS * 1000,
     /** Kept before the Lambda deadline for CompleteLifecycleAction. */
-    deadlineMarginMs: DEADLINE_MARGIN_MS,
+    deadlineMarginMs: 1_000,
   };
 }
 export type Config = ReturnType<typeof loadConfig>;

@@ -319,7 +319,7 @@ describe('handler', () => {
     const clock = manualClock();
 
     // Act
-    const d = deadlinesFor(fakeContext(60_000, clock.now), clock);
+    const d = deadlinesFor(fakeContext(60_000, clock.now), clock, config().deadlineMarginMs);
 
     // Assess
     expect(d.work.remaining()).toBe(52_000);
