@@ -4,7 +4,7 @@ import { settleRace } from '@netkit/aws-core/retry';
 import type { AttachmentSpec } from './config.ts';
 import { describeInstance, foreignAt } from './describe-instance.ts';
 import { AbandonError } from './errors.ts';
-import { attachedAt, describeOwnInterfaces, setDeleteOnTermination } from './interfaces.ts';
+import { attachedAt, describeOwnInterfaces } from './interfaces.ts';
 import { deleteIfUnattached, keepInterface, type LaunchProgress } from './launch-progress.ts';
 import { obtainInterface } from './obtain-interface.ts';
 
@@ -26,11 +26,8 @@ export async function attachInterface(
       : ['IncorrectInstanceState'];
   let attachmentId: string | undefined;
   try {
-    const out = await p.run.call(
-      'AttachNetworkInterface',
-      () => p.ec2.send(new AttachNetworkInterfaceCommand(input)),
-      transient,
-    );
+    const send = () => p.ec2.send(new AttachNetworkInterfaceCommand(input));
+    const out = await p.run.call('AttachNetworkInterface', send, transient);
     p.pending.delete(id);
     attachmentId = out.AttachmentId;
   } catch (error) {
@@ -38,10 +35,9 @@ export async function attachInterface(
     return lostRace(p, id, spec, error);
   }
   if (!attachmentId) throw new AbandonError(`AttachNetworkInterface returned no attachment id for ${id}`);
-  await setDeleteOnTermination(p.run, p.ec2, id, attachmentId);
-  const attached = { deviceIndex, networkInterfaceId: id, subnetId, source };
-  p.interfaces.push(attached);
-  p.run.logger.info('Attached network interface', { instanceId: p.instanceId, ...attached });
+  const attached = { NetworkInterfaceId: id, SubnetId: subnetId, Attachment: { AttachmentId: attachmentId } };
+  await keepInterface(p, spec, attached, source);
+  p.run.logger.info('Attached network interface', { instanceId: p.instanceId, deviceIndex, id, source });
   return own;
 }
 

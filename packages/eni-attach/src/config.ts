@@ -11,60 +11,38 @@ import {
   stringMap,
 } from '@netkit/aws-core/config';
 import { ConfigError, type ConfigIssue, echo } from '@netkit/aws-core/errors';
-import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
-
-const MAX_DEVICE_INDEX = 31;
-/** A network interface takes 5 security groups by default, 16 at most by quota (Amazon VPC quotas). */
-const MAX_SECURITY_GROUPS = 16;
-/** EC2 allows 50 tags per resource; this package writes 6. */
-const MAX_USER_TAGS = 44;
+import { lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
 
 /** One extra interface per instance; the subnets may be in another VPC of the account. */
-export interface AttachmentSpec {
-  deviceIndex: number;
-  subnetMap: Record<string, string>;
-  securityGroupIds: string[];
+const attachmentFields = {
+  deviceIndex: integer({ min: 1, max: 31 }),
+  subnetMap: stringMap({
+    keyPattern: /^[a-z]{2}(-[a-z0-9]+)+[a-z]$/, // Local Zones too (us-west-2-lax-1a)
+    valuePattern: patterns.subnetId,
+    what: 'Availability Zone -> subnet id (e.g. {"us-east-1a":"subnet-0123456789abcdef0"})',
+  }),
+  securityGroupIds: stringList({
+    pattern: patterns.securityGroupId,
+    item: 'security group id',
+    maxItems: 16, // 5 by default, 16 at most by quota (Amazon VPC quotas)
+    limit: 'a network interface takes at most 16',
+  }),
   /** Unset leaves EC2's default (on). */
-  sourceDestCheck?: boolean;
-}
-
-export interface Config {
-  scope: LifecycleScope;
-  /** Sorted by device index; at least one. */
-  attachments: AttachmentSpec[];
-  eniTags: Record<string, string>;
-  heartbeatIntervalMs: number;
-  /** Kept before the Lambda deadline for CompleteLifecycleAction. Not an environment variable. */
-  deadlineMarginMs: number;
-}
-
-export const DEADLINE_MARGIN_MS = 1_000;
-const SWEEPER_DEADLINE_MARGIN_MS = 2_000;
-
-const subnetMapField = stringMap({
-  keyPattern: /^[a-z]{2}(-[a-z0-9]+)+[a-z]$/, // Local Zones too (us-west-2-lax-1a)
-  valuePattern: patterns.subnetId,
-  what: 'Availability Zone -> subnet id (e.g. {"us-east-1a":"subnet-0123456789abcdef0"})',
-});
+  sourceDestCheck: optional(boolean()),
+};
+export type AttachmentSpec = ConfigOf<typeof attachmentFields>;
 
 const launchSpec = {
   ...lifecycleScopeSpec,
-  SUBNET_MAP: optional(subnetMapField),
-  SECURITY_GROUP_IDS: optional(
-    stringList({
-      pattern: patterns.securityGroupId,
-      item: 'security group id',
-      maxItems: MAX_SECURITY_GROUPS,
-      limit: 'a network interface takes at most 16',
-    }),
-  ),
-  DEVICE_INDEX: optional(integer({ min: 1, max: MAX_DEVICE_INDEX })),
-  SOURCE_DEST_CHECK: optional(boolean()),
+  SUBNET_MAP: optional(attachmentFields.subnetMap),
+  SECURITY_GROUP_IDS: optional(attachmentFields.securityGroupIds),
+  DEVICE_INDEX: optional(attachmentFields.deviceIndex, 1),
+  SOURCE_DEST_CHECK: attachmentFields.sourceDestCheck,
   ENI_TAGS: optional(
     stringMap({
       keyPattern: /^(?!aws:|netkit:).{1,128}$/is, // the reserved prefixes: AWS's and this package's own
       valuePattern: /^.{0,256}$/s,
-      maxKeys: MAX_USER_TAGS,
+      maxKeys: 44, // EC2 allows 50 tags per resource; this package writes 6
       what: 'tag key -> value (keys not starting with aws: or netkit:, keys <= 128, values <= 256 characters)',
     }),
   ),
@@ -77,100 +55,78 @@ const launchSpec = {
   HEARTBEAT_INTERVAL_SECONDS: optional(integer({ min: 10, max: 3600 }), 60),
 };
 
-const ATTACHMENT_KEYS = new Set(['deviceIndex', 'subnetMap', 'securityGroupIds', 'sourceDestCheck']);
-
 function parseAttachments(value: unknown): AttachmentSpec[] {
   if (!Array.isArray(value) || value.length === 0)
     throw new InvalidValueError('a non-empty JSON array of attachments');
   const seen = new Set<number>();
-  return value.map((item: unknown, i) => parseAttachment(item, `ATTACHMENTS[${i}]`, seen));
+  return value.map((item: unknown, i) => {
+    const spec = parseAttachment(item, `ATTACHMENTS[${i}]`);
+    if (seen.has(spec.deviceIndex))
+      throw new InvalidValueError(
+        `ATTACHMENTS[${i}].deviceIndex ${spec.deviceIndex} to be distinct (it is repeated)`,
+      );
+    seen.add(spec.deviceIndex);
+    return spec;
+  });
 }
 
-function parseAttachment(item: unknown, where: string, seen: Set<number>): AttachmentSpec {
+/** One ATTACHMENTS entry: each key parsed by the field of its single-interface variable. */
+function parseAttachment(item: unknown, where: string): AttachmentSpec {
   if (typeof item !== 'object' || item === null || Array.isArray(item))
     throw new InvalidValueError(`${where} to be an object`);
-  const o = item as Record<string, unknown>;
-  const unknownKey = Object.keys(o).find((key) => !ATTACHMENT_KEYS.has(key));
+  const keys = Object.keys(attachmentFields);
+  const unknownKey = Object.keys(item).find((key) => !keys.includes(key));
   if (unknownKey !== undefined)
     throw new InvalidValueError(
-      `${where} to have only ${[...ATTACHMENT_KEYS].join(', ')}; unknown key ${echo(unknownKey, 40)}`,
+      `${where} to have only ${keys.join(', ')}; unknown key ${echo(unknownKey, 40)}`,
     );
-  const index = o.deviceIndex;
-  if (typeof index !== 'number' || !Number.isInteger(index) || index < 1 || index > MAX_DEVICE_INDEX)
-    throw new InvalidValueError(`${where}.deviceIndex to be an integer from 1 to ${MAX_DEVICE_INDEX}`);
-  if (seen.has(index))
-    throw new InvalidValueError(`${where}.deviceIndex ${index} to be distinct (it is repeated)`);
-  seen.add(index);
-  let subnetMap: Record<string, string>;
-  try {
-    subnetMap = subnetMapField.parse(JSON.stringify(o.subnetMap ?? null));
-  } catch (error) {
-    if (error instanceof InvalidValueError)
-      throw new InvalidValueError(`${where}.subnetMap to be ${error.message}`);
-    throw error;
-  }
-  const groups: unknown[] = Array.isArray(o.securityGroupIds) ? o.securityGroupIds : [];
-  const isGroup = (g: unknown) => typeof g === 'string' && patterns.securityGroupId.test(g);
-  if (groups.length === 0 || groups.length > MAX_SECURITY_GROUPS || !groups.every(isGroup))
-    throw new InvalidValueError(
-      `${where}.securityGroupIds to be an array of 1 to 16 security group ids (sg-...)`,
-    );
-  if (o.sourceDestCheck !== undefined && typeof o.sourceDestCheck !== 'boolean')
-    throw new InvalidValueError(`${where}.sourceDestCheck to be a boolean`);
-  const securityGroupIds = [...new Set(groups as string[])];
-  const sourceDestCheck = o.sourceDestCheck as boolean | undefined;
-  return { deviceIndex: index, subnetMap, securityGroupIds, sourceDestCheck };
+  const entries = Object.entries(attachmentFields).map(([key, field]) => {
+    try {
+      return [key, field.parse(JSON.stringify((item as Record<string, unknown>)[key]))];
+    } catch (error) {
+      if (!(error instanceof InvalidValueError)) throw error;
+      throw new InvalidValueError(`${where}.${key} to be ${error.message}`);
+    }
+  });
+  return Object.fromEntries(entries) as AttachmentSpec;
 }
 
 /** The launch handler's environment: SUBNET_MAP + SECURITY_GROUP_IDS (+ DEVICE_INDEX, SOURCE_DEST_CHECK) or ATTACHMENTS. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env) {
   const raw = parseConfig(launchSpec, env);
+  const { SUBNET_MAP: subnetMap, SECURITY_GROUP_IDS: securityGroupIds, ATTACHMENTS } = raw;
   const issues: ConfigIssue[] = [];
-  const attachments = raw.ATTACHMENTS === undefined ? singleAttachment(raw, issues) : [...raw.ATTACHMENTS];
-  const single = ['SUBNET_MAP', 'SECURITY_GROUP_IDS', 'DEVICE_INDEX', 'SOURCE_DEST_CHECK'] as const;
-  for (const variable of raw.ATTACHMENTS === undefined ? [] : single.filter((v) => raw[v] !== undefined)) {
+  if (ATTACHMENTS) {
     const expected = 'unset when ATTACHMENTS is set (ATTACHMENTS describes every interface)';
-    issues.push({ variable, value: env[variable], expected });
+    for (const variable of ['SUBNET_MAP', 'SECURITY_GROUP_IDS', 'DEVICE_INDEX', 'SOURCE_DEST_CHECK'])
+      if (env[variable]) issues.push({ variable, value: env[variable], expected });
+  } else {
+    if (!subnetMap) {
+      const expected = 'a JSON object of Availability Zone -> subnet id (or set ATTACHMENTS instead)';
+      issues.push({ variable: 'SUBNET_MAP', value: undefined, expected });
+    }
+    if (!securityGroupIds) {
+      const expected = 'a JSON array or comma-separated list of security group ids in the subnets’ VPC';
+      issues.push({ variable: 'SECURITY_GROUP_IDS', value: undefined, expected });
+    }
   }
   if (issues.length > 0) throw new ConfigError(issues);
+  const deviceIndex = raw.DEVICE_INDEX;
+  const single =
+    subnetMap && securityGroupIds
+      ? [{ deviceIndex, subnetMap, securityGroupIds, sourceDestCheck: raw.SOURCE_DEST_CHECK }]
+      : [];
   return {
     scope: lifecycleScopeOf(raw),
-    attachments: attachments.sort((a, b) => a.deviceIndex - b.deviceIndex),
+    /** At least one, sorted by device index. */
+    attachments: (ATTACHMENTS ?? single).sort((a, b) => a.deviceIndex - b.deviceIndex),
     eniTags: raw.ENI_TAGS ?? {},
     heartbeatIntervalMs: raw.HEARTBEAT_INTERVAL_SECONDS * 1000,
-    deadlineMarginMs: DEADLINE_MARGIN_MS,
+    /** Kept before the Lambda deadline for CompleteLifecycleAction. */
+    deadlineMarginMs: 1_000,
   };
 }
-
-function singleAttachment(raw: ConfigOf<typeof launchSpec>, issues: ConfigIssue[]) {
-  if (raw.SUBNET_MAP === undefined) {
-    const expected = 'a JSON object of Availability Zone -> subnet id (or set ATTACHMENTS instead)';
-    issues.push({ variable: 'SUBNET_MAP', value: undefined, expected });
-  }
-  if (raw.SECURITY_GROUP_IDS === undefined) {
-    const expected = 'a JSON array or comma-separated list of security group ids in the subnets’ VPC';
-    issues.push({ variable: 'SECURITY_GROUP_IDS', value: undefined, expected });
-  }
-  if (raw.SUBNET_MAP === undefined || raw.SECURITY_GROUP_IDS === undefined) return [];
-  const {
-    SUBNET_MAP: subnetMap,
-    SECURITY_GROUP_IDS: securityGroupIds,
-    SOURCE_DEST_CHECK: sourceDestCheck,
-  } = raw;
-  return [{ deviceIndex: raw.DEVICE_INDEX ?? 1, subnetMap, securityGroupIds, sourceDestCheck }];
-}
-
-export interface SweeperConfig {
-  /** Only `available` ENIs older than this are deleted. */
-  graceMs: number;
-  dryRun: boolean;
-  maxDeletes: number;
-  /** Kept before the Lambda deadline so the run reports before it is cut off. Not an environment variable. */
-  deadlineMarginMs: number;
-}
-
-/** Added to the shortest safe grace period for the default: clock skew, a slow delete, a late run. */
-const GRACE_MARGIN_MINUTES = 5;
+export type Config = ReturnType<typeof loadConfig>;
 
 const sweepSpec = {
   SWEEP_GRACE_MINUTES: optional(integer({ min: 5, max: 10_080 })),
@@ -187,19 +143,22 @@ const sweepSpec = {
  * The sweeper's environment. SWEEP_GRACE_MINUTES must outlast any launch that may still work on an
  * ENI (the creation tag is the event's time): both maximum event ages plus the launch timeout.
  */
-export function loadSweeperConfig(env: Record<string, string | undefined> = process.env): SweeperConfig {
+export function loadSweeperConfig(env: Record<string, string | undefined> = process.env) {
   const raw = parseConfig(sweepSpec, env);
   const ages = raw.LAUNCH_RULE_MAX_EVENT_AGE_SECONDS + raw.LAUNCH_MAX_EVENT_AGE_SECONDS;
   const minimum = Math.floor((ages + raw.LAUNCH_FUNCTION_TIMEOUT_SECONDS) / 60) + 1;
-  const grace = raw.SWEEP_GRACE_MINUTES ?? Math.max(30, minimum + GRACE_MARGIN_MINUTES);
+  // The default adds 5 minutes for clock skew, a slow delete, a late run.
+  const grace = raw.SWEEP_GRACE_MINUTES ?? Math.max(30, minimum + 5);
   if (grace < minimum) {
     const expected = `at least ${minimum} minutes (LAUNCH_RULE_MAX_EVENT_AGE_SECONDS ${raw.LAUNCH_RULE_MAX_EVENT_AGE_SECONDS} + LAUNCH_MAX_EVENT_AGE_SECONDS ${raw.LAUNCH_MAX_EVENT_AGE_SECONDS} + LAUNCH_FUNCTION_TIMEOUT_SECONDS ${raw.LAUNCH_FUNCTION_TIMEOUT_SECONDS}), or unset`;
     throw new ConfigError([{ variable: 'SWEEP_GRACE_MINUTES', value: env.SWEEP_GRACE_MINUTES, expected }]);
   }
   return {
+    /** Only `available` ENIs older than this are deleted. */
     graceMs: grace * 60_000,
     dryRun: raw.SWEEP_DRY_RUN,
     maxDeletes: raw.SWEEP_MAX_DELETES,
-    deadlineMarginMs: SWEEPER_DEADLINE_MARGIN_MS,
+    deadlineMarginMs: 2_000,
   };
 }
+export type SweeperConfig = ReturnType<typeof loadSweeperConfig>;

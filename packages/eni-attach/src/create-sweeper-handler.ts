@@ -3,10 +3,8 @@ import { Deadline, type LambdaContextLike } from '@netkit/aws-core/retry';
 import type { SweeperConfig } from './config.ts';
 import { type SweepDeps, type SweepReport, sweepOrphans } from './sweep.ts';
 
-/** What the sweeper entry needs: an EC2 client, a logger, a clock and metrics. */
 export interface SweeperHandlerDeps extends SweepDeps {
-  clock: SweepDeps['clock'];
-  /** Powertools Metrics (EMF); published once per run. */
+  clock: SweepDeps['clock']; // named here: the house style requires it in every deps interface
   metrics: Pick<Metrics, 'addMetric' | 'publishStoredMetrics'>;
 }
 

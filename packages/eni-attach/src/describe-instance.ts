@@ -18,12 +18,9 @@ export async function describeInstance(p: LaunchProgress): Promise<Instance> {
   const { run, instanceId } = p;
   let instance: Instance | undefined;
   try {
-    const out = await run.call(
-      'DescribeInstances',
-      () => p.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
-      ['InvalidInstanceID.NotFound'],
-      run.deadlines.work.within(INSTANCE_VISIBLE_WITHIN_MS),
-    );
+    const send = () => p.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const visible = run.deadlines.work.within(INSTANCE_VISIBLE_WITHIN_MS);
+    const out = await run.call('DescribeInstances', send, ['InvalidInstanceID.NotFound'], visible);
     instance = out.Reservations?.[0]?.Instances?.[0];
   } catch (error) {
     if (!isNotFoundError(error)) throw error;

@@ -10,18 +10,7 @@ import {
 /** A reason to give up on this launch for good: clean up, complete ABANDON. */
 export class AbandonError extends NetkitError {}
 
-/** A SUBNET_MAP / ATTACHMENTS entry that does not match EC2 (missing subnet, wrong AZ, foreign group). */
-export class SubnetMapError extends NetkitError {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid subnet map: ${problems.join('; ')}`);
-  }
-}
-
-/**
- * True when the condition may clear by itself (deadline, throttling, a pending instance, a lost
- * race whose winner Describe does not list yet): rethrown so the event is redelivered. Client
- * faults and our own verdicts (AbandonError, SubnetMapError) are final.
- */
+/** May clear by itself (deadline, throttling, a pending instance, an unsettled race): redelivered. */
 export function isTransientFailure(error: unknown): boolean {
   if (error instanceof DeadlineExceededError || error instanceof RaceUnsettledError) return true;
   if (error instanceof NetkitError) return false;

@@ -6,7 +6,7 @@ import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import { attachInterface } from './attach-interface.ts';
 import type { Config } from './config.ts';
 import { describeInstance, foreignAt } from './describe-instance.ts';
-import { AbandonError, isTransientFailure, SubnetMapError } from './errors.ts';
+import { AbandonError, isTransientFailure } from './errors.ts';
 import { attachedAt, describeOwnInterfaces } from './interfaces.ts';
 import { type AttachedInterface, cleanUp, keepInterface, type LaunchProgress } from './launch-progress.ts';
 import type { SubnetCatalog } from './subnets.ts';
@@ -57,26 +57,23 @@ async function failed(p: LaunchProgress, error: unknown): Promise<LaunchReport |
   const log = { instanceId, groupName: run.action.groupName };
   if (error instanceof LifecycleActionEndedError) {
     await cleanUp(p);
-    const attached = interfaces.map((i) => i.networkInterfaceId);
     run.logger.error('Lifecycle action ended while attaching; deleted the unattached ENIs', {
       ...log,
       deleted,
-      attached,
+      attached: interfaces.map((i) => i.networkInterfaceId),
     });
     return { status: 'ended', instanceId, reason: error.message, deleted, interfaces };
   }
   if (isTransientFailure(error)) {
-    const kept = [...p.pending];
     run.logger.warn('Launch not finished; left for redelivery, keeping unattached ENIs for the retry', {
       ...log,
       error: describeError(error),
-      kept,
+      kept: [...p.pending],
     });
     throw error;
   }
   await cleanUp(p);
-  const own = error instanceof AbandonError || error instanceof SubnetMapError;
-  const reason = own ? error.message : describeError(error);
+  const reason = error instanceof AbandonError ? error.message : describeError(error);
   run.logger.error(`Abandoning launch of ${instanceId}: ${reason}`, { ...log, deleted });
   run.count('InterfacesCreated', 0);
   return { status: 'abandoned', instanceId, result: 'ABANDON', reason, interfaces: [], deleted };
@@ -92,7 +89,7 @@ async function attachAll(p: LaunchProgress, catalog: SubnetCatalog): Promise<voi
     for (const [i, eni] of done.entries()) await keepInterface(p, attachments[i]!, eni!, 'existing');
     return;
   }
-  const subnets = await catalog.get(p.ec2);
+  await catalog.get(p.ec2);
   const instance = await describeInstance(p);
   const az = instance.Placement?.AvailabilityZone;
   if (!az) throw new AbandonError(`instance ${instanceId} has no Availability Zone`);
@@ -103,7 +100,7 @@ async function attachAll(p: LaunchProgress, catalog: SubnetCatalog): Promise<voi
       continue;
     }
     const subnetId = spec.subnetMap[az];
-    if (!subnetId || !subnets.has(subnetId)) {
+    if (!subnetId) {
       const where = attachments.length === 1 ? 'SUBNET_MAP' : `ATTACHMENTS deviceIndex ${spec.deviceIndex}`;
       const mapped = Object.keys(spec.subnetMap).join(', ');
       throw new AbandonError(

@@ -12,11 +12,10 @@ import { createSubnetCatalog } from './subnets.ts';
 // Built once per container: an invalid configuration throws ConfigError here, before any event.
 const { logger, tracer } = createObservability(SERVICE_NAME);
 const config = loadConfig(process.env);
-const ec2 = createClient(EC2Client, { tracer });
 
 export const handler = createHandler(
   {
-    ec2,
+    ec2: createClient(EC2Client, { tracer }),
     autoscaling: createClient(AutoScalingClient, { tracer }),
     logger,
     clock: systemClock,

@@ -1,9 +1,11 @@
 import {
+  DeleteNetworkInterfaceCommand,
   DescribeNetworkInterfacesCommand,
   type EC2Client,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
+import { isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import { tagFilters } from '@netkit/aws-core/tags';
 import { MANAGED_BY, TAG, tagValue } from './naming.ts';
@@ -18,9 +20,7 @@ export async function describeOwnInterfaces(
   const out = await run.call('DescribeNetworkInterfaces', () =>
     ec2.send(new DescribeNetworkInterfacesCommand({ Filters })),
   );
-  return (out.NetworkInterfaces ?? []).filter(
-    (eni) => tagValue(eni, TAG.managedBy) === MANAGED_BY && tagValue(eni, TAG.instanceId) === instanceId,
-  );
+  return out.NetworkInterfaces ?? [];
 }
 
 /** The ENI of ours attached to `instanceId` at `deviceIndex`, if any. */
@@ -38,12 +38,33 @@ export function attachedAt(
   );
 }
 
-/** EC2 deletes the interface with the instance. */
-export async function setDeleteOnTermination(run: HookRun, ec2: EC2Client, id: string, attachmentId: string) {
+/** EC2 deletes the attached interface with the instance; false when it already would. */
+export async function ensureDeleteOnTermination(run: HookRun, ec2: EC2Client, eni: NetworkInterface) {
+  const { AttachmentId, DeleteOnTermination } = eni.Attachment ?? {};
+  if (!AttachmentId || DeleteOnTermination) return false;
   const input = {
-    NetworkInterfaceId: id,
-    Attachment: { AttachmentId: attachmentId, DeleteOnTermination: true },
+    NetworkInterfaceId: eni.NetworkInterfaceId,
+    Attachment: { AttachmentId, DeleteOnTermination: true },
   };
   const send = () => ec2.send(new ModifyNetworkInterfaceAttributeCommand(input));
   await run.call('ModifyNetworkInterfaceAttribute', send, ['InvalidAttachmentID.NotFound']);
+  return true;
+}
+
+/** Launch clean-up, terminate and sweeper alike: `in-use` when a (redelivered) launch attached it meanwhile. */
+export async function deleteInterface(
+  call: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+  ec2: EC2Client,
+  id: string,
+): Promise<'deleted' | 'gone' | 'in-use'> {
+  try {
+    await call('DeleteNetworkInterface', () =>
+      ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
+    );
+    return 'deleted';
+  } catch (error) {
+    if (isNotFoundError(error)) return 'gone';
+    if (isAwsError(error, 'InvalidNetworkInterface.InUse')) return 'in-use';
+    throw error;
+  }
 }

@@ -1,8 +1,8 @@
-import { DeleteNetworkInterfaceCommand, type EC2Client, type NetworkInterface } from '@aws-sdk/client-ec2';
-import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
+import type { EC2Client, NetworkInterface } from '@aws-sdk/client-ec2';
+import { describeError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { AttachmentSpec, Config } from './config.ts';
-import { setDeleteOnTermination } from './interfaces.ts';
+import { deleteInterface, ensureDeleteOnTermination } from './interfaces.ts';
 
 /** How an interface came to be on the instance. */
 export type InterfaceSource =
@@ -30,19 +30,17 @@ export interface LaunchProgress {
   pending: Set<string>;
 }
 
-/** An interface already in place: make sure it is deleted with the instance. */
+/** An interface in place: make sure it is deleted with the instance, and report it. */
 export async function keepInterface(
   p: LaunchProgress,
   spec: AttachmentSpec,
   eni: NetworkInterface,
   source: InterfaceSource,
 ): Promise<void> {
-  const [networkInterfaceId, attachment] = [eni.NetworkInterfaceId!, eni.Attachment];
-  if (attachment?.DeleteOnTermination !== true && attachment?.AttachmentId)
-    await setDeleteOnTermination(p.run, p.ec2, networkInterfaceId, attachment.AttachmentId);
+  await ensureDeleteOnTermination(p.run, p.ec2, eni);
   p.interfaces.push({
     deviceIndex: spec.deviceIndex,
-    networkInterfaceId,
+    networkInterfaceId: eni.NetworkInterfaceId!,
     subnetId: eni.SubnetId ?? '',
     source,
   });
@@ -50,17 +48,17 @@ export async function keepInterface(
 
 export async function deleteIfUnattached(p: LaunchProgress, id: string): Promise<void> {
   const { run } = p;
-  const send = () => p.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id }));
+  const log = { networkInterfaceId: id };
   try {
-    await run.call('DeleteNetworkInterface', send, [], run.deadlines.finish);
-    p.deleted.push(id);
+    const finish = run.deadlines.finish;
+    const outcome = await deleteInterface((what, fn) => run.call(what, fn, [], finish), p.ec2, id);
+    if (outcome === 'deleted') p.deleted.push(id);
+    if (outcome === 'in-use') run.logger.info('Not deleting an interface that is now attached', log);
   } catch (error) {
-    if (isNotFoundError(error)) return;
-    // A concurrent delivery attached it: in use, not an orphan.
-    const log = { networkInterfaceId: id, error: describeError(error) };
-    if (isAwsError(error, 'InvalidNetworkInterface.InUse'))
-      run.logger.info('Not deleting an interface that is now attached', log);
-    else run.logger.error('Could not delete network interface; the sweeper will retry', log);
+    run.logger.error('Could not delete network interface; the sweeper will retry', {
+      ...log,
+      error: describeError(error),
+    });
   }
 }
 

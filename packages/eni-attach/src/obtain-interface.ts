@@ -30,11 +30,16 @@ export async function obtainInterface(
     .sort((a, b) => (a.NetworkInterfaceId ?? '').localeCompare(b.NetworkInterfaceId ?? ''))[0];
   const eni = leftover ?? (await create(p, spec, subnetId));
   const id = eni.NetworkInterfaceId!;
-  if (leftover) {
-    p.pending.add(id);
+  p.pending.add(id);
+  if (leftover)
     p.run.logger.info('Reusing an unattached ENI from an earlier delivery', { instanceId: p.instanceId, id });
+  const available = eni.Status === 'available' ? eni : await waitAvailable(p, id);
+  const Value = spec.sourceDestCheck;
+  if (Value !== undefined && available.SourceDestCheck !== Value) {
+    const input = { NetworkInterfaceId: id, SourceDestCheck: { Value } };
+    const send = () => p.ec2.send(new ModifyNetworkInterfaceAttributeCommand(input));
+    await p.run.call('ModifyNetworkInterfaceAttribute', send);
   }
-  await setSourceDestCheck(p, eni.Status === 'available' ? eni : await waitAvailable(p, id), spec);
   return { eni, source: leftover ? 'reused' : 'created' };
 }
 
@@ -63,7 +68,6 @@ async function create(p: LaunchProgress, spec: AttachmentSpec, subnetId: string)
     );
     const eni = out.NetworkInterface;
     if (!eni?.NetworkInterfaceId) throw new AbandonError('CreateNetworkInterface returned no interface');
-    p.pending.add(eni.NetworkInterfaceId);
     return eni;
   } catch (error) {
     if (!isAwsError(error, 'IdempotentParameterMismatch')) throw error;
@@ -97,16 +101,5 @@ function waitAvailable(p: LaunchProgress, id: string): Promise<NetworkInterface>
       random: run.random,
       onWait: () => run.beatIfDue(),
     },
-  );
-}
-
-async function setSourceDestCheck(p: LaunchProgress, eni: NetworkInterface, spec: AttachmentSpec) {
-  if (spec.sourceDestCheck === undefined || eni.SourceDestCheck === spec.sourceDestCheck) return;
-  const input = {
-    NetworkInterfaceId: eni.NetworkInterfaceId,
-    SourceDestCheck: { Value: spec.sourceDestCheck },
-  };
-  await p.run.call('ModifyNetworkInterfaceAttribute', () =>
-    p.ec2.send(new ModifyNetworkInterfaceAttributeCommand(input)),
   );
 }

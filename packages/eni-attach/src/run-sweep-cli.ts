@@ -21,26 +21,23 @@ Environment: SWEEP_GRACE_MINUTES, SWEEP_MAX_DELETES, LAUNCH_RULE_MAX_EVENT_AGE_S
 LAUNCH_MAX_EVENT_AGE_SECONDS, LAUNCH_FUNCTION_TIMEOUT_SECONDS (see the package README).
 Prints a JSON report. Exit codes: 0 ok, 1 a deletion failed, 2 bad usage or configuration.`;
 
-interface SweepCliIo {
-  out(text: string): void;
-  err(text: string): void;
-}
-
 export async function runSweepCli(
   argv: string[],
   env: Record<string, string | undefined>,
-  io: SweepCliIo,
+  io: { out(text: string): void; err(text: string): void },
   makeEc2: (region: string | undefined) => SweepDeps['ec2'] = (region) =>
     createClient(EC2Client, { region, env }),
 ): Promise<number> {
   let values: { apply?: boolean; region?: string; help?: boolean };
   try {
-    const options = {
-      apply: { type: 'boolean' },
-      region: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    } as const;
-    values = parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
+    values = parseArgs({
+      args: argv,
+      options: {
+        apply: { type: 'boolean' },
+        region: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
   } catch (error) {
     io.err(`${(error as Error).message}\n\n${SWEEP_USAGE}\n`);
     return 2;

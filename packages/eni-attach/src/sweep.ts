@@ -1,20 +1,16 @@
-import {
-  DeleteNetworkInterfaceCommand,
-  type EC2Client,
-  type NetworkInterface,
-  paginateDescribeNetworkInterfaces,
-} from '@aws-sdk/client-ec2';
-import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
+import { type EC2Client, paginateDescribeNetworkInterfaces } from '@aws-sdk/client-ec2';
+import { describeError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { awsCall, type Clock, type Deadline } from '@netkit/aws-core/retry';
+import { tagFilters } from '@netkit/aws-core/tags';
 import type { SweeperConfig } from './config.ts';
+import { deleteInterface } from './interfaces.ts';
 import { MANAGED_BY, TAG, tagValue } from './naming.ts';
 
 export interface SweepDeps {
   ec2: EC2Client;
   logger: Logger;
   clock: Clock;
-  random?: () => number;
 }
 
 interface SweptInterface {
@@ -35,17 +31,6 @@ export interface SweepReport {
   failed: { networkInterfaceId: string; error: string }[];
   /** More candidates than SWEEP_MAX_DELETES: the next run continues. */
   truncated: boolean;
-}
-
-function describe(eni: NetworkInterface, now: number): SweptInterface {
-  const createdAt = tagValue(eni, TAG.createdAt);
-  const t = createdAt ? Date.parse(createdAt) : Number.NaN;
-  return {
-    networkInterfaceId: eni.NetworkInterfaceId!,
-    instanceId: tagValue(eni, TAG.instanceId),
-    createdAt,
-    ageMinutes: Number.isNaN(t) ? undefined : Math.floor((now - t) / 60_000),
-  };
 }
 
 /** Delete the `available` ENIs of ours older than the grace period: one filtered Describe, one Delete each. */
@@ -83,16 +68,19 @@ export async function sweepOrphans(
 async function listCandidates(graceMs: number, deps: SweepDeps, report: SweepReport) {
   const now = deps.clock.now();
   const candidates: SweptInterface[] = [];
-  const Filters = [
-    { Name: `tag:${TAG.managedBy}`, Values: [MANAGED_BY] },
-    { Name: 'status', Values: ['available'] },
-  ];
+  const Filters = [...tagFilters({ [TAG.managedBy]: MANAGED_BY }), { Name: 'status', Values: ['available'] }];
   const pages = paginateDescribeNetworkInterfaces({ client: deps.ec2, pageSize: 200 }, { Filters });
   for await (const page of pages) {
     for (const eni of page.NetworkInterfaces ?? []) {
-      if (eni.Status !== 'available' || tagValue(eni, TAG.managedBy) !== MANAGED_BY) continue;
       report.scanned++;
-      const item = describe(eni, now);
+      const createdAt = tagValue(eni, TAG.createdAt);
+      const ageMs = now - Date.parse(createdAt ?? '');
+      const item: SweptInterface = {
+        networkInterfaceId: eni.NetworkInterfaceId!,
+        instanceId: tagValue(eni, TAG.instanceId),
+        createdAt,
+        ageMinutes: Number.isNaN(ageMs) ? undefined : Math.floor(ageMs / 60_000),
+      };
       if (item.ageMinutes !== undefined && item.ageMinutes * 60_000 >= graceMs) candidates.push(item);
       else report.kept.push(item);
     }
@@ -101,18 +89,13 @@ async function listCandidates(graceMs: number, deps: SweepDeps, report: SweepRep
 }
 
 async function deleteOrphan(item: SweptInterface, deps: SweepDeps, deadline: Deadline, report: SweepReport) {
-  const { ec2, clock, random, logger } = deps;
+  const { ec2, clock, logger } = deps;
   try {
-    await awsCall(
-      'DeleteNetworkInterface',
-      () => ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: item.networkInterfaceId })),
-      { deadline, clock, random, logger },
-    );
-    report.deleted.push(item);
+    const call = <T>(what: string, fn: () => Promise<T>) => awsCall(what, fn, { deadline, clock, logger });
+    const outcome = await deleteInterface(call, ec2, item.networkInterfaceId);
+    if (outcome === 'deleted') report.deleted.push(item);
+    if (outcome === 'in-use') report.kept.push(item); // a redelivered launch picked it up
   } catch (error) {
-    if (isNotFoundError(error)) return; // deleted meanwhile
-    // Attached meanwhile (a redelivered launch picked it up).
-    if (isAwsError(error, 'InvalidNetworkInterface.InUse')) report.kept.push(item);
-    else report.failed.push({ networkInterfaceId: item.networkInterfaceId, error: describeError(error) });
+    report.failed.push({ networkInterfaceId: item.networkInterfaceId, error: describeError(error) });
   }
 }

@@ -1,8 +1,8 @@
-import { DeleteNetworkInterfaceCommand, type EC2Client, type NetworkInterface } from '@aws-sdk/client-ec2';
-import { describeError, isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { describeError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
-import { describeOwnInterfaces, setDeleteOnTermination } from './interfaces.ts';
+import { deleteInterface, describeOwnInterfaces, ensureDeleteOnTermination } from './interfaces.ts';
 
 export type TerminateReport = HandlerOutcome<'done'> & {
   instanceId: string;
@@ -21,43 +21,28 @@ export type TerminateReport = HandlerOutcome<'done'> & {
  */
 export async function handleTerminate(run: HookRun, ec2: EC2Client): Promise<TerminateReport> {
   const { instanceId } = run.action;
-  const report: TerminateReport = {
-    status: 'done',
-    instanceId,
-    result: 'CONTINUE',
-    markedForDeletion: [],
-    deleted: [],
-    errors: [],
-  };
+  const markedForDeletion: string[] = [];
+  const deleted: string[] = [];
+  const errors: string[] = [];
   try {
-    for (const eni of await describeOwnInterfaces(run, ec2, instanceId)) await release(run, ec2, eni, report);
+    for (const eni of await describeOwnInterfaces(run, ec2, instanceId)) {
+      const id = eni.NetworkInterfaceId!;
+      try {
+        if (eni.Attachment?.InstanceId === instanceId) {
+          if (await ensureDeleteOnTermination(run, ec2, eni)) markedForDeletion.push(id);
+        } else if (eni.Status === 'available' && (await deleteInterface(run.call, ec2, id)) === 'deleted') {
+          deleted.push(id);
+        }
+      } catch (error) {
+        if (!isNotFoundError(error)) errors.push(`${id}: ${describeError(error)}`);
+      }
+    }
   } catch (error) {
-    report.errors.push(describeError(error));
+    errors.push(describeError(error));
   }
-  const { markedForDeletion, deleted, errors } = report;
   const log = { instanceId, markedForDeletion, deleted, errors };
   if (errors.length > 0)
     run.logger.error('Could not clean up every interface of the terminating instance', log);
   else run.logger.info('No interface of ours left without DeleteOnTermination', log);
-  return report;
-}
-
-async function release(run: HookRun, ec2: EC2Client, eni: NetworkInterface, report: TerminateReport) {
-  const id = eni.NetworkInterfaceId!;
-  const attachment = eni.Attachment;
-  try {
-    if (attachment?.InstanceId === report.instanceId && attachment.AttachmentId) {
-      if (attachment.DeleteOnTermination === true) return;
-      await setDeleteOnTermination(run, ec2, id, attachment.AttachmentId);
-      report.markedForDeletion.push(id);
-    } else if (eni.Status === 'available') {
-      await run.call('DeleteNetworkInterface', () =>
-        ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
-      );
-      report.deleted.push(id);
-    }
-  } catch (error) {
-    if (isNotFoundError(error) || isAwsError(error, 'InvalidNetworkInterface.InUse')) return;
-    report.errors.push(`${id}: ${describeError(error)}`);
-  }
+  return { status: 'done', instanceId, result: 'CONTINUE', markedForDeletion, deleted, errors };
 }
