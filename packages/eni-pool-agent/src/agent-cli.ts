@@ -9,7 +9,7 @@ import { Imds } from './imds.ts';
 import { AGENT_USAGE, parseAgentArgs, stderrLogger } from './parse-agent-args.ts';
 import { EXIT, runAgent } from './run-agent.ts';
 
-export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   let parsed: ReturnType<typeof parseAgentArgs>;
   try {
     parsed = parseAgentArgs(argv, env);
