@@ -3,7 +3,7 @@ import { ConfigError, describeError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, pollUntil } from '@netkit/aws-core/retry';
 import { allocate } from './allocate.ts';
-import { type PoolConfig, poolOf } from './config.ts';
+import type { PoolConfig } from './config.ts';
 import { explain, ImdsUnreachableError, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
 import { type CommandRunner, setHostname } from './hostname.ts';
 import type { Imds } from './imds.ts';
@@ -113,7 +113,7 @@ async function waitForHostnameTag(
 
 /** Attach mode: claim a pool ENI (or, with --dry-run, say which one). */
 async function attachPoolEni(options: AgentOptions, deps: AgentDeps, identity: Identity, deadline: Deadline) {
-  const pool = poolOf(options.config);
+  const { config: pool } = options;
   const { instanceId, availabilityZone, region } = identity;
   const core = { ec2: deps.ec2(region), clock: deps.clock, logger: deps.logger, random: deps.random };
   const found = (status: AgentReport['status'], eni: PoolEni, attempts?: number): Found => {

@@ -239,7 +239,7 @@ describe('agent command line', () => {
         setHostname: false,
         onFailure: 'shutdown',
         config: {
-          poolTags: { Pool: 'b' },
+          tags: { Pool: 'b' },
           hostnameTag: 'HostName',
           deviceIndex: 2,
           attachTimeoutMs: 30_000,
