@@ -10,15 +10,15 @@ import {
 import { lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
 
 /** Tag keys EC2 accepts from users: 1..128 characters, not starting with the reserved `aws:` prefix. */
-export const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
-export const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 
 /** Only these tag keys reach instance metadata, where `--hostname-from-tag` reads the hostname. */
-export const METADATA_TAG_KEY = /^(?!aws:)(?!\.{1,2}$)(?!_index$)[A-Za-z0-9+\-=.,_:@]{1,128}$/;
+const METADATA_TAG_KEY = /^(?!aws:)(?!\.{1,2}$)(?!_index$)[A-Za-z0-9+\-=.,_:@]{1,128}$/;
 const METADATA_TAG_KEY_DESCRIPTION =
   'a tag key instance metadata can serve: 1-128 of letters, digits and + - = . , _ : @ (no spaces or /, not "aws:...", ".", ".." or "_index")';
 
-export const DEFAULT_HOSTNAME_TAG = 'HostName';
+const DEFAULT_HOSTNAME_TAG = 'HostName';
 
 /** The settings the allocation core needs, shared by Lambda mode and the agent. */
 export const poolSpec = {

@@ -1,4 +1,5 @@
 /** IPv4 helpers: numeric order (10.0.0.10 after 10.0.0.9, unlike string order), ranges, CIDR checks. */
+import { InvalidValueError } from '@netkit/aws-core/config';
 
 const OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
@@ -27,16 +28,16 @@ export function compareIps(a: string | undefined, b: string | undefined): number
 const MAX_RANGE = 256;
 
 /** Parse `10.0.1.10-10.0.1.15` (inclusive), `10.0.1.10-15` (last octet) or one address. */
-export function parseIpRange(text: string): string[] {
+export function parseIpRange(text = ''): string[] {
   const expected = `an IPv4 range like 10.0.1.10-10.0.1.15 or 10.0.1.10-15 (at most ${MAX_RANGE} addresses)`;
   const [first, last, ...rest] = text.trim().split('-');
-  if (first === undefined || rest.length > 0) throw new Error(`"${text}" is not ${expected}`);
+  if (first === undefined || rest.length > 0) throw new InvalidValueError(expected);
   const start = ipToNumber(first.trim());
   let endText = (last ?? first).trim();
   if (/^\d{1,3}$/.test(endText)) endText = first.trim().replace(/\d+$/, endText);
   const end = ipToNumber(endText);
   if (start === undefined || end === undefined || end < start || end - start + 1 > MAX_RANGE)
-    throw new Error(`"${text}" is not ${expected}`);
+    throw new InvalidValueError(expected);
   const out: string[] = [];
   for (let n = start; n <= end; n++) out.push(numberToIp(n));
   return out;

@@ -1,4 +1,4 @@
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
 import { integer, optional, parseConfig } from '@netkit/aws-core/config';
 import { ConfigError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
@@ -123,7 +123,7 @@ function parsePoolSettings(mode: AgentOptions['mode'], merged: Env) {
 }
 
 /** parseArgs options: the string flags, then the boolean ones (space-separated names). */
-export function flags(strings: string, booleans: string): ParseArgsConfig['options'] {
+export function flags(strings: string, booleans: string): Record<string, { type: 'string' | 'boolean' }> {
   const of = (type: 'string' | 'boolean') => (name: string) => [name, { type }] as const;
   return Object.fromEntries([
     ...strings.split(' ').map(of('string')),
