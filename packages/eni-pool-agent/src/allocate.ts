@@ -28,7 +28,6 @@ const CONTENTION_WINDOW_MS = 15 * 60_000;
 
 interface AllocationInput {
   instanceId: string;
-  availabilityZone?: string;
   groupName?: string;
   /** On a confirmation timeout, leave the claim to undo after the caller's own ABANDON (ADR 0086). */
   deferUndo?: boolean;
@@ -71,19 +70,14 @@ type Attach =
 export async function allocate(input: AllocationInput, pool: Pool, deps: CoreDeps, deadline: Deadline) {
   const { instanceId } = input;
   const seen = await observe(input, pool, deps, deadline);
-  const random = deps.random ?? Math.random;
-  const deferUndo = input.deferUndo === true;
-  const claim: Claim = {
-    instanceId,
+  const settings = {
     pool,
     deps,
     deadline,
-    random,
-    deferUndo,
-    ...seen,
-    attempts: 0,
-    collisions: 0,
+    random: deps.random ?? Math.random,
+    deferUndo: input.deferUndo === true,
   };
+  const claim: Claim = { instanceId, ...settings, ...seen, attempts: 0, collisions: 0 };
   for (;;) {
     const next = await nextPick(claim);
     if ('outcome' in next) return next;
@@ -114,14 +108,6 @@ async function observe(input: AllocationInput, pool: Pool, deps: CoreDeps, deadl
     fallback = await inspectInstance(deps, pool, instanceId, deadline, true);
   }
   const availabilityZone = launches?.availabilityZone ?? fallback?.availabilityZone ?? '';
-  const metadata = input.availabilityZone;
-  if (metadata !== undefined && metadata !== availabilityZone) {
-    deps.logger.warn('Instance metadata and EC2 disagree on the Availability Zone; using EC2', {
-      instanceId,
-      metadata,
-      ec2: availabilityZone,
-    });
-  }
   return { launches, fallback, availabilityZone, self: launches?.self ?? { instanceId, launchTime: 0 } };
 }
 

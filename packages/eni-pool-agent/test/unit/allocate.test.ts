@@ -493,7 +493,7 @@ describe('allocate: claim order across the launches of a group', () => {
     const first = fake.addInstance(AZ_A, undefined, { group: GROUP });
     const instanceId = fake.addInstance(AZ_A, undefined, { group: GROUP });
 
-    const result = await allocate({ instanceId, availabilityZone: AZ_A }, pool, deps(), deadline());
+    const result = await allocate({ instanceId }, pool, deps(), deadline());
 
     // `first` launched earlier and waits too: it owns .4, so this launch takes .5 at once.
     expect(result).toMatchObject({ attempts: 1, collisions: 0 });
