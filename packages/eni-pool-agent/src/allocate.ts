@@ -105,7 +105,7 @@ async function observe(input: AllocationInput, pool: Pool, deps: CoreDeps, deadl
       'Not allowed to call ec2:DescribeInstances; claiming without the claim order (add the permission to spread concurrent launches)',
       { instanceId, error: describeError(error) },
     );
-    fallback = await inspectInstance(deps, pool, instanceId, deadline, true);
+    fallback = await inspectInstance(deps, pool, instanceId, deadline);
   }
   const availabilityZone = launches?.availabilityZone ?? fallback?.availabilityZone ?? '';
   return { launches, fallback, availabilityZone, self: launches?.self ?? { instanceId, launchTime: 0 } };

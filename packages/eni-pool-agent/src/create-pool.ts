@@ -3,25 +3,25 @@ import {
   CreateNetworkInterfaceCommand,
   DeleteNetworkInterfaceCommand,
   DescribeSubnetsCommand,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { describeError, ValidationError } from '@netkit/aws-core/errors';
-import type { Logger } from '@netkit/aws-core/observability';
-import { awsCall, type Clock, Deadline } from '@netkit/aws-core/retry';
+import { awsCall, Deadline } from '@netkit/aws-core/retry';
 import { hasAllTags, tagFilters, toTagList } from '@netkit/aws-core/tags';
 import { isValidHostname } from './hostname.ts';
 import { subnetAddressProblem } from './ip.ts';
-import { byPrivateIp, callOptions, describeEnis, type PoolEni, toPoolEni } from './read-pool.ts';
+import {
+  byPrivateIp,
+  type CoreDeps,
+  callOptions,
+  describeEnis,
+  type PoolEni,
+  toPoolEni,
+} from './read-pool.ts';
 
-export interface PoolDeps {
-  ec2: EC2Client;
-  clock: Clock;
-  logger: Logger;
-  /** Identifies one CLI run in the ClientTokens (default: a random UUID). */
-  runId?: string;
-}
+/** `runId` identifies one CLI run in the ClientTokens (default: a random UUID). */
+export type PoolDeps = CoreDeps & { runId?: string };
 
-export interface CreatePoolInput {
+interface CreatePoolInput {
   subnetId: string;
   /** Addresses in order; `{n}` in the hostname pattern is the 1-based position. */
   ips: string[];
@@ -147,7 +147,7 @@ async function createInterface(
   const command = new CreateNetworkInterfaceCommand({
     SubnetId: input.subnetId,
     PrivateIpAddress: ip,
-    Groups: input.securityGroupIds?.length ? input.securityGroupIds : undefined,
+    Groups: input.securityGroupIds,
     Description: input.description ?? `netkit eni-pool ${hostname ?? ip}`,
     ClientToken: clientToken(runId, input.subnetId, ip),
     TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],

@@ -21,9 +21,6 @@ export class AttachmentLimitError extends PermanentAllocationError {}
 /** The instance does not exist (any more) or is not in this Region. */
 export class InstanceNotFoundError extends PermanentAllocationError {}
 
-/** Transient, never ABANDON: a twin delivery most likely won and Describe does not show it yet (ADR 0086). */
-export { RaceUnsettledError } from '@netkit/aws-core/errors';
-
 /** The attachment did not reach `attached` in time; `claim` is what the caller must undo (deferUndo). */
 export class AttachTimeoutError extends NetkitError {
   constructor(

@@ -1,10 +1,9 @@
 import { type Filter, type Instance, paginateDescribeInstances } from '@aws-sdk/client-ec2';
-import { DeadlineExceededError } from '@netkit/aws-core/errors';
-import { awsCall, type Deadline, pollUntil } from '@netkit/aws-core/retry';
+import { awsCall, type Deadline } from '@netkit/aws-core/retry';
 import { fromTagList } from '@netkit/aws-core/tags';
 import type { Launch } from './claim-order.ts';
 import { InstanceNotFoundError } from './errors.ts';
-import { type CoreDeps, callOptions, untilListed } from './read-pool.ts';
+import { type CoreDeps, callOptions, whileUnlisted } from './read-pool.ts';
 
 /** The tag Auto Scaling puts on every instance of a group (at launch, with the instance). */
 const GROUP_TAG = 'aws:autoscaling:groupName';
@@ -20,23 +19,13 @@ export interface LaunchView {
 }
 
 /** The instance and its group's launches in its AZ (the agent finds the group by the instance's tag). */
-export async function readLaunches(
+export function readLaunches(
   deps: CoreDeps,
   instanceId: string,
   groupName: string | undefined,
-  deadline: Deadline,
-): Promise<LaunchView> {
-  try {
-    return await pollUntil(
-      () => describeLaunches(deps, instanceId, groupName, deadline),
-      untilListed(deps, instanceId, deadline),
-    );
-  } catch (error) {
-    if (!(error instanceof DeadlineExceededError)) throw error;
-    throw new InstanceNotFoundError(
-      `Instance ${instanceId} is not listed by EC2: it does not exist, is terminated or is in another Region`,
-    );
-  }
+  at: Deadline,
+) {
+  return whileUnlisted(() => describeLaunches(deps, instanceId, groupName, at), deps, instanceId, at);
 }
 
 /** The group's launches in the AZ again (none to list for an instance outside a group). */

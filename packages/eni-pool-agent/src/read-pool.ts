@@ -121,39 +121,32 @@ export async function findInstance(deps: CoreDeps, pool: Pool, instanceId: strin
   return view;
 }
 
-/** findInstance, describing again while EC2 does not list a just-launched instance yet (`visible`). */
-export async function inspectInstance(
-  deps: CoreDeps,
-  pool: Pool,
-  instanceId: string,
-  deadline: Deadline,
-  visible = false,
-): Promise<InstanceView> {
-  const look = () => findInstance(deps, pool, instanceId, deadline);
-  try {
-    const view = visible ? await pollUntil(look, untilListed(deps, instanceId, deadline)) : await look();
-    if (view !== undefined) return view;
-  } catch (error) {
-    if (!(error instanceof DeadlineExceededError)) throw error;
-  }
-  throw new InstanceNotFoundError(
-    `Instance ${instanceId} has no network interface: it does not exist, is terminated or is in another Region`,
-  );
+/** findInstance, describing again while EC2 does not list a just-launched instance yet. */
+export function inspectInstance(deps: CoreDeps, pool: Pool, instanceId: string, deadline: Deadline) {
+  return whileUnlisted(() => findInstance(deps, pool, instanceId, deadline), deps, instanceId, deadline);
 }
 
-/** Poll options while EC2 may not list a just-launched instance yet (eventual consistency). */
-export function untilListed(deps: CoreDeps, instanceId: string, deadline: Deadline) {
-  return {
-    deadline: deadline.within(20_000),
-    clock: deps.clock,
-    what: `${instanceId} to be listed`,
-    baseMs: 500,
-    maxMs: 4_000,
-    random: deps.random,
-    onWait: (_attempt: number, delayMs: number) =>
-      deps.logger.info('EC2 does not list the instance yet (eventual consistency); describing again', {
-        instanceId,
-        delayMs,
-      }),
-  };
+/** `look` again while EC2 does not list a just-launched instance yet (eventual consistency), 20 s at most. */
+export async function whileUnlisted<T>(
+  look: () => Promise<T | undefined>,
+  deps: CoreDeps,
+  instanceId: string,
+  deadline: Deadline,
+): Promise<T> {
+  const onWait = (_attempt: number, delayMs: number) =>
+    deps.logger.info('EC2 does not list the instance yet; describing again', { instanceId, delayMs });
+  const options = { clock: deps.clock, random: deps.random, what: `${instanceId} to be listed`, onWait };
+  try {
+    return await pollUntil(look, {
+      ...options,
+      deadline: deadline.within(20_000),
+      baseMs: 500,
+      maxMs: 4_000,
+    });
+  } catch (error) {
+    if (!(error instanceof DeadlineExceededError)) throw error;
+    throw new InstanceNotFoundError(
+      `Instance ${instanceId} is not listed by EC2: it does not exist, is terminated or is in another Region`,
+    );
+  }
 }

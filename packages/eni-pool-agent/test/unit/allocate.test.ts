@@ -3,6 +3,7 @@ import {
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
 } from '@aws-sdk/client-ec2';
+import { RaceUnsettledError } from '@netkit/aws-core/errors';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { Deadline } from '@netkit/aws-core/retry';
 import { manualClock } from '@netkit/testing';
@@ -15,7 +16,6 @@ import {
   DeviceIndexTakenError,
   InstanceNotFoundError,
   PoolExhaustedError,
-  RaceUnsettledError,
 } from '../../src/errors.ts';
 import { release } from '../../src/release.ts';
 import { awsError, FakeEc2, POOL_TAGS, seedPool } from '../support/fake-ec2.ts';
