@@ -137,7 +137,7 @@ async function nextPick(claim: Claim): Promise<Pick | Allocation> {
 /** One look at every pool ENI in the AZ: the ENI held already, or the pick among the free ones. */
 async function lookAtPool(claim: Claim): Promise<Pick | Allocation | undefined> {
   const { deps, pool, launches, fallback, deadline, instanceId } = claim;
-  const snapshot = await readPool(deps, pool, claim.availabilityZone, deadline, false);
+  const snapshot = await readPool(deps, pool, claim.availabilityZone, deadline);
   const held = snapshot.find((e) => e.attachment?.instanceId === instanceId) ?? fallback?.held[0];
   if (held !== undefined) {
     await keepOnTermination(deps, held, deadline);
@@ -272,7 +272,7 @@ async function confirm(claim: Claim, pick: Pick, attachmentId: string): Promise<
 function waitAttached(claim: Claim, networkInterfaceId: string) {
   const { deps, pool, deadline, availabilityZone, instanceId } = claim;
   const look = async () => {
-    const enis = await readPool(deps, pool, availabilityZone, deadline, false);
+    const enis = await readPool(deps, pool, availabilityZone, deadline);
     const eni = enis.find((e) => e.networkInterfaceId === networkInterfaceId);
     const attachment = eni?.attachment;
     if (eni === undefined || (attachment !== undefined && attachment.instanceId !== instanceId))

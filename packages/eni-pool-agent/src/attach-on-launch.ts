@@ -102,7 +102,7 @@ async function tagHostname(
 /** Measure the exhausted AZ's pool for the gauge; a failure only costs the metric. */
 async function recordExhaustion(run: HookRun, core: CoreDeps, pool: Pool, availabilityZone: string) {
   try {
-    const enis = await readPool(core, pool, availabilityZone, Deadline.in(5_000, run.clock), false);
+    const enis = await readPool(core, pool, availabilityZone, Deadline.in(5_000, run.clock));
     recordPoolGauge(run, { ...gaugeOf(enis), exhausted: true });
   } catch (error) {
     run.logger.warn('Could not measure the pool for metrics', { error: describeError(error) });

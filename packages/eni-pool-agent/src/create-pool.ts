@@ -4,7 +4,7 @@ import {
   DeleteNetworkInterfaceCommand,
   DescribeSubnetsCommand,
 } from '@aws-sdk/client-ec2';
-import { describeError, ValidationError } from '@netkit/aws-core/errors';
+import { describeError, echo, ValidationError } from '@netkit/aws-core/errors';
 import { awsCall, Deadline } from '@netkit/aws-core/retry';
 import { hasAllTags, tagFilters, toTagList } from '@netkit/aws-core/tags';
 import { isValidHostname } from './hostname.ts';
@@ -40,21 +40,19 @@ export type PoolRow = Omit<PoolEni, 'attachment'> & {
   action?: 'created' | 'exists' | 'would-create';
 };
 
-/** The hostname for the address at 0-based `index` of the range. */
-function hostnameFor(pattern: string, index: number, ip: string): string {
-  return pattern.replaceAll('{n}', String(index + 1)).replaceAll('{last}', ip.split('.').at(-1) ?? '');
-}
-
-/** Check the pattern gives a distinct valid host name for each address (before any AWS call). */
-function checkHostnamePattern(pattern: string, ips: string[]): void {
-  const names = ips.map((ip, i) => hostnameFor(pattern, i, ip));
+/** The pattern's host name for each address, each checked valid and distinct (before any AWS call). */
+function hostnamesFor(pattern: string, ips: string[]): string[] {
+  const names = ips.map((ip, i) =>
+    pattern.replaceAll('{n}', `${i + 1}`).replaceAll('{last}', ip.split('.')[3]!),
+  );
   const bad = names.find((n) => !isValidHostname(n));
   if (bad !== undefined)
-    throw new ValidationError(`--hostname-pattern gives ${JSON.stringify(bad)}, not a valid host name`);
+    throw new ValidationError(`--hostname-pattern gives ${echo(bad)}, not a valid host name`);
   if (new Set(names).size !== names.length)
     throw new ValidationError(
-      `--hostname-pattern ${JSON.stringify(pattern)} gives the same name twice; use {n} or {last}`,
+      `--hostname-pattern ${echo(pattern)} gives the same name twice; use {n} or {last}`,
     );
+  return names;
 }
 
 /** One ClientToken per run and address: reused across runs it returns deleted ENIs (README, Pool CLI). */
@@ -72,7 +70,7 @@ function row({ attachment, ...eni }: PoolEni, action?: PoolRow['action']): PoolR
 export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promise<PoolRow[]> {
   const deadline = Deadline.in(300_000, deps.clock);
   const runId = deps.runId ?? randomUUID();
-  if (input.hostnamePattern !== undefined) checkHostnamePattern(input.hostnamePattern, input.ips);
+  const hostnames = input.hostnamePattern === undefined ? [] : hostnamesFor(input.hostnamePattern, input.ips);
   const availabilityZone = await checkSubnet(input, deps, deadline);
   const existing = await existingInterfaces(input, deps, deadline);
   const rows: PoolRow[] = [];
@@ -84,8 +82,7 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
         rows.push(row(found, 'exists'));
         continue;
       }
-      const hostname =
-        input.hostnamePattern === undefined ? undefined : hostnameFor(input.hostnamePattern, index, ip);
+      const hostname = hostnames[index];
       if (input.dryRun) {
         const planned = { networkInterfaceId: '-', privateIp: ip, availabilityZone, status: 'available' };
         rows.push({ ...planned, hostname, action: 'would-create' });

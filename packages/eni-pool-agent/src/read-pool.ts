@@ -71,8 +71,10 @@ export function byPrivateIp(a: PoolEni, b: PoolEni): number {
   return compareIps(a.privateIp, b.privateIp) || a.networkInterfaceId.localeCompare(b.networkInterfaceId);
 }
 
+export const isFree = (eni: PoolEni) => eni.status === 'available';
+
 export function gaugeOf(enis: PoolEni[]): { size: number; free: number } {
-  return { size: enis.length, free: enis.filter((e) => e.status === 'available').length };
+  return { size: enis.length, free: enis.filter(isFree).length };
 }
 
 /** DescribeNetworkInterfaces, every page. */
@@ -90,16 +92,9 @@ export function describeEnis(
   return awsCall('DescribeNetworkInterfaces', list, callOptions(deps, deadline));
 }
 
-/** The pool's ENIs in one AZ (optionally only `available` ones), lowest private IP first. */
-export async function readPool(
-  deps: CoreDeps,
-  pool: Pool,
-  availabilityZone: string,
-  deadline: Deadline,
-  onlyAvailable: boolean,
-): Promise<PoolEni[]> {
+/** The pool's ENIs in one AZ, lowest private IP first. */
+export async function readPool(deps: CoreDeps, pool: Pool, availabilityZone: string, deadline: Deadline) {
   const Filters = [...tagFilters(pool.tags), { Name: 'availability-zone', Values: [availabilityZone] }];
-  if (onlyAvailable) Filters.push({ Name: 'status', Values: ['available'] });
   const enis = await describeEnis(deps, deadline, { Filters });
   return enis.map((ni) => toPoolEni(ni, pool.hostnameTag)).sort(byPrivateIp);
 }

@@ -7,7 +7,7 @@ import type { PoolConfig } from './config.ts';
 import { explain, ImdsUnreachableError, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
 import { type CommandRunner, setHostname } from './hostname.ts';
 import type { Imds } from './imds.ts';
-import { inspectInstance, type PoolEni, readPool } from './read-pool.ts';
+import { inspectInstance, isFree, type PoolEni, readPool } from './read-pool.ts';
 
 /** Exit codes user data can act on (README, "Exit codes"). */
 export const EXIT = {
@@ -104,10 +104,10 @@ async function attachPoolEni(
   deadline: Deadline,
 ): Promise<Partial<AgentReport>> {
   const core = { ec2: deps.ec2(region), clock: deps.clock, logger: deps.logger, random: deps.random };
-  const found = ({ networkInterfaceId, privateIp, hostname }: PoolEni) => ({
-    networkInterfaceId,
-    privateIp,
-    hostname,
+  const found = (e: PoolEni) => ({
+    networkInterfaceId: e.networkInterfaceId,
+    privateIp: e.privateIp,
+    hostname: e.hostname,
   });
   if (!dryRun) {
     const { outcome, eni, attempts } = await allocate({ instanceId }, pool, core, deadline);
@@ -115,7 +115,7 @@ async function attachPoolEni(
   }
   const view = await inspectInstance(core, pool, instanceId, deadline);
   const held = view.held[0];
-  const next = held ?? (await readPool(core, pool, view.availabilityZone, deadline, true))[0];
+  const next = held ?? (await readPool(core, pool, view.availabilityZone, deadline)).find(isFree);
   const az = view.availabilityZone;
   if (next === undefined) throw new PoolExhaustedError(`No available pool ENI in ${az}`, az);
   return { status: held ? 'already-held' : 'would-attach', ...found(next) };
