@@ -82,11 +82,7 @@ export function unservedRank(
   pool: readonly ClaimEni[],
   windowMs: number,
 ): { rank: number; unserved: number } {
-  const holders = new Set<string>();
-  for (const eni of pool) {
-    const owner = eni.attachment?.instanceId;
-    if (owner !== undefined && owner !== '') holders.add(owner);
-  }
+  const holders = new Set(pool.map((eni) => eni.attachment?.instanceId));
   const since = self.launchTime - windowMs;
   let rank = 0;
   let unserved = 1;

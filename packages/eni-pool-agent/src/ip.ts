@@ -15,13 +15,8 @@ function numberToIp(n: number): string {
 }
 
 /** Compare two IPv4 addresses numerically; anything unparsable sorts last. */
-export function compareIps(a: string | undefined, b: string | undefined): number {
-  const x = a === undefined ? undefined : ipToNumber(a);
-  const y = b === undefined ? undefined : ipToNumber(b);
-  if (x === undefined && y === undefined) return 0;
-  if (x === undefined) return 1;
-  if (y === undefined) return -1;
-  return x - y;
+export function compareIps(a: string, b: string): number {
+  return (ipToNumber(a) ?? 2 ** 32) - (ipToNumber(b) ?? 2 ** 32);
 }
 
 /** Largest range the pool CLI creates in one run. */

@@ -7,7 +7,6 @@ import { type CoreDeps, callOptions, whileUnlisted } from './read-pool.ts';
 
 /** The tag Auto Scaling puts on every instance of a group (at launch, with the instance). */
 const GROUP_TAG = 'aws:autoscaling:groupName';
-const LIVE_STATES = ['pending', 'running'];
 
 /** This instance, its interfaces (id -> device index) and its group's live launches in the AZ. */
 export interface LaunchView {
@@ -23,16 +22,17 @@ export function readLaunches(
   deps: CoreDeps,
   instanceId: string,
   groupName: string | undefined,
-  at: Deadline,
+  deadline: Deadline,
 ) {
-  return whileUnlisted(() => describeLaunches(deps, instanceId, groupName, at), deps, instanceId, at);
+  const look = () => describeLaunches(deps, instanceId, groupName, deadline);
+  return whileUnlisted(look, deps, instanceId, deadline);
 }
 
 /** The group's launches in the AZ again (none to list for an instance outside a group). */
 export async function relistLaunches(deps: CoreDeps, view: LaunchView, deadline: Deadline) {
   if (view.groupName === undefined) return undefined;
   const listed = await describeGroup(deps, view.groupName, view.availabilityZone, deadline);
-  return listed.filter(isLive).map(toLaunch);
+  return listed.map(toLaunch);
 }
 
 /** One look at the instance and its group's launches; undefined while EC2 does not list it. */
@@ -63,11 +63,11 @@ async function describeLaunches(
   );
 }
 
-/** The group's pending and running instances (in one AZ when given). */
+/** The group's pending and running instances (in one AZ when given): its live launches. */
 function describeGroup(deps: CoreDeps, group: string, az: string | undefined, deadline: Deadline) {
   const filters = [
     { Name: `tag:${GROUP_TAG}`, Values: [group] },
-    { Name: 'instance-state-name', Values: LIVE_STATES },
+    { Name: 'instance-state-name', Values: ['pending', 'running'] },
   ];
   if (az !== undefined) filters.push({ Name: 'availability-zone', Values: [az] });
   return describeInstances(deps, deadline, filters);
@@ -83,10 +83,6 @@ function describeInstances(deps: CoreDeps, deadline: Deadline, Filters: Filter[]
   return awsCall('DescribeInstances', list, callOptions(deps, deadline));
 }
 
-function isLive(instance: Instance): boolean {
-  return LIVE_STATES.includes(instance.State?.Name ?? '');
-}
-
 function toLaunch(instance: Instance): Launch {
   return { instanceId: instance.InstanceId ?? '', launchTime: instance.LaunchTime?.getTime() ?? 0 };
 }
@@ -100,8 +96,6 @@ function toLaunchView(self: Instance, listed: Instance[], availabilityZone: stri
     availabilityZone,
     groupName: fromTagList(self.Tags)[GROUP_TAG],
     interfaces,
-    launches: listed
-      .filter((i) => i.Placement?.AvailabilityZone === availabilityZone && isLive(i))
-      .map(toLaunch),
+    launches: listed.filter((i) => i.Placement?.AvailabilityZone === availabilityZone).map(toLaunch),
   };
 }
