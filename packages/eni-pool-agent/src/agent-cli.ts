@@ -2,8 +2,8 @@
 // A single file with no Powertools; runs main() when executed.
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClient } from '@netkit/aws-core/clients';
+import { ValidationError } from '@netkit/aws-core/errors';
 import { systemClock } from '@netkit/aws-core/retry';
-import { UsageError } from './errors.ts';
 import { execRunner } from './hostname.ts';
 import { Imds } from './imds.ts';
 import { AGENT_USAGE, parseAgentArgs, stderrLogger } from './parse-agent-args.ts';
@@ -14,7 +14,7 @@ async function main(argv: string[], env: Record<string, string | undefined>): Pr
   try {
     parsed = parseAgentArgs(argv, env);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
+    if (!(error instanceof ValidationError)) throw error;
     process.stdout.write(
       `${JSON.stringify({ status: 'failed', exitCode: EXIT.USAGE, error: error.message })}\n`,
     );

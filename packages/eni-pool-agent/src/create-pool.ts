@@ -191,7 +191,7 @@ export async function poolStatus(tags: Record<string, string>, hostnameTag: stri
 }
 
 /** A plain text table. */
-export function formatTable(rows: PoolRow[], withAction = false): string {
+export function formatTable(rows: PoolRow[], withAction: boolean): string {
   const columns = ['ENI', 'IP', 'AZ', 'STATE', 'INSTANCE', 'HOSTNAME', ...(withAction ? ['ACTION'] : [])];
   const lines = rows.map((r) => [
     r.networkInterfaceId,

@@ -40,9 +40,6 @@ export interface Claimed {
 
 export class ImdsUnreachableError extends NetkitError {}
 
-/** The agent's command line is wrong (exit EXIT.USAGE). */
-export class UsageError extends NetkitError {}
-
 /** Our errors by their message (class names do not survive minification), AWS errors as `Name: message`. */
 export function explain(error: unknown): string {
   return error instanceof NetkitError ? error.message : describeError(error);

@@ -38,24 +38,13 @@ export function parseIpRange(text = ''): string[] {
   return out;
 }
 
-function parseCidr(cidr: string): { network: number; size: number } | undefined {
-  const [ip, bits] = cidr.split('/');
-  const base = ip === undefined ? undefined : ipToNumber(ip);
-  const prefix = Number(bits);
-  if (base === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined;
-  const size = 2 ** (32 - prefix);
-  return { network: base - (base % size), size };
-}
-
-/** Why `ip` cannot be a private address in a subnet of `cidr` (AWS reserves the first four and the last). */
+/** Why `ip` cannot be a private address in the subnet `cidr` (AWS reserves the first four and the last). */
 export function subnetAddressProblem(ip: string, cidr: string): string | undefined {
-  const n = ipToNumber(ip);
-  const block = parseCidr(cidr);
-  if (n === undefined) return `${ip} is not an IPv4 address`;
-  if (block === undefined) return `subnet CIDR ${cidr} is not an IPv4 CIDR block`;
-  if (n < block.network || n >= block.network + block.size) return `${ip} is outside the subnet's ${cidr}`;
-  const offset = n - block.network;
-  if (offset < 4 || offset === block.size - 1)
+  const [network = '', bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const offset = (ipToNumber(ip) ?? Number.NaN) - (ipToNumber(network) ?? Number.NaN);
+  if (!(offset >= 0 && offset < size)) return `${ip} is outside the subnet's ${cidr}`;
+  if (offset < 4 || offset === size - 1)
     return `${ip} is reserved by AWS in ${cidr} (the first four addresses and the last one)`;
   return undefined;
 }

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { integer, optional, parseConfig } from '@netkit/aws-core/config';
-import { ConfigError, echo } from '@netkit/aws-core/errors';
+import { ConfigError, echo, ValidationError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { poolSpec, toPoolConfig } from './config.ts';
-import { UsageError } from './errors.ts';
 import type { AgentOptions } from './run-agent.ts';
 
 export const AGENT_USAGE = `Usage: node agent.mjs [options]
@@ -47,14 +46,14 @@ export function parseAgentArgs(
   if (values.help) return { help: true };
   const onFailure = values['on-failure'] ?? 'exit';
   if (onFailure !== 'exit' && onFailure !== 'shutdown')
-    throw new UsageError(`--on-failure ${echo(onFailure)}: expected exit or shutdown`);
+    throw new ValidationError(`--on-failure ${echo(onFailure)}: expected exit or shutdown`);
   const fromTag = values['hostname-from-tag'] === true;
   if (fromTag && onFailure === 'shutdown')
-    throw new UsageError(
+    throw new ValidationError(
       '--on-failure shutdown cannot be used with --hostname-from-tag: the launch hook decides',
     );
   if (!fromTag && values['hook-timeout'] !== undefined)
-    throw new UsageError('--hook-timeout only applies with --hostname-from-tag');
+    throw new ValidationError('--hook-timeout only applies with --hostname-from-tag');
   const merged = Object.fromEntries(
     Object.entries(FLAG_VARIABLES).map(([flag, name]) => [name, (values[flag] as string) ?? env[name]]),
   );
@@ -83,11 +82,11 @@ function readArgv(argv: string[]): Record<string, string | boolean | undefined> 
   try {
     return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${AGENT_USAGE}`);
+    throw new ValidationError(`${(error as Error).message}\n\n${AGENT_USAGE}`);
   }
 }
 
-/** `parse`, a ConfigError rethrown as a UsageError naming each bad setting by its flag and variable. */
+/** `parse`, a ConfigError rethrown as a ValidationError naming each bad setting by its flag and variable. */
 function namingFlags<T>(parse: () => T): T {
   try {
     return parse();
@@ -99,7 +98,7 @@ function namingFlags<T>(parse: () => T): T {
       (i) =>
         `--${flag(i.variable)} / ${i.variable}=${i.value === undefined ? '(unset)' : echo(i.value)}: expected ${i.expected}`,
     );
-    throw new UsageError(`Invalid configuration:\n${named.join('\n')}`);
+    throw new ValidationError(`Invalid configuration:\n${named.join('\n')}`);
   }
 }
 
@@ -113,11 +112,11 @@ export function flags(strings: string, booleans: string): Record<string, { type:
 }
 
 /** JSON lines on stderr: stdout carries only the result line. */
-export function stderrLogger(write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function stderrLogger(): Logger {
   const log =
     (level: string) =>
     (message: string, ...extra: Record<string, unknown>[]) =>
-      write(
+      process.stderr.write(
         `${JSON.stringify({ level, message, ...Object.assign({}, ...extra), time: new Date().toISOString() })}\n`,
       );
   return { debug() {}, info: log('INFO'), warn: log('WARN'), error: log('ERROR') };

@@ -22,7 +22,6 @@ export interface PoolEni {
   attachment?: {
     attachmentId: string;
     instanceId?: string;
-    deviceIndex?: number;
     status?: string;
     deleteOnTermination?: boolean;
   };
@@ -58,7 +57,6 @@ export function toPoolEni(ni: NetworkInterface, hostnameTag: string): PoolEni {
       ? {
           attachmentId: a.AttachmentId,
           instanceId: a.InstanceId,
-          deviceIndex: a.DeviceIndex,
           status: a.Status,
           deleteOnTermination: a.DeleteOnTermination,
         }
