@@ -148,7 +148,7 @@ async function lookAtPool(claim: Claim): Promise<Pick | Allocation | undefined> 
     });
     return alreadyHeld(claim, held);
   }
-  const occupant = fallback?.occupant?.networkInterfaceId ?? occupantOf(launches, snapshot, pool.deviceIndex);
+  const occupant = fallback?.occupant ?? occupantOf(launches, snapshot, pool.deviceIndex);
   if (occupant !== undefined)
     throw new DeviceIndexTakenError(
       `Instance ${instanceId} already has ${occupant} (not a pool ENI) at device index ${pool.deviceIndex}; set DEVICE_INDEX to a free index`,

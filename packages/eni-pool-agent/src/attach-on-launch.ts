@@ -28,8 +28,7 @@ export async function attachOnLaunch(run: HookRun, core: CoreDeps, pool: Pool): 
   const { instanceId, groupName } = run.action;
   let allocation: Allocation;
   try {
-    const input = { instanceId, groupName, deferUndo: true };
-    allocation = await allocate(input, pool, core, run.deadlines.work);
+    allocation = await allocate({ instanceId, groupName, deferUndo: true }, pool, core, run.deadlines.work);
   } catch (error) {
     if (!(error instanceof PermanentAllocationError || error instanceof AttachTimeoutError)) throw error;
     run.logger.error('Cannot give the instance a pool ENI; abandoning the launch', {

@@ -14,16 +14,13 @@ export type HandlerResult = HookResult<Outcome>;
 
 export type HandlerDeps = HookDeps & { ec2: EC2Client };
 
-/** Paces the heartbeat in the verbs' waits (run.call); well inside the hook's HeartbeatTimeout. */
-const HEARTBEAT_INTERVAL_MS = 60_000;
-
 /** The Lambda function for the group's launch (attach a pool ENI) and terminate (detach it) lifecycle actions. */
 export function createHandler(deps: HandlerDeps, config: Config) {
   const { deadlineMarginMs, attachTimeoutMs } = config;
   return createLifecycleHandler<Outcome>(deps, {
     scope: config.scope,
     deadlines: (context, clock) => hookDeadlines(context, clock, deadlineMarginMs, attachTimeoutMs),
-    heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+    heartbeatIntervalMs: 60_000, // beats in the verbs' waits (run.call), well inside the hook's HeartbeatTimeout
     warmPool: 'skip',
     launch: (run) => attachOnLaunch(run, deps, config),
     terminate: (run) => releaseOnTerminate(run, deps, config),

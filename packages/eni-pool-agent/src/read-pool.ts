@@ -34,13 +34,6 @@ export interface CoreDeps {
   random?: () => number;
 }
 
-/** The instance's AZ, the pool ENIs it holds and a non-pool interface at the pool's device index. */
-export interface InstanceView {
-  availabilityZone: string;
-  held: PoolEni[];
-  occupant?: PoolEni;
-}
-
 export function callOptions(deps: CoreDeps, deadline: Deadline, transient: string[] = []): CallOptions {
   return { deadline, clock: deps.clock, random: deps.random, logger: deps.logger, transient };
 }
@@ -97,22 +90,20 @@ export async function readPool(deps: CoreDeps, pool: Pool, availabilityZone: str
   return enis.map((ni) => toPoolEni(ni, pool.hostnameTag)).sort(byPrivateIp);
 }
 
-/** The instance's own interfaces, in one DescribeNetworkInterfaces; undefined when it has none. */
+/** The instance's AZ, the pool ENIs it holds and the id of a non-pool interface at the pool's device index. */
 export async function findInstance(deps: CoreDeps, pool: Pool, instanceId: string, deadline: Deadline) {
   const filter = { Name: 'attachment.instance-id', Values: [instanceId] };
   const enis = await describeEnis(deps, deadline, { Filters: [filter] });
   const own = enis.filter((ni) => ni.Attachment?.InstanceId === instanceId);
   const availabilityZone = own[0]?.AvailabilityZone;
-  if (availabilityZone === undefined) return undefined;
-  const view: InstanceView = { availabilityZone, held: [] };
-  for (const ni of own) {
-    const eni = toPoolEni(ni, pool.hostnameTag);
-    if (hasAllTags(ni.TagSet, pool.tags)) view.held.push(eni);
-    else if (ni.Attachment?.DeviceIndex === pool.deviceIndex) view.occupant = eni;
-  }
-  view.held.sort(byPrivateIp);
-  return view;
+  if (availabilityZone === undefined) return undefined; // no interface: not (yet) listed
+  const inPool = (ni: NetworkInterface) => hasAllTags(ni.TagSet, pool.tags);
+  const held = own.filter(inPool).map((ni) => toPoolEni(ni, pool.hostnameTag));
+  const occupant = own.find((ni) => !inPool(ni) && ni.Attachment?.DeviceIndex === pool.deviceIndex);
+  return { availabilityZone, held: held.sort(byPrivateIp), occupant: occupant?.NetworkInterfaceId };
 }
+
+export type InstanceView = NonNullable<Awaited<ReturnType<typeof findInstance>>>;
 
 /** findInstance, describing again while EC2 does not list a just-launched instance yet. */
 export function inspectInstance(deps: CoreDeps, pool: Pool, instanceId: string, deadline: Deadline) {
