@@ -18,8 +18,6 @@ const METADATA_TAG_KEY = /^(?!aws:)(?!\.{1,2}$)(?!_index$)[A-Za-z0-9+\-=.,_:@]{1
 const METADATA_TAG_KEY_DESCRIPTION =
   'a tag key instance metadata can serve: 1-128 of letters, digits and + - = . , _ : @ (no spaces or /, not "aws:...", ".", ".." or "_index")';
 
-const DEFAULT_HOSTNAME_TAG = 'HostName';
-
 /** The settings the allocation core needs, shared by Lambda mode and the agent. */
 export const poolSpec = {
   ENI_POOL_TAGS: stringMap({
@@ -31,7 +29,7 @@ export const poolSpec = {
   }),
   HOSTNAME_TAG: optional(
     string({ pattern: METADATA_TAG_KEY, description: METADATA_TAG_KEY_DESCRIPTION }),
-    DEFAULT_HOSTNAME_TAG,
+    'HostName',
   ),
   DEVICE_INDEX: optional(integer({ min: 1, max: 31 }), 1),
   // A launch hook cannot wait longer than one Lambda invocation (15 minutes) minus a margin.

@@ -32,11 +32,7 @@ export class AttachTimeoutError extends NetkitError {
 }
 
 /** A pool ENI this invocation attached to an instance: what undoing the attachment needs. */
-export interface Claimed {
-  networkInterfaceId: string;
-  attachmentId: string;
-  instanceId: string;
-}
+export type Claimed = { networkInterfaceId: string; attachmentId: string; instanceId: string };
 
 export class ImdsUnreachableError extends NetkitError {}
 

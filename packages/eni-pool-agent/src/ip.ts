@@ -33,9 +33,7 @@ export function parseIpRange(text = ''): string[] {
   const end = ipToNumber(endText);
   if (start === undefined || end === undefined || end < start || end - start + 1 > MAX_RANGE)
     throw new InvalidValueError(expected);
-  const out: string[] = [];
-  for (let n = start; n <= end; n++) out.push(numberToIp(n));
-  return out;
+  return Array.from({ length: end - start + 1 }, (_, i) => numberToIp(start + i));
 }
 
 /** Why `ip` cannot be a private address in the subnet `cidr` (AWS reserves the first four and the last). */

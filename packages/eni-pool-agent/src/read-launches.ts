@@ -8,15 +8,6 @@ import { type CoreDeps, callOptions, whileUnlisted } from './read-pool.ts';
 /** The tag Auto Scaling puts on every instance of a group (at launch, with the instance). */
 const GROUP_TAG = 'aws:autoscaling:groupName';
 
-/** This instance, its interfaces (id -> device index) and its group's live launches in the AZ. */
-export interface LaunchView {
-  self: Launch;
-  availabilityZone: string;
-  groupName?: string;
-  interfaces: Map<string, number>;
-  launches: Launch[];
-}
-
 /** The instance and its group's launches in its AZ (the agent finds the group by the instance's tag). */
 export function readLaunches(
   deps: CoreDeps,
@@ -87,7 +78,10 @@ function toLaunch(instance: Instance): Launch {
   return { instanceId: instance.InstanceId ?? '', launchTime: instance.LaunchTime?.getTime() ?? 0 };
 }
 
-function toLaunchView(self: Instance, listed: Instance[], availabilityZone: string): LaunchView {
+/** This instance, its interfaces (id -> device index) and its group's live launches in the AZ. */
+export type LaunchView = ReturnType<typeof toLaunchView>;
+
+function toLaunchView(self: Instance, listed: Instance[], availabilityZone: string) {
   const interfaces = new Map<string, number>();
   for (const { NetworkInterfaceId: id, Attachment: a } of self.NetworkInterfaces ?? [])
     if (id !== undefined && a?.DeviceIndex !== undefined) interfaces.set(id, a.DeviceIndex);
