@@ -47,11 +47,8 @@ async function describeLaunches(
   if (state === 'shutting-down' || state === 'terminated')
     throw new InstanceNotFoundError(`Instance ${instanceId} is ${state}`);
   const group = fromTagList(self.Tags)[GROUP_TAG];
-  return toLaunchView(
-    self,
-    group === undefined ? [self] : await describeGroup(deps, group, az, deadline),
-    az,
-  );
+  const listed = group === undefined ? [self] : await describeGroup(deps, group, az, deadline);
+  return toLaunchView(self, listed, az);
 }
 
 /** The group's pending and running instances (in one AZ when given): its live launches. */
