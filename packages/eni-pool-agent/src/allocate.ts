@@ -28,7 +28,6 @@ const CONTENTION_WINDOW_MS = 15 * 60_000;
 
 interface AllocationInput {
   instanceId: string;
-  availabilityZone?: string;
   groupName?: string;
   /** On a confirmation timeout, leave the claim to undo after the caller's own ABANDON (ADR 0086). */
   deferUndo?: boolean;
@@ -71,19 +70,14 @@ type Attach =
 export async function allocate(input: AllocationInput, pool: Pool, deps: CoreDeps, deadline: Deadline) {
   const { instanceId } = input;
   const seen = await observe(input, pool, deps, deadline);
-  const random = deps.random ?? Math.random;
-  const deferUndo = input.deferUndo === true;
-  const claim: Claim = {
-    instanceId,
+  const settings = {
     pool,
     deps,
     deadline,
-    random,
-    deferUndo,
-    ...seen,
-    attempts: 0,
-    collisions: 0,
+    random: deps.random ?? Math.random,
+    deferUndo: input.deferUndo === true,
   };
+  const claim: Claim = { instanceId, ...settings, ...seen, attempts: 0, collisions: 0 };
   for (;;) {
     const next = await nextPick(claim);
     if ('outcome' in next) return next;
@@ -111,17 +105,9 @@ async function observe(input: AllocationInput, pool: Pool, deps: CoreDeps, deadl
       'Not allowed to call ec2:DescribeInstances; claiming without the claim order (add the permission to spread concurrent launches)',
       { instanceId, error: describeError(error) },
     );
-    fallback = await inspectInstance(deps, pool, instanceId, deadline, true);
+    fallback = await inspectInstance(deps, pool, instanceId, deadline);
   }
   const availabilityZone = launches?.availabilityZone ?? fallback?.availabilityZone ?? '';
-  const metadata = input.availabilityZone;
-  if (metadata !== undefined && metadata !== availabilityZone) {
-    deps.logger.warn('Instance metadata and EC2 disagree on the Availability Zone; using EC2', {
-      instanceId,
-      metadata,
-      ec2: availabilityZone,
-    });
-  }
   return { launches, fallback, availabilityZone, self: launches?.self ?? { instanceId, launchTime: 0 } };
 }
 
@@ -151,7 +137,7 @@ async function nextPick(claim: Claim): Promise<Pick | Allocation> {
 /** One look at every pool ENI in the AZ: the ENI held already, or the pick among the free ones. */
 async function lookAtPool(claim: Claim): Promise<Pick | Allocation | undefined> {
   const { deps, pool, launches, fallback, deadline, instanceId } = claim;
-  const snapshot = await readPool(deps, pool, claim.availabilityZone, deadline, false);
+  const snapshot = await readPool(deps, pool, claim.availabilityZone, deadline);
   const held = snapshot.find((e) => e.attachment?.instanceId === instanceId) ?? fallback?.held[0];
   if (held !== undefined) {
     await keepOnTermination(deps, held, deadline);
@@ -162,7 +148,7 @@ async function lookAtPool(claim: Claim): Promise<Pick | Allocation | undefined> 
     });
     return alreadyHeld(claim, held);
   }
-  const occupant = fallback?.occupant?.networkInterfaceId ?? occupantOf(launches, snapshot, pool.deviceIndex);
+  const occupant = fallback?.occupant ?? occupantOf(launches, snapshot, pool.deviceIndex);
   if (occupant !== undefined)
     throw new DeviceIndexTakenError(
       `Instance ${instanceId} already has ${occupant} (not a pool ENI) at device index ${pool.deviceIndex}; set DEVICE_INDEX to a free index`,
@@ -286,7 +272,7 @@ async function confirm(claim: Claim, pick: Pick, attachmentId: string): Promise<
 function waitAttached(claim: Claim, networkInterfaceId: string) {
   const { deps, pool, deadline, availabilityZone, instanceId } = claim;
   const look = async () => {
-    const enis = await readPool(deps, pool, availabilityZone, deadline, false);
+    const enis = await readPool(deps, pool, availabilityZone, deadline);
     const eni = enis.find((e) => e.networkInterfaceId === networkInterfaceId);
     const attachment = eni?.attachment;
     if (eni === undefined || (attachment !== undefined && attachment.instanceId !== instanceId))

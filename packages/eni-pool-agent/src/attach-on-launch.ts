@@ -1,7 +1,7 @@
 import { CreateTagsCommand, DescribeTagsCommand } from '@aws-sdk/client-ec2';
 import { describeError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
-import type { PoolGauge } from '@netkit/aws-core/metrics';
+import { recordPoolGauge } from '@netkit/aws-core/metrics';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
 import { Deadline } from '@netkit/aws-core/retry';
 import { type Allocation, allocate } from './allocate.ts';
@@ -28,8 +28,7 @@ export async function attachOnLaunch(run: HookRun, core: CoreDeps, pool: Pool): 
   const { instanceId, groupName } = run.action;
   let allocation: Allocation;
   try {
-    const input = { instanceId, groupName, deferUndo: true };
-    allocation = await allocate(input, pool, core, run.deadlines.work);
+    allocation = await allocate({ instanceId, groupName, deferUndo: true }, pool, core, run.deadlines.work);
   } catch (error) {
     if (!(error instanceof PermanentAllocationError || error instanceof AttachTimeoutError)) throw error;
     run.logger.error('Cannot give the instance a pool ENI; abandoning the launch', {
@@ -46,7 +45,7 @@ export async function attachOnLaunch(run: HookRun, core: CoreDeps, pool: Pool): 
     return { status: 'abandoned', instanceId, reason: error.message, result: 'ABANDON' };
   }
   await tagHostname(run, core, pool, allocation);
-  if (allocation.gauge) recordPool(run, { ...allocation.gauge, exhausted: false });
+  if (allocation.gauge) recordPoolGauge(run, { ...allocation.gauge, exhausted: false });
   run.count('AttachAttempts', allocation.attempts);
   const { eni, attempts } = allocation;
   const status = allocation.outcome === 'attached' ? 'done' : 'already-done';
@@ -99,18 +98,11 @@ async function tagHostname(
   }
 }
 
-/** The pool gauge under `recordPoolGauge`'s names, through the run. */
-function recordPool(run: HookRun, gauge: PoolGauge): void {
-  run.count('PoolSize', gauge.size);
-  run.count('PoolFree', gauge.free);
-  run.count('PoolExhausted', gauge.exhausted ? 1 : 0);
-}
-
 /** Measure the exhausted AZ's pool for the gauge; a failure only costs the metric. */
 async function recordExhaustion(run: HookRun, core: CoreDeps, pool: Pool, availabilityZone: string) {
   try {
-    const enis = await readPool(core, pool, availabilityZone, Deadline.in(5_000, run.clock), false);
-    recordPool(run, { ...gaugeOf(enis), exhausted: true });
+    const enis = await readPool(core, pool, availabilityZone, Deadline.in(5_000, run.clock));
+    recordPoolGauge(run, { ...gaugeOf(enis), exhausted: true });
   } catch (error) {
     run.logger.warn('Could not measure the pool for metrics', { error: describeError(error) });
   }

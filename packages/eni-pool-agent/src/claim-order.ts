@@ -33,7 +33,7 @@ export interface ClaimEni {
   attachment?: { instanceId?: string };
 }
 
-export interface ClaimInput<E extends ClaimEni> {
+interface ClaimInput<E extends ClaimEni> {
   /** The launch choosing. */
   self: Launch;
   /**
@@ -54,7 +54,7 @@ export interface ClaimInput<E extends ClaimEni> {
   compare: (a: E, b: E) => number;
 }
 
-export interface ClaimPick<E extends ClaimEni> {
+interface ClaimPick<E extends ClaimEni> {
   /** The free ENI to attach, or undefined when none is free. */
   pick: E | undefined;
   /** Self's position among the unserved launches (0: no earlier launch is waiting). */
@@ -66,7 +66,7 @@ export interface ClaimPick<E extends ClaimEni> {
 }
 
 /** Launch time, then instance id: the one order every launch agrees on. */
-export function byLaunch(a: Launch, b: Launch): number {
+function byLaunch(a: Launch, b: Launch): number {
   return (
     a.launchTime - b.launchTime || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0)
   );
@@ -82,11 +82,7 @@ export function unservedRank(
   pool: readonly ClaimEni[],
   windowMs: number,
 ): { rank: number; unserved: number } {
-  const holders = new Set<string>();
-  for (const eni of pool) {
-    const owner = eni.attachment?.instanceId;
-    if (owner !== undefined && owner !== '') holders.add(owner);
-  }
+  const holders = new Set(pool.map((eni) => eni.attachment?.instanceId));
   const since = self.launchTime - windowMs;
   let rank = 0;
   let unserved = 1;

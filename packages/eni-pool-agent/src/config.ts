@@ -7,18 +7,16 @@ import {
   string,
   stringMap,
 } from '@netkit/aws-core/config';
-import { type LifecycleScope, lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
+import { lifecycleScopeOf, lifecycleScopeSpec } from '@netkit/aws-core/lifecycle-scope';
 
 /** Tag keys EC2 accepts from users: 1..128 characters, not starting with the reserved `aws:` prefix. */
-export const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
-export const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 
 /** Only these tag keys reach instance metadata, where `--hostname-from-tag` reads the hostname. */
-export const METADATA_TAG_KEY = /^(?!aws:)(?!\.{1,2}$)(?!_index$)[A-Za-z0-9+\-=.,_:@]{1,128}$/;
+const METADATA_TAG_KEY = /^(?!aws:)(?!\.{1,2}$)(?!_index$)[A-Za-z0-9+\-=.,_:@]{1,128}$/;
 const METADATA_TAG_KEY_DESCRIPTION =
   'a tag key instance metadata can serve: 1-128 of letters, digits and + - = . , _ : @ (no spaces or /, not "aws:...", ".", ".." or "_index")';
-
-export const DEFAULT_HOSTNAME_TAG = 'HostName';
 
 /** The settings the allocation core needs, shared by Lambda mode and the agent. */
 export const poolSpec = {
@@ -31,7 +29,7 @@ export const poolSpec = {
   }),
   HOSTNAME_TAG: optional(
     string({ pattern: METADATA_TAG_KEY, description: METADATA_TAG_KEY_DESCRIPTION }),
-    DEFAULT_HOSTNAME_TAG,
+    'HostName',
   ),
   DEVICE_INDEX: optional(integer({ min: 1, max: 31 }), 1),
   // A launch hook cannot wait longer than one Lambda invocation (15 minutes) minus a margin.
@@ -41,52 +39,33 @@ export const poolSpec = {
 const lambdaSpec = { ...poolSpec, ...lifecycleScopeSpec, DETACH_ON_TERMINATE: optional(boolean(), true) };
 
 /** The pool settings, as the allocation core and the agent use them. */
-export interface PoolConfig {
-  poolTags: Record<string, string>;
-  hostnameTag: string;
-  deviceIndex: number;
-  attachTimeoutMs: number;
-}
-
-/** The Lambda mode configuration. */
-export interface Config extends PoolConfig {
-  scope: LifecycleScope;
-  detachOnTerminate: boolean;
-  /** Time kept back from the Lambda deadline to complete the lifecycle action (and clean up). */
-  deadlineMarginMs: number;
-}
-
-export function toPoolConfig(raw: ConfigOf<typeof poolSpec>): PoolConfig {
+export function toPoolConfig(raw: ConfigOf<typeof poolSpec>) {
   return {
-    poolTags: raw.ENI_POOL_TAGS,
+    tags: raw.ENI_POOL_TAGS,
     hostnameTag: raw.HOSTNAME_TAG,
     deviceIndex: raw.DEVICE_INDEX,
     attachTimeoutMs: raw.ATTACH_TIMEOUT_SECONDS * 1_000,
   };
 }
 
+export type PoolConfig = ReturnType<typeof toPoolConfig>;
+/** What the allocation core works with. */
+export type Pool = Omit<PoolConfig, 'attachTimeoutMs'>;
+
 /** Parse the Lambda mode configuration; throws ConfigError naming every bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env) {
   const raw = parseConfig(lambdaSpec, env);
   return {
     ...toPoolConfig(raw),
     scope: lifecycleScopeOf(raw),
     detachOnTerminate: raw.DETACH_ON_TERMINATE,
+    /** Time kept back from the Lambda deadline to complete the lifecycle action (and clean up). */
     deadlineMarginMs: 10_000,
   };
 }
 
+export type Config = ReturnType<typeof loadConfig>;
+
 export function loadPoolConfig(env: Record<string, string | undefined> = process.env): PoolConfig {
   return toPoolConfig(parseConfig(poolSpec, env));
-}
-
-/** What the allocation core works with. */
-export interface Pool {
-  tags: Record<string, string>;
-  hostnameTag: string;
-  deviceIndex: number;
-}
-
-export function poolOf(config: PoolConfig): Pool {
-  return { tags: config.poolTags, hostnameTag: config.hostnameTag, deviceIndex: config.deviceIndex };
 }

@@ -6,7 +6,7 @@ import {
   hookDeadlines,
 } from '@netkit/aws-core/lifecycle-hook';
 import { attachOnLaunch, type LaunchOutcome } from './attach-on-launch.ts';
-import { type Config, poolOf } from './config.ts';
+import type { Config } from './config.ts';
 import { releaseOnTerminate, type TerminateOutcome } from './release-on-terminate.ts';
 
 type Outcome = LaunchOutcome | TerminateOutcome;
@@ -14,20 +14,15 @@ export type HandlerResult = HookResult<Outcome>;
 
 export type HandlerDeps = HookDeps & { ec2: EC2Client };
 
-/** Paces the heartbeat in the verbs' waits (run.call); well inside the hook's HeartbeatTimeout. */
-const HEARTBEAT_INTERVAL_MS = 60_000;
-
 /** The Lambda function for the group's launch (attach a pool ENI) and terminate (detach it) lifecycle actions. */
 export function createHandler(deps: HandlerDeps, config: Config) {
-  const pool = poolOf(config);
-  const core = { ec2: deps.ec2, clock: deps.clock, logger: deps.logger, random: deps.random };
   const { deadlineMarginMs, attachTimeoutMs } = config;
   return createLifecycleHandler<Outcome>(deps, {
     scope: config.scope,
     deadlines: (context, clock) => hookDeadlines(context, clock, deadlineMarginMs, attachTimeoutMs),
-    heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+    heartbeatIntervalMs: 60_000, // beats in the verbs' waits (run.call), well inside the hook's HeartbeatTimeout
     warmPool: 'skip',
-    launch: (run) => attachOnLaunch(run, core, pool),
-    terminate: (run) => releaseOnTerminate(run, core, pool, config),
+    launch: (run) => attachOnLaunch(run, deps, config),
+    terminate: (run) => releaseOnTerminate(run, deps, config),
   });
 }

@@ -3,25 +3,25 @@ import {
   CreateNetworkInterfaceCommand,
   DeleteNetworkInterfaceCommand,
   DescribeSubnetsCommand,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { describeError, ValidationError } from '@netkit/aws-core/errors';
-import type { Logger } from '@netkit/aws-core/observability';
-import { awsCall, type Clock, Deadline } from '@netkit/aws-core/retry';
+import { describeError, echo, ValidationError } from '@netkit/aws-core/errors';
+import { awsCall, Deadline } from '@netkit/aws-core/retry';
 import { hasAllTags, tagFilters, toTagList } from '@netkit/aws-core/tags';
 import { isValidHostname } from './hostname.ts';
 import { subnetAddressProblem } from './ip.ts';
-import { byPrivateIp, callOptions, describeEnis, type PoolEni, toPoolEni } from './read-pool.ts';
+import {
+  byPrivateIp,
+  type CoreDeps,
+  callOptions,
+  describeEnis,
+  type PoolEni,
+  toPoolEni,
+} from './read-pool.ts';
 
-export interface PoolDeps {
-  ec2: EC2Client;
-  clock: Clock;
-  logger: Logger;
-  /** Identifies one CLI run in the ClientTokens (default: a random UUID). */
-  runId?: string;
-}
+/** `runId` identifies one CLI run in the ClientTokens (default: a random UUID). */
+export type PoolDeps = CoreDeps & { runId?: string };
 
-export interface CreatePoolInput {
+interface CreatePoolInput {
   subnetId: string;
   /** Addresses in order; `{n}` in the hostname pattern is the 1-based position. */
   ips: string[];
@@ -40,21 +40,19 @@ export type PoolRow = Omit<PoolEni, 'attachment'> & {
   action?: 'created' | 'exists' | 'would-create';
 };
 
-/** The hostname for the address at 0-based `index` of the range. */
-function hostnameFor(pattern: string, index: number, ip: string): string {
-  return pattern.replaceAll('{n}', String(index + 1)).replaceAll('{last}', ip.split('.').at(-1) ?? '');
-}
-
-/** Check the pattern gives a distinct valid host name for each address (before any AWS call). */
-function checkHostnamePattern(pattern: string, ips: string[]): void {
-  const names = ips.map((ip, i) => hostnameFor(pattern, i, ip));
+/** The pattern's host name for each address, each checked valid and distinct (before any AWS call). */
+function hostnamesFor(pattern: string, ips: string[]): string[] {
+  const names = ips.map((ip, i) =>
+    pattern.replaceAll('{n}', `${i + 1}`).replaceAll('{last}', ip.split('.')[3]!),
+  );
   const bad = names.find((n) => !isValidHostname(n));
   if (bad !== undefined)
-    throw new ValidationError(`--hostname-pattern gives ${JSON.stringify(bad)}, not a valid host name`);
+    throw new ValidationError(`--hostname-pattern gives ${echo(bad)}, not a valid host name`);
   if (new Set(names).size !== names.length)
     throw new ValidationError(
-      `--hostname-pattern ${JSON.stringify(pattern)} gives the same name twice; use {n} or {last}`,
+      `--hostname-pattern ${echo(pattern)} gives the same name twice; use {n} or {last}`,
     );
+  return names;
 }
 
 /** One ClientToken per run and address: reused across runs it returns deleted ENIs (README, Pool CLI). */
@@ -72,7 +70,7 @@ function row({ attachment, ...eni }: PoolEni, action?: PoolRow['action']): PoolR
 export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promise<PoolRow[]> {
   const deadline = Deadline.in(300_000, deps.clock);
   const runId = deps.runId ?? randomUUID();
-  if (input.hostnamePattern !== undefined) checkHostnamePattern(input.hostnamePattern, input.ips);
+  const hostnames = input.hostnamePattern === undefined ? [] : hostnamesFor(input.hostnamePattern, input.ips);
   const availabilityZone = await checkSubnet(input, deps, deadline);
   const existing = await existingInterfaces(input, deps, deadline);
   const rows: PoolRow[] = [];
@@ -84,8 +82,7 @@ export async function createPool(input: CreatePoolInput, deps: PoolDeps): Promis
         rows.push(row(found, 'exists'));
         continue;
       }
-      const hostname =
-        input.hostnamePattern === undefined ? undefined : hostnameFor(input.hostnamePattern, index, ip);
+      const hostname = hostnames[index];
       if (input.dryRun) {
         const planned = { networkInterfaceId: '-', privateIp: ip, availabilityZone, status: 'available' };
         rows.push({ ...planned, hostname, action: 'would-create' });
@@ -147,7 +144,7 @@ async function createInterface(
   const command = new CreateNetworkInterfaceCommand({
     SubnetId: input.subnetId,
     PrivateIpAddress: ip,
-    Groups: input.securityGroupIds?.length ? input.securityGroupIds : undefined,
+    Groups: input.securityGroupIds,
     Description: input.description ?? `netkit eni-pool ${hostname ?? ip}`,
     ClientToken: clientToken(runId, input.subnetId, ip),
     TagSpecifications: [{ ResourceType: 'network-interface', Tags: toTagList(tags) }],
@@ -194,7 +191,7 @@ export async function poolStatus(tags: Record<string, string>, hostnameTag: stri
 }
 
 /** A plain text table. */
-export function formatTable(rows: PoolRow[], withAction = false): string {
+export function formatTable(rows: PoolRow[], withAction: boolean): string {
   const columns = ['ENI', 'IP', 'AZ', 'STATE', 'INSTANCE', 'HOSTNAME', ...(withAction ? ['ACTION'] : [])];
   const lines = rows.map((r) => [
     r.networkInterfaceId,

@@ -21,9 +21,6 @@ export class AttachmentLimitError extends PermanentAllocationError {}
 /** The instance does not exist (any more) or is not in this Region. */
 export class InstanceNotFoundError extends PermanentAllocationError {}
 
-/** Transient, never ABANDON: a twin delivery most likely won and Describe does not show it yet (ADR 0086). */
-export { RaceUnsettledError } from '@netkit/aws-core/errors';
-
 /** The attachment did not reach `attached` in time; `claim` is what the caller must undo (deferUndo). */
 export class AttachTimeoutError extends NetkitError {
   constructor(
@@ -35,16 +32,9 @@ export class AttachTimeoutError extends NetkitError {
 }
 
 /** A pool ENI this invocation attached to an instance: what undoing the attachment needs. */
-export interface Claimed {
-  networkInterfaceId: string;
-  attachmentId: string;
-  instanceId: string;
-}
+export type Claimed = { networkInterfaceId: string; attachmentId: string; instanceId: string };
 
 export class ImdsUnreachableError extends NetkitError {}
-
-/** The agent's command line is wrong (exit EXIT.USAGE). */
-export class UsageError extends NetkitError {}
 
 /** Our errors by their message (class names do not survive minification), AWS errors as `Name: message`. */
 export function explain(error: unknown): string {

@@ -6,32 +6,28 @@ interface ImdsOptions {
   timeoutMs?: number;
   /** Tries per request on network errors. */
   attempts?: number;
-  fetch?: typeof fetch;
   env?: Record<string, string | undefined>;
 }
 
 /** IMDSv2 only: a session token from PUT /latest/api/token on every GET; never IMDSv1. */
 export class Imds {
-  readonly endpoint: string;
+  private readonly endpoint: string;
   private readonly timeoutMs: number;
   private readonly attempts: number;
-  private readonly fetch: typeof fetch;
   private token: string | undefined;
 
-  constructor(options: ImdsOptions = {}) {
-    const env = options.env ?? process.env;
-    const endpoint = options.endpoint ?? env.AWS_EC2_METADATA_SERVICE_ENDPOINT ?? 'http://169.254.169.254';
+  constructor({ env = process.env, endpoint, timeoutMs = 2_000, attempts = 3 }: ImdsOptions = {}) {
+    endpoint ??= env.AWS_EC2_METADATA_SERVICE_ENDPOINT ?? 'http://169.254.169.254';
     this.endpoint = endpoint.replace(/\/+$/, '');
-    this.timeoutMs = options.timeoutMs ?? 2_000;
-    this.attempts = options.attempts ?? 3;
-    this.fetch = options.fetch ?? fetch;
+    this.timeoutMs = timeoutMs;
+    this.attempts = attempts;
   }
 
   private async request(method: 'GET' | 'PUT', path: string, headers: Record<string, string>) {
     let last: unknown;
     for (let attempt = 0; attempt < this.attempts; attempt++) {
       try {
-        return await this.fetch(`${this.endpoint}${path}`, {
+        return await fetch(`${this.endpoint}${path}`, {
           method,
           headers,
           signal: AbortSignal.timeout(this.timeoutMs),
@@ -79,7 +75,7 @@ export class Imds {
     throw new ImdsUnreachableError(`Instance metadata ${path} keeps refusing the session token (HTTP 401)`);
   }
 
-  async require(path: string): Promise<string> {
+  private async require(path: string): Promise<string> {
     const value = await this.get(path);
     if (value === undefined || value === '')
       throw new ImdsUnreachableError(`Instance metadata ${path} is missing at ${this.endpoint}`);

@@ -1,4 +1,5 @@
 /** IPv4 helpers: numeric order (10.0.0.10 after 10.0.0.9, unlike string order), ranges, CIDR checks. */
+import { InvalidValueError } from '@netkit/aws-core/config';
 
 const OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
@@ -14,52 +15,34 @@ function numberToIp(n: number): string {
 }
 
 /** Compare two IPv4 addresses numerically; anything unparsable sorts last. */
-export function compareIps(a: string | undefined, b: string | undefined): number {
-  const x = a === undefined ? undefined : ipToNumber(a);
-  const y = b === undefined ? undefined : ipToNumber(b);
-  if (x === undefined && y === undefined) return 0;
-  if (x === undefined) return 1;
-  if (y === undefined) return -1;
-  return x - y;
+export function compareIps(a: string, b: string): number {
+  return (ipToNumber(a) ?? 2 ** 32) - (ipToNumber(b) ?? 2 ** 32);
 }
 
 /** Largest range the pool CLI creates in one run. */
 const MAX_RANGE = 256;
 
 /** Parse `10.0.1.10-10.0.1.15` (inclusive), `10.0.1.10-15` (last octet) or one address. */
-export function parseIpRange(text: string): string[] {
+export function parseIpRange(text = ''): string[] {
   const expected = `an IPv4 range like 10.0.1.10-10.0.1.15 or 10.0.1.10-15 (at most ${MAX_RANGE} addresses)`;
   const [first, last, ...rest] = text.trim().split('-');
-  if (first === undefined || rest.length > 0) throw new Error(`"${text}" is not ${expected}`);
+  if (first === undefined || rest.length > 0) throw new InvalidValueError(expected);
   const start = ipToNumber(first.trim());
   let endText = (last ?? first).trim();
   if (/^\d{1,3}$/.test(endText)) endText = first.trim().replace(/\d+$/, endText);
   const end = ipToNumber(endText);
   if (start === undefined || end === undefined || end < start || end - start + 1 > MAX_RANGE)
-    throw new Error(`"${text}" is not ${expected}`);
-  const out: string[] = [];
-  for (let n = start; n <= end; n++) out.push(numberToIp(n));
-  return out;
+    throw new InvalidValueError(expected);
+  return Array.from({ length: end - start + 1 }, (_, i) => numberToIp(start + i));
 }
 
-function parseCidr(cidr: string): { network: number; size: number } | undefined {
-  const [ip, bits] = cidr.split('/');
-  const base = ip === undefined ? undefined : ipToNumber(ip);
-  const prefix = Number(bits);
-  if (base === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined;
-  const size = 2 ** (32 - prefix);
-  return { network: base - (base % size), size };
-}
-
-/** Why `ip` cannot be a private address in a subnet of `cidr` (AWS reserves the first four and the last). */
+/** Why `ip` cannot be a private address in the subnet `cidr` (AWS reserves the first four and the last). */
 export function subnetAddressProblem(ip: string, cidr: string): string | undefined {
-  const n = ipToNumber(ip);
-  const block = parseCidr(cidr);
-  if (n === undefined) return `${ip} is not an IPv4 address`;
-  if (block === undefined) return `subnet CIDR ${cidr} is not an IPv4 CIDR block`;
-  if (n < block.network || n >= block.network + block.size) return `${ip} is outside the subnet's ${cidr}`;
-  const offset = n - block.network;
-  if (offset < 4 || offset === block.size - 1)
+  const [network = '', bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const offset = (ipToNumber(ip) ?? Number.NaN) - (ipToNumber(network) ?? Number.NaN);
+  if (!(offset >= 0 && offset < size)) return `${ip} is outside the subnet's ${cidr}`;
+  if (offset < 4 || offset === size - 1)
     return `${ip} is reserved by AWS in ${cidr} (the first four addresses and the last one)`;
   return undefined;
 }

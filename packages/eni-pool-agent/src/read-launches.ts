@@ -1,49 +1,29 @@
 import { type Filter, type Instance, paginateDescribeInstances } from '@aws-sdk/client-ec2';
-import { DeadlineExceededError } from '@netkit/aws-core/errors';
-import { awsCall, type Deadline, pollUntil } from '@netkit/aws-core/retry';
+import { awsCall, type Deadline } from '@netkit/aws-core/retry';
 import { fromTagList } from '@netkit/aws-core/tags';
 import type { Launch } from './claim-order.ts';
 import { InstanceNotFoundError } from './errors.ts';
-import { type CoreDeps, callOptions, untilListed } from './read-pool.ts';
+import { type CoreDeps, callOptions, whileUnlisted } from './read-pool.ts';
 
 /** The tag Auto Scaling puts on every instance of a group (at launch, with the instance). */
 const GROUP_TAG = 'aws:autoscaling:groupName';
-const LIVE_STATES = ['pending', 'running'];
-
-/** This instance, its interfaces (id -> device index) and its group's live launches in the AZ. */
-export interface LaunchView {
-  self: Launch;
-  availabilityZone: string;
-  groupName?: string;
-  interfaces: Map<string, number>;
-  launches: Launch[];
-}
 
 /** The instance and its group's launches in its AZ (the agent finds the group by the instance's tag). */
-export async function readLaunches(
+export function readLaunches(
   deps: CoreDeps,
   instanceId: string,
   groupName: string | undefined,
   deadline: Deadline,
-): Promise<LaunchView> {
-  try {
-    return await pollUntil(
-      () => describeLaunches(deps, instanceId, groupName, deadline),
-      untilListed(deps, instanceId, deadline),
-    );
-  } catch (error) {
-    if (!(error instanceof DeadlineExceededError)) throw error;
-    throw new InstanceNotFoundError(
-      `Instance ${instanceId} is not listed by EC2: it does not exist, is terminated or is in another Region`,
-    );
-  }
+) {
+  const look = () => describeLaunches(deps, instanceId, groupName, deadline);
+  return whileUnlisted(look, deps, instanceId, deadline);
 }
 
 /** The group's launches in the AZ again (none to list for an instance outside a group). */
 export async function relistLaunches(deps: CoreDeps, view: LaunchView, deadline: Deadline) {
   if (view.groupName === undefined) return undefined;
   const listed = await describeGroup(deps, view.groupName, view.availabilityZone, deadline);
-  return listed.filter(isLive).map(toLaunch);
+  return listed.map(toLaunch);
 }
 
 /** One look at the instance and its group's launches; undefined while EC2 does not list it. */
@@ -67,18 +47,15 @@ async function describeLaunches(
   if (state === 'shutting-down' || state === 'terminated')
     throw new InstanceNotFoundError(`Instance ${instanceId} is ${state}`);
   const group = fromTagList(self.Tags)[GROUP_TAG];
-  return toLaunchView(
-    self,
-    group === undefined ? [self] : await describeGroup(deps, group, az, deadline),
-    az,
-  );
+  const listed = group === undefined ? [self] : await describeGroup(deps, group, az, deadline);
+  return toLaunchView(self, listed, az);
 }
 
-/** The group's pending and running instances (in one AZ when given). */
+/** The group's pending and running instances (in one AZ when given): its live launches. */
 function describeGroup(deps: CoreDeps, group: string, az: string | undefined, deadline: Deadline) {
   const filters = [
     { Name: `tag:${GROUP_TAG}`, Values: [group] },
-    { Name: 'instance-state-name', Values: LIVE_STATES },
+    { Name: 'instance-state-name', Values: ['pending', 'running'] },
   ];
   if (az !== undefined) filters.push({ Name: 'availability-zone', Values: [az] });
   return describeInstances(deps, deadline, filters);
@@ -94,15 +71,14 @@ function describeInstances(deps: CoreDeps, deadline: Deadline, Filters: Filter[]
   return awsCall('DescribeInstances', list, callOptions(deps, deadline));
 }
 
-function isLive(instance: Instance): boolean {
-  return LIVE_STATES.includes(instance.State?.Name ?? '');
-}
-
 function toLaunch(instance: Instance): Launch {
   return { instanceId: instance.InstanceId ?? '', launchTime: instance.LaunchTime?.getTime() ?? 0 };
 }
 
-function toLaunchView(self: Instance, listed: Instance[], availabilityZone: string): LaunchView {
+/** This instance, its interfaces (id -> device index) and its group's live launches in the AZ. */
+export type LaunchView = ReturnType<typeof toLaunchView>;
+
+function toLaunchView(self: Instance, listed: Instance[], availabilityZone: string) {
   const interfaces = new Map<string, number>();
   for (const { NetworkInterfaceId: id, Attachment: a } of self.NetworkInterfaces ?? [])
     if (id !== undefined && a?.DeviceIndex !== undefined) interfaces.set(id, a.DeviceIndex);
@@ -111,8 +87,6 @@ function toLaunchView(self: Instance, listed: Instance[], availabilityZone: stri
     availabilityZone,
     groupName: fromTagList(self.Tags)[GROUP_TAG],
     interfaces,
-    launches: listed
-      .filter((i) => i.Placement?.AvailabilityZone === availabilityZone && isLive(i))
-      .map(toLaunch),
+    launches: listed.filter((i) => i.Placement?.AvailabilityZone === availabilityZone).map(toLaunch),
   };
 }

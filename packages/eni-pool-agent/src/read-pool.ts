@@ -22,7 +22,6 @@ export interface PoolEni {
   attachment?: {
     attachmentId: string;
     instanceId?: string;
-    deviceIndex?: number;
     status?: string;
     deleteOnTermination?: boolean;
   };
@@ -33,13 +32,6 @@ export interface CoreDeps {
   clock: Clock;
   logger: Logger;
   random?: () => number;
-}
-
-/** The instance's AZ, the pool ENIs it holds and a non-pool interface at the pool's device index. */
-export interface InstanceView {
-  availabilityZone: string;
-  held: PoolEni[];
-  occupant?: PoolEni;
 }
 
 export function callOptions(deps: CoreDeps, deadline: Deadline, transient: string[] = []): CallOptions {
@@ -58,7 +50,6 @@ export function toPoolEni(ni: NetworkInterface, hostnameTag: string): PoolEni {
       ? {
           attachmentId: a.AttachmentId,
           instanceId: a.InstanceId,
-          deviceIndex: a.DeviceIndex,
           status: a.Status,
           deleteOnTermination: a.DeleteOnTermination,
         }
@@ -71,8 +62,10 @@ export function byPrivateIp(a: PoolEni, b: PoolEni): number {
   return compareIps(a.privateIp, b.privateIp) || a.networkInterfaceId.localeCompare(b.networkInterfaceId);
 }
 
+export const isFree = (eni: PoolEni) => eni.status === 'available';
+
 export function gaugeOf(enis: PoolEni[]): { size: number; free: number } {
-  return { size: enis.length, free: enis.filter((e) => e.status === 'available').length };
+  return { size: enis.length, free: enis.filter(isFree).length };
 }
 
 /** DescribeNetworkInterfaces, every page. */
@@ -90,70 +83,54 @@ export function describeEnis(
   return awsCall('DescribeNetworkInterfaces', list, callOptions(deps, deadline));
 }
 
-/** The pool's ENIs in one AZ (optionally only `available` ones), lowest private IP first. */
-export async function readPool(
-  deps: CoreDeps,
-  pool: Pool,
-  availabilityZone: string,
-  deadline: Deadline,
-  onlyAvailable: boolean,
-): Promise<PoolEni[]> {
+/** The pool's ENIs in one AZ, lowest private IP first. */
+export async function readPool(deps: CoreDeps, pool: Pool, availabilityZone: string, deadline: Deadline) {
   const Filters = [...tagFilters(pool.tags), { Name: 'availability-zone', Values: [availabilityZone] }];
-  if (onlyAvailable) Filters.push({ Name: 'status', Values: ['available'] });
   const enis = await describeEnis(deps, deadline, { Filters });
   return enis.map((ni) => toPoolEni(ni, pool.hostnameTag)).sort(byPrivateIp);
 }
 
-/** The instance's own interfaces, in one DescribeNetworkInterfaces; undefined when it has none. */
+/** The instance's AZ, the pool ENIs it holds and the id of a non-pool interface at the pool's device index. */
 export async function findInstance(deps: CoreDeps, pool: Pool, instanceId: string, deadline: Deadline) {
   const filter = { Name: 'attachment.instance-id', Values: [instanceId] };
   const enis = await describeEnis(deps, deadline, { Filters: [filter] });
   const own = enis.filter((ni) => ni.Attachment?.InstanceId === instanceId);
   const availabilityZone = own[0]?.AvailabilityZone;
-  if (availabilityZone === undefined) return undefined;
-  const view: InstanceView = { availabilityZone, held: [] };
-  for (const ni of own) {
-    const eni = toPoolEni(ni, pool.hostnameTag);
-    if (hasAllTags(ni.TagSet, pool.tags)) view.held.push(eni);
-    else if (ni.Attachment?.DeviceIndex === pool.deviceIndex) view.occupant = eni;
-  }
-  view.held.sort(byPrivateIp);
-  return view;
+  if (availabilityZone === undefined) return undefined; // no interface: not (yet) listed
+  const inPool = (ni: NetworkInterface) => hasAllTags(ni.TagSet, pool.tags);
+  const held = own.filter(inPool).map((ni) => toPoolEni(ni, pool.hostnameTag));
+  const occupant = own.find((ni) => !inPool(ni) && ni.Attachment?.DeviceIndex === pool.deviceIndex);
+  return { availabilityZone, held: held.sort(byPrivateIp), occupant: occupant?.NetworkInterfaceId };
 }
 
-/** findInstance, describing again while EC2 does not list a just-launched instance yet (`visible`). */
-export async function inspectInstance(
+export type InstanceView = NonNullable<Awaited<ReturnType<typeof findInstance>>>;
+
+/** findInstance, describing again while EC2 does not list a just-launched instance yet. */
+export function inspectInstance(deps: CoreDeps, pool: Pool, instanceId: string, deadline: Deadline) {
+  return whileUnlisted(() => findInstance(deps, pool, instanceId, deadline), deps, instanceId, deadline);
+}
+
+/** `look` again while EC2 does not list a just-launched instance yet (eventual consistency), 20 s at most. */
+export async function whileUnlisted<T>(
+  look: () => Promise<T | undefined>,
   deps: CoreDeps,
-  pool: Pool,
   instanceId: string,
   deadline: Deadline,
-  visible = false,
-): Promise<InstanceView> {
-  const look = () => findInstance(deps, pool, instanceId, deadline);
+): Promise<T> {
+  const onWait = (_attempt: number, delayMs: number) =>
+    deps.logger.info('EC2 does not list the instance yet; describing again', { instanceId, delayMs });
+  const options = { clock: deps.clock, random: deps.random, what: `${instanceId} to be listed`, onWait };
   try {
-    const view = visible ? await pollUntil(look, untilListed(deps, instanceId, deadline)) : await look();
-    if (view !== undefined) return view;
+    return await pollUntil(look, {
+      ...options,
+      deadline: deadline.within(20_000),
+      baseMs: 500,
+      maxMs: 4_000,
+    });
   } catch (error) {
     if (!(error instanceof DeadlineExceededError)) throw error;
+    throw new InstanceNotFoundError(
+      `Instance ${instanceId} is not listed by EC2: it does not exist, is terminated or is in another Region`,
+    );
   }
-  throw new InstanceNotFoundError(
-    `Instance ${instanceId} has no network interface: it does not exist, is terminated or is in another Region`,
-  );
-}
-
-/** Poll options while EC2 may not list a just-launched instance yet (eventual consistency). */
-export function untilListed(deps: CoreDeps, instanceId: string, deadline: Deadline) {
-  return {
-    deadline: deadline.within(20_000),
-    clock: deps.clock,
-    what: `${instanceId} to be listed`,
-    baseMs: 500,
-    maxMs: 4_000,
-    random: deps.random,
-    onWait: (_attempt: number, delayMs: number) =>
-      deps.logger.info('EC2 does not list the instance yet (eventual consistency); describing again', {
-        instanceId,
-        delayMs,
-      }),
-  };
 }

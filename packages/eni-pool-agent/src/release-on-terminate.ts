@@ -1,7 +1,7 @@
 import { isLeavingGroup } from '@netkit/aws-core/lifecycle';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
-import type { Config, Pool } from './config.ts';
+import type { Config } from './config.ts';
 import type { CoreDeps } from './read-pool.ts';
 import { release } from './release.ts';
 
@@ -15,7 +15,6 @@ export type TerminateOutcome = { instanceId: string; result: 'CONTINUE' } & (
 export async function releaseOnTerminate(
   run: HookRun,
   core: CoreDeps,
-  pool: Pool,
   config: Config,
 ): Promise<TerminateOutcome> {
   const { instanceId } = run.action;
@@ -23,7 +22,7 @@ export async function releaseOnTerminate(
     const reason = config.detachOnTerminate ? 'not leaving the group' : 'DETACH_ON_TERMINATE=false';
     return { status: 'skipped', instanceId, reason, result: 'CONTINUE' };
   }
-  const detached = await release(instanceId, pool, core, run.deadlines.work);
+  const detached = await release(instanceId, config, core, run.deadlines.work);
   run.count('PoolEnisReleased', detached.length);
   const networkInterfaceIds = detached.map((e) => e.networkInterfaceId);
   return { status: 'done', action: 'detached', instanceId, networkInterfaceIds, result: 'CONTINUE' };

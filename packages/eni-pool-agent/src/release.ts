@@ -12,9 +12,7 @@ const CLEANUP_MS = 15_000;
 export async function release(instanceId: string, pool: Pool, deps: CoreDeps, deadline: Deadline) {
   const held = (await findInstance(deps, pool, instanceId, deadline))?.held ?? [];
   if (held.length === 0) return held;
-  for (const eni of held) {
-    if (eni.attachment !== undefined) await detach(deps, eni.attachment.attachmentId, deadline);
-  }
+  for (const { attachment } of held) if (attachment) await detach(deps, attachment.attachmentId, deadline);
   const ids = held.map((e) => e.networkInterfaceId);
   await pollUntil(
     async () => {

@@ -1,13 +1,13 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { ConfigError, describeError } from '@netkit/aws-core/errors';
+import { describeError } from '@netkit/aws-core/errors';
 import type { Logger } from '@netkit/aws-core/observability';
 import { type Clock, Deadline, pollUntil } from '@netkit/aws-core/retry';
 import { allocate } from './allocate.ts';
-import { type PoolConfig, poolOf } from './config.ts';
+import type { PoolConfig } from './config.ts';
 import { explain, ImdsUnreachableError, PermanentAllocationError, PoolExhaustedError } from './errors.ts';
 import { type CommandRunner, setHostname } from './hostname.ts';
 import type { Imds } from './imds.ts';
-import { inspectInstance, type PoolEni, readPool } from './read-pool.ts';
+import { inspectInstance, isFree, type PoolEni, readPool } from './read-pool.ts';
 
 /** Exit codes user data can act on (README, "Exit codes"). */
 export const EXIT = {
@@ -40,9 +40,6 @@ interface AgentDeps {
   random?: () => number;
 }
 
-type Identity = { instanceId: string; region: string; availabilityZone: string };
-type Found = Pick<AgentReport, 'status' | 'networkInterfaceId' | 'privateIp' | 'attempts' | 'hostname'>;
-
 /** The one JSON line the agent prints. */
 interface AgentReport {
   status: 'attached' | 'already-held' | 'would-attach' | 'hostname-set' | 'failed';
@@ -62,6 +59,7 @@ interface AgentReport {
 
 /** Run the agent once; never throws: every outcome is a report with an exit code. */
 export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<AgentReport> {
+  // `exitCode`: what a failure from here on means, unless its error tells more (exitCodeFor).
   const report: AgentReport = { status: 'failed', exitCode: EXIT.FAILED, dryRun: options.dryRun };
   try {
     const identity = await deps.imds.identity();
@@ -69,18 +67,16 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
     const fromTag = options.mode === 'hostname-from-tag';
     const waitMs = (fromTag && options.hookTimeoutMs) || options.config.attachTimeoutMs;
     const deadline = Deadline.in(waitMs, deps.clock);
-    if (fromTag) report.hostname = await waitForHostnameTag(options, deps, deadline, report);
-    else Object.assign(report, await attachPoolEni(options, deps, identity, deadline));
-    const { hostname } = report;
+    if (fromTag) {
+      report.exitCode = EXIT.HOSTNAME_FAILED;
+      report.hostname = await waitForHostnameTag(options.config.hostnameTag, deps, deadline);
+      report.status = 'hostname-set';
+    } else Object.assign(report, await attachPoolEni(options, deps, identity, deadline));
     report.hostnameSet = false;
-    if (hostname !== undefined && options.setHostname && !options.dryRun) {
-      try {
-        await setHostname(deps.run, hostname);
-        report.hostnameSet = true;
-      } catch (error) {
-        report.exitCode = EXIT.HOSTNAME_FAILED;
-        throw error;
-      }
+    if (report.hostname !== undefined && options.setHostname && !options.dryRun) {
+      report.exitCode = EXIT.HOSTNAME_FAILED;
+      await setHostname(deps.run, report.hostname);
+      report.hostnameSet = true;
     }
     report.exitCode = EXIT.OK;
   } catch (error) {
@@ -90,53 +86,46 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
 }
 
 /** Lambda mode writes the tag while the launch hook holds the instance: wait for it. */
-async function waitForHostnameTag(
-  options: AgentOptions,
-  deps: AgentDeps,
-  deadline: Deadline,
-  report: AgentReport,
-): Promise<string> {
-  const tag = options.config.hostnameTag;
-  const hostname = await pollUntil(async () => (await deps.imds.instanceTag(tag)) || undefined, {
+function waitForHostnameTag(tag: string, deps: AgentDeps, deadline: Deadline): Promise<string> {
+  return pollUntil(async () => (await deps.imds.instanceTag(tag)) || undefined, {
     deadline,
     clock: deps.clock,
     what: `the instance tag ${tag} in instance metadata (enable InstanceMetadataTags in the launch template)`,
     baseMs: 1_000,
     maxMs: 5_000,
-  }).catch((error: unknown) => {
-    if (!(error instanceof ImdsUnreachableError)) report.exitCode = EXIT.HOSTNAME_FAILED;
-    throw error;
   });
-  report.status = 'hostname-set';
-  return hostname;
 }
 
 /** Attach mode: claim a pool ENI (or, with --dry-run, say which one). */
-async function attachPoolEni(options: AgentOptions, deps: AgentDeps, identity: Identity, deadline: Deadline) {
-  const pool = poolOf(options.config);
-  const { instanceId, availabilityZone, region } = identity;
+async function attachPoolEni(
+  { config: pool, dryRun }: AgentOptions,
+  deps: AgentDeps,
+  { instanceId, region }: { instanceId: string; region: string },
+  deadline: Deadline,
+): Promise<Partial<AgentReport>> {
   const core = { ec2: deps.ec2(region), clock: deps.clock, logger: deps.logger, random: deps.random };
-  const found = (status: AgentReport['status'], eni: PoolEni, attempts?: number): Found => {
-    const { networkInterfaceId, privateIp, hostname } = eni;
-    return { status, networkInterfaceId, privateIp, attempts, hostname };
-  };
-  if (!options.dryRun) {
-    const allocation = await allocate({ instanceId, availabilityZone }, pool, core, deadline);
-    return found(allocation.outcome, allocation.eni, allocation.attempts);
+  const found = (e: PoolEni) => ({
+    networkInterfaceId: e.networkInterfaceId,
+    privateIp: e.privateIp,
+    hostname: e.hostname,
+  });
+  if (!dryRun) {
+    const { outcome, eni, attempts } = await allocate({ instanceId }, pool, core, deadline);
+    return { status: outcome, ...found(eni), attempts };
   }
   const view = await inspectInstance(core, pool, instanceId, deadline);
   const held = view.held[0];
-  const next = held ?? (await readPool(core, pool, view.availabilityZone, deadline, true))[0];
+  const next = held ?? (await readPool(core, pool, view.availabilityZone, deadline)).find(isFree);
   const az = view.availabilityZone;
   if (next === undefined) throw new PoolExhaustedError(`No available pool ENI in ${az}`, az);
-  return found(held ? 'already-held' : 'would-attach', next);
+  return { status: held ? 'already-held' : 'would-attach', ...found(next) };
 }
 
 /** Record the failure in the report; with --on-failure shutdown, power off. */
 async function fail(options: AgentOptions, deps: AgentDeps, report: AgentReport, error: unknown) {
   report.status = 'failed';
   report.error = explain(error);
-  if (report.exitCode === EXIT.FAILED) report.exitCode = exitCodeFor(error);
+  report.exitCode = exitCodeFor(error, report.exitCode);
   deps.logger.error('eni-pool-agent failed', { error: report.error, exitCode: report.exitCode });
   // Never with --hostname-from-tag: the launch hook decides, and a warm-pool boot has no tag yet.
   if (options.onFailure === 'shutdown' && !options.dryRun && options.mode !== 'hostname-from-tag') {
@@ -148,10 +137,9 @@ async function fail(options: AgentOptions, deps: AgentDeps, report: AgentReport,
   }
 }
 
-function exitCodeFor(error: unknown): number {
-  if (error instanceof ConfigError) return EXIT.USAGE;
+function exitCodeFor(error: unknown, otherwise: number): number {
   if (error instanceof ImdsUnreachableError) return EXIT.IMDS_UNREACHABLE;
   if (error instanceof PoolExhaustedError) return EXIT.POOL_EXHAUSTED;
   if (error instanceof PermanentAllocationError) return EXIT.CANNOT_ATTACH;
-  return EXIT.FAILED;
+  return otherwise;
 }

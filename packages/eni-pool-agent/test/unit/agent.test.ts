@@ -1,8 +1,8 @@
+import { ValidationError } from '@netkit/aws-core/errors';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { manualClock } from '@netkit/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPoolConfig } from '../../src/config.ts';
-import { UsageError } from '../../src/errors.ts';
 import { Imds } from '../../src/imds.ts';
 import { parseAgentArgs } from '../../src/parse-agent-args.ts';
 import { type AgentOptions, EXIT, runAgent } from '../../src/run-agent.ts';
@@ -239,7 +239,7 @@ describe('agent command line', () => {
         setHostname: false,
         onFailure: 'shutdown',
         config: {
-          poolTags: { Pool: 'b' },
+          tags: { Pool: 'b' },
           hostnameTag: 'HostName',
           deviceIndex: 2,
           attachTimeoutMs: 30_000,
@@ -264,7 +264,7 @@ describe('agent command line', () => {
     [['--hostname-from-tag', '--hook-timeout', '9000'], /--hook-timeout \/ HOOK_TIMEOUT_SECONDS="9000"/],
     [['--pool-tags', '{"Pool":"a"}', '--hook-timeout', '600'], /only applies with --hostname-from-tag/],
   ])('rejects %j in Lambda mode with a usage error', (argv, message) => {
-    expect(() => parseAgentArgs(argv, {})).toThrow(UsageError);
+    expect(() => parseAgentArgs(argv, {})).toThrow(ValidationError);
     expect(() => parseAgentArgs(argv, {})).toThrow(message);
   });
 
@@ -274,7 +274,7 @@ describe('agent command line', () => {
     [[], /--pool-tags \/ ENI_POOL_TAGS=\(unset\)/],
     [['--pool-tags', '{"Pool":"a"}', '--timeout', '0'], /--timeout \/ ATTACH_TIMEOUT_SECONDS="0"/],
   ])('rejects %j with a usage error naming the problem', (argv, message) => {
-    expect(() => parseAgentArgs(argv, {})).toThrow(UsageError);
+    expect(() => parseAgentArgs(argv, {})).toThrow(ValidationError);
     expect(() => parseAgentArgs(argv, {})).toThrow(message);
   });
 });

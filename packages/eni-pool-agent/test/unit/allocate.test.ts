@@ -3,6 +3,7 @@ import {
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
 } from '@aws-sdk/client-ec2';
+import { RaceUnsettledError } from '@netkit/aws-core/errors';
 import { silentLogger } from '@netkit/aws-core/observability';
 import { Deadline } from '@netkit/aws-core/retry';
 import { manualClock } from '@netkit/testing';
@@ -15,7 +16,6 @@ import {
   DeviceIndexTakenError,
   InstanceNotFoundError,
   PoolExhaustedError,
-  RaceUnsettledError,
 } from '../../src/errors.ts';
 import { release } from '../../src/release.ts';
 import { awsError, FakeEc2, POOL_TAGS, seedPool } from '../support/fake-ec2.ts';
@@ -493,7 +493,7 @@ describe('allocate: claim order across the launches of a group', () => {
     const first = fake.addInstance(AZ_A, undefined, { group: GROUP });
     const instanceId = fake.addInstance(AZ_A, undefined, { group: GROUP });
 
-    const result = await allocate({ instanceId, availabilityZone: AZ_A }, pool, deps(), deadline());
+    const result = await allocate({ instanceId }, pool, deps(), deadline());
 
     // `first` launched earlier and waits too: it owns .4, so this launch takes .5 at once.
     expect(result).toMatchObject({ attempts: 1, collisions: 0 });

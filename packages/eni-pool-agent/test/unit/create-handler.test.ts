@@ -336,7 +336,7 @@ describe('Lambda mode handler', () => {
 describe('Lambda mode configuration', () => {
   it('applies the documented defaults', () => {
     expect(loadConfig({ ENI_POOL_TAGS: '{"Pool":"a"}', AUTO_SCALING_GROUP_NAME: 'my-asg' })).toEqual({
-      poolTags: { Pool: 'a' },
+      tags: { Pool: 'a' },
       scope: { groupName: 'my-asg' },
       hostnameTag: 'HostName',
       deviceIndex: 1,

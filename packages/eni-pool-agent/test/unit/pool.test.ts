@@ -192,11 +192,11 @@ describe('pool command line', () => {
   it.each([
     [
       ['create', '--subnet', 'sub-1', '--ip-range', '10.0.1.10-12', '--tags', '{"a":"b"}'],
-      /--subnet "sub-1"/,
+      /--subnet="sub-1"/,
     ],
     [
       ['create', '--subnet', SUBNET, '--ip-range', '10.0.1.12-10', '--tags', '{"a":"b"}'],
-      /--ip-range "10.0.1.12-10" is not/,
+      /--ip-range="10.0.1.12-10": expected/,
     ],
     [['create', '--subnet', SUBNET, '--ip-range', '10.0.0.0-10.0.9.0', '--tags', '{"a":"b"}'], /at most 256/],
     [
@@ -211,7 +211,7 @@ describe('pool command line', () => {
         '--security-groups',
         'default',
       ],
-      /--security-groups "default"/,
+      /--security-groups="default"/,
     ],
     [['create', '--subnet', SUBNET, '--ip-range', '10.0.1.10'], /--tags=\(unset\)/],
     [['status', '--tags', '[]'], /--tags="\[\]"/],
