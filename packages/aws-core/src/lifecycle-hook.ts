@@ -1,4 +1,5 @@
-import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { createClient } from './clients.ts';
 import { LifecycleActionEndedError } from './errors.ts';
 import {
   acceptLifecycleEvent,
@@ -14,10 +15,10 @@ import {
   recordLifecycleHeartbeat,
 } from './lifecycle.ts';
 import type { LifecycleScope } from './lifecycle-scope.ts';
-import { type Metrics, MetricUnit } from './metrics.ts';
-import type { Logger } from './observability.ts';
+import { createMetrics, type Metrics, MetricUnit } from './metrics.ts';
+import { createObservability, type Logger } from './observability.ts';
 import type { HandlerOutcome } from './outcome.ts';
-import { awsCall, type Clock, Deadline, type LambdaContextLike } from './retry.ts';
+import { awsCall, type Clock, Deadline, type LambdaContextLike, systemClock } from './retry.ts';
 
 export interface HookDeps {
   autoscaling: AutoScalingClient;
@@ -25,6 +26,13 @@ export interface HookDeps {
   clock: Clock;
   metrics: Pick<Metrics, 'addMetric' | 'addDimension' | 'publishStoredMetrics'>;
   random?: () => number;
+}
+
+/** What every lifecycle-hook entry builds once per container: logs, traces, the Auto Scaling client, metrics. */
+export function hookEntryDeps(service: string) {
+  const { logger, tracer } = createObservability(service);
+  const autoscaling = createClient(AutoScalingClient, { tracer });
+  return { logger, tracer, autoscaling, clock: systemClock, metrics: createMetrics(service) };
 }
 
 /** `work` bounds a verb's AWS work; `finish` (later) its clean-up and the completion. */

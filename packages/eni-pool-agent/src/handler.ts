@@ -1,24 +1,14 @@
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClient } from '@netkit/aws-core/clients';
-import { createMetrics } from '@netkit/aws-core/metrics';
-import { createObservability } from '@netkit/aws-core/observability';
-import { systemClock } from '@netkit/aws-core/retry';
+import { hookEntryDeps } from '@netkit/aws-core/lifecycle-hook';
 import { loadConfig } from './config.ts';
 import { createHandler } from './create-handler.ts';
 
-const SERVICE = 'eni-pool-agent';
-const { logger, tracer } = createObservability(SERVICE);
+const deps = hookEntryDeps('eni-pool-agent');
 // Invalid configuration throws ConfigError here, at init, naming every bad variable.
 const config = loadConfig(process.env);
 
 export const handler = createHandler(
-  {
-    ec2: createClient(EC2Client, { tracer }),
-    autoscaling: createClient(AutoScalingClient, { tracer }),
-    logger,
-    clock: systemClock,
-    metrics: createMetrics(SERVICE),
-  },
+  { ...deps, ec2: createClient(EC2Client, { tracer: deps.tracer }) },
   config,
 );
