@@ -1,11 +1,9 @@
 import {
-  DeleteNetworkInterfaceCommand,
   DescribeNetworkInterfacesCommand,
   type EC2Client,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
-import { isAwsError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import { tagFilters } from '@netkit/aws-core/tags';
 import { MANAGED_BY, TAG, tagValue } from './naming.ts';
@@ -49,22 +47,4 @@ export async function ensureDeleteOnTermination(run: HookRun, ec2: EC2Client, en
   const send = () => ec2.send(new ModifyNetworkInterfaceAttributeCommand(input));
   await run.call('ModifyNetworkInterfaceAttribute', send, ['InvalidAttachmentID.NotFound']);
   return true;
-}
-
-/** Launch clean-up, terminate and sweeper alike: `in-use` when a (redelivered) launch attached it meanwhile. */
-export async function deleteInterface(
-  call: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
-  ec2: EC2Client,
-  id: string,
-): Promise<'deleted' | 'gone' | 'in-use'> {
-  try {
-    await call('DeleteNetworkInterface', () =>
-      ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id })),
-    );
-    return 'deleted';
-  } catch (error) {
-    if (isNotFoundError(error)) return 'gone';
-    if (isAwsError(error, 'InvalidNetworkInterface.InUse')) return 'in-use';
-    throw error;
-  }
 }

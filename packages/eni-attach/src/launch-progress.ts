@@ -2,7 +2,8 @@ import type { EC2Client, NetworkInterface } from '@aws-sdk/client-ec2';
 import { describeError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { AttachmentSpec, Config } from './config.ts';
-import { deleteInterface, ensureDeleteOnTermination } from './interfaces.ts';
+import { deleteInterface } from './delete-interface.ts';
+import { ensureDeleteOnTermination } from './interfaces.ts';
 
 /** How an interface came to be on the instance. */
 export type InterfaceSource =

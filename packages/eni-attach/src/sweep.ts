@@ -4,7 +4,7 @@ import type { Logger } from '@netkit/aws-core/observability';
 import { awsCall, type Clock, type Deadline } from '@netkit/aws-core/retry';
 import { tagFilters } from '@netkit/aws-core/tags';
 import type { SweeperConfig } from './config.ts';
-import { deleteInterface } from './interfaces.ts';
+import { deleteInterface } from './delete-interface.ts';
 import { MANAGED_BY, TAG, tagValue } from './naming.ts';
 
 export interface SweepDeps {

@@ -2,7 +2,8 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { describeError, isNotFoundError } from '@netkit/aws-core/errors';
 import type { HookRun } from '@netkit/aws-core/lifecycle-hook';
 import type { HandlerOutcome } from '@netkit/aws-core/outcome';
-import { deleteInterface, describeOwnInterfaces, ensureDeleteOnTermination } from './interfaces.ts';
+import { deleteInterface } from './delete-interface.ts';
+import { describeOwnInterfaces, ensureDeleteOnTermination } from './interfaces.ts';
 
 export type TerminateReport = HandlerOutcome<'done'> & {
   instanceId: string;
