@@ -1,16 +1,11 @@
 // Defence in depth against the emulator: events of another group change nothing, and a burst of
 // transient server faults is retried within the invocation instead of failing it.
 
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_MODE } from '@netkit/aws-core/clients';
-import { silentLogger } from '@netkit/aws-core/observability';
-import { systemClock } from '@netkit/aws-core/retry';
+import { DEFAULT_MAX_ATTEMPTS } from '@netkit/aws-core/clients';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { createHandler } from '../../src/create-handler.ts';
 import {
   allocatePool,
   associations,
@@ -20,32 +15,11 @@ import {
   launchInstances,
   lifecycleEventFor,
   POOL_TAGS,
-  TERMINATE_HOOK,
-  unreadMetrics,
 } from '../support/fleet.ts';
-import { useAssociatorFunction } from '../support/function.ts';
+import { associatorHandler, useAssociatorFunction } from '../support/function.ts';
 
 const emu = useEmulator();
 const fn = useAssociatorFunction(emu);
-
-/** The handler as handler.ts builds it: the package's default SDK retry settings. */
-function handler() {
-  const clients = { ...fn().clientConfig, maxAttempts: DEFAULT_MAX_ATTEMPTS, retryMode: DEFAULT_RETRY_MODE };
-  return createHandler(
-    {
-      ec2: new EC2Client(clients),
-      autoscaling: new AutoScalingClient(clients),
-      logger: silentLogger,
-      clock: systemClock,
-      metrics: unreadMetrics,
-    },
-    loadConfig({
-      EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
-      AUTO_SCALING_GROUP_NAME: GROUP,
-      LIFECYCLE_HOOK_NAMES: `${HOOK},${TERMINATE_HOOK}`,
-    }),
-  );
-}
 
 describe('eip-associator defence in depth', () => {
   it('makes no AWS call for a live launch of another group, and completes nothing', async () => {
@@ -63,7 +37,7 @@ describe('eip-associator defence in depth', () => {
     await e.resetCalls();
 
     // Act
-    const result = await handler()(
+    const result = await associatorHandler(fn())(
       lifecycleEventFor('launch', instance!, token, { group: 'someone-elses-asg', region: e.region }),
       fakeContext(60_000),
     );
@@ -97,7 +71,7 @@ describe('eip-associator defence in depth', () => {
     await e.resetCalls();
 
     // Act
-    const result = await handler()(event, fakeContext(120_000));
+    const result = await associatorHandler(fn())(event, fakeContext(120_000));
 
     // Assess: associated and completed CONTINUE in this one invocation, after the faults.
     expect(result).toMatchObject({ status: 'done', instanceId: instances[0], completion: 'completed' });

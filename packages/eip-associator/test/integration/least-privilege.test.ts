@@ -1,29 +1,12 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_MODE } from '@netkit/aws-core/clients';
-import { silentLogger } from '@netkit/aws-core/observability';
-import { systemClock } from '@netkit/aws-core/retry';
-import type { FunctionIdentity } from '@netkit/local-aws';
 import { useEmulator } from '@netkit/local-aws/vitest';
 import { fakeContext } from '@netkit/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { createHandler } from '../../src/create-handler.ts';
-import {
-  allocatePool,
-  associations,
-  beginLaunches,
-  GROUP,
-  HOOK,
-  launchInstances,
-  POOL_TAGS,
-  TERMINATE_HOOK,
-  unreadMetrics,
-} from '../support/fleet.ts';
-import { TEMPLATE, TEMPLATE_PARAMETERS } from '../support/function.ts';
+import { allocatePool, associations, beginLaunches, launchInstances, POOL_TAGS } from '../support/fleet.ts';
+import { associatorHandler, TEMPLATE, TEMPLATE_PARAMETERS } from '../support/function.ts';
 
 // The IAM gate end to end: the package's real handler, under its template's policy as the emulator
 // evaluates it, with one action removed from a scratch copy of the template.
@@ -34,28 +17,6 @@ afterEach(async () => {
   if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
   scratch = undefined;
 });
-
-function handler(identity: FunctionIdentity) {
-  const clients = {
-    ...identity.clientConfig,
-    maxAttempts: DEFAULT_MAX_ATTEMPTS,
-    retryMode: DEFAULT_RETRY_MODE,
-  };
-  return createHandler(
-    {
-      ec2: new EC2Client(clients),
-      autoscaling: new AutoScalingClient(clients),
-      logger: silentLogger,
-      clock: systemClock,
-      metrics: unreadMetrics,
-    },
-    loadConfig({
-      EIP_POOL_TAGS: JSON.stringify(POOL_TAGS),
-      AUTO_SCALING_GROUP_NAME: GROUP,
-      LIFECYCLE_HOOK_NAMES: `${HOOK},${TERMINATE_HOOK}`,
-    }),
-  );
-}
 
 /** A scratch copy of the template without `line` (it must be there exactly once). */
 async function templateWithout(line: string): Promise<string> {
@@ -87,7 +48,7 @@ describe('least privilege, proven against the emulator', () => {
     });
 
     // Act
-    const result = await handler(identity)(event, fakeContext(60_000));
+    const result = await associatorHandler(identity)(event, fakeContext(60_000));
 
     // Assess
     expect(result.status).toBe('done');
@@ -105,7 +66,7 @@ describe('least privilege, proven against the emulator', () => {
     });
 
     // Act
-    const outcome = await handler(identity)(event, fakeContext(60_000)).then(
+    const outcome = await associatorHandler(identity)(event, fakeContext(60_000)).then(
       (value) => ({ value, error: undefined }),
       (error: unknown) => ({ value: undefined, error: error as Error }),
     );
@@ -132,7 +93,7 @@ describe('least privilege, proven against the emulator', () => {
     });
 
     // Act
-    const outcome = await handler(identity)(event, fakeContext(60_000)).then(
+    const outcome = await associatorHandler(identity)(event, fakeContext(60_000)).then(
       (value) => ({ value, error: undefined }),
       (error: unknown) => ({ value: undefined, error: error as Error }),
     );

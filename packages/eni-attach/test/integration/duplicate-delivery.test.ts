@@ -11,8 +11,7 @@ import { fakeContext } from '@netkit/testing';
 import { deliverAtLeastOnce, executionEnvironments, failHalfOfAllCalls } from '@netkit/testing/delivery';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
-import { loadConfig } from '../../src/config.ts';
-import { GROUP, HOOK, launchEvent, TEMPLATE, templateParameters } from '../support/harness.ts';
+import { GROUP, HOOK, launchEvent, registerLaunchFunction } from '../support/harness.ts';
 
 const emu = useEmulator();
 let distDir = '';
@@ -34,11 +33,7 @@ async function setup(perAz: number) {
     LIFECYCLE_HOOK_NAMES: HOOK,
   };
   // The bundle runs under the launch function's template policy; set-up keeps the test key.
-  const fn = await emu().iam.registerFromTemplate({
-    template: TEMPLATE,
-    logicalId: 'LaunchFunction',
-    parameters: templateParameters(loadConfig(config)),
-  });
+  const fn = await registerLaunchFunction(emu(), world);
   const env = {
     ...fn.env,
     POWERTOOLS_LOG_LEVEL: 'SILENT',

@@ -7,7 +7,7 @@ import { fakeContext, lifecycleEvent } from '@netkit/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { interfacesOf, ownInterfaces, runInstances, twoVpcWorld } from '../../demo/world.ts';
 import type { LaunchReport } from '../../src/handle-launch.ts';
-import { GROUP, HOOK, launchEvent, TEMPLATE } from '../support/harness.ts';
+import { GROUP, HOOK, launchEvent, registerLaunchFunction } from '../support/harness.ts';
 
 // The emulator answers a reused CreateNetworkInterface ClientToken with the first ENI, even after
 // it was deleted (as EC2 does), so a retry after a cleanup that deleted it would get a dead ENI.
@@ -24,16 +24,7 @@ describe('retry of the same event after a transient failure (built bundle)', () 
     const ec2 = new EC2Client(emu().clientConfig);
     const world = await twoVpcWorld(ec2, emu().region);
     const [instanceId] = await runInstances(ec2, world.sourceSubnets[world.zones[0]]!, 1);
-    const fn = await emu().iam.registerFromTemplate({
-      template: TEMPLATE,
-      logicalId: 'LaunchFunction',
-      parameters: {
-        AutoScalingGroupName: GROUP,
-        LaunchHookName: HOOK,
-        SubnetIds: Object.values(world.targetSubnets),
-        SecurityGroupIds: [world.targetSecurityGroupId],
-      },
-    });
+    const fn = await registerLaunchFunction(emu(), world);
     const { handler } = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
       ...fn.env,
       SUBNET_MAP: JSON.stringify(world.targetSubnets),
@@ -86,16 +77,7 @@ describe('retry of the same event after a transient failure (built bundle)', () 
     const ec2 = new EC2Client(emu().clientConfig);
     const world = await twoVpcWorld(ec2, emu().region);
     const [instanceId] = await runInstances(ec2, world.sourceSubnets[world.zones[0]]!, 1);
-    const fn = await emu().iam.registerFromTemplate({
-      template: TEMPLATE,
-      logicalId: 'LaunchFunction',
-      parameters: {
-        AutoScalingGroupName: GROUP,
-        LaunchHookName: HOOK,
-        SubnetIds: Object.values(world.targetSubnets),
-        SecurityGroupIds: [world.targetSecurityGroupId],
-      },
-    });
+    const fn = await registerLaunchFunction(emu(), world);
     const { handler } = await importBundle<{ handler: BundleHandler }>(distDir, 'index', {
       ...fn.env,
       SUBNET_MAP: JSON.stringify(world.targetSubnets),

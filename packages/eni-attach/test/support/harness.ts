@@ -25,6 +25,23 @@ export function templateParameters(config: Config): Record<string, string | stri
   };
 }
 
+/** The launch function under its template's policy, for a two-VPC world's target subnets and group. */
+export function registerLaunchFunction(
+  emu: Emulator,
+  world: { targetSubnets: Record<string, string>; targetSecurityGroupId: string },
+) {
+  return emu.iam.registerFromTemplate({
+    template: TEMPLATE,
+    logicalId: 'LaunchFunction',
+    parameters: {
+      AutoScalingGroupName: GROUP,
+      LaunchHookName: HOOK,
+      SubnetIds: Object.values(world.targetSubnets),
+      SecurityGroupIds: [world.targetSecurityGroupId],
+    },
+  });
+}
+
 /**
  * The launch handler wired to the emulator with the real SDK, as handler.ts wires it to AWS, under
  * the launch function's policy from its template (for this configuration's subnets and groups).
